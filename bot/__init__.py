@@ -1,0 +1,1 @@
+"""The outer ring: Slack, HTTP, outbox delivery, CLI and settings."""

@@ -1,0 +1,250 @@
+"""The `plaudit` command: serve, migrate, give kudos, check a text, verify the audit trail."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import sys
+import uuid
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
+
+import compliance_rules
+from bot import config as org_config
+from bot.runtime import Runtime
+from bot.settings import Settings
+from handlers import kudos
+from handlers.events import KudosRequested, Person
+from storage import migrate, queries
+from storage.db import make_engine
+from storage.models import Member
+
+log = logging.getLogger("plaudit")
+
+
+class UsageError(Exception):
+    """A problem the person at the terminal can fix; printed without a traceback."""
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = [
+            f"environment: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        ]
+        raise UsageError("\n".join(lines)) from exc
+
+
+def build_runtime(settings: Settings, *, upgrade: bool = True) -> Runtime:
+    try:
+        org = org_config.load(settings.config_path)
+    except org_config.ConfigError as exc:
+        raise UsageError(str(exc)) from exc
+    try:
+        rules = compliance_rules.default_rules()
+    except compliance_rules.RuleError as exc:
+        raise UsageError(str(exc)) from exc
+    engine = make_engine(settings.database_url)
+    if upgrade:
+        migrate.upgrade(engine)
+    return Runtime(engine=engine, policy=org.policy(), rules=rules)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.web import create_app
+
+    settings = load_settings()
+    host = args.host or settings.host
+    port = args.port or settings.port
+    runtime = build_runtime(settings, upgrade=not args.no_migrate)
+    print(f"Plaudit listening on http://{host}:{port}")
+    for line in settings.status_lines():
+        print(f"  {line}")
+    app = create_app(settings, runtime)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=settings.log_level, access_log=False)
+    finally:
+        runtime.close()
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    if args.action == "upgrade":
+        migrate.upgrade(engine, args.revision or "head")
+    elif args.action == "downgrade":
+        if not args.revision:
+            raise UsageError("db downgrade needs a revision, e.g. -1 or base")
+        migrate.downgrade(engine, args.revision)
+    print(f"database at revision {migrate.current(engine) or 'base'}")
+    return 0
+
+
+_HANDLE = re.compile(r"(?<![\w@])@([\w.+\-']+(?:@[\w.\-]+)?)")
+_VALUE = re.compile(r"(?<![\w#&/])#[a-z0-9][a-z0-9_-]*", re.IGNORECASE)
+
+
+def cmd_kudos(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    runtime = build_runtime(settings)
+    text: str = args.text
+    handles = _HANDLE.findall(text)
+    message = text
+    leading = re.match(r"^(\s*@[\w.+\-'@]+[\s,]*)+", message)
+    if leading:
+        message = message[leading.end():]
+
+    def work(session: Session) -> kudos.KudosResult:
+        giver = _member_person(session, args.as_email)
+        if giver is None:
+            raise UsageError(f"no member with email {args.as_email}; import or create them first")
+        recipients = tuple(
+            _member_person(session, h) or Person("email", None, h, h, exists=False) for h in handles
+        )
+        values = tuple(dict.fromkeys(v.lower() for v in _VALUE.findall(message)))
+        event = KudosRequested(
+            key=f"cli:{uuid.uuid4()}",
+            giver=giver,
+            recipients=recipients,
+            message=message.strip(),
+            values=values,
+            source="cli",
+        )
+        return kudos.give(
+            event, session=session, policy=runtime.policy, clock=runtime.clock, rules=runtime.rules
+        )
+
+    try:
+        result = runtime.run_sync(work)
+    finally:
+        runtime.close()
+    if isinstance(result, kudos.Recorded):
+        print(
+            f"Recorded kudos #{result.recognition_id} for {', '.join(result.recipients)}; "
+            f"{result.allowance_left} left today."
+        )
+        for warning in result.warnings:
+            print(f"warning: {warning.message}")
+        return 0
+    if isinstance(result, kudos.Stopped):
+        print(result.message)
+        return 1
+    if isinstance(result, kudos.Refused):
+        print(result.message)
+        return 1
+    print("Already recorded.")
+    return 0
+
+
+def _member_person(session: Session, handle: str) -> Person | None:
+    """A member by email, email local part, or display name (case-insensitive)."""
+    handle = handle.strip().lstrip("@")
+    lowered = handle.lower()
+    stmt = select(Member).where(
+        or_(
+            func.lower(col(Member.email)) == lowered,
+            func.lower(col(Member.email)).like(f"{lowered}@%"),
+            func.lower(col(Member.display_name)) == lowered,
+        ),
+        col(Member.active).is_(True),
+    )
+    found = list(session.exec(stmt.limit(2)))
+    if len(found) != 1:
+        return None
+    member = found[0]
+    if member.email is None:
+        return None
+    return Person(
+        platform="email",
+        workspace=None,
+        user_id=member.email,
+        display_name=member.display_name,
+        timezone=member.timezone,
+        email=member.email,
+        is_bot=member.is_bot,
+    )
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    try:
+        rules = compliance_rules.default_rules()
+    except compliance_rules.RuleError as exc:
+        raise UsageError(str(exc)) from exc
+    result = compliance_rules.check(args.text, rules)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        print(f"outcome: {result.outcome.value}")
+        for f in result.findings:
+            print(f"- {f.rule} [{f.category}] {f.start}-{f.end}: {f.message}")
+            if f.suggestion:
+                print(f"  suggestion: {f.suggestion}")
+    ok = result.outcome in (compliance_rules.Outcome.PASS, compliance_rules.Outcome.WARN)
+    return 0 if ok else 1
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    with Session(engine) as session:
+        intact, count, bad = queries.verify_audit(session=session)
+    if intact:
+        print(f"audit trail intact: {count} entries")
+        return 0
+    print(f"audit trail BROKEN at entry {bad} (after {count} good entries)")
+    return 1
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="plaudit", description="Peer recognition for Slack")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the bot (HTTP on PLAUDIT_HOST:PLAUDIT_PORT)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the schema")
+    serve.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade", "downgrade", "current"])
+    db.add_argument("revision", nargs="?")
+    db.set_defaults(func=cmd_db)
+
+    give = sub.add_parser("kudos", help="give kudos without Slack")
+    give.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
+    give.add_argument("text", help='e.g. "@dana thanks for the launch checklist #collaboration"')
+    give.set_defaults(func=cmd_kudos)
+
+    check = sub.add_parser("check", help="run a text through the compliance rules")
+    check.add_argument("text")
+    check.add_argument("--json", action="store_true")
+    check.set_defaults(func=cmd_check)
+
+    audit = sub.add_parser("audit", help="audit trail")
+    audit.add_argument("action", choices=["verify"])
+    audit.set_defaults(func=cmd_audit)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        code: int = args.func(args)
+    except UsageError as exc:
+        print(f"plaudit: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Read Slack's escaped command text: who is mentioned, which values, and the words."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_TOKEN = re.compile(r"<([@#!])([^>|]+)(?:\|([^>]*))?>|<((?:https?|mailto):[^>|]+)(?:\|([^>]*))?>")
+_VALUE = re.compile(r"(?<![\w#&/])#[a-z0-9][a-z0-9_-]*", re.IGNORECASE)
+_LEADING = re.compile(
+    r"^(?:\s*(?:<@[^>]+>|<#[^>]+>|<!subteam\^[^>]+>)[\s,]*(?:and\s+|&amp;\s+)?)+", re.IGNORECASE
+)
+_SPECIAL = {"here", "channel", "everyone"}
+
+
+@dataclass(frozen=True)
+class ParsedKudos:
+    user_ids: tuple[str, ...]
+    groups: tuple[str, ...]  # user groups and channels named as recipients
+    message: str
+    values: tuple[str, ...]
+
+
+def parse(text: str, known_values: tuple[str, ...] = ()) -> ParsedKudos:
+    """Split `/kudos` text into recipients, the message (plain text) and value tags."""
+    known = {v.lower() for v in known_values}
+    user_ids: list[str] = []
+    groups: list[str] = []
+    leading = _LEADING.match(text)
+    lead_end = leading.end() if leading else 0
+
+    def plain(match: re.Match[str]) -> str:
+        sigil, ident, label, url, url_label = match.groups()
+        if url is not None:
+            return url_label or url
+        if sigil == "@":
+            if ident not in user_ids:
+                user_ids.append(ident)
+            return f"@{label or ident}"
+        if sigil == "#":
+            name = f"#{label or ident}"
+            return name
+        # "!": special mentions and user groups
+        if ident.startswith("subteam^"):
+            groups.append(label or "@" + ident.split("^", 1)[1])
+            return label or "@group"
+        if ident in _SPECIAL:
+            return f"<!{ident}>"  # kept literally; escaped when posted, so it pings no one
+        return label or ident
+
+    # Channels named among the leading recipients are "not people" unless they spell a
+    # value (Slack turns "#site-activation" into a channel link when such a channel exists).
+    lead_values: list[str] = []
+    for match in _TOKEN.finditer(text[:lead_end]):
+        sigil, ident, label = match.group(1), match.group(2), match.group(3)
+        if sigil == "#":
+            name = f"#{label or ident}"
+            (lead_values if name.lower() in known else groups).append(name)
+        else:
+            plain(match)
+    message = " ".join([*lead_values, _TOKEN.sub(plain, text[lead_end:]).strip()]).strip()
+    values: list[str] = []
+    for found in _VALUE.findall(message):
+        if found.lower() not in {v.lower() for v in values}:
+            values.append(found.lower() if found.lower() in known else found)
+    return ParsedKudos(tuple(user_ids), tuple(groups), message, tuple(values))
+

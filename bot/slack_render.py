@@ -1,0 +1,197 @@
+"""Block Kit for Slack: public posts, DMs, private answers and the kudos modal."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from handlers.kudos import Duplicate, KudosResult, Recorded, Refused, Stopped
+from handlers.policy import KudosPolicy
+from handlers.stats import Summary
+
+MODAL_CALLBACK = "kudos_modal"
+
+
+def escape(text: str) -> str:
+    """Make user text inert: no pings, no links, no markup injected through `<...>`."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _who(person: Mapping[str, Any]) -> str:
+    slack_id = person.get("slack_id")
+    return f"<@{slack_id}>" if slack_id else escape(str(person.get("name", "someone")))
+
+
+def _names(people: list[Mapping[str, Any]]) -> str:
+    names = [_who(p) for p in people]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def message(template: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The `text` and `blocks` of an outbox message."""
+    if template == "kudos.public":
+        return _public(data)
+    if template == "kudos.received":
+        return _received(data)
+    if template == "pv.alert":
+        return _pv_alert(data)
+    if template == "notice":
+        text = str(data["text"])
+        return {"text": text, "blocks": [_section(text)]}
+    raise ValueError(f"unknown template {template!r}")
+
+
+def _public(data: Mapping[str, Any]) -> dict[str, Any]:
+    giver, recipients = _who(data["giver"]), _names(data["recipients"])
+    if data.get("source") == "reaction":
+        head = f":{data.get('emoji') or 'clap'}: {giver} gave kudos to {recipients}"
+        link = data.get("permalink")
+        body = f"{head} for <{link}|this message>" if link else head
+        blocks = [_section(body)]
+    else:
+        body = f":tada: {giver} gave kudos to {recipients}"
+        blocks = [_section(body), _section(f"> {escape(str(data['message']))}")]
+    values = data.get("values") or []
+    if values:
+        blocks.append(_context(" ".join(f"`{escape(v)}`" for v in values)))
+    return {"text": _plain(body, data), "blocks": blocks, "unfurl_links": False}
+
+
+def _received(data: Mapping[str, Any]) -> dict[str, Any]:
+    giver = _who(data["giver"])
+    if data.get("source") == "reaction":
+        link = data.get("permalink")
+        where = f" on <{link}|your message>" if link else ""
+        text = f":{data.get('emoji') or 'clap'}: {giver} gave you kudos{where}."
+        return {"text": text, "blocks": [_section(text)], "unfurl_links": False}
+    text = f":tada: {giver} gave you kudos"
+    blocks = [_section(text), _section(f"> {escape(str(data['message']))}")]
+    return {"text": text, "blocks": blocks, "unfurl_links": False}
+
+
+def _pv_alert(data: Mapping[str, Any]) -> dict[str, Any]:
+    reporter = _who(data["reporter"])
+    email = data.get("reporter_email") or "no email on file"
+    text = (
+        f":rotating_light: Possible adverse event in a kudos from {reporter} ({escape(email)}), "
+        f"recognition #{data['recognition_id']}. It was not posted."
+    )
+    blocks = [
+        _section(text),
+        _section(f"```{escape(str(data['text']))}```"),
+        _context("Rules: " + ", ".join(f"`{r}`" for r in data.get("rules", []))),
+    ]
+    return {"text": text, "blocks": blocks, "unfurl_links": False}
+
+
+def _plain(head: str, data: Mapping[str, Any]) -> str:
+    message_text = str(data.get("message") or "")
+    return f"{head}: {escape(message_text)}" if message_text else head
+
+
+def answer(result: KudosResult) -> dict[str, Any]:
+    """The private answer to the giver of a `/kudos` command."""
+    if isinstance(result, Recorded):
+        who = ", ".join(result.recipients)
+        lines = [
+            f":white_check_mark: Kudos recorded for {escape(who)}. "
+            f"You have {result.allowance_left} left today."
+        ]
+        for warning in result.warnings:
+            lines.append(f":warning: {escape(warning.message)}")
+        text = "\n".join(lines)
+    elif isinstance(result, Refused):
+        text = f":information_source: {result.message}"
+    elif isinstance(result, Stopped):
+        text = f":no_entry: {escape(result.message)}"
+    elif isinstance(result, Duplicate):
+        text = "That kudos was already recorded."
+    else:  # pragma: no cover - exhaustive
+        raise TypeError(result)
+    return {"response_type": "ephemeral", "text": text, "blocks": [_section(text)]}
+
+
+def help_answer(policy: KudosPolicy) -> dict[str, Any]:
+    values = ", ".join(f"`{v}`" for v in policy.values) or "none configured"
+    emoji = " ".join(f":{e}:" for e in policy.reaction_emoji)
+    text = "\n".join(
+        [
+            "*Plaudit: recognise a colleague*",
+            "• `/kudos @colleague @teammate for the site activation email #site-activation`",
+            "• `/kudos` on its own opens a form",
+            "• `/kudos me` shows your kudos this quarter and what you have left today",
+            f"• React with {emoji} on a colleague's message to give one kudos",
+            f"Values: {values}. You can give {policy.daily_allowance} kudos a day, "
+            f"to at most {policy.max_recipients} people at once.",
+            "Every kudos is checked against our promotional-code and privacy rules "
+            "before it is posted.",
+        ]
+    )
+    return {"response_type": "ephemeral", "text": text, "blocks": [_section(text)]}
+
+
+def me_answer(summary: Summary) -> dict[str, Any]:
+    text = (
+        f"*This quarter* you received {summary.received} and gave {summary.given} kudos.\n"
+        f"*Today* you have {summary.allowance_left} of {summary.allowance} left."
+    )
+    return {"response_type": "ephemeral", "text": text, "blocks": [_section(text)]}
+
+
+def modal(policy: KudosPolicy, channel_id: str | None) -> dict[str, Any]:
+    options = [
+        {"text": {"type": "plain_text", "text": v}, "value": v} for v in policy.values[:100]
+    ]
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "input",
+            "block_id": "recipients",
+            "label": {"type": "plain_text", "text": "Who deserves kudos?"},
+            "element": {
+                "type": "multi_users_select",
+                "action_id": "users",
+                "max_selected_items": policy.max_recipients,
+            },
+        }
+    ]
+    if options:
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": "value",
+                "optional": not policy.require_value,
+                "label": {"type": "plain_text", "text": "Which value did they live?"},
+                "element": {"type": "static_select", "action_id": "value", "options": options},
+            }
+        )
+    blocks.append(
+        {
+            "type": "input",
+            "block_id": "message",
+            "label": {"type": "plain_text", "text": "What did they do?"},
+            "element": {
+                "type": "plain_text_input",
+                "action_id": "text",
+                "multiline": True,
+                "min_length": max(policy.min_message_length, 1),
+                "max_length": 2000,
+            },
+        }
+    )
+    return {
+        "type": "modal",
+        "callback_id": MODAL_CALLBACK,
+        "private_metadata": channel_id or "",
+        "title": {"type": "plain_text", "text": "Give kudos"},
+        "submit": {"type": "plain_text", "text": "Send"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": blocks,
+    }

@@ -1,0 +1,162 @@
+"""The ASGI app: Slack's endpoint, health, and the outbox dispatcher's lifetime."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs
+
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot import slack_app
+from bot.outbox import Dispatcher, Sender, pending_count
+from bot.runtime import Runtime
+from bot.settings import Settings
+from bot.slack_send import SlackSender
+
+log = logging.getLogger("plaudit.web")
+MAX_BODY = 64 * 1024
+
+
+@dataclass
+class ReplayGuard:
+    """Remembers signatures of handled requests for the 5-minute window Slack signs for."""
+
+    window: float = 300.0
+    size: int = 100_000
+    _seen: OrderedDict[str, float] = field(default_factory=OrderedDict)
+
+    def seen(self, signature: str) -> bool:
+        now = time.monotonic()
+        while self._seen and next(iter(self._seen.values())) < now:
+            self._seen.popitem(last=False)
+        return signature in self._seen
+
+    def remember(self, signature: str) -> None:
+        self._seen[signature] = time.monotonic() + self.window
+        while len(self._seen) > self.size:
+            self._seen.popitem(last=False)
+
+
+def slack_client(settings: Settings) -> AsyncWebClient:
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    # The outbox owns retries; the client's own retry handlers would double them.
+    return AsyncWebClient(token=token, base_url=settings.slack_api_url, timeout=10, retry_handlers=[])
+
+
+def create_app(settings: Settings, runtime: Runtime, *, dispatch: bool = True) -> Starlette:
+    senders: dict[str, Sender] = {}
+    slack_handler: AsyncSlackRequestHandler | None = None
+    verifier: SignatureVerifier | None = None
+    guard = ReplayGuard()
+    if settings.slack_enabled:
+        assert settings.slack_signing_secret is not None
+        secret = settings.slack_signing_secret.get_secret_value()
+        client = slack_client(settings)
+        bolt = slack_app.build(runtime, client=client, signing_secret=secret)
+        slack_handler = AsyncSlackRequestHandler(bolt)
+        verifier = SignatureVerifier(secret)
+        senders["slack"] = SlackSender(client)
+    state: dict[str, object] = {"ready": False}
+
+    async def slack_events(request: Request) -> Response:
+        if slack_handler is None or verifier is None:
+            return JSONResponse(
+                {"error": "slack_disabled", "detail": "set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET"},
+                status_code=404,
+            )
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return JSONResponse({"error": "payload_too_large"}, status_code=413)
+        signature = request.headers.get("x-slack-signature", "")
+        if not verifier.is_valid_request(body, dict(request.headers)) or guard.seen(signature):
+            return JSONResponse({"error": "invalid_signature"}, status_code=401)
+        problem = _malformed(body, request.headers.get("content-type", ""))
+        if problem:
+            return JSONResponse({"error": "bad_request", "detail": problem}, status_code=400)
+        response: Response = await slack_handler.handle(request)
+        if response.status_code < 400:
+            guard.remember(signature)
+        return response
+
+    async def healthz(_: Request) -> Response:
+        if not state["ready"]:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        try:
+            pending = await runtime.run(lambda s: (s.execute(text("SELECT 1")), pending_count(s))[1])
+        except Exception as exc:  # the database is the one thing health must report
+            log.warning("health check failed: %s", exc)
+            return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+        return JSONResponse(
+            {
+                "status": "ok",
+                "database": runtime.engine.dialect.name,
+                "slack": settings.slack_enabled,
+                "outbox_pending": pending,
+            }
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        dispatcher = Dispatcher(runtime, senders) if dispatch and senders else None
+        if dispatcher:
+            dispatcher.start()
+        state["ready"] = True
+        state["dispatcher"] = dispatcher
+        try:
+            yield
+        finally:
+            state["ready"] = False
+            if dispatcher:
+                await dispatcher.stop()
+
+    app = Starlette(
+        routes=[
+            Route("/slack/events", slack_events, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.plaudit = state
+    return app
+
+
+def _malformed(body: bytes, content_type: str) -> str | None:
+    """Why Bolt could not parse this body, checked before Bolt sees it (it would answer 500)."""
+    try:
+        decoded = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "the body is not UTF-8"
+    if "application/json" in content_type:
+        try:
+            return None if isinstance(json.loads(decoded), dict) else "expected a JSON object"
+        except json.JSONDecodeError:
+            return "the body is not valid JSON"
+    if "application/x-www-form-urlencoded" not in content_type:
+        return "unsupported content type"
+    try:
+        form = parse_qs(decoded, strict_parsing=bool(decoded), errors="strict")
+    except (ValueError, UnicodeDecodeError):
+        return "the form body is malformed"
+    if "payload" in form:
+        try:
+            payload = json.loads(form["payload"][0])
+        except json.JSONDecodeError:
+            return "the payload field is not valid JSON"
+        if not isinstance(payload, dict):
+            return "the payload field must be a JSON object"
+    elif "command" not in form and "ssl_check" not in form:
+        return "neither a command nor an interaction payload"
+    return None

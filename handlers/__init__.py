@@ -1,0 +1,1 @@
+"""Use cases: synchronous, typed and platform-neutral."""

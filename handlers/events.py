@@ -1,0 +1,64 @@
+"""Neutral inputs to the use cases, built by the platform adapters in `bot/`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Person:
+    """A platform identity as the adapter resolved it."""
+
+    platform: str  # slack | teams | email
+    workspace: str | None
+    user_id: str
+    display_name: str
+    timezone: str | None = None
+    email: str | None = None
+    is_bot: bool = False
+    deleted: bool = False
+    exists: bool = True
+
+
+@dataclass(frozen=True)
+class KudosRequested:
+    """Someone asked to recognise one or more colleagues."""
+
+    key: str  # unique per delivery, so a retry does nothing twice
+    giver: Person
+    recipients: tuple[Person, ...]
+    message: str  # the giver's words, platform markup already turned into plain text
+    values: tuple[str, ...]
+    source: str  # command | modal | cli
+    channel_id: str | None = None
+    non_people: tuple[str, ...] = ()  # channels or groups that were mentioned
+
+
+@dataclass(frozen=True)
+class ReactionAdded:
+    """Someone reacted to a colleague's message with an emoji."""
+
+    key: str
+    reactor: Person
+    author: Person
+    emoji: str
+    channel_id: str
+    message_ref: str
+    permalink: str | None = None
+
+
+@dataclass(frozen=True)
+class ReactionRemoved:
+    key: str
+    reactor: Person
+    emoji: str
+    channel_id: str
+    message_ref: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A private answer for the person who acted."""
+
+    text: str
+    details: tuple[str, ...] = field(default_factory=tuple)

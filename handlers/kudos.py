@@ -1,0 +1,354 @@
+"""Give kudos: checks, compliance gate, the recognition, and the messages it owes."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, select
+
+import compliance_rules
+from compliance_rules import Finding, Outcome, RuleSet
+from handlers import members
+from handlers.clock import Clock, local_date
+from handlers.events import KudosRequested, Person
+from handlers.policy import KudosPolicy
+from storage import queries
+from storage.models import Member, Outbox, Recognition, RecognitionRecipient
+
+PUBLISHED = (Outcome.PASS, Outcome.WARN)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The kudos is stored and its posts are queued."""
+
+    recognition_id: int
+    recipients: tuple[str, ...]
+    allowance_left: int
+    warnings: tuple[Finding, ...] = ()
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Nothing was recorded; `message` tells the giver why and what to do."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """The compliance gate kept the text from being published."""
+
+    outcome: Outcome
+    findings: tuple[Finding, ...]
+    message: str
+    recognition_id: int
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """This delivery was handled before; nothing changed."""
+
+
+KudosResult = Recorded | Refused | Stopped | Duplicate
+
+
+def give(
+    event: KudosRequested,
+    *,
+    session: Session,
+    policy: KudosPolicy,
+    clock: Clock,
+    rules: RuleSet | None = None,
+) -> KudosResult:
+    """Record a kudos from `event.giver` to `event.recipients`, or say why not."""
+    if queries.seen_inbound(session=session, key=event.key):
+        return Duplicate()
+    refusal = _validate(event, policy)
+    if refusal:
+        return refusal
+    now = clock.now()
+    giver = members.upsert(event.giver, session=session, now=now)
+    recipients = _unique([members.upsert(p, session=session, now=now) for p in event.recipients])
+    if any(r.id == giver.id for r in recipients):
+        return Refused("self", "Kudos are for colleagues: you can't give them to yourself.")
+    day = local_date(now, giver.timezone)
+    assert giver.id is not None
+    used = queries.points_given_on(session=session, giver_id=giver.id, day=day)
+    left = policy.daily_allowance - used
+    if len(recipients) > left:
+        return Refused(
+            "allowance",
+            f"You have {max(left, 0)} of {policy.daily_allowance} kudos left today "
+            f"and this needs {len(recipients)}. Your allowance resets at midnight your time.",
+        )
+    if not queries.claim_inbound(session=session, key=event.key, kind=f"kudos.{event.source}"):
+        return Duplicate()
+
+    result = compliance_rules.check(event.message, rules)
+    outcome = result.outcome
+    text = event.message
+    if outcome not in PUBLISHED:
+        text = compliance_rules.redact(event.message, result)
+    recognition = Recognition(
+        dedupe_key=event.key,
+        giver_id=giver.id,
+        text=text,
+        text_sha256=hashlib.sha256(event.message.encode()).hexdigest(),
+        value_tags=list(event.values),
+        source=event.source,
+        platform=event.giver.platform,
+        workspace=event.giver.workspace,
+        channel_id=event.channel_id,
+        outcome=outcome.value,
+        findings=[_finding_dict(f) for f in result.findings],
+        giver_local_date=day,
+        created_at=now,
+    )
+    session.add(recognition)
+    session.flush()
+    assert recognition.id is not None
+    for member in recipients:
+        assert member.id is not None
+        session.add(RecognitionRecipient(recognition_id=recognition.id, member_id=member.id))
+    queries.append_audit(
+        session=session,
+        actor=_actor(giver),
+        action=f"kudos.{outcome.value}",
+        subject=f"recognition:{recognition.id}",
+        detail={
+            "recipients": [r.id for r in recipients],
+            "values": list(event.values),
+            "rules": [f.rule for f in result.findings],
+            "text_sha256": recognition.text_sha256,
+        },
+        at=now,
+    )
+    if outcome in PUBLISHED:
+        queue_posts(session, recognition, giver, recipients, event.channel_id, policy)
+        warnings = tuple(f for f in result.findings if f.outcome is Outcome.WARN)
+        return Recorded(
+            recognition.id,
+            tuple(r.display_name for r in recipients),
+            left - len(recipients),
+            warnings,
+        )
+    if outcome is Outcome.ROUTE_PV:
+        _queue_safety_alert(session, recognition, giver, event.message, result.findings, policy)
+    return Stopped(outcome, result.findings, stop_message(outcome, result.findings), recognition.id)
+
+
+def _validate(event: KudosRequested, policy: KudosPolicy) -> Refused | None:
+    if event.non_people:
+        return Refused(
+            "not_people",
+            "Kudos go to people, not to channels or groups "
+            f"({', '.join(event.non_people)}). Mention each colleague with @.",
+        )
+    if not event.recipients:
+        return Refused(
+            "no_recipients",
+            "Who is it for? Try `/kudos @colleague for the site activation email "
+            f"{policy.values[0] if policy.values else '#value'}`.",
+        )
+    unknown = [p.user_id for p in event.recipients if not p.exists or p.deleted]
+    if unknown:
+        return Refused("unknown_user", f"I can't find {', '.join(unknown)} in this workspace.")
+    bots = [p.display_name for p in event.recipients if p.is_bot]
+    if bots:
+        return Refused("bot", f"Bots don't need kudos ({', '.join(bots)}); thank a human instead.")
+    if event.giver.is_bot or not event.giver.exists:
+        return Refused("giver", "Only members of this workspace can give kudos.")
+    if any(p.user_id == event.giver.user_id for p in event.recipients):
+        return Refused("self", "Kudos are for colleagues: you can't give them to yourself.")
+    if len({p.user_id for p in event.recipients}) > policy.max_recipients:
+        return Refused(
+            "too_many",
+            f"One kudos can go to at most {policy.max_recipients} people; split it up.",
+        )
+    if len(_words(event.message, event.values)) < policy.min_message_length:
+        return Refused(
+            "too_short",
+            f"Say what they did: at least {policy.min_message_length} characters, "
+            "e.g. `for the site activation email`.",
+        )
+    known = {v.lower() for v in policy.values}
+    unknown_values = [v for v in event.values if v.lower() not in known]
+    if unknown_values and policy.values:
+        return Refused(
+            "unknown_value",
+            f"{', '.join(unknown_values)} is not one of our values: {', '.join(policy.values)}.",
+        )
+    if policy.require_value and not event.values:
+        return Refused(
+            "value_required",
+            f"Add one of our values to your kudos: {', '.join(policy.values)}.",
+        )
+    return None
+
+
+def _words(message: str, values: tuple[str, ...]) -> str:
+    """The message without value tags: "#collaboration" alone says nothing about what was done."""
+    out = message
+    for value in values:
+        out = re.sub(re.escape(value), " ", out, flags=re.IGNORECASE)
+    return " ".join(out.split())
+
+
+def stop_message(outcome: Outcome, findings: Sequence[Finding]) -> str:
+    """What the giver is told when the gate keeps a text from being posted."""
+    reasons = "; ".join(f"{f.message} ({f.rule})" for f in findings if f.outcome is not Outcome.WARN)
+    suggestion = next((f.suggestion for f in findings if f.suggestion), None)
+    if outcome is Outcome.ROUTE_PV:
+        head = (
+            "This kudos mentions what may be an adverse event, so it was not posted. "
+            "It has been passed to drug safety, who may contact you."
+        )
+    elif outcome is Outcome.HOLD:
+        head = "This kudos is held for a compliance reviewer before it can be posted."
+    else:
+        head = "This kudos was not posted: its wording is not compliant."
+    lines = [head, f"Why: {reasons}."]
+    if suggestion:
+        lines.append(f"Try instead: {suggestion}")
+    return "\n".join(lines)
+
+
+def _unique(found: list[Member]) -> list[Member]:
+    seen: dict[int | None, Member] = {}
+    for member in found:
+        seen.setdefault(member.id, member)
+    return list(seen.values())
+
+
+def _actor(member: Member) -> str:
+    return f"member:{member.id}"
+
+
+def _finding_dict(f: Finding) -> dict[str, Any]:
+    return {
+        "rule": f.rule,
+        "category": f.category,
+        "outcome": f.outcome.value,
+        "start": f.start,
+        "end": f.end,
+        "message": f.message,
+        "suggestion": f.suggestion,
+    }
+
+
+def person_ref(member: Member) -> dict[str, Any]:
+    """How a member appears in an outbox payload: a name, plus ids renderers can mention."""
+    return {"name": member.display_name, "slack_id": member.slack_user_id}
+
+
+def queue_posts(
+    session: Session,
+    recognition: Recognition,
+    giver: Member,
+    recipients: list[Member],
+    channel_id: str | None,
+    policy: KudosPolicy,
+) -> None:
+    data = {
+        "recognition_id": recognition.id,
+        "giver": person_ref(giver),
+        "recipients": [person_ref(r) for r in recipients],
+        "message": recognition.text,
+        "values": recognition.value_tags,
+        "source": recognition.source,
+        "permalink": recognition.permalink,
+        "emoji": recognition.reactions[0] if recognition.reactions else None,
+    }
+    workspace = giver.slack_team_id
+    channel = policy.recognition_channel or channel_id
+    if channel and giver.slack_user_id:
+        queries.enqueue(
+            session=session,
+            message=Outbox(
+                key=f"recognition:{recognition.id}:public",
+                platform="slack",
+                workspace=workspace,
+                channel=channel,
+                kind="post",
+                template="kudos.public",
+                data=data,
+            ),
+        )
+    for member in recipients:
+        if member.slack_user_id:
+            queries.enqueue(
+                session=session,
+                message=Outbox(
+                    key=f"recognition:{recognition.id}:dm:{member.id}",
+                    platform="slack",
+                    workspace=member.slack_team_id,
+                    channel=member.slack_user_id,
+                    kind="dm",
+                    template="kudos.received",
+                    data=data,
+                ),
+            )
+
+
+def _queue_safety_alert(
+    session: Session,
+    recognition: Recognition,
+    giver: Member,
+    original: str,
+    findings: Sequence[Finding],
+    policy: KudosPolicy,
+) -> None:
+    if not policy.safety_channel:
+        return
+    queries.enqueue(
+        session=session,
+        message=Outbox(
+            key=f"recognition:{recognition.id}:pv",
+            platform="slack",
+            workspace=giver.slack_team_id,
+            channel=policy.safety_channel,
+            kind="post",
+            template="pv.alert",
+            data={
+                "recognition_id": recognition.id,
+                "reporter": person_ref(giver),
+                "reporter_email": giver.email,
+                "text": original,
+                "rules": [f.rule for f in findings],
+            },
+        ),
+    )
+
+
+def notify(
+    session: Session,
+    *,
+    key: str,
+    person: Person,
+    channel_id: str,
+    text: str,
+) -> None:
+    """Queue a private notice for `person` in `channel_id` (Slack ephemeral)."""
+    queries.enqueue(
+        session=session,
+        message=Outbox(
+            key=key,
+            platform=person.platform,
+            workspace=person.workspace,
+            channel=channel_id,
+            kind="ephemeral",
+            user=person.user_id,
+            template="notice",
+            data={"text": text},
+        ),
+    )
+
+
+def find_recognition(session: Session, key: str) -> Recognition | None:
+    return session.exec(select(Recognition).where(Recognition.dedupe_key == key)).first()

@@ -1,0 +1,23 @@
+"""Organisation rules for giving kudos, as read from `plaudit.yaml`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class KudosPolicy:
+    values: tuple[str, ...] = (
+        "#patient-enrollment",
+        "#site-activation",
+        "#digital-content",
+        "#compliance-excellence",
+        "#collaboration",
+    )
+    require_value: bool = False
+    daily_allowance: int = 5
+    reaction_emoji: tuple[str, ...] = ("clap", "raised_hands", "tada")
+    max_recipients: int = 10
+    min_message_length: int = 10
+    recognition_channel: str | None = None
+    safety_channel: str | None = None

@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables, sessions, queries and Alembic migrations."""

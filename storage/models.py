@@ -1,0 +1,137 @@
+"""The tables: members, recognitions, outbox, inbound dedupe keys and the audit trail."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+
+# Named constraints keep SQLite batch migrations and PostgreSQL in step.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+
+
+class Member(SQLModel, table=True):
+    """One person, across Slack and Teams."""
+
+    __table_args__ = (UniqueConstraint("slack_team_id", "slack_user_id", name="uq_member_slack"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    slack_team_id: str | None = Field(default=None, max_length=32)
+    slack_user_id: str | None = Field(default=None, max_length=32, index=True)
+    teams_aad_id: str | None = Field(default=None, max_length=64, unique=True)
+    email: str | None = Field(default=None, max_length=320, unique=True)
+    display_name: str = Field(max_length=200)
+    timezone: str = Field(default="UTC", max_length=64)
+    is_bot: bool = False
+    active: bool = True
+    manager_id: int | None = Field(default=None, foreign_key="member.id")
+    team: str | None = Field(default=None, max_length=120)
+    region: str | None = Field(default=None, max_length=120)
+    therapeutic_area: str | None = Field(default=None, max_length=120)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Recognition(SQLModel, table=True):
+    """One kudos: a giver, a message, value tags, and a point for each recipient."""
+
+    __table_args__ = (Index("ix_recognition_giver_day", "giver_id", "giver_local_date"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=255, unique=True)
+    giver_id: int = Field(foreign_key="member.id", index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    text_sha256: str = Field(max_length=64)
+    value_tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    source: str = Field(max_length=16)  # command | modal | reaction | cli
+    platform: str = Field(max_length=16)  # slack | teams | cli
+    workspace: str | None = Field(default=None, max_length=32)
+    channel_id: str | None = Field(default=None, max_length=64)
+    message_ref: str | None = Field(default=None, max_length=64)  # reacted message ts
+    permalink: str | None = Field(default=None, max_length=500)
+    reactions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    outcome: str = Field(max_length=16)  # pass | warn | block | hold | route_pv
+    findings: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    giver_local_date: date
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class RecognitionRecipient(SQLModel, table=True):
+    """A recipient of a recognition; each row is one point."""
+
+    __tablename__ = "recognition_recipient"
+    __table_args__ = (UniqueConstraint("recognition_id", "member_id", name="uq_recipient"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    recognition_id: int = Field(foreign_key="recognition.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+
+
+class Outbox(SQLModel, table=True):
+    """A message the bot owes someone, written with the change that caused it."""
+
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=255, unique=True)
+    platform: str = Field(max_length=16)
+    workspace: str | None = Field(default=None, max_length=32)
+    channel: str = Field(max_length=64)  # channel id, or a user id for a DM
+    kind: str = Field(max_length=16)  # post | dm | ephemeral
+    user: str | None = Field(default=None, max_length=64)  # ephemeral target
+    template: str = Field(max_length=64)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16)  # pending | delivered | dead
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, max_length=500)
+    message_ref: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class InboundEvent(SQLModel, table=True):
+    """A delivery already handled; its key makes retries and duplicates harmless."""
+
+    __tablename__ = "inbound_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=255, unique=True)
+    kind: str = Field(max_length=64)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AuditEntry(SQLModel, table=True):
+    """An append-only, hash-chained record of a decision."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    actor: str = Field(max_length=255)
+    action: str = Field(max_length=64)
+    subject: str = Field(max_length=255)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str = Field(max_length=64, unique=True)
+    hash: str = Field(max_length=64, unique=True)

@@ -1,0 +1,118 @@
+"""Fixtures: migrated databases (SQLite always, PostgreSQL when configured), clocks, people."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine, create_engine, inspect, text
+from sqlmodel import Session
+
+from handlers.clock import FixedClock
+from handlers.events import Person
+from handlers.policy import KudosPolicy
+from storage import migrate
+from storage.db import make_engine
+
+PG_URL = os.environ.get("PLAUDIT_TEST_DATABASE_URL", "").strip()
+
+
+def _backends() -> list[str]:
+    return ["sqlite", "postgres"] if PG_URL else ["sqlite"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Tests that take `engine` run once per configured database; PostgreSQL only when
+    # PLAUDIT_TEST_DATABASE_URL is set, so a fresh clone needs nothing but Python.
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", _backends(), scope="session")
+
+
+@pytest.fixture(scope="session")
+def pg_schema_engine() -> Iterator[Engine | None]:
+    """One private schema per test run, so concurrent runs on one server never collide."""
+    if not PG_URL:
+        yield None
+        return
+    schema = f"plaudit_test_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_engine(PG_URL).url
+    engine = create_engine(
+        url, connect_args={"options": f"-csearch_path={schema}"}, pool_pre_ping=True
+    )
+    migrate.upgrade(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _truncate(engine: Engine) -> None:
+    tables = [t for t in inspect(engine).get_table_names() if t != "alembic_version"]
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def engine(backend: str, pg_schema_engine: Engine | None) -> Iterator[Engine]:
+    """A migrated, empty database."""
+    if backend == "postgres":
+        assert pg_schema_engine is not None
+        _truncate(pg_schema_engine)
+        yield pg_schema_engine
+        return
+    eng = make_engine("sqlite://")
+    migrate.upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 11, 24, 10, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def policy() -> KudosPolicy:
+    return KudosPolicy(recognition_channel="C0KUDOS")
+
+
+def slack_person(user_id: str, name: str, *, tz: str = "Europe/London", **kw: object) -> Person:
+    return Person(
+        platform="slack",
+        workspace="T0001",
+        user_id=user_id,
+        display_name=name,
+        timezone=tz,
+        email=f"{name.lower()}@example.com",
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def alice() -> Person:
+    return slack_person("U0001", "Alice")
+
+
+@pytest.fixture
+def bob() -> Person:
+    return slack_person("U0002", "Bob")
+
+
+@pytest.fixture
+def carol() -> Person:
+    return slack_person("U0003", "Carol", tz="America/New_York")

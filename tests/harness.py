@@ -1,0 +1,112 @@
+"""Runs Plaudit's ASGI app in a real uvicorn server on loopback and signs Slack requests."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import uvicorn
+from sqlalchemy import Engine
+
+from bot.runtime import Runtime
+from bot.settings import Settings
+from bot.web import create_app
+from compliance_rules import default_rules
+from handlers.clock import Clock, SystemClock
+from handlers.policy import KudosPolicy
+
+SECRET = "test-signing-secret-0123456789"
+TOKEN = "xoxb-test-token"
+PAYLOADS = Path(__file__).parent / "payloads"
+
+
+def payload(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((PAYLOADS / name).read_text(encoding="utf-8"))
+    return data
+
+
+def signed_headers(body: bytes, *, secret: str = SECRET, ts: int | None = None) -> dict[str, str]:
+    stamp = str(int(time.time()) if ts is None else ts)
+    base = b"v0:" + stamp.encode() + b":" + body
+    digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}"}
+
+
+class Server:
+    """uvicorn serving `create_app` in a thread; `stop()` runs the app's shutdown."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        slack_api_url: str | None,
+        policy: KudosPolicy | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        env: dict[str, Any] = {"PLAUDIT_DATABASE_URL": str(engine.url), "PLAUDIT_CONFIG": "/nonexistent.yaml"}
+        if slack_api_url:
+            env |= {
+                "SLACK_BOT_TOKEN": TOKEN,
+                "SLACK_SIGNING_SECRET": SECRET,
+                "SLACK_API_URL": slack_api_url,
+            }
+        self.settings = Settings.model_validate(env)
+        self.runtime = Runtime(
+            engine=engine,
+            policy=policy or KudosPolicy(recognition_channel="C0KUDOS"),
+            rules=default_rules(),
+            clock=clock or SystemClock(),
+        )
+        app = create_app(self.settings, self.runtime)
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.base_url = ""
+
+    def start(self) -> Server:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("server did not start")
+            time.sleep(0.02)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.base_url = f"http://127.0.0.1:{port}"
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+        if self.runtime._pool is not None:
+            self.runtime._pool.shutdown(wait=True)
+            self.runtime._pool = None
+
+    def post(self, body: bytes, *, content_type: str, headers: Mapping[str, str] | None = None) -> httpx.Response:
+        all_headers = {"Content-Type": content_type, **(headers or {})}
+        return httpx.post(f"{self.base_url}/slack/events", content=body, headers=all_headers, timeout=10)
+
+    def command(self, text: str, *, user_id: str = "U0001", trigger_id: str | None = None, **extra: str) -> httpx.Response:
+        fields = payload("slash_command_kudos.json")
+        fields.update(text=text, user_id=user_id, **extra)
+        fields["trigger_id"] = trigger_id or f"trigger-{time.monotonic_ns()}"
+        body = urlencode(fields).encode()
+        return self.post(body, content_type="application/x-www-form-urlencoded", headers=signed_headers(body))
+
+    def event(self, envelope: dict[str, Any], *, retry: int | None = None) -> httpx.Response:
+        body = json.dumps(envelope).encode()
+        headers = signed_headers(body)
+        if retry is not None:
+            headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+        return self.post(body, content_type="application/json", headers=headers)
+
+    def interaction(self, body_payload: dict[str, Any]) -> httpx.Response:
+        body = urlencode({"payload": json.dumps(body_payload)}).encode()
+        return self.post(body, content_type="application/x-www-form-urlencoded", headers=signed_headers(body))

@@ -1,0 +1,76 @@
+"""`plaudit.yaml` and the environment: defaults, and errors that name file, key and problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load
+from bot.settings import Settings
+
+
+def write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "plaudit.yaml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def test_missing_file_means_defaults(tmp_path: Path) -> None:
+    policy = load(tmp_path / "absent.yaml").policy()
+    assert policy.daily_allowance == 5
+    assert policy.reaction_emoji == ("clap", "raised_hands", "tada")
+    assert policy.max_recipients == 10
+    assert "#site-activation" in policy.values
+
+
+def test_values_are_read(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "recognition:\n  channel: C0KUDOS1\n  daily_allowance: 3\n  require_value: true\n"
+        "  reaction_emoji: [':clap:', star]\ncompliance:\n  safety_channel: C0PV0001\n",
+    )
+    policy = load(path).policy()
+    assert policy.recognition_channel == "C0KUDOS1"
+    assert policy.daily_allowance == 3 and policy.require_value
+    assert policy.reaction_emoji == ("clap", "star")
+    assert policy.safety_channel == "C0PV0001"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("recognition:\n  daily_allowance: 0\n", "recognition.daily_allowance: Input should be greater"),
+        ("recognition:\n  colour: red\n", "recognition.colour: unknown key"),
+        ("recognition:\n  channel: general\n", "recognition.channel: use the channel id"),
+        ("recognition:\n  values: ['site activation']\n", "recognition.values: 'site activation' must look like"),
+        ("recognition: [\n", "line 2, column 1: invalid YAML"),
+        ("- just\n- a list\n", "the top level must be a mapping"),
+        ("surveys: []\n", "surveys: unknown key"),
+    ],
+)
+def test_invalid_settings_name_file_key_and_problem(tmp_path: Path, body: str, expected: str) -> None:
+    path = write(tmp_path, body)
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert str(path) in str(info.value)
+    assert expected in str(info.value)
+
+
+def test_environment_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PLAUDIT_PORT", "3999")
+    monkeypatch.setenv("SLACK_API_URL", "http://127.0.0.1:9/api")
+    settings = Settings()
+    assert settings.port == 3999
+    assert settings.slack_api_url == "http://127.0.0.1:9/api/"
+    assert settings.database_url == "sqlite:///plaudit.db"
+    assert not settings.slack_enabled
+    assert any("SLACK_BOT_TOKEN" in line for line in settings.status_lines())
+
+
+def test_a_bad_token_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxp-user-token")
+    with pytest.raises(ValueError, match="xoxb-"):
+        Settings()

@@ -1,0 +1,193 @@
+"""The outbox dispatcher against a fake Slack: rate limits, retries, dead rows, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from bot.outbox import Dispatcher
+from bot.runtime import Runtime
+from bot.settings import Settings
+from bot.slack_send import SlackSender
+from bot.web import slack_client
+from compliance_rules import default_rules
+from handlers.clock import SystemClock
+from handlers.policy import KudosPolicy
+from storage import migrate, queries
+from storage.db import make_engine
+from storage.models import Outbox
+from tests.fakes.slack_api import FakeSlack
+from tests.harness import TOKEN
+
+
+@pytest.fixture
+def db(backend: str, tmp_path: Path, pg_schema_engine: Engine | None) -> Iterator[Engine]:
+    if backend == "postgres":
+        from tests.conftest import _truncate
+
+        assert pg_schema_engine is not None
+        _truncate(pg_schema_engine)
+        yield pg_schema_engine
+        return
+    engine = make_engine(f"sqlite:///{tmp_path / 'outbox.db'}")
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack(token=TOKEN) as fake:
+        yield fake
+
+
+def make_runtime(engine: Engine) -> Runtime:
+    return Runtime(engine=engine, policy=KudosPolicy(), rules=default_rules(), clock=SystemClock())
+
+
+def dispatcher(engine: Engine, slack: FakeSlack, **kw: float) -> Dispatcher:
+    settings = Settings.model_validate(
+        {"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": "s3cret-for-tests", "SLACK_API_URL": slack.base_url}
+    )
+    options = {"channel_interval": 0.0, "backoff_base": 0.05, "idle_poll": 0.05} | kw
+    return Dispatcher(make_runtime(engine), {"slack": SlackSender(slack_client(settings))}, **options)  # type: ignore[arg-type]
+
+
+def enqueue(engine: Engine, n: int, *, channel: str = "C0KUDOS", prefix: str = "m") -> None:
+    with Session(engine) as s:
+        for i in range(n):
+            queries.enqueue(
+                session=s,
+                message=Outbox(
+                    key=f"{prefix}{i}",
+                    platform="slack",
+                    channel=channel,
+                    kind="post",
+                    template="notice",
+                    data={"text": f"message {prefix}{i}"},
+                ),
+            )
+        s.commit()
+
+
+def rows(engine: Engine) -> list[Outbox]:
+    with Session(engine) as s:
+        return list(s.exec(select(Outbox).order_by(Outbox.id)))  # type: ignore[arg-type]
+
+
+async def run_until(d: Dispatcher, engine: Engine, timeout: float = 10.0) -> None:
+    """Run the dispatcher until no row is pending."""
+    d.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while any(r.status == "pending" for r in rows(engine)):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"still pending: {[(r.key, r.last_error) for r in rows(engine)]}")
+            await asyncio.sleep(0.05)
+    finally:
+        await d.stop()
+
+
+def test_delivers_each_row_once_and_records_the_message_ts(db: Engine, slack: FakeSlack) -> None:
+    enqueue(db, 3)
+    enqueue(db, 3)  # same keys: nothing new
+    asyncio.run(run_until(dispatcher(db, slack), db))
+    sent = slack.calls("chat.postMessage")
+    assert [c.args["text"] for c in sent] == ["message m0", "message m1", "message m2"]
+    assert all(r.status == "delivered" and r.message_ref for r in rows(db))
+    assert len({r.message_ref for r in rows(db)}) == 3
+
+
+def test_honours_retry_after_on_429(db: Engine, slack: FakeSlack) -> None:
+    enqueue(db, 1)
+    slack.fail_next("chat.postMessage", status=429, retry_after=1)
+    started = asyncio.run(_timed(dispatcher(db, slack), db))
+    attempts = slack.calls("chat.postMessage")
+    assert len(attempts) == 2
+    assert attempts[1].at - attempts[0].at >= 0.95
+    assert started >= 0.95
+    (row,) = rows(db)
+    assert row.status == "delivered" and row.attempts == 0  # a rate limit is not a failure
+
+
+async def _timed(d: Dispatcher, engine: Engine) -> float:
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await run_until(d, engine)
+    return loop.time() - start
+
+
+def test_retries_server_errors_with_backoff(db: Engine, slack: FakeSlack) -> None:
+    enqueue(db, 1)
+    slack.fail_next("chat.postMessage", status=500, times=2)
+    asyncio.run(run_until(dispatcher(db, slack), db))
+    assert len(slack.calls("chat.postMessage")) == 3
+    (row,) = rows(db)
+    assert row.status == "delivered" and row.attempts == 2
+
+
+def test_gives_up_after_max_attempts(db: Engine, slack: FakeSlack) -> None:
+    enqueue(db, 1)
+    slack.fail_next("chat.postMessage", status=503, times=10)
+    asyncio.run(run_until(dispatcher(db, slack, max_attempts=3), db))
+    (row,) = rows(db)
+    assert row.status == "dead" and row.attempts == 3
+    assert len(slack.calls("chat.postMessage")) == 3
+
+
+def test_a_permanent_error_is_dead_at_once(db: Engine, slack: FakeSlack) -> None:
+    enqueue(db, 1)
+    slack.fail_next("chat.postMessage", status=200, body={"ok": False, "error": "channel_not_found"})
+    asyncio.run(run_until(dispatcher(db, slack), db))
+    (row,) = rows(db)
+    assert row.status == "dead" and row.last_error == "channel_not_found"
+    assert len(slack.calls("chat.postMessage")) == 1
+
+
+def test_one_message_per_second_per_channel(db: Engine, slack: FakeSlack) -> None:
+    enqueue(db, 3, channel="C0ONE", prefix="a")
+    enqueue(db, 1, channel="C0TWO", prefix="b")
+    asyncio.run(run_until(dispatcher(db, slack, channel_interval=0.5), db))
+    one = [c.at for c in slack.calls("chat.postMessage") if c.args["channel"] == "C0ONE"]
+    assert len(one) == 3
+    assert one[1] - one[0] >= 0.45 and one[2] - one[1] >= 0.45
+    two = [c.at for c in slack.calls("chat.postMessage") if c.args["channel"] == "C0TWO"]
+    assert two[0] - one[0] < 0.45  # other channels are not held up
+
+
+def test_rows_left_when_stopped_are_delivered_exactly_once_after_restart(db: Engine, slack: FakeSlack) -> None:
+    enqueue(db, 6)
+    slack.delay("chat.postMessage", 0.2)
+
+    async def first_run() -> None:
+        d = dispatcher(db, slack, channel_interval=0.0)
+        d.batch = 2
+        d.start()
+        await asyncio.sleep(0.3)
+        await d.stop()  # stops mid-way: whatever was claimed is finished, the rest waits
+
+    asyncio.run(first_run())
+    delivered_before = sum(r.status == "delivered" for r in rows(db))
+    assert 0 < delivered_before < 6
+    slack.delay("chat.postMessage", 0.0)
+    asyncio.run(run_until(dispatcher(db, slack), db))
+    texts = [c.args["text"] for c in slack.calls("chat.postMessage")]
+    assert sorted(texts) == sorted(f"message m{i}" for i in range(6))
+    assert len(texts) == 6
+
+
+def test_a_crashed_claim_is_taken_over_when_its_lease_expires(db: Engine, slack: FakeSlack) -> None:
+    enqueue(db, 1)
+    with Session(db) as s:
+        row = s.exec(select(Outbox)).one()
+        row.claimed_until = datetime.now(UTC) + timedelta(seconds=0.5)  # a dead replica's claim
+        s.add(row)
+        s.commit()
+    asyncio.run(run_until(dispatcher(db, slack), db))
+    assert len(slack.calls("chat.postMessage")) == 1
