@@ -53,7 +53,9 @@ def sign(body: bytes) -> dict[str, str]:
     }
 
 
-def start(name: str, args: list[str], env: dict[str, str], port: int, workdir: Path) -> subprocess.Popen[bytes]:
+def start(
+    name: str, args: list[str], env: dict[str, str], port: int, workdir: Path
+) -> subprocess.Popen[bytes]:
     log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(args, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
@@ -68,7 +70,9 @@ def start(name: str, args: list[str], env: dict[str, str], port: int, workdir: P
     raise RuntimeError(f"{name} did not start")
 
 
-async def drive(url: str, seconds: float, concurrency: int, counter: itertools.count[int]) -> tuple[int, list[float], int]:
+async def drive(
+    url: str, seconds: float, concurrency: int, counter: itertools.count[int]
+) -> tuple[int, list[float], int]:
     latencies: list[float] = []
     errors = 0
     stop_at = time.perf_counter() + seconds
@@ -114,7 +118,9 @@ def pct(values: list[float], q: float) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=20)
@@ -125,12 +131,16 @@ def main() -> int:
     for uid in GIVERS:
         fake.add_user(uid, uid.lower(), email=f"{uid.lower()}@bench.example", tz="Europe/London")
     workdir = Path(tempfile.mkdtemp(prefix="plaudit-bench-"))
-    (workdir / "plaudit.yaml").write_text("recognition:\n  daily_allowance: 1000\n  channel: C0KUDOS\n")
+    (workdir / "plaudit.yaml").write_text(
+        "recognition:\n  daily_allowance: 1000\n  channel: C0KUDOS\n"
+    )
     env = os.environ | {
         "SLACK_BOT_TOKEN": TOKEN,
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": fake.base_url,
-        "PLAUDIT_DATABASE_URL": os.environ.get("PLAUDIT_BENCH_DATABASE_URL", f"sqlite:///{workdir / 'bench.db'}"),
+        "PLAUDIT_DATABASE_URL": os.environ.get(
+            "PLAUDIT_BENCH_DATABASE_URL", f"sqlite:///{workdir / 'bench.db'}"
+        ),
         "PLAUDIT_CONFIG": str(workdir / "plaudit.yaml"),
         "PLAUDIT_LOG_LEVEL": "warning",
         "PYTHONPATH": str(ROOT),
@@ -138,23 +148,55 @@ def main() -> int:
     ports = {"plaudit": free_port(), "bare": free_port()}
     py = sys.executable
     procs = {
-        "plaudit": start("plaudit", [py, "-m", "bot.cli", "serve", "--port", str(ports["plaudit"])], env, ports["plaudit"], workdir),
+        "plaudit": start(
+            "plaudit",
+            [py, "-m", "bot.cli", "serve", "--port", str(ports["plaudit"])],
+            env,
+            ports["plaudit"],
+            workdir,
+        ),
         "bare": start(
             "bare",
-            [py, "-m", "uvicorn", "bench.bare_app:app", "--port", str(ports["bare"]), "--log-level", "warning", "--no-access-log"],
+            [
+                py,
+                "-m",
+                "uvicorn",
+                "bench.bare_app:app",
+                "--port",
+                str(ports["bare"]),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
             env | {"PYTHONPATH": str(ROOT)},
             ports["bare"],
             workdir,
         ),
     }
-    results: dict[str, dict[str, list[float] | int]] = {n: {"lat": [], "n": 0, "err": 0, "secs": 0} for n in procs}
+    results: dict[str, dict[str, list[float] | int]] = {
+        n: {"lat": [], "n": 0, "err": 0, "secs": 0} for n in procs
+    }
     counter = itertools.count()
     try:
-        for name, port in ports.items():  # warm caches, JIT-free but connection pools and users.info
-            asyncio.run(drive(f"http://127.0.0.1:{port}/slack/events", args.warmup, args.concurrency, counter))
+        for (
+            name,
+            port,
+        ) in ports.items():  # warm caches, JIT-free but connection pools and users.info
+            asyncio.run(
+                drive(
+                    f"http://127.0.0.1:{port}/slack/events", args.warmup, args.concurrency, counter
+                )
+            )
         for _ in range(args.rounds):
             for name, port in ports.items():
-                n, lat, err = asyncio.run(drive(f"http://127.0.0.1:{port}/slack/events", args.seconds, args.concurrency, counter))
+                n, lat, err = asyncio.run(
+                    drive(
+                        f"http://127.0.0.1:{port}/slack/events",
+                        args.seconds,
+                        args.concurrency,
+                        counter,
+                    )
+                )
                 r = results[name]
                 r["lat"].extend(lat)  # type: ignore[union-attr]
                 r["n"] += n  # type: ignore[operator]
@@ -179,10 +221,16 @@ def main() -> int:
             "mean_ms": round(statistics.mean(lat) * 1000, 1),
         }
     ratio = summary["plaudit"]["rps"] / summary["bare"]["rps"]
-    print(f"concurrency {args.concurrency}, {args.rounds} x {args.seconds:.0f}s rounds per app, alternating")
+    print(
+        f"concurrency {args.concurrency}, {args.rounds} x {args.seconds:.0f}s rounds per app, alternating"
+    )
     for name, s in summary.items():
-        print(f"{name:8} {s['rps']:8.1f} req/s  p50 {s['p50_ms']:6.1f} ms  p99 {s['p99_ms']:6.1f} ms  errors {s['errors']}")
-    print(f"throughput ratio plaudit/bare: {ratio:.2f} (target >= 0.5); plaudit p99 target < 100 ms")
+        print(
+            f"{name:8} {s['rps']:8.1f} req/s  p50 {s['p50_ms']:6.1f} ms  p99 {s['p99_ms']:6.1f} ms  errors {s['errors']}"
+        )
+    print(
+        f"throughput ratio plaudit/bare: {ratio:.2f} (target >= 0.5); plaudit p99 target < 100 ms"
+    )
     print(json.dumps({"ratio": round(ratio, 3), **summary}))
     return 0
 

@@ -10,11 +10,11 @@ import sys
 import uuid
 from collections.abc import Sequence
 
+import compliance_rules
 from pydantic import ValidationError
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-import compliance_rules
 from bot import config as org_config
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -101,7 +101,7 @@ def cmd_kudos(args: argparse.Namespace) -> int:
     message = text
     leading = re.match(r"^(\s*@[\w.+\-'@]+[\s,]*)+", message)
     if leading:
-        message = message[leading.end():]
+        message = message[leading.end() :]
 
     def work(session: Session) -> kudos.KudosResult:
         giver = _member_person(session, args.as_email)

@@ -8,6 +8,7 @@ import logging
 import os
 import random
 import socket
+from functools import partial
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -152,8 +153,17 @@ class Dispatcher:
             row.claimed_until = now + self.lease
             session.add(row)
             jobs.append(
-                Job(row.id, row.platform, row.workspace, row.channel, row.kind, row.user,
-                    row.template, dict(row.data), row.attempts)
+                Job(
+                    row.id,
+                    row.platform,
+                    row.workspace,
+                    row.channel,
+                    row.kind,
+                    row.user,
+                    row.template,
+                    dict(row.data),
+                    row.attempts,
+                )
             )
         return jobs
 
@@ -165,31 +175,37 @@ class Dispatcher:
                 await asyncio.sleep(wait)
             try:
                 ref = await self.senders[job.platform](job)
-            except RateLimited as exc:
+            except RateLimited as limited:
                 # Everything still queued for this channel waits too.
                 for later in jobs[index:]:
                     await self.runtime.run(
-                        lambda s, j=later: self._retry(s, j, exc.retry_after, str(exc), False)
+                        partial(
+                            self._retry,
+                            job=later,
+                            delay=limited.retry_after,
+                            error=str(limited),
+                            counts=False,
+                        )
                     )
                 return
             except Permanent as exc:
                 log.error("outbox row %s is undeliverable: %s", job.id, exc)
-                await self.runtime.run(lambda s, j=job, e=exc: self._dead(s, j, str(e)))
+                await self.runtime.run(partial(self._dead, job=job, error=str(exc)))
             except Exception as exc:
                 delay = self._backoff(job.attempts + 1)
                 log.warning("outbox row %s failed (%s); retrying in %.0fs", job.id, exc, delay)
                 await self.runtime.run(
-                    lambda s, j=job, d=delay, e=exc: self._retry(s, j, d, repr(e)[:500], True)
+                    partial(self._retry, job=job, delay=delay, error=repr(exc), counts=True)
                 )
             else:
-                await self.runtime.run(lambda s, j=job, r=ref: self._delivered(s, j, r))
+                await self.runtime.run(partial(self._delivered, job=job, ref=ref))
             self._last_sent[key] = loop.time()
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
         return float(delay * random.uniform(0.8, 1.2))
 
-    def _delivered(self, session: Session, job: Job, ref: str | None) -> None:
+    def _delivered(self, session: Session, *, job: Job, ref: str | None) -> None:
         row = session.get(Outbox, job.id)
         assert row is not None
         row.status, row.message_ref = "delivered", ref
@@ -197,7 +213,7 @@ class Dispatcher:
         row.claimed_until = None
         session.add(row)
 
-    def _retry(self, session: Session, job: Job, delay: float, error: str, counts: bool) -> None:
+    def _retry(self, session: Session, *, job: Job, delay: float, error: str, counts: bool) -> None:
         row = session.get(Outbox, job.id)
         assert row is not None
         if counts:
@@ -211,7 +227,7 @@ class Dispatcher:
             row.next_attempt_at = self.runtime.clock.now() + timedelta(seconds=delay)
         session.add(row)
 
-    def _dead(self, session: Session, job: Job, error: str) -> None:
+    def _dead(self, session: Session, *, job: Job, error: str) -> None:
         row = session.get(Outbox, job.id)
         assert row is not None
         row.status, row.last_error, row.claimed_until = "dead", error[:500], None

@@ -9,11 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from compliance_rules import RuleSet
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
-from compliance_rules import RuleSet
 from handlers.clock import Clock, SystemClock
 from handlers.policy import KudosPolicy
 from storage.db import is_sqlite, transaction

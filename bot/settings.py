@@ -69,8 +69,9 @@ class Settings(BaseSettings):
             lines.append(f"Slack: off (set {' and '.join(missing)} to turn it on)")
         path = self.config_path
         lines.append(
-            f"Organisation settings: {path}" if path.exists() else
-            f"Organisation settings: defaults ({path} not found; copy plaudit.example.yaml)"
+            f"Organisation settings: {path}"
+            if path.exists()
+            else f"Organisation settings: defaults ({path} not found; copy plaudit.example.yaml)"
         )
         return lines
 

@@ -152,7 +152,10 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
 
     @app.event("reaction_added")
     async def on_reaction_added(
-        event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+        event: dict[str, Any],
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
     ) -> None:
         emoji = _base_emoji(str(event.get("reaction", "")))
         item = event.get("item") or {}
@@ -224,4 +227,3 @@ async def _permalink(client: AsyncWebClient, item: dict[str, Any]) -> str | None
         return str(response["permalink"])
     except (SlackApiError, KeyError):
         return None
-

@@ -64,4 +64,3 @@ def parse(text: str, known_values: tuple[str, ...] = ()) -> ParsedKudos:
         if found.lower() not in {v.lower() for v in values}:
             values.append(found.lower() if found.lower() in known else found)
     return ParsedKudos(tuple(user_ids), tuple(groups), message, tuple(values))
-

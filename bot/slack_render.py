@@ -147,9 +147,7 @@ def me_answer(summary: Summary) -> dict[str, Any]:
 
 
 def modal(policy: KudosPolicy, channel_id: str | None) -> dict[str, Any]:
-    options = [
-        {"text": {"type": "plain_text", "text": v}, "value": v} for v in policy.values[:100]
-    ]
+    options = [{"text": {"type": "plain_text", "text": v}, "value": v} for v in policy.values[:100]]
     blocks: list[dict[str, Any]] = [
         {
             "type": "input",

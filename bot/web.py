@@ -53,7 +53,9 @@ class ReplayGuard:
 def slack_client(settings: Settings) -> AsyncWebClient:
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     # The outbox owns retries; the client's own retry handlers would double them.
-    return AsyncWebClient(token=token, base_url=settings.slack_api_url, timeout=10, retry_handlers=[])
+    return AsyncWebClient(
+        token=token, base_url=settings.slack_api_url, timeout=10, retry_handlers=[]
+    )
 
 
 def create_app(settings: Settings, runtime: Runtime, *, dispatch: bool = True) -> Starlette:
@@ -74,7 +76,10 @@ def create_app(settings: Settings, runtime: Runtime, *, dispatch: bool = True) -
     async def slack_events(request: Request) -> Response:
         if slack_handler is None or verifier is None:
             return JSONResponse(
-                {"error": "slack_disabled", "detail": "set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET"},
+                {
+                    "error": "slack_disabled",
+                    "detail": "set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET",
+                },
                 status_code=404,
             )
         body = await request.body()
@@ -95,7 +100,9 @@ def create_app(settings: Settings, runtime: Runtime, *, dispatch: bool = True) -
         if not state["ready"]:
             return JSONResponse({"status": "starting"}, status_code=503)
         try:
-            pending = await runtime.run(lambda s: (s.execute(text("SELECT 1")), pending_count(s))[1])
+            pending = await runtime.run(
+                lambda s: (s.execute(text("SELECT 1")), pending_count(s))[1]
+            )
         except Exception as exc:  # the database is the one thing health must report
             log.warning("health check failed: %s", exc)
             return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)

@@ -45,6 +45,8 @@ def quarter_bounds(at: datetime, tz: str | None) -> tuple[datetime, datetime]:
     local = at.astimezone(zone(tz))
     first_month = 3 * ((local.month - 1) // 3) + 1
     start = local.replace(month=first_month, day=1, hour=0, minute=0, second=0, microsecond=0)
-    end_year, end_month = (start.year + 1, 1) if first_month == 10 else (start.year, first_month + 3)
+    end_year, end_month = (
+        (start.year + 1, 1) if first_month == 10 else (start.year, first_month + 3)
+    )
     end = start.replace(year=end_year, month=end_month)
     return start.astimezone(UTC), end.astimezone(UTC)

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, select
-
 import compliance_rules
 from compliance_rules import Finding, Outcome, RuleSet
+from sqlmodel import Session, select
+
 from handlers import members
 from handlers.clock import Clock, local_date
 from handlers.events import KudosRequested, Person
@@ -202,7 +202,9 @@ def _words(message: str, values: tuple[str, ...]) -> str:
 
 def stop_message(outcome: Outcome, findings: Sequence[Finding]) -> str:
     """What the giver is told when the gate keeps a text from being posted."""
-    reasons = "; ".join(f"{f.message} ({f.rule})" for f in findings if f.outcome is not Outcome.WARN)
+    reasons = "; ".join(
+        f"{f.message} ({f.rule})" for f in findings if f.outcome is not Outcome.WARN
+    )
     suggestion = next((f.suggestion for f in findings if f.suggestion), None)
     if outcome is Outcome.ROUTE_PV:
         head = (

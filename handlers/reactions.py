@@ -46,7 +46,9 @@ def react(
     author = members.upsert(event.author, session=session, now=now)
     assert reactor.id is not None and author.id is not None
     day = local_date(now, reactor.timezone)
-    key = message_key(event.reactor.workspace, reactor_id(event), event.channel_id, event.message_ref)
+    key = message_key(
+        event.reactor.workspace, reactor_id(event), event.channel_id, event.message_ref
+    )
     existing = kudos.find_recognition(session, key)
     if existing and existing.revoked_at is None:
         if event.emoji not in existing.reactions:
@@ -123,7 +125,9 @@ def unreact(
         return Ignored("not a kudos emoji")
     if not queries.claim_inbound(session=session, key=event.key, kind="reaction_removed"):
         return kudos.Duplicate()
-    key = message_key(event.reactor.workspace, reactor_id(event), event.channel_id, event.message_ref)
+    key = message_key(
+        event.reactor.workspace, reactor_id(event), event.channel_id, event.message_ref
+    )
     recognition = kudos.find_recognition(session, key)
     if recognition is None or recognition.revoked_at is not None:
         return Ignored("no recognition to take back")

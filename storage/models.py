@@ -10,7 +10,6 @@ from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
 
-
 # Named constraints keep SQLite batch migrations and PostgreSQL in step.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -23,8 +22,6 @@ SQLModel.metadata.naming_convention = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
 
 
 class Member(SQLModel, table=True):

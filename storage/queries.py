@@ -110,7 +110,9 @@ def append_audit(
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK})
     last = session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(1)).first()
     prev = last.hash if last else GENESIS
-    entry = AuditEntry(at=at.astimezone(UTC), actor=actor, action=action, subject=subject, detail=detail)
+    entry = AuditEntry(
+        at=at.astimezone(UTC), actor=actor, action=action, subject=subject, detail=detail
+    )
     entry.prev_hash = prev
     entry.hash = _entry_hash(prev, entry)
     session.add(entry)

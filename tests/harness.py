@@ -14,12 +14,12 @@ from urllib.parse import urlencode
 
 import httpx
 import uvicorn
+from compliance_rules import default_rules
 from sqlalchemy import Engine
 
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.web import create_app
-from compliance_rules import default_rules
 from handlers.clock import Clock, SystemClock
 from handlers.policy import KudosPolicy
 
@@ -51,7 +51,10 @@ class Server:
         policy: KudosPolicy | None = None,
         clock: Clock | None = None,
     ) -> None:
-        env: dict[str, Any] = {"PLAUDIT_DATABASE_URL": str(engine.url), "PLAUDIT_CONFIG": "/nonexistent.yaml"}
+        env: dict[str, Any] = {
+            "PLAUDIT_DATABASE_URL": str(engine.url),
+            "PLAUDIT_CONFIG": "/nonexistent.yaml",
+        }
         if slack_api_url:
             env |= {
                 "SLACK_BOT_TOKEN": TOKEN,
@@ -89,16 +92,24 @@ class Server:
             self.runtime._pool.shutdown(wait=True)
             self.runtime._pool = None
 
-    def post(self, body: bytes, *, content_type: str, headers: Mapping[str, str] | None = None) -> httpx.Response:
+    def post(
+        self, body: bytes, *, content_type: str, headers: Mapping[str, str] | None = None
+    ) -> httpx.Response:
         all_headers = {"Content-Type": content_type, **(headers or {})}
-        return httpx.post(f"{self.base_url}/slack/events", content=body, headers=all_headers, timeout=10)
+        return httpx.post(
+            f"{self.base_url}/slack/events", content=body, headers=all_headers, timeout=10
+        )
 
-    def command(self, text: str, *, user_id: str = "U0001", trigger_id: str | None = None, **extra: str) -> httpx.Response:
+    def command(
+        self, text: str, *, user_id: str = "U0001", trigger_id: str | None = None, **extra: str
+    ) -> httpx.Response:
         fields = payload("slash_command_kudos.json")
         fields.update(text=text, user_id=user_id, **extra)
         fields["trigger_id"] = trigger_id or f"trigger-{time.monotonic_ns()}"
         body = urlencode(fields).encode()
-        return self.post(body, content_type="application/x-www-form-urlencoded", headers=signed_headers(body))
+        return self.post(
+            body, content_type="application/x-www-form-urlencoded", headers=signed_headers(body)
+        )
 
     def event(self, envelope: dict[str, Any], *, retry: int | None = None) -> httpx.Response:
         body = json.dumps(envelope).encode()
@@ -109,4 +120,6 @@ class Server:
 
     def interaction(self, body_payload: dict[str, Any]) -> httpx.Response:
         body = urlencode({"payload": json.dumps(body_payload)}).encode()
-        return self.post(body, content_type="application/x-www-form-urlencoded", headers=signed_headers(body))
+        return self.post(
+            body, content_type="application/x-www-form-urlencoded", headers=signed_headers(body)
+        )

@@ -40,16 +40,24 @@ def test_values_are_read(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("recognition:\n  daily_allowance: 0\n", "recognition.daily_allowance: Input should be greater"),
+        (
+            "recognition:\n  daily_allowance: 0\n",
+            "recognition.daily_allowance: Input should be greater",
+        ),
         ("recognition:\n  colour: red\n", "recognition.colour: unknown key"),
         ("recognition:\n  channel: general\n", "recognition.channel: use the channel id"),
-        ("recognition:\n  values: ['site activation']\n", "recognition.values: 'site activation' must look like"),
+        (
+            "recognition:\n  values: ['site activation']\n",
+            "recognition.values: 'site activation' must look like",
+        ),
         ("recognition: [\n", "line 2, column 1: invalid YAML"),
         ("- just\n- a list\n", "the top level must be a mapping"),
         ("surveys: []\n", "surveys: unknown key"),
     ],
 )
-def test_invalid_settings_name_file_key_and_problem(tmp_path: Path, body: str, expected: str) -> None:
+def test_invalid_settings_name_file_key_and_problem(
+    tmp_path: Path, body: str, expected: str
+) -> None:
     path = write(tmp_path, body)
     with pytest.raises(ConfigError) as info:
         load(path)

@@ -36,14 +36,21 @@ def request(
     )
 
 
-def give(session: Session, event: KudosRequested, policy: KudosPolicy, clock: FixedClock) -> kudos.KudosResult:
+def give(
+    session: Session, event: KudosRequested, policy: KudosPolicy, clock: FixedClock
+) -> kudos.KudosResult:
     result = kudos.give(event, session=session, policy=policy, clock=clock)
     session.commit()
     return result
 
 
 def test_kudos_is_recorded_with_a_point_per_recipient_and_queued_posts(
-    session: Session, policy: KudosPolicy, clock: FixedClock, alice: Person, bob: Person, carol: Person
+    session: Session,
+    policy: KudosPolicy,
+    clock: FixedClock,
+    alice: Person,
+    bob: Person,
+    carol: Person,
 ) -> None:
     result = give(session, request(alice, bob, carol), policy, clock)
 
@@ -110,9 +117,7 @@ def test_refusals_are_answers_that_change_nothing(
         "too_short": request(alice, bob, message="thx #collaboration", values=("#collaboration",)),
         "unknown_value": request(alice, bob, message="for the launch #speed", values=("#speed",)),
         "not_people": request(alice, non_people=("@marketing",)),
-        "too_many": request(
-            alice, *[slack_person(f"U1{i:03}", f"P{i}") for i in range(11)]
-        ),
+        "too_many": request(alice, *[slack_person(f"U1{i:03}", f"P{i}") for i in range(11)]),
     }
     for reason, event in cases.items():
         result = refusal(session, event, policy, clock)
@@ -124,7 +129,9 @@ def test_a_required_value_must_be_given(
     session: Session, clock: FixedClock, alice: Person, bob: Person
 ) -> None:
     policy = KudosPolicy(require_value=True)
-    result = refusal(session, request(alice, bob, message="for the great launch", values=()), policy, clock)
+    result = refusal(
+        session, request(alice, bob, message="for the great launch", values=()), policy, clock
+    )
     assert result.reason == "value_required"
     assert "#site-activation" in result.message
 
@@ -135,7 +142,9 @@ def test_allowance_runs_out_and_resets_at_the_givers_local_midnight(
     policy = KudosPolicy(daily_allowance=2)
     giver = replace(alice, timezone="America/Los_Angeles")  # 02:00 local at 10:00 UTC
     team = [slack_person(f"U2{i:03}", f"T{i}") for i in range(3)]
-    assert isinstance(give(session, request(giver, team[0], team[1], key="1"), policy, clock), kudos.Recorded)
+    assert isinstance(
+        give(session, request(giver, team[0], team[1], key="1"), policy, clock), kudos.Recorded
+    )
     refused = give(session, request(giver, team[2], key="2"), policy, clock)
     assert isinstance(refused, kudos.Refused) and refused.reason == "allowance"
     assert "0 of 2" in refused.message
@@ -144,7 +153,9 @@ def test_allowance_runs_out_and_resets_at_the_givers_local_midnight(
     again = give(session, request(giver, team[2], key="3"), policy, clock)
     assert isinstance(again, kudos.Refused)
     clock.at = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)  # local midnight
-    assert isinstance(give(session, request(giver, team[2], key="4"), policy, clock), kudos.Recorded)
+    assert isinstance(
+        give(session, request(giver, team[2], key="4"), policy, clock), kudos.Recorded
+    )
 
 
 def test_a_blocked_kudos_is_stored_redacted_never_posted_and_costs_no_allowance(
@@ -168,7 +179,9 @@ def test_a_possible_adverse_event_goes_to_drug_safety_and_not_to_the_channel(
     session: Session, clock: FixedClock, alice: Person, bob: Person
 ) -> None:
     policy = KudosPolicy(recognition_channel="C0KUDOS", safety_channel="C0SAFETY")
-    text = "for handling the call where a patient had a severe rash after the second dose of Cardiva"
+    text = (
+        "for handling the call where a patient had a severe rash after the second dose of Cardiva"
+    )
     result = give(session, request(alice, bob, message=text, values=()), policy, clock)
 
     assert isinstance(result, kudos.Stopped) and result.outcome.value == "route_pv"
@@ -178,7 +191,12 @@ def test_a_possible_adverse_event_goes_to_drug_safety_and_not_to_the_channel(
 
 
 def test_me_counts_this_quarter_and_what_is_left_today(
-    session: Session, policy: KudosPolicy, clock: FixedClock, alice: Person, bob: Person, carol: Person
+    session: Session,
+    policy: KudosPolicy,
+    clock: FixedClock,
+    alice: Person,
+    bob: Person,
+    carol: Person,
 ) -> None:
     give(session, request(alice, bob, carol, key="1"), policy, clock)
     give(session, request(bob, alice, key="2"), policy, clock)

@@ -10,8 +10,20 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 OURS = {"bot", "handlers", "compliance_rules", "storage"}
 OUTER = {
-    "slack_bolt", "slack_sdk", "botbuilder", "botframework", "requests", "apscheduler",
-    "starlette", "fastapi", "uvicorn", "aiohttp", "httpx", "pydantic_settings", "dotenv", "os",
+    "slack_bolt",
+    "slack_sdk",
+    "botbuilder",
+    "botframework",
+    "requests",
+    "apscheduler",
+    "starlette",
+    "fastapi",
+    "uvicorn",
+    "aiohttp",
+    "httpx",
+    "pydantic_settings",
+    "dotenv",
+    "os",
 }
 ALLOWED_OURS = {
     "bot": OURS,
@@ -43,7 +55,9 @@ def test_package_imports_only_what_its_layer_may(package: str) -> None:
     for path in files:
         found = imports(path)
         ours = found & OURS
-        assert ours <= ALLOWED_OURS[package], f"{path.relative_to(ROOT)} imports {ours - ALLOWED_OURS[package]}"
+        assert ours <= ALLOWED_OURS[package], (
+            f"{path.relative_to(ROOT)} imports {ours - ALLOWED_OURS[package]}"
+        )
         if package != "bot":
             assert not found & OUTER, f"{path.relative_to(ROOT)} imports {found & OUTER}"
 

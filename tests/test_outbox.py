@@ -8,21 +8,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from compliance_rules import default_rules
 from sqlalchemy import Engine
 from sqlmodel import Session, select
+from tests.fakes.slack_api import FakeSlack
 
 from bot.outbox import Dispatcher
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.slack_send import SlackSender
 from bot.web import slack_client
-from compliance_rules import default_rules
 from handlers.clock import SystemClock
 from handlers.policy import KudosPolicy
 from storage import migrate, queries
 from storage.db import make_engine
 from storage.models import Outbox
-from tests.fakes.slack_api import FakeSlack
 from tests.harness import TOKEN
 
 
@@ -53,10 +53,16 @@ def make_runtime(engine: Engine) -> Runtime:
 
 def dispatcher(engine: Engine, slack: FakeSlack, **kw: float) -> Dispatcher:
     settings = Settings.model_validate(
-        {"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": "s3cret-for-tests", "SLACK_API_URL": slack.base_url}
+        {
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_SIGNING_SECRET": "s3cret-for-tests",
+            "SLACK_API_URL": slack.base_url,
+        }
     )
     options = {"channel_interval": 0.0, "backoff_base": 0.05, "idle_poll": 0.05} | kw
-    return Dispatcher(make_runtime(engine), {"slack": SlackSender(slack_client(settings))}, **options)  # type: ignore[arg-type]
+    return Dispatcher(
+        make_runtime(engine), {"slack": SlackSender(slack_client(settings))}, **options
+    )  # type: ignore[arg-type]
 
 
 def enqueue(engine: Engine, n: int, *, channel: str = "C0KUDOS", prefix: str = "m") -> None:
@@ -88,7 +94,9 @@ async def run_until(d: Dispatcher, engine: Engine, timeout: float = 10.0) -> Non
         deadline = asyncio.get_running_loop().time() + timeout
         while any(r.status == "pending" for r in rows(engine)):
             if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"still pending: {[(r.key, r.last_error) for r in rows(engine)]}")
+                raise AssertionError(
+                    f"still pending: {[(r.key, r.last_error) for r in rows(engine)]}"
+                )
             await asyncio.sleep(0.05)
     finally:
         await d.stop()
@@ -143,7 +151,9 @@ def test_gives_up_after_max_attempts(db: Engine, slack: FakeSlack) -> None:
 
 def test_a_permanent_error_is_dead_at_once(db: Engine, slack: FakeSlack) -> None:
     enqueue(db, 1)
-    slack.fail_next("chat.postMessage", status=200, body={"ok": False, "error": "channel_not_found"})
+    slack.fail_next(
+        "chat.postMessage", status=200, body={"ok": False, "error": "channel_not_found"}
+    )
     asyncio.run(run_until(dispatcher(db, slack), db))
     (row,) = rows(db)
     assert row.status == "dead" and row.last_error == "channel_not_found"
@@ -161,7 +171,9 @@ def test_one_message_per_second_per_channel(db: Engine, slack: FakeSlack) -> Non
     assert two[0] - one[0] < 0.45  # other channels are not held up
 
 
-def test_rows_left_when_stopped_are_delivered_exactly_once_after_restart(db: Engine, slack: FakeSlack) -> None:
+def test_rows_left_when_stopped_are_delivered_exactly_once_after_restart(
+    db: Engine, slack: FakeSlack
+) -> None:
     enqueue(db, 6)
     slack.delay("chat.postMessage", 0.2)
 

@@ -13,11 +13,11 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, func, select
+from tests.fakes.slack_api import FakeSlack
 
 from storage import migrate
 from storage.db import make_engine
 from storage.models import InboundEvent, Outbox, Recognition
-from tests.fakes.slack_api import FakeSlack
 from tests.harness import SECRET, TOKEN, Server, payload, signed_headers
 
 
@@ -72,8 +72,12 @@ def test_health_reports_ready(server: Server) -> None:
     assert body["status"] == "ok" and body["slack"] is True
 
 
-def test_kudos_is_answered_privately_and_posted_publicly(server: Server, slack: FakeSlack, app_engine: Engine) -> None:
-    response = server.command("<@U0002|bob> <@U0003|carol> for the site activation email #site-activation")
+def test_kudos_is_answered_privately_and_posted_publicly(
+    server: Server, slack: FakeSlack, app_engine: Engine
+) -> None:
+    response = server.command(
+        "<@U0002|bob> <@U0003|carol> for the site activation email #site-activation"
+    )
 
     assert response.status_code == 200
     answer = response.json()
@@ -96,7 +100,9 @@ def test_user_text_cannot_ping_or_link(server: Server, slack: FakeSlack) -> None
         "<@U0002|bob> for the launch <!channel> <!here> see <https://evil.example|the doc> #collaboration"
     )
     assert "Kudos recorded" in response.json()["text"]
-    public = next(c for c in slack.wait_for("chat.postMessage", 2) if c.args["channel"] == "C0KUDOS")
+    public = next(
+        c for c in slack.wait_for("chat.postMessage", 2) if c.args["channel"] == "C0KUDOS"
+    )
     rendered = json.dumps(public.args["blocks"]) + public.args["text"]
     assert "<!channel>" not in rendered and "<!here>" not in rendered
     assert "&lt;!channel&gt;" in rendered
@@ -115,7 +121,11 @@ def test_unsigned_or_badly_signed_requests_get_401_and_change_nothing(
     server: Server, app_engine: Engine, headers: dict[str, Any], why: str
 ) -> None:
     body = b"command=%2Fkudos&text=%3C%40U0002%7Cbob%3E+for+the+great+launch&team_id=T0001&user_id=U0001&trigger_id=t1"
-    sent = signed_headers(body, secret=headers.get("secret", SECRET), ts=headers.get("ts")) if headers else {}
+    sent = (
+        signed_headers(body, secret=headers.get("secret", SECRET), ts=headers.get("ts"))
+        if headers
+        else {}
+    )
     response = server.post(body, content_type="application/x-www-form-urlencoded", headers=sent)
     assert response.status_code == 401, why
     assert count(app_engine, Recognition) == 0
@@ -204,7 +214,7 @@ def test_bad_kudos_get_a_polite_answer_and_change_nothing(
         (b"payload=%7Bnot-json", "application/x-www-form-urlencoded"),
         (b"payload=%5B1%2C2%5D", "application/x-www-form-urlencoded"),
         (b"just some text", "text/plain"),
-        (b"{\"type\": ", "application/json"),
+        (b'{"type": ', "application/json"),
         (b"a=1&b=2", "application/x-www-form-urlencoded"),
     ],
 )
@@ -238,7 +248,9 @@ def test_kudos_alone_opens_the_form_and_the_form_records(
     assert ephemeral[0].args["user"] == submission["user"]["id"]
 
 
-def test_a_form_with_a_refused_kudos_shows_the_error_in_the_form(server: Server, app_engine: Engine) -> None:
+def test_a_form_with_a_refused_kudos_shows_the_error_in_the_form(
+    server: Server, app_engine: Engine
+) -> None:
     submission = payload("view_submission_kudos.json")
     values = submission["view"]["state"]["values"]
     values["recipients"]["users"]["selected_users"] = [submission["user"]["id"]]

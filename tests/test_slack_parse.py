@@ -8,7 +8,9 @@ VALUES = ("#site-activation", "#collaboration")
 
 
 def test_mentions_values_and_message() -> None:
-    parsed = parse("<@U0002|bob> <@U0003|carol> for the site activation email #site-activation", VALUES)
+    parsed = parse(
+        "<@U0002|bob> <@U0003|carol> for the site activation email #site-activation", VALUES
+    )
     assert parsed.user_ids == ("U0002", "U0003")
     assert parsed.message == "for the site activation email #site-activation"
     assert parsed.values == ("#site-activation",)

@@ -1,0 +1,133 @@
+"""The `plaudit` command as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    for name in (
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "PLAUDIT_DATABASE_URL",
+        "PLAUDIT_CONFIG",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PLAUDIT_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    return tmp_path
+
+
+def test_check_prints_json_and_exits_by_outcome(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--json", "thanks for the site activation email"]) == 0
+    clean = json.loads(capsys.readouterr().out)
+    assert clean == {"outcome": "pass", "findings": []}
+    assert main(["check", "--json", "thanks for helping patient MRN 1234567"]) == 1
+    flagged = json.loads(capsys.readouterr().out)
+    assert flagged["outcome"] != "pass"
+    finding = flagged["findings"][0]
+    assert set(finding) == {"rule", "category", "start", "end", "message", "suggestion"}
+
+
+def test_db_upgrade_and_current(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "upgrade"]) == 0
+    assert "revision 0001" in capsys.readouterr().out
+    assert main(["db", "current"]) == 0
+
+
+def test_kudos_from_the_terminal(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sqlmodel import Session
+
+    from storage.db import make_engine
+    from storage.models import Member
+
+    main(["db", "upgrade"])
+    engine = make_engine(os.environ["PLAUDIT_DATABASE_URL"])
+    with Session(engine) as s:
+        s.add(Member(display_name="Ana", email="ana@example.com"))
+        s.add(Member(display_name="Dana Reyes", email="dana@example.com"))
+        s.commit()
+    engine.dispose()
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "kudos",
+                "--as",
+                "ana@example.com",
+                "@dana thanks for the launch checklist #collaboration",
+            ]
+        )
+        == 0
+    )
+    assert "Recorded kudos" in capsys.readouterr().out
+    assert (
+        main(["kudos", "--as", "ana@example.com", "@nobody thanks for the launch checklist"]) == 1
+    )
+    assert "can't find" in capsys.readouterr().out
+    assert main(["kudos", "--as", "ghost@example.com", "@dana thanks for everything"]) == 2
+
+
+def test_a_broken_plaudit_yaml_stops_the_command(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (workdir / "plaudit.yaml").write_text("recognition:\n  max_recipients: -1\n")
+    assert main(["kudos", "--as", "a@example.com", "@b for the launch"]) == 2
+    err = capsys.readouterr().err
+    assert "plaudit.yaml: recognition.max_recipients" in err
+
+
+def test_audit_verify(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["db", "upgrade"])
+    assert main(["audit", "verify"]) == 0
+    assert "intact: 0 entries" in capsys.readouterr().out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_starts_with_no_tokens_and_says_what_is_off(workdir: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        health = None
+        while time.monotonic() < deadline:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert health is not None and health.status_code == 200
+        assert health.json()["slack"] is False
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert "Slack: off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET" in out
+    assert (workdir / "cli.db").exists()

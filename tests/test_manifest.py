@@ -1,0 +1,105 @@
+"""The Slack app manifest matches what the code uses, and both match Slack's published API."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT.parent / "shared" / "specs" / "slack"
+SCOPES = {
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "reactions:read",
+    "users:read",
+    "users:read.email",
+}
+_CALL = re.compile(r"\.(auth|chat|users|views|conversations|reactions)_(\w+)\(")
+
+needs_specs = pytest.mark.skipif(
+    not SPECS.is_dir(),
+    reason="Slack API descriptions not found at ../shared/specs/slack (only in the development checkout)",
+)
+
+
+def manifest() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "app_manifest.yaml").read_text(encoding="utf-8"))
+    return data
+
+
+def methods_called() -> set[str]:
+    found = set()
+    for path in (ROOT / "bot").glob("*.py"):
+        for family, name in _CALL.findall(path.read_text(encoding="utf-8")):
+            found.add(f"{family}.{name}")
+    return found
+
+
+def test_manifest_declares_the_command_events_and_only_the_scopes_used() -> None:
+    m = manifest()
+    (command,) = m["features"]["slash_commands"]
+    assert command["command"] == "/kudos" and command["should_escape"] is True
+    assert set(m["oauth_config"]["scopes"]["bot"]) == SCOPES
+    settings = m["settings"]
+    assert set(settings["event_subscriptions"]["bot_events"]) == {
+        "reaction_added",
+        "reaction_removed",
+    }
+    urls = [
+        command["url"],
+        settings["event_subscriptions"]["request_url"],
+        settings["interactivity"]["request_url"],
+    ]
+    assert all(url.endswith("/slack/events") for url in urls)
+    assert settings["socket_mode_enabled"] is False
+
+
+def test_every_subscribed_event_has_a_listener() -> None:
+    source = (ROOT / "bot" / "slack_app.py").read_text(encoding="utf-8")
+    for event in manifest()["settings"]["event_subscriptions"]["bot_events"]:
+        assert f'@app.event("{event}")' in source
+
+
+def test_the_code_calls_the_web_api_methods_we_expect() -> None:
+    assert methods_called() == {
+        "chat.postMessage",
+        "chat.postEphemeral",
+        "chat.getPermalink",
+        "users.info",
+        "views.open",
+    }
+
+
+@needs_specs
+def test_every_method_called_exists_in_the_web_api_description() -> None:
+    spec = json.loads((SPECS / "slack_web_openapi_v2.json").read_text(encoding="utf-8"))
+    for method in methods_called():
+        assert f"/{method}" in spec["paths"], method
+
+
+@needs_specs
+def test_subscribed_events_exist_and_their_scopes_are_requested() -> None:
+    spec = json.loads((SPECS / "slack_events_api_async_v1.json").read_text(encoding="utf-8"))
+    for event in manifest()["settings"]["event_subscriptions"]["bot_events"]:
+        topic = spec["topics"][event.replace("_", ".")]
+        assert set(topic["subscribe"]["x-scopes-required"]) <= SCOPES, event
+
+
+@needs_specs
+@pytest.mark.parametrize("name", ["event_reaction_added.json", "event_reaction_removed.json"])
+def test_event_payload_fixtures_have_the_wrapper_fields(name: str) -> None:
+    schema = json.loads(
+        (SPECS / "slack_common_event_wrapper_schema.json").read_text(encoding="utf-8")
+    )
+    envelope = json.loads((ROOT / "tests" / "payloads" / name).read_text(encoding="utf-8"))
+    # authed_users was replaced by `authorizations` in 2020; current payloads carry the latter.
+    required = set(schema["required"]) - {"authed_users"}
+    assert required <= set(envelope), required - set(envelope)
+    assert "authorizations" in envelope
+    assert set(schema["properties"]["event"]["required"]) <= set(envelope["event"])
