@@ -65,6 +65,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     runtime = build_runtime(settings, upgrade=not args.no_migrate)
+    # The event loop and the DB thread share the GIL; a shorter switch interval than the
+    # default 5 ms keeps an ack from waiting behind a long stretch of database work.
+    sys.setswitchinterval(0.002)
     print(f"Plaudit listening on http://{host}:{port}")
     for line in settings.status_lines():
         print(f"  {line}")

@@ -8,18 +8,41 @@ import logging
 import os
 import random
 import socket
-from functools import partial
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
-from sqlalchemy import func, or_
+from sqlalchemy import bindparam, func, or_, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from bot.runtime import Runtime
 from storage.models import Outbox
 
 log = logging.getLogger("plaudit.outbox")
+_table = Outbox.__table__  # type: ignore[attr-defined]
+_JOB_COLUMNS = (
+    _table.c.id,
+    _table.c.platform,
+    _table.c.workspace,
+    _table.c.channel,
+    _table.c.kind,
+    _table.c.user,
+    _table.c.template,
+    _table.c.data,
+    _table.c.attempts,
+)
+_MARK_DELIVERED = (
+    update(_table)
+    .where(_table.c.id == bindparam("row_id"))
+    .values(
+        status="delivered",
+        message_ref=bindparam("ref"),
+        delivered_at=bindparam("at"),
+        claimed_until=None,
+    )
+)
 
 
 class RateLimited(Exception):
@@ -55,7 +78,11 @@ Sender = Callable[[Job], Awaitable[str | None]]  # returns the platform's messag
 
 
 class Dispatcher:
-    """Claims due rows, delivers them per channel at most once per `channel_interval`."""
+    """Claims due rows and delivers them, one task per channel, paced per channel.
+
+    A channel with work in flight is not claimed again until its task ends, so a slow or
+    rate-limited channel never holds up the others. Outcomes are written in batches.
+    """
 
     def __init__(
         self,
@@ -64,24 +91,35 @@ class Dispatcher:
         *,
         channel_interval: float = 1.0,
         max_attempts: int = 8,
-        batch: int = 50,
+        batch: int = 100,
+        max_channels: int = 16,
+        per_channel: int = 5,
         lease: timedelta = timedelta(seconds=120),
         idle_poll: float = 2.0,
         backoff_base: float = 2.0,
         backoff_cap: float = 600.0,
+        flush_interval: float = 0.05,
     ) -> None:
         self.runtime = runtime
         self.senders = senders
         self.channel_interval = channel_interval
         self.max_attempts = max_attempts
         self.batch = batch
+        self.max_channels = max_channels
+        self.per_channel = per_channel
         self.lease = lease
         self.idle_poll = idle_poll
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        self.flush_interval = flush_interval
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._last_sent: dict[tuple[str | None, str], float] = {}
+        self._channels: dict[tuple[str | None, str], asyncio.Task[None]] = {}
+        self._outcomes: list[Callable[[Session], None]] = []
+        self._delivered: list[dict[str, object]] = []
+        self._flusher: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._stopped = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
@@ -103,6 +141,7 @@ class Dispatcher:
     async def stop(self) -> None:
         """Finish what is in flight, then stop; unclaimed rows wait for the next start."""
         self._stopping = True
+        self._stopped.set()
         self._wake.set()
         if self._task is not None:
             await self._task
@@ -110,60 +149,72 @@ class Dispatcher:
 
     async def _loop(self) -> None:
         while not self._stopping:
-            try:
-                done = await self.drain_once()
-            except Exception:
-                log.exception("outbox pass failed; retrying shortly")
-                done = 0
-            if done == 0 and not self._stopping:
-                self._wake.clear()
+            self._wake.clear()
+            claimed = 0
+            if len(self._channels) < self.max_channels:
+                try:
+                    claimed = await self._claim_and_start()
+                except Exception:
+                    log.exception("outbox claim failed; retrying shortly")
+            if claimed == 0 and not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.idle_poll)
+        if self._channels:
+            await asyncio.gather(*self._channels.values(), return_exceptions=True)
+        if self._flusher is not None:
+            await self._flusher
+        await self._flush()
 
-    async def drain_once(self) -> int:
-        """Claim and deliver one batch of due rows; returns how many were attempted."""
-        jobs = await self.runtime.run(self._claim)
-        if not jobs:
-            return 0
+    async def _claim_and_start(self) -> int:
+        busy = sorted({channel for _, channel in self._channels})
+        jobs = await self.runtime.run(partial(self._claim, busy=busy))
         by_channel: dict[tuple[str | None, str], list[Job]] = {}
         for job in jobs:
             by_channel.setdefault((job.workspace, job.channel), []).append(job)
-        await asyncio.gather(*(self._deliver_channel(key, js) for key, js in by_channel.items()))
+        for key, channel_jobs in by_channel.items():
+            task = asyncio.get_running_loop().create_task(self._deliver_channel(key, channel_jobs))
+            self._channels[key] = task
+            task.add_done_callback(partial(self._channel_done, key))
         return len(jobs)
 
-    def _claim(self, session: Session) -> list[Job]:
+    def _channel_done(self, key: tuple[str | None, str], task: asyncio.Task[None]) -> None:
+        self._channels.pop(key, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("outbox channel %s failed", key, exc_info=task.exception())
+        self._wake.set()
+
+    def _claim(self, session: Session, *, busy: list[str]) -> list[Job]:
         now = self.runtime.clock.now()
         stmt = (
-            select(Outbox)
+            sa_select(*_JOB_COLUMNS)
             .where(
-                Outbox.status == "pending",
-                col(Outbox.next_attempt_at) <= now,
-                or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < now),
-                col(Outbox.platform).in_(list(self.senders)),
+                _table.c.status == "pending",
+                _table.c.next_attempt_at <= now,
+                or_(_table.c.claimed_until.is_(None), _table.c.claimed_until < now),
+                _table.c.platform.in_(list(self.senders)),
             )
-            .order_by(col(Outbox.id))
+            .order_by(_table.c.id)
             .limit(self.batch)
         )
-        if session.get_bind().dialect.name == "postgresql":
+        if busy:
+            stmt = stmt.where(_table.c.channel.not_in(busy))
+        conn = session.connection()
+        if conn.dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
-        rows = list(session.exec(stmt))
-        jobs = []
-        for row in rows:
-            assert row.id is not None
-            row.claimed_until = now + self.lease
-            session.add(row)
-            jobs.append(
-                Job(
-                    row.id,
-                    row.platform,
-                    row.workspace,
-                    row.channel,
-                    row.kind,
-                    row.user,
-                    row.template,
-                    dict(row.data),
-                    row.attempts,
-                )
+        jobs: list[Job] = []
+        per_channel: dict[str, int] = {}
+        for row in conn.execute(stmt):
+            job = Job(*row)
+            # Take a few per channel: paced at one a second, more would sit leased for long.
+            if per_channel.get(job.channel, 0) >= self.per_channel:
+                continue
+            per_channel[job.channel] = per_channel.get(job.channel, 0) + 1
+            jobs.append(job)
+        if jobs:
+            conn.execute(
+                update(_table)
+                .where(_table.c.id.in_([j.id for j in jobs]))
+                .values(claimed_until=now + self.lease)
             )
         return jobs
 
@@ -172,13 +223,19 @@ class Dispatcher:
         for index, job in enumerate(jobs):
             wait = self._last_sent.get(key, 0.0) + self.channel_interval - loop.time()
             if wait > 0:
-                await asyncio.sleep(wait)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopped.wait(), wait)
+            if self._stopping:
+                # Hand the rest back now rather than holding shutdown for the pacing.
+                for later in jobs[index:]:
+                    self._record(partial(self._release, job=later))
+                return
             try:
                 ref = await self.senders[job.platform](job)
             except RateLimited as limited:
                 # Everything still queued for this channel waits too.
                 for later in jobs[index:]:
-                    await self.runtime.run(
+                    self._record(
                         partial(
                             self._retry,
                             job=later,
@@ -190,28 +247,47 @@ class Dispatcher:
                 return
             except Permanent as exc:
                 log.error("outbox row %s is undeliverable: %s", job.id, exc)
-                await self.runtime.run(partial(self._dead, job=job, error=str(exc)))
+                self._record(partial(self._dead, job=job, error=str(exc)))
             except Exception as exc:
                 delay = self._backoff(job.attempts + 1)
                 log.warning("outbox row %s failed (%s); retrying in %.0fs", job.id, exc, delay)
-                await self.runtime.run(
+                self._record(
                     partial(self._retry, job=job, delay=delay, error=repr(exc), counts=True)
                 )
             else:
-                await self.runtime.run(partial(self._delivered, job=job, ref=ref))
+                self._delivered.append(
+                    {"row_id": job.id, "ref": ref, "at": self.runtime.clock.now()}
+                )
+                self._record(None)
             self._last_sent[key] = loop.time()
+
+    def _record(self, outcome: Callable[[Session], None] | None) -> None:
+        """Queue an outcome; they are written together, a moment later, in one transaction."""
+        if outcome is not None:
+            self._outcomes.append(outcome)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        if not self._stopping:
+            await asyncio.sleep(self.flush_interval)
+        await self._flush()
+
+    async def _flush(self) -> None:
+        while self._outcomes or self._delivered:
+            outcomes, self._outcomes = self._outcomes, []
+            delivered, self._delivered = self._delivered, []
+
+            try:
+                await self.runtime.run(partial(_write, delivered=delivered, outcomes=outcomes))
+            except Exception:
+                # The rows keep their lease; once it expires they are claimed and sent again.
+                log.exception("could not record %d outbox outcomes", len(outcomes) + len(delivered))
+                return
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
         return float(delay * random.uniform(0.8, 1.2))
-
-    def _delivered(self, session: Session, *, job: Job, ref: str | None) -> None:
-        row = session.get(Outbox, job.id)
-        assert row is not None
-        row.status, row.message_ref = "delivered", ref
-        row.delivered_at = self.runtime.clock.now()
-        row.claimed_until = None
-        session.add(row)
 
     def _retry(self, session: Session, *, job: Job, delay: float, error: str, counts: bool) -> None:
         row = session.get(Outbox, job.id)
@@ -227,12 +303,30 @@ class Dispatcher:
             row.next_attempt_at = self.runtime.clock.now() + timedelta(seconds=delay)
         session.add(row)
 
+    def _release(self, session: Session, *, job: Job) -> None:
+        row = session.get(Outbox, job.id)
+        assert row is not None
+        row.claimed_until = None
+        session.add(row)
+
     def _dead(self, session: Session, *, job: Job, error: str) -> None:
         row = session.get(Outbox, job.id)
         assert row is not None
         row.status, row.last_error, row.claimed_until = "dead", error[:500], None
         row.attempts += 1
         session.add(row)
+
+
+def _write(
+    session: Session,
+    *,
+    delivered: list[dict[str, object]],
+    outcomes: list[Callable[[Session], None]],
+) -> None:
+    if delivered:
+        session.connection().execute(_MARK_DELIVERED, delivered)
+    for outcome in outcomes:
+        outcome(session)
 
 
 def pending_count(session: Session) -> int:

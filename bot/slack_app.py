@@ -79,7 +79,7 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
             parsed = parse(text, policy.values)
             recipients = await people.many(team, parsed.user_ids)
             event = KudosRequested(
-                key=f"slack:command:{team}:{command.get('trigger_id') or command.get('response_url')}",
+                key=f"slack:command:{team}:{command.get('trigger_id') or command.get('response_url')}",  # noqa: E501
                 giver=giver,
                 recipients=recipients,
                 message=parsed.message,

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
+import aiohttp
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
@@ -60,6 +61,7 @@ def slack_client(settings: Settings) -> AsyncWebClient:
 
 def create_app(settings: Settings, runtime: Runtime, *, dispatch: bool = True) -> Starlette:
     senders: dict[str, Sender] = {}
+    client: AsyncWebClient | None = None
     slack_handler: AsyncSlackRequestHandler | None = None
     verifier: SignatureVerifier | None = None
     guard = ReplayGuard()
@@ -117,6 +119,9 @@ def create_app(settings: Settings, runtime: Runtime, *, dispatch: bool = True) -
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if client is not None:
+            # One connection pool for every Web API call instead of a session per call.
+            client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
         dispatcher = Dispatcher(runtime, senders) if dispatch and senders else None
         if dispatcher:
             dispatcher.start()
@@ -128,6 +133,8 @@ def create_app(settings: Settings, runtime: Runtime, *, dispatch: bool = True) -
             state["ready"] = False
             if dispatcher:
                 await dispatcher.stop()
+            if client is not None and client.session is not None:
+                await client.session.close()
 
     app = Starlette(
         routes=[

@@ -17,7 +17,8 @@ from handlers.clock import Clock, local_date
 from handlers.events import KudosRequested, Person
 from handlers.policy import KudosPolicy
 from storage import queries
-from storage.models import Member, Outbox, Recognition, RecognitionRecipient
+from storage.models import Recognition
+from storage.people import MemberRow
 
 PUBLISHED = (Outcome.PASS, Outcome.WARN)
 
@@ -73,12 +74,13 @@ def give(
     if refusal:
         return refusal
     now = clock.now()
-    giver = members.upsert(event.giver, session=session, now=now)
-    recipients = _unique([members.upsert(p, session=session, now=now) for p in event.recipients])
+    giver, *recipients = members.upsert_many(
+        [event.giver, *event.recipients], session=session, now=now
+    )
+    recipients = _unique(recipients)
     if any(r.id == giver.id for r in recipients):
         return Refused("self", "Kudos are for colleagues: you can't give them to yourself.")
     day = local_date(now, giver.timezone)
-    assert giver.id is not None
     used = queries.points_given_on(session=session, giver_id=giver.id, day=day)
     left = policy.daily_allowance - used
     if len(recipients) > left:
@@ -95,52 +97,53 @@ def give(
     text = event.message
     if outcome not in PUBLISHED:
         text = compliance_rules.redact(event.message, result)
-    recognition = Recognition(
-        dedupe_key=event.key,
-        giver_id=giver.id,
-        text=text,
-        text_sha256=hashlib.sha256(event.message.encode()).hexdigest(),
-        value_tags=list(event.values),
-        source=event.source,
-        platform=event.giver.platform,
-        workspace=event.giver.workspace,
-        channel_id=event.channel_id,
-        outcome=outcome.value,
-        findings=[_finding_dict(f) for f in result.findings],
-        giver_local_date=day,
-        created_at=now,
+    text_sha256 = hashlib.sha256(event.message.encode()).hexdigest()
+    recognition_id = queries.insert_recognition(
+        session=session,
+        values={
+            "dedupe_key": event.key,
+            "giver_id": giver.id,
+            "text": text,
+            "text_sha256": text_sha256,
+            "value_tags": list(event.values),
+            "source": event.source,
+            "platform": event.giver.platform,
+            "workspace": event.giver.workspace,
+            "channel_id": event.channel_id,
+            "reactions": [],
+            "outcome": outcome.value,
+            "findings": [_finding_dict(f) for f in result.findings],
+            "giver_local_date": day,
+            "created_at": now,
+        },
+        recipients=[r.id for r in recipients],
     )
-    session.add(recognition)
-    session.flush()
-    assert recognition.id is not None
-    for member in recipients:
-        assert member.id is not None
-        session.add(RecognitionRecipient(recognition_id=recognition.id, member_id=member.id))
     queries.append_audit(
         session=session,
         actor=_actor(giver),
         action=f"kudos.{outcome.value}",
-        subject=f"recognition:{recognition.id}",
+        subject=f"recognition:{recognition_id}",
         detail={
             "recipients": [r.id for r in recipients],
             "values": list(event.values),
             "rules": [f.rule for f in result.findings],
-            "text_sha256": recognition.text_sha256,
+            "text_sha256": text_sha256,
         },
         at=now,
     )
     if outcome in PUBLISHED:
-        queue_posts(session, recognition, giver, recipients, event.channel_id, policy)
+        post = Post(recognition_id, event.source, text, event.values, event.channel_id)
+        queue_posts(session, post, giver, recipients, policy)
         warnings = tuple(f for f in result.findings if f.outcome is Outcome.WARN)
         return Recorded(
-            recognition.id,
+            recognition_id,
             tuple(r.display_name for r in recipients),
             left - len(recipients),
             warnings,
         )
     if outcome is Outcome.ROUTE_PV:
-        _queue_safety_alert(session, recognition, giver, event.message, result.findings, policy)
-    return Stopped(outcome, result.findings, stop_message(outcome, result.findings), recognition.id)
+        _queue_safety_alert(session, recognition_id, giver, event.message, result.findings, policy)
+    return Stopped(outcome, result.findings, stop_message(outcome, result.findings), recognition_id)
 
 
 def _validate(event: KudosRequested, policy: KudosPolicy) -> Refused | None:
@@ -221,14 +224,14 @@ def stop_message(outcome: Outcome, findings: Sequence[Finding]) -> str:
     return "\n".join(lines)
 
 
-def _unique(found: list[Member]) -> list[Member]:
-    seen: dict[int | None, Member] = {}
+def _unique(found: list[MemberRow]) -> list[MemberRow]:
+    seen: dict[int, MemberRow] = {}
     for member in found:
         seen.setdefault(member.id, member)
     return list(seen.values())
 
 
-def _actor(member: Member) -> str:
+def _actor(member: MemberRow) -> str:
     return f"member:{member.id}"
 
 
@@ -244,64 +247,76 @@ def _finding_dict(f: Finding) -> dict[str, Any]:
     }
 
 
-def person_ref(member: Member) -> dict[str, Any]:
+def person_ref(member: MemberRow) -> dict[str, Any]:
     """How a member appears in an outbox payload: a name, plus ids renderers can mention."""
     return {"name": member.display_name, "slack_id": member.slack_user_id}
 
 
+@dataclass(frozen=True)
+class Post:
+    """What the public post and the recipients' DMs say about a recognition."""
+
+    recognition_id: int
+    source: str
+    message: str
+    values: tuple[str, ...]
+    channel_id: str | None
+    permalink: str | None = None
+    emoji: str | None = None
+
+
 def queue_posts(
     session: Session,
-    recognition: Recognition,
-    giver: Member,
-    recipients: list[Member],
-    channel_id: str | None,
+    post: Post,
+    giver: MemberRow,
+    recipients: list[MemberRow],
     policy: KudosPolicy,
 ) -> None:
+    """Queue the public post and a DM per recipient, on the platform they were given on."""
     data = {
-        "recognition_id": recognition.id,
+        "recognition_id": post.recognition_id,
         "giver": person_ref(giver),
         "recipients": [person_ref(r) for r in recipients],
-        "message": recognition.text,
-        "values": recognition.value_tags,
-        "source": recognition.source,
-        "permalink": recognition.permalink,
-        "emoji": recognition.reactions[0] if recognition.reactions else None,
+        "message": post.message,
+        "values": list(post.values),
+        "source": post.source,
+        "permalink": post.permalink,
+        "emoji": post.emoji,
     }
-    workspace = giver.slack_team_id
-    channel = policy.recognition_channel or channel_id
+    messages: list[queries.Message] = []
+    channel = policy.recognition_channel or post.channel_id
     if channel and giver.slack_user_id:
-        queries.enqueue(
-            session=session,
-            message=Outbox(
-                key=f"recognition:{recognition.id}:public",
+        messages.append(
+            queries.Message(
+                key=f"recognition:{post.recognition_id}:public",
                 platform="slack",
-                workspace=workspace,
+                workspace=giver.slack_team_id,
                 channel=channel,
                 kind="post",
                 template="kudos.public",
                 data=data,
-            ),
+            )
         )
     for member in recipients:
         if member.slack_user_id:
-            queries.enqueue(
-                session=session,
-                message=Outbox(
-                    key=f"recognition:{recognition.id}:dm:{member.id}",
+            messages.append(
+                queries.Message(
+                    key=f"recognition:{post.recognition_id}:dm:{member.id}",
                     platform="slack",
                     workspace=member.slack_team_id,
                     channel=member.slack_user_id,
                     kind="dm",
                     template="kudos.received",
                     data=data,
-                ),
+                )
             )
+    queries.enqueue_many(session=session, messages=messages)
 
 
 def _queue_safety_alert(
     session: Session,
-    recognition: Recognition,
-    giver: Member,
+    recognition_id: int,
+    giver: MemberRow,
     original: str,
     findings: Sequence[Finding],
     policy: KudosPolicy,
@@ -310,15 +325,15 @@ def _queue_safety_alert(
         return
     queries.enqueue(
         session=session,
-        message=Outbox(
-            key=f"recognition:{recognition.id}:pv",
+        message=queries.Message(
+            key=f"recognition:{recognition_id}:pv",
             platform="slack",
             workspace=giver.slack_team_id,
             channel=policy.safety_channel,
             kind="post",
             template="pv.alert",
             data={
-                "recognition_id": recognition.id,
+                "recognition_id": recognition_id,
                 "reporter": person_ref(giver),
                 "reporter_email": giver.email,
                 "text": original,
@@ -339,7 +354,7 @@ def notify(
     """Queue a private notice for `person` in `channel_id` (Slack ephemeral)."""
     queries.enqueue(
         session=session,
-        message=Outbox(
+        message=queries.Message(
             key=key,
             platform=person.platform,
             workspace=person.workspace,

@@ -1,52 +1,101 @@
-"""Find or create the one `Member` behind a platform identity."""
+"""Find or create the one member behind each platform identity."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from handlers.events import Person
-from storage.models import Member
+from storage import people
+from storage.people import MemberRow
 
 
-def find(person: Person, *, session: Session) -> Member | None:
-    if person.platform == "slack":
-        stmt = select(Member).where(
-            Member.slack_team_id == person.workspace, Member.slack_user_id == person.user_id
+def _platform_id(row: MemberRow, platform: str) -> str | None:
+    if platform == "slack":
+        return row.slack_user_id
+    if platform == "teams":
+        return row.teams_aad_id
+    return row.email.lower() if row.email else None
+
+
+def find(person: Person, *, session: Session) -> MemberRow | None:
+    found = people.by_platform_ids(
+        session=session, platform=person.platform, workspace=person.workspace, ids=[person.user_id]
+    )
+    return found[0] if found else None
+
+
+def upsert(person: Person, *, session: Session, now: datetime) -> MemberRow:
+    return upsert_many([person], session=session, now=now)[0]
+
+
+def upsert_many(persons: Sequence[Person], *, session: Session, now: datetime) -> list[MemberRow]:
+    """The members for `persons` (same order), created on first sight, refreshed when changed.
+
+    All persons share one platform and workspace, as they do in one delivery.
+    """
+    if not persons:
+        return []
+    first = persons[0]
+    ids = list(dict.fromkeys(p.user_id for p in persons))
+    known = {
+        _platform_id(row, first.platform): row
+        for row in people.by_platform_ids(
+            session=session, platform=first.platform, workspace=first.workspace, ids=ids
         )
-    elif person.platform == "teams":
-        stmt = select(Member).where(Member.teams_aad_id == person.user_id)
-    else:
-        stmt = select(Member).where(Member.email == person.user_id.lower())
-    return session.exec(stmt).first()
+    }
+    out: list[MemberRow] = []
+    for person in persons:
+        key = person.user_id.lower() if first.platform == "email" else person.user_id
+        row = known.get(key)
+        if row is None:
+            row = _create_or_link(person, session=session, now=now)
+        else:
+            changes = _changes(row, person)
+            if changes:
+                row = people.update(session=session, member_id=row.id, values=changes, now=now)
+        known[key] = row
+        out.append(row)
+    return out
 
 
-def upsert(person: Person, *, session: Session, now: datetime) -> Member:
-    """The member for `person`, created on first sight and refreshed from the platform."""
-    member = find(person, session=session)
-    email = person.email.lower() if person.email else None
-    if member is None and email:
-        # Known by email (roster or the other platform): link this identity to it.
-        member = session.exec(select(Member).where(Member.email == email)).first()
-    if member is None:
-        member = Member(display_name=person.display_name or person.user_id, created_at=now)
-    wanted: dict[str, object] = {"is_bot": person.is_bot}
+def _identity(person: Person) -> dict[str, object]:
     if person.platform == "slack":
-        wanted |= {"slack_team_id": person.workspace, "slack_user_id": person.user_id}
-    elif person.platform == "teams":
-        wanted["teams_aad_id"] = person.user_id
-    if email and member.email is None:
-        wanted["email"] = email
-    if person.display_name:
+        return {"slack_team_id": person.workspace, "slack_user_id": person.user_id}
+    if person.platform == "teams":
+        return {"teams_aad_id": person.user_id}
+    return {}
+
+
+def _changes(row: MemberRow, person: Person) -> dict[str, object]:
+    wanted: dict[str, object] = {"is_bot": person.is_bot, **_identity(person)}
+    if person.display_name and person.display_name != person.user_id:
         wanted["display_name"] = person.display_name
     if person.timezone:
         wanted["timezone"] = person.timezone
-    changed = {k: v for k, v in wanted.items() if getattr(member, k) != v}
-    if changed or member.id is None:
-        for key, value in changed.items():
-            setattr(member, key, value)
-        member.updated_at = now
-        session.add(member)
-        session.flush()
-    return member
+    if person.email and row.email is None:
+        wanted["email"] = person.email.lower()
+    return {k: v for k, v in wanted.items() if getattr(row, k) != v}
+
+
+def _create_or_link(person: Person, *, session: Session, now: datetime) -> MemberRow:
+    email = person.email.lower() if person.email else None
+    if email and person.platform != "email":
+        # Known by email (roster or the other platform): link this identity to that member.
+        linked = people.by_platform_ids(session=session, platform="email", workspace=None, ids=[email])
+        if linked:
+            changes = _changes(linked[0], person)
+            if not changes:
+                return linked[0]
+            return people.update(session=session, member_id=linked[0].id, values=changes, now=now)
+    values: dict[str, object] = {
+        "display_name": person.display_name or person.user_id,
+        "email": email,
+        "is_bot": person.is_bot,
+        **_identity(person),
+    }
+    if person.timezone:
+        values["timezone"] = person.timezone
+    return people.insert(session=session, values=values, now=now)

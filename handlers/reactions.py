@@ -42,9 +42,7 @@ def react(
     if event.reactor.is_bot or event.reactor.user_id == event.author.user_id:
         return Ignored("own message or bot")
     now = clock.now()
-    reactor = members.upsert(event.reactor, session=session, now=now)
-    author = members.upsert(event.author, session=session, now=now)
-    assert reactor.id is not None and author.id is not None
+    reactor, author = members.upsert_many([event.reactor, event.author], session=session, now=now)
     day = local_date(now, reactor.timezone)
     key = message_key(
         event.reactor.workspace, reactor_id(event), event.channel_id, event.message_ref
@@ -109,7 +107,16 @@ def react(
         at=now,
     )
     if not existing:
-        kudos.queue_posts(session, recognition, reactor, [author], event.channel_id, policy)
+        post = kudos.Post(
+            recognition.id,
+            "reaction",
+            "",
+            (),
+            event.channel_id,
+            permalink=event.permalink,
+            emoji=event.emoji,
+        )
+        kudos.queue_posts(session, post, reactor, [author], policy)
     return kudos.Recorded(recognition.id, (author.display_name,), left - 1)
 
 

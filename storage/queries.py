@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, text
+from sqlalchemy import bindparam, func, text
+from sqlalchemy import insert as sa_insert
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -16,50 +19,99 @@ from storage.models import AuditEntry, InboundEvent, Outbox, Recognition, Recogn
 GENESIS = "0" * 64
 _AUDIT_LOCK = 0x504C4155  # advisory lock id serialising the audit chain on PostgreSQL
 
+# The hot path runs these on every kudos: built once, so each call only binds values.
+_inbound = InboundEvent.__table__  # type: ignore[attr-defined]
+_outbox = Outbox.__table__  # type: ignore[attr-defined]
+_recognition = Recognition.__table__  # type: ignore[attr-defined]
+_recipient = RecognitionRecipient.__table__  # type: ignore[attr-defined]
+_audit = AuditEntry.__table__  # type: ignore[attr-defined]
+_INSERT_IGNORING: dict[tuple[str, str], Any] = {
+    (name, table.name): module.insert(table).on_conflict_do_nothing()
+    for name, module in (("postgresql", postgresql), ("sqlite", sqlite))
+    for table in (_inbound, _outbox)
+}
+_SEEN = sa_select(_inbound.c.id).where(_inbound.c.key == bindparam("key"))
+_POINTS = (
+    sa_select(func.count(_recipient.c.id))
+    .select_from(_recipient.join(_recognition, _recognition.c.id == _recipient.c.recognition_id))
+    .where(
+        _recognition.c.giver_id == bindparam("giver"),
+        _recognition.c.giver_local_date == bindparam("day"),
+        _recognition.c.revoked_at.is_(None),
+        _recognition.c.outcome.in_(("pass", "warn", "hold")),
+    )
+)
+_INSERT_RECOGNITION = sa_insert(_recognition).returning(_recognition.c.id)
+_INSERT_RECIPIENT = sa_insert(_recipient)
+_LAST_AUDIT = sa_select(_audit.c.hash).order_by(_audit.c.id.desc()).limit(1)
+_INSERT_AUDIT = sa_insert(_audit)
+
+
+def _ignoring(session: Session, table: Any) -> Any:
+    return _INSERT_IGNORING[(session.get_bind().dialect.name, table.name)]
+
 
 def claim_inbound(*, session: Session, key: str, kind: str) -> bool:
     """Record that the delivery `key` is being handled; False when it already was."""
     values = {"key": key, "kind": kind, "received_at": datetime.now(UTC)}
-    table = InboundEvent.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt: Any = postgresql.insert(table).values(**values).on_conflict_do_nothing()
-    else:
-        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing()
-    result = session.execute(stmt)
+    result = session.connection().execute(_ignoring(session, _inbound), [values])
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def seen_inbound(*, session: Session, key: str) -> bool:
-    stmt = select(InboundEvent.id).where(InboundEvent.key == key)
-    return session.exec(stmt).first() is not None
+    return session.connection().execute(_SEEN, {"key": key}).first() is not None
 
 
-def enqueue(*, session: Session, message: Outbox) -> bool:
+@dataclass(frozen=True)
+class Message:
+    """An outbox row to add: where it goes and what to render there."""
+
+    key: str
+    platform: str
+    workspace: str | None
+    channel: str
+    kind: str  # post | dm | ephemeral
+    template: str
+    data: dict[str, Any]
+    user: str | None = None
+
+
+def enqueue(*, session: Session, message: Message) -> bool:
     """Add an outbox row unless one with the same key exists; True when added."""
-    values = message.model_dump(exclude={"id"})
-    table = Outbox.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt: Any = postgresql.insert(table).values(**values).on_conflict_do_nothing()
-    else:
-        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing()
-    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    return enqueue_many(session=session, messages=[message]) == 1
+
+
+def enqueue_many(*, session: Session, messages: list[Message]) -> int:
+    """Add outbox rows, skipping keys that exist; returns how many were added."""
+    if not messages:
+        return 0
+    now = datetime.now(UTC)
+    rows = [
+        {
+            **vars(m),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for m in messages
+    ]
+    result = session.connection().execute(_ignoring(session, _outbox), rows)
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def insert_recognition(*, session: Session, values: dict[str, Any], recipients: list[int]) -> int:
+    """Insert a recognition and its recipients; returns its id."""
+    new_id = int(session.connection().execute(_INSERT_RECOGNITION, values).scalar_one())
+    session.connection().execute(
+        _INSERT_RECIPIENT, [{"recognition_id": new_id, "member_id": m} for m in recipients]
+    )
+    return new_id
 
 
 def points_given_on(*, session: Session, giver_id: int, day: date) -> int:
     """Points a giver has spent on `day` (their local date), revoked and blocked ones excluded."""
-    stmt = (
-        select(func.count(col(RecognitionRecipient.id)))
-        .join(Recognition, col(Recognition.id) == col(RecognitionRecipient.recognition_id))
-        .where(
-            Recognition.giver_id == giver_id,
-            Recognition.giver_local_date == day,
-            col(Recognition.revoked_at).is_(None),
-            col(Recognition.outcome).in_(("pass", "warn", "hold")),
-        )
-    )
-    return int(session.exec(stmt).one())
+    return int(session.connection().execute(_POINTS, {"giver": giver_id, "day": day}).scalar_one())
 
 
 def counted_between(
@@ -104,20 +156,34 @@ def _entry_hash(prev: str, entry: AuditEntry) -> str:
 
 def append_audit(
     *, session: Session, actor: str, action: str, subject: str, detail: dict[str, Any], at: datetime
-) -> AuditEntry:
-    """Append to the hash chain; the unique prev_hash keeps the chain a single line."""
+) -> str:
+    """Append to the hash chain and return the new hash; a unique prev_hash keeps it one line."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK})
-    last = session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(1)).first()
-    prev = last.hash if last else GENESIS
+        session.connection().execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK})
+    prev = session.connection().execute(_LAST_AUDIT).scalar() or GENESIS
     entry = AuditEntry(
-        at=at.astimezone(UTC), actor=actor, action=action, subject=subject, detail=detail
+        at=at.astimezone(UTC),
+        actor=actor,
+        action=action,
+        subject=subject,
+        detail=detail,
+        prev_hash=prev,
+        hash="",
     )
-    entry.prev_hash = prev
-    entry.hash = _entry_hash(prev, entry)
-    session.add(entry)
-    session.flush()
-    return entry
+    digest = _entry_hash(prev, entry)
+    session.connection().execute(
+        _INSERT_AUDIT,
+        {
+            "at": entry.at,
+            "actor": actor,
+            "action": action,
+            "subject": subject,
+            "detail": detail,
+            "prev_hash": prev,
+            "hash": digest,
+        },
+    )
+    return digest
 
 
 def verify_audit(*, session: Session) -> tuple[bool, int, int | None]:
