@@ -7,7 +7,7 @@ import hmac
 import json
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -38,6 +38,15 @@ def signed_headers(body: bytes, *, secret: str = SECRET, ts: int | None = None) 
     base = b"v0:" + stamp.encode() + b":" + body
     digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
     return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}"}
+
+
+def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait for `check()` to hold: delivery happens after the ack, not in it."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
 
 
 class Server:
@@ -113,7 +122,8 @@ class Server:
 
     def event(self, envelope: dict[str, Any], *, retry: int | None = None) -> httpx.Response:
         body = json.dumps(envelope).encode()
-        headers = signed_headers(body)
+        # Slack signs every delivery afresh; a retry comes later, with its own timestamp.
+        headers = signed_headers(body, ts=int(time.time()) + (retry or 0))
         if retry is not None:
             headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
         return self.post(body, content_type="application/json", headers=headers)

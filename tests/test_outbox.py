@@ -70,9 +70,10 @@ def enqueue(engine: Engine, n: int, *, channel: str = "C0KUDOS", prefix: str = "
         for i in range(n):
             queries.enqueue(
                 session=s,
-                message=Outbox(
+                message=queries.Message(
                     key=f"{prefix}{i}",
                     platform="slack",
+                    workspace="T0001",
                     channel=channel,
                     kind="post",
                     template="notice",

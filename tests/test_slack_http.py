@@ -18,7 +18,7 @@ from tests.fakes.slack_api import FakeSlack
 from storage import migrate
 from storage.db import make_engine
 from storage.models import InboundEvent, Outbox, Recognition
-from tests.harness import SECRET, TOKEN, Server, payload, signed_headers
+from tests.harness import SECRET, TOKEN, Server, eventually, payload, signed_headers
 
 
 @pytest.fixture
@@ -91,8 +91,13 @@ def test_kudos_is_answered_privately_and_posted_publicly(
     blocks = json.dumps(public.args["blocks"])
     assert "<@U0001>" in blocks and "<@U0002>" in blocks and "<@U0003>" in blocks
     assert "for the site activation email" in blocks
-    with Session(app_engine) as s:
-        assert all(o.status == "delivered" and o.message_ref for o in s.exec(select(Outbox)))
+
+    def all_delivered() -> bool:
+        with Session(app_engine) as s:
+            rows = list(s.exec(select(Outbox)))
+        return len(rows) == 3 and all(o.status == "delivered" and o.message_ref for o in rows)
+
+    eventually(all_delivered)
 
 
 def test_user_text_cannot_ping_or_link(server: Server, slack: FakeSlack) -> None:

@@ -1,0 +1,334 @@
+"""A fake Slack Web API on loopback: Slack's wire format, recorded calls, injected failures."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+    headers: dict[str, str]
+    at: float
+
+
+@dataclass
+class _Failure:
+    status: int
+    retry_after: int | None
+    body: dict[str, Any] | None
+    times: int
+
+
+@dataclass
+class _User:
+    id: str
+    name: str
+    tz: str
+    email: str | None
+    is_bot: bool
+    deleted: bool
+    real_name: str | None
+
+    def as_slack(self, team_id: str) -> dict[str, Any]:
+        offsets = {"Europe/London": 0, "Europe/Berlin": 3600, "America/New_York": -18000}
+        return {
+            "id": self.id,
+            "team_id": team_id,
+            "name": self.name,
+            "deleted": self.deleted,
+            "real_name": self.real_name or self.name.title(),
+            "tz": self.tz,
+            "tz_label": self.tz,
+            "tz_offset": offsets.get(self.tz, 0),
+            "is_bot": self.is_bot,
+            "is_app_user": False,
+            "updated": 1700000000,
+            "profile": {
+                "real_name": self.real_name or self.name.title(),
+                "display_name": self.name,
+                "email": self.email,
+                "team": team_id,
+            },
+        }
+
+
+@dataclass
+class FakeSlack:
+    """Answers like https://slack.com/api/ does, for the methods Plaudit uses."""
+
+    token: str = "xoxb-test-token"
+    team_id: str = "T0001"
+    bot_user_id: str = "UBOT"
+    _calls: list[Call] = field(default_factory=list)
+    _users: dict[str, _User] = field(default_factory=dict)
+    _failures: dict[str, list[_Failure]] = field(default_factory=dict)
+    _delays: dict[str, float] = field(default_factory=dict)
+    _messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _lock: threading.Condition = field(default_factory=threading.Condition)
+    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
+    _server: ThreadingHTTPServer | None = None
+    base_url: str = ""
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> FakeSlack:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                fake._handle(self)
+
+            def do_POST(self) -> None:
+                fake._handle(self)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/api/"
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- scripting ---------------------------------------------------------------------
+    def add_user(
+        self,
+        user_id: str,
+        name: str,
+        *,
+        tz: str = "Europe/London",
+        email: str | None = None,
+        is_bot: bool = False,
+        deleted: bool = False,
+        real_name: str | None = None,
+    ) -> None:
+        with self._lock:
+            self._users[user_id] = _User(user_id, name, tz, email, is_bot, deleted, real_name)
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        status: int = 500,
+        retry_after: int | None = None,
+        times: int = 1,
+        body: dict[str, Any] | None = None,
+    ) -> None:
+        with self._lock:
+            self._failures.setdefault(method, []).append(_Failure(status, retry_after, body, times))
+
+    def delay(self, method: str, seconds: float) -> None:
+        with self._lock:
+            self._delays[method] = seconds
+
+    def reset(self) -> None:
+        with self._lock:
+            self._calls.clear()
+            self._failures.clear()
+            self._delays.clear()
+            self._messages.clear()
+
+    # -- inspection --------------------------------------------------------------------
+    def calls(self, method: str | None = None) -> list[Call]:
+        with self._lock:
+            return [c for c in self._calls if method is None or c.method == method]
+
+    def messages(self, channel: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._messages.get(channel, []))
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
+        """Block until `count` calls of `method` were recorded (successful or not)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                found = [c for c in self._calls if c.method == method]
+                if len(found) >= count:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    seen = [c.method for c in self._calls]
+                    raise AssertionError(f"expected {count} x {method}, saw {seen}")
+                self._lock.wait(left)
+
+    # -- the wire ----------------------------------------------------------------------
+    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+        url = urlparse(request.path)
+        method = url.path.rsplit("/", 1)[-1]
+        length = int(request.headers.get("Content-Length") or 0)
+        raw = request.rfile.read(length).decode("utf-8") if length else ""
+        args: dict[str, Any] = {k: v[0] for k, v in parse_qs(url.query).items()}
+        content_type = request.headers.get("Content-Type", "")
+        if raw and "json" in content_type:
+            args.update(json.loads(raw))
+        elif raw:
+            args.update({k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()})
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        with self._lock:
+            self._calls.append(Call(method, args, headers, time.monotonic()))
+            self._lock.notify_all()
+            delay = self._delays.get(method, 0.0)
+            failure = self._take_failure(method)
+        if delay:
+            time.sleep(delay)
+        if failure is not None:
+            extra = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
+            default = {
+                "ok": False,
+                "error": "ratelimited" if failure.status == 429 else "fatal_error",
+            }
+            self._reply(request, failure.status, failure.body or default, extra)
+            return
+        auth = headers.get("authorization", "")
+        token = auth.removeprefix("Bearer ").strip() or str(args.get("token", ""))
+        if token != self.token:
+            self._reply(request, 200, {"ok": False, "error": "invalid_auth"})
+            return
+        handler = self._methods().get(method)
+        body = handler(args) if handler else {"ok": False, "error": "unknown_method"}
+        self._reply(request, 200, body)
+
+    def _take_failure(self, method: str) -> _Failure | None:
+        queue = self._failures.get(method)
+        if not queue:
+            return None
+        failure = queue[0]
+        failure.times -= 1
+        if failure.times <= 0:
+            queue.pop(0)
+        return failure
+
+    @staticmethod
+    def _reply(
+        request: BaseHTTPRequestHandler,
+        status: int,
+        body: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        data = json.dumps(body).encode()
+        request.send_response(status)
+        request.send_header("Content-Type", "application/json; charset=utf-8")
+        request.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            request.send_header(name, value)
+        request.end_headers()
+        request.wfile.write(data)
+
+    def _methods(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
+        return {
+            "auth.test": self._auth_test,
+            "users.info": self._users_info,
+            "users.lookupByEmail": self._lookup_by_email,
+            "chat.postMessage": self._post_message,
+            "chat.postEphemeral": self._post_ephemeral,
+            "chat.update": self._update,
+            "chat.getPermalink": self._permalink,
+            "conversations.open": self._open,
+            "views.open": self._view,
+            "views.update": self._view,
+        }
+
+    def _next_ts(self) -> str:
+        return f"1700000000.{next(self._ts):06d}"
+
+    def _auth_test(self, _: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://example.slack.com/",
+            "team": "Example",
+            "user": "plaudit",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": "B0001",
+            "is_enterprise_install": False,
+        }
+
+    def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            user = self._users.get(str(args.get("user")))
+        if user is None:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "user": user.as_slack(self.team_id)}
+
+    def _lookup_by_email(self, args: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            found = [u for u in self._users.values() if u.email == args.get("email")]
+        if not found:
+            return {"ok": False, "error": "users_not_found"}
+        return {"ok": True, "user": found[0].as_slack(self.team_id)}
+
+    def _post_message(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel", ""))
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not args.get("text") and not args.get("blocks"):
+            return {"ok": False, "error": "no_text"}
+        ts = self._next_ts()
+        message = {
+            "type": "message",
+            "ts": ts,
+            "text": args.get("text", ""),
+            "user": self.bot_user_id,
+        }
+        if "blocks" in args:
+            message["blocks"] = args["blocks"]
+        with self._lock:
+            self._messages.setdefault(channel, []).append(message)
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("channel") or not args.get("user"):
+            return {"ok": False, "error": "channel_not_found"}
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _update(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "channel": args.get("channel"),
+            "ts": args.get("ts"),
+            "text": args.get("text", ""),
+        }
+
+    def _permalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = args.get("channel"), str(args.get("message_ts", ""))
+        if not channel or not ts:
+            return {"ok": False, "error": "message_not_found"}
+        return {
+            "ok": True,
+            "channel": channel,
+            "permalink": f"https://example.slack.com/archives/{channel}/p{ts.replace('.', '')}",
+        }
+
+    def _open(self, args: dict[str, Any]) -> dict[str, Any]:
+        users = sorted(str(args.get("users", "")).split(","))
+        return {"ok": True, "channel": {"id": "D" + "".join(u[-4:] for u in users).upper()}}
+
+    def _view(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = args.get("view")
+        parsed = json.loads(view) if isinstance(view, str) else view
+        if not args.get("trigger_id") and not args.get("view_id"):
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True, "view": {"id": "V0001", "hash": "1.abc", **(parsed or {})}}
