@@ -63,9 +63,9 @@ def start(
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return proc
-        except OSError:
+        except OSError as exc:
             if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited; see {workdir / (name + '.log')}")
+                raise RuntimeError(f"{name} exited; see {workdir / (name + '.log')}") from exc
             time.sleep(0.1)
     raise RuntimeError(f"{name} did not start")
 
@@ -178,10 +178,8 @@ def main() -> int:
     }
     counter = itertools.count()
     try:
-        for (
-            name,
-            port,
-        ) in ports.items():  # warm caches, JIT-free but connection pools and users.info
+        # Warm-up: connection pools, the users.info cache, SQLite's page cache.
+        for port in ports.values():
             asyncio.run(
                 drive(
                     f"http://127.0.0.1:{port}/slack/events", args.warmup, args.concurrency, counter
@@ -222,11 +220,13 @@ def main() -> int:
         }
     ratio = summary["plaudit"]["rps"] / summary["bare"]["rps"]
     print(
-        f"concurrency {args.concurrency}, {args.rounds} x {args.seconds:.0f}s rounds per app, alternating"
+        f"concurrency {args.concurrency}, "
+        f"{args.rounds} x {args.seconds:.0f}s rounds per app, alternating"
     )
     for name, s in summary.items():
         print(
-            f"{name:8} {s['rps']:8.1f} req/s  p50 {s['p50_ms']:6.1f} ms  p99 {s['p99_ms']:6.1f} ms  errors {s['errors']}"
+            f"{name:8} {s['rps']:8.1f} req/s  p50 {s['p50_ms']:6.1f} ms  "
+            f"p99 {s['p99_ms']:6.1f} ms  errors {s['errors']}"
         )
     print(
         f"throughput ratio plaudit/bare: {ratio:.2f} (target >= 0.5); plaudit p99 target < 100 ms"

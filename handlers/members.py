@@ -84,7 +84,9 @@ def _create_or_link(person: Person, *, session: Session, now: datetime) -> Membe
     email = person.email.lower() if person.email else None
     if email and person.platform != "email":
         # Known by email (roster or the other platform): link this identity to that member.
-        linked = people.by_platform_ids(session=session, platform="email", workspace=None, ids=[email])
+        linked = people.by_platform_ids(
+            session=session, platform="email", workspace=None, ids=[email]
+        )
         if linked:
             changes = _changes(linked[0], person)
             if not changes:

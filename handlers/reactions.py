@@ -22,7 +22,14 @@ class Ignored:
     reason: str
 
 
-ReactionResult = kudos.Recorded | kudos.Refused | kudos.Duplicate | Ignored
+@dataclass(frozen=True)
+class Revoked:
+    """The reaction kudos was taken back; its point and the allowance it used are returned."""
+
+    recognition_id: int
+
+
+ReactionResult = kudos.Recorded | kudos.Refused | kudos.Duplicate | Ignored | Revoked
 
 
 def message_key(workspace: str | None, reactor: str, channel: str, message_ref: str) -> str:
@@ -154,4 +161,7 @@ def unreact(
             at=now,
         )
     session.add(recognition)
-    return Ignored("taken back") if recognition.revoked_at else Ignored("kept")
+    if recognition.revoked_at is not None:
+        assert recognition.id is not None
+        return Revoked(recognition.id)
+    return Ignored("other kudos emoji remain" if remaining else "given on an earlier day")

@@ -66,10 +66,16 @@ def by_platform_ids(
 
 
 def insert(*, session: Session, values: dict[str, Any], now: datetime) -> MemberRow:
-    row = session.connection().execute(
-        _INSERT, {"timezone": "UTC", "is_bot": False, "active": True} | values
-        | {"created_at": now, "updated_at": now}
-    ).one()
+    row = (
+        session.connection()
+        .execute(
+            _INSERT,
+            {"timezone": "UTC", "is_bot": False, "active": True}
+            | values
+            | {"created_at": now, "updated_at": now},
+        )
+        .one()
+    )
     return MemberRow(*row)
 
 

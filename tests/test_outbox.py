@@ -11,7 +11,6 @@ import pytest
 from compliance_rules import default_rules
 from sqlalchemy import Engine
 from sqlmodel import Session, select
-from tests.fakes.slack_api import FakeSlack
 
 from bot.outbox import Dispatcher
 from bot.runtime import Runtime
@@ -23,6 +22,7 @@ from handlers.policy import KudosPolicy
 from storage import migrate, queries
 from storage.db import make_engine
 from storage.models import Outbox
+from tests.fakes.slack_api import FakeSlack
 from tests.harness import TOKEN
 
 

@@ -75,7 +75,8 @@ def test_redelivery_another_emoji_and_readding_still_make_one(
     )
     unreact(session, removed(alice, key="e3"), policy, clock)  # tada is still there
     assert len(live(session)) == 1
-    unreact(session, removed(alice, key="e4", emoji="tada"), policy, clock)
+    taken = unreact(session, removed(alice, key="e4", emoji="tada"), policy, clock)
+    assert isinstance(taken, reactions.Revoked)
     assert live(session) == []
     react(session, added(alice, bob, key="e5"), policy, clock)
     assert len(live(session)) == 1
@@ -88,7 +89,8 @@ def test_removal_on_a_later_day_keeps_the_kudos(
 ) -> None:
     react(session, added(alice, bob, key="e1"), policy, clock)
     clock.at = datetime(2026, 11, 25, 10, tzinfo=UTC)
-    unreact(session, removed(alice, key="e2"), policy, clock)
+    kept = unreact(session, removed(alice, key="e2"), policy, clock)
+    assert isinstance(kept, reactions.Ignored)
     assert len(live(session)) == 1
 
 

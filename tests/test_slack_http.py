@@ -13,11 +13,11 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, func, select
-from tests.fakes.slack_api import FakeSlack
 
 from storage import migrate
 from storage.db import make_engine
 from storage.models import InboundEvent, Outbox, Recognition
+from tests.fakes.slack_api import FakeSlack
 from tests.harness import SECRET, TOKEN, Server, eventually, payload, signed_headers
 
 
@@ -102,7 +102,8 @@ def test_kudos_is_answered_privately_and_posted_publicly(
 
 def test_user_text_cannot_ping_or_link(server: Server, slack: FakeSlack) -> None:
     response = server.command(
-        "<@U0002|bob> for the launch <!channel> <!here> see <https://evil.example|the doc> #collaboration"
+        "<@U0002|bob> for the launch <!channel> <!here> "
+        "see <https://evil.example|the doc> #collaboration"
     )
     assert "Kudos recorded" in response.json()["text"]
     public = next(
@@ -125,7 +126,10 @@ def test_user_text_cannot_ping_or_link(server: Server, slack: FakeSlack) -> None
 def test_unsigned_or_badly_signed_requests_get_401_and_change_nothing(
     server: Server, app_engine: Engine, headers: dict[str, Any], why: str
 ) -> None:
-    body = b"command=%2Fkudos&text=%3C%40U0002%7Cbob%3E+for+the+great+launch&team_id=T0001&user_id=U0001&trigger_id=t1"
+    body = (
+        b"command=%2Fkudos&text=%3C%40U0002%7Cbob%3E+for+the+great+launch"
+        b"&team_id=T0001&user_id=U0001&trigger_id=t1"
+    )
     sent = (
         signed_headers(body, secret=headers.get("secret", SECRET), ts=headers.get("ts"))
         if headers
