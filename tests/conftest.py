@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, inspect, text
@@ -70,6 +71,20 @@ def engine(backend: str, pg_schema_engine: Engine | None) -> Iterator[Engine]:
         yield pg_schema_engine
         return
     eng = make_engine("sqlite://")
+    migrate.upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def file_engine(backend: str, tmp_path: Path, pg_schema_engine: Engine | None) -> Iterator[Engine]:
+    """A migrated database that a server thread and the test can both use."""
+    if backend == "postgres":
+        assert pg_schema_engine is not None
+        _truncate(pg_schema_engine)
+        yield pg_schema_engine
+        return
+    eng = make_engine(f"sqlite:///{tmp_path / 'plaudit.db'}")
     migrate.upgrade(eng)
     yield eng
     eng.dispose()

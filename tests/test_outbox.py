@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from compliance_rules import default_rules
@@ -19,26 +18,15 @@ from bot.slack_send import SlackSender
 from bot.web import slack_client
 from handlers.clock import SystemClock
 from handlers.policy import KudosPolicy
-from storage import migrate, queries
-from storage.db import make_engine
+from storage import queries
 from storage.models import Outbox
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import TOKEN
 
 
 @pytest.fixture
-def db(backend: str, tmp_path: Path, pg_schema_engine: Engine | None) -> Iterator[Engine]:
-    if backend == "postgres":
-        from tests.conftest import _truncate
-
-        assert pg_schema_engine is not None
-        _truncate(pg_schema_engine)
-        yield pg_schema_engine
-        return
-    engine = make_engine(f"sqlite:///{tmp_path / 'outbox.db'}")
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
+def db(file_engine: Engine) -> Engine:
+    return file_engine
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import copy
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,27 +13,14 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
-from storage import migrate
-from storage.db import make_engine
 from storage.models import InboundEvent, Outbox, Recognition
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import SECRET, TOKEN, Server, eventually, payload, signed_headers
 
 
 @pytest.fixture
-def app_engine(backend: str, tmp_path: Path, pg_schema_engine: Engine | None) -> Iterator[Engine]:
-    """A database the server thread and the test can both use."""
-    if backend == "postgres":
-        from tests.conftest import _truncate
-
-        assert pg_schema_engine is not None
-        _truncate(pg_schema_engine)
-        yield pg_schema_engine
-        return
-    engine = make_engine(f"sqlite:///{tmp_path / 'plaudit.db'}")
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
+def app_engine(file_engine: Engine) -> Engine:
+    return file_engine
 
 
 @pytest.fixture
