@@ -1,0 +1,60 @@
+"""What a check returns: outcomes, findings, results, and the error a bad pack raises."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+_RANK = {"pass": 0, "warn": 1, "block": 2, "hold": 3, "route_pv": 4}
+
+
+class Outcome(enum.StrEnum):
+    """What happens to a text; the strongest outcome of its findings wins."""
+
+    PASS = "pass"
+    WARN = "warn"
+    BLOCK = "block"
+    HOLD = "hold"
+    ROUTE_PV = "route_pv"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self.value]
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    category: str
+    outcome: Outcome
+    start: int  # offsets into the text given to check()
+    end: int
+    message: str
+    suggestion: str | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    findings: tuple[Finding, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome.value,
+            "findings": [
+                {
+                    "rule": f.rule,
+                    "category": f.category,
+                    "start": f.start,
+                    "end": f.end,
+                    "message": f.message,
+                    "suggestion": f.suggestion,
+                }
+                for f in self.findings
+            ],
+        }
+
+
+class RuleError(ValueError):
+    """A rule pack cannot be used; the message names the file, the rule and the problem."""

@@ -1,0 +1,70 @@
+"""Turn chat markup into plain words, remembering where each character came from."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "#39": "'", "nbsp": " "}
+_MARKUP = re.compile(
+    r"<@(?P<uid>[A-Z0-9]+)(?:\|(?P<uname>[^>]*))?>"
+    r"|<#(?P<cid>[A-Z0-9]+)(?:\|(?P<cname>[^>]*))?>"
+    r"|<!(?P<special>[\w-]+)(?:\^[^|>]*)?(?:\|(?P<slabel>[^>]*))?>"
+    r"|<(?P<url>(?:https?|mailto):[^|>\s]+)(?:\|(?P<ulabel>[^>]*))?>"
+    r"|<at>(?P<at>.*?)</at>"
+    r"|&(?P<entity>amp|lt|gt|quot|#39|nbsp);"
+    r"|(?<![\w:]):(?P<emoji>[a-z0-9_+\-]{1,64}):(?![\w:])",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Normalised:
+    text: str
+    starts: tuple[int, ...]  # original start offset of each character of `text`
+    ends: tuple[int, ...]  # original end offset of each character of `text`
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The original span behind text[start:end]."""
+        if end <= start:
+            return (self.starts[start], self.starts[start]) if start < len(self.starts) else (0, 0)
+        return self.starts[start], self.ends[end - 1]
+
+
+def _replacement(m: re.Match[str]) -> str:
+    g = m.groupdict()
+    if g["uid"]:
+        return "@" + (g["uname"] or g["uid"])
+    if g["cid"]:
+        return "#" + (g["cname"] or g["cid"])
+    if g["special"]:
+        return g["slabel"] or "@" + g["special"].split("^")[0]
+    if g["url"]:
+        return g["ulabel"] or g["url"]
+    if g["at"] is not None:
+        return "@" + g["at"]
+    if g["entity"]:
+        return _ENTITIES[g["entity"].lower()]
+    return " "  # an emoji shortcode separates words and says nothing
+
+
+def normalise(text: str) -> Normalised:
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    pos = 0
+    for m in _MARKUP.finditer(text):
+        for i in range(pos, m.start()):
+            out.append(text[i])
+            starts.append(i)
+            ends.append(i + 1)
+        replacement = _replacement(m)
+        out.append(replacement)
+        starts.extend([m.start()] * len(replacement))
+        ends.extend([m.end()] * len(replacement))
+        pos = m.end()
+    for i in range(pos, len(text)):
+        out.append(text[i])
+        starts.append(i)
+        ends.append(i + 1)
+    return Normalised("".join(out), tuple(starts), tuple(ends))

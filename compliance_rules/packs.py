@@ -1,0 +1,148 @@
+"""Load and validate YAML rule packs; a pack with any problem refuses to load."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from compliance_rules.model import Outcome, RuleError
+
+_RULE_KEYS = {
+    "id",
+    "category",
+    "type",
+    "outcome",
+    "message",
+    "patterns",
+    "swap",
+    "exceptions",
+    "requires_nearby",
+    "case_sensitive",
+    "must_match",
+    "must_not_match",
+    "cites",
+}
+_REQUIRED = {"id", "category", "type", "outcome", "message", "must_match", "must_not_match"}
+_PACK_KEYS = {"pack", "version", "vocabulary", "rules"}
+_VOCAB = re.compile(r"\$\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    category: str
+    kind: str  # existence | substitution
+    outcome: Outcome
+    message: str
+    pattern: re.Pattern[str]
+    swaps: tuple[tuple[re.Pattern[str], str], ...]
+    exceptions: tuple[re.Pattern[str], ...]
+    nearby: re.Pattern[str] | None
+    cites: str | None
+    must_match: tuple[str, ...]
+    must_not_match: tuple[str, ...]
+    source: str
+
+
+def load_pack(path: Path) -> list[Rule]:
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise RuleError(f"{path}: file not found") from exc
+    except yaml.YAMLError as exc:
+        raise RuleError(f"{path}: invalid YAML: {exc}") from exc
+    if not isinstance(raw, dict) or not isinstance(raw.get("rules"), list):
+        raise RuleError(f"{path}: a pack is a mapping with a `rules` list")
+    unknown = set(raw) - _PACK_KEYS
+    if unknown:
+        raise RuleError(f"{path}: unknown pack key(s) {sorted(unknown)}")
+    vocabulary = raw.get("vocabulary") or {}
+    if not isinstance(vocabulary, dict) or not all(
+        isinstance(v, list) and all(isinstance(w, str) for w in v) for v in vocabulary.values()
+    ):
+        raise RuleError(f"{path}: vocabulary maps names to lists of regexes")
+    words = {name: "(?:" + "|".join(terms) + ")" for name, terms in vocabulary.items()}
+    rules = [_rule(path, entry, words) for entry in raw["rules"]]
+    ids = [r.id for r in rules]
+    duplicates = {i for i in ids if ids.count(i) > 1}
+    if duplicates:
+        raise RuleError(f"{path}: duplicate rule id(s) {sorted(duplicates)}")
+    return rules
+
+
+def _rule(path: Path, entry: Any, words: dict[str, str]) -> Rule:
+    if not isinstance(entry, dict):
+        raise RuleError(f"{path}: every rule is a mapping")
+    rule_id = str(entry.get("id", "<no id>"))
+
+    def fail(problem: str) -> RuleError:
+        return RuleError(f"{path}: rule {rule_id}: {problem}")
+
+    unknown = set(entry) - _RULE_KEYS
+    if unknown:
+        raise fail(f"unknown key(s) {sorted(unknown)}")
+    missing = _REQUIRED - set(entry)
+    if missing:
+        raise fail(f"missing {sorted(missing)}")
+    try:
+        outcome = Outcome(entry["outcome"])
+    except ValueError as exc:
+        raise fail(f"unknown outcome {entry['outcome']!r}") from exc
+    kind = entry["type"]
+    flags = 0 if entry.get("case_sensitive") else re.IGNORECASE
+
+    def compile_(source: str, what: str) -> re.Pattern[str]:
+        def expand(m: re.Match[str]) -> str:
+            if m.group(1) not in words:
+                raise fail(f"{what}: unknown vocabulary ${{{m.group(1)}}}")
+            return words[m.group(1)]
+
+        try:
+            return re.compile(_VOCAB.sub(expand, source), flags)
+        except re.error as exc:
+            raise fail(f"{what}: bad regex {source!r}: {exc}") from exc
+
+    swaps: tuple[tuple[re.Pattern[str], str], ...] = ()
+    if kind == "existence":
+        patterns = entry.get("patterns")
+        if not isinstance(patterns, list) or not patterns or "swap" in entry:
+            raise fail("an existence rule has a non-empty `patterns` list and no `swap`")
+    elif kind == "substitution":
+        swap = entry.get("swap")
+        if not isinstance(swap, dict) or not swap or "patterns" in entry:
+            raise fail("a substitution rule has a non-empty `swap` map and no `patterns`")
+        swaps = tuple((compile_(str(k), "swap"), str(v)) for k, v in swap.items())
+        patterns = list(swap)
+    else:
+        raise fail(f"unknown type {kind!r} (existence or substitution)")
+    pattern = compile_("|".join(f"(?:{p})" for p in patterns), "patterns")
+    nearby_list = entry.get("requires_nearby") or []
+    nearby = (
+        compile_("|".join(f"(?:{p})" for p in nearby_list), "requires_nearby")
+        if nearby_list
+        else None
+    )
+    exceptions = tuple(compile_(str(e), "exceptions") for e in entry.get("exceptions") or [])
+    examples = {k: entry[k] for k in ("must_match", "must_not_match")}
+    for key, value in examples.items():
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise fail(f"`{key}` is a non-empty list of example texts")
+    return Rule(
+        id=rule_id,
+        category=str(entry["category"]),
+        kind=kind,
+        outcome=outcome,
+        message=str(entry["message"]),
+        pattern=pattern,
+        swaps=swaps,
+        exceptions=exceptions,
+        nearby=nearby,
+        cites=entry.get("cites"),
+        must_match=tuple(examples["must_match"]),
+        must_not_match=tuple(examples["must_not_match"]),
+        source=str(path),
+    )

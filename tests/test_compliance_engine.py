@@ -1,0 +1,158 @@
+"""The rule engine: every rule's own examples, context, exceptions, offsets, and bad packs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from compliance_rules import Outcome, RuleError, check, default_rules, load_rules, redact
+from compliance_rules.normalise import normalise
+
+RULES = default_rules().rules
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_every_rule_fires_on_its_examples_and_only_those(rule: object) -> None:
+    from compliance_rules.packs import Rule
+
+    assert isinstance(rule, Rule)
+    for text in rule.must_match:
+        assert rule.id in {f.rule for f in check(text).findings}, text
+    for text in rule.must_not_match:
+        assert rule.id not in {f.rule for f in check(text).findings}, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thanks for the site activation email #site-activation",
+        "best wishes for the product launch, and safe travels",
+        "great session on best practices for the HCP portal",
+        "thanks for the safety training for the field team",
+        "enjoy your drug-free weekend, you earned it",
+        "you cured the bug in the enrolment form",
+        "500 patients enrolled this quarter, amazing",
+        "thanks for running the AE reporting refresher",
+        "<@U0002|bob> nailed the storefront launch :tada: &amp; the coupon campaign",
+        "<at>Dana Reyes</at> thanks for the Patient Enrollment dashboard",
+    ],
+)
+def test_everyday_praise_passes(text: str) -> None:
+    result = check(text)
+    assert result.outcome is Outcome.PASS, result.findings
+    assert result.findings == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "outcome", "category"),
+    [
+        ("the Oncozol email calls it the best treatment", Outcome.BLOCK, "superlative_claim"),
+        ("patient Maria Lopez called about her refill", Outcome.BLOCK, "phi_patient_identifier"),
+        (
+            "pt had hives after the first dose of Dermalyn",
+            Outcome.ROUTE_PV,
+            "adverse_event_mention",
+        ),
+        ("pitching Glucentra for weight loss to the team", Outcome.HOLD, "off_label"),
+        ("damn fine portal copy", Outcome.WARN, "offensive_language"),
+    ],
+)
+def test_outcomes_and_categories(text: str, outcome: Outcome, category: str) -> None:
+    result = check(text)
+    assert result.outcome is outcome
+    assert category in {f.category for f in result.findings}
+
+
+def test_the_strongest_outcome_wins() -> None:
+    result = check("Oncozol is the best treatment, though a patient had a rash after the dose")
+    assert {f.outcome for f in result.findings} >= {Outcome.BLOCK, Outcome.ROUTE_PV}
+    assert result.outcome is Outcome.ROUTE_PV
+
+
+def test_a_claim_needs_a_product_in_the_same_clause() -> None:
+    assert check("best launch ever. The product page is live").outcome is Outcome.PASS
+    assert check("the best product page ever").outcome is Outcome.BLOCK
+
+
+def test_quoting_a_claim_still_publishes_it() -> None:
+    assert check('the HCP said "Cardivex is completely safe"').outcome is Outcome.BLOCK
+
+
+def test_offsets_point_into_the_original_text_through_markup() -> None:
+    text = "<@U0002|anna> &amp; <#C1|launch>: Oncozol is the best treatment :tada:"
+    (finding,) = check(text).findings
+    assert text[finding.start : finding.end] == "the best treatment"
+    assert finding.suggestion == "@anna & #launch: Oncozol is an approved treatment option  "
+
+
+def test_normalisation_of_chat_markup() -> None:
+    norm = normalise(
+        "<@U1|ann> <#C2|ops> <https://x.test|the doc> <!here> <at>Bo Li</at> &lt;3 :clap:"
+    )
+    assert norm.text == "@ann #ops the doc @here @Bo Li <3  "
+    assert len(norm.starts) == len(norm.text) == len(norm.ends)
+
+
+def test_obfuscated_profanity_is_recognised() -> None:
+    assert check("you f***ing nailed it").outcome is Outcome.BLOCK
+    assert check("f**ing brilliant").outcome is Outcome.BLOCK
+
+
+def test_redact_replaces_patient_identifiers_only() -> None:
+    text = "thanks for helping patient MRN 1234567 with the Oncozol portal"
+    redacted = redact(text, check(text))
+    assert "1234567" not in redacted
+    assert "[patient identifier]" in redacted and "Oncozol portal" in redacted
+
+
+def test_to_dict_shape() -> None:
+    data = check("patient MRN 1234567").to_dict()
+    assert data["outcome"] == "block"
+    assert set(data["findings"][0]) == {"rule", "category", "start", "end", "message", "suggestion"}
+
+
+GOOD_RULE = """
+  - id: test.rule
+    category: superlative_claim
+    type: existence
+    outcome: block
+    message: no
+    patterns: [\\bzap\\b]
+    must_match: [zap it]
+    must_not_match: [zapper]
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (GOOD_RULE + "    colour: red\n", "unknown key(s) ['colour']"),
+        (GOOD_RULE.replace("[\\bzap\\b]", "['(unclosed']"), "bad regex"),
+        (GOOD_RULE.replace("[zap it]", "[nothing here]"), "must_match example not matched"),
+        (GOOD_RULE.replace("[zapper]", "[zap]"), "must_not_match example matched"),
+        (GOOD_RULE.replace("outcome: block", "outcome: explode"), "unknown outcome"),
+        (GOOD_RULE.replace("    message: no\n", ""), "missing ['message']"),
+        (GOOD_RULE.replace("type: existence", "type: magic"), "unknown type"),
+    ],
+)
+def test_a_broken_pack_refuses_to_load_naming_file_rule_and_problem(
+    tmp_path: Path, body: str, problem: str
+) -> None:
+    path = tmp_path / "broken.yml"
+    path.write_text("pack: t\nrules:\n" + body, encoding="utf-8")
+    with pytest.raises(RuleError) as info:
+        load_rules(path)
+    message = str(info.value)
+    assert str(path) in message and "test.rule" in message and problem in message
+
+
+def test_a_good_pack_loads(tmp_path: Path) -> None:
+    path = tmp_path / "good.yml"
+    path.write_text("pack: t\nrules:\n" + GOOD_RULE, encoding="utf-8")
+    assert [r.id for r in load_rules(path).rules] == ["test.rule"]
+
+
+def test_a_missing_pack_is_named(tmp_path: Path) -> None:
+    with pytest.raises(RuleError, match=r"absent\.yml: file not found"):
+        load_rules(tmp_path / "absent.yml")
