@@ -55,7 +55,7 @@ def claim_inbound(*, session: Session, key: str, kind: str) -> bool:
     """Record that the delivery `key` is being handled; False when it already was."""
     values = {"key": key, "kind": kind, "received_at": datetime.now(UTC)}
     result = session.connection().execute(_ignoring(session, _inbound), [values])
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
 def seen_inbound(*, session: Session, key: str) -> bool:
@@ -97,7 +97,7 @@ def enqueue_many(*, session: Session, messages: list[Message]) -> int:
         for m in messages
     ]
     result = session.connection().execute(_ignoring(session, _outbox), rows)
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount)
 
 
 def insert_recognition(*, session: Session, values: dict[str, Any], recipients: list[int]) -> int:
