@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from compliance_rules import RuleSet
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
+from compliance_rules import RuleSet
 from handlers.clock import Clock, SystemClock
 from handlers.policy import KudosPolicy
 from storage.db import is_sqlite, transaction
@@ -29,7 +31,7 @@ class Runtime:
     rules: RuleSet
     clock: Clock = field(default_factory=SystemClock)
     listeners: list[Callable[[], None]] = field(default_factory=list)
-    _pool: ThreadPoolExecutor | None = None
+    _commits: GroupCommit | None = None
 
     def poke(self) -> None:
         """Tell whoever delivers the outbox that new rows may be waiting."""
@@ -37,13 +39,13 @@ class Runtime:
             listener()
 
     @property
-    def pool(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            # SQLite has one writer: a single DB thread keeps requests in line instead of
-            # making them wait on the file lock. PostgreSQL takes several.
+    def commits(self) -> GroupCommit:
+        if self._commits is None:
+            # SQLite has one writer: one DB thread keeps requests in line instead of making
+            # them wait on the file lock. PostgreSQL takes several.
             workers = 1 if is_sqlite(self.engine) else 8
-            self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="plaudit-db")
-        return self._pool
+            self._commits = GroupCommit(self.run_sync, self.engine, workers=workers)
+        return self._commits
 
     def run_sync(self, work: Callable[[Session], T]) -> T:
         """Run `work` in one transaction; retry once when a concurrent writer won a race."""
@@ -58,15 +60,92 @@ class Runtime:
         raise AssertionError("unreachable")
 
     async def run(self, work: Callable[[Session], T]) -> T:
-        """`run_sync` on the DB thread pool, so the event loop never blocks on the database."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.pool, self.run_sync, work)
+        """Run `work` on a DB thread, committed together with whatever else is waiting."""
+        return await asyncio.wrap_future(self.commits.submit(work))
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        if self._commits is not None:
+            self._commits.stop()
+            self._commits = None
         self.engine.dispose()
+
+
+class GroupCommit:
+    """DB threads that run waiting units of work in one transaction and commit once.
+
+    Under load many requests wait at the same time; one commit for all of them costs far
+    less than one each. If anything in a batch fails, the batch is rolled back and each
+    unit runs again alone, so only the failing one sees its error.
+    """
+
+    def __init__(
+        self,
+        run_one: Callable[[Callable[[Session], Any]], Any],
+        engine: Engine,
+        *,
+        workers: int,
+        max_batch: int = 32,
+    ) -> None:
+        self._run_one = run_one
+        self._engine = engine
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[Callable[[Session], Any], Future[Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._threads = [
+            threading.Thread(target=self._serve, name=f"plaudit-db-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, work: Callable[[Session], T]) -> Future[T]:
+        future: Future[T] = Future()
+        self._queue.put((work, future))
+        return future
+
+    def stop(self) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join()
+
+    def _serve(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            stopping = False
+            while len(batch) < self._max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                    break
+                batch.append(more)
+            self._run_batch([(w, f) for w, f in batch if f.set_running_or_notify_cancel()])
+            if stopping:
+                return
+
+    def _run_batch(self, batch: list[tuple[Callable[[Session], Any], Future[Any]]]) -> None:
+        if len(batch) > 1:
+            try:
+                with transaction(self._engine) as session:
+                    results = [work(session) for work, _ in batch]
+            except Exception:
+                log.debug("a batch of %d failed; running each alone", len(batch))
+            else:
+                for (_, future), result in zip(batch, results, strict=True):
+                    future.set_result(result)
+                return
+        for work, future in batch:
+            try:
+                future.set_result(self._run_one(work))
+            except BaseException as exc:
+                future.set_exception(exc)
 
 
 def _retryable(exc: Exception) -> bool:

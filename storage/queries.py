@@ -137,15 +137,17 @@ def counted_between(
     return int(received), int(given)
 
 
-def _entry_hash(prev: str, entry: AuditEntry) -> str:
+def _entry_hash(
+    prev: str, *, at: datetime, actor: str, action: str, subject: str, detail: dict[str, Any]
+) -> str:
     body = json.dumps(
         {
             "prev": prev,
-            "at": entry.at.isoformat(),
-            "actor": entry.actor,
-            "action": entry.action,
-            "subject": entry.subject,
-            "detail": entry.detail,
+            "at": at.astimezone(UTC).isoformat(),
+            "actor": actor,
+            "action": action,
+            "subject": subject,
+            "detail": detail,
         },
         sort_keys=True,
         separators=(",", ":"),
@@ -158,31 +160,19 @@ def append_audit(
     *, session: Session, actor: str, action: str, subject: str, detail: dict[str, Any], at: datetime
 ) -> str:
     """Append to the hash chain and return the new hash; a unique prev_hash keeps it one line."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.connection().execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK})
-    prev = session.connection().execute(_LAST_AUDIT).scalar() or GENESIS
-    entry = AuditEntry(
-        at=at.astimezone(UTC),
-        actor=actor,
-        action=action,
-        subject=subject,
-        detail=detail,
-        prev_hash=prev,
-        hash="",
-    )
-    digest = _entry_hash(prev, entry)
-    session.connection().execute(
-        _INSERT_AUDIT,
-        {
-            "at": entry.at,
-            "actor": actor,
-            "action": action,
-            "subject": subject,
-            "detail": detail,
-            "prev_hash": prev,
-            "hash": digest,
-        },
-    )
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK})
+    prev = conn.execute(_LAST_AUDIT).scalar() or GENESIS
+    fields: dict[str, Any] = {
+        "at": at.astimezone(UTC),
+        "actor": actor,
+        "action": action,
+        "subject": subject,
+        "detail": detail,
+    }
+    digest = _entry_hash(prev, **fields)
+    conn.execute(_INSERT_AUDIT, {**fields, "prev_hash": prev, "hash": digest})
     return digest
 
 
@@ -191,7 +181,15 @@ def verify_audit(*, session: Session) -> tuple[bool, int, int | None]:
     prev = GENESIS
     count = 0
     for entry in session.exec(select(AuditEntry).order_by(col(AuditEntry.id))):
-        if entry.prev_hash != prev or _entry_hash(prev, entry) != entry.hash:
+        digest = _entry_hash(
+            prev,
+            at=entry.at,
+            actor=entry.actor,
+            action=entry.action,
+            subject=entry.subject,
+            detail=entry.detail,
+        )
+        if entry.prev_hash != prev or digest != entry.hash:
             return False, count, entry.id
         prev = entry.hash
         count += 1

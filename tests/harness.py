@@ -14,12 +14,12 @@ from urllib.parse import urlencode
 
 import httpx
 import uvicorn
-from compliance_rules import default_rules
 from sqlalchemy import Engine
 
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.web import create_app
+from compliance_rules import default_rules
 from handlers.clock import Clock, SystemClock
 from handlers.policy import KudosPolicy
 
@@ -97,9 +97,9 @@ class Server:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=15)
-        if self.runtime._pool is not None:
-            self.runtime._pool.shutdown(wait=True)
-            self.runtime._pool = None
+        if self.runtime._commits is not None:
+            self.runtime._commits.stop()
+            self.runtime._commits = None
 
     def post(
         self, body: bytes, *, content_type: str, headers: Mapping[str, str] | None = None
