@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import re
@@ -68,6 +69,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # The event loop and the DB thread share the GIL; a shorter switch interval than the
     # default 5 ms keeps an ack from waiting behind a long stretch of database work.
     sys.setswitchinterval(0.002)
+    # Objects alive after start-up live for the whole process; keeping them out of the
+    # collector's scans, and collecting young objects less often, shortens pauses.
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
     print(f"Plaudit listening on http://{host}:{port}")
     for line in settings.status_lines():
         print(f"  {line}")
