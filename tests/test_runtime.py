@@ -9,7 +9,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from bot.runtime import Runtime
+from bot.runtime import GroupCommit, Runtime
 from compliance_rules import default_rules
 from handlers.policy import KudosPolicy
 from storage.models import Member
@@ -30,6 +30,7 @@ def add(name: str, gate: threading.Event | None = None) -> Callable[[Session], s
 
 def test_units_committed_together_and_a_failure_stays_alone(file_engine: Engine) -> None:
     runtime = Runtime(engine=file_engine, policy=KudosPolicy(), rules=default_rules())
+    runtime._commits = GroupCommit(runtime.run_sync, file_engine, workers=1)
     gate = threading.Event()
 
     async def scenario() -> list[object]:
@@ -53,6 +54,8 @@ def test_units_committed_together_and_a_failure_stays_alone(file_engine: Engine)
 
 def test_a_unit_sees_the_writes_of_units_before_it_in_the_batch(file_engine: Engine) -> None:
     runtime = Runtime(engine=file_engine, policy=KudosPolicy(), rules=default_rules())
+    # One DB thread, as on SQLite, so the three units are one thread's batch on any database.
+    runtime._commits = GroupCommit(runtime.run_sync, file_engine, workers=1)
     gate = threading.Event()
 
     def count(session: Session) -> int:
