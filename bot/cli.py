@@ -11,11 +11,11 @@ import sys
 import uuid
 from collections.abc import Sequence
 
-import compliance_rules
 from pydantic import ValidationError
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
+import compliance_rules
 from bot import config as org_config
 from bot.runtime import Runtime
 from bot.settings import Settings

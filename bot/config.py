@@ -16,6 +16,12 @@ _EMOJI = re.compile(r"^[a-z0-9_+\-']{1,64}$")
 _CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,30}$")
 
 
+def _channel_id(value: str | None) -> str | None:
+    if value is not None and not _CHANNEL.match(value):
+        raise ValueError("use the channel id (e.g. C0123ABCD), not its name")
+    return value
+
+
 class ConfigError(Exception):
     """`plaudit.yaml` is unreadable or invalid; the message names file, key and problem."""
 
@@ -33,12 +39,7 @@ class RecognitionConfig(_Strict):
     max_recipients: int = Field(10, ge=1, le=100)
     min_message_length: int = Field(10, ge=0, le=1000)
 
-    @field_validator("channel")
-    @classmethod
-    def _channel(cls, value: str | None) -> str | None:
-        if value is not None and not _CHANNEL.match(value):
-            raise ValueError("use the channel id (e.g. C0123ABCD), not its name")
-        return value
+    _channel = field_validator("channel")(classmethod(lambda cls, v: _channel_id(v)))
 
     @field_validator("values")
     @classmethod
@@ -63,12 +64,7 @@ class RecognitionConfig(_Strict):
 class ComplianceConfig(_Strict):
     safety_channel: str | None = None
 
-    @field_validator("safety_channel")
-    @classmethod
-    def _channel(cls, value: str | None) -> str | None:
-        if value is not None and not _CHANNEL.match(value):
-            raise ValueError("use the channel id (e.g. C0123ABCD), not its name")
-        return value
+    _channel = field_validator("safety_channel")(classmethod(lambda cls, v: _channel_id(v)))
 
 
 class OrgConfig(_Strict):

@@ -157,11 +157,10 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
         context: AsyncBoltContext,
         client: AsyncWebClient,
     ) -> None:
-        emoji = _base_emoji(str(event.get("reaction", "")))
-        item = event.get("item") or {}
-        if emoji not in policy.reaction_emoji or item.get("type") != "message":
+        target = _reaction(event, body, context, policy.reaction_emoji)
+        if target is None:
             return
-        team = str(body.get("team_id") or context.team_id or "")
+        team, emoji, item = target
         reactor = await people.get(team, str(event.get("user")))
         author_id = event.get("item_user")
         author = (
@@ -188,11 +187,10 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
     async def on_reaction_removed(
         event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
     ) -> None:
-        emoji = _base_emoji(str(event.get("reaction", "")))
-        item = event.get("item") or {}
-        if emoji not in policy.reaction_emoji or item.get("type") != "message":
+        target = _reaction(event, body, context, policy.reaction_emoji)
+        if target is None:
             return
-        team = str(body.get("team_id") or context.team_id or "")
+        team, emoji, item = target
         removed = ReactionRemoved(
             key=f"slack:event:{body.get('event_id')}",
             reactor=Person("slack", team, str(event.get("user")), str(event.get("user"))),
@@ -216,9 +214,18 @@ def _give(session: Session, runtime: Runtime, event: KudosRequested) -> kudos.Ku
     )
 
 
-def _base_emoji(name: str) -> str:
-    # "clap::skin-tone-3" is still a clap.
-    return name.split("::", 1)[0]
+def _reaction(
+    event: dict[str, Any],
+    body: dict[str, Any],
+    context: AsyncBoltContext,
+    kudos_emoji: tuple[str, ...],
+) -> tuple[str, str, dict[str, Any]] | None:
+    """(team, emoji, item) of a kudos reaction on a message, or None for any other reaction."""
+    emoji = str(event.get("reaction", "")).split("::", 1)[0]  # "clap::skin-tone-3" is a clap
+    item = event.get("item") or {}
+    if emoji not in kudos_emoji or item.get("type") != "message":
+        return None
+    return str(body.get("team_id") or context.team_id or ""), emoji, item
 
 
 async def _permalink(client: AsyncWebClient, item: dict[str, Any]) -> str | None:

@@ -32,8 +32,10 @@ class Revoked:
 ReactionResult = kudos.Recorded | kudos.Refused | kudos.Duplicate | Ignored | Revoked
 
 
-def message_key(workspace: str | None, reactor: str, channel: str, message_ref: str) -> str:
-    return f"reaction:{workspace}:{reactor}:{channel}:{message_ref}"
+def message_key(event: ReactionAdded | ReactionRemoved) -> str:
+    """One recognition per reactor and message, whichever kudos emoji and however often."""
+    r = event.reactor
+    return f"reaction:{r.workspace}:{r.user_id}:{event.channel_id}:{event.message_ref}"
 
 
 def react(
@@ -51,9 +53,7 @@ def react(
     now = clock.now()
     reactor, author = members.upsert_many([event.reactor, event.author], session=session, now=now)
     day = local_date(now, reactor.timezone)
-    key = message_key(
-        event.reactor.workspace, reactor_id(event), event.channel_id, event.message_ref
-    )
+    key = message_key(event)
     existing = kudos.find_recognition(session, key)
     if existing and existing.revoked_at is None:
         if event.emoji not in existing.reactions:
@@ -127,10 +127,6 @@ def react(
     return kudos.Recorded(recognition.id, (author.display_name,), left - 1)
 
 
-def reactor_id(event: ReactionAdded | ReactionRemoved) -> str:
-    return event.reactor.user_id
-
-
 def unreact(
     event: ReactionRemoved, *, session: Session, policy: KudosPolicy, clock: Clock
 ) -> ReactionResult:
@@ -139,9 +135,7 @@ def unreact(
         return Ignored("not a kudos emoji")
     if not queries.claim_inbound(session=session, key=event.key, kind="reaction_removed"):
         return kudos.Duplicate()
-    key = message_key(
-        event.reactor.workspace, reactor_id(event), event.channel_id, event.message_ref
-    )
+    key = message_key(event)
     recognition = kudos.find_recognition(session, key)
     if recognition is None or recognition.revoked_at is not None:
         return Ignored("no recognition to take back")

@@ -24,8 +24,8 @@ _CALL = re.compile(r"\.(auth|chat|users|views|conversations|reactions)_(\w+)\(")
 
 needs_specs = pytest.mark.skipif(
     not SPECS.is_dir(),
-    reason="Slack API descriptions not found at ../shared/specs/slack "
-    "(they sit beside the repository in the development checkout only)",
+    reason="Slack API descriptions not found at ../shared/specs/slack; "
+    "the conformance checks need them",
 )
 
 
