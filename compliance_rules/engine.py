@@ -3,24 +3,45 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from compliance_rules.model import Finding, Outcome, Result, RuleError
 from compliance_rules.normalise import normalise
 from compliance_rules.packs import Rule, load_pack
+from compliance_rules.registry import DEFAULT as DEFAULT_REGISTRY
+from compliance_rules.registry import Registry, load_registry
 
 PACKS = Path(__file__).parent / "packs"
 WINDOW = 40  # characters each side of a hit in which an exception phrase is looked for
+MAX_TEXT = 10_000  # longer texts are checked in full but refused by the adapters first
 _CLAUSE_END = re.compile(r"[.!?;\n]+(?:\s|$)|\s(?:but|however|whereas)\s", re.IGNORECASE)
 _PII_CATEGORIES = {"phi_patient_identifier"}
+OFF_LABEL_RULE = "offlabel.registry"
+
+
+@dataclass(frozen=True)
+class Hit:
+    start: int
+    end: int
+    context: str | None
 
 
 class RuleSet:
     """Rules loaded from packs, with every rule's own examples already proven."""
 
-    def __init__(self, rules: list[Rule]) -> None:
+    def __init__(
+        self,
+        rules: list[Rule],
+        registry: Registry | None = None,
+        actions: Mapping[str, Outcome] | None = None,
+    ) -> None:
         self.rules = tuple(rules)
+        self.registry = registry
+        self.actions = dict(actions or {})
+        self.packs = tuple(dict.fromkeys(r.pack for r in rules))
         for rule in self.rules:
             for text in rule.must_match:
                 if not _hits(rule, text):
@@ -32,19 +53,42 @@ class RuleSet:
                     raise RuleError(
                         f"{rule.source}: rule {rule.id}: must_not_match example matched: {text!r}"
                     )
+        # One pass over the text decides whether any case-insensitive rule can fire at all;
+        # most kudos are clean and stop here.
+        loose = [r.pattern.pattern for r in self.rules if r.pattern.flags & re.IGNORECASE]
+        self._strict = tuple(r for r in self.rules if not r.pattern.flags & re.IGNORECASE)
+        self._any = (
+            re.compile("|".join(f"(?:{p})" for p in loose), re.IGNORECASE) if loose else None
+        )
+
+    def outcome_of(self, rule: Rule) -> Outcome:
+        return self.actions.get(rule.category, rule.outcome)
 
 
-def load_rules(*paths: Path) -> RuleSet:
+def load_rules(
+    *paths: Path,
+    registry: Path | None = DEFAULT_REGISTRY,
+    actions: Mapping[str, str] | None = None,
+) -> RuleSet:
+    """Load packs (default: every pack shipped) with the product registry's vocabulary."""
+    products = load_registry(registry) if registry is not None else None
+    vocabulary = products.vocabulary() if products else {}
     files = paths or tuple(sorted(PACKS.glob("*.yml")))
     rules: list[Rule] = []
     for path in files:
-        rules.extend(load_pack(path))
+        rules.extend(load_pack(path, vocabulary))
     ids = [r.id for r in rules]
     if len(set(ids)) != len(ids):
         raise RuleError(
             f"rule ids repeat across packs: {sorted({i for i in ids if ids.count(i) > 1})}"
         )
-    return RuleSet(rules)
+    overrides: dict[str, Outcome] = {}
+    for category, outcome in (actions or {}).items():
+        try:
+            overrides[category] = Outcome(outcome)
+        except ValueError as exc:
+            raise RuleError(f"actions: {category}: unknown outcome {outcome!r}") from exc
+    return RuleSet(rules, products, overrides)
 
 
 @cache
@@ -52,52 +96,113 @@ def default_rules() -> RuleSet:
     return load_rules()
 
 
-def _clause(text: str, start: int, end: int) -> str:
+def _clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     begin = 0
     for m in _CLAUSE_END.finditer(text, 0, start):
         begin = m.end()
     stop = _CLAUSE_END.search(text, end)
-    return text[begin : stop.start() if stop else len(text)]
+    return begin, stop.start() if stop else len(text)
 
 
-def _hits(rule: Rule, text: str) -> list[tuple[int, int]]:
-    """Spans (in `text`) where `rule` fires, context and exceptions applied."""
-    spans = []
+def _hits(rule: Rule, text: str) -> list[Hit]:
+    """Where `rule` fires in `text`, context and exceptions applied."""
+    hits = []
     for m in rule.pattern.finditer(text):
         start, end = m.span()
-        if rule.nearby is not None and not rule.nearby.search(_clause(text, start, end)):
-            continue
+        context = None
+        if rule.nearby is not None:
+            lo, hi = _clause_bounds(text, start, end)
+            near = rule.nearby.search(text, lo, hi)
+            if near is None:
+                continue
+            context = near.group(0)
         lo, hi = max(0, start - WINDOW), min(len(text), end + WINDOW)
         if any(
-            e.start() + lo < end and e.end() + lo > start
+            e.start() < end and e.end() > start
             for exc in rule.exceptions
-            for e in exc.finditer(text[lo:hi])
+            for e in exc.finditer(text, lo, hi)
         ):
             continue
-        spans.append((start, end))
-    return spans
+        hits.append(Hit(start, end, context))
+    return hits
 
 
 def check(text: str, rules: RuleSet | None = None) -> Result:
     """Check `text`; findings point into `text` as given, markup and all."""
     ruleset = rules or default_rules()
     norm = normalise(text)
+    plain = norm.text
+    candidates = ruleset.rules if ruleset._any is None or ruleset._any.search(plain) else ()
     findings: list[Finding] = []
-    for rule in ruleset.rules:
-        spans = _hits(rule, norm.text)
-        if not spans:
+    for rule in (*candidates, *(r for r in ruleset._strict if r not in candidates)):
+        hits = _hits(rule, plain)
+        if not hits:
             continue
-        suggestion = _suggest(rule, norm.text) if rule.swaps else None
-        for start, end in spans:
-            o_start, o_end = norm.span(start, end)
+        suggestion = _suggest(rule, plain) if rule.swaps else None
+        for hit in hits:
+            start, end = norm.span(hit.start, hit.end)
             findings.append(
                 Finding(
-                    rule.id, rule.category, rule.outcome, o_start, o_end, rule.message, suggestion
+                    rule.id,
+                    rule.category,
+                    ruleset.outcome_of(rule),
+                    start,
+                    end,
+                    rule.message,
+                    suggestion,
+                    match=text[start:end],
+                    cites=rule.cites,
+                    context=hit.context,
+                    pack=rule.pack,
                 )
             )
-    findings.sort(key=lambda f: (f.start, f.rule))
+    if ruleset.registry is not None:
+        findings.extend(_off_label(text, norm.span, plain, ruleset))
+    findings = _dedupe(findings)
     outcome = max((f.outcome for f in findings), key=lambda o: o.rank, default=Outcome.PASS)
     return Result(outcome, tuple(findings))
+
+
+def _off_label(
+    text: str, span: Callable[[int, int], tuple[int, int]], plain: str, ruleset: RuleSet
+) -> list[Finding]:
+    """A product named in the same clause as a use outside its label."""
+    assert ruleset.registry is not None
+    found = []
+    outcome = ruleset.actions.get("off_label", Outcome.HOLD)
+    for product in ruleset.registry.products:
+        if product.off_label is None:
+            continue
+        for name in product.names.finditer(plain):
+            lo, hi = _clause_bounds(plain, name.start(), name.end())
+            for cue in product.off_label.finditer(plain, lo, hi):
+                start, end = span(cue.start(), cue.end())
+                found.append(
+                    Finding(
+                        OFF_LABEL_RULE,
+                        "off_label",
+                        outcome,
+                        start,
+                        end,
+                        f"{product.brand} is approved for {product.approved}; talk of other "
+                        "uses needs review by Regulatory Affairs.",
+                        None,
+                        match=text[start:end],
+                        cites="21 CFR 202.1(e)(4); PhRMA Code section 1",
+                        context=name.group(0),
+                        pack="registry",
+                    )
+                )
+    return found
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    """One finding per category and stretch of text: overlapping ones say the same thing."""
+    out: list[Finding] = []
+    for f in sorted(findings, key=lambda f: (f.start, -(f.end - f.start), f.rule)):
+        if not any(g.category == f.category and g.start < f.end and f.start < g.end for g in out):
+            out.append(f)
+    return out
 
 
 def _suggest(rule: Rule, text: str) -> str:

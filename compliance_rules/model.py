@@ -32,6 +32,10 @@ class Finding:
     end: int
     message: str
     suggestion: str | None = None
+    match: str = ""
+    cites: str | None = None
+    context: str | None = None  # the context word that made the hit count, if one was needed
+    pack: str = ""
 
 
 @dataclass(frozen=True)
@@ -48,8 +52,10 @@ class Result:
                     "category": f.category,
                     "start": f.start,
                     "end": f.end,
+                    "match": f.match,
                     "message": f.message,
                     "suggestion": f.suggestion,
+                    "cites": f.cites,
                 }
                 for f in self.findings
             ],

@@ -46,9 +46,10 @@ class Rule:
     must_match: tuple[str, ...]
     must_not_match: tuple[str, ...]
     source: str
+    pack: str
 
 
-def load_pack(path: Path) -> list[Rule]:
+def load_pack(path: Path, extra_vocabulary: dict[str, list[str]] | None = None) -> list[Rule]:
     try:
         raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -65,8 +66,10 @@ def load_pack(path: Path) -> list[Rule]:
         isinstance(v, list) and all(isinstance(w, str) for w in v) for v in vocabulary.values()
     ):
         raise RuleError(f"{path}: vocabulary maps names to lists of regexes")
-    words = {name: "(?:" + "|".join(terms) + ")" for name, terms in vocabulary.items()}
-    rules = [_rule(path, entry, words) for entry in raw["rules"]]
+    merged = {**(extra_vocabulary or {}), **vocabulary}
+    words = {name: "(?:" + "|".join(terms) + ")" for name, terms in merged.items()}
+    pack = f"{raw.get('pack', path.stem)}@{raw.get('version', 0)}"
+    rules = [_rule(path, entry, words, pack) for entry in raw["rules"]]
     ids = [r.id for r in rules]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
@@ -74,7 +77,7 @@ def load_pack(path: Path) -> list[Rule]:
     return rules
 
 
-def _rule(path: Path, entry: Any, words: dict[str, str]) -> Rule:
+def _rule(path: Path, entry: Any, words: dict[str, str], pack: str) -> Rule:
     if not isinstance(entry, dict):
         raise RuleError(f"{path}: every rule is a mapping")
     rule_id = str(entry.get("id", "<no id>"))
@@ -145,4 +148,5 @@ def _rule(path: Path, entry: Any, words: dict[str, str]) -> Rule:
         must_match=tuple(examples["must_match"]),
         must_not_match=tuple(examples["must_not_match"]),
         source=str(path),
+        pack=pack,
     )

@@ -40,7 +40,16 @@ def test_check_prints_json_and_exits_by_outcome(capsys: pytest.CaptureFixture[st
     flagged = json.loads(capsys.readouterr().out)
     assert flagged["outcome"] != "pass"
     finding = flagged["findings"][0]
-    assert set(finding) == {"rule", "category", "start", "end", "message", "suggestion"}
+    assert set(finding) == {
+        "rule",
+        "category",
+        "start",
+        "end",
+        "match",
+        "message",
+        "suggestion",
+        "cites",
+    }
 
 
 def test_db_upgrade_and_current(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -109,7 +109,16 @@ def test_redact_replaces_patient_identifiers_only() -> None:
 def test_to_dict_shape() -> None:
     data = check("patient MRN 1234567").to_dict()
     assert data["outcome"] == "block"
-    assert set(data["findings"][0]) == {"rule", "category", "start", "end", "message", "suggestion"}
+    assert set(data["findings"][0]) == {
+        "rule",
+        "category",
+        "start",
+        "end",
+        "match",
+        "message",
+        "suggestion",
+        "cites",
+    }
 
 
 GOOD_RULE = """

@@ -1,0 +1,82 @@
+"""The product registry: brands, generics, labels and the off-label talk around them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from compliance_rules.model import RuleError
+
+DEFAULT = Path(__file__).parent / "products.yml"
+_KEYS = {"company", "medical_information", "competitors", "products"}
+_PRODUCT_KEYS = {"brand", "generic", "approved", "off_label"}
+
+
+@dataclass(frozen=True)
+class Product:
+    brand: str
+    generic: str
+    approved: str
+    names: re.Pattern[str]  # brand or generic, as whole words
+    off_label: re.Pattern[str] | None
+
+
+@dataclass(frozen=True)
+class Registry:
+    company: str
+    products: tuple[Product, ...]
+    competitors: tuple[str, ...]
+    company_numbers: tuple[str, ...]
+
+    def vocabulary(self) -> dict[str, list[str]]:
+        """Word lists the packs can use as ${products} and ${competitors}."""
+        names = [n for p in self.products for n in (p.brand, p.generic)]
+        return {
+            "products": [rf"\b{re.escape(n)}\b" for n in names] or [r"(?!x)x"],
+            "competitors": [rf"\b{re.escape(c)}\b" for c in self.competitors] or [r"(?!x)x"],
+        }
+
+
+def load_registry(path: Path = DEFAULT) -> Registry:
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise RuleError(f"{path}: file not found") from exc
+    except yaml.YAMLError as exc:
+        raise RuleError(f"{path}: invalid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise RuleError(f"{path}: the registry is a mapping")
+    unknown = set(raw) - _KEYS
+    if unknown:
+        raise RuleError(f"{path}: unknown key(s) {sorted(unknown)}")
+    products = []
+    for entry in raw.get("products") or []:
+        if not isinstance(entry, dict) or not {"brand", "generic"} <= set(entry):
+            raise RuleError(f"{path}: every product has a brand and a generic name")
+        brand = str(entry["brand"])
+        extra = set(entry) - _PRODUCT_KEYS
+        if extra:
+            raise RuleError(f"{path}: product {brand}: unknown key(s) {sorted(extra)}")
+        names = re.compile(
+            rf"\b(?:{re.escape(brand)}|{re.escape(str(entry['generic']))})\b", re.IGNORECASE
+        )
+        cues = [str(c) for c in entry.get("off_label") or []]
+        try:
+            off_label = (
+                re.compile("|".join(f"(?:{c})" for c in cues), re.IGNORECASE) if cues else None
+            )
+        except re.error as exc:
+            raise RuleError(f"{path}: product {brand}: bad off_label regex: {exc}") from exc
+        products.append(
+            Product(brand, str(entry["generic"]), str(entry.get("approved", "")), names, off_label)
+        )
+    return Registry(
+        company=str(raw.get("company", "")),
+        products=tuple(products),
+        competitors=tuple(str(c) for c in raw.get("competitors") or []),
+        company_numbers=tuple(str(n) for n in raw.get("medical_information") or []),
+    )
