@@ -10,6 +10,7 @@ import re
 import sys
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
 from pydantic import ValidationError
 from sqlalchemy import func, or_
@@ -19,6 +20,7 @@ import compliance_rules
 from bot import config as org_config
 from bot.runtime import Runtime
 from bot.settings import Settings
+from compliance_rules.evaluate import evaluate, read_corpus
 from handlers import kudos
 from handlers.events import KudosRequested, Person
 from storage import migrate, queries
@@ -48,7 +50,7 @@ def build_runtime(settings: Settings, *, upgrade: bool = True) -> Runtime:
     except org_config.ConfigError as exc:
         raise UsageError(str(exc)) from exc
     try:
-        rules = compliance_rules.default_rules()
+        rules = org.compliance.rules(settings.config_path.resolve().parent)
     except compliance_rules.RuleError as exc:
         raise UsageError(str(exc)) from exc
     engine = make_engine(settings.database_url)
@@ -183,21 +185,43 @@ def _member_person(session: Session, handle: str) -> Person | None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    settings = load_settings()
     try:
-        rules = compliance_rules.default_rules()
-    except compliance_rules.RuleError as exc:
+        org = org_config.load(settings.config_path)
+        rules = org.compliance.rules(settings.config_path.resolve().parent)
+    except (org_config.ConfigError, compliance_rules.RuleError) as exc:
         raise UsageError(str(exc)) from exc
-    result = compliance_rules.check(args.text, rules)
+    if args.eval:
+        return _evaluate(Path(args.eval), rules, verbose=args.verbose)
+    if args.text is None:
+        raise UsageError("give a text to check, - to read it from standard input, or --eval FILE")
+    text = sys.stdin.read() if args.text == "-" else args.text
+    result = compliance_rules.check(text, rules)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
         print(f"outcome: {result.outcome.value}")
         for f in result.findings:
-            print(f"- {f.rule} [{f.category}] {f.start}-{f.end}: {f.message}")
+            print(f"- {f.rule} [{f.category}] {f.start}-{f.end} {f.match!r}: {f.message}")
             if f.suggestion:
                 print(f"  suggestion: {f.suggestion}")
+            if f.cites:
+                print(f"  cites: {f.cites}")
     ok = result.outcome in (compliance_rules.Outcome.PASS, compliance_rules.Outcome.WARN)
     return 0 if ok else 1
+
+
+def _evaluate(path: Path, rules: compliance_rules.RuleSet, *, verbose: bool) -> int:
+    try:
+        report = evaluate(read_corpus(path), rules)
+    except (OSError, compliance_rules.RuleError) as exc:
+        raise UsageError(str(exc)) from exc
+    for line in report.lines():
+        print(line)
+    if verbose:
+        for text, expected, got in report.mistakes:
+            print(f"expected {list(expected) or ['none']} got {list(got) or ['none']}: {text}")
+    return 0
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -233,8 +257,10 @@ def parser() -> argparse.ArgumentParser:
     give.set_defaults(func=cmd_kudos)
 
     check = sub.add_parser("check", help="run a text through the compliance rules")
-    check.add_argument("text")
+    check.add_argument("text", nargs="?", help="the text, or - to read standard input")
     check.add_argument("--json", action="store_true")
+    check.add_argument("--eval", metavar="FILE.jsonl", help="score the rules on a labelled corpus")
+    check.add_argument("--verbose", action="store_true", help="with --eval: list every mistake")
     check.set_defaults(func=cmd_check)
 
     audit = sub.add_parser("audit", help="audit trail")

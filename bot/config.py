@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from compliance_rules import CATEGORIES, RuleSet, load_rules, pack_path
 from handlers.policy import KudosPolicy
 
 _VALUE = re.compile(r"^#[a-z0-9][a-z0-9_-]{0,48}$")
@@ -63,6 +64,30 @@ class RecognitionConfig(_Strict):
 
 class ComplianceConfig(_Strict):
     safety_channel: str | None = None
+    packs: list[str] = Field(default_factory=lambda: ["default"], min_length=1)
+    products: Path | None = None  # the company's product registry; default: the example
+    actions: dict[str, Literal["pass", "warn", "block", "hold", "route_pv"]] = Field(
+        default_factory=dict
+    )
+
+    @field_validator("actions")
+    @classmethod
+    def _categories(cls, actions: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(actions) - set(CATEGORIES))
+        if unknown:
+            raise ValueError(f"unknown categories {unknown}; use {', '.join(CATEGORIES)}")
+        return actions
+
+    def rules(self, base: Path) -> RuleSet:
+        """Load the configured packs; relative paths are relative to plaudit.yaml."""
+        packs = [p if "/" in p else str(pack_path(p)) for p in self.packs]
+        paths = [Path(p) if Path(p).is_absolute() else base / p for p in packs]
+        registry = None
+        if self.products is not None:
+            registry = self.products if self.products.is_absolute() else base / self.products
+        if registry is None:
+            return load_rules(*paths, actions=self.actions)
+        return load_rules(*paths, registry=registry, actions=self.actions)
 
     _channel = field_validator("safety_channel")(classmethod(lambda cls, v: _channel_id(v)))
 

@@ -1,9 +1,10 @@
 """The compliance gate: rule packs in YAML, checked against every text before it is published."""
 
-from compliance_rules.engine import RuleSet, check, default_rules, load_rules, redact
-from compliance_rules.model import Finding, Outcome, Result, RuleError
+from compliance_rules.engine import RuleSet, check, default_rules, load_rules, pack_path, redact
+from compliance_rules.model import CATEGORIES, Finding, Outcome, Result, RuleError
 
 __all__ = [
+    "CATEGORIES",
     "Finding",
     "Outcome",
     "Result",
@@ -12,5 +13,6 @@ __all__ = [
     "check",
     "default_rules",
     "load_rules",
+    "pack_path",
     "redact",
 ]

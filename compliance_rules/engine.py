@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from compliance_rules.model import Finding, Outcome, Result, RuleError
+from compliance_rules.model import CATEGORIES, Finding, Outcome, Result, RuleError
 from compliance_rules.normalise import normalise
 from compliance_rules.packs import Rule, load_pack
 from compliance_rules.registry import DEFAULT as DEFAULT_REGISTRY
@@ -65,6 +65,13 @@ class RuleSet:
         return self.actions.get(rule.category, rule.outcome)
 
 
+def pack_path(name: str) -> Path:
+    """A shipped pack by name (`default`), or a path to a pack of the company's own."""
+    if "/" in name or name.endswith((".yml", ".yaml")):
+        return Path(name)
+    return PACKS / f"{name}.yml"
+
+
 def load_rules(
     *paths: Path,
     registry: Path | None = DEFAULT_REGISTRY,
@@ -84,6 +91,8 @@ def load_rules(
         )
     overrides: dict[str, Outcome] = {}
     for category, outcome in (actions or {}).items():
+        if category not in CATEGORIES:
+            raise RuleError(f"actions: unknown category {category!r}")
         try:
             overrides[category] = Outcome(outcome)
         except ValueError as exc:

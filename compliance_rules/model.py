@@ -6,6 +6,20 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+CATEGORIES = (
+    "superlative_claim",
+    "unsubstantiated_comparative",
+    "efficacy_overstatement",
+    "safety_minimization",
+    "cure_guarantee",
+    "off_label",
+    "phi_patient_identifier",
+    "adverse_event_mention",
+    "competitor_disparagement",
+    "forward_looking_financial",
+    "hcp_inducement",
+    "offensive_language",
+)
 _RANK = {"pass": 0, "warn": 1, "block": 2, "hold": 3, "route_pv": 4}
 
 

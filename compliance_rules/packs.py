@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from compliance_rules.model import Outcome, RuleError
+from compliance_rules.model import CATEGORIES, Outcome, RuleError
 
 _RULE_KEYS = {
     "id",
@@ -91,6 +91,8 @@ def _rule(path: Path, entry: Any, words: dict[str, str], pack: str) -> Rule:
     missing = _REQUIRED - set(entry)
     if missing:
         raise fail(f"missing {sorted(missing)}")
+    if entry["category"] not in CATEGORIES:
+        raise fail(f"unknown category {entry['category']!r} (one of {', '.join(CATEGORIES)})")
     try:
         outcome = Outcome(entry["outcome"])
     except ValueError as exc:
@@ -110,6 +112,11 @@ def _rule(path: Path, entry: Any, words: dict[str, str], pack: str) -> Rule:
             raise fail(f"{what}: bad regex {source!r}: {exc}") from exc
 
     swaps: tuple[tuple[re.Pattern[str], str], ...] = ()
+    for key in ("patterns", "exceptions", "requires_nearby"):
+        for item in entry.get(key) or []:
+            if not isinstance(item, str):
+                # YAML reads `- a(?: b)` as a mapping; the fix is quoting the regex.
+                raise fail(f"{key}: {item!r} is not a string (quote regexes containing ': ')")
     if kind == "existence":
         patterns = entry.get("patterns")
         if not isinstance(patterns, list) or not patterns or "swap" in entry:
