@@ -208,10 +208,12 @@ def _off_label(
 def _dedupe(findings: list[Finding]) -> list[Finding]:
     """One finding per category and stretch of text: overlapping ones say the same thing."""
     out: list[Finding] = []
-    for f in sorted(findings, key=lambda f: (f.start, -(f.end - f.start), f.rule)):
+    # The registry knows the product's label, so its finding explains more than a pack's.
+    ranked = sorted(findings, key=lambda f: (f.rule != OFF_LABEL_RULE, f.start, f.start - f.end))
+    for f in ranked:
         if not any(g.category == f.category and g.start < f.end and f.start < g.end for g in out):
             out.append(f)
-    return out
+    return sorted(out, key=lambda f: (f.start, f.rule))
 
 
 def _suggest(rule: Rule, text: str) -> str:

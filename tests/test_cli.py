@@ -140,3 +140,28 @@ def test_serve_starts_with_no_tokens_and_says_what_is_off(workdir: Path) -> None
         out, _ = proc.communicate(timeout=20)
     assert "Slack: off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET" in out
     assert (workdir / "cli.db").exists()
+
+
+def test_check_reads_standard_input(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("patient MRN 1234567 called"))
+    assert main(["check", "-", "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["findings"][0]["match"] == "MRN 1234567"
+
+
+def test_check_eval_prints_scores(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = workdir / "mini.jsonl"
+    corpus.write_text(
+        '{"text": "thanks for the launch email", "expect": ["none"]}\n'
+        '{"text": "patient MRN 1234567 called", "expect": ["phi_patient_identifier"]}\n'
+        '{"text": "best wishes to the team", "expect": ["superlative_claim"]}\n',
+        encoding="utf-8",
+    )
+    assert main(["check", "--eval", str(corpus)]) == 0
+    out = capsys.readouterr().out
+    assert "phi_patient_identifier" in out and "1.000  1.000  1.000" in out
+    assert "non-compliant messages missed: 1/2 (50.0%)" in out
+    assert "compliant messages flagged: 0/1 (0.0%)" in out

@@ -165,3 +165,30 @@ def test_a_good_pack_loads(tmp_path: Path) -> None:
 def test_a_missing_pack_is_named(tmp_path: Path) -> None:
     with pytest.raises(RuleError, match=r"absent\.yml: file not found"):
         load_rules(tmp_path / "absent.yml")
+
+
+def test_shipped_packs_prove_their_examples_with_any_product_registry(tmp_path: Path) -> None:
+    empty = tmp_path / "products.yml"
+    empty.write_text("company: Other Pharma\nproducts: []\n", encoding="utf-8")
+    assert len(load_rules(registry=empty).rules) == len(RULES)
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("the new Oncozol banner says it works faster than Veltrix", "unsubstantiated_comparative"),
+        ("Veltrix is garbage compared to our launch", "competitor_disparagement"),
+        ("Glucentra cures diabetes, great copy in the email", "cure_guarantee"),
+        ("the Oncozol first-line campaign idea", "off_label"),
+        ("pitching Respiclear as a rescue inhaler at the booth", "off_label"),
+        ("Dermalyn for eczema patients, nice webinar", "off_label"),
+    ],
+)
+def test_the_example_registry_names_products_and_competitors(text: str, category: str) -> None:
+    assert category in {f.category for f in check(text).findings}
+
+
+def test_off_label_findings_say_what_the_label_is() -> None:
+    (finding,) = [f for f in check("Cardivex in pregnancy, great idea").findings]
+    assert finding.outcome is Outcome.HOLD
+    assert "adult hypertension" in finding.message and finding.context == "Cardivex"

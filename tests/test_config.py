@@ -82,3 +82,31 @@ def test_a_bad_token_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxp-user-token")
     with pytest.raises(ValueError, match="xoxb-"):
         Settings()
+
+
+def test_compliance_packs_registry_and_actions(tmp_path: Path) -> None:
+    from compliance_rules import Outcome, check
+
+    registry = tmp_path / "products.yml"
+    registry.write_text(
+        "company: Test\nproducts:\n  - brand: Zapril\n    generic: zaprilol\n"
+        "    approved: adults with gout\n    off_label: ['\\bdogs?\\b']\n",
+        encoding="utf-8",
+    )
+    path = write(
+        tmp_path,
+        "compliance:\n  packs: [default]\n  products: products.yml\n"
+        "  actions:\n    offensive_language: warn\n",
+    )
+    rules = load(path).compliance.rules(tmp_path)
+    assert check("the Zapril booth idea of treating dogs", rules).outcome is Outcome.HOLD
+    assert check("the Oncozol first-line idea", rules).outcome is Outcome.PASS  # not in registry
+    assert check("you f***ing nailed it", rules).outcome is Outcome.WARN
+
+
+def test_unknown_categories_in_actions_are_named(tmp_path: Path) -> None:
+    path = write(tmp_path, "compliance:\n  actions:\n    rudeness: warn\n")
+    with pytest.raises(
+        ConfigError, match=r"compliance\.actions: unknown categories \['rudeness'\]"
+    ):
+        load(path)

@@ -1,0 +1,70 @@
+"""Property tests: the normaliser and the engine never crash, and their spans stay honest."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from compliance_rules import Outcome, check
+from compliance_rules.normalise import normalise
+
+MARKUP = st.sampled_from(
+    [
+        "<@U0002|bob>",
+        "<@U0003>",
+        "<#C0001|launch>",
+        "<https://example.com|the deck>",
+        "<!here>",
+        "<at>Dana Reyes</at>",
+        "&amp;",
+        "&lt;",
+        ":tada:",
+        "<",
+        ">",
+        "|",
+        "::",
+    ]
+)
+WORDS = st.sampled_from(
+    ["thanks", "for", "the", "Oncozol", "patient", "rash", "best", "dose", "MRN", "1234567", "!"]
+)
+TEXT = st.lists(st.one_of(MARKUP, WORDS, st.text(max_size=8)), max_size=30).map(" ".join)
+SAFE = [
+    "Best wishes to the whole team!",
+    "Safe travels home from the congress.",
+    "Thanks for the safety training.",
+    "Great best practices session.",
+    "500 patients enrolled so far.",
+    "Enjoy a drug-free weekend.",
+]
+CLEAN = [
+    "thanks for the site activation email",
+    "great work on the Cardivex email campaign, 40% open rate",
+    "<@U0002|bob> nailed the storefront launch :tada:",
+    "the HCP portal copy is live in five languages",
+]
+
+
+@given(TEXT)
+@settings(max_examples=300, deadline=None)
+def test_normalise_never_crashes_and_maps_every_character(text: str) -> None:
+    norm = normalise(text)
+    assert len(norm.starts) == len(norm.ends) == len(norm.text)
+    assert all(0 <= s < e <= len(text) for s, e in zip(norm.starts, norm.ends, strict=True))
+
+
+@given(TEXT)
+@settings(max_examples=300, deadline=None)
+def test_check_never_crashes_and_spans_point_inside_the_text(text: str) -> None:
+    result = check(text)
+    for finding in result.findings:
+        assert 0 <= finding.start <= finding.end <= len(text)
+        assert finding.match == text[finding.start : finding.end]
+    strongest = max((f.outcome for f in result.findings), key=lambda o: o.rank, default=None)
+    assert result.outcome is (strongest or Outcome.PASS)
+
+
+@given(st.sampled_from(CLEAN), st.lists(st.sampled_from(SAFE), max_size=4))
+def test_a_pass_stays_a_pass_when_safe_phrases_are_appended(base: str, extra: list[str]) -> None:
+    assert check(base).outcome is Outcome.PASS
+    assert check(" ".join([base, *extra])).outcome is Outcome.PASS
