@@ -23,7 +23,9 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/ack.py
+	$(BIN)/python bench/compliance.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -141,9 +141,8 @@ def check(text: str, rules: RuleSet | None = None) -> Result:
     ruleset = rules or default_rules()
     norm = normalise(text)
     plain = norm.text
-    candidates = ruleset.rules if ruleset._any is None or ruleset._any.search(plain) else ()
     findings: list[Finding] = []
-    for rule in (*candidates, *(r for r in ruleset._strict if r not in candidates)):
+    for rule in ruleset.rules:
         hits = _hits(rule, plain)
         if not hits:
             continue

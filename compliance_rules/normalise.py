@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "#39": "'", "nbsp": " "}
@@ -21,8 +22,8 @@ _MARKUP = re.compile(
 @dataclass(frozen=True)
 class Normalised:
     text: str
-    starts: tuple[int, ...]  # original start offset of each character of `text`
-    ends: tuple[int, ...]  # original end offset of each character of `text`
+    starts: Sequence[int]  # original start offset of each character of `text`
+    ends: Sequence[int]  # original end offset of each character of `text`
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The original span behind text[start:end]."""
@@ -49,6 +50,9 @@ def _replacement(m: re.Match[str]) -> str:
 
 
 def normalise(text: str) -> Normalised:
+    if not _MARKUP.search(text):
+        # Most kudos carry no markup: the text maps onto itself.
+        return Normalised(text, range(len(text)), range(1, len(text) + 1))
     out: list[str] = []
     starts: list[int] = []
     ends: list[int] = []

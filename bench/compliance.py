@@ -1,0 +1,96 @@
+"""Benchmark: the compliance gate's `check()` against proselint's default checks.
+
+Both run over the same texts in the same process, alternating, and the throughput ratio
+is printed. The texts are the labelled corpus in tests/corpus/ (or a file you name).
+
+    python bench/compliance.py [--corpus FILE.jsonl] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from compliance_rules import check, default_rules  # noqa: E402
+
+
+def proselint_checker() -> Callable[[str], object]:
+    try:
+        from proselint.checks import __register__
+        from proselint.registry import CheckRegistry
+        from proselint.tools import LintFile
+    except ImportError:
+        sys.exit("proselint is not installed: pip install proselint (or make bench)")
+    CheckRegistry().register_many(__register__)
+    return lambda text: LintFile("bench", text).lint()
+
+
+def measure(fn: Callable[[str], object], texts: list[str]) -> tuple[float, list[float]]:
+    latencies = []
+    started = time.perf_counter()
+    for text in texts:
+        t0 = time.perf_counter()
+        fn(text)
+        latencies.append(time.perf_counter() - t0)
+    return len(texts) / (time.perf_counter() - started), latencies
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--corpus", type=Path, default=ROOT / "tests" / "corpus" / "recognitions.jsonl"
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    texts = [
+        json.loads(line)["text"]
+        for line in args.corpus.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    rules = default_rules()
+    lint = proselint_checker()
+    ours: list[float] = []
+    theirs: list[float] = []
+    lat: list[float] = []
+    for fn in (lambda t: check(t, rules), lint):  # warm-up
+        measure(fn, texts[:50])
+    for _ in range(args.rounds):
+        rate, latencies = measure(lambda t: check(t, rules), texts)
+        ours.append(rate)
+        lat.extend(latencies)
+        theirs.append(measure(lint, texts)[0])
+    lat.sort()
+    p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))] * 1e6
+    plaudit, prose = statistics.median(ours), statistics.median(theirs)
+    print(f"{len(texts)} texts, {args.rounds} alternating rounds, medians")
+    print(
+        f"plaudit check()   {plaudit:10.0f} msgs/s  "
+        f"p50 {lat[len(lat) // 2] * 1e6:6.1f} us  p99 {p99:6.1f} us"
+    )
+    print(f"proselint         {prose:10.0f} msgs/s")
+    print(f"ratio plaudit/proselint: {plaudit / prose:.1f}x (target >= 50x); p99 target < 1000 us")
+    print(
+        json.dumps(
+            {
+                "plaudit_msgs_s": round(plaudit),
+                "proselint_msgs_s": round(prose),
+                "ratio": round(plaudit / prose, 1),
+                "p99_us": round(p99, 1),
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
