@@ -64,6 +64,9 @@ class RecognitionConfig(_Strict):
 
 class ComplianceConfig(_Strict):
     safety_channel: str | None = None
+    safety_webhook: str | None = None  # receives each PV case as JSON (POST)
+    review_channel: str | None = None
+    reviewers: list[str] = Field(default_factory=list)  # Slack user ids or emails
     packs: list[str] = Field(default_factory=lambda: ["default"], min_length=1)
     products: Path | None = None  # the company's product registry; default: the example
     actions: dict[str, Literal["pass", "warn", "block", "hold", "route_pv"]] = Field(
@@ -89,7 +92,16 @@ class ComplianceConfig(_Strict):
             return load_rules(*paths, actions=self.actions)
         return load_rules(*paths, registry=registry, actions=self.actions)
 
-    _channel = field_validator("safety_channel")(classmethod(lambda cls, v: _channel_id(v)))
+    _channel = field_validator("safety_channel", "review_channel")(
+        classmethod(lambda cls, v: _channel_id(v))
+    )
+
+    @field_validator("safety_webhook")
+    @classmethod
+    def _webhook(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value
 
 
 class OrgConfig(_Strict):
@@ -107,6 +119,9 @@ class OrgConfig(_Strict):
             min_message_length=r.min_message_length,
             recognition_channel=r.channel,
             safety_channel=self.compliance.safety_channel,
+            safety_webhook=self.compliance.safety_webhook,
+            review_channel=self.compliance.review_channel,
+            reviewers=tuple(self.compliance.reviewers),
         )
 
 

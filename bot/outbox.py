@@ -298,7 +298,16 @@ class Dispatcher:
         row.claimed_until = None
         if row.attempts >= self.max_attempts:
             row.status = "dead"
-            log.error("outbox row %s is dead after %s attempts: %s", job.id, row.attempts, error)
+            # A drug-safety notification that cannot be delivered needs a person, now.
+            level = logging.CRITICAL if job.template.startswith("pv.") else logging.ERROR
+            log.log(
+                level,
+                "outbox row %s (%s) is dead after %s attempts: %s",
+                job.id,
+                job.template,
+                row.attempts,
+                error,
+            )
         else:
             row.next_attempt_at = self.runtime.clock.now() + timedelta(seconds=delay)
         session.add(row)
@@ -315,6 +324,8 @@ class Dispatcher:
         row.status, row.last_error, row.claimed_until = "dead", error[:500], None
         row.attempts += 1
         session.add(row)
+        if job.template.startswith("pv."):
+            log.critical("drug-safety notification %s cannot be delivered: %s", job.id, error)
 
 
 def _write(
@@ -332,4 +343,12 @@ def _write(
 def pending_count(session: Session) -> int:
     """Rows still owed, for health reporting."""
     stmt = select(func.count(col(Outbox.id))).where(Outbox.status == "pending")
+    return int(session.exec(stmt).one())
+
+
+def undelivered_safety_count(session: Session) -> int:
+    """Drug-safety notifications that gave up: each one needs a person to act."""
+    stmt = select(func.count(col(Outbox.id))).where(
+        Outbox.status == "dead", col(Outbox.template).startswith("pv.")
+    )
     return int(session.exec(stmt).one())

@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
-from bot import slack_render
+from bot import slack_render, slack_review
 from bot.runtime import Runtime
 from bot.slack_parse import parse
 from bot.slack_people import SlackPeople
@@ -36,7 +36,9 @@ def build(runtime: Runtime, *, client: AsyncWebClient, signing_secret: str) -> A
         process_before_response=True,
         raise_error_for_unhandled_request=False,
     )
-    _register(app, runtime, SlackPeople(client))
+    people = SlackPeople(client)
+    _register(app, runtime, people)
+    slack_review.register(app, runtime, people)
     return app
 
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from compliance_rules import Outcome
 from handlers.kudos import Duplicate, KudosResult, Recorded, Refused, Stopped
 from handlers.policy import KudosPolicy
 from handlers.stats import Summary
 
 MODAL_CALLBACK = "kudos_modal"
+REJECT_MODAL = "review_reject_modal"
+ASK_REVIEW = "kudos_ask_review"
+REVIEW_APPROVE = "review_approve"
+REVIEW_REJECT = "review_reject"
 
 
 def escape(text: str) -> str:
@@ -43,6 +48,8 @@ def message(template: str, data: Mapping[str, Any]) -> dict[str, Any]:
         return _received(data)
     if template == "pv.alert":
         return _pv_alert(data)
+    if template == "review.request":
+        return _review_request(data)
     if template == "notice":
         text = str(data["text"])
         return {"text": text, "blocks": [_section(text)]}
@@ -78,11 +85,16 @@ def _received(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _pv_alert(data: Mapping[str, Any]) -> dict[str, Any]:
-    reporter = _who(data["reporter"])
-    email = data.get("reporter_email") or "no email on file"
+    slack_id = data.get("reporter_slack_id")
+    reporter = (
+        f"<@{slack_id}> ({escape(str(data['reporter']))})"
+        if slack_id
+        else escape(str(data["reporter"]))
+    )
     text = (
-        f":rotating_light: Possible adverse event in a kudos from {reporter} ({escape(email)}), "
-        f"recognition #{data['recognition_id']}. It was not posted."
+        f":rotating_light: PV case #{data['case_id']}: possible adverse event reported by "
+        f"{reporter} via {data.get('source', 'kudos')}. Day 0: {data.get('aware_at')}. "
+        "It was not posted anywhere else."
     )
     blocks = [
         _section(text),
@@ -90,6 +102,61 @@ def _pv_alert(data: Mapping[str, Any]) -> dict[str, Any]:
         _context("Rules: " + ", ".join(f"`{r}`" for r in data.get("rules", []))),
     ]
     return {"text": text, "blocks": blocks, "unfurl_links": False}
+
+
+def _review_request(data: Mapping[str, Any]) -> dict[str, Any]:
+    review_id = str(data["review_id"])
+    text = f":mag: Kudos #{data['recognition_id']} is held for compliance review (#{review_id})."
+    blocks = [
+        _section(text),
+        _section(f"> {escape(str(data['text']))}"),
+        _context("Rules: " + (", ".join(f"`{r}`" for r in data.get("rules", [])) or "none")),
+        {
+            "type": "actions",
+            "block_id": f"review_{review_id}",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": REVIEW_APPROVE,
+                    "style": "primary",
+                    "text": {"type": "plain_text", "text": "Approve"},
+                    "value": review_id,
+                },
+                {
+                    "type": "button",
+                    "action_id": REVIEW_REJECT,
+                    "style": "danger",
+                    "text": {"type": "plain_text", "text": "Reject"},
+                    "value": review_id,
+                },
+            ],
+        },
+    ]
+    return {"text": text, "blocks": blocks, "unfurl_links": False}
+
+
+def reject_modal(review_id: int) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": REJECT_MODAL,
+        "private_metadata": str(review_id),
+        "title": {"type": "plain_text", "text": "Reject kudos"},
+        "submit": {"type": "plain_text", "text": "Reject"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "reason",
+                "label": {"type": "plain_text", "text": "Why? The giver will see this."},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "text",
+                    "multiline": True,
+                    "max_length": 1000,
+                },
+            }
+        ],
+    }
 
 
 def _plain(head: str, data: Mapping[str, Any]) -> str:
@@ -112,6 +179,19 @@ def answer(result: KudosResult) -> dict[str, Any]:
         text = f":information_source: {result.message}"
     elif isinstance(result, Stopped):
         text = f":no_entry: {escape(result.message)}"
+        if result.outcome is Outcome.BLOCK:
+            ask = {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": ASK_REVIEW,
+                        "text": {"type": "plain_text", "text": "Ask for review"},
+                        "value": str(result.recognition_id),
+                    }
+                ],
+            }
+            return {"response_type": "ephemeral", "text": text, "blocks": [_section(text), ask]}
     elif isinstance(result, Duplicate):
         text = "That kudos was already recorded."
     else:  # pragma: no cover - exhaustive

@@ -16,17 +16,17 @@ from urllib.parse import parse_qs
 import aiohttp
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot import slack_app
-from bot.outbox import Dispatcher, Sender, pending_count
+from bot.outbox import Dispatcher, Sender, pending_count, undelivered_safety_count
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.slack_send import SlackSender
+from bot.webhook_send import WebhookSender
 
 log = logging.getLogger("plaudit.web")
 MAX_BODY = 64 * 1024
@@ -104,8 +104,8 @@ def create_app(settings: Settings, runtime: Runtime, *, dispatch: bool = True) -
         if not state["ready"]:
             return JSONResponse({"status": "starting"}, status_code=503)
         try:
-            pending = await runtime.run(
-                lambda s: (s.execute(text("SELECT 1")), pending_count(s))[1]
+            pending, pv_dead = await runtime.run(
+                lambda s: (pending_count(s), undelivered_safety_count(s))
             )
         except Exception as exc:  # the database is the one thing health must report
             log.warning("health check failed: %s", exc)
@@ -116,7 +116,9 @@ def create_app(settings: Settings, runtime: Runtime, *, dispatch: bool = True) -
                 "database": runtime.engine.dialect.name,
                 "slack": settings.slack_enabled,
                 "outbox_pending": pending,
-            }
+                "pv_undelivered": pv_dead,
+            },
+            status_code=200,
         )
 
     @contextlib.asynccontextmanager
@@ -124,7 +126,9 @@ def create_app(settings: Settings, runtime: Runtime, *, dispatch: bool = True) -
         if client is not None:
             # One connection pool for every Web API call instead of a session per call.
             client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
-        dispatcher = Dispatcher(runtime, senders) if dispatch and senders else None
+        webhooks = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+        senders["webhook"] = WebhookSender(webhooks)
+        dispatcher = Dispatcher(runtime, senders) if dispatch else None
         if dispatcher:
             dispatcher.start()
         state["ready"] = True
@@ -137,6 +141,7 @@ def create_app(settings: Settings, runtime: Runtime, *, dispatch: bool = True) -
                 await dispatcher.stop()
             if client is not None and client.session is not None:
                 await client.session.close()
+            await webhooks.close()
 
     app = Starlette(
         routes=[

@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import compliance_rules
-from compliance_rules import Finding, Outcome, RuleSet
 from sqlmodel import Session, select
 
-from handlers import members
+import compliance_rules
+from compliance_rules import Finding, Outcome, RuleSet
+from handlers import members, posts, review, safety
 from handlers.clock import Clock, local_date
 from handlers.events import KudosRequested, Person
 from handlers.policy import KudosPolicy
@@ -132,8 +132,8 @@ def give(
         at=now,
     )
     if outcome in PUBLISHED:
-        post = Post(recognition_id, event.source, text, event.values, event.channel_id)
-        queue_posts(session, post, giver, recipients, policy)
+        post = posts.Post(recognition_id, event.source, text, event.values, event.channel_id)
+        posts.queue_posts(session, post, giver, recipients, policy)
         warnings = tuple(f for f in result.findings if f.outcome is Outcome.WARN)
         return Recorded(
             recognition_id,
@@ -142,7 +142,22 @@ def give(
             warnings,
         )
     if outcome is Outcome.ROUTE_PV:
-        _queue_safety_alert(session, recognition_id, giver, event.message, result.findings, policy)
+        safety.open_case(
+            session,
+            source="kudos",
+            text=event.message,
+            findings=result.findings,
+            reporter=giver,
+            recognition_id=recognition_id,
+            workspace=event.giver.workspace,
+            policy=policy,
+            now=now,
+        )
+    elif outcome is Outcome.HOLD:
+        held = session.get(Recognition, recognition_id)
+        assert held is not None
+        rules_hit = ",".join(f.rule for f in result.findings if f.outcome is Outcome.HOLD)
+        review.open_review(session, held, requested_by=f"rules:{rules_hit}", policy=policy, now=now)
     return Stopped(outcome, result.findings, stop_message(outcome, result.findings), recognition_id)
 
 
@@ -245,102 +260,6 @@ def _finding_dict(f: Finding) -> dict[str, Any]:
         "message": f.message,
         "suggestion": f.suggestion,
     }
-
-
-def person_ref(member: MemberRow) -> dict[str, Any]:
-    """How a member appears in an outbox payload: a name, plus ids renderers can mention."""
-    return {"name": member.display_name, "slack_id": member.slack_user_id}
-
-
-@dataclass(frozen=True)
-class Post:
-    """What the public post and the recipients' DMs say about a recognition."""
-
-    recognition_id: int
-    source: str
-    message: str
-    values: tuple[str, ...]
-    channel_id: str | None
-    permalink: str | None = None
-    emoji: str | None = None
-
-
-def queue_posts(
-    session: Session,
-    post: Post,
-    giver: MemberRow,
-    recipients: list[MemberRow],
-    policy: KudosPolicy,
-) -> None:
-    """Queue the public post and a DM per recipient, on the platform they were given on."""
-    data = {
-        "recognition_id": post.recognition_id,
-        "giver": person_ref(giver),
-        "recipients": [person_ref(r) for r in recipients],
-        "message": post.message,
-        "values": list(post.values),
-        "source": post.source,
-        "permalink": post.permalink,
-        "emoji": post.emoji,
-    }
-    messages: list[queries.Message] = []
-    channel = policy.recognition_channel or post.channel_id
-    if channel and giver.slack_user_id:
-        messages.append(
-            queries.Message(
-                key=f"recognition:{post.recognition_id}:public",
-                platform="slack",
-                workspace=giver.slack_team_id,
-                channel=channel,
-                kind="post",
-                template="kudos.public",
-                data=data,
-            )
-        )
-    for member in recipients:
-        if member.slack_user_id:
-            messages.append(
-                queries.Message(
-                    key=f"recognition:{post.recognition_id}:dm:{member.id}",
-                    platform="slack",
-                    workspace=member.slack_team_id,
-                    channel=member.slack_user_id,
-                    kind="dm",
-                    template="kudos.received",
-                    data=data,
-                )
-            )
-    queries.enqueue_many(session=session, messages=messages)
-
-
-def _queue_safety_alert(
-    session: Session,
-    recognition_id: int,
-    giver: MemberRow,
-    original: str,
-    findings: Sequence[Finding],
-    policy: KudosPolicy,
-) -> None:
-    if not policy.safety_channel:
-        return
-    queries.enqueue(
-        session=session,
-        message=queries.Message(
-            key=f"recognition:{recognition_id}:pv",
-            platform="slack",
-            workspace=giver.slack_team_id,
-            channel=policy.safety_channel,
-            kind="post",
-            template="pv.alert",
-            data={
-                "recognition_id": recognition_id,
-                "reporter": person_ref(giver),
-                "reporter_email": giver.email,
-                "text": original,
-                "rules": [f.rule for f in findings],
-            },
-        ),
-    )
 
 
 def notify(

@@ -21,3 +21,6 @@ class KudosPolicy:
     min_message_length: int = 10
     recognition_channel: str | None = None
     safety_channel: str | None = None
+    safety_webhook: str | None = None  # URL that receives each PV case as JSON
+    review_channel: str | None = None
+    reviewers: tuple[str, ...] = ()  # Slack user ids or emails allowed to approve and reject

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from handlers import kudos, members
+from handlers import kudos, members, posts
 from handlers.clock import Clock, local_date
 from handlers.events import ReactionAdded, ReactionRemoved
 from handlers.policy import KudosPolicy
@@ -114,7 +114,7 @@ def react(
         at=now,
     )
     if not existing:
-        post = kudos.Post(
+        post = posts.Post(
             recognition.id,
             "reaction",
             "",
@@ -123,7 +123,7 @@ def react(
             permalink=event.permalink,
             emoji=event.emoji,
         )
-        kudos.queue_posts(session, post, reactor, [author], policy)
+        posts.queue_posts(session, post, reactor, [author], policy)
     return kudos.Recorded(recognition.id, (author.display_name,), left - 1)
 
 

@@ -132,3 +132,32 @@ class AuditEntry(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     prev_hash: str = Field(max_length=64, unique=True)
     hash: str = Field(max_length=64, unique=True)
+
+
+class Review(SQLModel, table=True):
+    """A held recognition waiting for, or decided by, a compliance reviewer."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    recognition_id: int = Field(foreign_key="recognition.id", unique=True)
+    requested_by: str = Field(max_length=255)  # member:ID, or rules:ID,ID when the gate held it
+    status: str = Field(default="pending", max_length=16)  # pending | approved | rejected
+    decided_by: str | None = Field(default=None, max_length=255)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reason: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PvCase(SQLModel, table=True):
+    """A possible adverse event, opened the moment the company became aware of it."""
+
+    __tablename__ = "pv_case"
+
+    id: int | None = Field(default=None, primary_key=True)
+    recognition_id: int | None = Field(default=None, foreign_key="recognition.id", unique=True)
+    source: str = Field(max_length=32)  # kudos | survey | import
+    reporter_member_id: int | None = Field(default=None, foreign_key="member.id")
+    reporter: str = Field(max_length=255)  # a name and email, or "anonymous"
+    aware_at: datetime = Field(sa_type=UTCDateTime)  # day 0 for regulatory clocks
+    text: str = Field(sa_column=Column(Text, nullable=False))  # what the safety team needs
+    rules: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="open", max_length=16)  # open | closed

@@ -33,6 +33,7 @@ _BY_TEAMS = sa_select(*_COLUMNS).where(_member.c.teams_aad_id.in_(bindparam("ids
 _BY_EMAIL = sa_select(*_COLUMNS).where(
     func.lower(_member.c.email).in_(bindparam("ids", expanding=True))
 )
+_BY_ID = sa_select(*_COLUMNS).where(_member.c.id == bindparam("member_id"))
 _INSERT = sa_insert(_member).returning(*_COLUMNS)
 
 
@@ -63,6 +64,10 @@ def by_platform_ids(
     if platform == "teams":
         return _rows(session.connection().execute(_BY_TEAMS, {"ids": ids}))
     return _rows(session.connection().execute(_BY_EMAIL, {"ids": [i.lower() for i in ids]}))
+
+
+def by_id(*, session: Session, member_id: int) -> MemberRow:
+    return MemberRow(*session.connection().execute(_BY_ID, {"member_id": member_id}).one())
 
 
 def insert(*, session: Session, values: dict[str, Any], now: datetime) -> MemberRow:

@@ -54,7 +54,7 @@ def test_check_prints_json_and_exits_by_outcome(capsys: pytest.CaptureFixture[st
 
 def test_db_upgrade_and_current(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "upgrade"]) == 0
-    assert "revision 0001" in capsys.readouterr().out
+    assert "revision 0002" in capsys.readouterr().out
     assert main(["db", "current"]) == 0
 
 

@@ -1,0 +1,87 @@
+"""Pharmacovigilance: a possible adverse event opens a case and reaches drug safety at once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlmodel import Session
+
+from compliance_rules import Finding
+from handlers.policy import KudosPolicy
+from storage import queries
+from storage.models import PvCase
+from storage.people import MemberRow
+
+
+def open_case(
+    session: Session,
+    *,
+    source: str,
+    text: str,
+    findings: Sequence[Finding],
+    reporter: MemberRow | None,
+    recognition_id: int | None,
+    workspace: str | None,
+    policy: KudosPolicy,
+    now: datetime,
+) -> PvCase:
+    """Record the case (day 0 is now) and queue every configured notification with it."""
+    label = f"{reporter.display_name} <{reporter.email or 'no email'}>" if reporter else "anonymous"
+    case = PvCase(
+        recognition_id=recognition_id,
+        source=source,
+        reporter_member_id=reporter.id if reporter else None,
+        reporter=label,
+        aware_at=now,
+        text=text,
+        rules=[f.rule for f in findings],
+    )
+    session.add(case)
+    session.flush()
+    assert case.id is not None
+    payload = {
+        "case_id": case.id,
+        "source": source,
+        "recognition_id": recognition_id,
+        "reporter": label,
+        "reporter_slack_id": reporter.slack_user_id if reporter else None,
+        "aware_at": now.isoformat(),
+        "text": text,
+        "rules": case.rules,
+    }
+    messages = []
+    if policy.safety_channel:
+        messages.append(
+            queries.Message(
+                key=f"pv:{case.id}:slack",
+                platform="slack",
+                workspace=workspace,
+                channel=policy.safety_channel,
+                kind="post",
+                template="pv.alert",
+                data=payload,
+            )
+        )
+    if policy.safety_webhook:
+        messages.append(
+            queries.Message(
+                key=f"pv:{case.id}:webhook",
+                platform="webhook",
+                workspace=None,
+                channel="pv",
+                kind="post",
+                template="pv.case",
+                data={**payload, "url": policy.safety_webhook},
+            )
+        )
+    queries.enqueue_many(session=session, messages=messages)
+    queries.append_audit(
+        session=session,
+        actor=f"member:{reporter.id}" if reporter else "anonymous",
+        action="pv.case_opened",
+        subject=f"pv_case:{case.id}",
+        detail={"source": source, "rules": case.rules, "notified": [m.platform for m in messages]},
+        at=now,
+    )
+    return case
