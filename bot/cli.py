@@ -21,7 +21,7 @@ from bot import config as org_config
 from bot.runtime import Runtime
 from bot.settings import Settings
 from compliance_rules.evaluate import evaluate, read_corpus
-from handlers import kudos
+from handlers import kudos, review
 from handlers.events import KudosRequested, Person
 from storage import migrate, queries
 from storage.db import make_engine
@@ -224,6 +224,47 @@ def _evaluate(path: Path, rules: compliance_rules.RuleSet, *, verbose: bool) -> 
     return 0
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    runtime = build_runtime(settings)
+    try:
+        if args.action == "list":
+            rows = runtime.run_sync(
+                lambda s: [
+                    (r.id, g.id, r.requested_by, g.text, [f["rule"] for f in g.findings])
+                    for r, g in review.pending(s)
+                ]
+            )
+            if not rows:
+                print("No kudos are waiting for review.")
+            for review_id, recognition_id, by, text, rules_hit in rows:
+                print(f"#{review_id} kudos {recognition_id} ({by}; {', '.join(rules_hit)}): {text}")
+            return 0
+        if args.id is None or not args.as_email:
+            raise UsageError(f"review {args.action} needs an ID and --as EMAIL")
+        if args.action == "reject" and not args.reason:
+            raise UsageError("review reject needs --reason")
+        reviewer = Person("email", None, args.as_email.lower(), args.as_email, email=args.as_email)
+        result = runtime.run_sync(
+            lambda s: review.decide(
+                args.id,
+                reviewer,
+                approve=args.action == "approve",
+                reason=args.reason,
+                session=s,
+                policy=runtime.policy,
+                now=runtime.clock.now(),
+            )
+        )
+    finally:
+        runtime.close()
+    if isinstance(result, review.NotAllowed):
+        print(result.message)
+        return 1
+    print(f"Review #{result.review_id} {result.status}.")
+    return 0
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     settings = load_settings()
     engine = make_engine(settings.database_url)
@@ -262,6 +303,13 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--eval", metavar="FILE.jsonl", help="score the rules on a labelled corpus")
     check.add_argument("--verbose", action="store_true", help="with --eval: list every mistake")
     check.set_defaults(func=cmd_check)
+
+    rev = sub.add_parser("review", help="the compliance review queue")
+    rev.add_argument("action", choices=["list", "approve", "reject"])
+    rev.add_argument("id", nargs="?", type=int)
+    rev.add_argument("--as", dest="as_email", metavar="EMAIL", help="the reviewer deciding")
+    rev.add_argument("--reason", help="why it is rejected (shown to the giver)")
+    rev.set_defaults(func=cmd_review)
 
     audit = sub.add_parser("audit", help="audit trail")
     audit.add_argument("action", choices=["verify"])

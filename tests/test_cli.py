@@ -165,3 +165,36 @@ def test_check_eval_prints_scores(workdir: Path, capsys: pytest.CaptureFixture[s
     assert "phi_patient_identifier" in out and "1.000  1.000  1.000" in out
     assert "non-compliant messages missed: 1/2 (50.0%)" in out
     assert "compliant messages flagged: 0/1 (0.0%)" in out
+
+
+def test_review_from_the_terminal(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sqlmodel import Session
+
+    from storage.db import make_engine
+    from storage.models import Member
+
+    (workdir / "plaudit.yaml").write_text(
+        "compliance:\n  reviewers: [ra@example.com]\n", encoding="utf-8"
+    )
+    main(["db", "upgrade"])
+    engine = make_engine(os.environ["PLAUDIT_DATABASE_URL"])
+    with Session(engine) as s:
+        s.add(Member(display_name="Ana", email="ana@example.com"))
+        s.add(Member(display_name="Dana", email="dana@example.com"))
+        s.commit()
+    engine.dispose()
+    assert (
+        main(["kudos", "--as", "ana@example.com", "@dana Glucentra for weight loss, nice deck"])
+        == 1
+    )
+    capsys.readouterr()
+    assert main(["review", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert listed.startswith("#1 kudos 1 (rules:") and "offlabel" in listed
+    assert main(["review", "approve", "1", "--as", "someone@example.com"]) == 1
+    assert "Only reviewers" in capsys.readouterr().out
+    assert main(["review", "reject", "1", "--as", "ra@example.com"]) == 2
+    assert main(["review", "reject", "1", "--as", "ra@example.com", "--reason", "off-label"]) == 0
+    assert "Review #1 rejected." in capsys.readouterr().out
+    assert main(["review", "list"]) == 0
+    assert "No kudos are waiting" in capsys.readouterr().out
