@@ -275,3 +275,103 @@ def test_slack_off_without_tokens(app_engine: Engine) -> None:
         assert "SLACK_BOT_TOKEN" in response.json()["detail"]
     finally:
         running.stop()
+
+
+def block_action(action_id: str, value: str, user: str, channel: str) -> dict[str, Any]:
+    return {
+        "type": "block_actions",
+        "team": {"id": "T0001", "domain": "example"},
+        "user": {"id": user, "username": user.lower(), "team_id": "T0001"},
+        "api_app_id": "A0001",
+        "token": "gIkuvaNzQIHg97ATvDxqgjtO",
+        "trigger_id": f"trigger-{action_id}-{value}-{time.monotonic_ns()}",
+        "container": {"type": "message", "message_ts": "1700000000.000900", "channel_id": channel},
+        "channel": {"id": channel, "name": "compliance-review"},
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": f"review_{value}",
+                "value": value,
+                "action_ts": "1700000001.000100",
+            }
+        ],
+    }
+
+
+@pytest.fixture
+def review_server(app_engine: Engine, slack: FakeSlack) -> Iterator[Server]:
+    from handlers.policy import KudosPolicy
+
+    slack.add_user("U0REV", "rae", email="ra@example.com")
+    policy = KudosPolicy(
+        recognition_channel="C0KUDOS", review_channel="C0REVIEW", reviewers=("U0REV",)
+    )
+    running = Server(app_engine, slack_api_url=slack.base_url, policy=policy).start()
+    yield running
+    running.stop()
+
+
+def test_blocked_kudos_can_be_sent_for_review_and_approved_from_slack(
+    review_server: Server, slack: FakeSlack, app_engine: Engine
+) -> None:
+    answer = review_server.command("<@U0002|bob> the Oncozol email calls it the best treatment")
+    body = answer.json()
+    assert "not posted" in body["text"]
+    (button,) = body["blocks"][1]["elements"]
+    assert button["action_id"] == "kudos_ask_review"
+
+    click = block_action("kudos_ask_review", button["value"], "U0001", "C0001")
+    assert review_server.interaction(click).status_code == 200
+    (card,) = slack.wait_for("chat.postMessage")
+    assert card.args["channel"] == "C0REVIEW"
+    approve = json.dumps(card.args["blocks"])
+    assert "review_approve" in approve and "review_reject" in approve
+
+    assert (
+        review_server.interaction(
+            block_action("review_approve", "1", "U0002", "C0REVIEW")
+        ).status_code
+        == 200
+    )
+    notices = slack.wait_for("chat.postEphemeral", 2)
+    assert "Only reviewers" in notices[-1].args["text"]
+    assert (
+        review_server.interaction(
+            block_action("review_approve", "1", "U0REV", "C0REVIEW")
+        ).status_code
+        == 200
+    )
+    posts = slack.wait_for("chat.postMessage", 3)  # card, public post, DM to bob
+    assert sorted(c.args["channel"] for c in posts) == ["C0KUDOS", "C0REVIEW", "U0002"]
+    with Session(app_engine) as s:
+        assert s.exec(select(Recognition)).one().outcome == "pass"
+
+
+def test_rejecting_from_slack_asks_for_a_reason(
+    review_server: Server, slack: FakeSlack, app_engine: Engine
+) -> None:
+    review_server.command("<@U0002|bob> great idea to show Cardivex in pregnancy at the booth")
+    slack.wait_for("chat.postMessage")  # the review card
+    assert (
+        review_server.interaction(
+            block_action("review_reject", "1", "U0REV", "C0REVIEW")
+        ).status_code
+        == 200
+    )
+    (opened,) = slack.wait_for("views.open")
+    view = opened.args["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    submission = payload("view_submission_kudos.json")
+    submission["user"] = {"id": "U0REV", "team_id": "T0001"}
+    submission["view"] = {
+        **view,
+        "id": "V0REJECT",
+        "state": {"values": {"reason": {"text": {"type": "plain_text_input", "value": ""}}}},
+    }
+    empty = review_server.interaction(submission).json()
+    assert empty["response_action"] == "errors" and "Say why" in empty["errors"]["reason"]
+    submission["view"]["state"]["values"]["reason"]["text"]["value"] = "Off-label population"
+    assert review_server.interaction(submission).status_code == 200
+    dm = next(c for c in slack.wait_for("chat.postMessage", 2) if c.args["channel"] == "U0001")
+    assert "Off-label population" in dm.args["text"]
