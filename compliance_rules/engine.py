@@ -141,8 +141,17 @@ def check(text: str, rules: RuleSet | None = None) -> Result:
     ruleset = rules or default_rules()
     norm = normalise(text)
     plain = norm.text
+    # On plain ASCII text, lower-casing agrees with the regex engine's case-blindness, so a
+    # rule none of whose leading literals occur cannot fire and is skipped.
+    lowered = plain.lower() if plain.isascii() else None
     findings: list[Finding] = []
     for rule in ruleset.rules:
+        if (
+            lowered is not None
+            and rule.gate is not None
+            and not any(literal in lowered for literal in rule.gate)
+        ):
+            continue
         hits = _hits(rule, plain)
         if not hits:
             continue
@@ -178,8 +187,11 @@ def _off_label(
     assert ruleset.registry is not None
     found = []
     outcome = ruleset.actions.get("off_label", Outcome.HOLD)
+    lowered = plain.lower() if plain.isascii() else None
     for product in ruleset.registry.products:
         if product.off_label is None:
+            continue
+        if lowered is not None and not any(n in lowered for n in product.lowered_names):
             continue
         for name in product.names.finditer(plain):
             lo, hi = _clause_bounds(plain, name.start(), name.end())

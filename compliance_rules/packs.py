@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from re import _constants as _c  # type: ignore[attr-defined]
+from re import _parser  # type: ignore[attr-defined]
 from typing import Any
 
 import yaml
@@ -47,6 +49,8 @@ class Rule:
     must_not_match: tuple[str, ...]
     source: str
     pack: str
+    # Lower-case literals one of which every match starts with; None when not derivable.
+    gate: frozenset[str] | None = None
 
 
 def load_pack(path: Path, extra_vocabulary: dict[str, list[str]] | None = None) -> list[Rule]:
@@ -156,4 +160,56 @@ def _rule(path: Path, entry: Any, words: dict[str, str], pack: str) -> Rule:
         must_not_match=tuple(examples["must_not_match"]),
         source=str(path),
         pack=pack,
+        gate=literal_gate(pattern),
     )
+
+
+def literal_gate(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """Literals of 2+ characters one of which starts every match of a case-blind pattern.
+
+    A text containing none of them (lower-cased) cannot match, so the rule is skipped.
+    """
+    if not pattern.flags & re.IGNORECASE:
+        return None
+    try:
+        tree = _parser.parse(pattern.pattern, pattern.flags)
+    except re.error:
+        return None
+    found = _prefixes(list(tree), 6)
+    if not found or any(len(p) < 2 for p in found):
+        return None
+    return frozenset(p.lower() for p in found)
+
+
+def _prefixes(items: list[Any], budget: int) -> set[str] | None:
+    """Every literal text (up to `budget` characters) a match of `items` can begin with.
+
+    An empty string means "nothing certain from here on"; None means "cannot tell".
+    """
+    index = 0
+    while index < len(items) and items[index][0] is _c.AT:
+        index += 1
+    if index == len(items) or budget == 0:
+        return {""}
+    op, arg = items[index]
+    rest = items[index + 1 :]
+    if op is _c.LITERAL:
+        tail = _prefixes(rest, budget - 1)
+        return None if tail is None else {chr(arg) + t for t in tail}
+    if op is _c.SUBPATTERN:
+        return _prefixes(list(arg[3]) + rest, budget)
+    if op is _c.BRANCH:
+        found: set[str] = set()
+        for branch in arg[1]:
+            sub = _prefixes(list(branch) + rest, budget)
+            if sub is None:
+                return None
+            found |= sub
+        return found if len(found) <= 200 else None
+    if op in (_c.MAX_REPEAT, _c.MIN_REPEAT):
+        once = _prefixes(list(arg[2]) + rest, budget)
+        if arg[0] >= 1 or once is None:
+            return once
+        skipped = _prefixes(rest, budget)  # an optional part: with it, or straight on
+        return None if skipped is None else once | skipped
+    return {""}

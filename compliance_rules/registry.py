@@ -24,6 +24,10 @@ class Product:
     names: re.Pattern[str]  # brand or generic, as whole words
     off_label: re.Pattern[str] | None
 
+    @property
+    def lowered_names(self) -> tuple[str, str]:
+        return self.brand.lower(), self.generic.lower()
+
 
 @dataclass(frozen=True)
 class Registry:

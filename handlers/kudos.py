@@ -128,6 +128,7 @@ def give(
             "values": list(event.values),
             "rules": [f.rule for f in result.findings],
             "text_sha256": text_sha256,
+            "packs": list((rules or compliance_rules.default_rules()).packs),
         },
         at=now,
     )

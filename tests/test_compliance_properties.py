@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+from functools import cache
+from pathlib import Path
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compliance_rules import Outcome, check
+from compliance_rules import Outcome, RuleSet, check, default_rules
 from compliance_rules.normalise import normalise
 
 MARKUP = st.sampled_from(
@@ -68,3 +73,30 @@ def test_check_never_crashes_and_spans_point_inside_the_text(text: str) -> None:
 def test_a_pass_stays_a_pass_when_safe_phrases_are_appended(base: str, extra: list[str]) -> None:
     assert check(base).outcome is Outcome.PASS
     assert check(" ".join([base, *extra])).outcome is Outcome.PASS
+
+
+@cache
+def _ungated() -> RuleSet:
+    """The default rules with no rule ever skipped for lack of its leading literals."""
+    rules = default_rules()
+    return RuleSet([replace(r, gate=None) for r in rules.rules], rules.registry, rules.actions)
+
+
+ANY_TEXT = st.lists(
+    st.one_of(MARKUP, WORDS, st.sampled_from(SAFE + CLEAN), st.text(max_size=8)), max_size=20
+).map(" ".join)
+
+
+@given(ANY_TEXT)
+@settings(max_examples=300, deadline=None)
+def test_skipping_rules_by_their_leading_literals_never_changes_a_result(text: str) -> None:
+    assert check(text) == check(text, _ungated())
+
+
+def test_examples_and_corpus_give_the_same_results_with_and_without_skipping() -> None:
+    texts = [t for rule in default_rules().rules for t in (*rule.must_match, *rule.must_not_match)]
+    corpus = Path(__file__).parent / "corpus" / "recognitions.jsonl"
+    if corpus.exists():
+        texts += [json.loads(line)["text"] for line in corpus.read_text("utf-8").splitlines()]
+    for text in texts:
+        assert check(text) == check(text, _ungated())

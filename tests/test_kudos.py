@@ -218,3 +218,11 @@ def test_every_decision_is_in_an_intact_hash_chain(
     session.add(entry)
     session.commit()
     assert queries.verify_audit(session=session) == (False, 1, 2)
+
+
+def test_the_audit_entry_names_the_rule_packs_that_decided(
+    session: Session, policy: KudosPolicy, clock: FixedClock, alice: Person, bob: Person
+) -> None:
+    give(session, request(alice, bob), policy, clock)
+    entry = session.exec(select(AuditEntry)).one()
+    assert entry.detail["packs"] == ["default@1"]
