@@ -48,7 +48,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--corpus", type=Path, default=ROOT / "tests" / "corpus" / "recognitions.jsonl"
+        "--corpus", type=Path, default=ROOT / "tests" / "corpus" / "kudos_labelled.jsonl"
     )
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()

@@ -1,0 +1,36 @@
+"""Accuracy floors of the shipped rules on the labelled corpus in tests/corpus/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from compliance_rules import CATEGORIES, RuleError
+from compliance_rules.evaluate import evaluate, read_corpus
+
+CORPUS = Path(__file__).parent / "corpus" / "kudos_labelled.jsonl"
+
+
+def test_the_corpus_is_big_balanced_and_covers_every_category() -> None:
+    rows = read_corpus(CORPUS)
+    assert len(rows) >= 300
+    compliant = sum(1 for _, labels in rows if not labels)
+    assert 0.4 <= compliant / len(rows) <= 0.6
+    for category in CATEGORIES:
+        assert sum(category in labels for _, labels in rows) >= 10, category
+
+
+def test_accuracy_floors() -> None:
+    report = evaluate(read_corpus(CORPUS))
+    assert report.macro_f1 >= 0.90, "\n".join(report.lines())
+    assert report.flagged_share <= 0.03
+    assert report.score("adverse_event_mention").recall >= 0.95
+    assert report.score("phi_patient_identifier").recall >= 0.95
+
+
+def test_a_bad_corpus_line_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "ok", "expect": ["none"]}\n{"text": "x", "expect": ["rudeness"]}\n')
+    with pytest.raises(RuleError, match=r"bad\.jsonl:2: unknown categories \['rudeness'\]"):
+        read_corpus(bad)
