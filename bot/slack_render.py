@@ -13,6 +13,7 @@ from handlers.stats import Summary
 MODAL_CALLBACK = "kudos_modal"
 REJECT_MODAL = "review_reject_modal"
 ASK_REVIEW = "kudos_ask_review"
+EDIT_KUDOS = "kudos_edit"
 REVIEW_APPROVE = "review_approve"
 REVIEW_REJECT = "review_reject"
 
@@ -185,10 +186,17 @@ def answer(result: KudosResult) -> dict[str, Any]:
                 "elements": [
                     {
                         "type": "button",
+                        "action_id": EDIT_KUDOS,
+                        "style": "primary",
+                        "text": {"type": "plain_text", "text": "Edit and resend"},
+                        "value": str(result.recognition_id),
+                    },
+                    {
+                        "type": "button",
                         "action_id": ASK_REVIEW,
                         "text": {"type": "plain_text", "text": "Ask for review"},
                         "value": str(result.recognition_id),
-                    }
+                    },
                 ],
             }
             return {"response_type": "ephemeral", "text": text, "blocks": [_section(text), ask]}
@@ -226,7 +234,15 @@ def me_answer(summary: Summary) -> dict[str, Any]:
     return {"response_type": "ephemeral", "text": text, "blocks": [_section(text)]}
 
 
-def modal(policy: KudosPolicy, channel_id: str | None) -> dict[str, Any]:
+def modal(
+    policy: KudosPolicy,
+    channel_id: str | None,
+    *,
+    users: tuple[str, ...] = (),
+    text: str = "",
+    value: str | None = None,
+) -> dict[str, Any]:
+    """The kudos form; filled in from a blocked kudos when the giver edits and resends."""
     options = [{"text": {"type": "plain_text", "text": v}, "value": v} for v in policy.values[:100]]
     blocks: list[dict[str, Any]] = [
         {
@@ -237,6 +253,7 @@ def modal(policy: KudosPolicy, channel_id: str | None) -> dict[str, Any]:
                 "type": "multi_users_select",
                 "action_id": "users",
                 "max_selected_items": policy.max_recipients,
+                **({"initial_users": list(users)} if users else {}),
             },
         }
     ]
@@ -247,7 +264,16 @@ def modal(policy: KudosPolicy, channel_id: str | None) -> dict[str, Any]:
                 "block_id": "value",
                 "optional": not policy.require_value,
                 "label": {"type": "plain_text", "text": "Which value did they live?"},
-                "element": {"type": "static_select", "action_id": "value", "options": options},
+                "element": {
+                    "type": "static_select",
+                    "action_id": "value",
+                    "options": options,
+                    **(
+                        {"initial_option": next(o for o in options if o["value"] == value)}
+                        if value in policy.values
+                        else {}
+                    ),
+                },
             }
         )
     blocks.append(
@@ -261,6 +287,7 @@ def modal(policy: KudosPolicy, channel_id: str | None) -> dict[str, Any]:
                 "multiline": True,
                 "min_length": max(policy.min_message_length, 1),
                 "max_length": 2000,
+                **({"initial_value": text[:2000]} if text else {}),
             },
         }
     )

@@ -57,6 +57,24 @@ def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
         await runtime.run(work)
         runtime.poke()
 
+    @app.action(slack_render.EDIT_KUDOS)
+    async def on_edit(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        who = await person(body)
+        recognition_id = int(action.get("value") or 0)
+        found = await runtime.run(lambda session: kudos.draft(recognition_id, who, session=session))
+        if found is None:
+            return
+        channel = (body.get("channel") or {}).get("id")
+        await client.views_open(
+            trigger_id=body["trigger_id"],
+            view=slack_render.modal(
+                policy, channel, users=found.recipient_ids, text=found.text, value=found.value
+            ),
+        )
+
     @app.action(slack_render.REVIEW_APPROVE)
     async def on_approve(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()

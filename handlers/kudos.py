@@ -16,8 +16,8 @@ from handlers import members, posts, review, safety
 from handlers.clock import Clock, local_date
 from handlers.events import KudosRequested, Person
 from handlers.policy import KudosPolicy
-from storage import queries
-from storage.models import Recognition
+from storage import people, queries
+from storage.models import Recognition, RecognitionRecipient
 from storage.people import MemberRow
 
 PUBLISHED = (Outcome.PASS, Outcome.WARN)
@@ -285,6 +285,41 @@ def notify(
             data={"text": text},
         ),
     )
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A blocked kudos to edit: its recipients, its words (or the suggested rewrite), its value."""
+
+    recipient_ids: tuple[str, ...]  # platform user ids
+    text: str
+    value: str | None
+
+
+def draft(recognition_id: int, giver: Person, *, session: Session) -> Draft | None:
+    """What to put back in the form when the giver of a blocked kudos edits it."""
+    recognition = session.get(Recognition, recognition_id)
+    member = members.find(giver, session=session)
+    if recognition is None or member is None or recognition.giver_id != member.id:
+        return None
+    if recognition.outcome != "block":
+        return None
+    recipients = session.exec(
+        select(RecognitionRecipient.member_id).where(
+            RecognitionRecipient.recognition_id == recognition_id
+        )
+    )
+    ids = tuple(
+        uid
+        for m in recipients
+        if (uid := people.by_id(session=session, member_id=m).slack_user_id) is not None
+    )
+    suggestion = next((f["suggestion"] for f in recognition.findings if f.get("suggestion")), None)
+    text = suggestion or recognition.text
+    value = recognition.value_tags[0] if recognition.value_tags else None
+    if value:
+        text = " ".join(text.replace(value, " ").split())
+    return Draft(ids, text, value)
 
 
 def find_recognition(session: Session, key: str) -> Recognition | None:

@@ -318,8 +318,8 @@ def test_blocked_kudos_can_be_sent_for_review_and_approved_from_slack(
     answer = review_server.command("<@U0002|bob> the Oncozol email calls it the best treatment")
     body = answer.json()
     assert "not posted" in body["text"]
-    (button,) = body["blocks"][1]["elements"]
-    assert button["action_id"] == "kudos_ask_review"
+    edit, button = body["blocks"][1]["elements"]
+    assert (edit["action_id"], button["action_id"]) == ("kudos_edit", "kudos_ask_review")
 
     click = block_action("kudos_ask_review", button["value"], "U0001", "C0001")
     assert review_server.interaction(click).status_code == 200
@@ -375,3 +375,32 @@ def test_rejecting_from_slack_asks_for_a_reason(
     assert review_server.interaction(submission).status_code == 200
     dm = next(c for c in slack.wait_for("chat.postMessage", 2) if c.args["channel"] == "U0001")
     assert "Off-label population" in dm.args["text"]
+
+
+def test_a_blocked_kudos_is_edited_and_resent_in_one_step(
+    server: Server, slack: FakeSlack, app_engine: Engine
+) -> None:
+    answer = server.command(
+        "<@U0002|bob> the Oncozol email calls it the best treatment #collaboration"
+    )
+    edit = answer.json()["blocks"][1]["elements"][0]
+    assert (
+        server.interaction(block_action("kudos_edit", edit["value"], "U0001", "C0001")).status_code
+        == 200
+    )
+    (opened,) = slack.wait_for("views.open")
+    view = opened.args["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    blocks = {b["block_id"]: b["element"] for b in view["blocks"]}
+    assert blocks["recipients"]["initial_users"] == ["U0002"]
+    assert blocks["value"]["initial_option"]["value"] == "#collaboration"
+    rewrite = blocks["message"]["initial_value"]
+    assert "an approved treatment option" in rewrite and "best" not in rewrite
+    submission = payload("view_submission_kudos.json")
+    values = submission["view"]["state"]["values"]
+    values["message"]["text"]["value"] = rewrite
+    values["value"]["value"]["selected_option"] = {"value": "#collaboration"}
+    assert server.interaction(submission).status_code == 200
+    with Session(app_engine) as s:
+        outcomes = sorted(r.outcome for r in s.exec(select(Recognition)))
+    assert outcomes == ["block", "pass"]
