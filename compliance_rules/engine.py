@@ -77,7 +77,7 @@ def load_rules(
     registry: Path | None = DEFAULT_REGISTRY,
     actions: Mapping[str, str] | None = None,
 ) -> RuleSet:
-    """Load packs (default: every pack shipped) with the product registry's vocabulary."""
+    """Load packs (default: every shipped pack) with the product registry's vocabulary."""
     products = load_registry(registry) if registry is not None else None
     vocabulary = products.vocabulary() if products else {}
     files = paths or tuple(sorted(PACKS.glob("*.yml")))
@@ -102,7 +102,8 @@ def load_rules(
 
 @cache
 def default_rules() -> RuleSet:
-    return load_rules()
+    """The default pack with the example product registry, as a new installation has."""
+    return load_rules(pack_path("default"))
 
 
 def _clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
