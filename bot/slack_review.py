@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -42,20 +43,26 @@ def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
         kudos.notify(session, key=key, person=who, channel_id=channel, text=text)
         return result
 
+    async def act(
+        body: dict[str, Any],
+        step: Callable[[Session, Person, int], review.ReviewResult],
+        target: int,
+    ) -> None:
+        """Run a review step for the person who clicked and answer them privately."""
+        who = await person(body)
+        await runtime.run(lambda session: answer(session, step(session, who, target), who, body))
+        runtime.poke()
+
     @app.action(slack_render.ASK_REVIEW)
     async def on_ask(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        who = await person(body)
-        recognition_id = int(action.get("value") or 0)
 
-        def work(session: Session) -> review.ReviewResult:
-            result = review.ask(
+        def ask(session: Session, who: Person, recognition_id: int) -> review.ReviewResult:
+            return review.ask(
                 recognition_id, who, session=session, policy=policy, now=runtime.clock.now()
             )
-            return answer(session, result, who, body)
 
-        await runtime.run(work)
-        runtime.poke()
+        await act(body, ask, int(action.get("value") or 0))
 
     @app.action(slack_render.EDIT_KUDOS)
     async def on_edit(
@@ -78,11 +85,9 @@ def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
     @app.action(slack_render.REVIEW_APPROVE)
     async def on_approve(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        who = await person(body)
-        review_id = int(action.get("value") or 0)
 
-        def work(session: Session) -> review.ReviewResult:
-            result = review.decide(
+        def approve(session: Session, who: Person, review_id: int) -> review.ReviewResult:
+            return review.decide(
                 review_id,
                 who,
                 approve=True,
@@ -91,10 +96,8 @@ def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
                 policy=policy,
                 now=runtime.clock.now(),
             )
-            return answer(session, result, who, body)
 
-        await runtime.run(work)
-        runtime.poke()
+        await act(body, approve, int(action.get("value") or 0))
 
     @app.action(slack_render.REVIEW_REJECT)
     async def on_reject(

@@ -53,13 +53,18 @@ class Rule:
     gate: frozenset[str] | None = None
 
 
-def load_pack(path: Path, extra_vocabulary: dict[str, list[str]] | None = None) -> list[Rule]:
+def read_yaml(path: Path) -> Any:
+    """A YAML file's content, or a RuleError naming the file."""
     try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise RuleError(f"{path}: file not found") from exc
-    except yaml.YAMLError as exc:
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
         raise RuleError(f"{path}: invalid YAML: {exc}") from exc
+
+
+def load_pack(path: Path, extra_vocabulary: dict[str, list[str]] | None = None) -> list[Rule]:
+    raw = read_yaml(path)
     if not isinstance(raw, dict) or not isinstance(raw.get("rules"), list):
         raise RuleError(f"{path}: a pack is a mapping with a `rules` list")
     unknown = set(raw) - _PACK_KEYS

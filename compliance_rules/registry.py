@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from compliance_rules.model import RuleError
+from compliance_rules.packs import read_yaml
 
 DEFAULT = Path(__file__).parent / "products.yml"
 _KEYS = {"company", "medical_information", "competitors", "products"}
@@ -46,12 +45,7 @@ class Registry:
 
 
 def load_registry(path: Path = DEFAULT) -> Registry:
-    try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise RuleError(f"{path}: file not found") from exc
-    except yaml.YAMLError as exc:
-        raise RuleError(f"{path}: invalid YAML: {exc}") from exc
+    raw: Any = read_yaml(path)
     if not isinstance(raw, dict):
         raise RuleError(f"{path}: the registry is a mapping")
     unknown = set(raw) - _KEYS
