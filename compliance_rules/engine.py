@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -16,7 +17,7 @@ from compliance_rules.registry import Registry, load_registry
 
 PACKS = Path(__file__).parent / "packs"
 WINDOW = 40  # characters each side of a hit in which an exception phrase is looked for
-MAX_TEXT = 10_000  # longer texts are checked in full but refused by the adapters first
+TIMEOUT = 0.25  # seconds one check may take before the text is held for a person
 _CLAUSE_END = re.compile(r"[.!?;\n]+(?:\s|$)|\s(?:but|however|whereas)\s", re.IGNORECASE)
 _PII_CATEGORIES = {"phi_patient_identifier"}
 OFF_LABEL_RULE = "offlabel.registry"
@@ -114,15 +115,27 @@ def _clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     return begin, stop.start() if stop else len(text)
 
 
-def _hits(rule: Rule, text: str) -> list[Hit]:
-    """Where `rule` fires in `text`, context and exceptions applied."""
+def _hits(rule: Rule, text: str, deadline: float | None = None) -> list[Hit]:
+    """Where `rule` fires in `text`, context and exceptions applied.
+
+    Raises TimeoutError when `deadline` (a `time.monotonic()` value) passes mid-search.
+    """
+
+    def budget() -> float | None:
+        if deadline is None:
+            return None
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(rule.id)
+        return left
+
     hits = []
-    for m in rule.pattern.finditer(text):
+    for m in rule.pattern.finditer(text, timeout=budget()):
         start, end = m.span()
         context = None
         if rule.nearby is not None:
             lo, hi = _clause_bounds(text, start, end)
-            near = rule.nearby.search(text, lo, hi)
+            near = rule.nearby.search(text, lo, hi, timeout=budget())
             if near is None:
                 continue
             context = near.group(0)
@@ -130,15 +143,26 @@ def _hits(rule: Rule, text: str) -> list[Hit]:
         if any(
             e.start() < end and e.end() > start
             for exc in rule.exceptions
-            for e in exc.finditer(text, lo, hi)
+            for e in exc.finditer(text, lo, hi, timeout=budget())
         ):
             continue
         hits.append(Hit(start, end, context))
     return hits
 
 
-def check(text: str, rules: RuleSet | None = None) -> Result:
-    """Check `text`; findings point into `text` as given, markup and all."""
+def check(text: str, rules: RuleSet | None = None, *, timeout: float = TIMEOUT) -> Result:
+    """Check `text`; findings point into `text` as given, markup and all.
+
+    A text the rules cannot finish with in `timeout` seconds (a hostile one, built to make
+    a pattern backtrack) is held for a person to read, marked incomplete.
+    """
+    try:
+        return _check(text, rules, time.monotonic() + timeout)
+    except TimeoutError:
+        return Result(Outcome.HOLD, (), incomplete=True)
+
+
+def _check(text: str, rules: RuleSet | None, deadline: float) -> Result:
     ruleset = rules or default_rules()
     norm = normalise(text)
     plain = norm.text
@@ -153,7 +177,7 @@ def check(text: str, rules: RuleSet | None = None) -> Result:
             and not any(literal in lowered for literal in rule.gate)
         ):
             continue
-        hits = _hits(rule, plain)
+        hits = _hits(rule, plain, deadline)
         if not hits:
             continue
         suggestion = _suggest(rule, plain) if rule.swaps else None

@@ -56,9 +56,11 @@ class Finding:
 class Result:
     outcome: Outcome
     findings: tuple[Finding, ...]
+    incomplete: bool = False  # the check ran out of time; held for a person to read
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        extra = {"incomplete": True} if self.incomplete else {}
+        return extra | {
             "outcome": self.outcome.value,
             "findings": [
                 {

@@ -9,6 +9,7 @@ from re import _constants as _c  # type: ignore[attr-defined]
 from re import _parser  # type: ignore[attr-defined]
 from typing import Any
 
+import regex
 import yaml
 
 from compliance_rules.model import CATEGORIES, Outcome, RuleError
@@ -40,10 +41,10 @@ class Rule:
     kind: str  # existence | substitution
     outcome: Outcome
     message: str
-    pattern: re.Pattern[str]
-    swaps: tuple[tuple[re.Pattern[str], str], ...]
-    exceptions: tuple[re.Pattern[str], ...]
-    nearby: re.Pattern[str] | None
+    pattern: regex.Pattern[str]
+    swaps: tuple[tuple[regex.Pattern[str], str], ...]
+    exceptions: tuple[regex.Pattern[str], ...]
+    nearby: regex.Pattern[str] | None
     cites: str | None
     must_match: tuple[str, ...]
     must_not_match: tuple[str, ...]
@@ -109,18 +110,19 @@ def _rule(path: Path, entry: Any, words: dict[str, str], pack: str) -> Rule:
     kind = entry["type"]
     flags = 0 if entry.get("case_sensitive") else re.IGNORECASE
 
-    def compile_(source: str, what: str) -> re.Pattern[str]:
+    def compile_(source: str, what: str) -> regex.Pattern[str]:
         def expand(m: re.Match[str]) -> str:
             if m.group(1) not in words:
                 raise fail(f"{what}: unknown vocabulary ${{{m.group(1)}}}")
             return words[m.group(1)]
 
         try:
-            return re.compile(_VOCAB.sub(expand, source), flags)
-        except re.error as exc:
+            # The `regex` engine, because it can stop a search that runs too long.
+            return regex.compile(_VOCAB.sub(expand, source), flags | regex.VERSION0)
+        except regex.error as exc:
             raise fail(f"{what}: bad regex {source!r}: {exc}") from exc
 
-    swaps: tuple[tuple[re.Pattern[str], str], ...] = ()
+    swaps: tuple[tuple[regex.Pattern[str], str], ...] = ()
     for key in ("patterns", "exceptions", "requires_nearby"):
         for item in entry.get(key) or []:
             if not isinstance(item, str):
@@ -169,15 +171,15 @@ def _rule(path: Path, entry: Any, words: dict[str, str], pack: str) -> Rule:
     )
 
 
-def literal_gate(pattern: re.Pattern[str]) -> frozenset[str] | None:
+def literal_gate(pattern: regex.Pattern[str]) -> frozenset[str] | None:
     """Literals of 2+ characters one of which starts every match of a case-blind pattern.
 
     A text containing none of them (lower-cased) cannot match, so the rule is skipped.
     """
-    if not pattern.flags & re.IGNORECASE:
+    if not pattern.flags & regex.IGNORECASE:
         return None
     try:
-        tree = _parser.parse(pattern.pattern, pattern.flags)
+        tree = _parser.parse(pattern.pattern, re.IGNORECASE)
     except re.error:
         return None
     found = _prefixes(list(tree), 6)

@@ -224,6 +224,8 @@ def stop_message(outcome: Outcome, findings: Sequence[Finding]) -> str:
     reasons = "; ".join(
         f"{f.message} ({f.rule})" for f in findings if f.outcome is not Outcome.WARN
     )
+    if not reasons:
+        reasons = "it could not be checked automatically, so a person will read it"
     suggestion = next((f.suggestion for f in findings if f.suggestion), None)
     if outcome is Outcome.ROUTE_PV:
         head = (

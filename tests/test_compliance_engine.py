@@ -194,3 +194,16 @@ def test_off_label_findings_say_what_the_label_is() -> None:
     (finding,) = [f for f in check("Cardivex in pregnancy, great idea").findings]
     assert finding.outcome is Outcome.HOLD
     assert "adult hypertension" in finding.message and finding.context == "Cardivex"
+
+
+def test_a_text_that_cannot_be_checked_in_time_is_held_not_passed() -> None:
+    result = check("thanks for the launch " * 50, timeout=0.0)
+    assert result.outcome is Outcome.HOLD and result.incomplete
+    assert result.to_dict()["incomplete"] is True
+    assert not check("thanks for the launch").incomplete
+
+
+def test_stop_message_without_findings_says_a_person_will_read_it() -> None:
+    from handlers.kudos import stop_message
+
+    assert "a person will read it" in stop_message(Outcome.HOLD, ())
