@@ -12,8 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session
 
 from bot.cli import main
+from storage.db import make_engine
+from storage.models import Member
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,6 +34,17 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PLAUDIT_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
     return tmp_path
+
+
+def with_ana_and_dana(dana: str = "Dana") -> Engine:
+    """Migrate the CLI's database and add two members; returns its engine."""
+    main(["db", "upgrade"])
+    engine = make_engine(os.environ["PLAUDIT_DATABASE_URL"])
+    with Session(engine) as s:
+        s.add(Member(display_name="Ana", email="ana@example.com"))
+        s.add(Member(display_name=dana, email="dana@example.com"))
+        s.commit()
+    return engine
 
 
 def test_check_prints_json_and_exits_by_outcome(capsys: pytest.CaptureFixture[str]) -> None:
@@ -59,17 +74,7 @@ def test_db_upgrade_and_current(workdir: Path, capsys: pytest.CaptureFixture[str
 
 
 def test_kudos_from_the_terminal(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from sqlmodel import Session
-
-    from storage.db import make_engine
-    from storage.models import Member
-
-    main(["db", "upgrade"])
-    engine = make_engine(os.environ["PLAUDIT_DATABASE_URL"])
-    with Session(engine) as s:
-        s.add(Member(display_name="Ana", email="ana@example.com"))
-        s.add(Member(display_name="Dana Reyes", email="dana@example.com"))
-        s.commit()
+    engine = with_ana_and_dana("Dana Reyes")
     engine.dispose()
     capsys.readouterr()
     assert (
@@ -168,20 +173,10 @@ def test_check_eval_prints_scores(workdir: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_review_from_the_terminal(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from sqlmodel import Session
-
-    from storage.db import make_engine
-    from storage.models import Member
-
     (workdir / "plaudit.yaml").write_text(
         "compliance:\n  reviewers: [ra@example.com]\n", encoding="utf-8"
     )
-    main(["db", "upgrade"])
-    engine = make_engine(os.environ["PLAUDIT_DATABASE_URL"])
-    with Session(engine) as s:
-        s.add(Member(display_name="Ana", email="ana@example.com"))
-        s.add(Member(display_name="Dana", email="dana@example.com"))
-        s.commit()
+    engine = with_ana_and_dana()
     engine.dispose()
     assert (
         main(["kudos", "--as", "ana@example.com", "@dana Glucentra for weight loss, nice deck"])
@@ -198,3 +193,21 @@ def test_review_from_the_terminal(workdir: Path, capsys: pytest.CaptureFixture[s
     assert "Review #1 rejected." in capsys.readouterr().out
     assert main(["review", "list"]) == 0
     assert "No kudos are waiting" in capsys.readouterr().out
+
+
+def test_audit_verify_catches_an_edited_row(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sqlalchemy import text
+
+    engine = with_ana_and_dana()
+    for n in range(3):
+        main(["kudos", "--as", "ana@example.com", f"@dana thanks for launch checklist number {n}"])
+    capsys.readouterr()
+    assert main(["audit", "verify"]) == 0
+    assert "intact: 3 entries" in capsys.readouterr().out
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE audit_entry SET actor = 'member:99' WHERE id = 2"))
+    engine.dispose()
+    assert main(["audit", "verify"]) == 1
+    assert "BROKEN at entry 2" in capsys.readouterr().out
