@@ -65,6 +65,7 @@ class RecognitionConfig(_Strict):
 class ComplianceConfig(_Strict):
     safety_channel: str | None = None
     safety_webhook: str | None = None  # receives each PV case as JSON (POST)
+    safety_email: str | None = None  # receives each PV case by email (PLAUDIT_SMTP_*)
     review_channel: str | None = None
     reviewers: list[str] = Field(default_factory=list)  # Slack user ids or emails
     packs: list[str] = Field(default_factory=lambda: ["default"], min_length=1)
@@ -96,6 +97,13 @@ class ComplianceConfig(_Strict):
         classmethod(lambda cls, v: _channel_id(v))
     )
 
+    @field_validator("safety_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+            raise ValueError("must be an email address")
+        return value
+
     @field_validator("safety_webhook")
     @classmethod
     def _webhook(cls, value: str | None) -> str | None:
@@ -120,6 +128,7 @@ class OrgConfig(_Strict):
             recognition_channel=r.channel,
             safety_channel=self.compliance.safety_channel,
             safety_webhook=self.compliance.safety_webhook,
+            safety_email=self.compliance.safety_email,
             review_channel=self.compliance.review_channel,
             reviewers=tuple(self.compliance.reviewers),
         )

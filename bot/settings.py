@@ -23,6 +23,14 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
     slack_api_url: str = Field(SLACK_API_DEFAULT, alias="SLACK_API_URL")
 
+    # Mail server for drug-safety notifications by email (compliance.safety_email).
+    smtp_host: str | None = Field(None, alias="PLAUDIT_SMTP_HOST")
+    smtp_port: int = Field(587, alias="PLAUDIT_SMTP_PORT", ge=1, le=65535)
+    smtp_user: str | None = Field(None, alias="PLAUDIT_SMTP_USER")
+    smtp_password: SecretStr | None = Field(None, alias="PLAUDIT_SMTP_PASSWORD")
+    smtp_starttls: bool = Field(True, alias="PLAUDIT_SMTP_STARTTLS")
+    smtp_from: str = Field("plaudit@localhost", alias="PLAUDIT_SMTP_FROM")
+
     @field_validator("slack_api_url")
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
@@ -67,6 +75,11 @@ class Settings(BaseSettings):
                 if value is None
             ]
             lines.append(f"Slack: off (set {' and '.join(missing)} to turn it on)")
+        lines.append(
+            f"Email (drug safety): via {self.smtp_host}:{self.smtp_port}"
+            if self.smtp_host
+            else "Email (drug safety): off (set PLAUDIT_SMTP_HOST to send PV cases by email)"
+        )
         path = self.config_path
         lines.append(
             f"Organisation settings: {path}"

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot import slack_app
+from bot.email_send import EmailSender
 from bot.outbox import Dispatcher, Sender, pending_count, undelivered_safety_count
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -128,6 +129,8 @@ def create_app(settings: Settings, runtime: Runtime, *, dispatch: bool = True) -
             client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
         webhooks = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
         senders["webhook"] = WebhookSender(webhooks)
+        if settings.smtp_host:
+            senders["email"] = EmailSender(settings)
         dispatcher = Dispatcher(runtime, senders) if dispatch else None
         if dispatcher:
             dispatcher.start()

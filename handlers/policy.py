@@ -22,5 +22,6 @@ class KudosPolicy:
     recognition_channel: str | None = None
     safety_channel: str | None = None
     safety_webhook: str | None = None  # URL that receives each PV case as JSON
+    safety_email: str | None = None  # mailbox that receives each PV case
     review_channel: str | None = None
     reviewers: tuple[str, ...] = ()  # Slack user ids or emails allowed to approve and reject

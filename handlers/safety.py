@@ -75,6 +75,18 @@ def open_case(
                 data={**payload, "url": policy.safety_webhook},
             )
         )
+    if policy.safety_email:
+        messages.append(
+            queries.Message(
+                key=f"pv:{case.id}:email",
+                platform="email",
+                workspace=None,
+                channel="pv",
+                kind="post",
+                template="pv.case",
+                data={**payload, "to": policy.safety_email},
+            )
+        )
     queries.enqueue_many(session=session, messages=messages)
     queries.append_audit(
         session=session,

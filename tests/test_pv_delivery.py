@@ -149,3 +149,70 @@ def test_patient_identifiers_never_reach_the_database_or_the_logs(
             dump = " ".join(str(row) for row in conn.execute(sql(f"SELECT * FROM {table}")))
             assert not any(s in dump for s in secrets), table
     assert not any(s in caplog.text for s in secrets)
+
+
+def test_a_pv_case_is_emailed_to_drug_safety_and_retried_while_the_server_is_down(
+    file_engine: Engine,
+) -> None:
+    from aiosmtpd.controller import Controller
+
+    from bot.email_send import EmailSender
+    from bot.settings import Settings
+
+    class Inbox:
+        def __init__(self) -> None:
+            self.messages: list[tuple[str, list[str], str]] = []
+
+        async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+            self.messages.append(
+                (envelope.mail_from, list(envelope.rcpt_tos), envelope.content.decode())
+            )
+            return "250 OK"
+
+    report(file_engine, KudosPolicy(safety_email="drugsafety@example.com"))
+    port = free_port()
+    settings = Settings.model_validate(
+        {
+            "PLAUDIT_SMTP_HOST": "127.0.0.1",
+            "PLAUDIT_SMTP_PORT": port,
+            "PLAUDIT_SMTP_STARTTLS": False,
+            "PLAUDIT_SMTP_FROM": "plaudit@example.com",
+        }
+    )
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+
+    async def scenario() -> None:
+        runtime = Runtime(engine=file_engine, policy=KudosPolicy(), rules=default_rules())
+        dispatcher = Dispatcher(
+            runtime, {"email": EmailSender(settings)}, backoff_base=0.2, idle_poll=0.05
+        )
+        dispatcher.start()
+        await asyncio.sleep(0.5)  # no mail server yet: the first tries fail and wait
+        controller.start()
+        try:
+            for _ in range(100):
+                if inbox.messages:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.2)
+        finally:
+            await dispatcher.stop()
+            controller.stop()
+            runtime.close()
+
+    asyncio.run(scenario())
+    ((sender, to, content),) = inbox.messages
+    assert sender == "plaudit@example.com" and to == ["drugsafety@example.com"]
+    assert "Subject: PV case #1: possible adverse event" in content and "rash" in content
+    with Session(file_engine) as s:
+        row = s.exec(select(Outbox)).one()
+    assert row.status == "delivered" and row.attempts >= 1
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
