@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import gc
+import io
 import json
 import logging
 import re
@@ -21,7 +23,7 @@ from bot import config as org_config
 from bot.runtime import Runtime
 from bot.settings import Settings
 from compliance_rules.evaluate import evaluate, read_corpus
-from handlers import kudos, review
+from handlers import kudos, review, roster
 from handlers.events import KudosRequested, Person
 from storage import migrate, queries
 from storage.db import make_engine
@@ -265,6 +267,58 @@ def cmd_review(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_roster(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if args.action == "import":
+        rows = _read_roster(Path(args.target))
+    runtime = build_runtime(settings)
+    try:
+        if args.action == "deactivate":
+            found = runtime.run_sync(
+                lambda s: roster.deactivate(args.target, session=s, now=runtime.clock.now())
+            )
+            print(
+                f"{args.target} deactivated." if found else f"No member with email {args.target}."
+            )
+            return 0 if found else 1
+
+        def work(session: Session) -> tuple[roster.Report, list[str]]:
+            now = runtime.clock.now()
+            report = roster.import_rows(rows, session=session, now=now)
+            gone: list[str] = []
+            if args.deactivate_missing:
+                present = {(r.values.get("email") or "").strip().lower() for r in rows}
+                gone = roster.deactivate_missing(present, session=session, now=now)
+            return report, gone
+
+        report, gone = runtime.run_sync(work)
+    finally:
+        runtime.close()
+    for line in report.lines():
+        print(line)
+    for email in gone:
+        print(f"deactivated {email} (not in the file)")
+    return 0 if not report.rejected else 1
+
+
+def _read_roster(path: Path) -> list[roster.Row]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise UsageError(f"{path}: file not found") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 text (save the spreadsheet as CSV UTF-8)") from exc
+    reader = csv.DictReader(io.StringIO(text))
+    headers = [h.strip().lower() for h in reader.fieldnames or []]
+    if "email" not in headers:
+        raise UsageError(f"{path}: the first line must name the columns, including email")
+    unknown = sorted(set(headers) - set(roster.COLUMNS))
+    if unknown:
+        raise UsageError(f"{path}: unknown column(s) {', '.join(unknown)}")
+    reader.fieldnames = headers
+    return [roster.Row(reader.line_num, dict(r)) for r in reader]
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     settings = load_settings()
     engine = make_engine(settings.database_url)
@@ -310,6 +364,16 @@ def parser() -> argparse.ArgumentParser:
     rev.add_argument("--as", dest="as_email", metavar="EMAIL", help="the reviewer deciding")
     rev.add_argument("--reason", help="why it is rejected (shown to the giver)")
     rev.set_defaults(func=cmd_review)
+
+    ros = sub.add_parser("roster", help="import the people list, deactivate leavers")
+    ros.add_argument("action", choices=["import", "deactivate"])
+    ros.add_argument("target", help="CSV file to import, or the email to deactivate")
+    ros.add_argument(
+        "--deactivate-missing",
+        action="store_true",
+        help="with import: deactivate members whose email is not in the file",
+    )
+    ros.set_defaults(func=cmd_roster)
 
     audit = sub.add_parser("audit", help="audit trail")
     audit.add_argument("action", choices=["verify"])

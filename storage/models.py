@@ -42,6 +42,9 @@ class Member(SQLModel, table=True):
     team: str | None = Field(default=None, max_length=120)
     region: str | None = Field(default=None, max_length=120)
     therapeutic_area: str | None = Field(default=None, max_length=120)
+    roles: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

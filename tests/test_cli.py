@@ -69,7 +69,7 @@ def test_check_prints_json_and_exits_by_outcome(capsys: pytest.CaptureFixture[st
 
 def test_db_upgrade_and_current(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "upgrade"]) == 0
-    assert "revision 0002" in capsys.readouterr().out
+    assert "revision 0003" in capsys.readouterr().out
     assert main(["db", "current"]) == 0
 
 
@@ -211,3 +211,45 @@ def test_audit_verify_catches_an_edited_row(
     engine.dispose()
     assert main(["audit", "verify"]) == 1
     assert "BROKEN at entry 2" in capsys.readouterr().out
+
+
+def test_roster_import_from_a_spreadsheet_export(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    people = workdir / "people.csv"
+    people.write_text(
+        "\ufeffEmail,Display_Name,Manager_Email,Timezone,Roles\n"
+        "ceo@lk.test,Morgan Lee,,Europe/London,admin\n"
+        "dana@lk.test,Dana Reyes,ceo@lk.test,Europe/Berlin,reviewer\n"
+        "bad-row,Nobody,,,\n",
+        encoding="utf-8",
+    )
+    main(["db", "upgrade"])
+    capsys.readouterr()
+    assert main(["roster", "import", str(people)]) == 1
+    out = capsys.readouterr().out
+    assert "created 2, updated 0, unchanged 0, rejected 1" in out
+    assert "line 4: rejected: 'bad-row' is not an email address" in out
+    assert main(["roster", "import", str(people), "--deactivate-missing"]) == 1
+    assert "created 0, updated 0, unchanged 2, rejected 1" in capsys.readouterr().out
+    assert main(["roster", "deactivate", "dana@lk.test"]) == 0
+    assert main(["roster", "deactivate", "ghost@lk.test"]) == 1
+    assert main(["kudos", "--as", "ceo@lk.test", "@dana thanks for the launch checklist"]) == 1
+    assert "can't find" in capsys.readouterr().out  # a leaver gets no kudos
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"name,phone\nA,1\n", "must name the columns, including email"),
+        (b"email,shoe_size\na@lk.test,9\n", "unknown column(s) shoe_size"),
+        (b"email\n\xff\xfe@lk.test\n", "not UTF-8"),
+    ],
+)
+def test_roster_files_that_cannot_be_read_are_refused(
+    workdir: Path, capsys: pytest.CaptureFixture[str], content: bytes, problem: str
+) -> None:
+    path = workdir / "people.csv"
+    path.write_bytes(content)
+    assert main(["roster", "import", str(path)]) == 2
+    assert problem in capsys.readouterr().err
