@@ -23,7 +23,7 @@ from bot import config as org_config
 from bot.runtime import Runtime
 from bot.settings import Settings
 from compliance_rules.evaluate import evaluate, read_corpus
-from handlers import kudos, review, roster
+from handlers import history, kudos, review, roster
 from handlers.events import KudosRequested, Person
 from storage import migrate, queries
 from storage.db import make_engine
@@ -270,7 +270,7 @@ def cmd_review(args: argparse.Namespace) -> int:
 def cmd_roster(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.action == "import":
-        rows = _read_roster(Path(args.target))
+        rows = [roster.Row(n, v) for n, v in _read_csv(Path(args.target), roster.COLUMNS)]
     runtime = build_runtime(settings)
     try:
         if args.action == "deactivate":
@@ -301,7 +301,44 @@ def cmd_roster(args: argparse.Namespace) -> int:
     return 0 if not report.rejected else 1
 
 
-def _read_roster(path: Path) -> list[roster.Row]:
+def cmd_import(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    mapping = _column_map(args.map)
+    table = _read_csv(Path(args.file), history.COLUMNS, mapping, required=history.COLUMNS[:4])
+    rows = [history.Row(line, values) for line, values in table]
+    runtime = build_runtime(settings)
+    try:
+        report = runtime.run_sync(
+            lambda s: history.import_rows(
+                rows, session=s, rules=runtime.rules, policy=runtime.policy, now=runtime.clock.now()
+            )
+        )
+    finally:
+        runtime.close()
+    for line in report.lines():
+        print(line)
+    return 0 if not report.rejected else 1
+
+
+def _column_map(pairs: list[str] | None) -> dict[str, str]:
+    """`--map giver_email=From` → {"from": "giver_email"} (file header → our column)."""
+    mapping: dict[str, str] = {}
+    for pair in pairs or []:
+        ours, _, theirs = pair.partition("=")
+        if ours.strip() not in history.COLUMNS or not theirs.strip():
+            raise UsageError(f"--map {pair!r}: use OUR_COLUMN=THEIR_HEADER, e.g. giver_email=From")
+        mapping[theirs.strip().lower()] = ours.strip()
+    return mapping
+
+
+def _read_csv(
+    path: Path,
+    columns: tuple[str, ...],
+    mapping: dict[str, str] | None = None,
+    *,
+    required: tuple[str, ...] = ("email",),
+) -> list[tuple[int, dict[str, str]]]:
+    """Rows of a CSV export with their line numbers; headers matched case-blind."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError as exc:
@@ -309,14 +346,18 @@ def _read_roster(path: Path) -> list[roster.Row]:
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: not UTF-8 text (save the spreadsheet as CSV UTF-8)") from exc
     reader = csv.DictReader(io.StringIO(text))
-    headers = [h.strip().lower() for h in reader.fieldnames or []]
-    if "email" not in headers:
-        raise UsageError(f"{path}: the first line must name the columns, including email")
-    unknown = sorted(set(headers) - set(roster.COLUMNS))
+    names = [h.strip().lower() for h in reader.fieldnames or []]
+    headers = [(mapping or {}).get(h, h) for h in names]
+    missing = [c for c in required if c not in headers]
+    if missing:
+        raise UsageError(
+            f"{path}: the first line must name the columns, including {', '.join(missing)}"
+        )
+    unknown = sorted(set(headers) - set(columns))
     if unknown:
         raise UsageError(f"{path}: unknown column(s) {', '.join(unknown)}")
     reader.fieldnames = headers
-    return [roster.Row(reader.line_num, dict(r)) for r in reader]
+    return [(reader.line_num, dict(r)) for r in reader]
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -374,6 +415,17 @@ def parser() -> argparse.ArgumentParser:
         help="with import: deactivate members whose email is not in the file",
     )
     ros.set_defaults(func=cmd_roster)
+
+    imp = sub.add_parser("import", help="bring over past recognitions")
+    imp.add_argument("what", choices=["recognitions"])
+    imp.add_argument("file", help="CSV: date, giver_email, recipient_email, message, value")
+    imp.add_argument(
+        "--map",
+        action="append",
+        metavar="OURS=THEIRS",
+        help="read a column under another header, e.g. --map giver_email=From (repeatable)",
+    )
+    imp.set_defaults(func=cmd_import)
 
     audit = sub.add_parser("audit", help="audit trail")
     audit.add_argument("action", choices=["verify"])

@@ -253,3 +253,30 @@ def test_roster_files_that_cannot_be_read_are_refused(
     path.write_bytes(content)
     assert main(["roster", "import", str(path)]) == 2
     assert problem in capsys.readouterr().err
+
+
+def test_import_recognitions_with_other_column_names(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = workdir / "bonusly.csv"
+    export.write_text(
+        "Created At,From,To,Reason,Hashtag\n"
+        "2025-10-02,ana@lk.test,dana@lk.test,thanks for the launch checklist,collaboration\n"
+        "2025-10-03,ana@lk.test,dana@lk.test,thanks for the deck,\n",
+        encoding="utf-8",
+    )
+    main(["db", "upgrade"])
+    capsys.readouterr()
+    mapping = [
+        "--map=date=Created At",
+        "--map=giver_email=From",
+        "--map=recipient_email=To",
+        "--map=message=Reason",
+        "--map=value=Hashtag",
+    ]
+    assert main(["import", "recognitions", str(export), *mapping]) == 0
+    assert "imported 2 (flagged 0), already there 0, rejected 0" in capsys.readouterr().out
+    assert main(["import", "recognitions", str(export), *mapping]) == 0
+    assert "imported 0 (flagged 0), already there 2" in capsys.readouterr().out
+    assert main(["import", "recognitions", str(export)]) == 2
+    assert "including date" in capsys.readouterr().err
