@@ -23,7 +23,7 @@ from bot import config as org_config
 from bot.runtime import Runtime
 from bot.settings import Settings
 from compliance_rules.evaluate import evaluate, read_corpus
-from handlers import history, kudos, review, roster
+from handlers import history, kudos, privacy, review, roster
 from handlers.events import KudosRequested, Person
 from storage import migrate, queries
 from storage.db import make_engine
@@ -360,6 +360,34 @@ def _read_csv(
     return [(reader.line_num, dict(r)) for r in reader]
 
 
+def cmd_privacy(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if args.action == "erase" and not args.confirm:
+        raise UsageError("erasing cannot be undone; add --confirm to go ahead")
+    runtime = build_runtime(settings)
+    try:
+        if args.action == "export":
+            data = runtime.run_sync(
+                lambda s: privacy.export(args.member, session=s, now=runtime.clock.now())
+            )
+        else:
+            data = runtime.run_sync(
+                lambda s: privacy.erase(args.member, session=s, now=runtime.clock.now())
+            )
+    finally:
+        runtime.close()
+    if data is None:
+        print(f"No member {args.member}.")
+        return 1
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    if args.action == "export" and args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        print(text)
+    return 0
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     settings = load_settings()
     engine = make_engine(settings.database_url)
@@ -426,6 +454,13 @@ def parser() -> argparse.ArgumentParser:
         help="read a column under another header, e.g. --map giver_email=From (repeatable)",
     )
     imp.set_defaults(func=cmd_import)
+
+    priv = sub.add_parser("privacy", help="a person's data: export or erase")
+    priv.add_argument("action", choices=["export", "erase"])
+    priv.add_argument("--member", required=True, metavar="EMAIL")
+    priv.add_argument("--out", metavar="FILE", help="with export: write the JSON here")
+    priv.add_argument("--confirm", action="store_true", help="with erase: yes, really")
+    priv.set_defaults(func=cmd_privacy)
 
     audit = sub.add_parser("audit", help="audit trail")
     audit.add_argument("action", choices=["verify"])

@@ -280,3 +280,14 @@ def test_import_recognitions_with_other_column_names(
     assert "imported 0 (flagged 0), already there 2" in capsys.readouterr().out
     assert main(["import", "recognitions", str(export)]) == 2
     assert "including date" in capsys.readouterr().err
+
+
+def test_privacy_export_and_erase(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with_ana_and_dana().dispose()
+    out = workdir / "ana.json"
+    assert main(["privacy", "export", "--member", "ana@example.com", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["member"]["display_name"] == "Ana"
+    assert main(["privacy", "erase", "--member", "ana@example.com"]) == 2
+    assert "--confirm" in capsys.readouterr().err
+    assert main(["privacy", "erase", "--member", "ana@example.com", "--confirm"]) == 0
+    assert main(["privacy", "export", "--member", "ana@example.com"]) == 1

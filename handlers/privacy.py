@@ -1,0 +1,150 @@
+"""A person's data: everything held about them, and erasure that keeps the counts."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from storage import queries
+from storage.models import AuditEntry, Member, Outbox, PvCase, Recognition, RecognitionRecipient
+
+
+def _member(session: Session, email: str) -> Member | None:
+    return session.exec(select(Member).where(Member.email == email.strip().lower())).first()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def export(email: str, *, session: Session, now: datetime) -> dict[str, Any] | None:
+    """Everything held about the member with `email`, as JSON-ready data; None if unknown."""
+    member = _member(session, email)
+    if member is None or member.id is None:
+        return None
+    given = session.exec(select(Recognition).where(Recognition.giver_id == member.id)).all()
+    received_ids = session.exec(
+        select(RecognitionRecipient.recognition_id).where(
+            RecognitionRecipient.member_id == member.id
+        )
+    ).all()
+    received = (
+        session.exec(select(Recognition).where(col(Recognition.id).in_(received_ids))).all()
+        if received_ids
+        else []
+    )
+    cases = session.exec(select(PvCase).where(PvCase.reporter_member_id == member.id)).all()
+    subject = f"member:{member.id}"
+    audit = session.exec(
+        select(AuditEntry).where(
+            or_(col(AuditEntry.actor) == subject, col(AuditEntry.subject) == subject)
+        )
+    ).all()
+    queries.append_audit(
+        session=session,
+        actor="privacy",
+        action="privacy.exported",
+        subject=subject,
+        detail={},
+        at=now,
+    )
+    return {
+        "exported_at": now.isoformat(),
+        "member": {
+            "id": member.id,
+            "email": member.email,
+            "display_name": member.display_name,
+            "slack_user_id": member.slack_user_id,
+            "teams_aad_id": member.teams_aad_id,
+            "timezone": member.timezone,
+            "team": member.team,
+            "region": member.region,
+            "therapeutic_area": member.therapeutic_area,
+            "roles": member.roles,
+            "manager_id": member.manager_id,
+            "active": member.active,
+            "created_at": _iso(member.created_at),
+        },
+        "recognitions_given": [_recognition(r) for r in given],
+        "recognitions_received": [_recognition(r) for r in received],
+        "pv_cases_reported": [
+            {"id": c.id, "aware_at": _iso(c.aware_at), "source": c.source, "text": c.text}
+            for c in cases
+        ],
+        "audit_entries": [
+            {"at": _iso(e.at), "action": e.action, "actor": e.actor, "subject": e.subject}
+            for e in audit
+        ],
+    }
+
+
+def _recognition(r: Recognition) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "at": _iso(r.created_at),
+        "text": r.text,
+        "values": r.value_tags,
+        "source": r.source,
+        "outcome": r.outcome,
+        "revoked_at": _iso(r.revoked_at),
+    }
+
+
+def erase(email: str, *, session: Session, now: datetime) -> dict[str, int] | None:
+    """Pseudonymise a person: contact data gone, name replaced, counts kept; None if unknown.
+
+    Drug-safety cases they reported are kept as they are: pharmacovigilance law requires
+    the records, and a case keeps its own copy of who reported it.
+    """
+    member = _member(session, email)
+    if member is None or member.id is None:
+        return None
+    pseudonym = f"former member {member.id}"
+    names = {n for n in (member.display_name, (member.email or "").split("@")[0]) if n}
+    member.display_name = pseudonym
+    member.email = member.slack_user_id = member.slack_team_id = member.teams_aad_id = None
+    member.active = False
+    member.updated_at = now
+    session.add(member)
+
+    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+    rewritten = 0
+    for recognition in session.exec(select(Recognition)):
+        text = pattern.sub(pseudonym, recognition.text) if names else recognition.text
+        if text != recognition.text:
+            recognition.text = text
+            session.add(recognition)
+            rewritten += 1
+    scrubbed = 0
+    for row in session.exec(select(Outbox)):
+        if row.template.startswith("pv."):
+            continue  # a drug-safety notification is kept and still delivered, like its case
+        flat = str(row.data)
+        if names and pattern.search(flat):
+            row.data = {"erased": True}
+            if row.status == "pending":
+                row.status = "dead"
+                row.last_error = "recipient or subject erased"
+            session.add(row)
+            scrubbed += 1
+    session.flush()
+    kept = session.exec(select(PvCase.id).where(PvCase.reporter_member_id == member.id)).all()
+    counts = {
+        "texts_rewritten": rewritten,
+        "messages_scrubbed": scrubbed,
+        "pv_cases_kept": len(kept),
+    }
+    queries.append_audit(
+        session=session,
+        actor="privacy",
+        action="privacy.erased",
+        subject=f"member:{member.id}",
+        detail=counts,
+        at=now,
+    )
+    return counts
