@@ -50,43 +50,26 @@ def open_case(
         "text": text,
         "rules": case.rules,
     }
-    messages = []
+    # (platform, workspace, channel, template, extra data) for each configured destination
+    destinations: list[tuple[str, str | None, str, str, dict[str, object]]] = []
     if policy.safety_channel:
-        messages.append(
-            queries.Message(
-                key=f"pv:{case.id}:slack",
-                platform="slack",
-                workspace=workspace,
-                channel=policy.safety_channel,
-                kind="post",
-                template="pv.alert",
-                data=payload,
-            )
-        )
+        destinations.append(("slack", workspace, policy.safety_channel, "pv.alert", {}))
     if policy.safety_webhook:
-        messages.append(
-            queries.Message(
-                key=f"pv:{case.id}:webhook",
-                platform="webhook",
-                workspace=None,
-                channel="pv",
-                kind="post",
-                template="pv.case",
-                data={**payload, "url": policy.safety_webhook},
-            )
-        )
+        destinations.append(("webhook", None, "pv", "pv.case", {"url": policy.safety_webhook}))
     if policy.safety_email:
-        messages.append(
-            queries.Message(
-                key=f"pv:{case.id}:email",
-                platform="email",
-                workspace=None,
-                channel="pv",
-                kind="post",
-                template="pv.case",
-                data={**payload, "to": policy.safety_email},
-            )
+        destinations.append(("email", None, "pv", "pv.case", {"to": policy.safety_email}))
+    messages = [
+        queries.Message(
+            key=f"pv:{case.id}:{platform}",
+            platform=platform,
+            workspace=space,
+            channel=channel,
+            kind="post",
+            template=template,
+            data={**payload, **extra},
         )
+        for platform, space, channel, template, extra in destinations
+    ]
     queries.enqueue_many(session=session, messages=messages)
     queries.append_audit(
         session=session,
