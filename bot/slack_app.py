@@ -125,7 +125,7 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
         except SlackApiError:
             await ack(response_action="errors", errors={"message": SORRY})
             return
-        if isinstance(event.message, str) and len(event.message) > MAX_TEXT:
+        if len(event.message) > MAX_TEXT:
             await ack(response_action="errors", errors={"message": "Please keep it shorter."})
             return
 

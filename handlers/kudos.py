@@ -273,7 +273,8 @@ def notify(
     channel_id: str,
     text: str,
 ) -> None:
-    """Queue a private notice for `person` in `channel_id` (Slack ephemeral)."""
+    """Queue a private notice for `person`: ephemeral in `channel_id`, or a DM when that is
+    the person's own id (no channel to be private in)."""
     queries.enqueue(
         session=session,
         message=queries.Message(
@@ -281,7 +282,7 @@ def notify(
             platform=person.platform,
             workspace=person.workspace,
             channel=channel_id,
-            kind="ephemeral",
+            kind="dm" if channel_id == person.user_id else "ephemeral",
             user=person.user_id,
             template="notice",
             data={"text": text},
