@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import csv
 import gc
 import io
@@ -13,6 +14,7 @@ import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import func, or_
@@ -69,7 +71,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings()
     host = args.host or settings.host
     port = args.port or settings.port
+    if args.workers < 1:
+        raise UsageError("--workers must be 1 or more")
     runtime = build_runtime(settings, upgrade=not args.no_migrate)
+    print(
+        f"Plaudit listening on http://{host}:{port}"
+        + (f" with {args.workers} worker processes" if args.workers > 1 else "")
+    )
+    for line in settings.status_lines():
+        print(f"  {line}")
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": settings.log_level,
+        "access_log": False,
+    }
+    if args.workers > 1:
+        # Each worker builds its own app; the schema was upgraded once, above. Dedupe keys,
+        # leases and BEGIN IMMEDIATE / SKIP LOCKED keep the workers from doing anything twice.
+        runtime.close()
+        uvicorn.run("bot.cli:worker_app", factory=True, workers=args.workers, **options)
+        return 0
+    _tune()
+    try:
+        uvicorn.run(create_app(settings, runtime), **options)
+    finally:
+        runtime.close()
+    return 0
+
+
+def _tune() -> None:
     # The event loop and the DB thread share the GIL; a shorter switch interval than the
     # default 5 ms keeps an ack from waiting behind a long stretch of database work.
     sys.setswitchinterval(0.002)
@@ -77,15 +108,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # collector's scans, and collecting young objects less often, shortens pauses.
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
-    print(f"Plaudit listening on http://{host}:{port}")
-    for line in settings.status_lines():
-        print(f"  {line}")
-    app = create_app(settings, runtime)
-    try:
-        uvicorn.run(app, host=host, port=port, log_level=settings.log_level, access_log=False)
-    finally:
-        runtime.close()
-    return 0
+
+
+def worker_app() -> Any:
+    """The ASGI app of one `serve --workers N` process."""
+    from bot.web import create_app
+
+    settings = load_settings()
+    runtime = build_runtime(settings, upgrade=False)
+    atexit.register(runtime.close)
+    _tune()
+    return create_app(settings, runtime)
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -408,6 +441,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the schema")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     serve.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="database schema")

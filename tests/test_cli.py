@@ -291,3 +291,58 @@ def test_privacy_export_and_erase(workdir: Path, capsys: pytest.CaptureFixture[s
     assert "--confirm" in capsys.readouterr().err
     assert main(["privacy", "erase", "--member", "ana@example.com", "--confirm"]) == 0
     assert main(["privacy", "export", "--member", "ana@example.com"]) == 1
+
+
+def test_serve_with_two_workers_sends_every_post_exactly_once(workdir: Path) -> None:
+    from tests.fakes.slack_api import FakeSlack
+    from tests.harness import SECRET, TOKEN, signed_headers
+
+    port = free_port()
+    with FakeSlack(token=TOKEN) as slack:
+        slack.add_user("U0001", "alice")
+        slack.add_user("U0002", "bob")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+        env |= {
+            "PYTHONPATH": str(ROOT),
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": slack.base_url,
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve", "--port", str(port), "--workers", "2"],
+            cwd=workdir,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            for n in range(5):  # the daily allowance
+                body = (
+                    "command=%2Fkudos&team_id=T0001&user_id=U0001&channel_id=C0001"
+                    f"&trigger_id=t{n}&text=%3C%40U0002%7Cbob%3E+for+launch+checklist+{n}"
+                ).encode()
+                answer = httpx.post(
+                    f"http://127.0.0.1:{port}/slack/events",
+                    content=body,
+                    headers={"Content-Type": "application/x-www-form-urlencoded"}
+                    | signed_headers(body),
+                )
+                assert answer.status_code == 200 and "Kudos recorded" in answer.text, answer.text
+            # Public posts to C0001 are paced at one a second; the DMs all go to bob too.
+            slack.wait_for("chat.postMessage", 10, timeout=30)
+            time.sleep(1.5)  # room for a second worker to (wrongly) send a row again
+            posts = slack.calls("chat.postMessage")
+            assert sorted(c.args["channel"] for c in posts) == ["C0001"] * 5 + ["U0002"] * 5
+            public = [c.args["text"] for c in posts if c.args["channel"] == "C0001"]
+            assert len(set(public)) == 5
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=30)
