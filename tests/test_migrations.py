@@ -39,3 +39,16 @@ def test_downgrade_to_base_and_upgrade_again(engine: Engine) -> None:
     migrate.upgrade(engine)
     assert migrate.current(engine) == head
     assert set(inspect(engine).get_table_names()) >= TABLES
+
+
+def test_every_revision_steps_down_one_and_up_again(engine: Engine) -> None:
+    head = migrate.current(engine)
+    revisions = ["0003", "0002", "0001"]
+    assert head == revisions[0]
+    for expected_below in [*revisions[1:], None]:
+        migrate.downgrade(engine, "-1")
+        assert migrate.current(engine) == expected_below
+    for revision in reversed(revisions):
+        migrate.upgrade(engine, "+1")
+        assert migrate.current(engine) == revision
+    assert "pv_case" in inspect(engine).get_table_names()
