@@ -90,6 +90,7 @@ class Dispatcher:
         senders: dict[str, Sender],
         *,
         channel_interval: float = 1.0,
+        workspace_rate: float = 20.0,
         max_attempts: int = 8,
         batch: int = 100,
         max_channels: int = 16,
@@ -103,6 +104,7 @@ class Dispatcher:
         self.runtime = runtime
         self.senders = senders
         self.channel_interval = channel_interval
+        self.workspace_rate = workspace_rate  # messages a second per workspace; 0 = no limit
         self.max_attempts = max_attempts
         self.batch = batch
         self.max_channels = max_channels
@@ -114,6 +116,7 @@ class Dispatcher:
         self.flush_interval = flush_interval
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._last_sent: dict[tuple[str | None, str], float] = {}
+        self._next_slot: dict[str | None, float] = {}
         self._channels: dict[tuple[str | None, str], asyncio.Task[None]] = {}
         self._outcomes: list[Callable[[Session], None]] = []
         self._delivered: list[dict[str, object]] = []
@@ -221,7 +224,13 @@ class Dispatcher:
     async def _deliver_channel(self, key: tuple[str | None, str], jobs: list[Job]) -> None:
         loop = asyncio.get_running_loop()
         for index, job in enumerate(jobs):
-            wait = self._last_sent.get(key, 0.0) + self.channel_interval - loop.time()
+            now = loop.time()
+            wait = self._last_sent.get(key, 0.0) + self.channel_interval - now
+            if self.workspace_rate > 0:
+                # One queue of send slots per workspace: channels share the app's quota there.
+                slot = max(now + max(wait, 0.0), self._next_slot.get(job.workspace, 0.0))
+                self._next_slot[job.workspace] = slot + 1.0 / self.workspace_rate
+                wait = slot - now
             if wait > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopped.wait(), wait)

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from compliance_rules import default_rules
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -16,6 +15,7 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.slack_send import SlackSender
 from bot.web import slack_client
+from compliance_rules import default_rules
 from handlers.clock import SystemClock
 from handlers.policy import KudosPolicy
 from storage import queries
@@ -192,3 +192,12 @@ def test_a_crashed_claim_is_taken_over_when_its_lease_expires(db: Engine, slack:
         s.commit()
     asyncio.run(run_until(dispatcher(db, slack), db))
     assert len(slack.calls("chat.postMessage")) == 1
+
+
+def test_channels_of_one_workspace_share_its_rate(db: Engine, slack: FakeSlack) -> None:
+    for n in range(6):
+        enqueue(db, 1, channel=f"C0CH{n}", prefix=f"w{n}-")
+    asyncio.run(run_until(dispatcher(db, slack, workspace_rate=5.0), db))
+    times = sorted(c.at for c in slack.calls("chat.postMessage"))
+    assert len(times) == 6
+    assert times[-1] - times[0] >= 5 * 0.2 * 0.9  # six sends at five a second
