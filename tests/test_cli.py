@@ -117,18 +117,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_serve_starts_with_no_tokens_and_says_what_is_off(workdir: Path) -> None:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+def serve(workdir: Path, port: int, *extra: str, **env: str) -> subprocess.Popen[str]:
+    """`plaudit serve` in a subprocess, with no Slack settings but those given."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port), *extra],
         cwd=workdir,
-        env=env,
+        env=clean | {"PYTHONPATH": str(ROOT)} | env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def test_serve_starts_with_no_tokens_and_says_what_is_off(workdir: Path) -> None:
+    port = free_port()
+    proc = serve(workdir, port)
     try:
         deadline = time.monotonic() + 30
         health = None
@@ -301,20 +305,14 @@ def test_serve_with_two_workers_sends_every_post_exactly_once(workdir: Path) -> 
     with FakeSlack(token=TOKEN) as slack:
         slack.add_user("U0001", "alice")
         slack.add_user("U0002", "bob")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-        env |= {
-            "PYTHONPATH": str(ROOT),
-            "SLACK_BOT_TOKEN": TOKEN,
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": slack.base_url,
-        }
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", "--port", str(port), "--workers", "2"],
-            cwd=workdir,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        proc = serve(
+            workdir,
+            port,
+            "--workers",
+            "2",
+            SLACK_BOT_TOKEN=TOKEN,
+            SLACK_SIGNING_SECRET=SECRET,
+            SLACK_API_URL=slack.base_url,
         )
         try:
             deadline = time.monotonic() + 30
