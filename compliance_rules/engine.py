@@ -163,6 +163,8 @@ def check(text: str, rules: RuleSet | None = None, *, timeout: float = TIMEOUT) 
 
 
 def _check(text: str, rules: RuleSet | None, deadline: float) -> Result:
+    if time.monotonic() >= deadline:
+        raise TimeoutError("no time to check")
     ruleset = rules or default_rules()
     norm = normalise(text)
     plain = norm.text

@@ -172,14 +172,14 @@ def _rule(path: Path, entry: Any, words: dict[str, str], pack: str) -> Rule:
 
 
 def literal_gate(pattern: regex.Pattern[str]) -> frozenset[str] | None:
-    """Literals of 2+ characters one of which starts every match of a case-blind pattern.
+    """Literals of 2+ characters one of which is in every match of the pattern.
 
     A text containing none of them (lower-cased) cannot match, so the rule is skipped.
     """
-    if not pattern.flags & regex.IGNORECASE:
-        return None
+    # Literals are compared lower-cased with the lower-cased text, which is right for a
+    # case-blind pattern and still a safe test for a case-sensitive one.
     try:
-        tree = _parser.parse(pattern.pattern, re.IGNORECASE)
+        tree = _parser.parse(pattern.pattern, pattern.flags & regex.IGNORECASE)
     except re.error:
         return None
     found = _prefixes(list(tree), 6)
@@ -188,10 +188,12 @@ def literal_gate(pattern: regex.Pattern[str]) -> frozenset[str] | None:
     return frozenset(p.lower() for p in found)
 
 
-def _prefixes(items: list[Any], budget: int) -> set[str] | None:
-    """Every literal text (up to `budget` characters) a match of `items` can begin with.
+def _prefixes(items: list[Any], budget: int, start: bool = True) -> set[str] | None:
+    """Literal texts (up to `budget` characters) one of which is in every match of `items`.
 
-    An empty string means "nothing certain from here on"; None means "cannot tell".
+    Each is a contiguous run; `start` says nothing comes before it, which lets an optional
+    part be passed over (what follows it is in the match either way). An empty string means
+    "nothing certain from here on"; None means "cannot tell".
     """
     index = 0
     while index < len(items) and items[index][0] is _c.AT:
@@ -201,22 +203,32 @@ def _prefixes(items: list[Any], budget: int) -> set[str] | None:
     op, arg = items[index]
     rest = items[index + 1 :]
     if op is _c.LITERAL:
-        tail = _prefixes(rest, budget - 1)
+        tail = _prefixes(rest, budget - 1, False)
         return None if tail is None else {chr(arg) + t for t in tail}
     if op is _c.SUBPATTERN:
-        return _prefixes(list(arg[3]) + rest, budget)
+        return _prefixes(list(arg[3]) + rest, budget, start)
     if op is _c.BRANCH:
         found: set[str] = set()
         for branch in arg[1]:
-            sub = _prefixes(list(branch) + rest, budget)
+            sub = _prefixes(list(branch) + rest, budget, start)
             if sub is None:
                 return None
             found |= sub
         return found if len(found) <= 200 else None
     if op in (_c.MAX_REPEAT, _c.MIN_REPEAT):
-        once = _prefixes(list(arg[2]) + rest, budget)
+        once = _prefixes(list(arg[2]) + rest, budget, start)
         if arg[0] >= 1 or once is None:
             return once
-        skipped = _prefixes(rest, budget)  # an optional part: with it, or straight on
-        return None if skipped is None else once | skipped
+        skipped = _prefixes(rest, budget, start)
+        if skipped is None:
+            return None
+        if start and all(len(p) >= 2 for p in skipped):
+            return skipped
+        return once | skipped
+    if op is _c.IN and 0 < len(arg) <= 6 and all(kind is _c.LITERAL for kind, _ in arg):
+        # A small set of characters, e.g. [Pp] or [i1!*]: one prefix per character.
+        tail = _prefixes(rest, budget - 1, False)
+        if tail is None:
+            return None
+        return {chr(code) + t for _, code in arg for t in tail}
     return {""}
