@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import random
-import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -114,7 +112,6 @@ class Dispatcher:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.flush_interval = flush_interval
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._last_sent: dict[tuple[str | None, str], float] = {}
         self._next_slot: dict[str | None, float] = {}
         self._channels: dict[tuple[str | None, str], asyncio.Task[None]] = {}

@@ -153,7 +153,6 @@ def create_app(settings: Settings, runtime: Runtime, *, dispatch: bool = True) -
         ],
         lifespan=lifespan,
     )
-    app.state.plaudit = state
     return app
 
 

@@ -54,13 +54,6 @@ class RuleSet:
                     raise RuleError(
                         f"{rule.source}: rule {rule.id}: must_not_match example matched: {text!r}"
                     )
-        # One pass over the text decides whether any case-insensitive rule can fire at all;
-        # most kudos are clean and stop here.
-        loose = [r.pattern.pattern for r in self.rules if r.pattern.flags & re.IGNORECASE]
-        self._strict = tuple(r for r in self.rules if not r.pattern.flags & re.IGNORECASE)
-        self._any = (
-            re.compile("|".join(f"(?:{p})" for p in loose), re.IGNORECASE) if loose else None
-        )
 
     def outcome_of(self, rule: Rule) -> Outcome:
         return self.actions.get(rule.category, rule.outcome)

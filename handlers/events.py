@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -54,11 +54,3 @@ class ReactionRemoved:
     emoji: str
     channel_id: str
     message_ref: str
-
-
-@dataclass(frozen=True)
-class Notice:
-    """A private answer for the person who acted."""
-
-    text: str
-    details: tuple[str, ...] = field(default_factory=tuple)

@@ -27,10 +27,6 @@ def find(person: Person, *, session: Session) -> MemberRow | None:
     return found[0] if found else None
 
 
-def upsert(person: Person, *, session: Session, now: datetime) -> MemberRow:
-    return upsert_many([person], session=session, now=now)[0]
-
-
 def upsert_many(persons: Sequence[Person], *, session: Session, now: datetime) -> list[MemberRow]:
     """The members for `persons` (same order), created on first sight, refreshed when changed.
 
