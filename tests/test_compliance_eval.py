@@ -34,3 +34,20 @@ def test_a_bad_corpus_line_is_named(tmp_path: Path) -> None:
     bad.write_text('{"text": "ok", "expect": ["none"]}\n{"text": "x", "expect": ["rudeness"]}\n')
     with pytest.raises(RuleError, match=r"bad\.jsonl:2: unknown categories \['rudeness'\]"):
         read_corpus(bad)
+
+
+HELD_OUT = Path(__file__).parent / "corpus" / "recognitions.jsonl"
+
+
+def test_a_corpus_written_apart_from_the_rules_is_not_over_flagged() -> None:
+    """A second corpus, written without sight of the rules: guards against regressions.
+
+    Recall on it is below the floors above (see the README); these are today's levels.
+    """
+    rows = read_corpus(HELD_OUT)
+    assert len(rows) >= 300
+    report = evaluate(rows)
+    assert report.flagged_share <= 0.03
+    assert report.score("adverse_event_mention").recall >= 0.85
+    assert report.score("phi_patient_identifier").recall >= 0.9
+    assert report.macro_f1 >= 0.7
