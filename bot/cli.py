@@ -13,6 +13,7 @@ import re
 import sys
 import uuid
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from bot import config as org_config
 from bot.runtime import Runtime
 from bot.settings import Settings
 from compliance_rules.evaluate import evaluate, read_corpus
-from handlers import history, kudos, privacy, review, roster
+from handlers import history, kudos, privacy, review, roster, surveys
 from handlers.events import KudosRequested, Person
 from storage import migrate, queries
 from storage.db import make_engine
@@ -60,7 +61,9 @@ def build_runtime(settings: Settings, *, upgrade: bool = True) -> Runtime:
     engine = make_engine(settings.database_url)
     if upgrade:
         migrate.upgrade(engine)
-    return Runtime(engine=engine, policy=org.policy(), rules=rules)
+    return Runtime(
+        engine=engine, policy=org.policy(), rules=rules, surveys=org.survey_definitions()
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -300,6 +303,125 @@ def cmd_review(args: argparse.Namespace) -> int:
     return 0
 
 
+def _describe(survey: surveys.Survey) -> str:
+    sched = survey.schedule
+    if sched.cron:
+        when = f"cron '{sched.cron}' ({sched.timezone})"
+    elif sched.local_time is not None:
+        day = surveys.WEEKDAYS[sched.local_day].title() + " " if sched.local_day is not None else ""
+        when = f"{day}{sched.local_time:%H:%M} each person's local time"
+    else:
+        when = "on demand"
+    return (
+        f"{survey.id}: {survey.title} - {when}, open {survey.open_for}, "
+        f"{'anonymous' if survey.anonymous else 'named'}, {len(survey.questions)} questions"
+    )
+
+
+def _channel_members(settings: Settings, channel: str) -> list[str]:
+    """Members of a Slack channel, for a round opened from the command line."""
+    from slack_sdk import WebClient
+
+    if settings.slack_bot_token is None:
+        raise UsageError(f"the audience is Slack channel {channel}: set SLACK_BOT_TOKEN")
+    client = WebClient(
+        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+    )
+    members: list[str] = []
+    cursor = None
+    while True:
+        page = client.conversations_members(channel=channel, limit=1000, cursor=cursor)
+        members.extend(str(m) for m in page.get("members") or [])
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return members
+
+
+def cmd_survey(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    runtime = build_runtime(settings)
+    try:
+        if args.action == "list":
+            if not runtime.surveys:
+                print("No surveys are defined; add them under surveys: in plaudit.yaml.")
+            for defined in runtime.surveys:
+                print(_describe(defined))
+                for r in runtime.run_sync(partial(_open_rounds, defined.id)):
+                    print(f"  round {r.number} open until {r.closes_at:%Y-%m-%d %H:%M} UTC")
+            return 0
+        if not args.id:
+            raise UsageError(f"survey {args.action} needs a survey ID")
+        survey = runtime.survey(args.id)
+        if args.action == "results":
+            return _survey_results(runtime, args.id, args.round, as_json=args.json)
+        if survey is None:
+            known = ", ".join(s.id for s in runtime.surveys) or "none defined"
+            raise UsageError(f"no survey {args.id!r} in plaudit.yaml (known: {known})")
+        now = runtime.clock.now()
+        if args.action == "run":
+            members = (
+                _channel_members(settings, survey.audience.slack_channel)
+                if survey.audience.slack_channel
+                else None
+            )
+            opened = runtime.run_sync(
+                lambda s: surveys.open_round(
+                    survey,
+                    session=s,
+                    now=now,
+                    period=f"manual:{now.isoformat(timespec='seconds')}",
+                    opened_by="cli",
+                    channel_members=members,
+                )
+            )
+            if isinstance(opened, surveys.Skipped):
+                print(f"Not opened: {opened.reason}.")
+                return 1
+            assert isinstance(opened, surveys.Opened)
+            print(
+                f"Opened round {opened.number} of {survey.id} for {opened.invited} people; "
+                f"{opened.due_now} messages queued (the running bot delivers them)."
+            )
+            return 0
+        closed = runtime.run_sync(
+            lambda s: [
+                surveys.close_round(r.id, session=s, now=now, closed_by="cli")
+                for r in surveys.open_rounds(s, survey.id)
+                if r.id is not None
+            ]
+        )
+        if not closed:
+            print(f"No round of {survey.id} is open.")
+            return 1
+        for result in closed:
+            if result is not None:
+                print("\n".join(surveys.summary_lines(result)))
+        return 0
+    finally:
+        runtime.close()
+
+
+def _open_rounds(survey_id: str, session: Session) -> list[Any]:
+    return surveys.open_rounds(session, survey_id)
+
+
+def _survey_results(runtime: Runtime, survey_id: str, number: int | None, *, as_json: bool) -> int:
+    def work(session: Session) -> surveys.Results | None:
+        found = surveys.latest_round(session, survey_id, number)
+        return surveys.results(session, found.id) if found and found.id else None
+
+    result = runtime.run_sync(work)
+    if result is None:
+        which = f"round {number} of " if number else "any round of "
+        print(f"There is no {which}{survey_id}.")
+        return 1
+    if as_json:
+        print(json.dumps(result.as_json(), indent=2))
+    else:
+        print("\n".join(surveys.summary_lines(result)))
+    return 0
+
+
 def cmd_roster(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.action == "import":
@@ -495,6 +617,13 @@ def parser() -> argparse.ArgumentParser:
     priv.add_argument("--out", metavar="FILE", help="with export: write the JSON here")
     priv.add_argument("--confirm", action="store_true", help="with erase: yes, really")
     priv.set_defaults(func=cmd_privacy)
+
+    srv = sub.add_parser("survey", help="pulse surveys: list, open a round now, close, results")
+    srv.add_argument("action", choices=["list", "run", "close", "results"])
+    srv.add_argument("id", nargs="?", help="the survey id from plaudit.yaml")
+    srv.add_argument("--round", type=int, help="with results: which round (default the latest)")
+    srv.add_argument("--json", action="store_true", help="with results: machine-readable")
+    srv.set_defaults(func=cmd_survey)
 
     audit = sub.add_parser("audit", help="audit trail")
     audit.add_argument("action", choices=["verify"])

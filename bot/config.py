@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from compliance_rules import CATEGORIES, RuleSet, load_rules, pack_path
+from handlers import surveys as sv
 from handlers.policy import KudosPolicy
 
 _VALUE = re.compile(r"^#[a-z0-9][a-z0-9_-]{0,48}$")
@@ -112,9 +116,194 @@ class ComplianceConfig(_Strict):
         return value
 
 
+_DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_LOCAL = re.compile(
+    r"^(?:(mon|tue|wed|thu|fri|sat|sun)[a-z]*\s+)?([01]?\d|2[0-3]):([0-5]\d)$", re.I
+)
+
+
+def _duration(value: str) -> timedelta:
+    match = _DURATION.match(str(value).strip().lower())
+    if not match:
+        raise ValueError(f"{value!r} is not a duration such as 90m, 48h, 3d or 1w")
+    amount = int(match.group(1))
+    if amount <= 0:
+        raise ValueError("must be longer than zero")
+    return timedelta(**{_UNITS[match.group(2)]: amount})
+
+
+class QuestionConfig(_Strict):
+    id: str
+    type: Literal["scale", "enps", "choice", "text"]
+    text: str = Field(min_length=1, max_length=300)
+    labels: list[str] = Field(default_factory=list)
+    options: list[str] = Field(default_factory=list)
+    multi: bool = False
+    optional: bool = False
+
+    @model_validator(mode="after")
+    def _shape(self) -> QuestionConfig:
+        if not _ID.match(self.id):
+            raise ValueError(f"question id {self.id!r} must be lower-case letters, digits, - or _")
+        if self.type == "scale" and len(self.labels) not in (0, 2, 5):
+            raise ValueError("a scale question takes 2 labels (low, high) or 5")
+        if self.type != "scale" and self.labels:
+            raise ValueError("labels are for scale questions")
+        if self.type == "choice":
+            if not 2 <= len(self.options) <= 20:
+                raise ValueError("a choice question needs 2 to 20 options")
+            if len(set(self.options)) != len(self.options):
+                raise ValueError("options must be unique")
+            if any(not o.strip() or len(o) > 75 for o in self.options):
+                raise ValueError("each option is 1 to 75 characters")
+        elif self.options or self.multi:
+            raise ValueError("options and multi are for choice questions")
+        return self
+
+
+class ScheduleConfig(_Strict):
+    cron: str | None = None  # five fields: minute hour day month weekday
+    timezone: str | None = None
+    local: str | None = None  # "Mon 10:00" (weekly) or "10:00" (daily), each person's own time
+
+    @model_validator(mode="after")
+    def _one(self) -> ScheduleConfig:
+        if (self.cron is None) == (self.local is None):
+            raise ValueError("give either cron (with timezone) or local, not both")
+        if self.cron is not None:
+            if not self.timezone:
+                raise ValueError("a cron schedule needs an explicit timezone, e.g. Europe/Berlin")
+            try:
+                zone = ZoneInfo(self.timezone)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown timezone {self.timezone!r}") from exc
+            try:
+                CronTrigger.from_crontab(self.cron, timezone=zone)
+            except ValueError as exc:
+                raise ValueError(f"invalid cron expression {self.cron!r}: {exc}") from exc
+        elif self.local is not None:
+            if self.timezone:
+                raise ValueError("a local schedule uses each person's timezone; drop timezone")
+            if not _LOCAL.match(self.local.strip()):
+                raise ValueError(f"local must look like 'Mon 10:00' or '10:00', not {self.local!r}")
+        return self
+
+    def schedule(self) -> sv.Schedule:
+        if self.cron is not None:
+            return sv.Schedule(cron=self.cron, timezone=self.timezone)
+        match = _LOCAL.match((self.local or "").strip())
+        assert match is not None
+        day = sv.WEEKDAYS.index(match.group(1).lower()[:3]) if match.group(1) else None
+        return sv.Schedule(local_day=day, local_time=time(int(match.group(2)), int(match.group(3))))
+
+
+class AudienceConfig(_Strict):
+    teams: list[str] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list)
+    therapeutic_areas: list[str] = Field(default_factory=list)
+    slack_channel: str | None = None
+
+    _channel = field_validator("slack_channel")(classmethod(lambda cls, v: _channel_id(v)))
+
+
+class RemindersConfig(_Strict):
+    after: str = "2d"
+    max: int = Field(1, ge=0, le=5)
+
+    @field_validator("after")
+    @classmethod
+    def _after(cls, value: str) -> str:
+        _duration(value)
+        return value
+
+
+class SurveyConfig(_Strict):
+    id: str
+    title: str = Field(min_length=1, max_length=150)
+    intro: str = Field("", max_length=1000)
+    questions: list[QuestionConfig] = Field(min_length=1, max_length=10)
+    audience: AudienceConfig = Field(default_factory=AudienceConfig)
+    schedule: ScheduleConfig
+    open_for: str = "3d"
+    reminders: RemindersConfig | None = None
+    anonymous: bool = True
+    min_responses: int = Field(5, ge=1, le=1000)
+    owners: list[str] = Field(default_factory=list)
+    results_channel: str | None = None
+
+    _channel = field_validator("results_channel")(classmethod(lambda cls, v: _channel_id(v)))
+
+    @model_validator(mode="after")
+    def _check(self) -> SurveyConfig:
+        if not _ID.match(self.id):
+            raise ValueError(f"survey id {self.id!r} must be lower-case letters, digits, - or _")
+        ids = [q.id for q in self.questions]
+        if len(set(ids)) != len(ids):
+            raise ValueError("question ids must be unique within a survey")
+        _duration(self.open_for)
+        if (
+            self.reminders
+            and self.reminders.max
+            and (_duration(self.reminders.after) >= _duration(self.open_for))
+        ):
+            raise ValueError("reminders.after must be shorter than open_for")
+        if not self.results_channel and not self.owners:
+            raise ValueError("give a results_channel or owners, so the results reach someone")
+        return self
+
+    def survey(self) -> sv.Survey:
+        reminders = self.reminders
+        return sv.Survey(
+            id=self.id,
+            title=self.title,
+            intro=self.intro,
+            questions=tuple(
+                sv.Question(
+                    id=q.id,
+                    type=q.type,
+                    text=q.text,
+                    labels=tuple(q.labels),
+                    options=tuple(q.options),
+                    multi=q.multi,
+                    optional=q.optional,
+                )
+                for q in self.questions
+            ),
+            schedule=self.schedule.schedule(),
+            audience=sv.Audience(
+                teams=tuple(self.audience.teams),
+                regions=tuple(self.audience.regions),
+                therapeutic_areas=tuple(self.audience.therapeutic_areas),
+                slack_channel=self.audience.slack_channel,
+            ),
+            open_for=_duration(self.open_for),
+            remind_after=_duration(reminders.after) if reminders and reminders.max else None,
+            max_reminders=reminders.max if reminders else 0,
+            anonymous=self.anonymous,
+            min_responses=self.min_responses,
+            owners=tuple(self.owners),
+            results_channel=self.results_channel,
+        )
+
+
 class OrgConfig(_Strict):
     recognition: RecognitionConfig = Field(default_factory=RecognitionConfig)
     compliance: ComplianceConfig = Field(default_factory=ComplianceConfig)
+    surveys: list[SurveyConfig] = Field(default_factory=list)
+
+    @field_validator("surveys")
+    @classmethod
+    def _unique_surveys(cls, value: list[SurveyConfig]) -> list[SurveyConfig]:
+        ids = [s.id for s in value]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"survey ids must be unique: {', '.join(dupes)}")
+        return value
+
+    def survey_definitions(self) -> tuple[sv.Survey, ...]:
+        return tuple(s.survey() for s in self.surveys)
 
     def policy(self) -> KudosPolicy:
         r = self.recognition

@@ -18,6 +18,7 @@ from sqlmodel import Session
 from compliance_rules import RuleSet
 from handlers.clock import Clock, SystemClock
 from handlers.policy import KudosPolicy
+from handlers.surveys import Survey
 from storage.db import is_sqlite, transaction
 
 T = TypeVar("T")
@@ -30,6 +31,7 @@ class Runtime:
     policy: KudosPolicy
     rules: RuleSet
     clock: Clock = field(default_factory=SystemClock)
+    surveys: tuple[Survey, ...] = ()
     listeners: list[Callable[[], None]] = field(default_factory=list)
     _commits: GroupCommit | None = None
 
@@ -46,6 +48,9 @@ class Runtime:
             workers = 1 if is_sqlite(self.engine) else 8
             self._commits = GroupCommit(self.run_sync, self.engine, workers=workers)
         return self._commits
+
+    def survey(self, survey_id: str) -> Survey | None:
+        return next((s for s in self.surveys if s.id == survey_id), None)
 
     def run_sync(self, work: Callable[[Session], T]) -> T:
         """Run `work` in one transaction; retry once when a concurrent writer won a race."""

@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
-from bot import slack_render, slack_review
+from bot import slack_render, slack_review, slack_survey
 from bot.runtime import Runtime
 from bot.slack_parse import parse
 from bot.slack_people import SlackPeople
@@ -39,6 +39,7 @@ def build(runtime: Runtime, *, client: AsyncWebClient, signing_secret: str) -> A
     people = SlackPeople(client)
     _register(app, runtime, people)
     slack_review.register(app, runtime, people)
+    slack_survey.register(app, runtime)
     return app
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import slack_render
+from bot import charts, slack_render, slack_survey
 from bot.outbox import Job, Permanent, RateLimited, Transient
 
 # Errors that no retry will fix; anything else unexpected is retried with backoff.
@@ -34,7 +36,12 @@ class SlackSender:
         self.client = client
 
     async def __call__(self, job: Job) -> str | None:
-        content = slack_render.message(job.template, job.data)
+        if job.template == "survey.results":
+            return await self._results(job)
+        if job.template == "survey.invite":
+            content = slack_survey.invite(job.data)
+        else:
+            content = slack_render.message(job.template, job.data)
         try:
             if job.kind == "ephemeral":
                 response = await self.client.chat_postEphemeral(
@@ -44,17 +51,43 @@ class SlackSender:
             response = await self.client.chat_postMessage(channel=job.channel, **content)
             return str(response.get("ts") or "") or None
         except SlackApiError as exc:
-            status = exc.response.status_code
-            if status == 429:
-                retry = exc.response.headers.get("Retry-After") or exc.response.headers.get(
-                    "retry-after"
-                )
-                raise RateLimited(float(retry or 30)) from exc
-            if status >= 500:
-                raise Transient(f"Slack answered HTTP {status}") from exc
-            error = str(exc.response.get("error") or f"HTTP {status}")
-            if error in _PERMANENT:
-                raise Permanent(error) from exc
-            raise Transient(error) from exc
+            raise _mapped(exc) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise Transient(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _results(self, job: Job) -> str | None:
+        """Survey results: the chart as an uploaded PNG with the figures as its comment."""
+        text = slack_survey.results_text(job.data)
+        png = await asyncio.to_thread(charts.survey_png, job.data)
+        try:
+            if png is None:
+                response = await self.client.chat_postMessage(channel=job.channel, text=text)
+                return str(response.get("ts") or "") or None
+            channel = job.channel
+            if channel[:1] in ("U", "W"):
+                opened = await self.client.conversations_open(users=channel)
+                channel = str(opened["channel"]["id"])
+            upload = await self.client.files_upload_v2(
+                channel=channel,
+                content=png,
+                filename=f"survey-{job.data.get('survey_id')}-{job.data.get('number')}.png",
+                title=f"{job.data.get('title')}, round {job.data.get('number')}",
+                initial_comment=text,
+            )
+            file = upload.get("file") or {}
+            return str(file.get("id") or "") or None
+        except SlackApiError as exc:
+            raise _mapped(exc) from exc
+        except (aiohttp.ClientError, TimeoutError, SlackRequestError) as exc:
+            raise Transient(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _mapped(exc: SlackApiError) -> Exception:
+    status = exc.response.status_code
+    if status == 429:
+        retry = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
+        return RateLimited(float(retry or 30))
+    if status >= 500:
+        return Transient(f"Slack answered HTTP {status}")
+    error = str(exc.response.get("error") or f"HTTP {status}")
+    return Permanent(error) if error in _PERMANENT else Transient(error)

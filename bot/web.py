@@ -11,6 +11,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from functools import partial
 from urllib.parse import parse_qs
 
 import aiohttp
@@ -25,6 +26,7 @@ from bot import slack_app
 from bot.email_send import EmailSender
 from bot.outbox import Dispatcher, Sender, pending_count, undelivered_safety_count
 from bot.runtime import Runtime
+from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.slack_send import SlackSender
 from bot.webhook_send import WebhookSender
@@ -61,7 +63,21 @@ def slack_client(settings: Settings) -> AsyncWebClient:
     )
 
 
-def create_app(settings: Settings, runtime: Runtime, *, dispatch: bool = True) -> Starlette:
+async def channel_members(client: AsyncWebClient, channel: str) -> list[str]:
+    """Everyone in a Slack channel (conversations.members, every page)."""
+    members: list[str] = []
+    cursor = None
+    while True:
+        response = await client.conversations_members(channel=channel, limit=1000, cursor=cursor)
+        members.extend(str(m) for m in response.get("members") or [])
+        cursor = (response.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return members
+
+
+def create_app(
+    settings: Settings, runtime: Runtime, *, dispatch: bool = True, schedule: bool | None = None
+) -> Starlette:
     senders: dict[str, Sender] = {}
     client: AsyncWebClient | None = None
     slack_handler: AsyncSlackRequestHandler | None = None
@@ -134,12 +150,19 @@ def create_app(settings: Settings, runtime: Runtime, *, dispatch: bool = True) -
         dispatcher = Dispatcher(runtime, senders) if dispatch else None
         if dispatcher:
             dispatcher.start()
+        scheduler = None
+        if (dispatch if schedule is None else schedule) and runtime.surveys:
+            members = partial(channel_members, client) if client is not None else None
+            scheduler = Scheduler(runtime, channel_members=members)
+            scheduler.start()
         state["ready"] = True
         state["dispatcher"] = dispatcher
         try:
             yield
         finally:
             state["ready"] = False
+            if scheduler:
+                await scheduler.stop()
             if dispatcher:
                 await dispatcher.stop()
             if client is not None and client.session is not None:

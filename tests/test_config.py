@@ -37,6 +37,38 @@ def test_values_are_read(tmp_path: Path) -> None:
     assert policy.safety_channel == "C0PV0001"
 
 
+SURVEY = """surveys:
+  - id: pulse
+    title: Weekly pulse
+    questions:
+      - {id: mood, type: enps, text: "Would you recommend working here?"}
+      - {id: frequency, type: choice, text: "How often?", options: [Daily, Weekly]}
+    schedule:
+      cron: '0 10 * * mon'
+      timezone: Europe/Berlin
+    open_for: 3d
+    results_channel: C0RESULTS
+"""
+
+
+def test_a_survey_definition_is_read(tmp_path: Path) -> None:
+    body = SURVEY.replace("open_for: 3d", "open_for: 2d\n    reminders: {after: 1d, max: 2}")
+    (survey,) = load(write(tmp_path, body)).survey_definitions()
+    assert survey.id == "pulse" and survey.anonymous and survey.min_responses == 5
+    assert survey.schedule.cron == "0 10 * * mon" and survey.schedule.timezone == "Europe/Berlin"
+    assert survey.open_for.days == 2 and survey.remind_after is not None
+    assert survey.remind_after.days == 1 and survey.max_reminders == 2
+    assert [q.type for q in survey.questions] == ["enps", "choice"]
+
+
+def test_a_local_schedule_is_read(tmp_path: Path) -> None:
+    body = SURVEY.replace("cron: '0 10 * * mon'\n      timezone: Europe/Berlin", "local: Tue 09:30")
+    (survey,) = load(write(tmp_path, body)).survey_definitions()
+    assert survey.schedule.local_day == 1
+    assert survey.schedule.local_time is not None
+    assert survey.schedule.local_time.strftime("%H:%M") == "09:30"
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
@@ -52,7 +84,33 @@ def test_values_are_read(tmp_path: Path) -> None:
         ),
         ("recognition: [\n", "line 2, column 1: invalid YAML"),
         ("- just\n- a list\n", "the top level must be a mapping"),
-        ("surveys: []\n", "surveys: unknown key"),
+        ("sprints: []\n", "sprints: unknown key"),
+        (
+            SURVEY.replace("cron: '0 10 * * mon'", "cron: '0 25 * * mon'"),
+            "surveys.0.schedule: invalid cron expression",
+        ),
+        (
+            SURVEY.replace("timezone: Europe/Berlin", "timezone: Mars/Olympus"),
+            "surveys.0.schedule: unknown timezone 'Mars/Olympus'",
+        ),
+        (
+            SURVEY.replace("      timezone: Europe/Berlin\n", ""),
+            "surveys.0.schedule: a cron schedule needs an explicit timezone",
+        ),
+        (
+            SURVEY.replace("type: enps", "type: stars"),
+            "surveys.0.questions.0.type: Input should be 'scale', 'enps', 'choice' or 'text'",
+        ),
+        (
+            SURVEY.replace("open_for: 3d", "open_for: soon"),
+            "'soon' is not a duration",
+        ),
+        (
+            SURVEY.replace("    results_channel: C0RESULTS\n", ""),
+            "give a results_channel or owners",
+        ),
+        (SURVEY.replace("frequency", "mood"), "question ids must be unique"),
+        (SURVEY + SURVEY[len("surveys:\n") :], "survey ids must be unique: pulse"),
     ],
 )
 def test_invalid_settings_name_file_key_and_problem(

@@ -1,0 +1,195 @@
+"""Scheduled work: opening survey rounds, delivering and reminding, closing with results.
+
+APScheduler 3.x (`AsyncIOScheduler`) fires a cron survey at its time; a sweep every
+`sweep_seconds` (and once at start) does everything else and catches up on what was due
+while the bot was down. Every run is keyed in the database (a round is unique per survey
+and period; each invitation, reminder and result post has its own outbox key), so a
+second firing, a restart, or two replicas sweeping at once never do anything twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlmodel import Session, select
+
+from bot.runtime import Runtime
+from handlers import surveys
+from storage.models import SurveyRound
+
+log = logging.getLogger("plaudit.scheduler")
+ChannelMembers = Callable[[str], Awaitable[list[str]]]  # channel id -> member user ids
+
+
+def cron_trigger(survey: surveys.Survey) -> CronTrigger:
+    assert survey.schedule.cron is not None
+    return CronTrigger.from_crontab(
+        survey.schedule.cron, timezone=ZoneInfo(survey.schedule.timezone or "UTC")
+    )
+
+
+def latest_fire(trigger: CronTrigger, now: datetime, lookback: timedelta) -> datetime | None:
+    """The last time `trigger` fired at or before `now`, looking back at most `lookback`."""
+    last = None
+    fire = trigger.get_next_fire_time(None, now - lookback)
+    while fire is not None and fire <= now:
+        last = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return last.astimezone(UTC) if last is not None else None
+
+
+def due_period(
+    survey: surveys.Survey, now: datetime
+) -> tuple[str, datetime | None, date | None] | None:
+    """(period key, closes_at, local date) of the round that should be open now, if any."""
+    if survey.schedule.cron is not None:
+        fire = latest_fire(cron_trigger(survey), now, survey.open_for)
+        if fire is None:
+            return None
+        return fire.isoformat(timespec="minutes"), fire + survey.open_for, None
+    if survey.schedule.is_local:
+        found = surveys.local_period(survey, now)
+        if found is None:
+            return None
+        period, day = found
+        return period, None, day
+    return None
+
+
+class Scheduler:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        channel_members: ChannelMembers | None = None,
+        sweep_seconds: float = 30.0,
+    ) -> None:
+        self.runtime = runtime
+        self.channel_members = channel_members
+        self.sweep_seconds = sweep_seconds
+        self._aps: AsyncIOScheduler | None = None
+        self._lock = asyncio.Lock()
+
+    def start(self) -> None:
+        aps = AsyncIOScheduler(timezone=UTC)
+        for survey in self.runtime.surveys:
+            if survey.schedule.cron is not None:
+                aps.add_job(
+                    self.sweep,
+                    cron_trigger(survey),
+                    id=f"survey:{survey.id}:open",
+                    coalesce=True,
+                    max_instances=1,
+                    misfire_grace_time=int(survey.open_for.total_seconds()),
+                )
+        aps.add_job(
+            self.sweep,
+            IntervalTrigger(seconds=self.sweep_seconds),
+            id="surveys:sweep",
+            coalesce=True,
+            max_instances=1,
+            next_run_time=datetime.now(UTC),  # once at start: catch up on what was missed
+        )
+        aps.start()
+        self._aps = aps
+
+    async def stop(self) -> None:
+        if self._aps is not None:
+            self._aps.shutdown(wait=False)
+            self._aps = None
+        async with self._lock:  # let a sweep in progress finish its transaction
+            pass
+
+    async def sweep(self) -> dict[str, int]:
+        """One pass: open due rounds, queue due invitations and reminders, close rounds."""
+        async with self._lock:
+            try:
+                return await self._sweep()
+            except Exception:
+                log.exception("survey sweep failed; the next one will pick up from here")
+                return {}
+
+    async def _sweep(self) -> dict[str, int]:
+        now = self.runtime.clock.now()
+        opened = 0
+        for survey in self.runtime.surveys:
+            due = due_period(survey, now)
+            if due is None:
+                continue
+            period, closes_at, day = due
+            exists = await self.runtime.run(partial(_round_exists, survey.id, period))
+            if exists:
+                continue
+            members = None
+            if survey.audience.slack_channel and self.channel_members is not None:
+                members = await self.channel_members(survey.audience.slack_channel)
+            result = await self.runtime.run(
+                partial(
+                    _open,
+                    survey,
+                    now=now,
+                    period=period,
+                    closes_at=closes_at,
+                    day=day,
+                    members=members,
+                )
+            )
+            if isinstance(result, surveys.Opened):
+                opened += 1
+                log.info(
+                    "opened round %s of survey %s for %s people",
+                    result.number,
+                    survey.id,
+                    result.invited,
+                )
+            elif isinstance(result, surveys.Skipped):
+                log.info("survey %s period %s not opened: %s", survey.id, period, result.reason)
+        counts = await self.runtime.run(partial(_housekeeping, now=now))
+        counts["opened"] = opened
+        if any(counts.values()):
+            self.runtime.poke()
+        return counts
+
+
+def _round_exists(survey_id: str, period: str, session: Session) -> bool:
+    stmt = select(SurveyRound.id).where(
+        SurveyRound.survey_id == survey_id, SurveyRound.period == period
+    )
+    return session.exec(stmt).first() is not None
+
+
+def _open(
+    survey: surveys.Survey,
+    session: Session,
+    *,
+    now: datetime,
+    period: str,
+    closes_at: datetime | None,
+    day: date | None,
+    members: list[str] | None,
+) -> surveys.Opened | surveys.AlreadyOpen | surveys.Skipped:
+    return surveys.open_round(
+        survey,
+        session=session,
+        now=now,
+        period=period,
+        closes_at=closes_at,
+        local_day=day,
+        channel_members=members,
+    )
+
+
+def _housekeeping(session: Session, *, now: datetime) -> dict[str, int]:
+    return {
+        "invited": surveys.deliver_due(session=session, now=now),
+        "reminded": surveys.remind_due(session=session, now=now),
+        "closed": len(surveys.close_due(session=session, now=now)),
+    }
