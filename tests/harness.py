@@ -22,6 +22,7 @@ from bot.web import create_app
 from compliance_rules import default_rules
 from handlers.clock import Clock, SystemClock
 from handlers.policy import KudosPolicy
+from handlers.surveys import Survey
 
 SECRET = "test-signing-secret-0123456789"
 TOKEN = "xoxb-test-token"
@@ -59,6 +60,7 @@ class Server:
         slack_api_url: str | None,
         policy: KudosPolicy | None = None,
         clock: Clock | None = None,
+        surveys: tuple[Survey, ...] = (),
     ) -> None:
         env: dict[str, Any] = {
             "PLAUDIT_DATABASE_URL": str(engine.url),
@@ -76,6 +78,7 @@ class Server:
             policy=policy or KudosPolicy(recognition_channel="C0KUDOS"),
             rules=default_rules(),
             clock=clock or SystemClock(),
+            surveys=surveys,
         )
         app = create_app(self.settings, self.runtime)
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")

@@ -74,6 +74,10 @@ class FakeSlack:
     _failures: dict[str, list[_Failure]] = field(default_factory=dict)
     _delays: dict[str, float] = field(default_factory=dict)
     _messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _files: dict[str, bytes] = field(default_factory=dict)
+    _channel_members: dict[str, list[str]] = field(default_factory=dict)
+    rate_limit: float | None = None  # chat.postMessage calls a second before 429s
+    _window: list[float] = field(default_factory=list)
     _lock: threading.Condition = field(default_factory=threading.Condition)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
     _server: ThreadingHTTPServer | None = None
@@ -140,6 +144,14 @@ class FakeSlack:
         with self._lock:
             self._failures.setdefault(method, []).append(_Failure(status, retry_after, body, times))
 
+    def set_channel_members(self, channel: str, users: list[str]) -> None:
+        with self._lock:
+            self._channel_members[channel] = list(users)
+
+    def file(self, file_id: str) -> bytes:
+        with self._lock:
+            return self._files[file_id]
+
     def delay(self, method: str, seconds: float) -> None:
         with self._lock:
             self._delays[method] = seconds
@@ -179,6 +191,18 @@ class FakeSlack:
         url = urlparse(request.path)
         method = url.path.rsplit("/", 1)[-1]
         length = int(request.headers.get("Content-Length") or 0)
+        if url.path.startswith("/upload/"):
+            # files.getUploadURLExternal hands out this URL; Slack answers it in plain text.
+            upload = request.rfile.read(length)
+            with self._lock:
+                self._files[method] = upload
+            answer = f"OK - {len(upload)}".encode()
+            request.send_response(200)
+            request.send_header("Content-Type", "text/plain")
+            request.send_header("Content-Length", str(len(answer)))
+            request.end_headers()
+            request.wfile.write(answer)
+            return
         raw = request.rfile.read(length).decode("utf-8") if length else ""
         args: dict[str, Any] = {k: v[0] for k, v in parse_qs(url.query).items()}
         content_type = request.headers.get("Content-Type", "")
@@ -191,7 +215,7 @@ class FakeSlack:
             self._calls.append(Call(method, args, headers, time.monotonic()))
             self._lock.notify_all()
             delay = self._delays.get(method, 0.0)
-            failure = self._take_failure(method)
+            failure = self._take_failure(method) or self._over_limit(method)
         if delay:
             time.sleep(delay)
         if failure is not None:
@@ -210,6 +234,18 @@ class FakeSlack:
         handler = self._methods().get(method)
         body = handler(args) if handler else {"ok": False, "error": "unknown_method"}
         self._reply(request, 200, body)
+
+    def _over_limit(self, method: str) -> _Failure | None:
+        """Slack's per-workspace limit: beyond `rate_limit` posts a second, a 429."""
+        if self.rate_limit is None or method != "chat.postMessage":
+            return None
+        now = time.monotonic()
+        while self._window and self._window[0] <= now - 1.0:
+            self._window.pop(0)
+        if len(self._window) >= self.rate_limit:
+            return _Failure(429, 1, None, 1)
+        self._window.append(now)
+        return None
 
     def _take_failure(self, method: str) -> _Failure | None:
         queue = self._failures.get(method)
@@ -247,6 +283,9 @@ class FakeSlack:
             "chat.update": self._update,
             "chat.getPermalink": self._permalink,
             "conversations.open": self._open,
+            "conversations.members": self._members,
+            "files.getUploadURLExternal": self._upload_url,
+            "files.completeUploadExternal": self._complete_upload,
             "views.open": self._view,
             "views.update": self._view,
         }
@@ -305,6 +344,14 @@ class FakeSlack:
         return {"ok": True, "message_ts": self._next_ts()}
 
     def _update(self, args: dict[str, Any]) -> dict[str, Any]:
+        blocks = args.get("blocks")
+        parsed = json.loads(blocks) if isinstance(blocks, str) else blocks
+        with self._lock:
+            for message in self._messages.get(str(args.get("channel")), []):
+                if message["ts"] == args.get("ts"):
+                    message["text"] = args.get("text", "")
+                    if parsed is not None:
+                        message["blocks"] = parsed
         return {
             "ok": True,
             "channel": args.get("channel"),
@@ -325,6 +372,43 @@ class FakeSlack:
     def _open(self, args: dict[str, Any]) -> dict[str, Any]:
         users = sorted(str(args.get("users", "")).split(","))
         return {"ok": True, "channel": {"id": "D" + "".join(u[-4:] for u in users).upper()}}
+
+    def _members(self, args: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            members = self._channel_members.get(str(args.get("channel")))
+        if members is None:
+            return {"ok": False, "error": "channel_not_found"}
+        # Two to a page, to exercise the cursor.
+        start = int(args.get("cursor") or 0)
+        page = members[start : start + 2]
+        cursor = str(start + 2) if start + 2 < len(members) else ""
+        return {"ok": True, "members": page, "response_metadata": {"next_cursor": cursor}}
+
+    def _upload_url(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("filename") or not args.get("length"):
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(self._ts):07d}"
+        root = self.base_url.removesuffix("/api/")
+        return {"ok": True, "upload_url": f"{root}/upload/{file_id}", "file_id": file_id}
+
+    def _complete_upload(self, args: dict[str, Any]) -> dict[str, Any]:
+        files = args.get("files")
+        parsed = json.loads(files) if isinstance(files, str) else files
+        channel = str(args.get("channel_id") or "")
+        with self._lock:
+            missing = [f["id"] for f in parsed or [] if f["id"] not in self._files]
+            if missing or not parsed:
+                return {"ok": False, "error": "file_not_found"}
+            if channel:
+                self._messages.setdefault(channel, []).append(
+                    {
+                        "type": "message",
+                        "ts": self._next_ts(),
+                        "text": args.get("initial_comment", ""),
+                        "files": [dict(f) for f in parsed],
+                    }
+                )
+        return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in parsed]}
 
     def _view(self, args: dict[str, Any]) -> dict[str, Any]:
         view = args.get("view")
