@@ -30,6 +30,8 @@ _JOB_COLUMNS = (
     _table.c.template,
     _table.c.data,
     _table.c.attempts,
+    _table.c.key,
+    _table.c.claimed_until,
 )
 _MARK_DELIVERED = (
     update(_table)
@@ -70,6 +72,10 @@ class Job:
     template: str
     data: dict[str, object]
     attempts: int
+    key: str = ""
+    # Claimed before and never finished: the last owner died, perhaps after sending. A
+    # sender that can ask the platform whether the message exists should ask first.
+    uncertain: bool = False
 
 
 Sender = Callable[[Job], Awaitable[str | None]]  # returns the platform's message id
@@ -114,6 +120,10 @@ class Dispatcher:
         self.flush_interval = flush_interval
         self._last_sent: dict[tuple[str | None, str], float] = {}
         self._next_slot: dict[str | None, float] = {}
+        # Per workspace: sends a second now (below workspace_rate after a 429) and the end
+        # of a pause the platform asked for; one workspace's limit is shared by its channels.
+        self._rate: dict[str | None, float] = {}
+        self._paused_until: dict[str | None, float] = {}
         self._channels: dict[tuple[str | None, str], asyncio.Task[None]] = {}
         self._outcomes: list[Callable[[Session], None]] = []
         self._delivered: list[dict[str, object]] = []
@@ -204,7 +214,7 @@ class Dispatcher:
         jobs: list[Job] = []
         per_channel: dict[str, int] = {}
         for row in conn.execute(stmt):
-            job = Job(*row)
+            job = Job(*row[:9], key=row.key, uncertain=row.claimed_until is not None)
             # Take a few per channel: paced at one a second, more would sit leased for long.
             if per_channel.get(job.channel, 0) >= self.per_channel:
                 continue
@@ -218,20 +228,46 @@ class Dispatcher:
             )
         return jobs
 
-    async def _deliver_channel(self, key: tuple[str | None, str], jobs: list[Job]) -> None:
+    async def _pace(self, key: tuple[str | None, str], workspace: str | None) -> bool:
+        """Wait for this channel's next turn and a send slot of its workspace; False when
+        stopping. A 429 seen while waiting moves the slot past the pause."""
         loop = asyncio.get_running_loop()
-        for index, job in enumerate(jobs):
+        while True:
             now = loop.time()
             wait = self._last_sent.get(key, 0.0) + self.channel_interval - now
             if self.workspace_rate > 0:
-                # One queue of send slots per workspace: channels share the app's quota there.
-                slot = max(now + max(wait, 0.0), self._next_slot.get(job.workspace, 0.0))
-                self._next_slot[job.workspace] = slot + 1.0 / self.workspace_rate
-                wait = slot - now
+                start = max(now + max(wait, 0.0), self._next_slot.get(workspace, 0.0))
+                start = max(start, self._paused_until.get(workspace, 0.0))
+                rate = self._rate.get(workspace, self.workspace_rate)
+                self._next_slot[workspace] = start + 1.0 / rate
+                wait = start - now
             if wait > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopped.wait(), wait)
             if self._stopping:
+                return False
+            if loop.time() >= self._paused_until.get(workspace, 0.0):
+                return True
+
+    def _throttled(self, workspace: str | None, retry_after: float) -> None:
+        """The platform said slow down: pause the workspace and send a little slower."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + retry_after
+        self._paused_until[workspace] = max(self._paused_until.get(workspace, 0.0), until)
+        rate = self._rate.get(workspace, self.workspace_rate)
+        self._rate[workspace] = max(1.0, rate * 0.95)
+
+    def _sent(self, workspace: str | None) -> None:
+        if self.workspace_rate > 0:
+            rate = self._rate.get(workspace, self.workspace_rate)
+            if rate < self.workspace_rate:
+                # Creep back up slowly: a 429 costs a whole pause, a slightly slow send little.
+                self._rate[workspace] = min(self.workspace_rate, rate + 0.002)
+
+    async def _deliver_channel(self, key: tuple[str | None, str], jobs: list[Job]) -> None:
+        loop = asyncio.get_running_loop()
+        for index, job in enumerate(jobs):
+            if not await self._pace(key, job.workspace):
                 # Hand the rest back now rather than holding shutdown for the pacing.
                 for later in jobs[index:]:
                     self._record(partial(self._release, job=later))
@@ -239,6 +275,7 @@ class Dispatcher:
             try:
                 ref = await self.senders[job.platform](job)
             except RateLimited as limited:
+                self._throttled(job.workspace, limited.retry_after)
                 # Everything still queued for this channel waits too.
                 for later in jobs[index:]:
                     self._record(
@@ -261,6 +298,7 @@ class Dispatcher:
                     partial(self._retry, job=job, delay=delay, error=repr(exc), counts=True)
                 )
             else:
+                self._sent(job.workspace)
                 self._delivered.append(
                     {"row_id": job.id, "ref": ref, "at": self.runtime.clock.now()}
                 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -31,6 +32,10 @@ _PERMANENT = {
 }
 
 
+METADATA_EVENT = "plaudit_outbox"
+log = logging.getLogger("plaudit.outbox")
+
+
 class SlackSender:
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
@@ -48,12 +53,43 @@ class SlackSender:
                     channel=job.channel, user=job.user or "", **content
                 )
                 return str(response.get("message_ts") or "") or None
-            response = await self.client.chat_postMessage(channel=job.channel, **content)
+            if job.uncertain and job.kind == "dm":
+                found = await self._already_posted(job)
+                if found is not None:
+                    return found
+            response = await self.client.chat_postMessage(
+                channel=job.channel,
+                metadata={"event_type": METADATA_EVENT, "event_payload": {"key": job.key}},
+                **content,
+            )
             return str(response.get("ts") or "") or None
         except SlackApiError as exc:
             raise _mapped(exc) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise Transient(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _already_posted(self, job: Job) -> str | None:
+        """The ts of this job's DM if an earlier owner sent it before dying; Slack has no
+        idempotency key, so the outbox key travels in the message's metadata."""
+        try:
+            opened = await self.client.conversations_open(users=job.channel)
+            history = await self.client.conversations_history(
+                channel=str(opened["channel"]["id"]), limit=100, include_all_metadata=True
+            )
+        except SlackApiError as exc:
+            log.warning(
+                "could not check for an earlier copy of row %s: %s",
+                job.id,
+                exc.response.get("error"),
+            )
+            return None
+        for message in history.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == METADATA_EVENT and payload.get("key") == job.key:
+                log.info("row %s was already delivered before a restart", job.id)
+                return str(message.get("ts") or "") or None
+        return None
 
     async def _results(self, job: Job) -> str | None:
         """Survey results: the chart as an uploaded PNG with the figures as its comment."""

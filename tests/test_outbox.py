@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -201,3 +202,71 @@ def test_channels_of_one_workspace_share_its_rate(db: Engine, slack: FakeSlack) 
     times = sorted(c.at for c in slack.calls("chat.postMessage"))
     assert len(times) == 6
     assert times[-1] - times[0] >= 5 * 0.2 * 0.9  # six sends at five a second
+
+
+def _dm_row(engine: Engine, key: str, user: str, *, claimed: bool) -> None:
+    with Session(engine) as s:
+        queries.enqueue(
+            session=s,
+            message=queries.Message(
+                key=key,
+                platform="slack",
+                workspace="T0001",
+                channel=user,
+                kind="dm",
+                template="notice",
+                data={"text": f"hello {user}"},
+            ),
+        )
+        if claimed:  # claimed by a replica that died; its lease has run out
+            row = s.exec(select(Outbox).where(Outbox.key == key)).one()
+            row.claimed_until = datetime.now(UTC) - timedelta(seconds=1)
+            s.add(row)
+        s.commit()
+
+
+def test_a_dm_the_dead_owner_already_sent_is_not_sent_again(db: Engine, slack: FakeSlack) -> None:
+    _dm_row(db, "dm-sent", "U0001", claimed=True)
+    _dm_row(db, "dm-unsent", "U0002", claimed=True)
+    _dm_row(db, "dm-fresh", "U0003", claimed=False)
+    # The dead owner got as far as Slack for the first one, but not as far as the database.
+    slack_sent = asyncio.run(
+        slack_client_for(slack).chat_postMessage(
+            channel="U0001",
+            text="hello U0001",
+            metadata={"event_type": "plaudit_outbox", "event_payload": {"key": "dm-sent"}},
+        )
+    )
+    asyncio.run(run_until(dispatcher(db, slack), db))
+    posts = slack.calls("chat.postMessage")
+    assert sorted(c.args["channel"] for c in posts) == ["U0001", "U0002", "U0003"]  # 1 was ours
+    assert len(slack.messages("U0001")) == 1 and len(slack.messages("U0002")) == 1
+    by_key = {r.key: r for r in rows(db)}
+    assert by_key["dm-sent"].status == "delivered"
+    assert by_key["dm-sent"].message_ref == slack_sent["ts"]
+    # Only uncertain rows cost a look-up.
+    assert [c.args["channel"] for c in slack.calls("conversations.history")] == ["D0001", "D0002"]
+    assert all(c.args["metadata"]["event_payload"]["key"] for c in posts[1:])
+
+
+def slack_client_for(slack: FakeSlack) -> AsyncWebClient:
+    settings = Settings.model_validate(
+        {
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_SIGNING_SECRET": "s3cret",
+            "SLACK_API_URL": slack.base_url,
+        }
+    )
+    return slack_client(settings)
+
+
+def test_a_429_pauses_every_channel_of_the_workspace(db: Engine, slack: FakeSlack) -> None:
+    for n in range(4):
+        enqueue(db, 1, channel=f"C0P{n}", prefix=f"p{n}-")
+    slack.fail_next("chat.postMessage", status=429, retry_after=1)
+    asyncio.run(run_until(dispatcher(db, slack, workspace_rate=50.0), db))
+    calls = slack.calls("chat.postMessage")
+    assert len(calls) == 5
+    first = calls[0].at
+    # After the refusal nothing else was sent to the workspace until the pause was over.
+    assert all(c.at - first >= 0.95 for c in calls[1:])

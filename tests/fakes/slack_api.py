@@ -75,6 +75,7 @@ class FakeSlack:
     _delays: dict[str, float] = field(default_factory=dict)
     _messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _files: dict[str, bytes] = field(default_factory=dict)
+    _ims: dict[str, str] = field(default_factory=dict)
     _channel_members: dict[str, list[str]] = field(default_factory=dict)
     rate_limit: float | None = None  # chat.postMessage calls a second before 429s
     _window: list[float] = field(default_factory=list)
@@ -284,6 +285,7 @@ class FakeSlack:
             "chat.getPermalink": self._permalink,
             "conversations.open": self._open,
             "conversations.members": self._members,
+            "conversations.history": self._history,
             "files.getUploadURLExternal": self._upload_url,
             "files.completeUploadExternal": self._complete_upload,
             "views.open": self._view,
@@ -334,6 +336,9 @@ class FakeSlack:
         }
         if "blocks" in args:
             message["blocks"] = args["blocks"]
+        if args.get("metadata"):
+            meta = args["metadata"]
+            message["metadata"] = json.loads(meta) if isinstance(meta, str) else meta
         with self._lock:
             self._messages.setdefault(channel, []).append(message)
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
@@ -371,7 +376,24 @@ class FakeSlack:
 
     def _open(self, args: dict[str, Any]) -> dict[str, Any]:
         users = sorted(str(args.get("users", "")).split(","))
-        return {"ok": True, "channel": {"id": "D" + "".join(u[-4:] for u in users).upper()}}
+        channel = "D" + "".join(u[-4:] for u in users).upper()
+        with self._lock:
+            self._ims[channel] = users[0]
+        return {"ok": True, "channel": {"id": channel}}
+
+    def _history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Newest first, as Slack returns it; a DM's messages were posted to the user id."""
+        channel = str(args.get("channel", ""))
+        with self._lock:
+            stored = self._messages.get(self._ims.get(channel, channel))
+            if stored is None:
+                return {"ok": False, "error": "channel_not_found"}
+            keep_metadata = str(args.get("include_all_metadata")).lower() in ("1", "true")
+            newest = list(reversed(stored))[: int(args.get("limit") or 100)]
+        messages = [
+            m if keep_metadata else {k: v for k, v in m.items() if k != "metadata"} for m in newest
+        ]
+        return {"ok": True, "messages": messages, "has_more": False}
 
     def _members(self, args: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
