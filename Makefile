@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/ack.py
 	$(BIN)/python bench/compliance.py
+	$(BIN)/python bench/fanout.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -109,6 +109,9 @@ class Dispatcher:
         self.senders = senders
         self.channel_interval = channel_interval
         self.workspace_rate = workspace_rate  # messages a second per workspace; 0 = no limit
+        # Sends are spaced a little wider than the limit: a send that leaves a few ms late
+        # would otherwise put one too many into some one-second window and cost a pause.
+        self._cruise = workspace_rate * 0.97
         self.max_attempts = max_attempts
         self.batch = batch
         self.max_channels = max_channels
@@ -238,7 +241,7 @@ class Dispatcher:
             if self.workspace_rate > 0:
                 start = max(now + max(wait, 0.0), self._next_slot.get(workspace, 0.0))
                 start = max(start, self._paused_until.get(workspace, 0.0))
-                rate = self._rate.get(workspace, self.workspace_rate)
+                rate = self._rate.get(workspace, self._cruise)
                 self._next_slot[workspace] = start + 1.0 / rate
                 wait = start - now
             if wait > 0:
@@ -254,15 +257,15 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         until = loop.time() + retry_after
         self._paused_until[workspace] = max(self._paused_until.get(workspace, 0.0), until)
-        rate = self._rate.get(workspace, self.workspace_rate)
+        rate = self._rate.get(workspace, self._cruise)
         self._rate[workspace] = max(1.0, rate * 0.95)
 
     def _sent(self, workspace: str | None) -> None:
         if self.workspace_rate > 0:
-            rate = self._rate.get(workspace, self.workspace_rate)
-            if rate < self.workspace_rate:
+            rate = self._rate.get(workspace, self._cruise)
+            if rate < self._cruise:
                 # Creep back up slowly: a 429 costs a whole pause, a slightly slow send little.
-                self._rate[workspace] = min(self.workspace_rate, rate + 0.002)
+                self._rate[workspace] = min(self._cruise, rate + 0.001)
 
     async def _deliver_channel(self, key: tuple[str | None, str], jobs: list[Job]) -> None:
         loop = asyncio.get_running_loop()

@@ -52,7 +52,7 @@ def due_period(
     """(period key, closes_at, local date) of the round that should be open now, if any."""
     if survey.schedule.cron is not None:
         fire = latest_fire(cron_trigger(survey), now, survey.open_for)
-        if fire is None:
+        if fire is None or fire + survey.open_for <= now:
             return None
         return fire.isoformat(timespec="minutes"), fire + survey.open_for, None
     if survey.schedule.is_local:
@@ -119,7 +119,7 @@ class Scheduler:
 
     async def _sweep(self) -> dict[str, int]:
         now = self.runtime.clock.now()
-        opened = 0
+        opened = invited = 0
         for survey in self.runtime.surveys:
             due = due_period(survey, now)
             if due is None:
@@ -144,6 +144,7 @@ class Scheduler:
             )
             if isinstance(result, surveys.Opened):
                 opened += 1
+                invited += result.due_now
                 log.info(
                     "opened round %s of survey %s for %s people",
                     result.number,
@@ -154,6 +155,7 @@ class Scheduler:
                 log.info("survey %s period %s not opened: %s", survey.id, period, result.reason)
         counts = await self.runtime.run(partial(_housekeeping, now=now))
         counts["opened"] = opened
+        counts["invited"] += invited
         if any(counts.values()):
             self.runtime.poke()
         return counts

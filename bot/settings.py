@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
     slack_api_url: str = Field(SLACK_API_DEFAULT, alias="SLACK_API_URL")
+    # Messages a second the bot sends into one Slack workspace, all channels together. After
+    # a 429 it pauses as told and sends a little slower, creeping back up to this ceiling.
+    slack_rate: float = Field(20.0, alias="PLAUDIT_SLACK_RATE", gt=0, le=1000)
 
     # Mail server for drug-safety notifications by email (compliance.safety_email).
     smtp_host: str | None = Field(None, alias="PLAUDIT_SMTP_HOST")

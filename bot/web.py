@@ -147,7 +147,9 @@ def create_app(
         senders["webhook"] = WebhookSender(webhooks)
         if settings.smtp_host:
             senders["email"] = EmailSender(settings)
-        dispatcher = Dispatcher(runtime, senders) if dispatch else None
+        dispatcher = (
+            Dispatcher(runtime, senders, workspace_rate=settings.slack_rate) if dispatch else None
+        )
         if dispatcher:
             dispatcher.start()
         scheduler = None

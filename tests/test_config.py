@@ -179,3 +179,26 @@ def test_a_market_pack_is_switched_on_in_plaudit_yaml(tmp_path: Path) -> None:
     eu = load(write(tmp_path, "compliance:\n  packs: [default, eu]\n")).compliance.rules(tmp_path)
     assert check(text, eu).outcome is Outcome.BLOCK
     assert eu.packs == ("default@1", "eu@1")
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_readme_example_and_the_example_file_load(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
+    org = load(write(tmp_path, block))
+    assert org.policy().safety_channel == "C0SAFETY1"
+    (survey,) = org.survey_definitions()
+    assert survey.schedule.local_time is not None and survey.max_reminders == 1
+    example = (ROOT / "plaudit.example.yaml").read_text(encoding="utf-8")
+    assert load(write(tmp_path, example)).policy().daily_allowance == 5
+    # The commented survey in the example file is valid once uncommented.
+    uncommented = "\n".join(
+        line.replace("# ", "", 1) if line.startswith("# ") and line[2:3] in ("s", " ") else line
+        for line in example.splitlines()
+        if not line.startswith("# Pulse")
+    )
+    assert [s.id for s in load(write(tmp_path, uncommented)).survey_definitions()] == [
+        "weekly-pulse"
+    ]

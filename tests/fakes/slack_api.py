@@ -76,6 +76,7 @@ class FakeSlack:
     _messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _files: dict[str, bytes] = field(default_factory=dict)
     _ims: dict[str, str] = field(default_factory=dict)
+    _counts: dict[str, int] = field(default_factory=dict)
     _channel_members: dict[str, list[str]] = field(default_factory=dict)
     rate_limit: float | None = None  # chat.postMessage calls a second before 429s
     _window: list[float] = field(default_factory=list)
@@ -163,11 +164,17 @@ class FakeSlack:
             self._failures.clear()
             self._delays.clear()
             self._messages.clear()
+            self._counts.clear()
 
     # -- inspection --------------------------------------------------------------------
     def calls(self, method: str | None = None) -> list[Call]:
         with self._lock:
             return [c for c in self._calls if method is None or c.method == method]
+
+    def count(self, method: str) -> int:
+        """Calls of `method` so far, without copying the record."""
+        with self._lock:
+            return self._counts.get(method, 0)
 
     def messages(self, channel: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -214,6 +221,7 @@ class FakeSlack:
         headers = {k.lower(): v for k, v in request.headers.items()}
         with self._lock:
             self._calls.append(Call(method, args, headers, time.monotonic()))
+            self._counts[method] = self._counts.get(method, 0) + 1
             self._lock.notify_all()
             delay = self._delays.get(method, 0.0)
             failure = self._take_failure(method) or self._over_limit(method)
