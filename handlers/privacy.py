@@ -10,7 +10,17 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from storage import queries
-from storage.models import AuditEntry, Member, Outbox, PvCase, Recognition, RecognitionRecipient
+from storage.models import (
+    AuditEntry,
+    Member,
+    Outbox,
+    PvCase,
+    Recognition,
+    RecognitionRecipient,
+    SurveyAnswer,
+    SurveyInvite,
+    SurveyRound,
+)
 
 
 def _member(session: Session, email: str) -> Member | None:
@@ -38,6 +48,16 @@ def export(email: str, *, session: Session, now: datetime) -> dict[str, Any] | N
         else []
     )
     cases = session.exec(select(PvCase).where(PvCase.reporter_member_id == member.id)).all()
+    answers = session.exec(
+        select(SurveyAnswer, SurveyRound)
+        .join(SurveyRound, col(SurveyRound.id) == col(SurveyAnswer.round_id))
+        .where(SurveyAnswer.member_id == member.id)
+    ).all()
+    invited = session.exec(
+        select(SurveyInvite, SurveyRound)
+        .join(SurveyRound, col(SurveyRound.id) == col(SurveyInvite.round_id))
+        .where(SurveyInvite.member_id == member.id)
+    ).all()
     subject = f"member:{member.id}"
     audit = session.exec(
         select(AuditEntry).where(
@@ -71,6 +91,30 @@ def export(email: str, *, session: Session, now: datetime) -> dict[str, Any] | N
         },
         "recognitions_given": [_recognition(r) for r in given],
         "recognitions_received": [_recognition(r) for r in received],
+        "survey_answers": [
+            {
+                "survey": r.survey_id,
+                "round": r.number,
+                "question": a.question_id,
+                "score": a.score,
+                "choices": a.choices,
+                "text": a.text,
+            }
+            for a, r in answers
+        ],
+        # Answers to anonymous surveys are held without any link to the person who gave
+        # them, so they cannot be found, exported or erased as theirs.
+        "survey_invitations": [
+            {
+                "survey": r.survey_id,
+                "round": r.number,
+                "anonymous": r.anonymous,
+                "sent_at": _iso(i.sent_at),
+                "responded": i.responded,
+                "reminders": i.reminders_sent,
+            }
+            for i, r in invited
+        ],
         "pv_cases_reported": [
             {"id": c.id, "aware_at": _iso(c.aware_at), "source": c.source, "text": c.text}
             for c in cases
@@ -119,6 +163,12 @@ def erase(email: str, *, session: Session, now: datetime) -> dict[str, int] | No
         if text != recognition.text:
             recognition.text = text
             session.add(recognition)
+            rewritten += 1
+    for answer in session.exec(select(SurveyAnswer).where(col(SurveyAnswer.text).is_not(None))):
+        written = answer.text or ""
+        if names and pattern.search(written):
+            answer.text = pattern.sub(pseudonym, written)
+            session.add(answer)
             rewritten += 1
     scrubbed = 0
     for row in session.exec(select(Outbox)):

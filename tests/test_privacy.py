@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
-from handlers import kudos, privacy, stats
+from compliance_rules import default_rules
+from handlers import kudos, privacy, stats, surveys
 from handlers.clock import FixedClock
 from handlers.events import KudosRequested, Person
 from handlers.policy import KudosPolicy
 from storage import queries
-from storage.models import AuditEntry, Member, Outbox, PvCase, Recognition
+from storage.models import AuditEntry, Member, Outbox, PvCase, Recognition, SurveyAnswer
 
 POLICY = KudosPolicy(recognition_channel="C0KUDOS", safety_channel="C0SAFETY")
 
@@ -70,3 +72,32 @@ def test_erase_pseudonymises_keeps_counts_and_pv_cases_and_audits_without_data(
     entry = session.exec(select(AuditEntry).where(AuditEntry.action == "privacy.erased")).one()
     assert "bob" not in json.dumps(entry.detail).lower()
     assert queries.verify_audit(session=session)[0]
+
+
+def test_named_survey_answers_are_exported_and_anonymous_ones_cannot_be(
+    session: Session, clock: FixedClock, alice: Person, bob: Person
+) -> None:
+    setup(session, clock, alice, bob)
+    question = surveys.Question("comment", "text", "Anything else?")
+    named = surveys.Survey("named", "Named", (question,), anonymous=False, owners=("x@y.z",))
+    hidden = surveys.Survey("anon", "Anon", (question,), anonymous=True, owners=("x@y.z",))
+    for survey in (named, hidden):
+        opened = surveys.open_round(survey, session=session, now=clock.now(), period="p")
+        assert isinstance(opened, surveys.Opened)
+        answered = surveys.answer(
+            surveys.SurveyAnswered(bob, opened.round_id, "comment", text=f"Bob says {survey.id}"),
+            session=session,
+            now=clock.now() + timedelta(minutes=1),
+            rules=default_rules(),
+            policy=POLICY,
+        )
+        assert isinstance(answered, surveys.Answered)
+    session.commit()
+    data = privacy.export("bob@example.com", session=session, now=clock.now())
+    assert data is not None
+    assert [a["text"] for a in data["survey_answers"]] == ["Bob says named"]
+    assert sorted(i["survey"] for i in data["survey_invitations"]) == ["anon", "named"]
+    privacy.erase("bob@example.com", session=session, now=clock.now())
+    session.commit()
+    texts = sorted(a.text or "" for a in session.exec(select(SurveyAnswer)))
+    assert all("Bob" not in t for t in texts) and len(texts) == 2
