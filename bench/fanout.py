@@ -223,6 +223,12 @@ def report(
         print(f"restart gap (lease {args.lease:.0f} s)     {gap:.1f} s")
         share = rate_all / args.limit
         print(f"rate including the restart   {rate_all:.1f} msg/s = {share:.3f} of the limit")
+    busiest, left = 0, 0
+    for right, t in enumerate(times):
+        while times[left] <= t - 1.0:
+            left += 1
+        busiest = max(busiest, right - left + 1)
+    print(f"busiest second at the fake   {busiest} calls")
     print(f"429 answers                  {refused}")
     print(f"duplicates                   {duplicates}")
     print(f"losses                       {losses}")

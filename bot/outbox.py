@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import random
@@ -111,7 +112,7 @@ class Dispatcher:
         self.workspace_rate = workspace_rate  # messages a second per workspace; 0 = no limit
         # Sends are spaced a little wider than the limit: a send that leaves a few ms late
         # would otherwise put one too many into some one-second window and cost a pause.
-        self._cruise = workspace_rate * 0.97
+        self._cruise = workspace_rate * 0.95
         self.max_attempts = max_attempts
         self.batch = batch
         self.max_channels = max_channels
@@ -127,6 +128,7 @@ class Dispatcher:
         # of a pause the platform asked for; one workspace's limit is shared by its channels.
         self._rate: dict[str | None, float] = {}
         self._paused_until: dict[str | None, float] = {}
+        self._recent: dict[str | None, collections.deque[float]] = {}
         self._channels: dict[tuple[str | None, str], asyncio.Task[None]] = {}
         self._outcomes: list[Callable[[Session], None]] = []
         self._delivered: list[dict[str, object]] = []
@@ -249,8 +251,20 @@ class Dispatcher:
                     await asyncio.wait_for(self._stopped.wait(), wait)
             if self._stopping:
                 return False
-            if loop.time() >= self._paused_until.get(workspace, 0.0):
+            now = loop.time()
+            if now < self._paused_until.get(workspace, 0.0):
+                continue
+            if self.workspace_rate <= 0:
                 return True
+            # Never more than the rate in any one second, whatever the event loop did: a
+            # stall that bunches sends up must not push the next second over the limit.
+            recent = self._recent.setdefault(workspace, collections.deque())
+            while recent and recent[0] <= now - 1.0:
+                recent.popleft()
+            if len(recent) < max(1, int(self._rate.get(workspace, self._cruise))):
+                recent.append(now)
+                return True
+            self._next_slot[workspace] = max(self._next_slot[workspace], recent[0] + 1.0)
 
     def _throttled(self, workspace: str | None, retry_after: float) -> None:
         """The platform said slow down: pause the workspace and send a little slower."""
