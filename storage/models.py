@@ -233,3 +233,140 @@ class SurveyAnswer(SQLModel, table=True):
     flags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     team: str | None = Field(default=None, max_length=120)
     region: str | None = Field(default=None, max_length=120)
+
+
+class LeaderboardTotal(SQLModel, table=True):
+    """Points per member per sprint (and per value tag; '' is all), kept as kudos change,
+    so a leaderboard reads one row per member instead of every recognition."""
+
+    __tablename__ = "leaderboard_total"
+    __table_args__ = (
+        UniqueConstraint("sprint", "value_tag", "member_id", name="uq_leaderboard_total"),
+        Index("ix_leaderboard_total_rank", "sprint", "value_tag", "received"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    sprint: str = Field(max_length=32)
+    value_tag: str = Field(default="", max_length=64)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    received: int = 0
+    given: int = 0
+
+
+class MilestoneAward(SQLModel, table=True):
+    """A campaign milestone reached: awarded once (unique key), in the sprint it was seen."""
+
+    __tablename__ = "milestone_award"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=255, unique=True)  # milestone id, or id:object for patterns
+    milestone_id: str = Field(max_length=64, index=True)
+    sprint: str = Field(max_length=32, index=True)
+    title: str = Field(max_length=200)
+    points: int
+    team: str | None = Field(default=None, max_length=120)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    awarded_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class MilestoneShare(SQLModel, table=True):
+    """A member's whole-point share of an award (shares add up to the award)."""
+
+    __tablename__ = "milestone_share"
+    __table_args__ = (UniqueConstraint("award_id", "member_id", name="uq_milestone_share"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    award_id: int = Field(foreign_key="milestone_award.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    sprint: str = Field(max_length=32, index=True)
+    points: int
+
+
+class SprintSnapshot(SQLModel, table=True):
+    """A closed sprint's board, frozen with the rules in force and a hash over both."""
+
+    __tablename__ = "sprint_snapshot"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sprint: str = Field(max_length=32, unique=True)
+    closed_at: datetime = Field(sa_type=UTCDateTime)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    sha256: str = Field(max_length=64)
+
+
+class ScheduledRun(SQLModel, table=True):
+    """A scheduled job's run for one period: unique, so a second firing does nothing."""
+
+    __tablename__ = "scheduled_run"
+    __table_args__ = (UniqueConstraint("job", "period", name="uq_scheduled_run"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=64)
+    period: str = Field(max_length=64)
+    ran_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class SyncState(SQLModel, table=True):
+    """Cursors and last results of external syncs (e.g. the BigCommerce orders cursor)."""
+
+    __tablename__ = "sync_state"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class BcPromotion(SQLModel, table=True):
+    """The local copy of a BigCommerce promotion, as far as milestones need it."""
+
+    __tablename__ = "bc_promotion"
+
+    id: int = Field(primary_key=True)
+    name: str = Field(max_length=255)
+    status: str = Field(max_length=32)
+    start_date: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    end_date: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    current_uses: int = 0
+    max_uses: int | None = None
+    fetched_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class BcCoupon(SQLModel, table=True):
+    __tablename__ = "bc_coupon"
+
+    id: int = Field(primary_key=True)
+    name: str = Field(max_length=255)
+    code: str = Field(max_length=100)
+    enabled: bool
+    num_uses: int = 0
+    max_uses: int | None = None
+    date_created: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    fetched_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class BcChannel(SQLModel, table=True):
+    __tablename__ = "bc_channel"
+
+    id: int = Field(primary_key=True)
+    name: str = Field(max_length=255)
+    type: str = Field(max_length=32)
+    platform: str = Field(max_length=64)
+    status: str = Field(max_length=32)
+    date_created: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    fetched_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class BcOrder(SQLModel, table=True):
+    """An order, as orders milestones count them: when, where, how much, and whether it
+    counts (statuses 0, 4, 5, 6 do not)."""
+
+    __tablename__ = "bc_order"
+    __table_args__ = (Index("ix_bc_order_window", "counts", "date_created", "channel_id"),)
+
+    id: int = Field(primary_key=True)
+    status_id: int
+    counts: bool
+    date_created: datetime = Field(sa_type=UTCDateTime)
+    date_modified: datetime = Field(sa_type=UTCDateTime)
+    total_cents: int  # total_inc_tax in the store's currency, in cents
+    channel_id: int = 1

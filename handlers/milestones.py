@@ -1,0 +1,245 @@
+"""Campaign milestones: rules over the local copy of the store, each awarded once.
+
+A milestone is checked against what the last sync stored (`bc_promotion`, `bc_coupon`,
+`bc_order`, `bc_channel`). When it holds, one `MilestoneAward` is written under a unique
+key, its points are shared among the team or named members in whole points, the
+recognition channel hears about it through the outbox, and the audit trail records it.
+Running the check again, from a schedule and a webhook at once, awards nothing twice.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from handlers.policy import KudosPolicy
+from handlers.sprints import SprintCalendar
+from storage import queries
+from storage.models import (
+    BcChannel,
+    BcCoupon,
+    BcOrder,
+    BcPromotion,
+    Member,
+    MilestoneAward,
+    MilestoneShare,
+)
+
+Source = Literal["promotion", "coupon", "orders", "channel"]
+Threshold = Literal["live", "redemptions", "orders", "revenue"]
+
+
+@dataclass(frozen=True)
+class Milestone:
+    id: str
+    title: str
+    source: Source
+    threshold: Threshold = "live"
+    at_least: Decimal = Decimal(0)  # redemptions / orders / revenue
+    match_id: int | None = None
+    match_name: str | None = None  # a glob, case-insensitive: "Spring launch*"
+    channel_id: int | None = None  # orders: only this storefront channel
+    window_start: datetime | None = None  # orders: the campaign window
+    window_end: datetime | None = None
+    points: int = 0
+    points_per: Decimal | None = None  # revenue: one `points` per this much revenue
+    cap: int | None = None  # the most a revenue-based award gives
+    team: str | None = None
+    members: tuple[str, ...] = ()  # emails
+
+
+@dataclass(frozen=True)
+class Awarded:
+    key: str
+    milestone_id: str
+    title: str
+    points: int
+    sprint: str
+    shares: dict[int, int]  # member id -> points
+
+
+def _matches(milestone: Milestone, object_id: int, name: str) -> bool:
+    if milestone.match_id is not None and object_id != milestone.match_id:
+        return False
+    if milestone.match_name is not None:
+        return fnmatch.fnmatchcase(name.lower(), milestone.match_name.lower())
+    return True
+
+
+def _candidates(
+    milestone: Milestone, session: Session, now: datetime
+) -> list[tuple[str, dict[str, Any], Decimal]]:
+    """(award key, detail, revenue) for every object that meets the milestone now."""
+    found: list[tuple[str, dict[str, Any], Decimal]] = []
+    if milestone.source == "promotion":
+        for p in session.exec(select(BcPromotion).order_by(col(BcPromotion.id))):
+            if not _matches(milestone, p.id, p.name):
+                continue
+            live = p.status == "ENABLED" and (p.start_date is None or p.start_date <= now)
+            live = live and (p.end_date is None or p.end_date > now)
+            ok = live if milestone.threshold == "live" else p.current_uses >= milestone.at_least
+            if ok:
+                found.append((f"{milestone.id}:promotion:{p.id}", {"name": p.name}, Decimal(0)))
+    elif milestone.source == "coupon":
+        for c in session.exec(select(BcCoupon).order_by(col(BcCoupon.id))):
+            if not _matches(milestone, c.id, c.name):
+                continue
+            ok = c.enabled if milestone.threshold == "live" else c.num_uses >= milestone.at_least
+            if ok:
+                found.append((f"{milestone.id}:coupon:{c.id}", {"name": c.name}, Decimal(0)))
+    elif milestone.source == "channel":
+        for ch in session.exec(select(BcChannel).order_by(col(BcChannel.id))):
+            if not _matches(milestone, ch.id, ch.name):
+                continue
+            if ch.status in ("active", "connected") and (
+                milestone.window_start is None
+                or (ch.date_created is not None and ch.date_created >= milestone.window_start)
+            ):
+                found.append((f"{milestone.id}:channel:{ch.id}", {"name": ch.name}, Decimal(0)))
+    else:
+        stmt = select(func.count(col(BcOrder.id)), func.coalesce(func.sum(BcOrder.total_cents), 0))
+        stmt = stmt.where(col(BcOrder.counts).is_(True))
+        if milestone.channel_id is not None:
+            stmt = stmt.where(BcOrder.channel_id == milestone.channel_id)
+        if milestone.window_start is not None:
+            stmt = stmt.where(BcOrder.date_created >= milestone.window_start)
+        if milestone.window_end is not None:
+            stmt = stmt.where(BcOrder.date_created < milestone.window_end)
+        count, cents = session.exec(stmt).one()
+        revenue = Decimal(int(cents)) / 100
+        value = Decimal(int(count)) if milestone.threshold == "orders" else revenue
+        if value >= milestone.at_least:
+            detail = {"orders": int(count), "revenue": str(revenue)}
+            found.append((milestone.id, detail, revenue))
+    return found
+
+
+def award_points(milestone: Milestone, revenue: Decimal) -> int:
+    if milestone.points_per:
+        points = int(revenue // milestone.points_per) * max(milestone.points, 1)
+        return min(points, milestone.cap) if milestone.cap is not None else points
+    return milestone.points
+
+
+def _recipients(session: Session, milestone: Milestone) -> list[Member]:
+    stmt = select(Member).where(col(Member.active).is_(True), col(Member.is_bot).is_(False))
+    if milestone.members:
+        emails = [e.lower() for e in milestone.members]
+        stmt = stmt.where(func.lower(col(Member.email)).in_(emails))
+    elif milestone.team:
+        stmt = stmt.where(Member.team == milestone.team)
+    else:
+        return []
+    return list(session.exec(stmt.order_by(col(Member.id))))
+
+
+def shares(points: int, member_ids: Sequence[int]) -> dict[int, int]:
+    """Whole-point shares adding up to `points`; the first members get any remainder."""
+    if not member_ids:
+        return {}
+    base, extra = divmod(points, len(member_ids))
+    return {m: base + (1 if i < extra else 0) for i, m in enumerate(member_ids)}
+
+
+def evaluate(
+    definitions: Sequence[Milestone],
+    *,
+    session: Session,
+    now: datetime,
+    calendar: SprintCalendar,
+    policy: KudosPolicy,
+    workspace: str | None = None,
+) -> list[Awarded]:
+    """Award every milestone that holds now and was not awarded before."""
+    sprint = calendar.sprint_of(now)
+    if sprint is None:
+        return []
+    awarded: list[Awarded] = []
+    for milestone in definitions:
+        for key, detail, revenue in _candidates(milestone, session, now):
+            if session.exec(select(MilestoneAward.id).where(MilestoneAward.key == key)).first():
+                continue
+            result = _award(
+                milestone, key, detail, revenue, session, now, sprint.id, policy, workspace
+            )
+            if result is not None:
+                awarded.append(result)
+    return awarded
+
+
+def _award(
+    milestone: Milestone,
+    key: str,
+    detail: dict[str, Any],
+    revenue: Decimal,
+    session: Session,
+    now: datetime,
+    sprint: str,
+    policy: KudosPolicy,
+    workspace: str | None,
+) -> Awarded | None:
+    points = award_points(milestone, revenue)
+    people = _recipients(session, milestone)
+    split = shares(points, [m.id for m in people if m.id is not None])
+    title = milestone.title + (f": {detail['name']}" if "name" in detail else "")
+    award = MilestoneAward(
+        key=key,
+        milestone_id=milestone.id,
+        sprint=sprint,
+        title=title[:200],
+        points=points,
+        team=milestone.team,
+        detail=detail,
+        awarded_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(award)
+            session.flush()
+    except IntegrityError:
+        return None  # another sync awarded it a moment ago
+    assert award.id is not None
+    for member_id, share in split.items():
+        session.add(
+            MilestoneShare(award_id=award.id, member_id=member_id, sprint=sprint, points=share)
+        )
+    if policy.recognition_channel:
+        queries.enqueue(
+            session=session,
+            message=queries.Message(
+                key=f"milestone:{award.id}:announce",
+                platform="slack",
+                workspace=workspace
+                or next((m.slack_team_id for m in people if m.slack_team_id), None),
+                channel=policy.recognition_channel,
+                kind="post",
+                template="milestone.reached",
+                data={
+                    "title": award.title,
+                    "points": points,
+                    "team": milestone.team,
+                    "people": [
+                        {"name": m.display_name, "slack_id": m.slack_user_id} for m in people
+                    ],
+                    "sprint": sprint,
+                    "detail": detail,
+                },
+            ),
+        )
+    queries.append_audit(
+        session=session,
+        actor="bigcommerce",
+        action="milestone.awarded",
+        subject=f"milestone:{key}",
+        detail={"points": points, "sprint": sprint, "shares": len(split), "team": milestone.team},
+        at=now,
+    )
+    return Awarded(key, milestone.id, award.title, points, sprint, split)

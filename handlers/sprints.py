@@ -1,0 +1,278 @@
+"""Recognition sprints: which sprint a moment belongs to, and the points kept per sprint.
+
+Sprints are calendar quarters by default (a fiscal year may start in another month), in
+one timezone, or explicit date ranges. Points are tallied into `leaderboard_total` as
+recognitions are published or taken back, so a leaderboard reads one row per member.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import delete, func, select, text
+from sqlmodel import Session
+
+from handlers.clock import zone
+from storage.models import LeaderboardTotal, Recognition, RecognitionRecipient, SyncState
+
+PUBLISHED = ("pass", "warn")
+
+
+@dataclass(frozen=True)
+class SprintRange:
+    id: str
+    start: date  # first day
+    end: date  # last day, inclusive
+
+
+@dataclass(frozen=True)
+class Sprint:
+    id: str
+    start: datetime  # UTC, inclusive
+    end: datetime  # UTC, exclusive
+
+    def contains(self, at: datetime) -> bool:
+        return self.start <= at < self.end
+
+
+@dataclass(frozen=True)
+class SprintCalendar:
+    timezone: str = "UTC"
+    fiscal_start_month: int = 1
+    ranges: tuple[SprintRange, ...] = ()  # explicit sprints replace quarters when given
+
+    def fingerprint(self) -> str:
+        body = json.dumps(
+            {
+                "tz": self.timezone,
+                "fiscal": self.fiscal_start_month,
+                "ranges": [(r.id, r.start.isoformat(), r.end.isoformat()) for r in self.ranges],
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+    def _bound(self, day: date) -> datetime:
+        return datetime.combine(day, time(0), tzinfo=zone(self.timezone)).astimezone(UTC)
+
+    def sprint_of(self, at: datetime) -> Sprint | None:
+        """The sprint containing `at`; None between explicit ranges."""
+        if self.ranges:
+            for r in self.ranges:
+                sprint = Sprint(r.id, self._bound(r.start), self._bound(r.end + timedelta(days=1)))
+                if sprint.contains(at):
+                    return sprint
+            return None
+        local = at.astimezone(zone(self.timezone))
+        months_in = (local.month - self.fiscal_start_month) % 12
+        quarter = months_in // 3 + 1
+        first_month = (local.month - 1 - months_in % 3) % 12 + 1
+        year = local.year if first_month <= local.month else local.year - 1
+        start = date(year, first_month, 1)
+        end_month = (first_month - 1 + 3) % 12 + 1
+        end = date(year + (1 if end_month < first_month else 0), end_month, 1)
+        return Sprint(self.label(start, quarter), self._bound(start), self._bound(end))
+
+    def label(self, start: date, quarter: int) -> str:
+        if self.fiscal_start_month == 1:
+            return f"{start.year}Q{quarter}"
+        # A fiscal year is named by the calendar year it ends in: FY2027Q1 starts April 2026.
+        begins = start.year if start.month >= self.fiscal_start_month else start.year - 1
+        return f"FY{begins + 1}Q{quarter}"
+
+    def by_id(self, sprint_id: str, *, near: datetime) -> Sprint | None:
+        """The sprint named `sprint_id`, looked for within five years of `near`."""
+        for r in self.ranges:
+            if r.id == sprint_id:
+                return Sprint(r.id, self._bound(r.start), self._bound(r.end + timedelta(days=1)))
+        if self.ranges:
+            return None
+        probe = near - timedelta(days=5 * 366)
+        while probe < near + timedelta(days=5 * 366):
+            found = self.sprint_of(probe)
+            if found is not None and found.id == sprint_id:
+                return found
+            probe += timedelta(days=28)
+        return None
+
+    def previous(self, sprint: Sprint) -> Sprint | None:
+        return self.sprint_of(sprint.start - timedelta(seconds=1))
+
+
+# -- tallies --------------------------------------------------------------------------------
+
+_total = LeaderboardTotal.__table__  # type: ignore[attr-defined]
+
+
+def _upsert(session: Session, rows: list[dict[str, object]]) -> None:
+    """Add to (sprint, tag, member) totals, creating rows on first sight."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    stmt = insert(_total)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["sprint", "value_tag", "member_id"],
+        set_={
+            "received": _total.c.received + stmt.excluded.received,
+            "given": _total.c.given + stmt.excluded.given,
+        },
+    )
+    session.connection().execute(stmt, rows)
+
+
+def tally(
+    session: Session,
+    calendar: SprintCalendar,
+    *,
+    at: datetime,
+    giver_id: int,
+    recipient_ids: Sequence[int],
+    tags: Sequence[str],
+    sign: int = 1,
+) -> None:
+    """Count (sign=1) or take back (sign=-1) one published recognition in its sprint."""
+    sprint = calendar.sprint_of(at)
+    if sprint is None or not recipient_ids:
+        return
+    merged: dict[tuple[str, int], list[int]] = {}
+    for tag in ("", *dict.fromkeys(t.lower() for t in tags)):
+        for member in recipient_ids:
+            merged.setdefault((tag, member), [0, 0])[0] += sign
+        merged.setdefault((tag, giver_id), [0, 0])[1] += sign * len(recipient_ids)
+    _upsert(
+        session,
+        [
+            {"sprint": sprint.id, "value_tag": tag, "member_id": m, "received": r, "given": g}
+            for (tag, m), (r, g) in merged.items()
+        ],
+    )
+
+
+def tally_recognition(
+    session: Session, calendar: SprintCalendar, recognition_id: int, *, sign: int = 1
+) -> None:
+    recognition = session.get(Recognition, recognition_id)
+    if recognition is None:
+        return
+    rcp = RecognitionRecipient.__table__  # type: ignore[attr-defined]
+    recipients = [
+        int(m)
+        for m in session.connection()
+        .execute(select(rcp.c.member_id).where(rcp.c.recognition_id == recognition_id))
+        .scalars()
+    ]
+    tally(
+        session,
+        calendar,
+        at=recognition.created_at,
+        giver_id=recognition.giver_id,
+        recipient_ids=recipients,
+        tags=recognition.value_tags,
+        sign=sign,
+    )
+
+
+_FINGERPRINT = "sprint_calendar"
+
+
+def rebuild(session: Session, calendar: SprintCalendar, *, now: datetime) -> int:
+    """Recount every sprint from the recognitions (after the sprint settings changed)."""
+    session.connection().execute(delete(_total))
+    rec = Recognition.__table__  # type: ignore[attr-defined]
+    first = session.connection().execute(select(func.min(rec.c.created_at))).scalar()
+    last = session.connection().execute(select(func.max(rec.c.created_at))).scalar()
+    counted = 0
+    if first is not None and last is not None:
+        first = first if first.tzinfo else first.replace(tzinfo=UTC)
+        last = last if last.tzinfo else last.replace(tzinfo=UTC)
+        seen: set[str] = set()
+        probe = first
+        while probe <= last + timedelta(days=1):
+            sprint = calendar.sprint_of(probe)
+            if sprint is not None and sprint.id not in seen:
+                seen.add(sprint.id)
+                counted += _rebuild_sprint(session, sprint)
+            probe += timedelta(days=1)
+    _remember(session, calendar, now)
+    return counted
+
+
+def _rebuild_sprint(session: Session, sprint: Sprint) -> int:
+    """INSERT ... SELECT the sprint's totals: received per recipient, given per giver, for
+    all tags and per tag."""
+    params = {"sprint": sprint.id, "start": sprint.start, "end": sprint.end}
+    conn = session.connection()
+    naive = conn.dialect.name == "sqlite"
+    if naive:  # SQLite stores naive UTC
+        params |= {
+            "start": sprint.start.replace(tzinfo=None),
+            "end": sprint.end.replace(tzinfo=None),
+        }
+    published = "r.outcome IN ('pass', 'warn') AND r.revoked_at IS NULL"
+    window = "r.created_at >= :start AND r.created_at < :end"
+    base = f"""
+        SELECT :sprint AS sprint, '' AS value_tag, x.member_id AS member_id,
+               SUM(x.received) AS received, SUM(x.given) AS given
+        FROM (
+            SELECT rr.member_id AS member_id, 1 AS received, 0 AS given
+            FROM recognition r JOIN recognition_recipient rr ON rr.recognition_id = r.id
+            WHERE {published} AND {window}
+            UNION ALL
+            SELECT r.giver_id, 0, COUNT(rr.id)
+            FROM recognition r JOIN recognition_recipient rr ON rr.recognition_id = r.id
+            WHERE {published} AND {window}
+            GROUP BY r.id, r.giver_id
+        ) x
+        GROUP BY x.member_id
+    """
+    insert_all = text(
+        "INSERT INTO leaderboard_total (sprint, value_tag, member_id, received, given) " + base
+    )
+    result = conn.execute(insert_all, params)
+    # Per tag: done in Python, the JSON tag lists being dialect-specific to unnest.
+    rows = conn.execute(
+        text(
+            f"""SELECT r.id, r.giver_id, r.value_tags, rr.member_id
+                FROM recognition r JOIN recognition_recipient rr ON rr.recognition_id = r.id
+                WHERE {published} AND {window} AND r.value_tags IS NOT NULL"""
+        ),
+        params,
+    )
+    per_tag: dict[tuple[str, int], list[int]] = {}
+    for _, giver, tags, member in rows:
+        tag_list = json.loads(tags) if isinstance(tags, str) else (tags or [])
+        tag_list = list(dict.fromkeys(str(t).lower() for t in tag_list))
+        for tag in tag_list:
+            per_tag.setdefault((tag, member), [0, 0])[0] += 1
+            per_tag.setdefault((tag, giver), [0, 0])[1] += 1
+    _upsert(
+        session,
+        [
+            {"sprint": sprint.id, "value_tag": tag, "member_id": m, "received": r, "given": g}
+            for (tag, m), (r, g) in per_tag.items()
+        ],
+    )
+    return int(result.rowcount or 0)
+
+
+def _remember(session: Session, calendar: SprintCalendar, now: datetime) -> None:
+    state = session.get(SyncState, _FINGERPRINT)
+    if state is None:
+        state = SyncState(key=_FINGERPRINT, value={}, updated_at=now)
+    state.value = {"fingerprint": calendar.fingerprint()}
+    state.updated_at = now
+    session.add(state)
+
+
+def needs_rebuild(session: Session, calendar: SprintCalendar) -> bool:
+    """True when the totals were counted with other sprint settings (or never)."""
+    state = session.get(SyncState, _FINGERPRINT)
+    return state is None or state.value.get("fingerprint") != calendar.fingerprint()
