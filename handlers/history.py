@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 import compliance_rules
 from compliance_rules import Outcome, RuleSet
-from handlers import safety
+from handlers import safety, sprints
 from handlers.policy import KudosPolicy
 from storage import people, queries
 from storage.models import Member, Recognition
@@ -158,6 +158,15 @@ def _store(
         },
         recipients=[recipient],
     )
+    if published:
+        sprints.tally(
+            session,
+            policy.sprints,
+            at=row.at,
+            giver_id=giver,
+            recipient_ids=[recipient],
+            tags=[row.value] if row.value else [],
+        )
     if result.outcome is Outcome.ROUTE_PV:
         # A possible adverse event found in old records: the company becomes aware now.
         safety.open_case(

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 import compliance_rules
 from compliance_rules import Finding, Outcome, RuleSet
-from handlers import members, posts, review, safety
+from handlers import members, posts, review, safety, sprints
 from handlers.clock import Clock, local_date
 from handlers.events import KudosRequested, Person
 from handlers.policy import KudosPolicy
@@ -133,6 +133,14 @@ def give(
         at=now,
     )
     if outcome in PUBLISHED:
+        sprints.tally(
+            session,
+            policy.sprints,
+            at=now,
+            giver_id=giver.id,
+            recipient_ids=[r.id for r in recipients],
+            tags=event.values,
+        )
         post = posts.Post(recognition_id, event.source, text, event.values, event.channel_id)
         posts.queue_posts(session, post, giver, recipients, policy)
         warnings = tuple(f for f in result.findings if f.outcome is Outcome.WARN)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from handlers.sprints import SprintCalendar
 
 
 @dataclass(frozen=True)
@@ -25,3 +27,4 @@ class KudosPolicy:
     safety_email: str | None = None  # mailbox that receives each PV case
     review_channel: str | None = None
     reviewers: tuple[str, ...] = ()  # Slack user ids or emails allowed to approve and reject
+    sprints: SprintCalendar = field(default_factory=SprintCalendar)

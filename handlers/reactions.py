@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from handlers import kudos, members, posts
+from handlers import kudos, members, posts, sprints
 from handlers.clock import Clock, local_date
 from handlers.events import ReactionAdded, ReactionRemoved
 from handlers.policy import KudosPolicy
@@ -105,6 +105,14 @@ def react(
     assert recognition.id is not None
     if not existing:
         session.add(RecognitionRecipient(recognition_id=recognition.id, member_id=author.id))
+    sprints.tally(
+        session,
+        policy.sprints,
+        at=recognition.created_at,
+        giver_id=reactor.id,
+        recipient_ids=[author.id],
+        tags=(),
+    )
     queries.append_audit(
         session=session,
         actor=f"member:{reactor.id}",
@@ -146,6 +154,8 @@ def unreact(
     tz = reactor.timezone if reactor else None
     if not remaining and local_date(now, tz) == recognition.giver_local_date:
         recognition.revoked_at = now
+        assert recognition.id is not None
+        sprints.tally_recognition(session, policy.sprints, recognition.id, sign=-1)
         queries.append_audit(
             session=session,
             actor=f"member:{recognition.giver_id}",

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from handlers import posts
+from handlers import posts, sprints
 from handlers.events import Person
 from handlers.policy import KudosPolicy
 from storage import people, queries
@@ -134,6 +134,7 @@ def decide(
     if approve:
         recognition.outcome = "pass"
         session.add(recognition)
+        sprints.tally_recognition(session, policy.sprints, recognition.id)
         recipient_ids = list(
             session.exec(
                 select(RecognitionRecipient.member_id).where(

@@ -84,7 +84,16 @@ def test_a_local_schedule_is_read(tmp_path: Path) -> None:
         ),
         ("recognition: [\n", "line 2, column 1: invalid YAML"),
         ("- just\n- a list\n", "the top level must be a mapping"),
-        ("sprints: []\n", "sprints: unknown key"),
+        ("leaderboards: []\n", "leaderboards: unknown key"),
+        ("sprints:\n  timezone: Moon/Base\n", "sprints.timezone: unknown timezone"),
+        (
+            "milestones:\n  - {id: m1, title: T, source: orders, threshold: live, award: {points: 1, team: A}}\n",
+            "milestones.0: a orders milestone takes threshold orders or revenue",
+        ),
+        (
+            "milestones:\n  - {id: m1, title: T, source: promotion, award: {points: 5}}\n",
+            "milestones.0: award needs a team or members",
+        ),
         (
             SURVEY.replace("cron: '0 10 * * mon'", "cron: '0 25 * * mon'"),
             "surveys.0.schedule: invalid cron expression",

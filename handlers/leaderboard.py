@@ -1,0 +1,253 @@
+"""Sprint leaderboards: people, teams and givers, with filters, dense ranks and snapshots.
+
+Who is on a board: active members who are not bots and not excluded in `plaudit.yaml`
+(`sprints.exclude`). A person's points are the recognitions they received in the sprint
+(published, not taken back) plus their share of the campaign milestones awarded in it;
+filtering by a value counts only recognitions tagged with it. Equal points share a rank,
+and the next rank follows on (1, 2, 2, 3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import text
+from sqlmodel import Session, select
+
+from handlers.sprints import Sprint
+from storage import queries
+from storage.models import SprintSnapshot
+
+By = Literal["person", "team", "givers"]
+
+
+@dataclass(frozen=True)
+class Filters:
+    team: str | None = None
+    region: str | None = None
+    therapeutic_area: str | None = None
+    value: str | None = None  # a value tag such as #site-activation
+
+    def describe(self) -> str:
+        parts = [f"{k.replace('_', ' ')} {v}" for k, v in asdict(self).items() if v]
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Row:
+    rank: int
+    name: str  # display name, or the team
+    email: str | None
+    slack_id: str | None
+    points: int
+    recognition_points: int
+    milestone_points: int
+
+
+@dataclass(frozen=True)
+class Board:
+    sprint: str
+    start: str
+    end: str
+    by: By
+    filters: Filters
+    rows: tuple[Row, ...]
+    eligible: str = "active members who are not bots"
+    excluded: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _where(filters: Filters, exclude: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    clauses = ["m.active = :active", "m.is_bot = :bot"]
+    params: dict[str, Any] = {"active": True, "bot": False}
+    for name in ("team", "region", "therapeutic_area"):
+        value = getattr(filters, name)
+        if value:
+            clauses.append(f"LOWER(m.{name}) = :{name}")
+            params[name] = value.lower()
+    for i, email in enumerate(exclude):
+        clauses.append(f"(m.email IS NULL OR LOWER(m.email) <> :ex{i})")
+        params[f"ex{i}"] = email.lower()
+    return " AND ".join(clauses), params
+
+
+def board(
+    session: Session,
+    sprint: Sprint,
+    *,
+    by: By = "person",
+    filters: Filters = Filters(),
+    exclude: Sequence[str] = (),
+    top: int | None = 10,
+) -> Board:
+    """The ranked board; `top` keeps the first N ranks (ties at the edge stay in)."""
+    where, params = _where(filters, exclude)
+    params |= {"sprint": sprint.id, "tag": (filters.value or "").lower(), "top": top or 10**9}
+    with_milestones = not filters.value
+    milestone = (
+        "COALESCE((SELECT SUM(s.points) FROM milestone_share s "
+        "WHERE s.sprint = :sprint AND s.member_id = m.id), 0)"
+        if with_milestones
+        else "0"
+    )
+    if by == "givers":
+        scored = f"""
+            SELECT m.display_name AS name, m.email AS email, m.slack_user_id AS slack_id,
+                   t.given AS recognition_points, 0 AS milestone_points
+            FROM leaderboard_total t JOIN member m ON m.id = t.member_id
+            WHERE t.sprint = :sprint AND t.value_tag = :tag AND t.given > 0 AND {where}
+        """
+    elif by == "team":
+        scored = f"""
+            SELECT m.team AS name, NULL AS email, NULL AS slack_id,
+                   SUM(COALESCE(t.received, 0)) AS recognition_points,
+                   SUM({milestone}) AS milestone_points
+            FROM member m
+            LEFT JOIN leaderboard_total t
+              ON t.member_id = m.id AND t.sprint = :sprint AND t.value_tag = :tag
+            WHERE m.team IS NOT NULL AND {where}
+            GROUP BY m.team
+        """
+    else:
+        # Members with recognition points, and members with only milestone points.
+        scored = f"""
+            SELECT m.display_name AS name, m.email AS email, m.slack_user_id AS slack_id,
+                   COALESCE(t.received, 0) AS recognition_points,
+                   {milestone} AS milestone_points
+            FROM member m
+            LEFT JOIN leaderboard_total t
+              ON t.member_id = m.id AND t.sprint = :sprint AND t.value_tag = :tag
+            WHERE {where} AND (t.received > 0 OR m.id IN (
+                SELECT s.member_id FROM milestone_share s WHERE s.sprint = :sprint
+                AND :with_milestones = 1))
+        """
+        params["with_milestones"] = 1 if with_milestones else 0
+    sql = f"""
+        SELECT * FROM (
+            SELECT x.*, x.recognition_points + x.milestone_points AS points,
+                   DENSE_RANK() OVER (
+                       ORDER BY x.recognition_points + x.milestone_points DESC
+                   ) AS rank
+            FROM ({scored}) x
+        ) ranked
+        WHERE ranked.points > 0 AND ranked.rank <= :top
+        ORDER BY ranked.rank, ranked.name
+    """
+    rows = tuple(
+        Row(
+            rank=int(r.rank),
+            name=str(r.name),
+            email=r.email,
+            slack_id=r.slack_id,
+            points=int(r.points),
+            recognition_points=int(r.recognition_points),
+            milestone_points=int(r.milestone_points),
+        )
+        for r in session.connection().execute(text(sql), params)
+    )
+    return Board(
+        sprint=sprint.id,
+        start=sprint.start.isoformat(),
+        end=sprint.end.isoformat(),
+        by=by,
+        filters=filters,
+        rows=rows,
+        excluded=tuple(exclude),
+    )
+
+
+def lines(b: Board) -> list[str]:
+    """The board as plain text, for chat and the terminal."""
+    title = {"person": "Leaderboard", "team": "Team leaderboard", "givers": "Most appreciative"}[
+        b.by
+    ]
+    head = f"{title}, sprint {b.sprint}" + (
+        f" ({b.filters.describe()})" if b.filters.describe() else ""
+    )
+    if not b.rows:
+        return [head, "No points yet."]
+    out = [head]
+    for row in b.rows:
+        extra = (
+            f" ({row.recognition_points} kudos + {row.milestone_points} milestone)"
+            if row.milestone_points
+            else ""
+        )
+        out.append(f"{row.rank}. {row.name}: {row.points}{extra}")
+    return out
+
+
+# -- snapshots ------------------------------------------------------------------------------
+
+
+def _digest(data: dict[str, Any]) -> str:
+    body = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def freeze(
+    session: Session,
+    sprint: Sprint,
+    *,
+    now: datetime,
+    rules: dict[str, Any],
+    exclude: Sequence[str] = (),
+) -> SprintSnapshot:
+    """Freeze a closed sprint once: its boards, the settings in force, and a hash of both."""
+    existing = session.exec(
+        select(SprintSnapshot).where(SprintSnapshot.sprint == sprint.id)
+    ).first()
+    if existing is not None:
+        return existing
+    boards = {
+        by: board(session, sprint, by=by, exclude=exclude, top=None).as_json()
+        for by in ("person", "team", "givers")
+    }
+    awards = session.connection().execute(
+        text(
+            "SELECT key, title, points, team, awarded_at FROM milestone_award "
+            "WHERE sprint = :sprint ORDER BY id"
+        ),
+        {"sprint": sprint.id},
+    )
+    data = {
+        "sprint": sprint.id,
+        "start": sprint.start.isoformat(),
+        "end": sprint.end.isoformat(),
+        "boards": boards,
+        "milestones_awarded": [
+            {
+                "key": a.key,
+                "title": a.title,
+                "points": a.points,
+                "team": a.team,
+                "awarded_at": str(a.awarded_at),
+            }
+            for a in awards
+        ],
+        "rules": rules,
+    }
+    snapshot = SprintSnapshot(sprint=sprint.id, closed_at=now, data=data, sha256=_digest(data))
+    session.add(snapshot)
+    session.flush()
+    queries.append_audit(
+        session=session,
+        actor="schedule",
+        action="sprint.frozen",
+        subject=f"sprint:{sprint.id}",
+        detail={"sha256": snapshot.sha256},
+        at=now,
+    )
+    return snapshot
+
+
+def verify(snapshot: SprintSnapshot) -> bool:
+    """Is the snapshot as it was frozen?"""
+    return _digest(snapshot.data) == snapshot.sha256
