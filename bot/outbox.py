@@ -252,7 +252,10 @@ class Dispatcher:
             if self._stopping:
                 return False
             now = loop.time()
-            if now < self._paused_until.get(workspace, 0.0):
+            paused = self._paused_until.get(workspace, 0.0) - now
+            if paused > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopped.wait(), paused)
                 continue
             if self.workspace_rate <= 0:
                 return True
@@ -272,7 +275,7 @@ class Dispatcher:
         until = loop.time() + retry_after
         self._paused_until[workspace] = max(self._paused_until.get(workspace, 0.0), until)
         rate = self._rate.get(workspace, self._cruise)
-        self._rate[workspace] = max(1.0, rate * 0.95)
+        self._rate[workspace] = max(min(1.0, self._cruise), rate * 0.95)
 
     def _sent(self, workspace: str | None) -> None:
         if self.workspace_rate > 0:

@@ -37,13 +37,33 @@ def cron_trigger(survey: surveys.Survey) -> CronTrigger:
 
 
 def latest_fire(trigger: CronTrigger, now: datetime, lookback: timedelta) -> datetime | None:
-    """The last time `trigger` fired at or before `now`, looking back at most `lookback`."""
+    """The last time `trigger` fired at or before `now`, looking back at most `lookback`.
+
+    Steps are taken in UTC: in the hour a clock goes back, wall-clock arithmetic on the
+    local time would return the same firing again and again."""
     last = None
     fire = trigger.get_next_fire_time(None, now - lookback)
     while fire is not None and fire <= now:
         last = fire
-        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
-    return last.astimezone(UTC) if last is not None else None
+        probe = fire.astimezone(UTC) + timedelta(seconds=1)
+        following = trigger.get_next_fire_time(None, probe)
+        # In the repeated hour the trigger can answer with the firing it was given; step
+        # past it in UTC until it moves on.
+        for _ in range(12):
+            if following is None or following > fire:
+                break
+            probe += timedelta(minutes=15)
+            following = trigger.get_next_fire_time(None, probe)
+        if following is None or following <= fire:
+            break
+        fire = following
+    return last
+
+
+def period_key(fire: datetime) -> str:
+    """A firing as the wall-clock time of its zone: in the hour a clock goes back a cron
+    fires twice at the same local time, and both firings are one period."""
+    return fire.strftime("%Y-%m-%dT%H:%M")
 
 
 def due_period(
@@ -54,7 +74,7 @@ def due_period(
         fire = latest_fire(cron_trigger(survey), now, survey.open_for)
         if fire is None or fire + survey.open_for <= now:
             return None
-        return fire.isoformat(timespec="minutes"), fire + survey.open_for, None
+        return period_key(fire), fire.astimezone(UTC) + survey.open_for, None
     if survey.schedule.is_local:
         found = surveys.local_period(survey, now)
         if found is None:
@@ -121,27 +141,13 @@ class Scheduler:
         now = self.runtime.clock.now()
         opened = invited = 0
         for survey in self.runtime.surveys:
-            due = due_period(survey, now)
-            if due is None:
+            try:
+                result = await self._open_due(survey, now)
+            except Exception:
+                # One survey's trouble (a channel the bot left, a race lost) must not stop
+                # the others, nor the deliveries and closes below.
+                log.exception("could not open the due round of survey %s", survey.id)
                 continue
-            period, closes_at, day = due
-            exists = await self.runtime.run(partial(_round_exists, survey.id, period))
-            if exists:
-                continue
-            members = None
-            if survey.audience.slack_channel and self.channel_members is not None:
-                members = await self.channel_members(survey.audience.slack_channel)
-            result = await self.runtime.run(
-                partial(
-                    _open,
-                    survey,
-                    now=now,
-                    period=period,
-                    closes_at=closes_at,
-                    day=day,
-                    members=members,
-                )
-            )
             if isinstance(result, surveys.Opened):
                 opened += 1
                 invited += result.due_now
@@ -152,13 +158,42 @@ class Scheduler:
                     result.invited,
                 )
             elif isinstance(result, surveys.Skipped):
-                log.info("survey %s period %s not opened: %s", survey.id, period, result.reason)
+                log.info("survey %s not opened: %s", survey.id, result.reason)
         counts = await self.runtime.run(partial(_housekeeping, now=now))
         counts["opened"] = opened
         counts["invited"] += invited
         if any(counts.values()):
             self.runtime.poke()
         return counts
+
+    async def _open_due(
+        self, survey: surveys.Survey, now: datetime
+    ) -> surveys.Opened | surveys.AlreadyOpen | surveys.Skipped | None:
+        due = await asyncio.to_thread(due_period, survey, now)
+        if due is None:
+            return None
+        period, closes_at, day = due
+        if await self.runtime.run(partial(_round_exists, survey.id, period)):
+            return None
+        members = None
+        if survey.audience.slack_channel:
+            if self.channel_members is None:
+                return surveys.Skipped(
+                    f"its audience is Slack channel {survey.audience.slack_channel} "
+                    "and Slack is not configured"
+                )
+            members = await self.channel_members(survey.audience.slack_channel)
+        return await self.runtime.run(
+            partial(
+                _open,
+                survey,
+                now=now,
+                period=period,
+                closes_at=closes_at,
+                day=day,
+                members=members,
+            )
+        )
 
 
 def _round_exists(survey_id: str, period: str, session: Session) -> bool:

@@ -24,6 +24,7 @@ log = logging.getLogger("plaudit.slack")
 ANSWER = re.compile(r"^survey:")
 WRITE = re.compile(r"^survey-text:")
 TEXT_MODAL = "survey_text"
+MAX_RESULTS_TEXT = 3500
 SORRY = "Something went wrong on our side and your answer was not recorded; please try again."
 
 
@@ -201,7 +202,12 @@ def results_text(data: Mapping[str, Any]) -> str:
         trend=tuple(surveys.TrendPoint(**t) for t in data.get("trend", ())),
     )
     lines = surveys.summary_lines(res)
-    return "\n".join(escape(line) for line in lines)
+    text = "\n".join(escape(line) for line in lines)
+    if len(text) > MAX_RESULTS_TEXT:
+        # Long comment lists go to the command line; the post keeps the figures.
+        cut = text[:MAX_RESULTS_TEXT].rsplit("\n", 1)[0]
+        text = cut + f"\n(more in `plaudit survey results {res.survey_id} --round {res.number}`)"
+    return text
 
 
 def register(app: AsyncApp, runtime: Runtime) -> None:
@@ -275,12 +281,21 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         person = _person(body)
         channel, ts = _where(body)
         found = await runtime.run(partial(_question_of, round_id, qid, person))
-        if found is None:
-            return
-        meta = {"r": round_id, "q": qid, "c": channel, "t": ts}
-        await client.views_open(
-            trigger_id=str(body.get("trigger_id")), view=text_modal(meta, *found)
-        )
+        try:
+            if found is None:
+                if channel:
+                    await client.chat_postEphemeral(
+                        channel=channel,
+                        user=person.user_id,
+                        text="This round has closed, so answers are no longer accepted.",
+                    )
+                return
+            meta = {"r": round_id, "q": qid, "c": channel, "t": ts}
+            await client.views_open(
+                trigger_id=str(body.get("trigger_id")), view=text_modal(meta, *found)
+            )
+        except SlackApiError as exc:
+            log.warning("could not open the survey form: %s", exc.response.get("error"))
 
     @app.view(TEXT_MODAL)
     async def on_text(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -17,6 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from compliance_rules import Outcome, RuleSet, check, redact
@@ -155,7 +157,9 @@ def local_period(survey: Survey, now: datetime) -> tuple[str, date] | None:
     schedule = survey.schedule
     assert schedule.local_time is not None
     today = now.astimezone(UTC).date()
-    for offset in (1, 0, -1, -2):
+    # Far enough back to catch a round still open after a long stop, newest first.
+    back = math.ceil((_LATEST + survey.open_for) / timedelta(days=1)) + 1
+    for offset in range(1, -back - 1, -1):
         day = today + timedelta(days=offset)
         if schedule.local_day is not None and day.weekday() != schedule.local_day:
             continue
@@ -276,8 +280,20 @@ def open_round(
         closes_at=ends,
         salt=secrets.token_hex(32) if survey.anonymous else None,
     )
-    session.add(round_)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(round_)
+            session.flush()
+    except IntegrityError:
+        # Another replica opened it a moment ago.
+        found = session.exec(
+            select(SurveyRound.id).where(
+                SurveyRound.survey_id == survey.id, SurveyRound.period == period
+            )
+        ).first()
+        if found is None:
+            raise
+        return AlreadyOpen(found)
     assert round_.id is not None
     session.connection().execute(
         SurveyInvite.__table__.insert(),  # type: ignore[attr-defined]
@@ -301,7 +317,8 @@ def _audience(
     stmt = select(Member).where(
         col(Member.active).is_(True),
         col(Member.is_bot).is_(False),
-        col(Member.slack_user_id).is_not(None) | col(Member.teams_aad_id).is_not(None),
+        # Only people the bot can reach: surveys are delivered as Slack DMs.
+        col(Member.slack_user_id).is_not(None),
     )
     if audience.teams:
         stmt = stmt.where(col(Member.team).in_(audience.teams))
@@ -444,7 +461,11 @@ def answer(
     policy: KudosPolicy,
 ) -> Answered | AnswerRefused:
     """Record (or replace) one answer; free text is checked for adverse events and PHI."""
-    round_ = session.get(SurveyRound, event.round_id)
+    # The round's row is locked (PostgreSQL) so an answer and the close cannot interleave,
+    # and two quick clicks by one person are taken one after the other.
+    round_ = session.exec(
+        select(SurveyRound).where(SurveyRound.id == event.round_id).with_for_update()
+    ).first()
     if round_ is None:
         return AnswerRefused("unknown", "That survey no longer exists.")
     if round_.status != "open" or now >= round_.closes_at:
@@ -477,6 +498,13 @@ def answer(
     if problem:
         return AnswerRefused("invalid", problem)
     token = respondent_token(round_, member.id)
+    existing = session.exec(
+        select(SurveyAnswer).where(
+            SurveyAnswer.round_id == round_.id,
+            SurveyAnswer.respondent == token,
+            SurveyAnswer.question_id == question.id,
+        )
+    ).first()
     text: str | None = None
     flags: list[str] = []
     note: str | None = None
@@ -489,6 +517,7 @@ def answer(
             now=now,
             rules=rules,
             policy=policy,
+            before=existing.text if existing else None,
         )
     values = {
         "score": event.score if question.type in ("scale", "enps") else None,
@@ -496,21 +525,19 @@ def answer(
         "text": text,
         "flags": flags,
     }
-    existing = session.exec(
-        select(SurveyAnswer).where(
-            SurveyAnswer.round_id == round_.id,
-            SurveyAnswer.respondent == token,
-            SurveyAnswer.question_id == question.id,
-        )
-    ).first()
     if existing is None:
+        team, region = (
+            _groups(session, round_, member, survey.min_responses)
+            if round_.anonymous
+            else (member.team, member.region)
+        )
         existing = SurveyAnswer(
             round_id=event.round_id,
             respondent=token,
             member_id=None if round_.anonymous else member.id,
             question_id=question.id,
-            team=member.team,
-            region=member.region,
+            team=team,
+            region=region,
         )
     for name, value in values.items():
         setattr(existing, name, value)
@@ -566,6 +593,30 @@ def _invalid(question: Question, event: SurveyAnswered) -> str | None:
     return None
 
 
+def _groups(
+    session: Session, round_: SurveyRound, member: Member, threshold: int
+) -> tuple[str | None, str | None]:
+    """The team and region an anonymous answer may carry: only groups of at least
+    `threshold` invited people, and both only when their overlap is that large too, so no
+    stored row points at one person."""
+    invited = (
+        select(func.count(col(SurveyInvite.id)))
+        .join(Member, col(Member.id) == col(SurveyInvite.member_id))
+        .where(SurveyInvite.round_id == round_.id)
+    )
+
+    def size(*conditions: Any) -> int:
+        return int(session.exec(invited.where(*conditions)).one())
+
+    team_ok = member.team is not None and size(Member.team == member.team) >= threshold
+    region_ok = member.region is not None and size(Member.region == member.region) >= threshold
+    if team_ok and region_ok:
+        both = size(Member.team == member.team, Member.region == member.region)
+        if both < threshold:
+            region_ok = False  # keep the team, the finer of the two breakdowns
+    return (member.team if team_ok else None), (member.region if region_ok else None)
+
+
 def _screen_text(
     text: str,
     survey: Survey,
@@ -575,14 +626,18 @@ def _screen_text(
     now: datetime,
     rules: RuleSet,
     policy: KudosPolicy,
+    before: str | None = None,
 ) -> tuple[str, list[str], str | None]:
-    """What of a free-text answer is kept, and flags; a possible adverse event opens a case."""
+    """What of a free-text answer is kept, and flags; a possible adverse event opens a case
+    (once: saving the same words again does not open another)."""
     text = text.strip()
     result = check(text, rules)
     flags = sorted({f.category for f in result.findings})
     kept = redact(text, result)
     note = None
-    if result.outcome is Outcome.ROUTE_PV:
+    if result.outcome is Outcome.ROUTE_PV and kept == before:
+        note = "Your answer was already passed to drug safety; nothing new was sent."
+    elif result.outcome is Outcome.ROUTE_PV:
         reporter = None if survey.anonymous else member
         safety.open_case(
             session,
@@ -629,6 +684,7 @@ class QuestionResult:
     mean: float | None = None
     enps: int | None = None  # % promoters (9-10) minus % detractors (0-6)
     texts: tuple[str, ...] = ()
+    hidden: bool = False  # anonymous, and too few answered this question to show it
 
 
 @dataclass(frozen=True)
@@ -739,31 +795,17 @@ def results(session: Session, round_id: int, *, with_trend: bool = True) -> Resu
     by_question: dict[str, list[SurveyAnswer]] = {}
     for row in rows:
         by_question.setdefault(row.question_id, []).append(row)
+    threshold = survey.min_responses
     questions = tuple(
-        _question_result(q, by_question.get(q.id, []), show_text=enough or not survey.anonymous)
+        _shown_question(q, by_question.get(q.id, []), survey.anonymous, threshold)
         for q in survey.questions
     )
     groups: list[GroupResult] = []
     suppressed = 0
     for by in ("team", "region"):
-        members: dict[str, list[SurveyAnswer]] = {}
-        for row in rows:
-            name = getattr(row, by)
-            if name:
-                members.setdefault(name, []).append(row)
-        for name, group_rows in sorted(members.items()):
-            people = len({r.respondent for r in group_rows})
-            if people < survey.min_responses:
-                suppressed += 1
-                continue
-            means: dict[str, float] = {}
-            for q in survey.questions:
-                if q.type in ("scale", "enps"):
-                    picked = [r for r in group_rows if r.question_id == q.id]
-                    score = _score(_question_result(q, picked, show_text=False))
-                    if score is not None:
-                        means[q.id] = score
-            groups.append(GroupResult(by, name, people, means))
+        shown, hidden_count = _breakdown(survey, rows, by)
+        groups.extend(shown)
+        suppressed += hidden_count
     return Results(
         **base,  # type: ignore[arg-type]
         questions=questions,
@@ -771,6 +813,52 @@ def results(session: Session, round_id: int, *, with_trend: bool = True) -> Resu
         suppressed_groups=suppressed,
         trend=trend,
     )
+
+
+def _shown_question(
+    question: Question, rows: list[SurveyAnswer], anonymous: bool, threshold: int
+) -> QuestionResult:
+    """A question's figures; for an anonymous survey, only when enough people answered it
+    (a question most people skipped could otherwise show one person's answer)."""
+    people = len({r.respondent for r in rows})
+    if anonymous and people < threshold:
+        return QuestionResult(question.id, question.text, question.type, people, {}, hidden=True)
+    return _question_result(question, rows, show_text=True)
+
+
+def _breakdown(survey: Survey, rows: list[SurveyAnswer], by: str) -> tuple[list[GroupResult], int]:
+    """The groups of one dimension that may be shown, and how many were held back.
+
+    A group below the threshold is held back; and when what is held back (small groups and
+    answers with no group) adds up to fewer than the threshold, the smallest shown groups
+    are held back too, or the total minus the shown groups would reveal it."""
+    threshold = survey.min_responses
+    members: dict[str | None, list[SurveyAnswer]] = {}
+    for row in rows:
+        members.setdefault(getattr(row, by), []).append(row)
+    sizes = {name: len({r.respondent for r in group}) for name, group in members.items()}
+    shown = sorted(
+        (n for n in sizes if n is not None and sizes[n] >= threshold), key=lambda n: sizes[n]
+    )
+    held = sum(size for name, size in sizes.items() if name not in shown)
+    while shown and 0 < held < threshold:
+        smallest = shown.pop(0)
+        held += sizes[smallest]
+    groups = []
+    for name in sorted(n for n in shown if n is not None):
+        means: dict[str, float] = {}
+        for q in survey.questions:
+            if q.type not in ("scale", "enps"):
+                continue
+            picked = [r for r in members[name] if r.question_id == q.id]
+            if len({r.respondent for r in picked}) < threshold:
+                continue  # too few in this group answered this question
+            score = _score(_question_result(q, picked, show_text=False))
+            if score is not None:
+                means[q.id] = score
+        groups.append(GroupResult(by, name, sizes[name], means))
+    hidden_groups = sum(1 for n in sizes if n is not None and n not in shown)
+    return groups, hidden_groups
 
 
 def _trend(session: Session, round_: SurveyRound, last: int = 6) -> list[TrendPoint]:
@@ -806,6 +894,12 @@ def close_round(
     )
     if not changed.rowcount:
         return None
+    if session.exec(select(SurveyRound.anonymous).where(SurveyRound.id == round_id)).one():
+        # Who took part mattered for reminders only; once closed, it is not kept.
+        invites = SurveyInvite.__table__  # type: ignore[attr-defined]
+        session.connection().execute(
+            update(invites).where(invites.c.round_id == round_id).values(responded=False)
+        )
     session.expire_all()
     summary = results(session, round_id)
     round_ = session.get(SurveyRound, round_id)
@@ -900,7 +994,9 @@ def summary_lines(res: Results) -> list[str]:
         )
         return lines
     for q in res.questions:
-        if q.type == "enps" and q.enps is not None:
+        if q.hidden:
+            lines.append(f"{q.text} not shown: fewer than {res.min_responses} answered it.")
+        elif q.type == "enps" and q.enps is not None:
             lines.append(f"{q.text} eNPS {q.enps:+d} (mean {q.mean}, {q.answers} answers)")
         elif q.type == "scale" and q.mean is not None:
             spread = ", ".join(f"{k}: {v}" for k, v in q.distribution.items())
@@ -910,7 +1006,7 @@ def summary_lines(res: Results) -> list[str]:
             lines.append(f"{q.text} {spread}")
         elif q.type == "text":
             lines.append(f"{q.text} {q.answers} written answers")
-            lines.extend(f"  - {t}" for t in q.texts)
+            lines.extend(f"  - {t[:300]}" + ("..." if len(t) > 300 else "") for t in q.texts)
     for group in res.groups:
         scores = ", ".join(f"{k} {v:g}" for k, v in group.means.items())
         lines.append(f"{group.by.title()} {group.name} ({group.respondents}): {scores}")

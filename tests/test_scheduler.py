@@ -33,33 +33,49 @@ def at(text: str) -> datetime:
 
 
 @pytest.mark.parametrize(
-    ("now", "fired"),
+    ("now", "fired", "period"),
     [
-        ("2026-03-23T08:59", None),  # Monday 09:59 in Berlin (CET): not yet
-        ("2026-03-23T09:00", "2026-03-23T09:00"),  # 10:00 CET
-        ("2026-03-25T08:59", "2026-03-23T09:00"),  # still within the two days
-        ("2026-03-25T09:00", None),  # the round is over; nothing to catch up
-        ("2026-03-30T08:00", "2026-03-30T08:00"),  # 10:00 CEST, after the clocks went forward
-        ("2026-10-26T09:00", "2026-10-26T09:00"),  # 10:00 CET again
+        ("2026-03-23T08:59", None, None),  # Monday 09:59 in Berlin (CET): not yet
+        ("2026-03-23T09:00", "2026-03-23T09:00", "2026-03-23T10:00"),  # 10:00 CET
+        ("2026-03-25T08:59", "2026-03-23T09:00", "2026-03-23T10:00"),  # still open
+        ("2026-03-25T09:00", None, None),  # the round is over; nothing to catch up
+        ("2026-03-30T08:00", "2026-03-30T08:00", "2026-03-30T10:00"),  # 10:00 CEST
+        ("2026-10-26T09:00", "2026-10-26T09:00", "2026-10-26T10:00"),  # 10:00 CET again
     ],
 )
-def test_cron_in_berlin_fires_at_ten_local_time_across_dst(now: str, fired: str | None) -> None:
+def test_cron_in_berlin_fires_at_ten_local_time_across_dst(
+    now: str, fired: str | None, period: str | None
+) -> None:
     due = due_period(BERLIN, at(now))
     if fired is None:
         assert due is None
     else:
         assert due is not None
-        period, closes_at, day = due
-        assert period == at(fired).isoformat(timespec="minutes") and day is None
+        key, closes_at, day = due
+        assert key == period and day is None
         assert closes_at == at(fired) + BERLIN.open_for
 
 
-def test_latest_fire_looks_back_no_further_than_asked() -> None:
-    trigger = CronTrigger.from_crontab("*/15 * * * *", timezone=UTC)
-    assert latest_fire(trigger, at("2026-01-01T10:07"), timedelta(minutes=10)) == at(
-        "2026-01-01T10:00"
+@pytest.mark.parametrize(
+    ("cron", "zone", "first", "second", "key"),
+    [
+        # 01:30 happens twice in New York on 1 November 2026 (EDT, then EST).
+        ("30 1 * * *", "America/New_York", "2026-11-01T05:45", "2026-11-01T06:45", "T01:30"),
+        # 02:00-03:00 happens twice in Berlin on 25 October 2026.
+        ("0 * * * *", "Europe/Berlin", "2026-10-25T00:30", "2026-10-25T01:30", "T02:00"),
+    ],
+)
+def test_the_night_a_clock_goes_back_is_one_period_and_ends(
+    cron: str, zone: str, first: str, second: str, key: str
+) -> None:
+    survey = surveys.Survey(
+        **{**BERLIN.__dict__, "schedule": surveys.Schedule(cron=cron, timezone=zone)}
     )
-    assert latest_fire(trigger, at("2026-01-01T10:07"), timedelta(minutes=5)) is None
+    during_first = due_period(survey, at(first))
+    during_second = due_period(survey, at(second))
+    assert during_first is not None and during_second is not None
+    assert during_first[0] == during_second[0]  # the repeated hour is one round
+    assert during_first[0].endswith(key)
 
 
 def members(engine: Engine, count: int) -> None:
@@ -138,7 +154,7 @@ def test_a_round_due_while_the_bot_was_down_opens_once_at_start(file_engine: Eng
     finally:
         rt.close()
     (round_,) = rounds(file_engine)
-    assert round_.period == "2026-03-23T09:00+00:00"
+    assert round_.period == "2026-03-23T10:00"  # 10:00 on Berlin's clock
     assert round_.closes_at == at("2026-03-25T09:00")
 
 

@@ -271,8 +271,13 @@ def test_five_anonymous_answers_are_shown_and_cannot_be_joined_to_people(
     assert result is not None and not result.hidden and result.respondents == 7
     comment = next(q for q in result.questions if q.id == "comment")
     assert len(comment.texts) == 7
-    assert [(g.by, g.name) for g in result.groups] == [("team", "Brand"), ("region", "EMEA")]
-    assert result.suppressed_groups == 1  # Medical, with two people
+    # Medical (two people) is not even stored with the answers; Brand alone would then
+    # give Medical away as "everyone minus Brand", so teams are not broken down at all.
+    assert [(g.by, g.name) for g in result.groups] == [("region", "EMEA")]
+    assert result.suppressed_groups == 1
+    medical = {m.id for m in members if m.team == "Medical"}
+    assert len(medical) == 2
+    assert sorted(str(r.team) for r in session.exec(select(SurveyAnswer))).count("None") == 6
     assert {o.channel for o in outbox(session, "survey.results")} == {"C0RESULTS", "U0LEAD"}
     # The answer table has no column pointing at a person, and the key is gone.
     columns = {c["name"] for c in inspect(engine).get_columns("survey_answer")}
@@ -407,3 +412,43 @@ def test_audiences_narrow_by_roster_fields(session: Session) -> None:
     assert isinstance(
         surveys.open_round(nobody, session=session, now=T0, period="r"), surveys.Skipped
     )
+
+
+def test_a_question_few_answered_is_not_shown_in_an_anonymous_survey(session: Session) -> None:
+    members = add_members(session, 6)
+    round_id = open_pulse(session)
+    for member in members:
+        give(session, member, round_id, "energy", score=4)
+    give(session, members[0], round_id, "enps", score=2)
+    result = surveys.results(session, round_id)
+    assert not result.hidden and result.respondents == 6
+    by_id = {q.id: q for q in result.questions}
+    assert by_id["energy"].mean == 4.0 and not by_id["energy"].hidden
+    assert by_id["enps"].hidden and by_id["enps"].enps is None and by_id["enps"].mean is None
+    assert "fewer than 5 answered it" in "\n".join(surveys.summary_lines(result))
+    (team,) = [g for g in result.groups if g.by == "team"]
+    assert team.means == {"energy": 4.0}  # enps left out inside the group too
+
+
+def test_saving_the_same_adverse_event_again_opens_no_second_case(session: Session) -> None:
+    (member,) = add_members(session, 1)
+    round_id = open_pulse(session)
+    text = "A patient on Larkspur told me she had a severe rash after her second dose."
+    give(session, member, round_id, "comment", text=text)
+    again = give(session, member, round_id, "comment", text=text)
+    assert isinstance(again, surveys.Answered) and again.note and "already" in again.note
+    assert len(session.exec(select(PvCase)).all()) == 1
+    give(session, member, round_id, "comment", text=text + " She also had a fever.")
+    assert len(session.exec(select(PvCase)).all()) == 2
+
+
+def test_answers_keep_only_groups_big_enough_to_hide_in(session: Session) -> None:
+    add_members(session, 5, team="Brand")
+    (lonely,) = add_members(session, 1, team="Legal", start=20)
+    lonely.region = "APAC"
+    session.add(lonely)
+    session.commit()
+    round_id = open_pulse(session)
+    give(session, lonely, round_id, "energy", score=1)
+    row = session.exec(select(SurveyAnswer)).one()
+    assert (row.team, row.region) == (None, None)
