@@ -18,6 +18,7 @@ def survey_png(results: Mapping[str, Any]) -> bytes | None:
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(
         len(questions), 1, figsize=(7, 2.2 * len(questions) + 0.6), squeeze=False
@@ -41,12 +42,48 @@ def survey_png(results: Mapping[str, Any]) -> bytes | None:
             ax.set_title(title[:90], fontsize=10, loc="left")
             ax.set_ylabel("answers", fontsize=8)
             ax.tick_params(labelsize=8)
-            ax.yaxis.get_major_locator().set_params(integer=True)
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         fig.suptitle(
             f"{results['title']}, round {results['number']}: "
             f"{results['respondents']} of {results['invited']} answered",
             fontsize=11,
         )
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=110)
+        return buffer.getvalue()
+    finally:
+        plt.close(fig)
+
+
+def leaderboard_png(data: Mapping[str, Any]) -> bytes | None:
+    """The top of a sprint board as horizontal stacked bars: kudos, then milestone points."""
+    rows = list(data.get("person", {}).get("rows", ()))[: int(data.get("top", 10)) + 5]
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    rows = list(reversed(rows))  # the leader at the top
+    names = [f"{r['rank']}. {r['name']}" for r in rows]
+    kudos = [r["recognition_points"] for r in rows]
+    milestones = [r["milestone_points"] for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.4))
+    try:
+        ax.barh(names, kudos, color="#4a7bd0", label="kudos received")
+        ax.barh(names, milestones, left=kudos, color="#e08a2c", label="campaign milestones")
+        for y, (k, m) in enumerate(zip(kudos, milestones, strict=True)):
+            ax.text(k + m, y, f" {k + m}", va="center", fontsize=8)
+        kind = "final board" if data.get("final") else "standings"
+        ax.set_title(f"Recognition sprint {data.get('sprint')}: {kind}", fontsize=11, loc="left")
+        ax.set_xlabel("points", fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if any(milestones):
+            ax.legend(fontsize=8, loc="lower right")
         fig.tight_layout()
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=110)

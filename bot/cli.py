@@ -23,14 +23,14 @@ from sqlmodel import Session, col, select
 
 import compliance_rules
 from bot import config as org_config
-from bot.runtime import Runtime
+from bot.runtime import BoardSettings, Runtime
 from bot.settings import Settings
 from compliance_rules.evaluate import evaluate, read_corpus
-from handlers import history, kudos, privacy, review, roster, surveys
+from handlers import history, kudos, leaderboard, privacy, review, roster, sprints, surveys
 from handlers.events import KudosRequested, Person
 from storage import migrate, queries
 from storage.db import make_engine
-from storage.models import Member
+from storage.models import Member, SprintSnapshot
 
 log = logging.getLogger("plaudit")
 
@@ -61,9 +61,42 @@ def build_runtime(settings: Settings, *, upgrade: bool = True) -> Runtime:
     engine = make_engine(settings.database_url)
     if upgrade:
         migrate.upgrade(engine)
-    return Runtime(
-        engine=engine, policy=org.policy(), rules=rules, surveys=org.survey_definitions()
+    runtime = Runtime(
+        engine=engine,
+        policy=org.policy(),
+        rules=rules,
+        surveys=org.survey_definitions(),
+        milestones=org.milestone_definitions(),
+        boards=BoardSettings(
+            channel=org.sprints.channel,
+            top=org.sprints.top,
+            exclude=tuple(org.sprints.exclude),
+            update_cron=org.sprints.update.cron if org.sprints.update else None,
+            update_timezone=org.sprints.update.timezone if org.sprints.update else None,
+            rules={
+                "sprints": org.sprints.model_dump(mode="json"),
+                "milestones": [m.model_dump(mode="json") for m in org.milestones],
+                "values": list(org.recognition.values),
+            },
+        ),
     )
+    if upgrade:
+        _recount_if_needed(runtime)
+    return runtime
+
+
+def _recount_if_needed(runtime: Runtime) -> None:
+    """Sprint totals were counted under other sprint settings (or never): count again."""
+    calendar = runtime.policy.sprints
+
+    def work(session: Session) -> int | None:
+        if not sprints.needs_rebuild(session, calendar):
+            return None
+        return sprints.rebuild(session, calendar, now=runtime.clock.now())
+
+    counted = runtime.run_sync(work)
+    if counted is not None:
+        log.info("sprint totals recounted for the current sprint settings (%s rows)", counted)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -422,6 +455,113 @@ def _survey_results(runtime: Runtime, survey_id: str, number: int | None, *, as_
     return 0
 
 
+def _sprint(runtime: Runtime, sprint_id: str | None) -> sprints.Sprint:
+    calendar = runtime.policy.sprints
+    now = runtime.clock.now()
+    found = calendar.by_id(sprint_id, near=now) if sprint_id else calendar.sprint_of(now)
+    if found is None:
+        raise UsageError(
+            f"no sprint {sprint_id!r} in the sprint settings"
+            if sprint_id
+            else "no sprint is running now (see sprints.ranges in plaudit.yaml)"
+        )
+    return found
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    runtime = build_runtime(settings)
+    try:
+        sprint = _sprint(runtime, args.sprint)
+        filters = leaderboard.Filters(
+            team=args.team, region=args.region, therapeutic_area=args.area, value=args.value
+        )
+        board = runtime.run_sync(
+            lambda s: leaderboard.board(
+                s,
+                sprint,
+                by=args.by,
+                filters=filters,
+                exclude=runtime.boards.exclude,
+                top=args.top,
+            )
+        )
+    finally:
+        runtime.close()
+    name_key = "team" if args.by == "team" else "email"
+    rows = [
+        {
+            "rank": r.rank,
+            name_key: r.name if args.by == "team" else r.email,
+            "display_name": r.name,
+            "points": r.points,
+            "recognition_points": r.recognition_points,
+            "milestone_points": r.milestone_points,
+        }
+        for r in board.rows
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    elif args.csv:
+        out = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else [name_key])
+        out.writeheader()
+        out.writerows(rows)
+    else:
+        print("\n".join(leaderboard.lines(board)))
+    return 0
+
+
+def cmd_sprint(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    runtime = build_runtime(settings)
+    try:
+        if args.action == "rebuild":
+            counted = runtime.run_sync(
+                lambda s: sprints.rebuild(s, runtime.policy.sprints, now=runtime.clock.now())
+            )
+            print(f"Sprint totals recounted from the recognitions ({counted} rows).")
+            return 0
+        sprint = _sprint(runtime, args.id)
+        if args.action == "close":
+            if runtime.clock.now() < sprint.end:
+                raise UsageError(f"sprint {sprint.id} runs until {sprint.end:%Y-%m-%d %H:%M} UTC")
+            snapshot = runtime.run_sync(
+                lambda s: leaderboard.freeze(
+                    s,
+                    sprint,
+                    now=runtime.clock.now(),
+                    rules=runtime.boards.rules,
+                    exclude=runtime.boards.exclude,
+                )
+            )
+            print(f"Sprint {sprint.id} frozen (sha256 {snapshot.sha256}).")
+            return 0
+        found = runtime.run_sync(
+            lambda s: s.exec(
+                select(SprintSnapshot).where(SprintSnapshot.sprint == sprint.id)
+            ).first()
+        )
+    finally:
+        runtime.close()
+    if found is None:
+        print(f"Sprint {sprint.id} is not closed yet; `plaudit leaderboard --sprint {sprint.id}`")
+        print("shows its standings so far.")
+        return 1
+    intact = leaderboard.verify(found)
+    if args.json:
+        print(json.dumps({**found.data, "sha256": found.sha256, "intact": intact}, indent=2))
+    else:
+        for by, title in (("person", "People"), ("team", "Teams"), ("givers", "Givers")):
+            print(f"{title}:")
+            for row in found.data["boards"][by]["rows"]:
+                print(f"  {row['rank']}. {row['name']}: {row['points']}")
+        print(f"Frozen {found.closed_at:%Y-%m-%d %H:%M} UTC, sha256 {found.sha256}")
+    if not intact:
+        print("WARNING: the snapshot does not match its hash; it was altered.", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_roster(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.action == "import":
@@ -624,6 +764,25 @@ def parser() -> argparse.ArgumentParser:
     srv.add_argument("--round", type=int, help="with results: which round (default the latest)")
     srv.add_argument("--json", action="store_true", help="with results: machine-readable")
     srv.set_defaults(func=cmd_survey)
+
+    board = sub.add_parser("leaderboard", help="a sprint's leaderboard")
+    board.add_argument("--sprint", help="e.g. 2026Q4 (default: the current sprint)")
+    board.add_argument("--by", choices=["person", "team", "givers"], default="person")
+    board.add_argument("--team")
+    board.add_argument("--region")
+    board.add_argument("--area", help="therapeutic area")
+    board.add_argument("--value", help="a value tag, e.g. #site-activation")
+    board.add_argument("--top", type=int, default=None, help="first N ranks (default: all)")
+    fmt = board.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--csv", action="store_true")
+    board.set_defaults(func=cmd_leaderboard)
+
+    spr = sub.add_parser("sprint", help="closed sprints: show a frozen board, close, recount")
+    spr.add_argument("action", choices=["show", "close", "rebuild"])
+    spr.add_argument("id", nargs="?", help="e.g. 2026Q3 (default: the current sprint)")
+    spr.add_argument("--json", action="store_true")
+    spr.set_defaults(func=cmd_sprint)
 
     audit = sub.add_parser("audit", help="audit trail")
     audit.add_argument("action", choices=["verify"])

@@ -17,12 +17,25 @@ from sqlmodel import Session
 
 from compliance_rules import RuleSet
 from handlers.clock import Clock, SystemClock
+from handlers.milestones import Milestone
 from handlers.policy import KudosPolicy
 from handlers.surveys import Survey
 from storage.db import is_sqlite, transaction
 
 T = TypeVar("T")
 log = logging.getLogger("plaudit")
+
+
+@dataclass(frozen=True)
+class BoardSettings:
+    """How sprint boards are posted (from `sprints:` in plaudit.yaml)."""
+
+    channel: str | None = None  # default: the recognition channel
+    top: int = 10
+    exclude: tuple[str, ...] = ()
+    update_cron: str | None = None
+    update_timezone: str | None = None
+    rules: dict[str, Any] = field(default_factory=dict)  # frozen with each closed sprint
 
 
 @dataclass
@@ -32,6 +45,8 @@ class Runtime:
     rules: RuleSet
     clock: Clock = field(default_factory=SystemClock)
     surveys: tuple[Survey, ...] = ()
+    milestones: tuple[Milestone, ...] = ()
+    boards: BoardSettings = field(default_factory=BoardSettings)
     listeners: list[Callable[[], None]] = field(default_factory=list)
     _commits: GroupCommit | None = None
 

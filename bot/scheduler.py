@@ -19,11 +19,13 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlmodel import Session, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
-from bot.runtime import Runtime
-from handlers import surveys
-from storage.models import SurveyRound
+from bot.runtime import BoardSettings, Runtime
+from handlers import leaderboard, surveys
+from handlers.sprints import Sprint
+from storage.models import Member, ScheduledRun, SurveyRound
 
 log = logging.getLogger("plaudit.scheduler")
 ChannelMembers = Callable[[str], Awaitable[list[str]]]  # channel id -> member user ids
@@ -162,9 +164,48 @@ class Scheduler:
         counts = await self.runtime.run(partial(_housekeeping, now=now))
         counts["opened"] = opened
         counts["invited"] += invited
+        try:
+            counts["boards"] = await self._boards(now)
+        except Exception:
+            log.exception("posting the sprint board failed; the next sweep tries again")
         if any(counts.values()):
             self.runtime.poke()
         return counts
+
+    async def _boards(self, now: datetime) -> int:
+        """Close the sprint that ended (freeze, final board) and post the mid-sprint update
+        when its cron has fired; each keyed, so it happens once."""
+        settings = self.runtime.boards
+        calendar = self.runtime.policy.sprints
+        channel = settings.channel or self.runtime.policy.recognition_channel
+        posted = 0
+        ended = calendar.last_ended(now)
+        # A sprint long over (before Plaudit ran, say) is not closed late with a post.
+        if ended is not None and now - ended.end < timedelta(days=14):
+            closed = await self.runtime.run(
+                partial(_close_sprint, ended, now=now, settings=settings, channel=channel)
+            )
+            posted += int(closed)
+        if settings.update_cron and channel:
+            trigger = CronTrigger.from_crontab(
+                settings.update_cron, timezone=ZoneInfo(settings.update_timezone or "UTC")
+            )
+            fire = await asyncio.to_thread(latest_fire, trigger, now, timedelta(hours=12))
+            current = calendar.sprint_of(now)
+            if fire is not None and current is not None and current.contains(fire):
+                posted += int(
+                    await self.runtime.run(
+                        partial(
+                            _post_update,
+                            current,
+                            period=period_key(fire),
+                            now=now,
+                            settings=settings,
+                            channel=channel,
+                        )
+                    )
+                )
+        return posted
 
     async def _open_due(
         self, survey: surveys.Survey, now: datetime
@@ -221,6 +262,73 @@ def _open(
         closes_at=closes_at,
         local_day=day,
         channel_members=members,
+    )
+
+
+def _claim_run(session: Session, job: str, period: str, now: datetime) -> bool:
+    """Record a scheduled run; False when this (job, period) already ran."""
+    if session.exec(
+        select(ScheduledRun.id).where(ScheduledRun.job == job, ScheduledRun.period == period)
+    ).first():
+        return False
+    try:
+        with session.begin_nested():
+            session.add(ScheduledRun(job=job, period=period, ran_at=now))
+            session.flush()
+    except IntegrityError:
+        return False  # another replica ran it a moment ago
+    return True
+
+
+def _workspace(session: Session) -> str | None:
+    return session.exec(
+        select(Member.slack_team_id).where(col(Member.slack_team_id).is_not(None)).limit(1)
+    ).first()
+
+
+def _close_sprint(
+    sprint: Sprint,
+    session: Session,
+    *,
+    now: datetime,
+    settings: BoardSettings,
+    channel: str | None,
+) -> bool:
+    if not _claim_run(session, "sprint.close", sprint.id, now):
+        return False
+    leaderboard.close_sprint(
+        session,
+        sprint,
+        now=now,
+        rules=settings.rules,
+        channel=channel,
+        workspace=_workspace(session),
+        exclude=settings.exclude,
+        top=settings.top,
+    )
+    return True
+
+
+def _post_update(
+    sprint: Sprint,
+    session: Session,
+    *,
+    period: str,
+    now: datetime,
+    settings: BoardSettings,
+    channel: str,
+) -> bool:
+    if not _claim_run(session, "leaderboard.update", period, now):
+        return False
+    return leaderboard.queue_post(
+        session,
+        sprint,
+        key=f"leaderboard:{sprint.id}:update:{period}",
+        channel=channel,
+        workspace=_workspace(session),
+        final=False,
+        exclude=settings.exclude,
+        top=settings.top,
     )
 
 

@@ -54,6 +54,11 @@ def message(template: str, data: Mapping[str, Any]) -> dict[str, Any]:
     if template == "notice":
         text = str(data["text"])
         return {"text": text, "blocks": [_section(text)]}
+    if template == "milestone.reached":
+        return _milestone(data)
+    if template == "leaderboard.post":
+        text = leaderboard_text(data)
+        return {"text": text, "blocks": [_section(text)]}
     raise ValueError(f"unknown template {template!r}")
 
 
@@ -216,6 +221,8 @@ def help_answer(policy: KudosPolicy) -> dict[str, Any]:
             "• `/kudos @colleague @teammate for the site activation email #site-activation`",
             "• `/kudos` on its own opens a form",
             "• `/kudos me` shows your kudos this quarter and what you have left today",
+            "• `/kudos leaderboard` shows this sprint's board "
+            "(also `teams`, `givers`, `team Brand`, `region EMEA`, `#value`)",
             f"• React with {emoji} on a colleague's message to give one kudos",
             f"Values: {values}. You can give {policy.daily_allowance} kudos a day, "
             f"to at most {policy.max_recipients} people at once.",
@@ -300,3 +307,50 @@ def modal(
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": blocks,
     }
+
+
+def _milestone(data: Mapping[str, Any]) -> dict[str, Any]:
+    people = list(data.get("people") or [])
+    who = (
+        f"team *{escape(str(data['team']))}*"
+        if data.get("team")
+        else (_names(people) if people else "the campaign team")
+    )
+    points = int(data.get("points") or 0)
+    head = f":trophy: Campaign milestone: *{escape(str(data['title']))}*"
+    body = f"{points} sprint points for {who}." if points else f"Well done, {who}!"
+    return {
+        "text": f"Campaign milestone: {data['title']}",
+        "blocks": [_section(head), _section(body), _context(f"Sprint {data.get('sprint')}")],
+    }
+
+
+def board_lines(board: Mapping[str, Any], *, title: str) -> list[str]:
+    """A board (as `handlers.leaderboard.Board.as_json()`) as lines of mrkdwn."""
+    rows = board.get("rows") or []
+    if not rows:
+        return [f"*{title}*", "No points yet."]
+    lines = [f"*{title}*"]
+    for row in rows:
+        who = f"<@{row['slack_id']}>" if row.get("slack_id") else escape(str(row["name"]))
+        extra = (
+            f" ({row['recognition_points']} kudos + {row['milestone_points']} milestone)"
+            if row.get("milestone_points")
+            else ""
+        )
+        lines.append(f"{row['rank']}. {who}: {row['points']}{extra}")
+    return lines
+
+
+def leaderboard_text(data: Mapping[str, Any]) -> str:
+    kind = "Final board" if data.get("final") else "Standings"
+    lines = board_lines(data["person"], title=f"{kind}, recognition sprint {data['sprint']}")
+    if data.get("team", {}).get("rows"):
+        lines += ["", *board_lines(data["team"], title="Teams")]
+    return "\n".join(lines)
+
+
+def leaderboard_answer(board: Mapping[str, Any], title: str) -> dict[str, Any]:
+    """The private answer to `/kudos leaderboard ...`."""
+    text = "\n".join(board_lines(board, title=title))
+    return {"response_type": "ephemeral", "text": text, "blocks": [_section(text)]}

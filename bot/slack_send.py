@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -42,7 +44,15 @@ class SlackSender:
 
     async def __call__(self, job: Job) -> str | None:
         if job.template == "survey.results":
-            return await self._results(job)
+            name = f"survey-{job.data.get('survey_id')}-{job.data.get('number')}.png"
+            title = f"{job.data.get('title')}, round {job.data.get('number')}"
+            text = slack_survey.results_text(job.data)
+            return await self._upload(job, text, charts.survey_png, name, title)
+        if job.template == "leaderboard.post":
+            name = f"leaderboard-{job.data.get('sprint')}.png"
+            title = f"Recognition sprint {job.data.get('sprint')}"
+            text = slack_render.leaderboard_text(job.data)
+            return await self._upload(job, text, charts.leaderboard_png, name, title)
         if job.template == "survey.invite":
             content = slack_survey.invite(job.data)
         else:
@@ -91,10 +101,17 @@ class SlackSender:
                 return str(message.get("ts") or "") or None
         return None
 
-    async def _results(self, job: Job) -> str | None:
-        """Survey results: the chart as an uploaded PNG with the figures as its comment."""
-        text = slack_survey.results_text(job.data)
-        png = await asyncio.to_thread(charts.survey_png, job.data)
+    async def _upload(
+        self,
+        job: Job,
+        text: str,
+        chart: Callable[[Mapping[str, Any]], bytes | None],
+        filename: str,
+        title: str,
+    ) -> str | None:
+        """A chart as an uploaded PNG with the figures as its comment (text alone when
+        there is nothing to draw)."""
+        png = await asyncio.to_thread(chart, job.data)
         try:
             if png is None:
                 response = await self.client.chat_postMessage(channel=job.channel, text=text)
@@ -106,8 +123,8 @@ class SlackSender:
             upload = await self.client.files_upload_v2(
                 channel=channel,
                 content=png,
-                filename=f"survey-{job.data.get('survey_id')}-{job.data.get('number')}.png",
-                title=f"{job.data.get('title')}, round {job.data.get('number')}",
+                filename=filename,
+                title=title,
                 initial_comment=text,
             )
             file = upload.get("file") or {}

@@ -153,7 +153,7 @@ def create_app(
         if dispatcher:
             dispatcher.start()
         scheduler = None
-        if (dispatch if schedule is None else schedule) and runtime.surveys:
+        if dispatch if schedule is None else schedule:
             members = partial(channel_members, client) if client is not None else None
             scheduler = Scheduler(runtime, channel_members=members)
             scheduler.start()

@@ -251,3 +251,83 @@ def freeze(
 def verify(snapshot: SprintSnapshot) -> bool:
     """Is the snapshot as it was frozen?"""
     return _digest(snapshot.data) == snapshot.sha256
+
+
+# -- posting --------------------------------------------------------------------------------
+
+
+def queue_post(
+    session: Session,
+    sprint: Sprint,
+    *,
+    key: str,
+    channel: str,
+    workspace: str | None,
+    final: bool,
+    exclude: Sequence[str] = (),
+    top: int = 10,
+    data: dict[str, Any] | None = None,
+) -> bool:
+    """Queue a board for the channel (once per key): people and teams, as figures and a
+    chart rendered when it is sent. `data` is a frozen snapshot's boards, when there is
+    one, so the final post shows exactly what was frozen."""
+    boards = data or {
+        "person": board(session, sprint, exclude=exclude, top=top).as_json(),
+        "team": board(session, sprint, by="team", exclude=exclude, top=5).as_json(),
+    }
+    return queries.enqueue(
+        session=session,
+        message=queries.Message(
+            key=key,
+            platform="slack",
+            workspace=workspace,
+            channel=channel,
+            kind="post",
+            template="leaderboard.post",
+            data={
+                "sprint": sprint.id,
+                "final": final,
+                "person": boards["person"],
+                "team": boards["team"],
+                "top": top,
+            },
+        ),
+    )
+
+
+def close_sprint(
+    session: Session,
+    sprint: Sprint,
+    *,
+    now: datetime,
+    rules: dict[str, Any],
+    channel: str | None,
+    workspace: str | None,
+    exclude: Sequence[str] = (),
+    top: int = 10,
+) -> SprintSnapshot | None:
+    """Freeze a sprint that has ended and queue its final board; None if not ended yet."""
+    if now < sprint.end:
+        return None
+    snapshot = freeze(session, sprint, now=now, rules=rules, exclude=exclude)
+    if channel:
+        frozen = snapshot.data["boards"]
+        person = {**frozen["person"], "rows": frozen["person"]["rows"][: _cut(frozen, top)]}
+        team = {**frozen["team"], "rows": frozen["team"]["rows"][:5]}
+        queue_post(
+            session,
+            sprint,
+            key=f"leaderboard:{sprint.id}:final",
+            channel=channel,
+            workspace=workspace,
+            final=True,
+            top=top,
+            data={"person": person, "team": team},
+        )
+    return snapshot
+
+
+def _cut(frozen: dict[str, Any], top: int) -> int:
+    """How many frozen rows make the first `top` ranks (ties at the edge stay in)."""
+    rows = frozen["person"]["rows"]
+    return sum(1 for r in rows if r["rank"] <= top)

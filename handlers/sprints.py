@@ -102,6 +102,18 @@ class SprintCalendar:
     def previous(self, sprint: Sprint) -> Sprint | None:
         return self.sprint_of(sprint.start - timedelta(seconds=1))
 
+    def last_ended(self, now: datetime) -> Sprint | None:
+        """The most recent sprint that is over at `now`."""
+        if self.ranges:
+            ended = [
+                Sprint(r.id, self._bound(r.start), self._bound(r.end + timedelta(days=1)))
+                for r in self.ranges
+            ]
+            past = [s for s in ended if s.end <= now]
+            return max(past, key=lambda s: s.end) if past else None
+        current = self.sprint_of(now)
+        return self.previous(current) if current is not None else None
+
 
 # -- tallies --------------------------------------------------------------------------------
 
