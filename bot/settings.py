@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     # a 429 it pauses as told and sends a little slower, creeping back up to this ceiling.
     slack_rate: float = Field(20.0, alias="PLAUDIT_SLACK_RATE", gt=0, le=1000)
 
+    # BigCommerce store whose campaign milestones count towards sprint boards.
+    bigcommerce_store_hash: str | None = Field(None, alias="BIGCOMMERCE_STORE_HASH")
+    bigcommerce_access_token: SecretStr | None = Field(None, alias="BIGCOMMERCE_ACCESS_TOKEN")
+    bigcommerce_api_url: str = Field("https://api.bigcommerce.com", alias="BIGCOMMERCE_API_URL")
+    # Shared secret BigCommerce sends in the X-Plaudit-Webhook-Secret header of webhooks.
+    bigcommerce_webhook_secret: SecretStr | None = Field(None, alias="BIGCOMMERCE_WEBHOOK_SECRET")
+
     # Mail server for drug-safety notifications by email (compliance.safety_email).
     smtp_host: str | None = Field(None, alias="PLAUDIT_SMTP_HOST")
     smtp_port: int = Field(587, alias="PLAUDIT_SMTP_PORT", ge=1, le=65535)
@@ -59,6 +66,17 @@ class Settings(BaseSettings):
             raise ValueError("replace the placeholder with the app's signing secret")
         return value
 
+    @field_validator("bigcommerce_api_url")
+    @classmethod
+    def _bc_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @property
+    def bigcommerce_enabled(self) -> bool:
+        return bool(self.bigcommerce_store_hash) and self.bigcommerce_access_token is not None
+
     @property
     def slack_enabled(self) -> bool:
         return self.slack_bot_token is not None and self.slack_signing_secret is not None
@@ -78,6 +96,12 @@ class Settings(BaseSettings):
                 if value is None
             ]
             lines.append(f"Slack: off (set {' and '.join(missing)} to turn it on)")
+        lines.append(
+            f"BigCommerce: store {self.bigcommerce_store_hash}"
+            + (", webhooks on" if self.bigcommerce_webhook_secret else "")
+            if self.bigcommerce_enabled
+            else "BigCommerce: off (set BIGCOMMERCE_STORE_HASH and BIGCOMMERCE_ACCESS_TOKEN)"
+        )
         lines.append(
             f"Email (drug safety): via {self.smtp_host}:{self.smtp_port}"
             if self.smtp_host
