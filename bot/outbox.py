@@ -141,6 +141,11 @@ class Dispatcher:
     def wake(self) -> None:
         self._wake.set()
 
+    @property
+    def running(self) -> bool:
+        """The delivery loop is alive (not stopped, not crashed)."""
+        return self._task is not None and not self._task.done()
+
     def start(self) -> None:
         self.runtime.listeners.append(self._threadsafe_wake())
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="outbox")

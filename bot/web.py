@@ -30,6 +30,7 @@ from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.slack_send import SlackSender
 from bot.webhook_send import WebhookSender
+from storage import migrate
 
 log = logging.getLogger("plaudit.web")
 MAX_BODY = 64 * 1024
@@ -138,6 +139,36 @@ def create_app(
             status_code=200,
         )
 
+    async def readyz(_: Request) -> Response:
+        """Ready for traffic: the database answers, its schema is current, and the outbox
+        dispatcher and scheduler are running."""
+        checks: dict[str, object] = {}
+        try:
+            current = await runtime.run(lambda s: migrate.revision_of(s.connection()))
+            checks["database"] = "ok"
+            checks["migrations"] = "current" if current == migrate.head() else f"at {current}"
+        except Exception as exc:
+            log.warning("readiness check: database unreachable: %s", type(exc).__name__)
+            checks["database"] = "unreachable"
+        dispatcher = state.get("dispatcher")
+        checks["dispatcher"] = (
+            "running"
+            if isinstance(dispatcher, Dispatcher) and dispatcher.running
+            else ("off" if dispatcher is None and state["ready"] else "stopped")
+        )
+        scheduler = state.get("scheduler")
+        checks["scheduler"] = "running" if scheduler is not None else "off"
+        ready = (
+            state["ready"]
+            and checks["database"] == "ok"
+            and checks["migrations"] == "current"
+            and checks["dispatcher"] != "stopped"
+        )
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", **checks},
+            status_code=200 if ready else 503,
+        )
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if client is not None:
@@ -159,6 +190,7 @@ def create_app(
             scheduler.start()
         state["ready"] = True
         state["dispatcher"] = dispatcher
+        state["scheduler"] = scheduler
         try:
             yield
         finally:
@@ -175,6 +207,7 @@ def create_app(
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

@@ -404,3 +404,28 @@ def test_a_blocked_kudos_is_edited_and_resent_in_one_step(
     with Session(app_engine) as s:
         outcomes = sorted(r.outcome for r in s.exec(select(Recognition)))
     assert outcomes == ["block", "pass"]
+
+
+def test_ready_when_the_schema_is_current_and_delivery_runs(server: Server) -> None:
+    body = httpx.get(f"{server.base_url}/readyz").json()
+    assert body == {
+        "status": "ready",
+        "database": "ok",
+        "migrations": "current",
+        "dispatcher": "running",
+        "scheduler": "running",
+    }
+
+
+def test_not_ready_when_the_schema_is_behind(app_engine: Engine, slack: FakeSlack) -> None:
+    from storage import migrate
+
+    migrate.downgrade(app_engine, "-1")
+    running = Server(app_engine, slack_api_url=slack.base_url).start()
+    try:
+        response = httpx.get(f"{running.base_url}/readyz")
+        assert response.status_code == 503
+        assert response.json()["migrations"].startswith("at ")
+    finally:
+        running.stop()
+        migrate.upgrade(app_engine)
