@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 import compliance_rules
 from bot import config as org_config
-from bot.runtime import BoardSettings, Runtime
+from bot.runtime import BoardSettings, Runtime, StoreSettings
 from bot.settings import Settings
 from compliance_rules.evaluate import evaluate, read_corpus
 from handlers import history, kudos, leaderboard, privacy, review, roster, sprints, surveys
@@ -67,6 +67,9 @@ def build_runtime(settings: Settings, *, upgrade: bool = True) -> Runtime:
         rules=rules,
         surveys=org.survey_definitions(),
         milestones=org.milestone_definitions(),
+        store=StoreSettings(
+            sync_every=org.bigcommerce.interval, quota_share=org.bigcommerce.quota_share
+        ),
         boards=BoardSettings(
             channel=org.sprints.channel,
             top=org.sprints.top,
@@ -562,6 +565,46 @@ def cmd_sprint(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bigcommerce(args: argparse.Namespace) -> int:
+    from bot import commerce
+
+    settings = load_settings()
+    if not settings.bigcommerce_enabled:
+        raise UsageError("set BIGCOMMERCE_STORE_HASH and BIGCOMMERCE_ACCESS_TOKEN first")
+    runtime = build_runtime(settings)
+    try:
+        with commerce.client_for(settings, runtime.store.quota_share) as client:
+            report = commerce.sync(
+                client,
+                runtime.run_sync,
+                milestones=runtime.milestones,
+                calendar=runtime.policy.sprints,
+                policy=runtime.policy,
+                now=runtime.clock.now(),
+            )
+    finally:
+        runtime.close()
+    since = f" since {report.since:%Y-%m-%d %H:%M:%S} UTC" if report.since else " (first sync)"
+    print(
+        f"Fetched {report.promotions} promotions, {report.coupons} coupons, "
+        f"{report.channels} channels and {report.orders} orders{since}; "
+        f"{report.orders_stored} orders stored."
+    )
+    for award in report.awarded:
+        print(f"Milestone awarded: {award.title} ({award.points} points, sprint {award.sprint})")
+    if not report.awarded:
+        print("No new milestones.")
+    share = f" = {report.quota_share:.1%} of the quota of {report.quota}" if report.quota else ""
+    print(
+        f"{report.requests} API requests{share}; {report.throttled} rate-limited; "
+        f"{report.seconds:.1f} s."
+    )
+    if report.error:
+        print(f"The sync stopped early: {report.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_roster(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.action == "import":
@@ -783,6 +826,10 @@ def parser() -> argparse.ArgumentParser:
     spr.add_argument("id", nargs="?", help="e.g. 2026Q3 (default: the current sprint)")
     spr.add_argument("--json", action="store_true")
     spr.set_defaults(func=cmd_sprint)
+
+    bc = sub.add_parser("bigcommerce", help="the BigCommerce store behind campaign milestones")
+    bc.add_argument("action", choices=["sync"])
+    bc.set_defaults(func=cmd_bigcommerce)
 
     audit = sub.add_parser("audit", help="audit trail")
     audit.add_argument("action", choices=["verify"])

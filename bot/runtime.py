@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
@@ -38,6 +39,14 @@ class BoardSettings:
     rules: dict[str, Any] = field(default_factory=dict)  # frozen with each closed sprint
 
 
+@dataclass(frozen=True)
+class StoreSettings:
+    """The BigCommerce sync (from `bigcommerce:` in plaudit.yaml and the environment)."""
+
+    sync_every: timedelta = timedelta(minutes=15)
+    quota_share: float = 0.2
+
+
 @dataclass
 class Runtime:
     engine: Engine
@@ -47,6 +56,7 @@ class Runtime:
     surveys: tuple[Survey, ...] = ()
     milestones: tuple[Milestone, ...] = ()
     boards: BoardSettings = field(default_factory=BoardSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
     listeners: list[Callable[[], None]] = field(default_factory=list)
     _commits: GroupCommit | None = None
 

@@ -22,6 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from bot.commerce import StoreSync
 from bot.runtime import BoardSettings, Runtime
 from handlers import leaderboard, surveys
 from handlers.sprints import Sprint
@@ -92,10 +93,12 @@ class Scheduler:
         runtime: Runtime,
         *,
         channel_members: ChannelMembers | None = None,
+        store: StoreSync | None = None,
         sweep_seconds: float = 30.0,
     ) -> None:
         self.runtime = runtime
         self.channel_members = channel_members
+        self.store = store
         self.sweep_seconds = sweep_seconds
         self._aps: AsyncIOScheduler | None = None
         self._lock = asyncio.Lock()
@@ -120,6 +123,15 @@ class Scheduler:
             max_instances=1,
             next_run_time=datetime.now(UTC),  # once at start: catch up on what was missed
         )
+        if self.store is not None:
+            aps.add_job(
+                self.sync_store,
+                IntervalTrigger(seconds=self.runtime.store.sync_every.total_seconds()),
+                id="bigcommerce:sync",
+                coalesce=True,
+                max_instances=1,
+                next_run_time=datetime.now(UTC) + timedelta(seconds=5),
+            )
         aps.start()
         self._aps = aps
 
@@ -129,6 +141,19 @@ class Scheduler:
             self._aps = None
         async with self._lock:  # let a sweep in progress finish its transaction
             pass
+
+    async def sync_store(self) -> None:
+        """Bring the local copy of the store up to date and award milestones (in a thread:
+        the client is synchronous)."""
+        if self.store is None:
+            return
+        try:
+            report = await asyncio.to_thread(self.store.sync)
+        except Exception:
+            log.exception("BigCommerce sync failed; it runs again at the next interval")
+            return
+        if report.awarded:
+            self.runtime.poke()
 
     async def sweep(self) -> dict[str, int]:
         """One pass: open due rounds, queue due invitations and reminders, close rounds."""

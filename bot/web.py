@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -22,7 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot import slack_app
+from bot import commerce, slack_app
+from bot.commerce import StoreSync
 from bot.email_send import EmailSender
 from bot.outbox import Dispatcher, Sender, pending_count, undelivered_safety_count
 from bot.runtime import Runtime
@@ -93,6 +95,51 @@ def create_app(
         secret_bytes = secret.encode()
         senders["slack"] = SlackSender(client)
     state: dict[str, object] = {"ready": False}
+    store = StoreSync(settings, runtime) if settings.bigcommerce_enabled else None
+    refetches: set[asyncio.Task[object]] = set()
+
+    async def bigcommerce_webhook(request: Request) -> Response:
+        secret = settings.bigcommerce_webhook_secret
+        if store is None or secret is None:
+            return JSONResponse(
+                {
+                    "error": "webhooks_disabled",
+                    "detail": "set BIGCOMMERCE_STORE_HASH, BIGCOMMERCE_ACCESS_TOKEN and "
+                    "BIGCOMMERCE_WEBHOOK_SECRET",
+                },
+                status_code=404,
+            )
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return JSONResponse({"error": "payload_too_large"}, status_code=413)
+        if not commerce.verify_webhook(request.headers, secret.get_secret_value()):
+            return JSONResponse({"error": "invalid_secret"}, status_code=401)
+        try:
+            json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return JSONResponse({"error": "bad_request", "detail": "not JSON"}, status_code=400)
+        target = commerce.parse_webhook(body)
+        if target is None:
+            return JSONResponse({"status": "ignored"}, status_code=200)
+        # Answer at once (BigCommerce retries slow endpoints); the re-fetch runs after. A
+        # duplicate delivery re-fetches again, which changes nothing.
+        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(
+            asyncio.to_thread(store.refetch, *target)
+        )
+        refetches.add(task)
+        task.add_done_callback(_refetched)
+        return JSONResponse({"status": "queued", "kind": target[0], "id": target[1]})
+
+    def _refetched(task: asyncio.Task[object]) -> None:
+        refetches.discard(task)
+        if task.cancelled():
+            return
+        if task.exception() is not None:
+            log.error("BigCommerce re-fetch failed", exc_info=task.exception())
+            return
+        report = task.result()
+        if getattr(report, "awarded", None):
+            runtime.poke()
 
     async def slack_events(request: Request) -> Response:
         if slack_handler is None:
@@ -186,7 +233,7 @@ def create_app(
         scheduler = None
         if dispatch if schedule is None else schedule:
             members = partial(channel_members, client) if client is not None else None
-            scheduler = Scheduler(runtime, channel_members=members)
+            scheduler = Scheduler(runtime, channel_members=members, store=store)
             scheduler.start()
         state["ready"] = True
         state["dispatcher"] = dispatcher
@@ -195,6 +242,8 @@ def create_app(
             yield
         finally:
             state["ready"] = False
+            if refetches:
+                await asyncio.wait(set(refetches), timeout=30)
             if scheduler:
                 await scheduler.stop()
             if dispatcher:
@@ -208,6 +257,7 @@ def create_app(
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/webhooks/bigcommerce", bigcommerce_webhook, methods=["POST"]),
         ],
         lifespan=lifespan,
     )

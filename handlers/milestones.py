@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -33,6 +33,7 @@ from storage.models import (
     MilestoneShare,
 )
 
+_LOCK = 0x504C4D53  # advisory lock id serialising milestone evaluation on PostgreSQL
 Source = Literal["promotion", "coupon", "orders", "channel"]
 Threshold = Literal["live", "redemptions", "orders", "revenue"]
 
@@ -54,6 +55,19 @@ class Milestone:
     cap: int | None = None  # the most a revenue-based award gives
     team: str | None = None
     members: tuple[str, ...] = ()  # emails
+
+    def __post_init__(self) -> None:
+        allowed = {
+            "promotion": ("live", "redemptions"),
+            "coupon": ("live", "redemptions"),
+            "orders": ("orders", "revenue"),
+            "channel": ("live",),
+        }[self.source]
+        if self.threshold not in allowed:
+            raise ValueError(
+                f"milestone {self.id}: a {self.source} milestone takes threshold "
+                f"{' or '.join(allowed)}, not {self.threshold}"
+            )
 
 
 @dataclass(frozen=True)
@@ -85,7 +99,8 @@ def _candidates(
                 continue
             live = p.status == "ENABLED" and (p.start_date is None or p.start_date <= now)
             live = live and (p.end_date is None or p.end_date > now)
-            ok = live if milestone.threshold == "live" else p.current_uses >= milestone.at_least
+            used = p.status != "INVALID" and p.current_uses >= milestone.at_least
+            ok = live if milestone.threshold == "live" else used
             if ok:
                 found.append((f"{milestone.id}:promotion:{p.id}", {"name": p.name}, Decimal(0)))
     elif milestone.source == "coupon":
@@ -99,10 +114,13 @@ def _candidates(
         for ch in session.exec(select(BcChannel).order_by(col(BcChannel.id))):
             if not _matches(milestone, ch.id, ch.name):
                 continue
-            if ch.status in ("active", "connected") and (
-                milestone.window_start is None
-                or (ch.date_created is not None and ch.date_created >= milestone.window_start)
-            ):
+            created = ch.date_created
+            in_window = (milestone.window_start is None and milestone.window_end is None) or (
+                created is not None
+                and (milestone.window_start is None or created >= milestone.window_start)
+                and (milestone.window_end is None or created < milestone.window_end)
+            )
+            if ch.status in ("active", "connected") and in_window:
                 found.append((f"{milestone.id}:channel:{ch.id}", {"name": ch.name}, Decimal(0)))
     else:
         stmt = select(func.count(col(BcOrder.id)), func.coalesce(func.sum(BcOrder.total_cents), 0))
@@ -162,6 +180,10 @@ def evaluate(
     sprint = calendar.sprint_of(now)
     if sprint is None:
         return []
+    if session.get_bind().dialect.name == "postgresql":
+        # One evaluation at a time: two racing in different orders could otherwise each
+        # hold one new award and wait for the other's.
+        session.connection().execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
     awarded: list[Awarded] = []
     for milestone in definitions:
         for key, detail, revenue in _candidates(milestone, session, now):

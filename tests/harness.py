@@ -21,6 +21,7 @@ from bot.settings import Settings
 from bot.web import create_app
 from compliance_rules import default_rules
 from handlers.clock import Clock, SystemClock
+from handlers.milestones import Milestone
 from handlers.policy import KudosPolicy
 from handlers.surveys import Survey
 
@@ -61,24 +62,27 @@ class Server:
         policy: KudosPolicy | None = None,
         clock: Clock | None = None,
         surveys: tuple[Survey, ...] = (),
+        milestones: tuple[Milestone, ...] = (),
+        env: Mapping[str, str] | None = None,
     ) -> None:
-        env: dict[str, Any] = {
+        env_vars: dict[str, Any] = {
             "PLAUDIT_DATABASE_URL": str(engine.url),
             "PLAUDIT_CONFIG": "/nonexistent.yaml",
         }
         if slack_api_url:
-            env |= {
+            env_vars |= {
                 "SLACK_BOT_TOKEN": TOKEN,
                 "SLACK_SIGNING_SECRET": SECRET,
                 "SLACK_API_URL": slack_api_url,
             }
-        self.settings = Settings.model_validate(env)
+        self.settings = Settings.model_validate({**env_vars, **(env or {})})
         self.runtime = Runtime(
             engine=engine,
             policy=policy or KudosPolicy(recognition_channel="C0KUDOS"),
             rules=default_rules(),
             clock=clock or SystemClock(),
             surveys=surveys,
+            milestones=milestones,
         )
         app = create_app(self.settings, self.runtime)
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")

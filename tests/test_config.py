@@ -87,7 +87,8 @@ def test_a_local_schedule_is_read(tmp_path: Path) -> None:
         ("leaderboards: []\n", "leaderboards: unknown key"),
         ("sprints:\n  timezone: Moon/Base\n", "sprints.timezone: unknown timezone"),
         (
-            "milestones:\n  - {id: m1, title: T, source: orders, threshold: live, award: {points: 1, team: A}}\n",
+            "milestones:\n  - {id: m1, title: T, source: orders, threshold: live,\n"
+            "     award: {points: 1, team: A}}\n",
             "milestones.0: a orders milestone takes threshold orders or revenue",
         ),
         (

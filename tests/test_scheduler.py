@@ -78,6 +78,14 @@ def test_the_night_a_clock_goes_back_is_one_period_and_ends(
     assert during_first[0].endswith(key)
 
 
+def test_latest_fire_looks_back_no_further_than_asked() -> None:
+    trigger = CronTrigger.from_crontab("*/15 * * * *", timezone=UTC)
+    assert latest_fire(trigger, at("2026-01-01T10:07"), timedelta(minutes=10)) == at(
+        "2026-01-01T10:00"
+    )
+    assert latest_fire(trigger, at("2026-01-01T10:07"), timedelta(minutes=5)) is None
+
+
 def members(engine: Engine, count: int) -> None:
     with Session(engine) as session:
         for i in range(count):
