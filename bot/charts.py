@@ -7,6 +7,13 @@ from collections.abc import Mapping
 from typing import Any
 
 
+def _png(fig: Any) -> bytes:
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    return buffer.getvalue()
+
+
 def survey_png(results: Mapping[str, Any]) -> bytes | None:
     """One bar chart per scored or choice question; None when nothing may be shown."""
     questions = [
@@ -48,10 +55,7 @@ def survey_png(results: Mapping[str, Any]) -> bytes | None:
             f"{results['respondents']} of {results['invited']} answered",
             fontsize=11,
         )
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=110)
-        return buffer.getvalue()
+        return _png(fig)
     finally:
         plt.close(fig)
 
@@ -84,9 +88,6 @@ def leaderboard_png(data: Mapping[str, Any]) -> bytes | None:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if any(milestones):
             ax.legend(fontsize=8, loc="lower right")
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=110)
-        return buffer.getvalue()
+        return _png(fig)
     finally:
         plt.close(fig)

@@ -138,6 +138,11 @@ def _duration(value: str) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: amount})
 
 
+def _checked_duration(value: str) -> str:
+    _duration(value)
+    return value
+
+
 class QuestionConfig(_Strict):
     id: str
     type: Literal["scale", "enps", "choice", "text"]
@@ -216,11 +221,7 @@ class RemindersConfig(_Strict):
     after: str = "2d"
     max: int = Field(1, ge=0, le=5)
 
-    @field_validator("after")
-    @classmethod
-    def _after(cls, value: str) -> str:
-        _duration(value)
-        return value
+    _after = field_validator("after")(classmethod(lambda cls, v: _checked_duration(v)))
 
 
 class SurveyConfig(_Strict):
@@ -423,11 +424,7 @@ class BigCommerceSettings(_Strict):
     sync_every: str = "15m"
     quota_share: float = Field(0.2, gt=0, le=1)
 
-    @field_validator("sync_every")
-    @classmethod
-    def _every(cls, value: str) -> str:
-        _duration(value)
-        return value
+    _every = field_validator("sync_every")(classmethod(lambda cls, v: _checked_duration(v)))
 
     @property
     def interval(self) -> timedelta:
