@@ -87,80 +87,111 @@ def board(
     exclude: Sequence[str] = (),
     top: int | None = 10,
 ) -> Board:
-    """The ranked board; `top` keeps the first N ranks (ties at the edge stay in)."""
+    """The ranked board; `top` keeps the first N ranks (ties at the edge stay in).
+
+    People and givers are read from `leaderboard_total` in index order: first the points
+    of the Nth rank (the Nth distinct value, so reading stops early), then every row at or
+    above it. Teams add up their members' rows."""
     where, params = _where(filters, exclude)
-    params |= {"sprint": sprint.id, "tag": (filters.value or "").lower(), "top": top or 10**9}
-    with_milestones = not filters.value
-    milestone = (
-        "COALESCE((SELECT SUM(s.points) FROM milestone_share s "
-        "WHERE s.sprint = :sprint AND s.member_id = m.id), 0)"
-        if with_milestones
-        else "0"
-    )
-    if by == "givers":
-        scored = f"""
-            SELECT m.display_name AS name, m.email AS email, m.slack_user_id AS slack_id,
-                   t.given AS recognition_points, 0 AS milestone_points
-            FROM leaderboard_total t JOIN member m ON m.id = t.member_id
-            WHERE t.sprint = :sprint AND t.value_tag = :tag AND t.given > 0 AND {where}
-        """
-    elif by == "team":
-        scored = f"""
-            SELECT m.team AS name, NULL AS email, NULL AS slack_id,
-                   SUM(COALESCE(t.received, 0)) AS recognition_points,
-                   SUM({milestone}) AS milestone_points
-            FROM member m
-            LEFT JOIN leaderboard_total t
-              ON t.member_id = m.id AND t.sprint = :sprint AND t.value_tag = :tag
-            WHERE m.team IS NOT NULL AND {where}
-            GROUP BY m.team
-        """
-    else:
-        # Members with recognition points, and members with only milestone points.
-        scored = f"""
-            SELECT m.display_name AS name, m.email AS email, m.slack_user_id AS slack_id,
-                   COALESCE(t.received, 0) AS recognition_points,
-                   {milestone} AS milestone_points
-            FROM member m
-            LEFT JOIN leaderboard_total t
-              ON t.member_id = m.id AND t.sprint = :sprint AND t.value_tag = :tag
-            WHERE {where} AND (t.received > 0 OR m.id IN (
-                SELECT s.member_id FROM milestone_share s WHERE s.sprint = :sprint
-                AND :with_milestones = 1))
-        """
-        params["with_milestones"] = 1 if with_milestones else 0
-    sql = f"""
-        SELECT * FROM (
-            SELECT x.*, x.recognition_points + x.milestone_points AS points,
-                   DENSE_RANK() OVER (
-                       ORDER BY x.recognition_points + x.milestone_points DESC
-                   ) AS rank
-            FROM ({scored}) x
-        ) ranked
-        WHERE ranked.points > 0 AND ranked.rank <= :top
-        ORDER BY ranked.rank, ranked.name
-    """
-    rows = tuple(
-        Row(
-            rank=int(r.rank),
-            name=str(r.name),
-            email=r.email,
-            slack_id=r.slack_id,
-            points=int(r.points),
-            recognition_points=int(r.recognition_points),
-            milestone_points=int(r.milestone_points),
+    params |= {"sprint": sprint.id, "tag": (filters.value or "").lower()}
+    conn = session.connection()
+    if by == "team":
+        scored = conn.execute(
+            text(
+                f"""SELECT m.team AS name, NULL AS email, NULL AS slack_id,
+                           SUM(t.received) AS recognition_points,
+                           SUM(t.milestone) AS milestone_points,
+                           SUM(t.points) AS points
+                    FROM leaderboard_total t JOIN member m ON m.id = t.member_id
+                    WHERE t.sprint = :sprint AND t.value_tag = :tag AND m.team IS NOT NULL
+                      AND {where}
+                    GROUP BY m.team
+                    HAVING SUM(t.points) > 0"""
+            ),
+            params,
+        ).all()
+        rows = _ranked(
+            [
+                (
+                    r.name,
+                    None,
+                    None,
+                    int(r.points),
+                    int(r.recognition_points),
+                    int(r.milestone_points),
+                )
+                for r in scored
+            ],
+            top,
         )
-        for r in session.connection().execute(text(sql), params)
-    )
+    else:
+        score = "t.given" if by == "givers" else "t.points"
+        kudos = "t.given" if by == "givers" else "t.received"
+        milestone = "0" if by == "givers" else "t.milestone"
+        source = f"""FROM leaderboard_total t JOIN member m ON m.id = t.member_id
+                     WHERE t.sprint = :sprint AND t.value_tag = :tag AND {score} > 0
+                       AND {where}"""
+        floor = 1
+        if top is not None:
+            nth = conn.execute(
+                text(
+                    f"SELECT DISTINCT {score} AS s {source} "
+                    f"ORDER BY {score} DESC LIMIT 1 OFFSET :skip"
+                ),
+                params | {"skip": max(top, 1) - 1},
+            ).scalar()
+            floor = int(nth) if nth is not None else 1
+        found = conn.execute(
+            text(
+                f"""SELECT m.display_name AS name, m.email AS email,
+                           m.slack_user_id AS slack_id, {score} AS points,
+                           {kudos} AS recognition_points, {milestone} AS milestone_points
+                    {source} AND {score} >= :floor"""
+            ),
+            params | {"floor": floor},
+        ).all()
+        rows = _ranked(
+            [
+                (
+                    r.name,
+                    r.email,
+                    r.slack_id,
+                    int(r.points),
+                    int(r.recognition_points),
+                    int(r.milestone_points),
+                )
+                for r in found
+            ],
+            top,
+        )
     return Board(
         sprint=sprint.id,
         start=sprint.start.isoformat(),
         end=sprint.end.isoformat(),
         by=by,
         filters=filters,
-        rows=rows,
+        rows=tuple(rows),
         excluded=tuple(exclude),
     )
+
+
+def _ranked(
+    scored: list[tuple[str, str | None, str | None, int, int, int]], top: int | None
+) -> list[Row]:
+    """Dense ranks, highest first, names in order within a rank; the first `top` ranks."""
+    rows: list[Row] = []
+    rank = 0
+    previous: int | None = None
+    for name, email, slack_id, points, kudos, milestone in sorted(
+        scored, key=lambda r: (-r[3], str(r[0]))
+    ):
+        if points != previous:
+            rank += 1
+            previous = points
+        if top is not None and rank > top:
+            break
+        rows.append(Row(rank, str(name), email, slack_id, points, kudos, milestone))
+    return rows
 
 
 def lines(b: Board) -> list[str]:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from handlers.policy import KudosPolicy
-from handlers.sprints import SprintCalendar
+from handlers.sprints import SprintCalendar, add_milestone
 from storage import queries
 from storage.models import (
     BcChannel,
@@ -233,6 +233,8 @@ def _award(
         session.add(
             MilestoneShare(award_id=award.id, member_id=member_id, sprint=sprint, points=share)
         )
+    session.flush()
+    add_milestone(session, sprint, split)
     if policy.recognition_channel:
         queries.enqueue(
             session=session,

@@ -17,7 +17,13 @@ from sqlalchemy import delete, func, select, text
 from sqlmodel import Session
 
 from handlers.clock import zone
-from storage.models import LeaderboardTotal, Recognition, RecognitionRecipient, SyncState
+from storage.models import (
+    LeaderboardTotal,
+    MilestoneAward,
+    Recognition,
+    RecognitionRecipient,
+    SyncState,
+)
 
 PUBLISHED = ("pass", "warn")
 
@@ -121,9 +127,16 @@ _total = LeaderboardTotal.__table__  # type: ignore[attr-defined]
 
 
 def _upsert(session: Session, rows: list[dict[str, object]]) -> None:
-    """Add to (sprint, tag, member) totals, creating rows on first sight."""
+    """Add to (sprint, tag, member) totals, creating rows on first sight. Each row gives
+    received, given and milestone deltas; points moves with received + milestone."""
     if not rows:
         return
+    rows = [
+        {"received": 0, "given": 0, "milestone": 0}
+        | row
+        | {"points": int(row.get("received", 0)) + int(row.get("milestone", 0))}  # type: ignore[call-overload]
+        for row in rows
+    ]
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -135,6 +148,8 @@ def _upsert(session: Session, rows: list[dict[str, object]]) -> None:
         set_={
             "received": _total.c.received + stmt.excluded.received,
             "given": _total.c.given + stmt.excluded.given,
+            "milestone": _total.c.milestone + stmt.excluded.milestone,
+            "points": _total.c.points + stmt.excluded.points,
         },
     )
     session.connection().execute(stmt, rows)
@@ -164,6 +179,18 @@ def tally(
         [
             {"sprint": sprint.id, "value_tag": tag, "member_id": m, "received": r, "given": g}
             for (tag, m), (r, g) in merged.items()
+        ],
+    )
+
+
+def add_milestone(session: Session, sprint_id: str, shares: dict[int, int]) -> None:
+    """Count members' shares of a milestone award in their sprint totals."""
+    _upsert(
+        session,
+        [
+            {"sprint": sprint_id, "value_tag": "", "member_id": m, "milestone": p}
+            for m, p in shares.items()
+            if p
         ],
     )
 
@@ -199,8 +226,15 @@ def rebuild(session: Session, calendar: SprintCalendar, *, now: datetime) -> int
     """Recount every sprint from the recognitions (after the sprint settings changed)."""
     session.connection().execute(delete(_total))
     rec = Recognition.__table__  # type: ignore[attr-defined]
-    first = session.connection().execute(select(func.min(rec.c.created_at))).scalar()
-    last = session.connection().execute(select(func.max(rec.c.created_at))).scalar()
+    award = MilestoneAward.__table__  # type: ignore[attr-defined]
+    conn = session.connection()
+    moments = [
+        *conn.execute(select(func.min(rec.c.created_at), func.max(rec.c.created_at))).one(),
+        *conn.execute(select(func.min(award.c.awarded_at), func.max(award.c.awarded_at))).one(),
+    ]
+    known = [m for m in moments if m is not None]
+    first = min(known) if known else None
+    last = max(known) if known else None
     counted = 0
     if first is not None and last is not None:
         first = first if first.tzinfo else first.replace(tzinfo=UTC)
@@ -214,39 +248,62 @@ def rebuild(session: Session, calendar: SprintCalendar, *, now: datetime) -> int
                 counted += _rebuild_sprint(session, sprint)
             probe += timedelta(days=1)
     _remember(session, calendar, now)
+    if session.get_bind().dialect.name == "postgresql":
+        # Fresh statistics, or the planner keeps believing the table is empty.
+        session.connection().execute(text("ANALYZE leaderboard_total"))
     return counted
 
 
 def _rebuild_sprint(session: Session, sprint: Sprint) -> int:
     """INSERT ... SELECT the sprint's totals: received per recipient, given per giver, for
     all tags and per tag."""
-    params = {"sprint": sprint.id, "start": sprint.start, "end": sprint.end}
+    # Timestamps are stored as naive UTC on every database (storage.types.UTCDateTime).
+    params = {
+        "sprint": sprint.id,
+        "start": sprint.start.astimezone(UTC).replace(tzinfo=None),
+        "end": sprint.end.astimezone(UTC).replace(tzinfo=None),
+    }
     conn = session.connection()
-    naive = conn.dialect.name == "sqlite"
-    if naive:  # SQLite stores naive UTC
-        params |= {
-            "start": sprint.start.replace(tzinfo=None),
-            "end": sprint.end.replace(tzinfo=None),
-        }
+    # Awards belong to the sprint they were seen in, under the settings now in force.
+    conn.execute(
+        text(
+            "UPDATE milestone_award SET sprint = :sprint "
+            "WHERE awarded_at >= :start AND awarded_at < :end"
+        ),
+        params,
+    )
+    conn.execute(
+        text(
+            "UPDATE milestone_share SET sprint = :sprint WHERE award_id IN "
+            "(SELECT id FROM milestone_award WHERE sprint = :sprint)"
+        ),
+        params,
+    )
     published = "r.outcome IN ('pass', 'warn') AND r.revoked_at IS NULL"
     window = "r.created_at >= :start AND r.created_at < :end"
     base = f"""
         SELECT :sprint AS sprint, '' AS value_tag, x.member_id AS member_id,
-               SUM(x.received) AS received, SUM(x.given) AS given
+               SUM(x.received) AS received, SUM(x.given) AS given,
+               SUM(x.milestone) AS milestone, SUM(x.received) + SUM(x.milestone) AS points
         FROM (
-            SELECT rr.member_id AS member_id, 1 AS received, 0 AS given
+            SELECT rr.member_id AS member_id, 1 AS received, 0 AS given, 0 AS milestone
             FROM recognition r JOIN recognition_recipient rr ON rr.recognition_id = r.id
             WHERE {published} AND {window}
             UNION ALL
-            SELECT r.giver_id, 0, COUNT(rr.id)
+            SELECT r.giver_id, 0, COUNT(rr.id), 0
             FROM recognition r JOIN recognition_recipient rr ON rr.recognition_id = r.id
             WHERE {published} AND {window}
             GROUP BY r.id, r.giver_id
+            UNION ALL
+            SELECT s.member_id, 0, 0, s.points
+            FROM milestone_share s JOIN milestone_award a ON a.id = s.award_id
+            WHERE a.awarded_at >= :start AND a.awarded_at < :end
         ) x
         GROUP BY x.member_id
     """
     insert_all = text(
-        "INSERT INTO leaderboard_total (sprint, value_tag, member_id, received, given) " + base
+        "INSERT INTO leaderboard_total "
+        "(sprint, value_tag, member_id, received, given, milestone, points) " + base
     )
     result = conn.execute(insert_all, params)
     # Per tag: done in Python, the JSON tag lists being dialect-specific to unnest.

@@ -236,13 +236,15 @@ class SurveyAnswer(SQLModel, table=True):
 
 
 class LeaderboardTotal(SQLModel, table=True):
-    """Points per member per sprint (and per value tag; '' is all), kept as kudos change,
-    so a leaderboard reads one row per member instead of every recognition."""
+    """Points per member per sprint (and per value tag; '' is all), kept as kudos and
+    milestones change, so a board reads the top rows of an index instead of every
+    recognition. `points` is `received + milestone` (milestones only on the '' rows)."""
 
     __tablename__ = "leaderboard_total"
     __table_args__ = (
         UniqueConstraint("sprint", "value_tag", "member_id", name="uq_leaderboard_total"),
-        Index("ix_leaderboard_total_rank", "sprint", "value_tag", "received"),
+        Index("ix_leaderboard_total_points", "sprint", "value_tag", "points"),
+        Index("ix_leaderboard_total_given", "sprint", "value_tag", "given"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -251,6 +253,8 @@ class LeaderboardTotal(SQLModel, table=True):
     member_id: int = Field(foreign_key="member.id", index=True)
     received: int = 0
     given: int = 0
+    milestone: int = 0
+    points: int = 0
 
 
 class MilestoneAward(SQLModel, table=True):

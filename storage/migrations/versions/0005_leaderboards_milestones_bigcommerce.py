@@ -126,6 +126,8 @@ def upgrade() -> None:
         sa.Column("member_id", sa.Integer(), nullable=False),
         sa.Column("received", sa.Integer(), nullable=False),
         sa.Column("given", sa.Integer(), nullable=False),
+        sa.Column("milestone", sa.Integer(), nullable=False),
+        sa.Column("points", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["member_id"], ["member.id"], name=op.f("fk_leaderboard_total_member_id_member")
         ),
@@ -137,7 +139,10 @@ def upgrade() -> None:
             batch_op.f("ix_leaderboard_total_member_id"), ["member_id"], unique=False
         )
         batch_op.create_index(
-            "ix_leaderboard_total_rank", ["sprint", "value_tag", "received"], unique=False
+            "ix_leaderboard_total_points", ["sprint", "value_tag", "points"], unique=False
+        )
+        batch_op.create_index(
+            "ix_leaderboard_total_given", ["sprint", "value_tag", "given"], unique=False
         )
 
     op.create_table(
@@ -177,7 +182,8 @@ def downgrade() -> None:
 
     op.drop_table("milestone_share")
     with op.batch_alter_table("leaderboard_total", schema=None) as batch_op:
-        batch_op.drop_index("ix_leaderboard_total_rank")
+        batch_op.drop_index("ix_leaderboard_total_given")
+        batch_op.drop_index("ix_leaderboard_total_points")
         batch_op.drop_index(batch_op.f("ix_leaderboard_total_member_id"))
 
     op.drop_table("leaderboard_total")
