@@ -64,14 +64,29 @@ class Board:
         return asdict(self)
 
 
-def _where(filters: Filters, exclude: Sequence[str]) -> tuple[str, dict[str, Any]]:
+def _where(
+    session: Session, filters: Filters, exclude: Sequence[str]
+) -> tuple[str, dict[str, Any]]:
     clauses = ["m.active = :active", "m.is_bot = :bot"]
     params: dict[str, Any] = {"active": True, "bot": False}
     for name in ("team", "region", "therapeutic_area"):
         value = getattr(filters, name)
         if value:
-            clauses.append(f"LOWER(m.{name}) = :{name}")
-            params[name] = value.lower()
+            # Match any case, but filter on the stored spelling: a plain column comparison
+            # the planner has statistics for, so it reads the totals in points order.
+            spelled = (
+                session.connection()
+                .execute(
+                    text(f"SELECT DISTINCT {name} FROM member WHERE LOWER({name}) = :v"),
+                    {"v": value.lower()},
+                )
+                .scalars()
+                .all()
+            )
+            names = list(spelled) or [value]
+            keys = [f"{name}{i}" for i in range(len(names))]
+            clauses.append(f"m.{name} IN ({', '.join(':' + k for k in keys)})")
+            params |= dict(zip(keys, names, strict=True))
     for i, email in enumerate(exclude):
         clauses.append(f"(m.email IS NULL OR LOWER(m.email) <> :ex{i})")
         params[f"ex{i}"] = email.lower()
@@ -92,7 +107,7 @@ def board(
     People and givers are read from `leaderboard_total` in index order: first the points
     of the Nth rank (the Nth distinct value, so reading stops early), then every row at or
     above it. Teams add up their members' rows."""
-    where, params = _where(filters, exclude)
+    where, params = _where(session, filters, exclude)
     params |= {"sprint": sprint.id, "tag": (filters.value or "").lower()}
     conn = session.connection()
     if by == "team":

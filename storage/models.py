@@ -245,12 +245,14 @@ class LeaderboardTotal(SQLModel, table=True):
         UniqueConstraint("sprint", "value_tag", "member_id", name="uq_leaderboard_total"),
         Index("ix_leaderboard_total_points", "sprint", "value_tag", "points"),
         Index("ix_leaderboard_total_given", "sprint", "value_tag", "given"),
+        # A filtered board (one team) may be cheaper from the members' side.
+        Index("ix_leaderboard_total_member", "member_id", "sprint", "value_tag"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     sprint: str = Field(max_length=32)
     value_tag: str = Field(default="", max_length=64)
-    member_id: int = Field(foreign_key="member.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
     received: int = 0
     given: int = 0
     milestone: int = 0

@@ -136,7 +136,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("leaderboard_total", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_leaderboard_total_member_id"), ["member_id"], unique=False
+            "ix_leaderboard_total_member", ["member_id", "sprint", "value_tag"], unique=False
         )
         batch_op.create_index(
             "ix_leaderboard_total_points", ["sprint", "value_tag", "points"], unique=False
@@ -184,7 +184,7 @@ def downgrade() -> None:
     with op.batch_alter_table("leaderboard_total", schema=None) as batch_op:
         batch_op.drop_index("ix_leaderboard_total_given")
         batch_op.drop_index("ix_leaderboard_total_points")
-        batch_op.drop_index(batch_op.f("ix_leaderboard_total_member_id"))
+        batch_op.drop_index("ix_leaderboard_total_member")
 
     op.drop_table("leaderboard_total")
     op.drop_table("sync_state")
