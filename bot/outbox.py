@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 import random
@@ -128,7 +127,10 @@ class Dispatcher:
         # of a pause the platform asked for; one workspace's limit is shared by its channels.
         self._rate: dict[str | None, float] = {}
         self._paused_until: dict[str | None, float] = {}
-        self._recent: dict[str | None, collections.deque[float]] = {}
+        # Per workspace: when each send of the last second went out, or came back if it
+        # has (a stalled event loop can push several out together; counting them by their
+        # answer keeps the next second from taking one too many).
+        self._recent: dict[str | None, list[list[float]]] = {}
         self._channels: dict[tuple[str | None, str], asyncio.Task[None]] = {}
         self._outcomes: list[Callable[[Session], None]] = []
         self._delivered: list[dict[str, object]] = []
@@ -238,9 +240,10 @@ class Dispatcher:
             )
         return jobs
 
-    async def _pace(self, key: tuple[str | None, str], workspace: str | None) -> bool:
-        """Wait for this channel's next turn and a send slot of its workspace; False when
-        stopping. A 429 seen while waiting moves the slot past the pause."""
+    async def _pace(self, key: tuple[str | None, str], workspace: str | None) -> list[float] | None:
+        """Wait for this channel's next turn and a send slot of its workspace; None when
+        stopping, else the slot's time stamp (to be moved to when the answer came). A 429
+        seen while waiting moves the slot past the pause."""
         loop = asyncio.get_running_loop()
         while True:
             now = loop.time()
@@ -255,7 +258,7 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopped.wait(), wait)
             if self._stopping:
-                return False
+                return None
             now = loop.time()
             paused = self._paused_until.get(workspace, 0.0) - now
             if paused > 0:
@@ -263,16 +266,17 @@ class Dispatcher:
                     await asyncio.wait_for(self._stopped.wait(), paused)
                 continue
             if self.workspace_rate <= 0:
-                return True
+                return [now]
             # Never more than the rate in any one second, whatever the event loop did: a
             # stall that bunches sends up must not push the next second over the limit.
-            recent = self._recent.setdefault(workspace, collections.deque())
-            while recent and recent[0] <= now - 1.0:
-                recent.popleft()
+            recent = [e for e in self._recent.get(workspace, []) if e[0] > now - 1.0]
+            self._recent[workspace] = recent
             if len(recent) < max(1, int(self._rate.get(workspace, self._cruise))):
-                recent.append(now)
-                return True
-            self._next_slot[workspace] = max(self._next_slot[workspace], recent[0] + 1.0)
+                stamp = [now]
+                recent.append(stamp)
+                return stamp
+            oldest = min(e[0] for e in recent)
+            self._next_slot[workspace] = max(self._next_slot[workspace], oldest + 1.0)
 
     def _throttled(self, workspace: str | None, retry_after: float) -> None:
         """The platform said slow down: pause the workspace and send a little slower."""
@@ -292,13 +296,17 @@ class Dispatcher:
     async def _deliver_channel(self, key: tuple[str | None, str], jobs: list[Job]) -> None:
         loop = asyncio.get_running_loop()
         for index, job in enumerate(jobs):
-            if not await self._pace(key, job.workspace):
+            stamp = await self._pace(key, job.workspace)
+            if stamp is None:
                 # Hand the rest back now rather than holding shutdown for the pacing.
                 for later in jobs[index:]:
                     self._record(partial(self._release, job=later))
                 return
             try:
-                ref = await self.senders[job.platform](job)
+                try:
+                    ref = await self.senders[job.platform](job)
+                finally:
+                    stamp[0] = loop.time()
             except RateLimited as limited:
                 self._throttled(job.workspace, limited.retry_after)
                 # Everything still queued for this channel waits too.
