@@ -12,8 +12,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from handlers.clock import zone
@@ -126,24 +128,9 @@ class SprintCalendar:
 _total = LeaderboardTotal.__table__  # type: ignore[attr-defined]
 
 
-def _upsert(session: Session, rows: list[dict[str, object]]) -> None:
-    """Add to (sprint, tag, member) totals, creating rows on first sight. Each row gives
-    received, given and milestone deltas; points moves with received + milestone."""
-    if not rows:
-        return
-    rows = [
-        {"received": 0, "given": 0, "milestone": 0}
-        | row
-        | {"points": int(row.get("received", 0)) + int(row.get("milestone", 0))}  # type: ignore[call-overload]
-        for row in rows
-    ]
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    stmt = insert(_total)
-    stmt = stmt.on_conflict_do_update(
+def _adding(module: Any) -> Any:
+    stmt = module.insert(_total)
+    return stmt.on_conflict_do_update(
         index_elements=["sprint", "value_tag", "member_id"],
         set_={
             "received": _total.c.received + stmt.excluded.received,
@@ -152,7 +139,31 @@ def _upsert(session: Session, rows: list[dict[str, object]]) -> None:
             "points": _total.c.points + stmt.excluded.points,
         },
     )
-    session.connection().execute(stmt, rows)
+
+
+# Built once: the tally runs inside every kudos.
+_ADD = {"postgresql": _adding(postgresql), "sqlite": _adding(sqlite)}
+
+
+def _upsert(session: Session, rows: list[dict[str, object]]) -> None:
+    """Add to (sprint, tag, member) totals, creating rows on first sight. Each row gives
+    received, given and milestone deltas; points moves with received + milestone."""
+    if not rows:
+        return
+    complete = []
+    for row in rows:
+        received = int(row.get("received", 0))  # type: ignore[call-overload]
+        milestone = int(row.get("milestone", 0))  # type: ignore[call-overload]
+        complete.append(
+            {
+                "given": 0,
+                **row,
+                "received": received,
+                "milestone": milestone,
+                "points": received + milestone,
+            }
+        )
+    session.connection().execute(_ADD[session.get_bind().dialect.name], complete)
 
 
 def tally(
