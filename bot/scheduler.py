@@ -147,6 +147,14 @@ class Scheduler:
         the client is synchronous)."""
         if self.store is None:
             return
+        # One sync per interval however many processes or replicas run the scheduler: the
+        # store's API quota is shared, and every sync would spend it.
+        now = self.runtime.clock.now()
+        every = max(self.runtime.store.sync_every.total_seconds(), 1.0)
+        period = str(int(now.timestamp() // every))
+        claim = partial(_claim_run, job="bigcommerce.sync", period=period, now=now)
+        if not await self.runtime.run(claim):
+            return
         try:
             report = await asyncio.to_thread(self.store.sync)
         except Exception:
@@ -290,7 +298,7 @@ def _open(
     )
 
 
-def _claim_run(session: Session, job: str, period: str, now: datetime) -> bool:
+def _claim_run(session: Session, *, job: str, period: str, now: datetime) -> bool:
     """Record a scheduled run; False when this (job, period) already ran."""
     if session.exec(
         select(ScheduledRun.id).where(ScheduledRun.job == job, ScheduledRun.period == period)
@@ -319,7 +327,7 @@ def _close_sprint(
     settings: BoardSettings,
     channel: str | None,
 ) -> bool:
-    if not _claim_run(session, "sprint.close", sprint.id, now):
+    if not _claim_run(session, job="sprint.close", period=sprint.id, now=now):
         return False
     leaderboard.close_sprint(
         session,
@@ -343,7 +351,7 @@ def _post_update(
     settings: BoardSettings,
     channel: str,
 ) -> bool:
-    if not _claim_run(session, "leaderboard.update", period, now):
+    if not _claim_run(session, job="leaderboard.update", period=period, now=now):
         return False
     return leaderboard.queue_post(
         session,

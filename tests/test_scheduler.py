@@ -196,3 +196,26 @@ def test_a_slack_channel_audience_is_read_from_slack(file_engine: Engine) -> Non
         rt.close()
     assert asked == ["C0TEAM001"]
     assert invitations(file_engine) == ["U0001", "U0003"]
+
+
+def test_one_store_sync_per_interval_across_processes(file_engine: Engine) -> None:
+    class Store:
+        def __init__(self) -> None:
+            self.syncs = 0
+
+        def sync(self) -> object:
+            self.syncs += 1
+            return type("Report", (), {"awarded": []})()
+
+    store = Store()
+    clock = FixedClock(at("2026-03-23T09:00"))
+    first, second = runtime(file_engine, clock), runtime(file_engine, clock)
+    try:
+        for rt in (first, second):  # two workers, the same interval
+            asyncio.run(Scheduler(rt, store=store).sync_store())  # type: ignore[arg-type]
+        clock.advance(minutes=15)
+        asyncio.run(Scheduler(first, store=store).sync_store())  # type: ignore[arg-type]
+    finally:
+        first.close()
+        second.close()
+    assert store.syncs == 2
