@@ -108,12 +108,17 @@ def test_order_webhooks_reach_a_milestone_once_and_announce_it(
         assert ignored.json() == {"status": "ignored"}
         with Session(file_engine) as session:
             assert session.exec(select(BcOrder)).all() == []  # nothing of the above stored
-        # Each order arrives by webhook; the last one is delivered twice.
-        for order_id in [*ids, ids[-1]]:
-            answer = httpx.post(
-                url, content=webhook(order_id), headers={"X-Plaudit-Webhook-Secret": SECRET}
-            )
-            assert answer.json() == {"status": "queued", "kind": "order", "id": order_id}
+        # Each order arrives by webhook from the store; the last one is delivered twice.
+        hook = {"X-Plaudit-Webhook-Secret": SECRET}
+        for order_id in ids[:-1]:
+            assert store.deliver_webhook(url, "store/order/created", order_id, headers=hook) == [
+                200
+            ]
+        statuses = store.deliver_webhook(
+            url, "store/order/statusUpdated", ids[-1], headers=hook, times=2
+        )
+        assert statuses == [200, 200]
+        assert store.deliver_webhook(url, "store/order/created", ids[0]) == [401]
         (post,) = slack.wait_for("chat.postMessage", timeout=10)
     finally:
         server.stop()

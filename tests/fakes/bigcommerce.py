@@ -17,6 +17,8 @@ import random
 import re
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -487,6 +489,46 @@ class FakeBigCommerce:
         with self._lock:
             self._roll_window(self.clock())
             self._left = max(0, self._left - n)
+
+    # -- webhooks ------------------------------------------------------------------------
+    def deliver_webhook(
+        self,
+        destination: str,
+        scope: str,
+        object_id: int | str,
+        *,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+    ) -> list[int]:
+        """POST a webhook the way BigCommerce does (its JSON body, the custom headers the
+        hook was created with), `times` times (BigCommerce may deliver more than once);
+        returns the status codes."""
+        kind = scope.split("/")[1] if scope.count("/") >= 2 else "store"
+        body = json.dumps(
+            {
+                "scope": scope,
+                "store_id": "1001",
+                "data": {"type": kind, "id": object_id},
+                "hash": f"{random.getrandbits(160):040x}",
+                "created_at": int(time.time()),
+                "producer": f"stores/{self.store_hash}",
+            }
+        ).encode()
+        statuses = []
+        for _ in range(times):
+            request = urllib.request.Request(
+                destination,
+                data=body,
+                method="POST",
+                headers={"Content-Type": "application/json", **(headers or {})},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as answer:
+                    statuses.append(int(answer.status))
+            except urllib.error.HTTPError as error:
+                statuses.append(int(error.code))
+                error.close()
+        return statuses
 
     # -- inspection ----------------------------------------------------------------------
     @property
