@@ -26,7 +26,17 @@ from bot import config as org_config
 from bot.runtime import BoardSettings, Runtime, StoreSettings
 from bot.settings import Settings
 from compliance_rules.evaluate import evaluate, read_corpus
-from handlers import history, kudos, leaderboard, privacy, review, roster, sprints, surveys
+from handlers import (
+    digests,
+    history,
+    kudos,
+    leaderboard,
+    privacy,
+    review,
+    roster,
+    sprints,
+    surveys,
+)
 from handlers.events import KudosRequested, Person
 from storage import migrate, queries
 from storage.db import make_engine
@@ -67,6 +77,7 @@ def build_runtime(settings: Settings, *, upgrade: bool = True) -> Runtime:
         rules=rules,
         surveys=org.survey_definitions(),
         milestones=org.milestone_definitions(),
+        digests=org.digests.schedule() if org.digests.enabled else None,
         store=StoreSettings(
             sync_every=org.bigcommerce.interval, quota_share=org.bigcommerce.quota_share
         ),
@@ -605,6 +616,30 @@ def cmd_bigcommerce(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_digest(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    runtime = build_runtime(settings)
+    try:
+
+        def work(session: Session) -> list[str] | None:
+            manager = session.exec(
+                select(Member).where(func.lower(col(Member.email)) == args.manager.lower())
+            ).first()
+            if manager is None:
+                raise UsageError(f"no member with email {args.manager}")
+            found = digests.build(session, manager, now=runtime.clock.now(), policy=runtime.policy)
+            return digests.lines(found) if found is not None else None
+
+        shown = runtime.run_sync(work)
+    finally:
+        runtime.close()
+    if shown is None:
+        print(f"{args.manager} has no direct reports, so no digest would be sent.")
+        return 1
+    print("\n".join(shown))
+    return 0
+
+
 def cmd_roster(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.action == "import":
@@ -826,6 +861,11 @@ def parser() -> argparse.ArgumentParser:
     spr.add_argument("id", nargs="?", help="e.g. 2026Q3 (default: the current sprint)")
     spr.add_argument("--json", action="store_true")
     spr.set_defaults(func=cmd_sprint)
+
+    dig = sub.add_parser("digest", help="manager digests")
+    dig.add_argument("action", choices=["preview"])
+    dig.add_argument("--manager", required=True, metavar="EMAIL")
+    dig.set_defaults(func=cmd_digest)
 
     bc = sub.add_parser("bigcommerce", help="the BigCommerce store behind campaign milestones")
     bc.add_argument("action", choices=["sync"])

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from compliance_rules import CATEGORIES, RuleSet, load_rules, pack_path
 from handlers import surveys as sv
+from handlers.digests import DigestSchedule
 from handlers.milestones import Milestone
 from handlers.policy import KudosPolicy
 from handlers.sprints import SprintCalendar, SprintRange
@@ -431,6 +432,29 @@ class BigCommerceSettings(_Strict):
         return _duration(self.sync_every)
 
 
+class DigestsConfig(_Strict):
+    enabled: bool = True
+    local: str = "Mon 09:00"  # on each manager's own clock
+    empty: Literal["note", "skip"] = "note"  # a quiet week: a short note, or nothing
+
+    @field_validator("local")
+    @classmethod
+    def _weekly(cls, value: str) -> str:
+        match = _LOCAL.match(value.strip())
+        if not match or not match.group(1):
+            raise ValueError(f"local must look like 'Mon 09:00', not {value!r}")
+        return value
+
+    def schedule(self) -> DigestSchedule:
+        match = _LOCAL.match(self.local.strip())
+        assert match is not None
+        return DigestSchedule(
+            weekday=sv.WEEKDAYS.index(match.group(1).lower()[:3]),
+            at=time(int(match.group(2)), int(match.group(3))),
+            empty=self.empty,
+        )
+
+
 class OrgConfig(_Strict):
     recognition: RecognitionConfig = Field(default_factory=RecognitionConfig)
     compliance: ComplianceConfig = Field(default_factory=ComplianceConfig)
@@ -438,6 +462,7 @@ class OrgConfig(_Strict):
     sprints: SprintsConfig = Field(default_factory=SprintsConfig)
     milestones: list[MilestoneConfig] = Field(default_factory=list)
     bigcommerce: BigCommerceSettings = Field(default_factory=BigCommerceSettings)
+    digests: DigestsConfig = Field(default_factory=DigestsConfig)
 
     @field_validator("milestones")
     @classmethod

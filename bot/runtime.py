@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from compliance_rules import RuleSet
 from handlers.clock import Clock, SystemClock
+from handlers.digests import DigestSchedule
 from handlers.milestones import Milestone
 from handlers.policy import KudosPolicy
 from handlers.surveys import Survey
@@ -57,6 +58,7 @@ class Runtime:
     milestones: tuple[Milestone, ...] = ()
     boards: BoardSettings = field(default_factory=BoardSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
+    digests: DigestSchedule | None = field(default_factory=DigestSchedule)  # None: off
     listeners: list[Callable[[], None]] = field(default_factory=list)
     _commits: GroupCommit | None = None
 

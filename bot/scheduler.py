@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from bot.commerce import StoreSync
 from bot.runtime import BoardSettings, Runtime
-from handlers import leaderboard, surveys
+from handlers import digests, leaderboard, surveys
 from handlers.sprints import Sprint
 from storage.models import Member, ScheduledRun, SurveyRound
 
@@ -201,6 +201,12 @@ class Scheduler:
             counts["boards"] = await self._boards(now)
         except Exception:
             log.exception("posting the sprint board failed; the next sweep tries again")
+        try:
+            counts["digests"] = await self.runtime.run(
+                partial(_digests, now=now, runtime=self.runtime)
+            )
+        except Exception:
+            log.exception("sending digests failed; the next sweep tries again")
         if any(counts.values()):
             self.runtime.poke()
         return counts
@@ -371,3 +377,9 @@ def _housekeeping(session: Session, *, now: datetime) -> dict[str, int]:
         "reminded": surveys.remind_due(session=session, now=now),
         "closed": len(surveys.close_due(session=session, now=now)),
     }
+
+
+def _digests(session: Session, *, now: datetime, runtime: Runtime) -> int:
+    if runtime.digests is None:
+        return 0
+    return digests.send_due(session, now=now, policy=runtime.policy, schedule=runtime.digests)

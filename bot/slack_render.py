@@ -54,6 +54,11 @@ def message(template: str, data: Mapping[str, Any]) -> dict[str, Any]:
     if template == "notice":
         text = str(data["text"])
         return {"text": text, "blocks": [_section(text)]}
+    if template == "digest.weekly":
+        lines = [escape(str(line)) for line in data.get("lines", [])]
+        head = f"*Your weekly Plaudit digest, {escape(str(data.get('week', '')))}*"
+        text = "\n".join([head, *lines])
+        return {"text": text, "blocks": [_section(text)]}
     if template == "milestone.reached":
         return _milestone(data)
     if template == "leaderboard.post":

@@ -127,7 +127,14 @@ def test_two_firings_and_a_restart_open_one_round_and_invite_once(file_engine: E
     first = runtime(file_engine, clock)
     try:
         counts = asyncio.run(Scheduler(first).sweep())
-        assert counts == {"opened": 1, "invited": 3, "reminded": 0, "closed": 0, "boards": 0}
+        assert counts == {
+            "opened": 1,
+            "invited": 3,
+            "reminded": 0,
+            "closed": 0,
+            "boards": 0,
+            "digests": 0,
+        }
         clock.advance(seconds=30)
         assert asyncio.run(Scheduler(first).sweep())["opened"] == 0
     finally:
@@ -142,6 +149,7 @@ def test_two_firings_and_a_restart_open_one_round_and_invite_once(file_engine: E
             "reminded": 0,
             "closed": 0,
             "boards": 0,
+            "digests": 0,
         }
         # Two days on, the round closes once and its results are queued.
         clock.advance(days=2)

@@ -1,0 +1,335 @@
+"""Weekly manager digests: what a manager's direct reports received and gave, who has had
+no recognition for a while, the team's sprint standing, survey participation, reviews.
+
+A digest goes out at a local time on each manager's own clock (default Monday 09:00),
+once per manager and week: the run is keyed in `scheduled_run` and the message in the
+outbox. A manager whose time passed more than a day ago (new this week, or the bot was
+down) waits for the next week rather than getting a late one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from handlers.clock import zone
+from handlers.policy import KudosPolicy
+from handlers.sprints import PUBLISHED
+from handlers.surveys import enps
+from storage import queries
+from storage.models import (
+    LeaderboardTotal,
+    Member,
+    Recognition,
+    RecognitionRecipient,
+    Review,
+    ScheduledRun,
+    SurveyAnswer,
+    SurveyRound,
+)
+
+QUIET_DAYS = 30
+
+
+@dataclass(frozen=True)
+class DigestSchedule:
+    weekday: int = 0  # Monday
+    at: time = time(9, 0)
+    empty: str = "note"  # note | skip
+
+
+@dataclass(frozen=True)
+class Highlight:
+    giver: str
+    recipients: tuple[str, ...]
+    text: str
+
+
+@dataclass(frozen=True)
+class Digest:
+    manager: str
+    manager_slack_id: str | None
+    week: str
+    since: str
+    reports: int
+    received: int
+    given: int
+    top_values: tuple[tuple[str, int], ...] = ()
+    highlights: tuple[Highlight, ...] = ()
+    quiet: tuple[str, ...] = ()  # reports with no recognition in QUIET_DAYS days
+    team: str | None = None
+    team_rank: int | None = None
+    team_points: int | None = None
+    sprint: str | None = None
+    survey: dict[str, Any] | None = None  # title, participation, enps (when allowed)
+    reviews_pending: int | None = None  # for reviewers only
+
+    @property
+    def empty(self) -> bool:
+        return not (self.received or self.given or self.quiet or self.reviews_pending)
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def lines(d: Digest) -> list[str]:
+    """The digest as plain lines (chat text and `plaudit digest preview`)."""
+    out = [f"Your team's week ({d.since} to today), {d.reports} direct reports"]
+    if d.empty:
+        out.append("A quiet week: no kudos to or from your team.")
+        return out
+    out.append(f"Kudos received: {d.received}. Kudos given: {d.given}.")
+    if d.top_values:
+        out.append("Top values: " + ", ".join(f"{tag} ({n})" for tag, n in d.top_values))
+    for h in d.highlights:
+        out.append(f'"{h.text}" - {h.giver} to {", ".join(h.recipients)}')
+    if d.quiet:
+        out.append(
+            f"No recognition in {QUIET_DAYS} days: {', '.join(d.quiet)}. "
+            "A word of thanks goes a long way."
+        )
+    if d.team_rank is not None:
+        out.append(f"Team {d.team} is #{d.team_rank} in sprint {d.sprint} ({d.team_points} pts).")
+    if d.survey:
+        survey = d.survey
+        text = f"{survey['title']}: {survey['participation']:.0%} of your team answered"
+        if survey.get("enps") is not None:
+            text += f", eNPS {survey['enps']:+d}"
+        out.append(text + ".")
+    if d.reviews_pending:
+        out.append(f"{d.reviews_pending} kudos wait for your compliance review.")
+    return out
+
+
+def _week(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def send_time(manager: Member, now: datetime, schedule: DigestSchedule) -> datetime:
+    """This week's send time on the manager's clock, as UTC."""
+    local = now.astimezone(zone(manager.timezone))
+    monday = local.date() - timedelta(days=local.weekday())
+    day = monday + timedelta(days=schedule.weekday)
+    return datetime.combine(day, schedule.at, tzinfo=zone(manager.timezone)).astimezone(UTC)
+
+
+def managers(session: Session) -> list[Member]:
+    """Active members who are someone's manager."""
+    ids = select(Member.manager_id).where(
+        col(Member.manager_id).is_not(None), col(Member.active).is_(True)
+    )
+    stmt = select(Member).where(col(Member.id).in_(ids), col(Member.active).is_(True))
+    return list(session.exec(stmt.order_by(col(Member.id))))
+
+
+def build(
+    session: Session, manager: Member, *, now: datetime, policy: KudosPolicy
+) -> Digest | None:
+    """The digest for `manager` covering the seven days before `now`; None without reports."""
+    reports = list(
+        session.exec(
+            select(Member)
+            .where(Member.manager_id == manager.id, col(Member.active).is_(True))
+            .order_by(col(Member.display_name))
+        )
+    )
+    if not reports:
+        return None
+    ids = [r.id for r in reports if r.id is not None]
+    since = now - timedelta(days=7)
+    published = (
+        col(Recognition.outcome).in_(PUBLISHED),
+        col(Recognition.revoked_at).is_(None),
+    )
+    received_rows = session.exec(
+        select(Recognition, RecognitionRecipient.member_id)
+        .join(RecognitionRecipient, col(RecognitionRecipient.recognition_id) == col(Recognition.id))
+        .where(
+            col(RecognitionRecipient.member_id).in_(ids),
+            Recognition.created_at >= since,
+            *published,
+        )
+        .order_by(col(Recognition.created_at).desc())
+    ).all()
+    given = session.exec(
+        select(func.count(col(RecognitionRecipient.id)))
+        .join(Recognition, col(Recognition.id) == col(RecognitionRecipient.recognition_id))
+        .where(col(Recognition.giver_id).in_(ids), Recognition.created_at >= since, *published)
+    ).one()
+    names = {m.id: m.display_name for m in session.exec(select(Member))}
+    values: Counter[str] = Counter()
+    highlights: list[Highlight] = []
+    seen: set[int] = set()
+    for recognition, _member in received_rows:
+        if recognition.id in seen:
+            continue
+        seen.add(recognition.id or 0)
+        values.update(t.lower() for t in recognition.value_tags)
+        if recognition.text and len(highlights) < 3:
+            to = tuple(
+                names.get(m, "someone")
+                for m in session.exec(
+                    select(RecognitionRecipient.member_id).where(
+                        RecognitionRecipient.recognition_id == recognition.id
+                    )
+                )
+            )
+            text = (
+                recognition.text if len(recognition.text) <= 200 else recognition.text[:197] + "..."
+            )
+            highlights.append(Highlight(names.get(recognition.giver_id, "someone"), to, text))
+    quiet_since = now - timedelta(days=QUIET_DAYS)
+    recently = set(
+        session.exec(
+            select(RecognitionRecipient.member_id)
+            .join(Recognition, col(Recognition.id) == col(RecognitionRecipient.recognition_id))
+            .where(
+                col(RecognitionRecipient.member_id).in_(ids),
+                Recognition.created_at >= quiet_since,
+                *published,
+            )
+        )
+    )
+    quiet = tuple(
+        r.display_name for r in reports if r.id not in recently and r.created_at < quiet_since
+    )
+    digest = Digest(
+        manager=manager.display_name,
+        manager_slack_id=manager.slack_user_id,
+        week=_week(now.astimezone(zone(manager.timezone)).date()),
+        since=since.astimezone(zone(manager.timezone)).date().isoformat(),
+        reports=len(reports),
+        received=len(seen),
+        given=int(given),
+        top_values=tuple(values.most_common(3)),
+        highlights=tuple(highlights),
+        quiet=quiet,
+        **_standing(session, manager, now=now, policy=policy),
+        survey=_survey(session, manager),
+        reviews_pending=_reviews(session, manager, policy),
+    )
+    return digest
+
+
+def _standing(
+    session: Session, manager: Member, *, now: datetime, policy: KudosPolicy
+) -> dict[str, Any]:
+    sprint = policy.sprints.sprint_of(now)
+    if sprint is None or not manager.team:
+        return {}
+    totals = session.exec(
+        select(Member.team, func.sum(LeaderboardTotal.points))
+        .join(Member, col(Member.id) == col(LeaderboardTotal.member_id))
+        .where(
+            LeaderboardTotal.sprint == sprint.id,
+            LeaderboardTotal.value_tag == "",
+            col(Member.team).is_not(None),
+            col(Member.active).is_(True),
+        )
+        .group_by(col(Member.team))
+    ).all()
+    points = {team: int(p or 0) for team, p in totals}
+    if not points.get(manager.team):
+        return {"team": manager.team, "sprint": sprint.id}
+    ranked = sorted(set(points.values()), reverse=True)
+    mine = points[manager.team]
+    return {
+        "team": manager.team,
+        "sprint": sprint.id,
+        "team_points": mine,
+        "team_rank": ranked.index(mine) + 1,
+    }
+
+
+def _survey(session: Session, manager: Member) -> dict[str, Any] | None:
+    """The latest closed round: the team's participation, and eNPS when the team's answers
+    meet the round's anonymity threshold (anonymous answers carry the team only then)."""
+    round_ = session.exec(
+        select(SurveyRound)
+        .where(SurveyRound.status == "closed")
+        .order_by(col(SurveyRound.closed_at).desc())
+        .limit(1)
+    ).first()
+    if round_ is None or not manager.team:
+        return None
+    threshold = int(round_.definition.get("min_responses", 5))
+    answers = list(
+        session.exec(
+            select(SurveyAnswer).where(
+                SurveyAnswer.round_id == round_.id, SurveyAnswer.team == manager.team
+            )
+        )
+    )
+    people = len({a.respondent for a in answers})
+    team_size = session.exec(
+        select(func.count(col(Member.id))).where(
+            Member.team == manager.team, col(Member.active).is_(True)
+        )
+    ).one()
+    if people < threshold or not team_size:
+        return None  # too few of the team answered for anything to be said about it
+    enps_ids = {q["id"] for q in round_.definition["questions"] if q["type"] == "enps"}
+    scores = [a.score for a in answers if a.question_id in enps_ids and a.score is not None]
+    return {
+        "title": round_.definition["title"],
+        "participation": min(1.0, people / int(team_size)),
+        "enps": enps(scores) if len(scores) >= threshold else None,
+    }
+
+
+def _reviews(session: Session, manager: Member, policy: KudosPolicy) -> int | None:
+    ids = {manager.slack_user_id, (manager.email or "").lower()} - {None, ""}
+    if not ids & {r.lower() if "@" in r else r for r in policy.reviewers}:
+        return None
+    return int(
+        session.exec(select(func.count(col(Review.id))).where(Review.status == "pending")).one()
+    )
+
+
+def send_due(
+    session: Session, *, now: datetime, policy: KudosPolicy, schedule: DigestSchedule
+) -> int:
+    """Queue every digest whose local time came within the last day and was not sent."""
+    queued = 0
+    for manager in managers(session):
+        at = send_time(manager, now, schedule)
+        if not at <= now < at + timedelta(days=1) or not manager.slack_user_id:
+            continue
+        week = _week(at.astimezone(zone(manager.timezone)).date())
+        period = f"{week}:{manager.id}"
+        if session.exec(
+            select(ScheduledRun.id).where(
+                ScheduledRun.job == "digest", ScheduledRun.period == period
+            )
+        ).first():
+            continue
+        try:
+            with session.begin_nested():
+                session.add(ScheduledRun(job="digest", period=period, ran_at=now))
+                session.flush()
+        except IntegrityError:
+            continue
+        digest = build(session, manager, now=now, policy=policy)
+        if digest is None or (digest.empty and schedule.empty == "skip"):
+            continue
+        queued += queries.enqueue_many(
+            session=session,
+            messages=[
+                queries.Message(
+                    key=f"digest:{period}",
+                    platform="slack",
+                    workspace=manager.slack_team_id,
+                    channel=manager.slack_user_id,
+                    kind="dm",
+                    template="digest.weekly",
+                    data=digest.as_json() | {"lines": lines(digest)},
+                )
+            ],
+        )
+    return queued
