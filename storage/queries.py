@@ -26,7 +26,8 @@ _recognition = Recognition.__table__  # type: ignore[attr-defined]
 _recipient = RecognitionRecipient.__table__  # type: ignore[attr-defined]
 _audit = AuditEntry.__table__  # type: ignore[attr-defined]
 _INSERT_IGNORING: dict[tuple[str, str], Any] = {
-    (name, table.name): module.insert(table).on_conflict_do_nothing()
+    # RETURNING counts the rows really added: an executemany's rowcount is not reliable.
+    (name, table.name): module.insert(table).on_conflict_do_nothing().returning(table.c.id)
     for name, module in (("postgresql", postgresql), ("sqlite", sqlite))
     for table in (_inbound, _outbox)
 }
@@ -54,8 +55,8 @@ def _ignoring(session: Session, table: Any) -> Any:
 def claim_inbound(*, session: Session, key: str, kind: str) -> bool:
     """Record that the delivery `key` is being handled; False when it already was."""
     values = {"key": key, "kind": kind, "received_at": datetime.now(UTC)}
-    result = session.connection().execute(_ignoring(session, _inbound), [values])
-    return bool(result.rowcount)
+    result = session.connection().execute(_ignoring(session, _inbound), values)
+    return result.first() is not None
 
 
 def seen_inbound(*, session: Session, key: str) -> bool:
@@ -97,7 +98,7 @@ def enqueue_many(*, session: Session, messages: list[Message]) -> int:
         for m in messages
     ]
     result = session.connection().execute(_ignoring(session, _outbox), rows)
-    return int(result.rowcount)
+    return len(result.all())
 
 
 def insert_recognition(*, session: Session, values: dict[str, Any], recipients: list[int]) -> int:
