@@ -264,7 +264,9 @@ def test_a_429_pauses_every_channel_of_the_workspace(db: Engine, slack: FakeSlac
     for n in range(4):
         enqueue(db, 1, channel=f"C0P{n}", prefix=f"p{n}-")
     slack.fail_next("chat.postMessage", status=429, retry_after=1)
-    asyncio.run(run_until(dispatcher(db, slack, workspace_rate=50.0), db))
+    # Five a second: the refusal is back long before the next channel's turn (a send
+    # already on its way when a 429 arrives cannot be called back).
+    asyncio.run(run_until(dispatcher(db, slack, workspace_rate=5.0), db))
     calls = slack.calls("chat.postMessage")
     assert len(calls) == 5
     first = calls[0].at
