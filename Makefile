@@ -27,6 +27,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/ack.py
 	$(BIN)/python bench/compliance.py
 	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/store_sync.py
+	$(BIN)/python bench/leaderboard.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
