@@ -455,6 +455,40 @@ class DigestsConfig(_Strict):
         )
 
 
+_TEAMS_CHANNEL = re.compile(r"^19:[A-Za-z0-9_.@;=-]{1,60}$")
+TEAMS_REACTIONS = ("like", "heart", "laugh", "surprised", "sad", "angry")
+
+
+def _teams_channel(value: str | None) -> str | None:
+    if value is not None and not _TEAMS_CHANNEL.match(value):
+        raise ValueError(
+            "use the Teams channel's conversation id (19:...@thread.tacv2, from "
+            "'Get link to channel'), not its name"
+        )
+    return value
+
+
+class TeamsConfig(_Strict):
+    """Where Plaudit writes in Microsoft Teams."""
+
+    recognition_channel: str | None = None  # public cards for kudos given in a 1:1 chat
+    review_channel: str | None = None
+    safety_channel: str | None = None
+    reactions: list[str] = Field(default_factory=lambda: ["like", "heart", "laugh", "surprised"])
+
+    _channels = field_validator("recognition_channel", "review_channel", "safety_channel")(
+        classmethod(lambda cls, v: _teams_channel(v))
+    )
+
+    @field_validator("reactions")
+    @classmethod
+    def _reactions(cls, value: list[str]) -> list[str]:
+        unknown = [r for r in value if r not in TEAMS_REACTIONS]
+        if unknown:
+            raise ValueError(f"unknown Teams reactions {unknown}; use {', '.join(TEAMS_REACTIONS)}")
+        return value
+
+
 class OrgConfig(_Strict):
     recognition: RecognitionConfig = Field(default_factory=RecognitionConfig)
     compliance: ComplianceConfig = Field(default_factory=ComplianceConfig)
@@ -463,6 +497,7 @@ class OrgConfig(_Strict):
     milestones: list[MilestoneConfig] = Field(default_factory=list)
     bigcommerce: BigCommerceSettings = Field(default_factory=BigCommerceSettings)
     digests: DigestsConfig = Field(default_factory=DigestsConfig)
+    teams: TeamsConfig = Field(default_factory=TeamsConfig)
 
     @field_validator("milestones")
     @classmethod
@@ -504,6 +539,10 @@ class OrgConfig(_Strict):
             review_channel=self.compliance.review_channel,
             reviewers=tuple(self.compliance.reviewers),
             sprints=self.sprints.calendar(),
+            teams_recognition_channel=self.teams.recognition_channel,
+            teams_review_channel=self.teams.review_channel,
+            teams_safety_channel=self.teams.safety_channel,
+            teams_reactions=tuple(self.teams.reactions),
         )
 
 

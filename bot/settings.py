@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +26,23 @@ class Settings(BaseSettings):
     # Messages a second the bot sends into one Slack workspace, all channels together. After
     # a 429 it pauses as told and sends a little slower, creeping back up to this ceiling.
     slack_rate: float = Field(20.0, alias="PLAUDIT_SLACK_RATE", gt=0, le=1000)
+
+    # Microsoft Teams (Azure Bot registration). Without an app id Teams is off.
+    microsoft_app_id: str | None = Field(None, alias="MICROSOFT_APP_ID")
+    microsoft_app_password: SecretStr | None = Field(None, alias="MICROSOFT_APP_PASSWORD")
+    microsoft_app_tenant_id: str | None = Field(None, alias="MICROSOFT_APP_TENANT_ID")
+    microsoft_app_type: Literal["SingleTenant", "MultiTenant", "UserAssignedMSI"] = Field(
+        "SingleTenant", alias="MICROSOFT_APP_TYPE"
+    )
+    # Only for a local emulator: accept unsigned activities on a loopback host.
+    teams_allow_unauthenticated: bool = Field(False, alias="PLAUDIT_TEAMS_ALLOW_UNAUTHENTICATED")
+    # Sovereign clouds and private test rigs: where inbound token keys are published, who
+    # issues them, and the authority the bot's own tokens come from. Empty: public cloud.
+    microsoft_openid_metadata_url: str | None = Field(None, alias="MICROSOFT_OPENID_METADATA_URL")
+    microsoft_token_issuer: str | None = Field(None, alias="MICROSOFT_TOKEN_ISSUER")
+    microsoft_login_url: str | None = Field(None, alias="MICROSOFT_LOGIN_URL")
+    # Messages a second the bot sends into one Teams conversation.
+    teams_rate: float = Field(1.0, alias="PLAUDIT_TEAMS_RATE", gt=0, le=50)
 
     # BigCommerce store whose campaign milestones count towards sprint boards.
     bigcommerce_store_hash: str | None = Field(None, alias="BIGCOMMERCE_STORE_HASH")
@@ -78,6 +96,33 @@ class Settings(BaseSettings):
         return bool(self.bigcommerce_store_hash) and self.bigcommerce_access_token is not None
 
     @property
+    def teams_enabled(self) -> bool:
+        return bool(self.microsoft_app_id) or self.teams_unauthenticated
+
+    @property
+    def teams_unauthenticated(self) -> bool:
+        """Emulator mode: no app id, and explicitly allowed."""
+        return not self.microsoft_app_id and self.teams_allow_unauthenticated
+
+    def teams_problem(self, host: str | None = None) -> str | None:
+        """Why the Teams settings cannot be used as they are (serving on `host`), or None."""
+        host = host or self.host
+        if self.teams_unauthenticated and host not in ("127.0.0.1", "::1", "localhost"):
+            return (
+                "PLAUDIT_TEAMS_ALLOW_UNAUTHENTICATED=true is only allowed on a loopback host "
+                f"(the server would listen on {host}); set MICROSOFT_APP_ID and "
+                "MICROSOFT_APP_PASSWORD instead"
+            )
+        if not self.microsoft_app_id:
+            return None
+        app_type = self.microsoft_app_type
+        if app_type != "UserAssignedMSI" and self.microsoft_app_password is None:
+            return "MICROSOFT_APP_PASSWORD is required with MICROSOFT_APP_ID"
+        if app_type in ("SingleTenant", "UserAssignedMSI") and not self.microsoft_app_tenant_id:
+            return f"MICROSOFT_APP_TENANT_ID is required when MICROSOFT_APP_TYPE is {app_type}"
+        return None
+
+    @property
     def slack_enabled(self) -> bool:
         return self.slack_bot_token is not None and self.slack_signing_secret is not None
 
@@ -96,6 +141,15 @@ class Settings(BaseSettings):
                 if value is None
             ]
             lines.append(f"Slack: off (set {' and '.join(missing)} to turn it on)")
+        if self.teams_unauthenticated:
+            lines.append("Teams: on WITHOUT authentication (emulator only, POST /api/messages)")
+        elif self.teams_enabled:
+            lines.append(
+                f"Teams: on (app {self.microsoft_app_id}, {self.microsoft_app_type}, "
+                "POST /api/messages)"
+            )
+        else:
+            lines.append("Teams: off (set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD)")
         lines.append(
             f"BigCommerce: store {self.bigcommerce_store_hash}"
             + (", webhooks on" if self.bigcommerce_webhook_secret else "")

@@ -11,11 +11,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
-from bot import slack_render, slack_review, slack_survey
+from bot import boards, slack_render, slack_review, slack_survey
 from bot.runtime import Runtime
 from bot.slack_parse import parse
 from bot.slack_people import SlackPeople
-from handlers import kudos, leaderboard, reactions, stats
+from handlers import kudos, reactions, stats
 from handlers.events import KudosRequested, Person, ReactionAdded, ReactionRemoved
 
 log = logging.getLogger("plaudit.slack")
@@ -214,47 +214,13 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
         log.debug("ignored event %s", event.get("type"))
 
 
-LEADERBOARD_HELP = (
-    "Try `/kudos leaderboard`, `/kudos leaderboard teams`, `/kudos leaderboard givers`, "
-    "`/kudos leaderboard team Brand`, `/kudos leaderboard region EMEA` or "
-    "`/kudos leaderboard #site-activation`."
-)
-
-
 async def _leaderboard(runtime: Runtime, words: list[str]) -> dict[str, Any]:
     """The answer to `/kudos leaderboard [teams|givers|team X|region X|area X|#value]`."""
-    by: leaderboard.By = "person"
-    filters = leaderboard.Filters()
-    head = words[0].lower() if words else ""
-    rest = " ".join(words[1:]).strip()
-    if head in ("teams", "team") and not rest:
-        by = "team"
-    elif head == "givers":
-        by = "givers"
-    elif head in ("team", "region", "area") and rest:
-        field = "therapeutic_area" if head == "area" else head
-        filters = leaderboard.Filters(**{field: rest})
-    elif head.startswith("#") and not rest:
-        filters = leaderboard.Filters(value=head)
-    elif head:
-        return {"response_type": "ephemeral", "text": LEADERBOARD_HELP}
-    sprint = runtime.policy.sprints.sprint_of(runtime.clock.now())
-    if sprint is None:
-        return {"response_type": "ephemeral", "text": "No recognition sprint is running now."}
-    board = await runtime.run(
-        lambda s: leaderboard.board(
-            s,
-            sprint,
-            by=by,
-            filters=filters,
-            exclude=runtime.boards.exclude,
-            top=runtime.boards.top,
-        )
-    )
-    kind = {"person": "Leaderboard", "team": "Teams", "givers": "Most appreciative"}[by]
-    described = filters.describe()
-    title = f"{kind}, sprint {sprint.id}" + (f" ({described})" if described else "")
-    return slack_render.leaderboard_answer(board.as_json(), title)
+    answer = await boards.query(runtime, words)
+    if isinstance(answer, str):
+        return {"response_type": "ephemeral", "text": answer}
+    title, board = answer
+    return slack_render.leaderboard_answer(board, title)
 
 
 def _give(session: Session, runtime: Runtime, event: KudosRequested) -> kudos.KudosResult:

@@ -31,6 +31,7 @@ from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.slack_send import SlackSender
+from bot.teams_endpoint import teams_endpoint
 from bot.webhook_send import WebhookSender
 from storage import migrate
 
@@ -94,6 +95,9 @@ def create_app(
         slack_handler = AsyncSlackRequestHandler(bolt)
         secret_bytes = secret.encode()
         senders["slack"] = SlackSender(client)
+    teams = teams_endpoint(settings, runtime) if settings.teams_enabled else None
+    if teams is not None:
+        senders["teams"] = teams.sender
     state: dict[str, object] = {"ready": False}
     store = StoreSync(settings, runtime) if settings.bigcommerce_enabled else None
     refetches: set[asyncio.Task[object]] = set()
@@ -165,6 +169,25 @@ def create_app(
             guard.remember(signature)
         return response
 
+    async def teams_messages(request: Request) -> Response:
+        if teams is None:
+            return JSONResponse(
+                {
+                    "error": "teams_disabled",
+                    "detail": "set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD",
+                },
+                status_code=404,
+            )
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return JSONResponse({"error": "payload_too_large"}, status_code=413)
+        if "application/json" not in request.headers.get("content-type", ""):
+            return JSONResponse({"error": "unsupported_media_type"}, status_code=415)
+        status, answer = await teams.handle(body, request.headers.get("authorization"))
+        if answer is None:
+            return Response(status_code=status)
+        return JSONResponse(answer, status_code=status)
+
     async def healthz(_: Request) -> Response:
         if not state["ready"]:
             return JSONResponse({"status": "starting"}, status_code=503)
@@ -180,6 +203,7 @@ def create_app(
                 "status": "ok",
                 "database": runtime.engine.dialect.name,
                 "slack": settings.slack_enabled,
+                "teams": settings.teams_enabled,
                 "outbox_pending": pending,
                 "pv_undelivered": pv_dead,
             },
@@ -255,6 +279,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
+            Route("/api/messages", teams_messages, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/webhooks/bigcommerce", bigcommerce_webhook, methods=["POST"]),

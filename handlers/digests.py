@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
+from handlers import posts
 from handlers.clock import zone
 from handlers.policy import KudosPolicy
 from handlers.sprints import PUBLISHED
@@ -299,7 +300,7 @@ def send_due(
     queued = 0
     for manager in managers(session):
         at = send_time(manager, now, schedule)
-        if not at <= now < at + timedelta(days=1) or not manager.slack_user_id:
+        if not at <= now < at + timedelta(days=1) or posts.dm_route(manager) is None:
             continue
         week = _week(at.astimezone(zone(manager.timezone)).date())
         period = f"{week}:{manager.id}"
@@ -321,15 +322,16 @@ def send_due(
         queued += queries.enqueue_many(
             session=session,
             messages=[
-                queries.Message(
-                    key=f"digest:{period}",
-                    platform="slack",
-                    workspace=manager.slack_team_id,
-                    channel=manager.slack_user_id,
-                    kind="dm",
-                    template="digest.weekly",
-                    data=digest.as_json() | {"lines": lines(digest)},
-                )
+                m
+                for m in [
+                    posts.dm(
+                        manager,
+                        key=f"digest:{period}",
+                        template="digest.weekly",
+                        data=digest.as_json() | {"lines": lines(digest)},
+                    )
+                ]
+                if m
             ],
         )
     return queued

@@ -54,3 +54,15 @@ class ReactionRemoved:
     emoji: str
     channel_id: str
     message_ref: str
+
+
+@dataclass(frozen=True)
+class CardReaction:
+    """Someone reacted to one of the bot's own public kudos posts (in Teams, the only
+    reactions a bot is told of); `message_ref` is the id of the bot's post."""
+
+    key: str
+    reactor: Person
+    emoji: str
+    channel_id: str
+    message_ref: str

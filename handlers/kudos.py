@@ -141,7 +141,14 @@ def give(
             recipient_ids=[r.id for r in recipients],
             tags=event.values,
         )
-        post = posts.Post(recognition_id, event.source, text, event.values, event.channel_id)
+        post = posts.Post(
+            recognition_id,
+            event.source,
+            text,
+            event.values,
+            event.channel_id,
+            platform=event.giver.platform,
+        )
         posts.queue_posts(session, post, giver, recipients, policy)
         warnings = tuple(f for f in result.findings if f.outcome is Outcome.WARN)
         return Recorded(

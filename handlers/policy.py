@@ -28,3 +28,8 @@ class KudosPolicy:
     review_channel: str | None = None
     reviewers: tuple[str, ...] = ()  # Slack user ids or emails allowed to approve and reject
     sprints: SprintCalendar = field(default_factory=SprintCalendar)
+    # Microsoft Teams: conversation ids of channels, and the reactions that second a kudos.
+    teams_recognition_channel: str | None = None
+    teams_review_channel: str | None = None
+    teams_safety_channel: str | None = None
+    teams_reactions: tuple[str, ...] = ("like", "heart", "laugh", "surprised")

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from handlers import kudos, members, posts, sprints
 from handlers.clock import Clock, local_date
-from handlers.events import ReactionAdded, ReactionRemoved
+from handlers.events import CardReaction, ReactionAdded, ReactionRemoved
 from handlers.policy import KudosPolicy
-from storage import queries
+from storage import people, queries
 from storage.models import Recognition, RecognitionRecipient
+from storage.people import MemberRow
+
+PUBLIC = ("pass", "warn")
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ class Revoked:
 ReactionResult = kudos.Recorded | kudos.Refused | kudos.Duplicate | Ignored | Revoked
 
 
-def message_key(event: ReactionAdded | ReactionRemoved) -> str:
+def message_key(event: ReactionAdded | ReactionRemoved | CardReaction) -> str:
     """One recognition per reactor and message, whichever kudos emoji and however often."""
     r = event.reactor
     return f"reaction:{r.workspace}:{r.user_id}:{event.channel_id}:{event.message_ref}"
@@ -52,6 +56,66 @@ def react(
         return Ignored("own message or bot")
     now = clock.now()
     reactor, author = members.upsert_many([event.reactor, event.author], session=session, now=now)
+    return _record(
+        session,
+        event,
+        reactor,
+        [author],
+        policy=policy,
+        now=now,
+        permalink=event.permalink,
+        announce=True,
+    )
+
+
+def second(
+    event: CardReaction, *, session: Session, policy: KudosPolicy, clock: Clock
+) -> ReactionResult:
+    """A reaction on the bot's public kudos post seconds it: one more point to each of its
+    recipients from the reactor (Teams tells a bot only of reactions to its own posts)."""
+    if event.emoji not in _kudos_reactions(policy, event.reactor.platform):
+        return Ignored("not a kudos reaction")
+    if not queries.claim_inbound(session=session, key=event.key, kind="reaction_added"):
+        return kudos.Duplicate()
+    if event.reactor.is_bot:
+        return Ignored("bot")
+    original_id = queries.recognition_of_post(
+        session=session, platform=event.reactor.platform, message_ref=event.message_ref
+    )
+    original = session.get(Recognition, original_id) if original_id else None
+    if original is None or original.revoked_at is not None or original.outcome not in PUBLIC:
+        return Ignored("not a published kudos")
+    now = clock.now()
+    (reactor,) = members.upsert_many([event.reactor], session=session, now=now)
+    if reactor.id == original.giver_id:
+        return Ignored("own kudos")
+    recipient_ids = [
+        m
+        for m in session.exec(
+            select(RecognitionRecipient.member_id).where(
+                RecognitionRecipient.recognition_id == original.id
+            )
+        )
+        if m != reactor.id
+    ]
+    if not recipient_ids:
+        return Ignored("own kudos")
+    recipients = [people.by_id(session=session, member_id=m) for m in recipient_ids]
+    return _record(session, event, reactor, recipients, policy=policy, now=now, announce=False)
+
+
+def _record(
+    session: Session,
+    event: ReactionAdded | CardReaction,
+    reactor: MemberRow,
+    recipients: list[MemberRow],
+    *,
+    policy: KudosPolicy,
+    now: datetime,
+    permalink: str | None = None,
+    announce: bool,
+) -> ReactionResult:
+    """Record (or bring back) the reaction kudos of `reactor` on one message."""
     day = local_date(now, reactor.timezone)
     key = message_key(event)
     existing = kudos.find_recognition(session, key)
@@ -63,10 +127,16 @@ def react(
     left = policy.daily_allowance - queries.points_given_on(
         session=session, giver_id=reactor.id, day=day
     )
-    if left < 1:
+    if left < len(recipients):
+        shown = f":{event.emoji}:" if event.reactor.platform == "slack" else "reaction"
+        have = (
+            f"You've used all {policy.daily_allowance} kudos for today"
+            if left <= 0
+            else f"You have {left} of {policy.daily_allowance} kudos left today and seconding "
+            f"this needs {len(recipients)}"
+        )
         message = (
-            f"You've used all {policy.daily_allowance} kudos for today, so your :{event.emoji}: "
-            "didn't count. Your allowance resets at midnight your time."
+            f"{have}, so your {shown} didn't count. Your allowance resets at midnight your time."
         )
         kudos.notify(
             session,
@@ -93,7 +163,7 @@ def react(
             workspace=event.reactor.workspace,
             channel_id=event.channel_id,
             message_ref=event.message_ref,
-            permalink=event.permalink,
+            permalink=permalink,
             reactions=[event.emoji],
             outcome="pass",
             findings=[],
@@ -103,14 +173,16 @@ def react(
     session.add(recognition)
     session.flush()
     assert recognition.id is not None
+    recipient_ids = [r.id for r in recipients]
     if not existing:
-        session.add(RecognitionRecipient(recognition_id=recognition.id, member_id=author.id))
+        for member_id in recipient_ids:
+            session.add(RecognitionRecipient(recognition_id=recognition.id, member_id=member_id))
     sprints.tally(
         session,
         policy.sprints,
         at=recognition.created_at,
         giver_id=reactor.id,
-        recipient_ids=[author.id],
+        recipient_ids=recipient_ids,
         tags=(),
     )
     queries.append_audit(
@@ -118,7 +190,7 @@ def react(
         actor=f"member:{reactor.id}",
         action="kudos.reaction" if not existing else "kudos.reaction_restored",
         subject=f"recognition:{recognition.id}",
-        detail={"recipients": [author.id], "emoji": event.emoji},
+        detail={"recipients": recipient_ids, "emoji": event.emoji},
         at=now,
     )
     if not existing:
@@ -127,19 +199,30 @@ def react(
             "reaction",
             "",
             (),
-            event.channel_id,
-            permalink=event.permalink,
+            event.channel_id if announce else None,
+            permalink=permalink,
             emoji=event.emoji,
+            platform=event.reactor.platform,
         )
-        posts.queue_posts(session, post, reactor, [author], policy)
-    return kudos.Recorded(recognition.id, (author.display_name,), left - 1)
+        posts.queue_posts(
+            session, post, reactor, recipients, policy if announce else _NO_PUBLIC_POST
+        )
+    names = tuple(r.display_name for r in recipients)
+    return kudos.Recorded(recognition.id, names, left - len(recipients))
+
+
+_NO_PUBLIC_POST = KudosPolicy(recognition_channel=None, teams_recognition_channel=None)
+
+
+def _kudos_reactions(policy: KudosPolicy, platform: str) -> tuple[str, ...]:
+    return policy.teams_reactions if platform == "teams" else policy.reaction_emoji
 
 
 def unreact(
     event: ReactionRemoved, *, session: Session, policy: KudosPolicy, clock: Clock
 ) -> ReactionResult:
     """Take a reaction kudos back when its last kudos emoji goes, on the same local day."""
-    if event.emoji not in policy.reaction_emoji:
+    if event.emoji not in _kudos_reactions(policy, event.reactor.platform):
         return Ignored("not a kudos emoji")
     if not queries.claim_inbound(session=session, key=event.key, kind="reaction_removed"):
         return kudos.Duplicate()

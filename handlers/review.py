@@ -42,25 +42,33 @@ def open_review(
     session.add(review)
     session.flush()
     assert review.id is not None
-    if policy.review_channel:
-        queries.enqueue(
-            session=session,
-            message=queries.Message(
-                key=f"review:{review.id}:request",
-                platform="slack",
-                workspace=recognition.workspace,
-                channel=policy.review_channel,
+    data = {
+        "review_id": review.id,
+        "recognition_id": recognition.id,
+        "text": recognition.text,
+        "rules": [f["rule"] for f in recognition.findings],
+        "requested_by": requested_by,
+    }
+    channels = [
+        ("slack", recognition.workspace, policy.review_channel, ""),
+        ("teams", None, policy.teams_review_channel, ":teams"),
+    ]
+    queries.enqueue_many(
+        session=session,
+        messages=[
+            queries.Message(
+                key=f"review:{review.id}:request{suffix}",
+                platform=platform,
+                workspace=workspace if platform == "slack" else None,
+                channel=channel,
                 kind="post",
                 template="review.request",
-                data={
-                    "review_id": review.id,
-                    "recognition_id": recognition.id,
-                    "text": recognition.text,
-                    "rules": [f["rule"] for f in recognition.findings],
-                    "requested_by": requested_by,
-                },
-            ),
-        )
+                data=data,
+            )
+            for platform, workspace, channel, suffix in channels
+            if channel
+        ],
+    )
     queries.append_audit(
         session=session,
         actor=requested_by,
@@ -149,21 +157,19 @@ def decide(
             recognition.text,
             tuple(recognition.value_tags),
             recognition.channel_id,
+            platform=recognition.platform if recognition.platform == "teams" else "slack",
         )
         posts.queue_posts(session, post, giver, recipients, policy)
-    elif giver.slack_user_id:
-        queries.enqueue(
-            session=session,
-            message=queries.Message(
-                key=f"review:{review.id}:rejected",
-                platform="slack",
-                workspace=giver.slack_team_id,
-                channel=giver.slack_user_id,
-                kind="dm",
-                template="notice",
-                data={"text": f"Your kudos was not approved by compliance review: {reason}"},
-            ),
+    else:
+        notice = posts.dm(
+            giver,
+            key=f"review:{review.id}:rejected",
+            template="notice",
+            data={"text": f"Your kudos was not approved by compliance review: {reason}"},
+            prefer=recognition.platform,
         )
+        if notice:
+            queries.enqueue(session=session, message=notice)
     queries.append_audit(
         session=session,
         actor=review.decided_by,

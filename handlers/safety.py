@@ -54,6 +54,8 @@ def open_case(
     destinations: list[tuple[str, str | None, str, str, dict[str, object]]] = []
     if policy.safety_channel:
         destinations.append(("slack", workspace, policy.safety_channel, "pv.alert", {}))
+    if policy.teams_safety_channel:
+        destinations.append(("teams", None, policy.teams_safety_channel, "pv.alert", {}))
     if policy.safety_webhook:
         destinations.append(("webhook", None, "pv", "pv.case", {"url": policy.safety_webhook}))
     if policy.safety_email:

@@ -195,3 +195,22 @@ def verify_audit(*, session: Session) -> tuple[bool, int, int | None]:
         prev = entry.hash
         count += 1
     return True, count, None
+
+
+_POST_OF = (
+    sa_select(_outbox.c.data)
+    .where(
+        _outbox.c.platform == bindparam("platform"),
+        _outbox.c.message_ref == bindparam("ref"),
+        _outbox.c.template == "kudos.public",
+    )
+    .limit(1)
+)
+
+
+def recognition_of_post(*, session: Session, platform: str, message_ref: str) -> int | None:
+    """The recognition whose public post the platform knows as `message_ref`."""
+    row = session.connection().execute(_POST_OF, {"platform": platform, "ref": message_ref})
+    data = row.scalar_one_or_none()
+    value = data.get("recognition_id") if isinstance(data, dict) else None
+    return int(value) if value is not None else None

@@ -1,0 +1,230 @@
+"""What Plaudit says in Teams: Adaptive Cards and markdown text, from the same data the
+Slack renderer uses (only the idiom differs)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from bot import slack_render
+from compliance_rules import Outcome
+from handlers.kudos import Duplicate, KudosResult, Recorded, Refused, Stopped
+from handlers.policy import KudosPolicy
+
+CARD = "application/vnd.microsoft.card.adaptive"
+SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+GIVE = "kudos.give"
+EDIT = "kudos.edit"
+ASK_REVIEW = "review.ask"
+APPROVE = "review.approve"
+REJECT = "review.reject"
+_EMOJI = {
+    "white_check_mark": "✅",
+    "warning": "⚠️",
+    "no_entry": "⛔",
+    "information_source": "💡",
+    "rotating_light": "🚨",
+    "tada": "🎉",
+    "trophy": "🏆",
+    "clap": "👏",
+    "raised_hands": "🙌",
+    "star": "⭐",
+    "bar_chart": "📊",
+    "mailbox_with_mail": "📬",
+    "hourglass_flowing_sand": "⏳",
+}
+
+
+def markdown(text: str) -> str:
+    """Slack mrkdwn as Teams markdown: *bold*, <url|label>, :emoji:, escaped entities."""
+    text = re.sub(r"<(https?://[^>|]+)\|([^>]+)>", r"[\2](\1)", text)
+    text = re.sub(r"<(https?://[^>|]+)>", r"\1", text)
+    text = re.sub(r"<@[A-Z0-9]+\|([^>]+)>", r"\1", text)
+    text = re.sub(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])", r"**\1**", text)
+    text = re.sub(r":([a-z0-9_+-]+):", lambda m: _EMOJI.get(m.group(1), ""), text)
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return re.sub(r"\n", "\n\n", text)
+
+
+def card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    content: dict[str, Any] = {
+        "$schema": SCHEMA,
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": body,
+    }
+    if actions:
+        content["actions"] = actions
+    return content
+
+
+def attachment(content: dict[str, Any]) -> dict[str, Any]:
+    return {"contentType": CARD, "content": content}
+
+
+def _text(text: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "wrap": True, **extra}
+
+
+def _execute(title: str, verb: str, data: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    """An Action.Execute (Universal Actions); clients without it fall back to Action.Submit."""
+    payload = {"verb": verb, **data}
+    return {
+        "type": "Action.Execute",
+        "title": title,
+        "verb": verb,
+        "data": payload,
+        "fallback": {"type": "Action.Submit", "title": title, "data": payload},
+        **extra,
+    }
+
+
+def _mention(person: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    name = str(person.get("name") or "someone")
+    aad = person.get("teams_id")
+    if not aad:
+        return f"**{name}**", None
+    tag = f"<at>{name}</at>"
+    return tag, {"type": "mention", "text": tag, "mentioned": {"id": aad, "name": name}}
+
+
+def message(template: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The activity fields (`text`, `attachments`, `entities`) of an outbox message."""
+    if template == "kudos.public":
+        return _public(data)
+    if template == "review.request":
+        return _review_request(data)
+    if template == "answer.card":
+        return {"attachments": [attachment(dict(data["card"]))]}
+    return {"text": markdown(str(slack_render.message(template, data)["text"]))}
+
+
+def _public(data: Mapping[str, Any]) -> dict[str, Any]:
+    giver, giver_entity = _mention(data["giver"])
+    tags: list[str] = []
+    entities = [e for e in (giver_entity,) if e]
+    for person in data["recipients"]:
+        tag, entity = _mention(person)
+        tags.append(tag)
+        if entity:
+            entities.append(entity)
+    who = ", ".join(tags)
+    if data.get("source") == "reaction":
+        head = f"👏 {giver} recognised {who} with a reaction"
+    else:
+        head = f"🎉 {giver} recognised {who}"
+    body = [_text(head, weight="Bolder", size="Medium")]
+    if data.get("message"):
+        body.append(_text(str(data["message"])))
+    if data.get("values"):
+        body.append(_text(" ".join(str(v) for v in data["values"]), isSubtle=True))
+    body.append(_text("React to this card to second it.", isSubtle=True, size="Small"))
+    content = card(body)
+    if entities:
+        content["msteams"] = {"entities": entities}
+    return {"attachments": [attachment(content)]}
+
+
+def _review_request(data: Mapping[str, Any]) -> dict[str, Any]:
+    review_id = data["review_id"]
+    body = [
+        _text(f"⏳ Held for compliance review #{review_id}", weight="Bolder"),
+        _text(str(data.get("text") or "")),
+        _text("Rules: " + ", ".join(str(r) for r in data.get("rules") or []), isSubtle=True),
+        {
+            "type": "Input.Text",
+            "id": "reason",
+            "label": "Reason (needed to reject)",
+            "isMultiline": True,
+            "maxLength": 1000,
+        },
+    ]
+    actions = [
+        _execute("Approve", APPROVE, {"review_id": review_id}, style="positive"),
+        _execute("Reject", REJECT, {"review_id": review_id}, style="destructive"),
+    ]
+    return {"attachments": [attachment(card(body, actions))]}
+
+
+def decided_card(text: str) -> dict[str, Any]:
+    return card([_text(text)])
+
+
+def answer_card(result: KudosResult) -> dict[str, Any]:
+    """The giver's answer, as a card: recorded, refused, or stopped with what to do next."""
+    if isinstance(result, Recorded):
+        lines = [
+            f"✅ Kudos recorded for {', '.join(result.recipients)}. "
+            f"You have {result.allowance_left} left today."
+        ]
+        lines += [f"⚠️ {w.message}" for w in result.warnings]
+        return card([_text("\n\n".join(lines))])
+    if isinstance(result, Refused):
+        return card([_text(f"💡 {result.message}")])
+    if isinstance(result, Stopped):
+        body = [_text(f"⛔ {result.message}")]
+        if result.outcome is Outcome.BLOCK:
+            ref = {"recognition_id": result.recognition_id}
+            return card(
+                body,
+                [
+                    _execute("Edit and resend", EDIT, ref, style="positive"),
+                    _execute("Ask for review", ASK_REVIEW, ref),
+                ],
+            )
+        return card(body)
+    if isinstance(result, Duplicate):
+        return card([_text("That kudos was already recorded.")])
+    raise TypeError(result)  # pragma: no cover - exhaustive
+
+
+def kudos_form(
+    policy: KudosPolicy,
+    *,
+    recipients: tuple[str, ...] = (),
+    message: str = "",
+    value: str | None = None,
+    error: str | None = None,
+) -> dict[str, Any]:
+    """The kudos form: a people picker, the company values, and the message."""
+    body: list[dict[str, Any]] = [_text("Give kudos", weight="Bolder", size="Medium")]
+    if error:
+        body.append(_text(f"💡 {error}", color="Attention"))
+    body += [
+        {
+            "type": "Input.ChoiceSet",
+            "id": "recipients",
+            "label": "Who",
+            "isMultiSelect": True,
+            "isRequired": True,
+            "errorMessage": "Choose at least one colleague",
+            "choices": [],
+            "choices.data": {"type": "Data.Query", "dataset": "graph.microsoft.com/users"},
+            "value": ",".join(recipients),
+        },
+        {
+            "type": "Input.ChoiceSet",
+            "id": "value",
+            "label": "Company value",
+            "isRequired": policy.require_value,
+            "choices": [{"title": v, "value": v} for v in policy.values],
+            **({"value": value} if value else {}),
+        },
+        {
+            "type": "Input.Text",
+            "id": "message",
+            "label": "What did they do?",
+            "isMultiline": True,
+            "isRequired": True,
+            "maxLength": 1000,
+            "value": message,
+        },
+    ]
+    return card(body, [_execute("Send kudos", GIVE, {}, style="positive")])
+
+
+def help_text(policy: KudosPolicy) -> str:
+    return markdown(str(slack_render.help_answer(policy)["text"])).replace(
+        "/kudos", "@Plaudit kudos"
+    )
