@@ -9,7 +9,6 @@ import gc
 import io
 import json
 import logging
-import os
 import re
 import sys
 import uuid
@@ -781,7 +780,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_teams_package(args: argparse.Namespace) -> int:
     from bot import teams_package
 
-    app_id = (os.environ.get("MICROSOFT_APP_ID") or "").strip()
+    app_id = (load_settings().microsoft_app_id or "").strip()
     if not app_id:
         raise UsageError("set MICROSOFT_APP_ID to the bot's Microsoft App ID (a GUID) first")
     version = args.version or _installed_version()

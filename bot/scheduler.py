@@ -217,15 +217,23 @@ class Scheduler:
         settings = self.runtime.boards
         calendar = self.runtime.policy.sprints
         channel = settings.channel or self.runtime.policy.recognition_channel
+        teams = self.runtime.policy.teams_recognition_channel
         posted = 0
         ended = calendar.last_ended(now)
         # A sprint long over (before Plaudit ran, say) is not closed late with a post.
         if ended is not None and now - ended.end < timedelta(days=14):
             closed = await self.runtime.run(
-                partial(_close_sprint, ended, now=now, settings=settings, channel=channel)
+                partial(
+                    _close_sprint,
+                    ended,
+                    now=now,
+                    settings=settings,
+                    channel=channel,
+                    teams_channel=teams,
+                )
             )
             posted += int(closed)
-        if settings.update_cron and channel:
+        if settings.update_cron and (channel or teams):
             trigger = CronTrigger.from_crontab(
                 settings.update_cron, timezone=ZoneInfo(settings.update_timezone or "UTC")
             )
@@ -241,6 +249,7 @@ class Scheduler:
                             now=now,
                             settings=settings,
                             channel=channel,
+                            teams_channel=teams,
                         )
                     )
                 )
@@ -332,6 +341,7 @@ def _close_sprint(
     now: datetime,
     settings: BoardSettings,
     channel: str | None,
+    teams_channel: str | None = None,
 ) -> bool:
     if not _claim_run(session, job="sprint.close", period=sprint.id, now=now):
         return False
@@ -344,6 +354,7 @@ def _close_sprint(
         workspace=_workspace(session),
         exclude=settings.exclude,
         top=settings.top,
+        teams_channel=teams_channel,
     )
     return True
 
@@ -355,7 +366,8 @@ def _post_update(
     period: str,
     now: datetime,
     settings: BoardSettings,
-    channel: str,
+    channel: str | None,
+    teams_channel: str | None = None,
 ) -> bool:
     if not _claim_run(session, job="leaderboard.update", period=period, now=now):
         return False
@@ -368,6 +380,7 @@ def _post_update(
         final=False,
         exclude=settings.exclude,
         top=settings.top,
+        teams_channel=teams_channel,
     )
 
 

@@ -41,8 +41,6 @@ class Settings(BaseSettings):
     microsoft_openid_metadata_url: str | None = Field(None, alias="MICROSOFT_OPENID_METADATA_URL")
     microsoft_token_issuer: str | None = Field(None, alias="MICROSOFT_TOKEN_ISSUER")
     microsoft_login_url: str | None = Field(None, alias="MICROSOFT_LOGIN_URL")
-    # Messages a second the bot sends into one Teams conversation.
-    teams_rate: float = Field(1.0, alias="PLAUDIT_TEAMS_RATE", gt=0, le=50)
 
     # BigCommerce store whose campaign milestones count towards sprint boards.
     bigcommerce_store_hash: str | None = Field(None, alias="BIGCOMMERCE_STORE_HASH")

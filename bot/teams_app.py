@@ -240,9 +240,10 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
     async def on_adaptive_card_invoke(
         self, turn_context: TurnContext, invoke_value: AdaptiveCardInvokeValue
     ) -> AdaptiveCardInvokeResponse:
-        raw = turn_context.activity.value if isinstance(turn_context.activity.value, dict) else {}
-        action = raw.get("action") if isinstance(raw.get("action"), dict) else {}
-        data = dict(action.get("data") or {}) if isinstance(action.get("data"), dict) else {}
+        raw: Any = turn_context.activity.value
+        action: Any = raw.get("action") if isinstance(raw, dict) else None
+        action = action if isinstance(action, dict) else {}
+        data: dict[str, Any] = dict(action["data"]) if isinstance(action.get("data"), dict) else {}
         data["verb"] = action.get("verb") or data.get("verb")
         try:
             card = await self._card_action(turn_context, data)

@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 import requests
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
@@ -109,7 +110,7 @@ class TokenEndpointCredentials(AppCredentials):  # type: ignore[misc]
     and cached until five minutes before it expires."""
 
     _lock = threading.Lock()
-    _tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
+    _tokens: ClassVar[dict[tuple[str, str, str], tuple[str, float]]] = {}
 
     def __init__(self, app_id: str, secret: str, authority: str, scope: str | None) -> None:
         super().__init__(app_id=app_id, oauth_scope=scope or SCOPE)

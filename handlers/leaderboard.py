@@ -307,38 +307,45 @@ def queue_post(
     sprint: Sprint,
     *,
     key: str,
-    channel: str,
+    channel: str | None,
     workspace: str | None,
     final: bool,
     exclude: Sequence[str] = (),
     top: int = 10,
     data: dict[str, Any] | None = None,
+    teams_channel: str | None = None,
 ) -> bool:
-    """Queue a board for the channel (once per key): people and teams, as figures and a
-    chart rendered when it is sent. `data` is a frozen snapshot's boards, when there is
-    one, so the final post shows exactly what was frozen."""
+    """Queue a board for the Slack channel and/or Teams channel (once per key): people
+    and teams, as figures and a chart rendered when it is sent. `data` is a frozen
+    snapshot's boards, when there is one, so the final post shows exactly what was frozen."""
     boards = data or {
         "person": board(session, sprint, exclude=exclude, top=top).as_json(),
         "team": board(session, sprint, by="team", exclude=exclude, top=5).as_json(),
     }
-    return queries.enqueue(
-        session=session,
-        message=queries.Message(
-            key=key,
-            platform="slack",
-            workspace=workspace,
-            channel=channel,
+    payload = {
+        "sprint": sprint.id,
+        "final": final,
+        "person": boards["person"],
+        "team": boards["team"],
+        "top": top,
+    }
+    messages = [
+        queries.Message(
+            key=key + suffix,
+            platform=platform,
+            workspace=space,
+            channel=where,
             kind="post",
             template="leaderboard.post",
-            data={
-                "sprint": sprint.id,
-                "final": final,
-                "person": boards["person"],
-                "team": boards["team"],
-                "top": top,
-            },
-        ),
-    )
+            data=payload,
+        )
+        for platform, space, where, suffix in (
+            ("slack", workspace, channel, ""),
+            ("teams", None, teams_channel, ":teams"),
+        )
+        if where
+    ]
+    return queries.enqueue_many(session=session, messages=messages) > 0
 
 
 def close_sprint(
@@ -351,12 +358,13 @@ def close_sprint(
     workspace: str | None,
     exclude: Sequence[str] = (),
     top: int = 10,
+    teams_channel: str | None = None,
 ) -> SprintSnapshot | None:
     """Freeze a sprint that has ended and queue its final board; None if not ended yet."""
     if now < sprint.end:
         return None
     snapshot = freeze(session, sprint, now=now, rules=rules, exclude=exclude)
-    if channel:
+    if channel or teams_channel:
         frozen = snapshot.data["boards"]
         person = {**frozen["person"], "rows": frozen["person"]["rows"][: _cut(frozen, top)]}
         team = {**frozen["team"], "rows": frozen["team"]["rows"][:5]}
@@ -369,6 +377,7 @@ def close_sprint(
             final=True,
             top=top,
             data={"person": person, "team": team},
+            teams_channel=teams_channel,
         )
     return snapshot
 

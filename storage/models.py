@@ -62,7 +62,7 @@ class Recognition(SQLModel, table=True):
     value_tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     source: str = Field(max_length=16)  # command | modal | reaction | cli
     platform: str = Field(max_length=16)  # slack | teams | cli
-    workspace: str | None = Field(default=None, max_length=32)
+    workspace: str | None = Field(default=None, max_length=64)  # Slack team, Teams tenant
     channel_id: str | None = Field(default=None, max_length=64)
     message_ref: str | None = Field(default=None, max_length=64)  # reacted message ts
     permalink: str | None = Field(default=None, max_length=500)
@@ -98,7 +98,7 @@ class Outbox(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=255, unique=True)
     platform: str = Field(max_length=16)
-    workspace: str | None = Field(default=None, max_length=32)
+    workspace: str | None = Field(default=None, max_length=64)  # Slack team, Teams tenant
     channel: str = Field(max_length=64)  # channel id, or a user id for a DM
     kind: str = Field(max_length=16)  # post | dm | ephemeral
     user: str | None = Field(default=None, max_length=64)  # ephemeral target

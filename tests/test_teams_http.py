@@ -386,7 +386,7 @@ def delivered_ref(engine: Engine, template: str) -> str | None:
 def test_a_reaction_on_the_kudos_card_seconds_it_once_and_removing_it_takes_it_back(
     server: Server, connector: FakeConnector, file_engine: Engine
 ) -> None:
-    thread, card_id = _give_in_channel(server, connector)
+    _, card_id = _give_in_channel(server, connector)
     # Megan (a recipient) likes the card: one more point for Alex, none for herself.
     liked = activity("message_reaction_added.json", connector, replyToId=card_id)
     assert send(server, liked).status_code == 200
@@ -579,3 +579,42 @@ def test_a_signed_request_is_handled_and_the_bot_sends_bearer_tokens(
         headers = {k.lower(): v for k, v in call.headers.items()}
         assert headers["authorization"].removeprefix("Bearer ") in fake.issued_tokens
         assert call.status < 400
+
+
+# -------------------------------------------------------------------- one person, two apps
+
+
+def test_kudos_in_slack_and_in_teams_to_the_same_person_sum_in_one_row(
+    file_engine: Engine, connector: FakeConnector
+) -> None:
+    from handlers import leaderboard
+    from tests.fakes.slack_api import FakeSlack
+    from tests.harness import TOKEN
+
+    with FakeSlack(token=TOKEN, team_id="T0001") as slack:
+        slack.add_user("U0001", "alice", email="alice@contoso.example", tz="Europe/London")
+        slack.add_user("U0MEGAN", "megan", email=MEGAN.email.upper(), tz="Europe/London")
+        running = Server(
+            file_engine,
+            slack_api_url=slack.base_url,
+            env={"PLAUDIT_TEAMS_ALLOW_UNAUTHENTICATED": "true"},
+        ).start()
+        try:
+            answer = running.command("<@U0MEGAN|megan> for the launch checklist #collaboration")
+            assert answer.status_code == 200
+            body = activity("message_kudos_channel.json", connector)
+            assert send(running, body).status_code == 200
+            policy = running.runtime.policy
+            sprint = policy.sprints.sprint_of(running.runtime.clock.now())
+            assert sprint is not None
+            with Session(file_engine) as s:
+                rows = leaderboard.board(s, sprint).rows
+                megans = s.exec(select(Member).where(col(Member.display_name).contains("egan")))
+                [megan] = list(megans)
+            assert megan.slack_user_id == "U0MEGAN" and megan.teams_aad_id == MEGAN.aad_id
+            by_email = {(r.email or "").lower(): r.points for r in rows}
+            assert by_email[MEGAN.email] == 2
+            assert by_email[ALEX.email] == 1
+            assert sum(1 for r in rows if (r.email or "").lower() == MEGAN.email) == 1
+        finally:
+            running.stop()
