@@ -27,7 +27,7 @@ from sqlmodel import Session
 from bot import boards, slack_render, teams_render
 from bot.runtime import Runtime
 from bot.slack_parse import parse
-from handlers import kudos, reactions, review, stats
+from handlers import kudos, reactions, review, stats, surveys
 from handlers.clock import Clock
 from handlers.events import CardReaction, KudosRequested, Person, ReactionRemoved
 from handlers.policy import KudosPolicy
@@ -262,6 +262,8 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         now = self.runtime.clock.now()
         if verb == teams_render.GIVE:
             return await self._card_kudos(turn_context, conv, giver, data)
+        if verb == teams_render.SURVEY_ANSWER:
+            return await self._survey_answer(giver, data)
         number = _number(data.get("recognition_id") or data.get("review_id"))
         if number is None:
             return teams_render.decided_card("That card is out of date; please start again.")
@@ -362,6 +364,56 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
                 policy, recipients=chosen, message=message, value=value, error=result.message
             )
         return teams_render.answer_card(result)
+
+    async def _survey_answer(self, person: Person, data: dict[str, Any]) -> dict[str, Any]:
+        """Record every answered question of a survey card; the card comes back with the
+        answers as saved (and why any was not)."""
+        round_id = _number(data.get("round_id"))
+        if round_id is None:
+            return teams_render.decided_card("That survey card is out of date.")
+        runtime = self.runtime
+        now = runtime.clock.now()
+
+        def work(session: Session) -> tuple[dict[str, Any] | None, list[str], bool]:
+            current = surveys.invite_for(session, round_id, person)
+            if current is None:
+                return None, ["This survey was not sent to you, so it cannot be answered."], False
+            problems: list[str] = []
+            saved = 0
+            for q in current["questions"]:
+                raw = str(data.get(f"q_{q['id']}") or "").strip()
+                if not raw:
+                    continue
+                event = surveys.SurveyAnswered(
+                    person=person,
+                    round_id=round_id,
+                    question_id=str(q["id"]),
+                    score=_number(raw) if q["type"] in ("scale", "enps") else None,
+                    choices=tuple(c for c in raw.split(",") if c) if q["type"] == "choice" else (),
+                    text=raw if q["type"] == "text" else None,
+                )
+                outcome = surveys.answer(
+                    event, session=session, now=now, rules=runtime.rules, policy=runtime.policy
+                )
+                if isinstance(outcome, surveys.AnswerRefused):
+                    if outcome.reason == "closed":
+                        return current, [outcome.message.replace("*", "")], True
+                    problems.append(f"{q['text']}: {outcome.message}")
+                    continue
+                saved += 1
+                current = outcome.invite
+                if outcome.note:
+                    problems.append(outcome.note)
+            if not saved and not problems:
+                problems.append("Please answer at least one question.")
+            return current, problems, False
+
+        current, problems, closed = await runtime.run(work)
+        runtime.poke()
+        if current is None:
+            return teams_render.decided_card(problems[0])
+        note = " ".join(problems) if problems else "✅ Thank you: your answers are saved."
+        return teams_render.survey_card(current, note=note, closed=closed)
 
     # ----------------------------------------------------------------- reactions
 

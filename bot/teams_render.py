@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from bot import slack_render
+from bot import slack_render, slack_survey
 from compliance_rules import Outcome
 from handlers.kudos import Duplicate, KudosResult, Recorded, Refused, Stopped
 from handlers.policy import KudosPolicy
@@ -18,6 +18,7 @@ GIVE = "kudos.give"
 EDIT = "kudos.edit"
 ASK_REVIEW = "review.ask"
 APPROVE = "review.approve"
+SURVEY_ANSWER = "survey.answer"
 REJECT = "review.reject"
 _EMOJI = {
     "white_check_mark": "✅",
@@ -97,6 +98,10 @@ def message(template: str, data: Mapping[str, Any]) -> dict[str, Any]:
         return _review_request(data)
     if template == "answer.card":
         return {"attachments": [attachment(dict(data["card"]))]}
+    if template == "survey.invite":
+        return {"attachments": [attachment(survey_card(data))]}
+    if template == "survey.results":
+        return {"text": markdown(slack_survey.results_text(data))}
     return {"text": markdown(str(slack_render.message(template, data)["text"]))}
 
 
@@ -228,3 +233,84 @@ def help_text(policy: KudosPolicy) -> str:
     return markdown(str(slack_render.help_answer(policy)["text"])).replace(
         "/kudos", "@Plaudit kudos"
     )
+
+
+def survey_card(
+    data: Mapping[str, Any], *, note: str | None = None, closed: bool = False
+) -> dict[str, Any]:
+    """A pulse survey as one card: a input per question, filled with the person's current
+    answers, and one Submit (answers can be changed until the round closes)."""
+    answers: Mapping[str, Any] = data.get("answers") or {}
+    title = str(data["title"])
+    head = f"Reminder: {title}" if data.get("reminder") else title
+    body: list[dict[str, Any]] = [_text(head, weight="Bolder", size="Medium")]
+    if data.get("intro"):
+        body.append(_text(str(data["intro"])))
+    if data.get("anonymous"):
+        body.append(
+            _text(
+                "🔒 Anonymous: your name is never stored with your answers, and results are "
+                "only shown for groups large enough that no one can be singled out.",
+                isSubtle=True,
+                size="Small",
+            )
+        )
+    if note:
+        body.append(_text(note, color="Attention"))
+    for index, q in enumerate(data["questions"], start=1):
+        qid = str(q["id"])
+        given = answers.get(qid)
+        label = f"{index}. {q['text']}"
+        if closed:
+            shown = ", ".join(given) if isinstance(given, list) else given
+            body.append(_text(f"**{label}**\n\nYour answer: {shown if shown else '-'}"))
+            continue
+        field: dict[str, Any] = {"id": f"q_{qid}", "label": label}
+        if q["type"] in ("scale", "enps"):
+            low, high = (0, 10) if q["type"] == "enps" else (1, 5)
+            labels = list(q.get("labels") or ())
+            if q["type"] == "enps":
+                labels = ["Not at all likely", "Extremely likely"]
+
+            def title_of(
+                v: int, low: int = low, high: int = high, labels: list[str] = labels
+            ) -> str:
+                if len(labels) == 5:
+                    return f"{v} {labels[v - 1]}"
+                if len(labels) == 2 and v in (low, high):
+                    return f"{v} {labels[0] if v == low else labels[1]}"
+                return str(v)
+
+            field |= {
+                "type": "Input.ChoiceSet",
+                "style": "expanded" if q["type"] == "scale" else "compact",
+                "choices": [{"title": title_of(v), "value": str(v)} for v in range(low, high + 1)],
+            }
+            if isinstance(given, int):
+                field["value"] = str(given)
+        elif q["type"] == "choice":
+            field |= {
+                "type": "Input.ChoiceSet",
+                "isMultiSelect": bool(q.get("multi")),
+                "style": "expanded",
+                "choices": [{"title": o, "value": o} for o in q["options"]],
+            }
+            if isinstance(given, list) and given:
+                field["value"] = ",".join(given)
+        else:
+            field |= {"type": "Input.Text", "isMultiline": True, "maxLength": 2000}
+            if isinstance(given, str):
+                field["value"] = given
+        body.append(field)
+    if closed:
+        return card(body)
+    closes = str(data.get("closes_at") or "")[:16].replace("T", " ")
+    body.append(
+        _text(
+            f"Open until {closes} UTC; you can change your answers until then.",
+            isSubtle=True,
+            size="Small",
+        )
+    )
+    action = _execute("Submit", SURVEY_ANSWER, {"round_id": data["round_id"]}, style="positive")
+    return card(body, [action])

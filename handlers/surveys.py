@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from compliance_rules import Outcome, RuleSet, check, redact
-from handlers import safety
+from handlers import posts, safety
 from handlers.clock import zone
 from handlers.events import Person
 from handlers.members import find
@@ -317,8 +317,8 @@ def _audience(
     stmt = select(Member).where(
         col(Member.active).is_(True),
         col(Member.is_bot).is_(False),
-        # Only people the bot can reach: surveys are delivered as Slack DMs.
-        col(Member.slack_user_id).is_not(None),
+        # Only people the bot can reach: surveys are delivered as Slack or Teams DMs.
+        col(Member.slack_user_id).is_not(None) | col(Member.teams_aad_id).is_not(None),
     )
     if audience.teams:
         stmt = stmt.where(col(Member.team).in_(audience.teams))
@@ -353,17 +353,8 @@ def _invite_payload(round_: SurveyRound, *, reminder: int = 0) -> dict[str, Any]
 
 
 def _dm(member: Member, key: str, template: str, data: dict[str, Any]) -> queries.Message | None:
-    if member.slack_user_id:
-        return queries.Message(
-            key=key,
-            platform="slack",
-            workspace=member.slack_team_id,
-            channel=member.slack_user_id,
-            kind="dm",
-            template=template,
-            data=data,
-        )
-    return None
+    """A survey DM in Slack, or in Teams for someone who uses only Teams."""
+    return posts.dm(member, key=key, template=template, data=data)
 
 
 def deliver_due(*, session: Session, now: datetime, round_id: int | None = None) -> int:
@@ -571,6 +562,23 @@ def question_for(
     current = current_answers(session, round_, respondent_token(round_, row.id))
     value = current.get(question_id)
     return question.text, value if isinstance(value, str) else None
+
+
+def invite_for(session: Session, round_id: int, person: Person) -> dict[str, Any] | None:
+    """The survey message's data with this person's current answers, if they were invited."""
+    round_ = session.get(SurveyRound, round_id)
+    row = find(person, session=session)
+    if round_ is None or row is None:
+        return None
+    invited = session.exec(
+        select(SurveyInvite.id).where(
+            SurveyInvite.round_id == round_id, SurveyInvite.member_id == row.id
+        )
+    ).first()
+    if invited is None:
+        return None
+    answers = current_answers(session, round_, respondent_token(round_, row.id))
+    return {**_invite_payload(round_), "answers": answers}
 
 
 def _invalid(question: Question, event: SurveyAnswered) -> str | None:

@@ -618,3 +618,88 @@ def test_kudos_in_slack_and_in_teams_to_the_same_person_sum_in_one_row(
             assert sum(1 for r in rows if (r.email or "").lower() == MEGAN.email) == 1
         finally:
             running.stop()
+
+
+# -------------------------------------------------------------------- surveys
+
+
+def test_a_teams_only_member_gets_the_survey_card_and_answers_it(
+    file_engine: Engine, connector: FakeConnector
+) -> None:
+    from datetime import timedelta
+
+    from handlers import surveys
+    from storage.models import SurveyAnswer
+
+    survey = surveys.Survey(
+        id="pulse",
+        title="Weekly pulse",
+        questions=(
+            surveys.Question("energy", "scale", "How energised do you feel?", ("Low", "High")),
+            surveys.Question(
+                "focus", "choice", "What got in the way?", options=("Meetings", "Tools")
+            ),
+            surveys.Question("comment", "text", "Anything else?", optional=True),
+        ),
+        schedule=surveys.Schedule(cron="0 0 * * *", timezone="UTC"),
+        open_for=timedelta(days=2),
+        anonymous=False,
+        min_responses=1,
+    )
+    # The bot has met Adele (installed in her 1:1 chat); Megan it has never spoken to.
+    first = teams_server(file_engine).start()
+    try:
+        assert send(first, activity("installation_update_add.json", connector)).status_code == 200
+    finally:
+        first.stop()
+    with Session(file_engine) as s:
+        for person in (ADELE, MEGAN):
+            s.add(Member(teams_aad_id=person.aad_id, email=person.email, display_name=person.name))
+        s.commit()
+    running = Server(
+        file_engine,
+        slack_api_url=None,
+        env={"PLAUDIT_TEAMS_ALLOW_UNAUTHENTICATED": "true"},
+        surveys=(survey,),
+    ).start()
+    try:
+
+        def survey_cards() -> list[Any]:
+            return [s for s in connector.activities() if "Weekly pulse" in json.dumps(s.body)]
+
+        eventually(lambda: len(survey_cards()) == 2, timeout=10)
+        by_chat = {s.conversation_id: cards([s])[0] for s in survey_cards()}
+        adele_chat = json.loads((TEAMS / "installation_update_add.json").read_text())[
+            "conversation"
+        ]["id"]
+        assert adele_chat in by_chat  # the stored 1:1 chat
+        card = by_chat[adele_chat]
+        [submit] = card["actions"]
+        assert submit["verb"] == "survey.answer"
+
+        invoke = activity("invoke_adaptive_card_action.json", connector, id="sv-1")
+        invoke["from"] = {"id": ADELE.user_id, "aadObjectId": ADELE.aad_id, "name": ADELE.name}
+        invoke["conversation"] = {
+            "conversationType": "personal",
+            "id": adele_chat,
+            "tenantId": TENANT_ID,
+        }
+        invoke["value"]["action"] = {
+            "type": "Action.Execute",
+            "verb": "survey.answer",
+            "data": {**submit["data"], "q_energy": "4", "q_focus": "Tools", "q_comment": ""},
+        }
+        answer = send(running, invoke).json()["value"]
+        assert "answers are saved" in card_text(answer)
+        fields = {b.get("id"): b for b in answer["body"]}
+        assert fields["q_energy"]["value"] == "4" and fields["q_focus"]["value"] == "Tools"
+
+        invoke["id"] = "sv-2"
+        invoke["value"]["action"]["data"] |= {"q_energy": "9", "q_focus": "Nothing"}
+        refused = send(running, invoke).json()["value"]
+        assert "pick a number from 1 to 5" in card_text(refused)
+        with Session(file_engine) as s:
+            rows = {a.question_id: (a.score, a.choices) for a in s.exec(select(SurveyAnswer))}
+        assert rows == {"energy": (4, []), "focus": (None, ["Tools"])}
+    finally:
+        running.stop()
