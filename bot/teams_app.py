@@ -96,6 +96,9 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             await self._reply(conv, f"{activity.id}:submit", card=card)
             return
         words = _plain(text).split()
+        subcommands = ("help", "?", "me", "leaderboard")
+        if len(words) >= 2 and words[0].lower() == "kudos" and words[1].lower() in subcommands:
+            words = words[1:]  # "kudos me", as in Slack's "/kudos me"
         command = words[0].lower() if words else ""
         policy = self.runtime.policy
         try:

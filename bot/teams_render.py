@@ -45,7 +45,8 @@ def markdown(text: str) -> str:
     text = re.sub(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])", r"**\1**", text)
     text = re.sub(r":([a-z0-9_+-]+):", lambda m: _EMOJI.get(m.group(1), ""), text)
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    return re.sub(r"\n", "\n\n", text)
+    # Teams markdown needs a blank line for a line break.
+    return re.sub(r"(?<!\n)\n(?!\n)", "\n\n", text)
 
 
 def card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -96,6 +97,8 @@ def message(template: str, data: Mapping[str, Any]) -> dict[str, Any]:
         return _public(data)
     if template == "review.request":
         return _review_request(data)
+    if template == "kudos.received":
+        return _received(data)
     if template == "answer.card":
         return {"attachments": [attachment(dict(data["card"]))]}
     if template == "survey.invite":
@@ -129,6 +132,19 @@ def _public(data: Mapping[str, Any]) -> dict[str, Any]:
     if entities:
         content["msteams"] = {"entities": entities}
     return {"attachments": [attachment(content)]}
+
+
+def _received(data: Mapping[str, Any]) -> dict[str, Any]:
+    giver = str(data["giver"].get("name") or "A colleague")
+    if data.get("source") == "reaction":
+        text = f"👍 {giver} seconded a kudos for you with a {data.get('emoji') or 'like'}."
+        return {"text": text}
+    body = [_text(f"🎉 {giver} gave you kudos", weight="Bolder")]
+    if data.get("message"):
+        body.append(_text(str(data["message"])))
+    if data.get("values"):
+        body.append(_text(" ".join(str(v) for v in data["values"]), isSubtle=True))
+    return {"attachments": [attachment(card(body))]}
 
 
 def _review_request(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -230,9 +246,23 @@ def kudos_form(
 
 
 def help_text(policy: KudosPolicy) -> str:
-    return markdown(str(slack_render.help_answer(policy)["text"])).replace(
-        "/kudos", "@Plaudit kudos"
-    )
+    values = ", ".join(f"`{v}`" for v in policy.values) or "none configured"
+    reactions = ", ".join(policy.teams_reactions) or "none"
+    lines = [
+        "**Plaudit: recognise a colleague**",
+        "• `@Plaudit kudos @colleague @teammate for the site activation email #site-activation`",
+        "• `@Plaudit kudos` on its own opens a form",
+        "• `@Plaudit me` shows your kudos this quarter and what you have left today",
+        "• `@Plaudit leaderboard` shows this sprint's board "
+        "(also `teams`, `givers`, `team Brand`, `region EMEA`, `#value`)",
+        f"• React ({reactions}) to a kudos card to second it: one more point to each "
+        "person it thanks",
+        f"Values: {values}. You can give {policy.daily_allowance} kudos a day, "
+        f"to at most {policy.max_recipients} people at once.",
+        "Every kudos is checked against our promotional-code and privacy rules before it "
+        "is posted.",
+    ]
+    return "\n\n".join(lines)
 
 
 def survey_card(

@@ -139,9 +139,7 @@ def test_kudos_by_mention_in_a_channel(
     # Each recipient hears of it in their own 1:1 chat, opened by the bot.
     eventually(lambda: len(connector.calls("POST", "/v3/conversations")) >= 2)
     eventually(
-        lambda: (
-            sum("gave you kudos" in str(s.body.get("text")) for s in connector.activities()) == 2
-        )
+        lambda: sum("gave you kudos" in json.dumps(s.body) for s in connector.activities()) == 2
     )
     opened = [c for c in connector.calls("POST") if c.path.rstrip("/").endswith("/conversations")]
     members = {m["id"] for c in opened for m in c.body["members"]}
@@ -193,7 +191,7 @@ def test_kudos_alone_opens_the_form(server: Server, connector: FakeConnector) ->
     assert action["fallback"]["type"] == "Action.Submit"
 
 
-@pytest.mark.parametrize("text", ["help", "what is this", ""])
+@pytest.mark.parametrize("text", ["help", "what is this", "", "kudos help"])
 def test_help_and_unknown_words_get_the_help_text(
     server: Server, connector: FakeConnector, file_engine: Engine, text: str
 ) -> None:
