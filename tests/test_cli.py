@@ -347,3 +347,18 @@ def test_serve_with_two_workers_sends_every_post_exactly_once(workdir: Path) -> 
         finally:
             proc.terminate()
             proc.communicate(timeout=30)
+
+
+def test_serve_refuses_unauthenticated_teams_off_loopback(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PLAUDIT_TEAMS_ALLOW_UNAUTHENTICATED", "true")
+    assert main(["serve", "--host", "0.0.0.0", "--port", "1"]) == 2
+    assert "only allowed on a loopback host" in capsys.readouterr().err
+    monkeypatch.setenv("MICROSOFT_APP_ID", "00000000-0000-0000-0000-0000000b0001")
+    monkeypatch.setenv("MICROSOFT_APP_TYPE", "SingleTenant")
+    assert main(["serve", "--port", "1"]) == 2
+    assert "MICROSOFT_APP_PASSWORD is required" in capsys.readouterr().err
+    monkeypatch.setenv("MICROSOFT_APP_PASSWORD", "secret")
+    assert main(["serve", "--port", "1"]) == 2
+    assert "MICROSOFT_APP_TENANT_ID is required" in capsys.readouterr().err
