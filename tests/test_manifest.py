@@ -1,7 +1,9 @@
-"""The Slack app manifest matches what the code uses, and both match Slack's published API."""
+"""The Slack app manifests (HTTP and Socket Mode) match what the code uses, and both match
+Slack's published API."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -37,8 +39,13 @@ needs_specs = pytest.mark.skipif(
 )
 
 
-def manifest() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((ROOT / "app_manifest.yaml").read_text(encoding="utf-8"))
+HTTP = "app_manifest.yaml"
+SOCKET = "app_manifest.socket.yaml"
+MANIFESTS = [HTTP, SOCKET]
+
+
+def manifest(name: str = HTTP) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / name).read_text(encoding="utf-8"))
     return data
 
 
@@ -50,8 +57,9 @@ def methods_called() -> set[str]:
     return found
 
 
-def test_manifest_declares_the_command_events_and_only_the_scopes_used() -> None:
-    m = manifest()
+@pytest.mark.parametrize("name", MANIFESTS)
+def test_manifest_declares_the_command_events_and_only_the_scopes_used(name: str) -> None:
+    m = manifest(name)
     (command,) = m["features"]["slash_commands"]
     assert command["command"] == "/kudos" and command["should_escape"] is True
     assert set(m["oauth_config"]["scopes"]["bot"]) == SCOPES
@@ -60,6 +68,13 @@ def test_manifest_declares_the_command_events_and_only_the_scopes_used() -> None
         "reaction_added",
         "reaction_removed",
     }
+    assert settings["interactivity"]["is_enabled"] is True
+
+
+def test_the_http_manifest_sends_everything_to_slack_events() -> None:
+    m = manifest(HTTP)
+    (command,) = m["features"]["slash_commands"]
+    settings = m["settings"]
     urls = [
         command["url"],
         settings["event_subscriptions"]["request_url"],
@@ -69,9 +84,36 @@ def test_manifest_declares_the_command_events_and_only_the_scopes_used() -> None
     assert settings["socket_mode_enabled"] is False
 
 
-def test_every_subscribed_event_has_a_listener() -> None:
+def test_the_socket_manifest_uses_socket_mode_and_no_request_urls() -> None:
+    m = manifest(SOCKET)
+    (command,) = m["features"]["slash_commands"]
+    settings = m["settings"]
+    assert settings["socket_mode_enabled"] is True
+    assert "url" not in command
+    assert "request_url" not in settings["event_subscriptions"]
+    assert "request_url" not in settings["interactivity"]
+
+
+def test_the_two_manifests_differ_only_in_how_slack_reaches_plaudit() -> None:
+    http, socket = manifest(HTTP), manifest(SOCKET)
+    assert socket["oauth_config"]["scopes"] == http["oauth_config"]["scopes"]
+    assert (
+        socket["settings"]["event_subscriptions"]["bot_events"]
+        == http["settings"]["event_subscriptions"]["bot_events"]
+    )
+    expected = copy.deepcopy(http)
+    for command in expected["features"]["slash_commands"]:
+        del command["url"]
+    del expected["settings"]["event_subscriptions"]["request_url"]
+    del expected["settings"]["interactivity"]["request_url"]
+    expected["settings"]["socket_mode_enabled"] = True
+    assert socket == expected
+
+
+@pytest.mark.parametrize("name", MANIFESTS)
+def test_every_subscribed_event_has_a_listener(name: str) -> None:
     source = (ROOT / "bot" / "slack_app.py").read_text(encoding="utf-8")
-    for event in manifest()["settings"]["event_subscriptions"]["bot_events"]:
+    for event in manifest(name)["settings"]["event_subscriptions"]["bot_events"]:
         assert f'@app.event("{event}")' in source
 
 
@@ -112,11 +154,15 @@ def test_every_method_called_exists_in_the_web_api_description() -> None:
 
 
 @needs_specs
-def test_subscribed_events_exist_and_their_scopes_are_requested() -> None:
+@pytest.mark.parametrize("name", MANIFESTS)
+def test_subscribed_events_exist_and_their_scopes_are_requested(name: str) -> None:
     spec = json.loads((SPECS / "slack_events_api_async_v1.json").read_text(encoding="utf-8"))
-    for event in manifest()["settings"]["event_subscriptions"]["bot_events"]:
+    m = manifest(name)
+    for event in m["settings"]["event_subscriptions"]["bot_events"]:
         topic = spec["topics"][event.replace("_", ".")]
-        assert set(topic["subscribe"]["x-scopes-required"]) <= SCOPES, event
+        assert set(topic["subscribe"]["x-scopes-required"]) <= set(
+            m["oauth_config"]["scopes"]["bot"]
+        ), event
 
 
 @needs_specs

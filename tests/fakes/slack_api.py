@@ -84,6 +84,10 @@ class FakeSlack:
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
     _server: ThreadingHTTPServer | None = None
     base_url: str = ""
+    # Socket Mode: with `socket_url` set, apps.connections.open answers with that websocket
+    # URL (plus a fresh ticket) to callers presenting `app_token`.
+    app_token: str = "xapp-1-test"
+    socket_url: str | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> FakeSlack:
@@ -237,6 +241,9 @@ class FakeSlack:
             return
         auth = headers.get("authorization", "")
         token = auth.removeprefix("Bearer ").strip() or str(args.get("token", ""))
+        if method == "apps.connections.open" and self.socket_url is not None:
+            self._reply(request, 200, self._connections_open(token))
+            return
         if token != self.token:
             self._reply(request, 200, {"ok": False, "error": "invalid_auth"})
             return
@@ -299,6 +306,14 @@ class FakeSlack:
             "views.open": self._view,
             "views.update": self._view,
         }
+
+    def _connections_open(self, token: str) -> dict[str, Any]:
+        """A Socket Mode URL, for an app-level token only (Slack refuses bot tokens here)."""
+        if token != self.app_token:
+            error = "not_allowed_token_type" if token == self.token else "invalid_auth"
+            return {"ok": False, "error": error}
+        ticket = f"ticket-{next(self._ts)}"
+        return {"ok": True, "url": f"{self.socket_url}?ticket={ticket}&app_id=A0001"}
 
     def _next_ts(self) -> str:
         return f"1700000000.{next(self._ts):06d}"
