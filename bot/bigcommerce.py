@@ -26,6 +26,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
+from bot import metrics
+
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
@@ -449,6 +451,8 @@ class BigCommerceClient:
             self.stats.last_quota = quota
         if left is not None:
             self.stats.last_requests_left = left
+        if quota and left is not None:
+            metrics.set_bigcommerce_quota_used((quota - left) / quota)
         if window_ms is not None:
             self.stats.last_window_ms = window_ms
         window = self._window

@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 
 import compliance_rules
 from bot import config as org_config
+from bot import logs
 from bot.runtime import BoardSettings, Runtime, StoreSettings
 from bot.settings import Settings
 from compliance_rules.evaluate import evaluate, read_corpus
@@ -168,6 +169,7 @@ def worker_app() -> Any:
     """The ASGI app of one `serve --workers N` process."""
     from bot.web import create_app
 
+    logs.configure_from_environment()  # a fresh process: uvicorn set up only its own loggers
     settings = load_settings()
     runtime = build_runtime(settings, upgrade=False)
     atexit.register(runtime.close)
@@ -935,7 +937,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure_from_environment()
     try:
         code: int = args.func(args)
     except UsageError as exc:

@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, func, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from bot import metrics
 from bot.runtime import Runtime
 from storage.models import Outbox
 
@@ -308,6 +309,7 @@ class Dispatcher:
                 finally:
                     stamp[0] = loop.time()
             except RateLimited as limited:
+                metrics.count_delivery(job.platform, "rate_limited")
                 self._throttled(job.workspace, limited.retry_after)
                 # Everything still queued for this channel waits too.
                 for later in jobs[index:]:
@@ -322,15 +324,19 @@ class Dispatcher:
                     )
                 return
             except Permanent as exc:
+                metrics.count_delivery(job.platform, "dead")
                 log.error("outbox row %s is undeliverable: %s", job.id, exc)
                 self._record(partial(self._dead, job=job, error=str(exc)))
             except Exception as exc:
+                last = job.attempts + 1 >= self.max_attempts
+                metrics.count_delivery(job.platform, "dead" if last else "retry")
                 delay = self._backoff(job.attempts + 1)
                 log.warning("outbox row %s failed (%s); retrying in %.0fs", job.id, exc, delay)
                 self._record(
                     partial(self._retry, job=job, delay=delay, error=repr(exc), counts=True)
                 )
             else:
+                metrics.count_delivery(job.platform, "delivered")
                 self._sent(job.workspace)
                 self._delivered.append(
                     {"row_id": job.id, "ref": ref, "at": self.runtime.clock.now()}

@@ -22,6 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from bot import metrics
 from bot.commerce import StoreSync
 from bot.runtime import BoardSettings, Runtime
 from handlers import digests, leaderboard, surveys
@@ -154,12 +155,15 @@ class Scheduler:
         period = str(int(now.timestamp() // every))
         claim = partial(_claim_run, job="bigcommerce.sync", period=period, now=now)
         if not await self.runtime.run(claim):
+            metrics.count_run("bigcommerce.sync", "skipped")
             return
         try:
             report = await asyncio.to_thread(self.store.sync)
         except Exception:
+            metrics.count_run("bigcommerce.sync", "error")
             log.exception("BigCommerce sync failed; it runs again at the next interval")
             return
+        metrics.count_run("bigcommerce.sync", "ok")
         if report.awarded:
             self.runtime.poke()
 
@@ -167,10 +171,13 @@ class Scheduler:
         """One pass: open due rounds, queue due invitations and reminders, close rounds."""
         async with self._lock:
             try:
-                return await self._sweep()
+                counts = await self._sweep()
             except Exception:
+                metrics.count_run("sweep", "error")
                 log.exception("survey sweep failed; the next one will pick up from here")
                 return {}
+            metrics.count_run("sweep", "ok")
+            return counts
 
     async def _sweep(self) -> dict[str, int]:
         now = self.runtime.clock.now()

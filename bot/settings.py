@@ -19,9 +19,13 @@ class Settings(BaseSettings):
     port: int = Field(3000, alias="PLAUDIT_PORT", ge=1, le=65535)
     config_path: Path = Field(Path("plaudit.yaml"), alias="PLAUDIT_CONFIG")
     log_level: str = Field("info", alias="PLAUDIT_LOG_LEVEL")
+    log_format: Literal["text", "json"] = Field("text", alias="PLAUDIT_LOG_FORMAT")
 
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    # App-level token (connections:write): with it, Slack is reached over Socket Mode, an
+    # outbound websocket, instead of HTTP requests to /slack/events.
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field(SLACK_API_DEFAULT, alias="SLACK_API_URL")
     # Messages a second the bot sends into one Slack workspace, all channels together. After
     # a 429 it pauses as told and sends a little slower, creeping back up to this ceiling.
@@ -73,6 +77,18 @@ class Settings(BaseSettings):
             raise ValueError("a bot token starts with xoxb-")
         return value
 
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not value.get_secret_value().startswith("xapp-"):
+            raise ValueError(
+                "an app-level token starts with xapp- (Basic Information > App-Level Tokens, "
+                "with the connections:write scope)"
+            )
+        return value
+
     @field_validator("slack_signing_secret")
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
@@ -121,24 +137,35 @@ class Settings(BaseSettings):
         return None
 
     @property
+    def slack_socket_mode(self) -> bool:
+        """Slack over Socket Mode: a bot token and an app-level token (no signing secret)."""
+        return self.slack_bot_token is not None and self.slack_app_token is not None
+
+    @property
     def slack_enabled(self) -> bool:
-        return self.slack_bot_token is not None and self.slack_signing_secret is not None
+        """A bot token, and either an app-level token (Socket Mode) or a signing secret (HTTP)."""
+        return self.slack_socket_mode or (
+            self.slack_bot_token is not None and self.slack_signing_secret is not None
+        )
 
     def status_lines(self) -> list[str]:
         """What is on, and what to set to turn the rest on."""
         lines = [f"Database: {_redact_url(self.database_url)}"]
-        if self.slack_enabled:
+        if self.slack_socket_mode:
+            lines.append("Slack: on (Socket Mode, no inbound HTTP)")
+        elif self.slack_enabled:
             lines.append("Slack: on (HTTP mode, POST /slack/events)")
         else:
-            missing = [
-                name
-                for name, value in (
-                    ("SLACK_BOT_TOKEN", self.slack_bot_token),
-                    ("SLACK_SIGNING_SECRET", self.slack_signing_secret),
-                )
-                if value is None
-            ]
-            lines.append(f"Slack: off (set {' and '.join(missing)} to turn it on)")
+            has_transport = (
+                self.slack_app_token is not None or self.slack_signing_secret is not None
+            )
+            missing = ["SLACK_BOT_TOKEN"] if self.slack_bot_token is None else []
+            if not has_transport:
+                missing.append("SLACK_SIGNING_SECRET")
+            socket_hint = ", or SLACK_APP_TOKEN instead of the secret for Socket Mode"
+            if has_transport:
+                socket_hint = ""
+            lines.append(f"Slack: off (set {' and '.join(missing)} to turn it on{socket_hint})")
         if self.teams_unauthenticated:
             lines.append("Teams: on WITHOUT authentication (emulator only, POST /api/messages)")
         elif self.teams_enabled:

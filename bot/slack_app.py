@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
-from bot import boards, slack_render, slack_review, slack_survey
+from bot import boards, metrics, slack_render, slack_review, slack_survey
 from bot.runtime import Runtime
 from bot.slack_parse import parse
 from bot.slack_people import SlackPeople
@@ -95,6 +95,7 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
                 non_people=parsed.groups,
             )
             result = await runtime.run(lambda s: _give(s, runtime, event))
+            metrics.count_kudos(result)
             await ack(**slack_render.answer(result))
             poke()
         except SlackApiError as exc:
@@ -147,6 +148,7 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
             return result
 
         result = await runtime.run(work)
+        metrics.count_kudos(result)
         if isinstance(result, kudos.Refused):
             block = "message" if result.reason in ("too_short", "value_required") else "recipients"
             if result.reason in ("unknown_value", "value_required") and "value" in values:

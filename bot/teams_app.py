@@ -24,7 +24,7 @@ from botbuilder.schema import (
 from msrest.exceptions import HttpOperationError
 from sqlmodel import Session
 
-from bot import boards, slack_render, teams_render
+from bot import boards, metrics, slack_render, teams_render
 from bot.runtime import Runtime
 from bot.slack_parse import parse
 from handlers import kudos, reactions, review, stats, surveys
@@ -183,7 +183,7 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             self._answer(session, conv, event.giver, result, reply_key)
             return result
 
-        await runtime.run(work)
+        metrics.count_kudos(await runtime.run(work))
         runtime.poke()
 
     def _answer(
@@ -361,6 +361,7 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
                 event, session=session, policy=policy, clock=runtime.clock, rules=runtime.rules
             )
         )
+        metrics.count_kudos(result)
         runtime.poke()
         if isinstance(result, kudos.Refused):
             return teams_render.kudos_form(

@@ -17,15 +17,18 @@ from urllib.parse import parse_qs
 
 import aiohttp
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot import commerce, slack_app
+from bot import commerce, slack_app, slack_socket
 from bot.commerce import StoreSync
 from bot.email_send import EmailSender
+from bot.metrics import Metrics, ObservabilityMiddleware
 from bot.outbox import Dispatcher, Sender, pending_count, undelivered_safety_count
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
@@ -87,13 +90,20 @@ def create_app(
     slack_handler: AsyncSlackRequestHandler | None = None
     secret_bytes = b""
     guard = ReplayGuard()
+    bolt: AsyncApp | None = None
     if settings.slack_enabled:
-        assert settings.slack_signing_secret is not None
-        secret = settings.slack_signing_secret.get_secret_value()
+        # Socket Mode envelopes are not signed; Bolt checks the secret only for HTTP requests.
+        secret = settings.slack_signing_secret
         client = slack_client(settings)
-        bolt = slack_app.build(runtime, client=client, signing_secret=secret)
-        slack_handler = AsyncSlackRequestHandler(bolt)
-        secret_bytes = secret.encode()
+        bolt = slack_app.build(
+            runtime,
+            client=client,
+            signing_secret=secret.get_secret_value() if secret is not None else "",
+        )
+        if not settings.slack_socket_mode:
+            assert secret is not None
+            slack_handler = AsyncSlackRequestHandler(bolt)
+            secret_bytes = secret.get_secret_value().encode()
         senders["slack"] = SlackSender(client)
     teams = teams_endpoint(settings, runtime) if settings.teams_enabled else None
     if teams is not None:
@@ -146,6 +156,8 @@ def create_app(
             runtime.poke()
 
     async def slack_events(request: Request) -> Response:
+        if settings.slack_socket_mode:
+            return JSONResponse(slack_socket.HTTP_OFF, status_code=404)
         if slack_handler is None:
             return JSONResponse(
                 {
@@ -245,6 +257,14 @@ def create_app(
         if client is not None:
             # One connection pool for every Web API call instead of a session per call.
             client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+        socket = None
+        if bolt is not None and settings.slack_socket_mode:
+            try:
+                socket = await slack_socket.start(bolt, settings)
+            except BaseException:  # a refused app token: close the session, then stop startup
+                if client is not None and client.session is not None:
+                    await client.session.close()
+                raise
         webhooks = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
         senders["webhook"] = WebhookSender(webhooks)
         if settings.smtp_host:
@@ -266,6 +286,8 @@ def create_app(
             yield
         finally:
             state["ready"] = False
+            if socket is not None:
+                await socket.stop()
             if refetches:
                 await asyncio.wait(set(refetches), timeout=30)
             if scheduler:
@@ -276,6 +298,7 @@ def create_app(
                 await client.session.close()
             await webhooks.close()
 
+    metrics = Metrics(runtime)
     app = Starlette(
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
@@ -283,8 +306,10 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/webhooks/bigcommerce", bigcommerce_webhook, methods=["POST"]),
+            Route("/metrics", metrics.endpoint, methods=["GET"]),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(ObservabilityMiddleware, metrics=metrics)],
     )
     return app
 

@@ -95,7 +95,7 @@ def queue_posts(
     messages: list[queries.Message] = []
     public = queries.Message(
         key=f"recognition:{post.recognition_id}:public",
-        platform=post.platform,
+        platform="teams" if post.platform == "teams" else "slack",
         workspace=giver.slack_team_id,
         channel="",
         kind="post",

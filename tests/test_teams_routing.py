@@ -191,3 +191,23 @@ def test_conversation_references_are_kept_and_refreshed(
     )
     assert store.accounts(session=session, user_ids=["29:1megan"])["29:1megan"].name == "Megan B."
     assert set(store.accounts_by_aad(session=session, aad_ids=["aad-megan"])) == {"aad-megan"}
+
+
+def test_a_kudos_from_the_terminal_is_posted_in_slack(session: Session, clock: FixedClock) -> None:
+    policy = KudosPolicy(recognition_channel="C0KUDOS")
+    ana = Person("slack", "T1", "U1", "Ana", email="ana@example.com")
+    dana = Person("slack", "T1", "U2", "Dana", email="dana@example.com")
+    members.upsert_many([ana, dana], session=session, now=clock.now())
+    event = KudosRequested(
+        key="cli:1",
+        giver=Person("email", None, "ana@example.com", "Ana", email="ana@example.com"),
+        recipients=(Person("email", None, "dana@example.com", "Dana", email="dana@example.com"),),
+        message="thanks for the launch checklist",
+        values=(),
+        source="cli",
+    )
+    assert isinstance(
+        kudos.give(event, session=session, policy=policy, clock=clock), kudos.Recorded
+    )
+    rows = {(r.platform, r.kind, r.channel) for r in _outbox(session)}
+    assert rows == {("slack", "post", "C0KUDOS"), ("slack", "dm", "U2")}
