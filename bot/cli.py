@@ -80,6 +80,8 @@ def build_runtime(settings: Settings, *, upgrade: bool = True) -> Runtime:
         surveys=org.survey_definitions(),
         milestones=org.milestone_definitions(),
         digests=org.digests.schedule() if org.digests.enabled else None,
+        admins=tuple(org.dashboard.admins),
+        safety=tuple(org.dashboard.safety),
         store=StoreSettings(
             sync_every=org.bigcommerce.interval, quota_share=org.bigcommerce.quota_share
         ),
@@ -125,7 +127,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = args.port or settings.port
     if args.workers < 1:
         raise UsageError("--workers must be 1 or more")
-    problem = settings.teams_problem(host)
+    problem = settings.teams_problem(host) or settings.dashboard_problem()
     if problem:
         raise UsageError(problem)
     runtime = build_runtime(settings, upgrade=not args.no_migrate)

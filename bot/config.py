@@ -489,6 +489,22 @@ class TeamsConfig(_Strict):
         return value
 
 
+class DashboardRoles(_Strict):
+    """Who may see the dashboard's restricted pages, by email (roster roles add to these;
+    reviewers are `compliance.reviewers`)."""
+
+    admins: list[str] = Field(default_factory=list)
+    safety: list[str] = Field(default_factory=list)
+
+    @field_validator("admins", "safety")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        for email in value:
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+                raise ValueError(f"{email!r} is not an email address")
+        return [e.lower() for e in value]
+
+
 class OrgConfig(_Strict):
     recognition: RecognitionConfig = Field(default_factory=RecognitionConfig)
     compliance: ComplianceConfig = Field(default_factory=ComplianceConfig)
@@ -498,6 +514,7 @@ class OrgConfig(_Strict):
     bigcommerce: BigCommerceSettings = Field(default_factory=BigCommerceSettings)
     digests: DigestsConfig = Field(default_factory=DigestsConfig)
     teams: TeamsConfig = Field(default_factory=TeamsConfig)
+    dashboard: DashboardRoles = Field(default_factory=DashboardRoles)
 
     @field_validator("milestones")
     @classmethod

@@ -59,6 +59,8 @@ class Runtime:
     boards: BoardSettings = field(default_factory=BoardSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     digests: DigestSchedule | None = field(default_factory=DigestSchedule)  # None: off
+    admins: tuple[str, ...] = ()  # emails: the dashboard's admin pages
+    safety: tuple[str, ...] = ()  # emails: the dashboard's PV case pages
     listeners: list[Callable[[], None]] = field(default_factory=list)
     _commits: GroupCommit | None = None
 

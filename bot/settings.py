@@ -46,6 +46,16 @@ class Settings(BaseSettings):
     microsoft_token_issuer: str | None = Field(None, alias="MICROSOFT_TOKEN_ISSUER")
     microsoft_login_url: str | None = Field(None, alias="MICROSOFT_LOGIN_URL")
 
+    # Web dashboard at /dashboard: on when a secret is set; people sign in through OpenID
+    # Connect or a header set by a trusted single-sign-on proxy.
+    dashboard_secret: SecretStr | None = Field(None, alias="PLAUDIT_DASHBOARD_SECRET")
+    public_url: str | None = Field(None, alias="PLAUDIT_PUBLIC_URL")
+    auth_proxy_header: str | None = Field(None, alias="PLAUDIT_AUTH_PROXY_HEADER")
+    auth_trusted_proxies: str = Field("127.0.0.1", alias="PLAUDIT_AUTH_TRUSTED_PROXIES")
+    oidc_issuer: str | None = Field(None, alias="PLAUDIT_OIDC_ISSUER")
+    oidc_client_id: str | None = Field(None, alias="PLAUDIT_OIDC_CLIENT_ID")
+    oidc_client_secret: SecretStr | None = Field(None, alias="PLAUDIT_OIDC_CLIENT_SECRET")
+
     # BigCommerce store whose campaign milestones count towards sprint boards.
     bigcommerce_store_hash: str | None = Field(None, alias="BIGCOMMERCE_STORE_HASH")
     bigcommerce_access_token: SecretStr | None = Field(None, alias="BIGCOMMERCE_ACCESS_TOKEN")
@@ -108,6 +118,42 @@ class Settings(BaseSettings):
     @property
     def bigcommerce_enabled(self) -> bool:
         return bool(self.bigcommerce_store_hash) and self.bigcommerce_access_token is not None
+
+    @field_validator("dashboard_secret")
+    @classmethod
+    def _dashboard_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("use at least 32 random characters (e.g. openssl rand -hex 32)")
+        return value
+
+    @field_validator("public_url", "oidc_issuer")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @property
+    def dashboard_enabled(self) -> bool:
+        return self.dashboard_secret is not None
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret)
+
+    def dashboard_problem(self) -> str | None:
+        """Why the dashboard settings cannot be used as they are, or None."""
+        if not self.dashboard_enabled:
+            return None
+        if self.oidc_issuer and not self.oidc_enabled:
+            return "PLAUDIT_OIDC_ISSUER needs PLAUDIT_OIDC_CLIENT_ID and PLAUDIT_OIDC_CLIENT_SECRET"
+        if self.oidc_enabled and not self.public_url:
+            return "OpenID Connect sign-in needs PLAUDIT_PUBLIC_URL (the address people use)"
+        return None
 
     @property
     def teams_enabled(self) -> bool:
@@ -175,6 +221,23 @@ class Settings(BaseSettings):
             )
         else:
             lines.append("Teams: off (set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD)")
+        if not self.dashboard_enabled:
+            lines.append("Dashboard: off (set PLAUDIT_DASHBOARD_SECRET to serve /dashboard)")
+        else:
+            ways = [
+                w
+                for w, on in (
+                    ("OpenID Connect", self.oidc_enabled),
+                    (f"header {self.auth_proxy_header}", bool(self.auth_proxy_header)),
+                )
+                if on
+            ]
+            lines.append(
+                "Dashboard: on at /dashboard, sign-in by " + " and ".join(ways)
+                if ways
+                else "Dashboard: on at /dashboard, but NO ONE CAN SIGN IN (set PLAUDIT_OIDC_* "
+                "or PLAUDIT_AUTH_PROXY_HEADER)"
+            )
         lines.append(
             f"BigCommerce: store {self.bigcommerce_store_hash}"
             + (", webhooks on" if self.bigcommerce_webhook_secret else "")

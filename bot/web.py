@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from bot import commerce, slack_app, slack_socket
 from bot.commerce import StoreSync
@@ -307,11 +307,44 @@ def create_app(
             Route("/readyz", readyz, methods=["GET"]),
             Route("/webhooks/bigcommerce", bigcommerce_webhook, methods=["POST"]),
             Route("/metrics", metrics.endpoint, methods=["GET"]),
+            *dashboard_routes(settings, runtime),
         ],
         lifespan=lifespan,
         middleware=[Middleware(ObservabilityMiddleware, metrics=metrics)],
     )
     return app
+
+
+def dashboard_routes(settings: Settings, runtime: Runtime) -> list[BaseRoute]:
+    """`/dashboard`, when its secret is set."""
+    if settings.dashboard_secret is None:
+        return []
+    from bot.dashboard import DashboardConfig, OidcConfig, dashboard_app
+
+    oidc = None
+    if settings.oidc_enabled and settings.public_url:
+        assert settings.oidc_issuer and settings.oidc_client_id and settings.oidc_client_secret
+        oidc = OidcConfig(
+            issuer=settings.oidc_issuer,
+            client_id=settings.oidc_client_id,
+            client_secret=settings.oidc_client_secret.get_secret_value(),
+            redirect_base_url=f"{settings.public_url}/dashboard",
+        )
+    public = settings.public_url or ""
+    config = DashboardConfig(
+        secret_key=settings.dashboard_secret.get_secret_value(),
+        proxy_header=settings.auth_proxy_header,
+        trusted_proxies=tuple(
+            a.strip() for a in settings.auth_trusted_proxies.split(",") if a.strip()
+        ),
+        oidc=oidc,
+        # Browsers send Secure cookies only over HTTPS (and to localhost).
+        secure_cookies=not public.startswith("http://"),
+        admins=runtime.admins,
+        reviewers=tuple(r for r in runtime.policy.reviewers if "@" in r),
+        safety=runtime.safety,
+    )
+    return [Mount("/dashboard", app=dashboard_app(runtime, config))]
 
 
 def _signed(secret: bytes, body: bytes, stamp: str, signature: str, window: int = 300) -> bool:
