@@ -58,8 +58,13 @@ class Leadership:
         await asyncio.to_thread(self._release)
 
     async def wait_until_leader(self, timeout: float | None = None) -> bool:
+        return await self.wait_for(True, timeout)
+
+    async def wait_for(self, leader: bool, timeout: float | None = None) -> bool:
+        """Wait until this replica leads (or, with `leader=False`, no longer does)."""
+
         async def wait() -> None:
-            while not self.is_leader:
+            while self.is_leader != leader:
                 self._changed.clear()
                 await self._changed.wait()
 

@@ -10,6 +10,7 @@ second firing, a restart, or two replicas sweeping at once never do anything twi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
@@ -24,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from bot import metrics
 from bot.commerce import StoreSync
+from bot.leader import Leadership
 from bot.runtime import BoardSettings, Runtime
 from handlers import digests, leaderboard, surveys
 from handlers.sprints import Sprint
@@ -96,15 +98,41 @@ class Scheduler:
         channel_members: ChannelMembers | None = None,
         store: StoreSync | None = None,
         sweep_seconds: float = 30.0,
+        leader: Leadership | None = None,
     ) -> None:
         self.runtime = runtime
+        # With several replicas only the one holding the lock runs scheduled work; None
+        # means this process always does (tests, and the CLI).
+        self.leader = leader
+        self._leading: asyncio.Task[None] | None = None
         self.channel_members = channel_members
         self.store = store
         self.sweep_seconds = sweep_seconds
         self._aps: AsyncIOScheduler | None = None
         self._lock = asyncio.Lock()
 
+    @property
+    def role(self) -> str:
+        if self.leader is None:
+            return "running"
+        return "leader" if self.leader.is_leader else "standby"
+
+    def _standing_by(self) -> bool:
+        return self.leader is not None and not self.leader.is_leader
+
+    async def _follow_leadership(self) -> None:
+        """Sweep as soon as this replica becomes the leader (catching up on what fell due
+        while another led, or none did), then wait for the next time."""
+        assert self.leader is not None
+        while True:
+            await self.leader.wait_for(True)
+            await self.sweep()
+            await self.leader.wait_for(False)
+
     def start(self) -> None:
+        if self.leader is not None:
+            self.leader.start()
+            self._leading = asyncio.get_running_loop().create_task(self._follow_leadership())
         aps = AsyncIOScheduler(timezone=UTC)
         for survey in self.runtime.surveys:
             if survey.schedule.cron is not None:
@@ -140,13 +168,23 @@ class Scheduler:
         if self._aps is not None:
             self._aps.shutdown(wait=False)
             self._aps = None
+        if self._leading is not None:
+            self._leading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._leading
+            self._leading = None
         async with self._lock:  # let a sweep in progress finish its transaction
             pass
+        if self.leader is not None:
+            await self.leader.stop()
 
     async def sync_store(self) -> None:
         """Bring the local copy of the store up to date and award milestones (in a thread:
         the client is synchronous)."""
         if self.store is None:
+            return
+        if self._standing_by():
+            metrics.count_run("bigcommerce.sync", "standby")
             return
         # One sync per interval however many processes or replicas run the scheduler: the
         # store's API quota is shared, and every sync would spend it.
@@ -169,6 +207,9 @@ class Scheduler:
 
     async def sweep(self) -> dict[str, int]:
         """One pass: open due rounds, queue due invitations and reminders, close rounds."""
+        if self._standing_by():
+            metrics.count_run("sweep", "standby")
+            return {}
         async with self._lock:
             try:
                 counts = await self._sweep()

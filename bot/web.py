@@ -28,6 +28,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from bot import commerce, slack_app, slack_socket
 from bot.commerce import StoreSync
 from bot.email_send import EmailSender
+from bot.leader import Leadership
 from bot.metrics import Metrics, ObservabilityMiddleware
 from bot.outbox import Dispatcher, Sender, pending_count, undelivered_safety_count
 from bot.runtime import Runtime
@@ -240,7 +241,7 @@ def create_app(
             else ("off" if dispatcher is None and state["ready"] else "stopped")
         )
         scheduler = state.get("scheduler")
-        checks["scheduler"] = "running" if scheduler is not None else "off"
+        checks["scheduler"] = scheduler.role if isinstance(scheduler, Scheduler) else "off"
         ready = (
             state["ready"]
             and checks["database"] == "ok"
@@ -277,7 +278,9 @@ def create_app(
         scheduler = None
         if dispatch if schedule is None else schedule:
             members = partial(channel_members, client) if client is not None else None
-            scheduler = Scheduler(runtime, channel_members=members, store=store)
+            scheduler = Scheduler(
+                runtime, channel_members=members, store=store, leader=Leadership(runtime.engine)
+            )
             scheduler.start()
         state["ready"] = True
         state["dispatcher"] = dispatcher

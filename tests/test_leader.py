@@ -77,3 +77,98 @@ def test_postgres_standby_takes_over_when_the_leaders_connection_dies() -> None:
             admin.dispose()
 
     asyncio.run(scenario())
+
+
+def test_when_the_leading_replica_is_killed_another_takes_over_and_nothing_runs_twice(
+    tmp_path: Path,
+) -> None:
+    """Two `plaudit serve` processes on one database with a survey due: one opens the
+    round; kill -9 it, and the other leads within 30 s without opening it again."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+    from sqlmodel import Session
+
+    from storage import migrate
+    from storage.models import Member
+    from tests.test_cli import ROOT, free_port
+
+    (tmp_path / "plaudit.yaml").write_text(
+        "surveys:\n"
+        "  - id: pulse\n"
+        "    title: Pulse\n"
+        "    questions: [{id: mood, type: scale, text: 'How are you'}]\n"
+        "    schedule: {cron: '0 0 * * *', timezone: UTC}\n"
+        "    open_for: 2d\n"
+        "    owners: [owner@example.com]\n",
+        encoding="utf-8",
+    )
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MICROSOFT_"))}
+    env |= {
+        "PYTHONPATH": str(ROOT),
+        "PLAUDIT_DATABASE_URL": url,
+        "PLAUDIT_CONFIG": str(tmp_path / "plaudit.yaml"),
+    }
+
+    def start() -> tuple[subprocess.Popen[str], int]:
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        return proc, port
+
+    def role(port: int) -> str | None:
+        try:
+            return str(httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).json()["scheduler"])
+        except (httpx.TransportError, ValueError, KeyError):
+            return None
+
+    def wait(check: object, seconds: float) -> float:
+        began = time.monotonic()
+        while time.monotonic() - began < seconds:
+            if check():  # type: ignore[operator]
+                return time.monotonic() - began
+            time.sleep(0.2)
+        raise AssertionError("not in time")
+
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    with Session(engine) as s:  # someone to survey
+        s.add(
+            Member(
+                display_name="Ana", email="ana@example.com", slack_team_id="T1", slack_user_id="U1"
+            )
+        )
+        s.commit()
+    first, port_a = start()
+    wait(lambda: role(port_a) == "leader", 30)
+    second, port_b = start()
+    try:
+        wait(lambda: role(port_b) == "standby", 30)
+        with engine.connect() as conn:
+            rounds = conn.execute(text("SELECT count(*) FROM survey_round")).scalar()
+        assert rounds == 1
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        took = wait(lambda: role(port_b) == "leader", 30)
+        assert took < 30
+        time.sleep(1)  # its first sweep as the leader has run
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT survey_id, period FROM survey_round")).all()
+        assert len(rows) == 1, rows
+        engine.dispose()
+    finally:
+        for proc in (first, second):
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=20)
