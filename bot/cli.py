@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 import compliance_rules
 from bot import config as org_config
 from bot import logs
+from bot.ratelimit import PerUserLimit
 from bot.runtime import BoardSettings, Runtime, StoreSettings
 from bot.settings import Settings
 from compliance_rules.evaluate import evaluate, read_corpus
@@ -80,6 +81,10 @@ def build_runtime(settings: Settings, *, upgrade: bool = True) -> Runtime:
         surveys=org.survey_definitions(),
         milestones=org.milestone_definitions(),
         digests=org.digests.schedule() if org.digests.enabled else None,
+        limiter=PerUserLimit(
+            per_minute=settings.commands_per_minute,
+            burst=max(1, int(settings.commands_per_minute // 2)),
+        ),
         admins=tuple(org.dashboard.admins),
         safety=tuple(org.dashboard.safety),
         store=StoreSettings(

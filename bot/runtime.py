@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
+from bot.ratelimit import PerUserLimit
 from compliance_rules import RuleSet
 from handlers.clock import Clock, SystemClock
 from handlers.digests import DigestSchedule
@@ -59,6 +60,8 @@ class Runtime:
     boards: BoardSettings = field(default_factory=BoardSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     digests: DigestSchedule | None = field(default_factory=DigestSchedule)  # None: off
+    # Chat commands a person may send a minute (a burst of half that at once); 0 = no limit.
+    limiter: PerUserLimit = field(default_factory=lambda: PerUserLimit(per_minute=0))
     admins: tuple[str, ...] = ()  # emails: the dashboard's admin pages
     safety: tuple[str, ...] = ()  # emails: the dashboard's PV case pages
     listeners: list[Callable[[], None]] = field(default_factory=list)

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     # a 429 it pauses as told and sends a little slower, creeping back up to this ceiling.
     slack_rate: float = Field(20.0, alias="PLAUDIT_SLACK_RATE", gt=0, le=1000)
 
+    # Chat commands (/kudos, @Plaudit ...) one person may send a minute; 0 turns it off.
+    commands_per_minute: float = Field(20.0, alias="PLAUDIT_COMMANDS_PER_MINUTE", ge=0, le=10000)
+
     # Microsoft Teams (Azure Bot registration). Without an app id Teams is off.
     microsoft_app_id: str | None = Field(None, alias="MICROSOFT_APP_ID")
     microsoft_app_password: SecretStr | None = Field(None, alias="MICROSOFT_APP_PASSWORD")

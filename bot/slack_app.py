@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
 from bot import boards, metrics, slack_render, slack_review, slack_survey
+from bot.ratelimit import too_fast
 from bot.runtime import Runtime
 from bot.slack_parse import parse
 from bot.slack_people import SlackPeople
@@ -55,6 +56,10 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
         team = str(command.get("team_id") or context.team_id or "")
         user = str(command.get("user_id") or "")
         channel = command.get("channel_id")
+        wait = runtime.limiter.wait("slack", team, user)
+        if wait:
+            await ack(response_type="ephemeral", text=too_fast(wait))
+            return
         try:
             if text.lower() in ("help", "?"):
                 await ack(**slack_render.help_answer(policy))

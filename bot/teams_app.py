@@ -25,6 +25,7 @@ from msrest.exceptions import HttpOperationError
 from sqlmodel import Session
 
 from bot import boards, metrics, slack_render, teams_render
+from bot.ratelimit import too_fast
 from bot.runtime import Runtime
 from bot.slack_parse import parse
 from handlers import kudos, reactions, review, stats, surveys
@@ -89,6 +90,11 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
         conv: Conversation = turn_context.turn_state[CONVERSATION]
+        sender = activity.from_property
+        wait = self.runtime.limiter.wait("teams", conv.tenant_id or "", str(sender.id))
+        if wait:
+            await self._reply(conv, f"{activity.id}:too_fast", text=too_fast(wait))
+            return
         text = _without_bot(activity)
         if isinstance(activity.value, dict) and not text.strip():
             # Action.Submit from a client without Universal Actions.
@@ -243,6 +249,12 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
     async def on_adaptive_card_invoke(
         self, turn_context: TurnContext, invoke_value: AdaptiveCardInvokeValue
     ) -> AdaptiveCardInvokeResponse:
+        conv: Conversation = turn_context.turn_state[CONVERSATION]
+        sender = str(turn_context.activity.from_property.id)
+        wait = self.runtime.limiter.wait("teams", conv.tenant_id or "", sender)
+        if wait:
+            card = teams_render.decided_card(too_fast(wait))
+            return AdaptiveCardInvokeResponse(status_code=200, type=teams_render.CARD, value=card)
         raw: Any = turn_context.activity.value
         action: Any = raw.get("action") if isinstance(raw, dict) else None
         action = action if isinstance(action, dict) else {}

@@ -408,9 +408,7 @@ def test_a_blocked_kudos_is_edited_and_resent_in_one_step(
 
 def test_ready_when_the_schema_is_current_and_delivery_runs(server: Server) -> None:
     # The only replica takes the scheduler lock within moments of starting.
-    eventually(
-        lambda: httpx.get(f"{server.base_url}/readyz").json().get("scheduler") == "leader"
-    )
+    eventually(lambda: httpx.get(f"{server.base_url}/readyz").json().get("scheduler") == "leader")
     body = httpx.get(f"{server.base_url}/readyz").json()
     assert body == {
         "status": "ready",
@@ -433,3 +431,17 @@ def test_not_ready_when_the_schema_is_behind(app_engine: Engine, slack: FakeSlac
     finally:
         running.stop()
         migrate.upgrade(app_engine)
+
+
+def test_one_person_cannot_flood_the_bot(server: Server, app_engine: Engine) -> None:
+    from bot.ratelimit import PerUserLimit
+
+    server.runtime.limiter = PerUserLimit(per_minute=6, burst=2)
+    answers = [server.command("help").json()["text"] for _ in range(3)]
+    assert "Plaudit" in answers[0] and "Plaudit" in answers[1]
+    assert "faster than Plaudit accepts" in answers[2]
+    refused = server.command("<@U0002|bob> for the launch checklist #collaboration").json()
+    assert "faster than Plaudit accepts" in refused["text"]
+    assert count(app_engine, Recognition) == 0
+    # Someone else is not held up by it.
+    assert "Plaudit" in server.command("help", user_id="U0002").json()["text"]

@@ -701,3 +701,25 @@ def test_a_teams_only_member_gets_the_survey_card_and_answers_it(
         assert rows == {"energy": (4, []), "focus": (None, ["Tools"])}
     finally:
         running.stop()
+
+
+def test_one_person_cannot_flood_the_bot_in_teams(
+    server: Server, connector: FakeConnector, file_engine: Engine
+) -> None:
+    from bot.ratelimit import PerUserLimit
+
+    server.runtime.limiter = PerUserLimit(per_minute=6, burst=1)
+    first = activity("message_kudos_personal.json", connector, id="r1", text="help", entities=[])
+    assert send(server, first).status_code == 200
+    second = activity("message_kudos_personal.json", connector, id="r2")
+    assert send(server, second).status_code == 200
+    chat = first["conversation"]["id"]
+    eventually(
+        lambda: any(
+            "faster than Plaudit" in str(s.body.get("text")) for s in connector.activities(chat)
+        )
+    )
+    assert recognitions(file_engine) == []
+    invoke = send(server, activity("invoke_adaptive_card_action.json", connector, id="r3"))
+    assert "faster than Plaudit" in card_text(invoke.json()["value"])
+    assert recognitions(file_engine) == []
