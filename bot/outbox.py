@@ -190,7 +190,7 @@ class Dispatcher:
 
     async def _claim_and_start(self) -> int:
         busy = sorted({channel for _, channel in self._channels})
-        jobs = await self.runtime.run(partial(self._claim, busy=busy))
+        jobs = await self.runtime.run_alongside(partial(self._claim, busy=busy))
         by_channel: dict[tuple[str | None, str], list[Job]] = {}
         for job in jobs:
             by_channel.setdefault((job.workspace, job.channel), []).append(job)
@@ -207,32 +207,62 @@ class Dispatcher:
         self._wake.set()
 
     def _claim(self, session: Session, *, busy: list[str]) -> list[Job]:
+        """Lease due rows: the first few of each channel whose earliest waiting row is due
+        and free, for as many channels as there is room for, oldest first.
+
+        A channel whose earliest waiting row is leased (being sent, by this replica or
+        another) or waiting for a retry gets nothing, so each channel receives its
+        messages in the order they were queued, however many dispatchers run; and a deep
+        backlog in one channel never keeps the others waiting."""
         now = self.runtime.clock.now()
-        stmt = (
-            sa_select(*_JOB_COLUMNS)
-            .where(
-                _table.c.status == "pending",
-                _table.c.next_attempt_at <= now,
-                or_(_table.c.claimed_until.is_(None), _table.c.claimed_until < now),
-                _table.c.platform.in_(list(self.senders)),
+        platforms = list(self.senders)
+        heads = (
+            sa_select(
+                _table.c.platform,
+                _table.c.channel,
+                func.min(_table.c.id).label("first"),
             )
+            .where(_table.c.status == "pending", _table.c.platform.in_(platforms))
+            .group_by(_table.c.platform, _table.c.channel)
+            .subquery()
+        )
+        free = or_(_table.c.claimed_until.is_(None), _table.c.claimed_until < now)
+        room = max(self.max_channels - len(busy), 1)
+        ready = (
+            sa_select(_table.c.id, _table.c.platform, _table.c.channel)
+            .join(heads, _table.c.id == heads.c.first)
+            .where(_table.c.next_attempt_at <= now, free)
             .order_by(_table.c.id)
-            .limit(self.batch)
+            .limit(room)
         )
         if busy:
-            stmt = stmt.where(_table.c.channel.not_in(busy))
+            ready = ready.where(_table.c.channel.not_in(busy))
         conn = session.connection()
-        if conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
+        postgres = conn.dialect.name == "postgresql"
         jobs: list[Job] = []
-        per_channel: dict[str, int] = {}
-        for row in conn.execute(stmt):
-            job = Job(*row[:9], key=row.key, uncertain=row.claimed_until is not None)
-            # Take a few per channel: paced at one a second, more would sit leased for long.
-            if per_channel.get(job.channel, 0) >= self.per_channel:
-                continue
-            per_channel[job.channel] = per_channel.get(job.channel, 0) + 1
-            jobs.append(job)
+        for head_id, platform, channel in conn.execute(ready).all():
+            rows = (
+                sa_select(*_JOB_COLUMNS, _table.c.next_attempt_at)
+                .where(
+                    _table.c.platform == platform,
+                    _table.c.channel == channel,
+                    _table.c.status == "pending",
+                    _table.c.id >= head_id,
+                )
+                .order_by(_table.c.id)
+                .limit(self.per_channel)
+            )
+            if postgres:
+                rows = rows.with_for_update(skip_locked=True)
+            taken: list[Job] = []
+            for row in conn.execute(rows):
+                if not taken and row.id != head_id:
+                    break  # another replica is claiming this channel right now
+                due = row.next_attempt_at <= now
+                if not due or (row.claimed_until is not None and row.claimed_until >= now):
+                    break  # keep the order: nothing after a row that has to wait
+                taken.append(Job(*row[:9], key=row.key, uncertain=row.claimed_until is not None))
+            jobs.extend(taken)
         if jobs:
             conn.execute(
                 update(_table)
@@ -362,7 +392,9 @@ class Dispatcher:
             delivered, self._delivered = self._delivered, []
 
             try:
-                await self.runtime.run(partial(_write, delivered=delivered, outcomes=outcomes))
+                await self.runtime.run_alongside(
+                    partial(_write, delivered=delivered, outcomes=outcomes)
+                )
             except Exception:
                 # The rows keep their lease; once it expires they are claimed and sent again.
                 log.exception("could not record %d outbox outcomes", len(outcomes) + len(delivered))

@@ -77,7 +77,7 @@ class Runtime:
         if self._commits is None:
             # SQLite has one writer: one DB thread keeps requests in line instead of making
             # them wait on the file lock. PostgreSQL takes several.
-            workers = 1 if is_sqlite(self.engine) else 8
+            workers = 1 if is_sqlite(self.engine) else 4
             self._commits = GroupCommit(self.run_sync, self.engine, workers=workers)
         return self._commits
 
@@ -88,7 +88,7 @@ class Runtime:
         """Run `work` in one transaction; retry once when a concurrent writer won a race."""
         for attempt in (1, 2):
             try:
-                with transaction(self.engine) as session:
+                with transaction(self.engine, serial=True) as session:
                     return work(session)
             except (IntegrityError, OperationalError) as exc:
                 if attempt == 2 or not _retryable(exc):
@@ -99,6 +99,19 @@ class Runtime:
     async def run(self, work: Callable[[Session], T]) -> T:
         """Run `work` on a DB thread, committed together with whatever else is waiting."""
         return await asyncio.wrap_future(self.commits.submit(work))
+
+    async def run_alongside(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in a transaction of its own that need not wait for the writers' lock
+        (on PostgreSQL): for the outbox's claims and outcomes, which lock only their own
+        rows (SKIP LOCKED) and never touch the audit trail. SQLite has one writer anyway."""
+        if is_sqlite(self.engine):
+            return await self.run(work)
+
+        def alone() -> T:
+            with transaction(self.engine) as session:
+                return work(session)
+
+        return await asyncio.to_thread(alone)
 
     def close(self) -> None:
         if self._commits is not None:
@@ -170,7 +183,7 @@ class GroupCommit:
     def _run_batch(self, batch: list[tuple[Callable[[Session], Any], Future[Any]]]) -> None:
         if len(batch) > 1:
             try:
-                with transaction(self._engine) as session:
+                with transaction(self._engine, serial=True) as session:
                     results = [work(session) for work, _ in batch]
             except Exception:
                 log.debug("a batch of %d failed; running each alone", len(batch))

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
@@ -52,11 +52,25 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+WRITER_LOCK = 0x504C4155  # advisory lock id: the audit chain, and the app's writers
+
+
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error."""
+def transaction(engine: Engine, *, serial: bool = False) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error.
+
+    `serial` on PostgreSQL takes the writers' advisory lock first, so the app's write
+    transactions (of every replica) run one at a time. They all end in the hash-chained
+    audit trail, whose lock they would take anyway; taken late, after row locks, it
+    deadlocks them against each other, and two replicas could both create the same new
+    member. Group commit keeps the throughput: one transaction carries many kudos.
+    """
     with Session(engine, expire_on_commit=False) as session:
         try:
+            if serial and engine.dialect.name == "postgresql":
+                session.connection().execute(
+                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITER_LOCK}
+                )
             yield session
             session.commit()
         except BaseException:

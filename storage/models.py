@@ -93,6 +93,7 @@ class Outbox(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("ix_outbox_message_ref", "message_ref"),
+        Index("ix_outbox_channel_order", "platform", "channel", "status", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

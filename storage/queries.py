@@ -14,10 +14,11 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from storage.db import WRITER_LOCK
 from storage.models import AuditEntry, InboundEvent, Outbox, Recognition, RecognitionRecipient
 
 GENESIS = "0" * 64
-_AUDIT_LOCK = 0x504C4155  # advisory lock id serialising the audit chain on PostgreSQL
+_AUDIT_LOCK = WRITER_LOCK  # advisory lock id serialising the audit chain on PostgreSQL
 
 # The hot path runs these on every kudos: built once, so each call only binds values.
 _inbound = InboundEvent.__table__  # type: ignore[attr-defined]

@@ -79,6 +79,7 @@ class FakeSlack:
     _counts: dict[str, int] = field(default_factory=dict)
     _channel_members: dict[str, list[str]] = field(default_factory=dict)
     rate_limit: float | None = None  # chat.postMessage calls a second before 429s
+    _refuse_until: float = 0.0  # an outage: every chat.postMessage is a 429 until then
     _window: list[float] = field(default_factory=list)
     _lock: threading.Condition = field(default_factory=threading.Condition)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
@@ -149,6 +150,11 @@ class FakeSlack:
     ) -> None:
         with self._lock:
             self._failures.setdefault(method, []).append(_Failure(status, retry_after, body, times))
+
+    def outage(self, seconds: float) -> None:
+        """Answer every chat.postMessage with a 429 (Retry-After: 1) for `seconds`."""
+        with self._lock:
+            self._refuse_until = time.monotonic() + seconds
 
     def set_channel_members(self, channel: str, users: list[str]) -> None:
         with self._lock:
@@ -253,6 +259,8 @@ class FakeSlack:
 
     def _over_limit(self, method: str) -> _Failure | None:
         """Slack's per-workspace limit: beyond `rate_limit` posts a second, a 429."""
+        if method == "chat.postMessage" and time.monotonic() < self._refuse_until:
+            return _Failure(429, 1, None, 1)
         if self.rate_limit is None or method != "chat.postMessage":
             return None
         now = time.monotonic()
