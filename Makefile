@@ -24,11 +24,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python bench/ack.py
-	$(BIN)/python bench/compliance.py
-	$(BIN)/python bench/fanout.py
-	$(BIN)/python bench/store_sync.py
-	$(BIN)/python bench/leaderboard.py
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

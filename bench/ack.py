@@ -1,9 +1,15 @@
 """Benchmark: Plaudit's full /kudos path against a bare Bolt app that only acks.
 
 Both run as uvicorn processes on loopback, are driven by the same signed /kudos load
-at the same concurrency, in alternating rounds, and the ratio is reported.
+at the same concurrency, in alternating rounds, and the ratio is reported. An answer other
+than 200, or Plaudit's "something went wrong" apology, counts as an error.
 
-    python bench/ack.py [--seconds 10] [--rounds 2] [--concurrency 20]
+    python bench/ack.py [--seconds 10] [--rounds 2] [--concurrency 20] [--workers 1]
+
+`--workers N` is passed to `plaudit serve`. The database is a new SQLite file, or the one
+PLAUDIT_BENCH_DATABASE_URL names; on PostgreSQL a private schema `plaudit_bench_<random>`
+is made there for the run (handed to the server through PGOPTIONS) and dropped at the end,
+so every run starts from an empty database.
 """
 
 from __future__ import annotations
@@ -21,20 +27,40 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
+from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import emit, exit_on_sigterm  # noqa: E402
+from bot.slack_app import SORRY  # noqa: E402
+from storage.db import make_engine  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
 
 SECRET = "bench-signing-secret-0123456789"
 TOKEN = "xoxb-bench-token"
 GIVERS = [f"U1{i:04}" for i in range(400)]
 VALUES = ["#site-activation", "#collaboration", "#digital-content"]
+TARGET_RATIO = 0.5
+TARGET_P99_MS = 100.0
+
+
+@dataclass
+class Tally:
+    """One app's requests over the measured rounds."""
+
+    latencies: list[float] = field(default_factory=list)
+    requests: int = 0
+    errors: int = 0
+    seconds: float = 0.0
 
 
 def free_port() -> int:
@@ -53,21 +79,50 @@ def sign(body: bytes) -> dict[str, str]:
     }
 
 
+@contextmanager
+def database(workdir: Path) -> Iterator[tuple[str, dict[str, str], str]]:
+    """The server's database URL, extra environment, and a label; empty on every run."""
+    url = os.environ.get("PLAUDIT_BENCH_DATABASE_URL") or f"sqlite:///{workdir / 'bench.db'}"
+    if not url.startswith("postgresql"):
+        yield url, {}, "SQLite" if url.startswith("sqlite") else url.split(":", 1)[0]
+        return
+    schema = f"plaudit_bench_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    options = f"{os.environ.get('PGOPTIONS', '')} -csearch_path={schema}".strip()
+    try:
+        yield url, {"PGOPTIONS": options}, "PostgreSQL"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+        print(f"dropped schema {schema}")
+
+
 def start(
     name: str, args: list[str], env: dict[str, str], port: int, workdir: Path
 ) -> subprocess.Popen[bytes]:
-    log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(args, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
+    """Start a server and wait until its port answers; its output goes to NAME.log."""
+    path = workdir / f"{name}.log"
+    with path.open("wb") as log:
+        proc = subprocess.Popen(args, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return proc
-        except OSError as exc:
+        except OSError:
             if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited; see {workdir / (name + '.log')}") from exc
+                lines = path.read_text(errors="replace").strip().splitlines()
+                last = lines[-1] if lines else "no output"
+                raise SystemExit(
+                    f"{name} exited with status {proc.returncode}: {last} (log: {path})"
+                ) from None
             time.sleep(0.1)
-    raise RuntimeError(f"{name} did not start")
+    proc.terminate()
+    proc.wait(timeout=30)
+    raise SystemExit(f"{name} did not start within 60 s (log: {path})")
 
 
 async def drive(
@@ -103,13 +158,21 @@ async def drive(
                 body = urlencode(fields).encode()
                 began = time.perf_counter()
                 async with http.post(url, data=body, headers=sign(body)) as response:
-                    await response.read()
-                    ok = response.status == 200
+                    answer = await response.read()
+                    ok = response.status == 200 and not apology(answer)
                 latencies.append(time.perf_counter() - began)
                 errors += 0 if ok else 1
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     return len(latencies), latencies, errors
+
+
+def apology(body: bytes) -> bool:
+    """Plaudit answered 200 with its apology: the kudos failed and nothing was recorded."""
+    try:
+        return bool(json.loads(body).get("text") == SORRY)
+    except (ValueError, AttributeError):
+        return False
 
 
 def pct(values: list[float], q: float) -> float:
@@ -125,59 +188,108 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="plaudit serve --workers (default 1)"
+    )
     args = parser.parse_args()
+    if args.workers < 1:
+        parser.error("--workers must be 1 or more")
+    exit_on_sigterm()
 
-    fake = FakeSlack(token=TOKEN).start()
-    for uid in GIVERS:
-        fake.add_user(uid, uid.lower(), email=f"{uid.lower()}@bench.example", tz="Europe/London")
     workdir = Path(tempfile.mkdtemp(prefix="plaudit-bench-"))
     (workdir / "plaudit.yaml").write_text(
         "recognition:\n  daily_allowance: 1000\n  channel: C0KUDOS\n"
     )
+    with database(workdir) as (url, db_env, db_label):
+        results = run(args, workdir, url, db_env)
+
+    summary = {}
+    for name, r in results.items():
+        summary[name] = {
+            "requests": r.requests,
+            "errors": r.errors,
+            "rps": round(r.requests / r.seconds, 1),
+            "p50_ms": round(pct(r.latencies, 0.50), 1),
+            "p99_ms": round(pct(r.latencies, 0.99), 1),
+            "mean_ms": round(statistics.mean(r.latencies) * 1000, 1),
+        }
+    plaudit, bare = summary["plaudit"], summary["bare"]
+    ratio = plaudit["rps"] / bare["rps"]
+    replicas = f"{args.workers} replica{'s' if args.workers > 1 else ''}"
+    label = f"{db_label} {replicas}" if db_label != "SQLite" or args.workers > 1 else db_label
+    print(
+        f"{label}: concurrency {args.concurrency}, "
+        f"{args.rounds} x {args.seconds:.0f}s rounds per app, alternating"
+    )
+    for name, s in summary.items():
+        print(
+            f"{name:8} {s['rps']:8.1f} req/s  p50 {s['p50_ms']:6.1f} ms  "
+            f"p99 {s['p99_ms']:6.1f} ms  errors {s['errors']}"
+        )
+    print(
+        f"throughput ratio plaudit/bare: {ratio:.2f} (target >= {TARGET_RATIO}); "
+        f"plaudit p99 target < {TARGET_P99_MS:.0f} ms"
+    )
+    print(json.dumps({"ratio": round(ratio, 3), "database": label, **summary}))
+    errors = plaudit["errors"] + bare["errors"]
+    emit(
+        f"ack req/s, {label}",
+        plaudit["rps"],
+        bare["rps"],
+        f">= {TARGET_RATIO}x, 0 errors",
+        ratio >= TARGET_RATIO and errors == 0,
+        ratio=ratio,
+    )
+    emit(
+        f"ack p99 ms, {label}",
+        plaudit["p99_ms"],
+        bare["p99_ms"],
+        f"< {TARGET_P99_MS:.0f} ms",
+        plaudit["p99_ms"] < TARGET_P99_MS,
+    )
+    return 0
+
+
+def run(
+    args: argparse.Namespace, workdir: Path, url: str, db_env: dict[str, str]
+) -> dict[str, Tally]:
+    """Start both apps, warm them up, drive them in alternating rounds, stop them."""
+    fake = FakeSlack(token=TOKEN).start()
+    for uid in GIVERS:
+        fake.add_user(uid, uid.lower(), email=f"{uid.lower()}@bench.example", tz="Europe/London")
     env = os.environ | {
         "SLACK_BOT_TOKEN": TOKEN,
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": fake.base_url,
-        "PLAUDIT_DATABASE_URL": os.environ.get(
-            "PLAUDIT_BENCH_DATABASE_URL", f"sqlite:///{workdir / 'bench.db'}"
-        ),
+        "PLAUDIT_DATABASE_URL": url,
         "PLAUDIT_CONFIG": str(workdir / "plaudit.yaml"),
         "PLAUDIT_LOG_LEVEL": "warning",
+        # Each giver sends many commands a second here; the per-person limit would refuse them.
+        "PLAUDIT_COMMANDS_PER_MINUTE": "0",
         "PYTHONPATH": str(ROOT),
     }
     ports = {"plaudit": free_port(), "bare": free_port()}
     py = sys.executable
-    procs = {
-        "plaudit": start(
-            "plaudit",
-            [py, "-m", "bot.cli", "serve", "--port", str(ports["plaudit"])],
-            env,
-            ports["plaudit"],
-            workdir,
-        ),
-        "bare": start(
-            "bare",
-            [
-                py,
-                "-m",
-                "uvicorn",
-                "bench.bare_app:app",
-                "--port",
-                str(ports["bare"]),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            env | {"PYTHONPATH": str(ROOT)},
-            ports["bare"],
-            workdir,
-        ),
-    }
-    results: dict[str, dict[str, list[float] | int]] = {
-        n: {"lat": [], "n": 0, "err": 0, "secs": 0} for n in procs
-    }
+    serve = [py, "-m", "bot.cli", "serve", "--port", str(ports["plaudit"])]
+    bare = [py, "-m", "uvicorn", "bench.bare_app:app", "--port", str(ports["bare"])]
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    results = {name: Tally() for name in ports}
     counter = itertools.count()
     try:
+        procs["plaudit"] = start(
+            "plaudit",
+            [*serve, "--workers", str(args.workers)],
+            env | db_env,
+            ports["plaudit"],
+            workdir,
+        )
+        procs["bare"] = start(
+            "bare",
+            [*bare, "--log-level", "warning", "--no-access-log"],
+            env,
+            ports["bare"],
+            workdir,
+        )
         # Warm-up: connection pools, the users.info cache, SQLite's page cache.
         for port in ports.values():
             asyncio.run(
@@ -196,43 +308,17 @@ def main() -> int:
                     )
                 )
                 r = results[name]
-                r["lat"].extend(lat)  # type: ignore[union-attr]
-                r["n"] += n  # type: ignore[operator]
-                r["err"] += err  # type: ignore[operator]
-                r["secs"] += args.seconds  # type: ignore[operator]
+                r.latencies.extend(lat)
+                r.requests += n
+                r.errors += err
+                r.seconds += args.seconds
     finally:
         for proc in procs.values():
             proc.terminate()
+        for proc in procs.values():
             proc.wait(timeout=30)
         fake.stop()
-
-    summary = {}
-    for name, r in results.items():
-        lat = r["lat"]
-        assert isinstance(lat, list)
-        summary[name] = {
-            "requests": r["n"],
-            "errors": r["err"],
-            "rps": round(float(r["n"]) / float(r["secs"]), 1),  # type: ignore[arg-type]
-            "p50_ms": round(pct(lat, 0.50), 1),
-            "p99_ms": round(pct(lat, 0.99), 1),
-            "mean_ms": round(statistics.mean(lat) * 1000, 1),
-        }
-    ratio = summary["plaudit"]["rps"] / summary["bare"]["rps"]
-    print(
-        f"concurrency {args.concurrency}, "
-        f"{args.rounds} x {args.seconds:.0f}s rounds per app, alternating"
-    )
-    for name, s in summary.items():
-        print(
-            f"{name:8} {s['rps']:8.1f} req/s  p50 {s['p50_ms']:6.1f} ms  "
-            f"p99 {s['p99_ms']:6.1f} ms  errors {s['errors']}"
-        )
-    print(
-        f"throughput ratio plaudit/bare: {ratio:.2f} (target >= 0.5); plaudit p99 target < 100 ms"
-    )
-    print(json.dumps({"ratio": round(ratio, 3), **summary}))
-    return 0
+    return results
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, insert  # noqa: E402
 from sqlmodel import Session, col, select  # noqa: E402
 
+from bench.common import emit, exit_on_sigterm  # noqa: E402
 from handlers import surveys  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import make_engine  # noqa: E402
@@ -35,6 +36,7 @@ from storage.models import Member, Outbox  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
 
 TOKEN = "xoxb-bench-token"
+TARGET_SHARE = 0.9
 SURVEY = surveys.Survey(
     id="pulse",
     title="Weekly pulse",
@@ -151,6 +153,7 @@ def main() -> int:
         asyncio.run(work(args.worker[0], args.worker[1], args.ceiling, args.lease))
         return 0
 
+    exit_on_sigterm()
     workdir = Path(tempfile.mkdtemp(prefix="plaudit-fanout-"))
     url = args.database or f"sqlite:///{workdir / 'plaudit.db'}"
     prepare(url, args.members)
@@ -160,19 +163,24 @@ def main() -> int:
     with fake:
         started = time.monotonic()
         child = spawn(url, fake.base_url, args, log)
-        killed_at = None
-        if not args.no_kill:
-            while _sent(fake) < args.members // 2:
-                if child.poll() is not None:
-                    raise SystemExit(f"dispatcher exited early; see {log}")
-                time.sleep(0.2)
-            os.kill(child.pid, signal.SIGKILL)
-            child.wait()
-            killed_at = time.monotonic()
-            print(f"killed the dispatcher after {_sent(fake)} messages; starting it again")
-            child = spawn(url, fake.base_url, args, log)
-        if child.wait() != 0:
-            raise SystemExit(f"dispatcher failed; see {log}")
+        try:
+            killed_at = None
+            if not args.no_kill:
+                while _sent(fake) < args.members // 2:
+                    if child.poll() is not None:
+                        raise SystemExit(f"dispatcher exited early; see {log}")
+                    time.sleep(0.2)
+                os.kill(child.pid, signal.SIGKILL)
+                child.wait()
+                killed_at = time.monotonic()
+                print(f"killed the dispatcher after {_sent(fake)} messages; starting it again")
+                child = spawn(url, fake.base_url, args, log)
+            if child.wait() != 0:
+                raise SystemExit(f"dispatcher failed; see {log}")
+        finally:
+            if child.poll() is None:  # interrupted: take the dispatcher along
+                child.kill()
+                child.wait()
         finished = time.monotonic()
         report(fake, args, started, finished, killed_at, url)
     return 0
@@ -200,7 +208,7 @@ def report(
     engine = make_engine(url)
     with Session(engine) as session:
         statuses = dict(
-            session.exec(select(Outbox.status, func.count()).group_by(Outbox.status)).all()  # type: ignore[call-overload]
+            session.exec(select(Outbox.status, func.count()).group_by(Outbox.status)).all()
         )
     engine.dispose()
     elapsed = times[-1] - times[0]
@@ -234,6 +242,15 @@ def report(
     print(f"losses                       {losses}")
     print(f"outbox rows by status        {statuses}")
     print(f"look-ups after the restart   {len(fake.calls('conversations.history'))}")
+    emit(
+        "fan-out msg/s while running (peer: the limit)",
+        rate_running,
+        args.limit,
+        f">= {TARGET_SHARE}x",
+        rate_running >= TARGET_SHARE * args.limit,
+    )
+    emit("fan-out duplicates", duplicates, None, "0", duplicates == 0)
+    emit("fan-out losses", losses, None, "0", losses == 0)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import emit  # noqa: E402
 from bot.bigcommerce import BigCommerceClient, BigCommerceConfig  # noqa: E402
 from bot.commerce import sync  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
@@ -105,6 +106,16 @@ def main() -> int:
         f"at BigCommerce's {real_window:.0f} s window the first sync needs at least "
         f"{first['requests'] / budget * real_window / 60:.1f} minutes at this share"
     )
+    busiest = max(first["busiest"], second["busiest"])
+    emit(
+        "store-sync busiest window, % of quota",
+        100 * busiest / args.quota,
+        None,
+        f"<= {args.share:.0%}",
+        busiest <= budget,
+    )
+    throttled = int(first["throttled"] + second["throttled"])
+    emit("store-sync 429s", throttled, None, "0", throttled == 0)
     return 0
 
 
