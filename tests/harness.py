@@ -51,6 +51,21 @@ def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
         time.sleep(0.02)
 
 
+def run_uvicorn(app: Any, *, lifespan: str = "on") -> tuple[uvicorn.Server, threading.Thread, str]:
+    """Serve `app` with uvicorn on a free loopback port in a thread; returns once it listens."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan=lifespan)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("server did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
 class Server:
     """uvicorn serving `create_app` in a thread; `stop()` runs the app's shutdown."""
 
@@ -84,21 +99,11 @@ class Server:
             surveys=surveys,
             milestones=milestones,
         )
-        app = create_app(self.settings, self.runtime)
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.app = create_app(self.settings, self.runtime)
         self.base_url = ""
 
     def start(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("server did not start")
-            time.sleep(0.02)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.server, self.thread, self.base_url = run_uvicorn(self.app)
         return self
 
     def stop(self) -> None:

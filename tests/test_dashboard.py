@@ -34,6 +34,7 @@ from handlers.policy import KudosPolicy
 from storage import queries
 from storage.models import AuditEntry, Outbox, Recognition, Review
 from tests.fakes.oidc import FakeOidc
+from tests.harness import run_uvicorn
 
 SECRET = "dashboard-test-secret-0123456789abcdef"
 SALT = "plaudit.dashboard.session"
@@ -89,17 +90,7 @@ class Site:
 
     def start(self) -> Site:
         app = Starlette(routes=[Mount("/dashboard", app=dashboard_app(self.runtime, self.config))])
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("server did not start")
-            time.sleep(0.02)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.server, self.thread, self.base_url = run_uvicorn(app, lifespan="off")
         return self
 
     def stop(self) -> None:
