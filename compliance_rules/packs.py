@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from re import _constants as _c  # type: ignore[attr-defined]
 from re import _parser  # type: ignore[attr-defined]
@@ -50,8 +51,15 @@ class Rule:
     must_not_match: tuple[str, ...]
     source: str
     pack: str
-    # Lower-case literals one of which every match starts with; None when not derivable.
+    # Lower-case literals one of which every match contains; None when not derivable.
     gate: frozenset[str] | None = None
+    # Each pattern on its own with its own gate: a long rule runs only the patterns whose
+    # literals occur in the text. Their matches, leftmost first, are the rule's matches.
+    parts: tuple[tuple[regex.Pattern[str], frozenset[str] | None], ...] = ()
+    # The same for each exception and for the context pattern: when none of the literals
+    # is in the text, the exception cannot cancel a hit, or the context cannot be there.
+    exception_gates: tuple[frozenset[str] | None, ...] = ()
+    nearby_gate: frozenset[str] | None = None
 
 
 def read_yaml(path: Path) -> Any:
@@ -78,6 +86,9 @@ def load_pack(path: Path, extra_vocabulary: dict[str, list[str]] | None = None) 
         raise RuleError(f"{path}: vocabulary maps names to lists of regexes")
     merged = {**(extra_vocabulary or {}), **vocabulary}
     words = {name: "(?:" + "|".join(terms) + ")" for name, terms in merged.items()}
+    # A vocabulary entry may use another (`rival: ["${competitors}", ...]`), a few levels deep.
+    for _ in range(3):
+        words = _expand_vocabulary(words)
     pack = f"{raw.get('pack', path.stem)}@{raw.get('version', 0)}"
     rules = [_rule(path, entry, words, pack) for entry in raw["rules"]]
     ids = [r.id for r in rules]
@@ -85,6 +96,14 @@ def load_pack(path: Path, extra_vocabulary: dict[str, list[str]] | None = None) 
     if duplicates:
         raise RuleError(f"{path}: duplicate rule id(s) {sorted(duplicates)}")
     return rules
+
+
+def _expand_vocabulary(words: dict[str, str]) -> dict[str, str]:
+    """Each entry with the `${name}`s in it replaced by those entries (unknown ones kept)."""
+    return {
+        name: _VOCAB.sub(lambda m: words.get(m.group(1), m.group(0)), value)
+        for name, value in words.items()
+    }
 
 
 def _rule(path: Path, entry: Any, words: dict[str, str], pack: str) -> Rule:
@@ -141,6 +160,8 @@ def _rule(path: Path, entry: Any, words: dict[str, str], pack: str) -> Rule:
     else:
         raise fail(f"unknown type {kind!r} (existence or substitution)")
     pattern = compile_("|".join(f"(?:{p})" for p in patterns), "patterns")
+    compiled_parts = [compile_(str(p), "patterns") for p in patterns]
+    parts = tuple((c, literal_gate(c)) for c in compiled_parts)
     nearby_list = entry.get("requires_nearby") or []
     nearby = (
         compile_("|".join(f"(?:{p})" for p in nearby_list), "requires_nearby")
@@ -168,67 +189,133 @@ def _rule(path: Path, entry: Any, words: dict[str, str], pack: str) -> Rule:
         source=str(path),
         pack=pack,
         gate=literal_gate(pattern),
+        parts=parts,
+        exception_gates=tuple(literal_gate(e) for e in exceptions),
+        nearby_gate=literal_gate(nearby) if nearby is not None else None,
     )
 
 
-def literal_gate(pattern: regex.Pattern[str]) -> frozenset[str] | None:
-    """Literals of 2+ characters one of which is in every match of the pattern.
+def literal_gate(pattern: regex.Pattern[str] | re.Pattern[str]) -> frozenset[str] | None:
+    """Literals (2+ characters, or a rare sign like "@") one of which is in every match.
 
     A text containing none of them (lower-cased) cannot match, so the rule is skipped.
+    They are the first literal run of the match, after any leading part (a character
+    class, an assertion) no literal can be read from. One that starts with WORD_START
+    (`\bbest`) is in the text at the start of a word.
     """
+    return _literal_gate(pattern.pattern, pattern.flags & regex.IGNORECASE)
+
+
+@lru_cache(maxsize=8192)
+def _literal_gate(source: str, flags: int) -> frozenset[str] | None:
     # Literals are compared lower-cased with the lower-cased text, which is right for a
     # case-blind pattern and still a safe test for a case-sensitive one.
     try:
-        tree = _parser.parse(pattern.pattern, pattern.flags & regex.IGNORECASE)
+        tree = _parser.parse(source, flags)
     except re.error:
         return None
     found = _prefixes(list(tree), 6)
-    if not found or any(len(p) < 2 for p in found):
+    if found is None or not _usable(found):
         return None
     return frozenset(p.lower() for p in found)
 
 
-def _prefixes(items: list[Any], budget: int, start: bool = True) -> set[str] | None:
+_STEPS = 20_000  # how much work one pattern's literals may take to find
+
+
+_RARE_CHARS = frozenset("@$#%&~^|<>€£")  # one of these alone is a literal worth testing
+WORD_START = "\x00"  # marks a literal that only counts at the start of a word
+_WORD = re.compile(r"\w", re.ASCII)
+
+
+def _usable(found: set[str] | None) -> bool:
+    """A literal set worth testing: every literal two characters or more, or a rare sign."""
+    if not found:
+        return False
+    return all(len(q) >= 2 or q in _RARE_CHARS for q in (p.lstrip(WORD_START) for p in found))
+
+
+def _prefixes(
+    items: list[Any],
+    budget: int,
+    start: bool = True,
+    steps: list[int] | None = None,
+    word_start: bool = False,
+) -> set[str] | None:
     """Literal texts (up to `budget` characters) one of which is in every match of `items`.
 
     Each is a contiguous run; `start` says nothing comes before it, which lets an optional
     part be passed over (what follows it is in the match either way). An empty string means
     "nothing certain from here on"; None means "cannot tell".
+
+    At the start, an item no usable literal can be read from (a character class, an
+    assertion, a one-letter word) is passed over too: whatever follows it is in every
+    match as well. `word_start` says a word boundary (`\b`) comes right before, at the start.
     """
+    steps = [0] if steps is None else steps
+    steps[0] += 1
+    if steps[0] > _STEPS:
+        return None
+    found = _prefixes_here(items, budget, start, steps, word_start)
+    if start and not _usable(found):
+        index = 0
+        while index < len(items) and items[index][0] is _c.AT:
+            index += 1
+        if index < len(items):
+            after = _prefixes(items[index + 1 :], budget, True, steps)
+            if _usable(after):
+                return after
+    return found
+
+
+def _prefixes_here(
+    items: list[Any], budget: int, start: bool, steps: list[int], word_start: bool
+) -> set[str] | None:
     index = 0
     while index < len(items) and items[index][0] is _c.AT:
+        word_start = word_start or (start and items[index][1] is _c.AT_BOUNDARY)
         index += 1
     if index == len(items) or budget == 0:
         return {""}
     op, arg = items[index]
     rest = items[index + 1 :]
+
+    def mark(first: str) -> str:  # a word character right after `\b` starts a word
+        return WORD_START + first if start and word_start and _WORD.match(first) else first
+
     if op is _c.LITERAL:
-        tail = _prefixes(rest, budget - 1, False)
-        return None if tail is None else {chr(arg) + t for t in tail}
+        tail = _prefixes(rest, budget - 1, False, steps)
+        return None if tail is None else {mark(chr(arg)) + t for t in tail}
     if op is _c.SUBPATTERN:
-        return _prefixes(list(arg[3]) + rest, budget, start)
+        return _prefixes(list(arg[3]) + rest, budget, start, steps, word_start)
     if op is _c.BRANCH:
         found: set[str] = set()
         for branch in arg[1]:
-            sub = _prefixes(list(branch) + rest, budget, start)
+            sub = _prefixes(list(branch) + rest, budget, start, steps, word_start)
             if sub is None:
                 return None
             found |= sub
         return found if len(found) <= 200 else None
     if op in (_c.MAX_REPEAT, _c.MIN_REPEAT):
-        once = _prefixes(list(arg[2]) + rest, budget, start)
+        # Repeated more than once, what follows a copy may be another copy, not `rest`:
+        # only one copy's literals are certain ("f" then "*{2,}": "f*", not "f*ing").
+        once = _prefixes(
+            list(arg[2]) + (rest if arg[1] == 1 else []), budget, start, steps, word_start
+        )
         if arg[0] >= 1 or once is None:
             return once
-        skipped = _prefixes(rest, budget, start)
+        skipped = _prefixes(rest, budget, start, steps, word_start)
         if skipped is None:
             return None
-        if start and all(len(p) >= 2 for p in skipped):
-            return skipped
+        if start and _usable(skipped):
+            # What follows is in every match, but only starts a word when this part is
+            # left out: so it counts anywhere.
+            return _prefixes(rest, budget, start, steps) if word_start else skipped
         return once | skipped
     if op is _c.IN and 0 < len(arg) <= 6 and all(kind is _c.LITERAL for kind, _ in arg):
         # A small set of characters, e.g. [Pp] or [i1!*]: one prefix per character.
-        tail = _prefixes(rest, budget - 1, False)
+        tail = _prefixes(rest, budget - 1, False, steps)
         if tail is None:
             return None
-        return {chr(code) + t for _, code in arg for t in tail}
+        return {mark(chr(code)) + t for _, code in arg for t in tail}
     return {""}

@@ -23,8 +23,8 @@ def test_the_corpus_is_big_balanced_and_covers_every_category() -> None:
 
 def test_accuracy_floors() -> None:
     report = evaluate(read_corpus(CORPUS))
-    assert report.macro_f1 >= 0.90, "\n".join(report.lines())
-    assert report.flagged_share <= 0.03
+    assert report.macro_f1 >= 0.99, "\n".join(report.lines())
+    assert report.flagged_share <= 0.01
     assert report.score("adverse_event_mention").recall >= 0.95
     assert report.score("phi_patient_identifier").recall >= 0.95
 
@@ -42,12 +42,29 @@ HELD_OUT = Path(__file__).parent / "corpus" / "recognitions.jsonl"
 def test_a_corpus_written_apart_from_the_rules_is_not_over_flagged() -> None:
     """A second corpus, written without sight of the rules: guards against regressions.
 
-    Recall on it is below the floors above (see the README); these are today's levels.
+    Recall on it is below the floors above (see the README); these are today's levels,
+    rounded down, so that a regression fails.
     """
     rows = read_corpus(HELD_OUT)
     assert len(rows) >= 300
     report = evaluate(rows)
-    assert report.flagged_share <= 0.03
-    assert report.score("adverse_event_mention").recall >= 0.85
-    assert report.score("phi_patient_identifier").recall >= 0.9
-    assert report.macro_f1 >= 0.7
+    assert report.flagged_share <= 0.01
+    assert report.missed_share <= 0.13
+    assert report.score("adverse_event_mention").recall >= 0.95
+    assert report.score("phi_patient_identifier").recall >= 0.95
+    assert report.macro_f1 >= 0.89
+
+
+DEV = Path(__file__).parent / "corpus" / "dev_recognitions.jsonl"
+
+
+def test_the_development_corpus_holds_its_levels() -> None:
+    """A third corpus, chat-style and written independently, used to generalise the rules."""
+    rows = read_corpus(DEV)
+    assert len(rows) >= 300
+    report = evaluate(rows)
+    assert report.macro_f1 >= 0.97, "\n".join(report.lines())
+    assert report.flagged_share <= 0.01
+    assert report.missed_share <= 0.02
+    assert report.score("adverse_event_mention").recall >= 0.95
+    assert report.score("phi_patient_identifier").recall >= 0.95

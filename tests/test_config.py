@@ -183,11 +183,11 @@ def test_unknown_categories_in_actions_are_named(tmp_path: Path) -> None:
 def test_a_market_pack_is_switched_on_in_plaudit_yaml(tmp_path: Path) -> None:
     from compliance_rules import Outcome, check
 
-    text = "great hampers for the pharmacists at Christmas"
+    text = "great billboard campaign of the tablets in Milan"
     default = load(write(tmp_path, "compliance:\n  packs: [default]\n")).compliance.rules(tmp_path)
     assert check(text, default).outcome is Outcome.PASS
     eu = load(write(tmp_path, "compliance:\n  packs: [default, eu]\n")).compliance.rules(tmp_path)
-    assert check(text, eu).outcome is Outcome.BLOCK
+    assert check(text, eu).outcome is Outcome.HOLD  # advertising to the public: EU only
     assert eu.packs == ("default@1", "eu@1")
 
 
