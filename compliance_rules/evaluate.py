@@ -98,7 +98,7 @@ def evaluate(rows: Iterable[tuple[str, frozenset[str]]], rules: RuleSet | None =
     compliant = flagged = noncompliant = missed = 0
     mistakes = []
     for text, expected in rows:
-        got = frozenset(f.category for f in check(text, rules).findings)
+        got = frozenset(f.category for f in check(text, rules, timeout=30).findings)
         for category in CATEGORIES:
             if category in got and category in expected:
                 counts[category][0] += 1

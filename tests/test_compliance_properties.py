@@ -90,7 +90,9 @@ ANY_TEXT = st.lists(
 @given(ANY_TEXT)
 @settings(max_examples=300, deadline=None)
 def test_skipping_rules_by_their_leading_literals_never_changes_a_result(text: str) -> None:
-    assert check(text) == check(text, _ungated())
+    # A long time budget: on a busy machine the slower ungated check must not run out of
+    # time and be held, which is not what this compares.
+    assert check(text, timeout=30) == check(text, _ungated(), timeout=30)
 
 
 def test_examples_and_corpus_give_the_same_results_with_and_without_skipping() -> None:
@@ -98,4 +100,4 @@ def test_examples_and_corpus_give_the_same_results_with_and_without_skipping() -
     for corpus in sorted((Path(__file__).parent / "corpus").glob("*.jsonl")):
         texts += [json.loads(line)["text"] for line in corpus.read_text("utf-8").splitlines()]
     for text in texts:
-        assert check(text) == check(text, _ungated())
+        assert check(text, timeout=30) == check(text, _ungated(), timeout=30)
