@@ -820,7 +820,7 @@ def _installed_version() -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="plaudit", description="Peer recognition for Slack")
+    p = argparse.ArgumentParser(prog="plaudit", description="Peer recognition for Slack and Microsoft Teams")
     sub = p.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the bot (HTTP on PLAUDIT_HOST:PLAUDIT_PORT)")
@@ -835,7 +835,7 @@ def parser() -> argparse.ArgumentParser:
     db.add_argument("revision", nargs="?")
     db.set_defaults(func=cmd_db)
 
-    give = sub.add_parser("kudos", help="give kudos without Slack")
+    give = sub.add_parser("kudos", help="give kudos from the terminal")
     give.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
     give.add_argument("text", help='e.g. "@dana thanks for the launch checklist #collaboration"')
     give.set_defaults(func=cmd_kudos)
