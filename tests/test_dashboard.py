@@ -641,6 +641,8 @@ def test_leaderboard_csv_is_filtered_and_audited(world: World) -> None:
 
 def test_recognitions_csv_guards_formulas_and_is_audited(world: World) -> None:
     site = world.serve()
+    page = site.client("ray").get("/dashboard/reviews")
+    assert 'href="/dashboard/export/recognitions.csv"' in page.text  # reviewers find it
     response = site.client("ray").get("/dashboard/export/recognitions.csv")
     assert response.status_code == 200
     rows = list(csv.DictReader(io.StringIO(response.text)))
