@@ -184,6 +184,60 @@ def worker_app() -> Any:
     return create_app(settings, runtime)
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    import secrets
+
+    import uvicorn
+    from pydantic import SecretStr
+    from sqlalchemy.engine import make_url
+
+    from bot import demo
+
+    settings = load_settings()
+    path = Path(args.db).resolve()
+    configured = make_url(settings.database_url)
+    if (
+        configured.drivername.startswith("sqlite")
+        and configured.database not in (None, "", ":memory:")
+        and Path(str(configured.database)).resolve() == path
+    ):
+        raise UsageError(
+            f"{path} is the database in PLAUDIT_DATABASE_URL; the demo needs a file of its "
+            "own (--db PATH)"
+        )
+    secret = secrets.token_urlsafe(32)
+    runtime = build_runtime(
+        settings.model_copy(
+            update={"database_url": f"sqlite:///{path}", "dashboard_secret": SecretStr(secret)}
+        )
+    )
+    runtime.policy = demo.policy(runtime.policy)
+    try:
+        report = demo.seed(runtime, now=runtime.clock.now())
+        if report["seeded"]:
+            print(
+                f"Seeded Larkspur Pharma into {path}: {report['members']} members, "
+                f"{report['recognitions']} recognitions."
+            )
+        else:
+            print(f"Using {path} as it is ({report['members']} members).")
+        link = demo.OneTimeLink(secrets.token_urlsafe(32))
+        base = f"http://127.0.0.1:{args.port}/dashboard"
+        print("Nothing is sent to Slack or Teams. Open this link once to sign in as the admin:")
+        print(f"    {base}/demo-login?token={link.token}")
+        print(f"Then try giving kudos at {base}/sandbox", flush=True)
+        uvicorn.run(
+            demo.app(runtime, secret=secret, link=link),
+            host="127.0.0.1",
+            port=args.port,
+            log_level="warning",
+            access_log=False,
+        )
+    finally:
+        runtime.close()
+    return 0
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     settings = load_settings()
     engine = make_engine(settings.database_url)
@@ -820,7 +874,9 @@ def _installed_version() -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="plaudit", description="Peer recognition for Slack and Microsoft Teams")
+    p = argparse.ArgumentParser(
+        prog="plaudit", description="Peer recognition for Slack and Microsoft Teams"
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the bot (HTTP on PLAUDIT_HOST:PLAUDIT_PORT)")
@@ -829,6 +885,15 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the schema")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     serve.set_defaults(func=cmd_serve)
+
+    dem = sub.add_parser(
+        "demo", help="try Plaudit in a browser with a fictional organisation (no Slack or Teams)"
+    )
+    dem.add_argument("--port", type=int, default=8765, help="default 8765 (on 127.0.0.1 only)")
+    dem.add_argument(
+        "--db", default="plaudit-demo.db", metavar="PATH", help="default plaudit-demo.db"
+    )
+    dem.set_defaults(func=cmd_demo)
 
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade", "downgrade", "current"])

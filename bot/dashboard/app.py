@@ -6,7 +6,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -135,6 +135,7 @@ class Dashboard:
             lstrip_blocks=True,
         )
         self.templates.filters["when"] = _when
+        self.extra_nav: list[tuple[str, str]] = []  # (path, label) of pages added by `extra`
 
     # -- who is asking -------------------------------------------------------------------
     async def identify(self, request: Request) -> Viewer | Response | None:
@@ -260,6 +261,15 @@ class Dashboard:
             for key, path, label in NAV
             if viewer is not None and viewer.has(ACCESS[key])
         ]
+        if viewer is not None:
+            nav += [
+                {
+                    "href": base + path,
+                    "label": label,
+                    "current": path == request.url.path[len(base) :],
+                }
+                for path, label in self.extra_nav
+            ]
         body = self.templates.get_template(template).render(
             base=base,
             viewer=viewer,
@@ -697,8 +707,14 @@ def _chart(rows: tuple[Any, ...]) -> dict[str, Any] | None:
     }
 
 
-def dashboard_app(runtime: Runtime, config: DashboardConfig) -> Starlette:
-    """The dashboard as an ASGI app, to be mounted at /dashboard."""
+def dashboard_app(
+    runtime: Runtime,
+    config: DashboardConfig,
+    *,
+    extra: Callable[[Dashboard], Sequence[BaseRoute]] | None = None,
+) -> Starlette:
+    """The dashboard as an ASGI app, to be mounted at /dashboard; `extra` adds routes built
+    on the dashboard's sign-in, forms and templates (the demo's sandbox)."""
     d = Dashboard(runtime, config)
     routes = [
         Route("/", d.guarded("leaderboard")(d.leaderboard), methods=["GET"], name="leaderboard"),
@@ -727,6 +743,8 @@ def dashboard_app(runtime: Runtime, config: DashboardConfig) -> Starlette:
         Route("/logout", d.logout, methods=["POST"], name="logout"),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
+    if extra is not None:
+        routes[-1:-1] = extra(d)
     return Starlette(
         routes=routes,
         middleware=[Middleware(SecurityHeaders)],
