@@ -242,6 +242,10 @@ def create_app(
         )
         scheduler = state.get("scheduler")
         checks["scheduler"] = scheduler.role if isinstance(scheduler, Scheduler) else "off"
+        socket = state.get("socket")
+        if isinstance(socket, slack_socket.SocketMode):
+            # Reported, not required: Slack keeps events for a replica that reconnects.
+            checks["slack_socket_mode"] = "connected" if socket.connected else "connecting"
         ready = (
             state["ready"]
             and checks["database"] == "ok"
@@ -285,6 +289,7 @@ def create_app(
         state["ready"] = True
         state["dispatcher"] = dispatcher
         state["scheduler"] = scheduler
+        state["socket"] = socket
         try:
             yield
         finally:

@@ -78,6 +78,8 @@ def test_the_server_connects_with_the_app_token_and_without_a_signing_secret(
     assert socket_server.open_connections() == 1
     health = httpx.get(f"{server.base_url}/healthz", timeout=5).json()
     assert health["slack"] is True
+    ready = httpx.get(f"{server.base_url}/readyz", timeout=5).json()
+    assert ready["slack_socket_mode"] == "connected"
 
 
 def test_a_slash_command_envelope_is_acked_with_the_answer_and_posted(
