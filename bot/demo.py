@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from bot import slack_render, teams_render
 from bot.runtime import Runtime
-from handlers import kudos, roster
+from handlers import kudos, roster, surveys
 from handlers.clock import FixedClock
 from handlers.events import KudosRequested, Person
 from handlers.policy import KudosPolicy
@@ -195,12 +195,90 @@ def seed(runtime: Runtime, *, now: datetime) -> dict[str, Any]:
     recognitions = runtime.run_sync(
         lambda s: int(s.exec(select(func.count()).select_from(Recognition)).one())
     )
+    answered = _survey(runtime, people, now=now, rng=rng)
     return {
         "seeded": True,
         "members": len(people),
         "recognitions": recognitions,
+        "survey_answers": answered,
         **outcomes,
     }
+
+
+PULSE = surveys.Survey(
+    id="pulse",
+    title="Monthly pulse",
+    intro="Two minutes, anonymous.",
+    questions=(
+        surveys.Question(
+            "energy", "scale", "How energised do you feel at work?", ("Drained", "Energised")
+        ),
+        surveys.Question(
+            "enps", "enps", "How likely are you to recommend Larkspur as a place to work?"
+        ),
+        surveys.Question(
+            "blocker",
+            "choice",
+            "What got in the way most this month?",
+            options=("Meetings", "Approvals", "Tools", "Nothing"),
+        ),
+        surveys.Question("comment", "text", "Anything else?", optional=True),
+    ),
+    anonymous=True,
+    min_responses=5,
+    owners=(ADMIN,),
+)
+COMMENTS = (
+    "More time for deep work, please.",
+    "The new MLR tracker saves me hours.",
+    "Approvals for the congress booth took too long.",
+    "Great month for the launch team.",
+)
+
+
+def _survey(
+    runtime: Runtime, people: Sequence[Person], *, now: datetime, rng: random.Random
+) -> int:
+    """One closed round of an anonymous pulse survey, answered by most of the organisation,
+    through the same use cases as chat (so its results are suppressed the same way)."""
+    opened_at = now - timedelta(days=10)
+    result = runtime.run_sync(
+        lambda s: surveys.open_round(
+            PULSE, session=s, now=opened_at, period="demo", closes_at=now - timedelta(days=3)
+        )
+    )
+    if not isinstance(result, surveys.Opened):
+        return 0
+    answered = 0
+
+    def answer(s: Session, who: Person) -> int:
+        saved = 0
+        picks: list[tuple[str, dict[str, Any]]] = [
+            ("energy", {"score": rng.choice((2, 3, 4, 4, 5))}),
+            ("enps", {"score": rng.choice((5, 7, 8, 9, 9, 10))}),
+            ("blocker", {"choices": (rng.choice(PULSE.questions[2].options),)}),
+        ]
+        if rng.random() < 0.3:
+            picks.append(("comment", {"text": rng.choice(COMMENTS)}))
+        for question, value in picks:
+            event = surveys.SurveyAnswered(who, result.round_id, question, **value)
+            outcome = surveys.answer(
+                event,
+                session=s,
+                now=opened_at + timedelta(days=1),
+                rules=runtime.rules,
+                policy=runtime.policy,
+            )
+            saved += isinstance(outcome, surveys.Answered)
+        return saved
+
+    for who in people:
+        if rng.random() < 0.8:
+            answered += runtime.run_sync(partial(answer, who=who))
+    runtime.run_sync(
+        lambda s: surveys.close_round(result.round_id, session=s, now=now - timedelta(days=3))
+    )
+    return answered
 
 
 # -- the sandbox ------------------------------------------------------------------------------

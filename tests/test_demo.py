@@ -52,6 +52,14 @@ def test_seed_builds_larkspur_once(file_engine: Engine) -> None:
         emails = {m.email for m in s.exec(select(Member))}
     assert {"pass", "hold", "block"} <= outcomes
     assert managed >= 50
+    # A closed, anonymous pulse round whose results clear the threshold.
+    with Session(file_engine) as s:
+        from handlers import surveys
+
+        round_ = surveys.latest_round(s, "pulse")
+        assert round_ is not None and round_.status == "closed" and round_.id is not None
+        results = surveys.results(s, round_.id)
+    assert results.respondents >= 40 and not any(q.hidden for q in results.questions)
     assert all(e and e.endswith("@larkspur.example") for e in emails)
     again = demo.seed(runtime, now=NOW)
     assert again["seeded"] is False
