@@ -27,12 +27,12 @@ from bot.dashboard import DashboardConfig, OidcConfig, dashboard_app
 from bot.dashboard.data import cell
 from bot.runtime import Runtime
 from compliance_rules import default_rules
-from handlers import kudos, roster, sprints
+from handlers import kudos, roster, sprints, surveys
 from handlers.clock import FixedClock
 from handlers.events import KudosRequested, Person
 from handlers.policy import KudosPolicy
 from storage import queries
-from storage.models import AuditEntry, Outbox, Recognition, Review
+from storage.models import AuditEntry, Member, Outbox, Recognition, Review
 from tests.fakes.oidc import FakeOidc
 from tests.harness import run_uvicorn
 
@@ -725,3 +725,151 @@ def test_the_served_app_mounts_the_dashboard_only_when_its_secret_is_set(
         assert signed_in.status_code == 200 and "Rita" in signed_in.text
     finally:
         on.stop()
+
+
+# -- survey results -----------------------------------------------------------------------------
+
+PULSE_SURVEY = surveys.Survey(
+    id="pulse",
+    title="Weekly pulse",
+    questions=(
+        surveys.Question("energy", "scale", "How energised do you feel?", ("Drained", "Great")),
+        surveys.Question("enps", "enps", "Would you recommend working here?"),
+        surveys.Question("focus", "choice", "What got in the way?", options=("Meetings", "Tools")),
+        surveys.Question("comment", "text", "Anything else?", optional=True),
+    ),
+    audience=surveys.Audience(teams=("Pulse",)),
+    anonymous=True,
+    min_responses=3,
+)
+
+
+def pulse_round(
+    world: World,
+    answers: int,
+    *,
+    period: str = "2026-11-24",
+    comment: str | None = None,
+    close: bool = True,
+) -> int:
+    """A round of the pulse survey for five people of team Pulse; `answers` of them answer."""
+    now = world.clock.now()
+
+    def people(s: Session) -> list[Member]:
+        found = list(s.exec(select(Member).where(Member.team == "Pulse")))
+        if not found:
+            found = [
+                Member(
+                    slack_team_id="T0001",
+                    slack_user_id=f"U0P{i:03d}",
+                    email=f"pulse{i}@example.com",
+                    display_name=f"Pulse {i}",
+                    team="Pulse",
+                    region="EU",
+                )
+                for i in range(5)
+            ]
+            s.add_all(found)
+            s.flush()
+        return found
+
+    members = world.runtime.run_sync(people)
+
+    def opening(s: Session) -> int:
+        opened = surveys.open_round(PULSE_SURVEY, session=s, now=now, period=period)
+        assert isinstance(opened, surveys.Opened), opened
+        return opened.round_id
+
+    round_id = world.runtime.run_sync(opening)
+    for i, member in enumerate(members[:answers]):
+        assert member.slack_user_id is not None
+        who = Person("slack", "T0001", member.slack_user_id, member.display_name)
+        values: list[tuple[str, dict[str, Any]]] = [
+            ("energy", {"score": 4 if i % 2 else 2}),
+            ("enps", {"score": 9 if i % 2 else 5}),
+            ("focus", {"choices": ("Tools",)}),
+        ]
+        if comment is not None:
+            values.append(("comment", {"text": f"{comment} {i}"}))
+        for qid, value in values:
+            event = surveys.SurveyAnswered(who, round_id, qid, **value)
+            result = world.runtime.run_sync(
+                lambda s, e=event: surveys.answer(
+                    e, session=s, now=now, rules=world.runtime.rules, policy=POLICY
+                )
+            )
+            assert isinstance(result, surveys.Answered), result
+    if close:
+        world.runtime.run_sync(
+            lambda s: surveys.close_round(round_id, session=s, now=now, closed_by="test")
+        )
+    return round_id
+
+
+def test_a_closed_round_with_enough_answers_shows_its_results(world: World) -> None:
+    pulse_round(world, 4, period="2026-11-17")
+    pulse_round(world, 4)
+    site = world.serve()
+    for who in ("ada", "mia"):  # an admin, a manager
+        page = site.client(who).get("/dashboard/surveys/pulse")
+        assert page.status_code == 200, who
+        text = page.text
+        assert "Weekly pulse, round 2" in text
+        assert "4 of 5 answered (80%)" in text
+        assert "Distribution of answers" in text and "<svg" in text
+        assert '<th scope="row">Tools</th><td>4</td>' in text
+        assert '<th scope="row">2</th><td>2</td>' in text  # two answered 2 on the scale
+        assert "mean 3.0 of 5" in text and "eNPS +0" in text
+        assert "Trend over earlier rounds" in text
+    first = site.client("ada").get("/dashboard/surveys/pulse?round=1")
+    assert "Weekly pulse, round 1" in first.text
+    assert site.client("ada").get("/dashboard/surveys/pulse?round=9").status_code == 404
+    assert site.client("ada").get("/dashboard/surveys/nope").status_code == 404
+
+
+def test_an_anonymous_round_under_the_threshold_shows_participation_only(world: World) -> None:
+    pulse_round(world, 2)
+    pulse_round(world, 4, period="2026-11-25", close=False)
+    site = world.serve()
+    ada = site.client("ada")
+    closed = ada.get("/dashboard/surveys/pulse?round=1")
+    assert closed.status_code == 200
+    assert "2 of 5 answered (40%)" in closed.text
+    assert "Results hidden: fewer than 3 answers" in closed.text
+    assert "Distribution of answers" not in closed.text and "Tools" not in closed.text
+    # The default is the latest closed round; an open one shows participation only.
+    assert "Weekly pulse, round 1" in ada.get("/dashboard/surveys/pulse").text
+    still_open = ada.get("/dashboard/surveys/pulse?round=2")
+    assert "4 of 5 answered (80%)" in still_open.text
+    assert "results when the round closes" in still_open.text
+    assert "Distribution of answers" not in still_open.text and "Tools" not in still_open.text
+
+
+def test_members_may_not_see_survey_results(world: World) -> None:
+    pulse_round(world, 4)
+    site = world.serve()
+    alice = site.client("alice")
+    for path in ("/dashboard/surveys", "/dashboard/surveys/pulse"):
+        assert alice.get(path).status_code == 403, path
+    assert "/dashboard/surveys" not in alice.get("/dashboard/").text
+
+
+def test_an_admin_sees_the_surveys_with_rounds(world: World) -> None:
+    site = world.serve()
+    ada = site.client("ada")
+    assert "No survey has run yet." in ada.get("/dashboard/surveys").text
+    pulse_round(world, 4)
+    page = ada.get("/dashboard/surveys")
+    assert page.status_code == 200
+    assert '<a href="/dashboard/surveys/pulse">Weekly pulse</a>' in page.text
+    assert "4 of 5 (80%)" in page.text
+    assert "/dashboard/surveys" in ada.get("/dashboard/").text
+
+
+def test_free_text_survey_answers_are_escaped(world: World) -> None:
+    pulse_round(world, 4, comment=XSS)
+    site = world.serve()
+    page = site.client("ada").get("/dashboard/surveys/pulse")
+    assert page.status_code == 200
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; 0" in page.text
+    assert "<script" not in page.text.lower()

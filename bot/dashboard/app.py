@@ -52,6 +52,7 @@ BOARD_TOP = 50
 CHART_ROWS = 10
 MAX_FORM = 16 * 1024
 _SPRINT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,31}$")
+_SURVEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 
 # Who may open what (everyone signed in is a member).
@@ -61,6 +62,8 @@ ACCESS: dict[str, frozenset[str]] = {
     "reviews": frozenset({REVIEWER, ADMIN}),
     "audit": frozenset({ADMIN}),
     "pv": frozenset({SAFETY, ADMIN}),
+    # Results are aggregate and thresholded as in chat: admins and managers see them.
+    "surveys": frozenset({ADMIN, MANAGER}),
     "export.leaderboard": frozenset({MEMBER}),
     "export.recognitions": frozenset({ADMIN, REVIEWER}),
 }
@@ -70,6 +73,7 @@ NAV = (
     ("reviews", "/reviews", "Reviews"),
     ("audit", "/audit", "Audit trail"),
     ("pv", "/pv", "PV cases"),
+    ("surveys", "/surveys", "Surveys"),
 )
 SECURITY_HEADERS = {
     "content-security-policy": (
@@ -500,6 +504,61 @@ class Dashboard:
             with_text=with_text,
         )
 
+    async def surveys(self, request: Request, viewer: Viewer) -> Response:
+        listing = await self.runtime.run(data.survey_listing)
+        return self.render(
+            request,
+            "surveys.html",
+            viewer=viewer,
+            page="surveys",
+            title="Surveys",
+            listing=listing,
+            found=None,
+        )
+
+    async def survey(self, request: Request, viewer: Viewer) -> Response:
+        survey_id = str(request.path_params["survey_id"])
+        wanted = request.query_params.get("round")
+        number: int | None = None
+        if wanted:
+            if not wanted.isdigit() or not 0 < int(wanted) < 1_000_000:
+                return self.problem(
+                    request, 404, "No such round", "There is no such round.", viewer=viewer
+                )
+            number = int(wanted)
+        found = (
+            await self.runtime.run(lambda s: data.survey_round(s, survey_id, number))
+            if _SURVEY_ID.match(survey_id)
+            else None
+        )
+        if found is None:
+            return self.problem(
+                request,
+                404,
+                "Not found",
+                "There is no such survey or round.",
+                viewer=viewer,
+            )
+        res = found.results
+        return self.render(
+            request,
+            "surveys.html",
+            viewer=viewer,
+            page="surveys",
+            title=f"{res.title}, round {res.number}",
+            listing=None,
+            found=found,
+            res=res,
+            charts={q.id: _distribution_chart(q) for q in res.questions},
+            teams=[g for g in res.groups if g.by == "team"],
+            regions=[g for g in res.groups if g.by == "region"],
+            scored=[q for q in res.questions if q.type in ("scale", "enps") and not q.hidden],
+            trend_ids=sorted(
+                {k for p in res.trend for k in p.scores},
+                key=lambda k: list(found.labels).index(k) if k in found.labels else 1_000,
+            ),
+        )
+
     # -- exports -------------------------------------------------------------------------
     async def export_leaderboard(self, request: Request, viewer: Viewer) -> Response:
         sprint = self.sprint(request)
@@ -707,6 +766,33 @@ def _chart(rows: tuple[Any, ...]) -> dict[str, Any] | None:
     }
 
 
+def _distribution_chart(question: Any) -> dict[str, Any] | None:
+    """Geometry of one question's answer counts as horizontal bars, drawn as SVG."""
+    if question.hidden or not question.distribution:
+        return None
+    label, area, bar, gap = 160, 300, 18, 6
+    most = max(question.distribution.values()) or 1
+    bars = []
+    for i, (name, count) in enumerate(question.distribution.items()):
+        width = round(area * count / most)
+        bars.append(
+            {
+                "y": 6 + i * (bar + gap),
+                "label": name,
+                "count": count,
+                "width": width,
+                "end": label + width + 6,
+            }
+        )
+    return {
+        "width": label + area + 50,
+        "height": 12 + len(bars) * (bar + gap),
+        "label": label,
+        "bar": bar,
+        "bars": bars,
+    }
+
+
 def dashboard_app(
     runtime: Runtime,
     config: DashboardConfig,
@@ -728,6 +814,13 @@ def dashboard_app(
         ),
         Route("/audit", d.guarded("audit")(d.audit), methods=["GET"], name="audit"),
         Route("/pv", d.guarded("pv")(d.pv), methods=["GET"], name="pv"),
+        Route("/surveys", d.guarded("surveys")(d.surveys), methods=["GET"], name="surveys"),
+        Route(
+            "/surveys/{survey_id:str}",
+            d.guarded("surveys")(d.survey),
+            methods=["GET"],
+            name="survey",
+        ),
         Route(
             "/export/leaderboard.csv",
             d.guarded("export.leaderboard", export=True)(d.export_leaderboard),
