@@ -67,6 +67,7 @@ PAGES = {
     "Reviews": "/reviews",
     "Audit trail": "/audit",
     "PV cases": "/pv",
+    "Surveys": "/surveys",
 }
 LEADERBOARD_CSV = [
     "sprint", "board", "rank", "name", "email", "points", "kudos_points", "milestone_points",
@@ -294,7 +295,7 @@ ROLES = {  # who, the roles shown, and the nav they get
     "rae": ("member, reviewer", ["Leaderboard", "Recognition feed", "Reviews"]),
     "ada": ("admin, member", list(PAGES)),
     "sam": ("member, safety", ["Leaderboard", "Recognition feed", "PV cases"]),
-    "mia": ("manager, member", ["Leaderboard", "Recognition feed"]),
+    "mia": ("manager, member", ["Leaderboard", "Recognition feed", "Surveys"]),
 }
 
 
