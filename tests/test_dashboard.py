@@ -561,7 +561,7 @@ def test_the_feed_shows_only_published_recognitions_newest_first(
     assert positions == sorted(positions)
     assert "#site-activation" in page and "Bob, Dan" in page
 
-    monkeypatch.setattr("bot.dashboard.app.PAGE_SIZE", 2)
+    monkeypatch.setattr("bot.dashboard.pages.PAGE_SIZE", 2)
     client = site.client("alice")
     first, second = client.get("/dashboard/feed").text, client.get("/dashboard/feed?page=2").text
     third = client.get("/dashboard/feed?page=3").text

@@ -3,12 +3,11 @@ safety team, mounted into the main ASGI app at /dashboard."""
 
 from __future__ import annotations
 
-import hmac
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -24,9 +23,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.dashboard import data
+from bot.dashboard import data, exports, pages, signin, surveys
 from bot.dashboard.auth import (
     ADMIN,
+    EMAIL,
     MANAGER,
     MEMBER,
     REVIEWER,
@@ -35,25 +35,17 @@ from bot.dashboard.auth import (
     Viewer,
     base_path,
     roles_of,
-    safe_next,
 )
 from bot.dashboard.config import DashboardConfig
-from bot.dashboard.oidc import OidcClient, OidcError, TokenRejected
+from bot.dashboard.oidc import OidcClient
 from bot.runtime import Runtime
-from handlers import review
-from handlers.events import Person
-from handlers.leaderboard import By, Filters
+from handlers.leaderboard import Filters
 from handlers.sprints import Sprint
 
 log = logging.getLogger("plaudit.dashboard")
 HERE = Path(__file__).parent
-PAGE_SIZE = 20
-BOARD_TOP = 50
-CHART_ROWS = 10
 MAX_FORM = 16 * 1024
 _SPRINT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,31}$")
-_SURVEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
-_EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 
 # Who may open what (everyone signed in is a member).
 ACCESS: dict[str, frozenset[str]] = {
@@ -164,9 +156,7 @@ class Dashboard:
         if email is None:
             return None
         account = (
-            await self.runtime.run(lambda s: data.account(s, email))
-            if _EMAIL.match(email)
-            else None
+            await self.runtime.run(lambda s: data.account(s, email)) if EMAIL.match(email) else None
         )
         if account is None:
             response = self.problem(
@@ -340,457 +330,10 @@ class Dashboard:
             value=_text(q.get("value"), 64),
         )
 
-    # -- pages ---------------------------------------------------------------------------
-    async def leaderboard(self, request: Request, viewer: Viewer) -> Response:
-        sprint = self.sprint(request)
-        if isinstance(sprint, str):
-            return self.problem(
-                request, 404, "No such sprint", f"There is no sprint {sprint}.", viewer=viewer
-            )
-        filters = self.filters(request)
-        exclude = self.runtime.boards.exclude
-        boards = None
-        if sprint is not None:
-            chosen = sprint
-            boards = await self.runtime.run(
-                lambda s: data.boards(s, chosen, filters, exclude, BOARD_TOP)
-            )
-        choices = boards.choices if boards else await self.runtime.run(data.choices)
-        query = {
-            k: v
-            for k, v in {
-                "sprint": request.query_params.get("sprint"),
-                **vars(filters),
-            }.items()
-            if v
-        }
-        return self.render(
-            request,
-            "leaderboard.html",
-            viewer=viewer,
-            page="leaderboard",
-            title="Leaderboard",
-            sprint=sprint,
-            sprints=self.sprint_choices(sprint),
-            filters=filters,
-            choices=choices,
-            values=self.runtime.policy.values,
-            boards=boards,
-            chart=_chart(boards.people.rows[:CHART_ROWS]) if boards else None,
-            export_query="&".join(f"{k}={quote(str(v), safe='')}" for k, v in query.items()),
-        )
-
-    async def feed(self, request: Request, viewer: Viewer) -> Response:
-        page = request.query_params.get("page", "1")
-        number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
-        mine = request.query_params.get("scope") == "org"
-        if mine and MANAGER not in viewer.roles:
-            return self.problem(
-                request, 403, "Not allowed", "Only managers have a My org view.", viewer=viewer
-            )
-        manager = viewer.account.id if mine else None
-        items, more = await self.runtime.run(
-            lambda s: data.feed(s, page=number, size=PAGE_SIZE, manager_id=manager)
-        )
-        return self.render(
-            request,
-            "feed.html",
-            viewer=viewer,
-            page="feed",
-            title="My org's recognitions" if mine else "Recognition feed",
-            items=items,
-            number=number,
-            more=more,
-            mine=mine,
-            manager=MANAGER in viewer.roles,
-        )
-
-    async def reviews(
-        self,
-        request: Request,
-        viewer: Viewer,
-        *,
-        error: str | None = None,
-        status: int = 200,
-    ) -> Response:
-        waiting = await self.runtime.run(data.pending_reviews)
-        done = None
-        decided, outcome = (
-            request.query_params.get("decided", ""),
-            request.query_params.get("status"),
-        )
-        if request.method == "GET" and decided.isdigit() and outcome in ("approved", "rejected"):
-            done = f"Review #{int(decided)} {outcome}."
-        return self.render(
-            request,
-            "reviews.html",
-            viewer=viewer,
-            page="reviews",
-            status=status,
-            title="Reviews",
-            waiting=waiting,
-            done=done,
-            error=error,
-        )
-
-    async def decide(self, request: Request, viewer: Viewer) -> Response:
-        if request.path_params["verdict"] not in ("approve", "reject"):
-            return self.problem(request, 404, "Not found", "No such decision.", viewer=viewer)
-        fields = await self.form(request, viewer)
-        if isinstance(fields, Response):
-            return fields
-        review_id = int(request.path_params["review_id"])
-        approve = request.path_params["verdict"] == "approve"
-        reason = (fields.get("reason") or "").strip()
-        if not approve and not reason:
-            return await self.reviews(
-                request,
-                viewer,
-                error=f"Review #{review_id}: say why it is rejected, so the giver can learn.",
-                status=400,
-            )
-        if len(reason) > 1000:
-            return await self.reviews(
-                request, viewer, error="Keep the reason under 1,000 characters.", status=400
-            )
-        reviewer = Person(
-            platform="email",
-            workspace=None,
-            user_id=viewer.email,
-            display_name=viewer.name,
-            email=viewer.email,
-        )
-        # The dashboard has checked the role (plaudit.yaml or the roster): let this reviewer
-        # decide even when plaudit.yaml names them only for the dashboard.
-        policy = replace(
-            self.runtime.policy, reviewers=(*self.runtime.policy.reviewers, viewer.email)
-        )
-        now = self.runtime.clock.now()
-        result = await self.runtime.run(
-            lambda s: review.decide(
-                review_id,
-                reviewer,
-                approve=approve,
-                reason=reason or None,
-                session=s,
-                policy=policy,
-                now=now,
-            )
-        )
-        if isinstance(result, review.NotAllowed):
-            return await self.reviews(request, viewer, error=result.message, status=409)
-        self.runtime.poke()
-        return RedirectResponse(
-            f"{base_path(request)}/reviews?decided={result.review_id}&status={result.status}",
-            status_code=303,
-        )
-
-    async def audit(self, request: Request, viewer: Viewer) -> Response:
-        trail = await self.runtime.run(data.audit)
-        return self.render(
-            request, "audit.html", viewer=viewer, page="audit", title="Audit trail", trail=trail
-        )
-
-    async def pv(self, request: Request, viewer: Viewer) -> Response:
-        with_text = SAFETY in viewer.roles
-        cases = await self.runtime.run(lambda s: data.pv_cases(s, with_text=with_text))
-        return self.render(
-            request,
-            "pv.html",
-            viewer=viewer,
-            page="pv",
-            title="PV cases",
-            cases=cases,
-            with_text=with_text,
-        )
-
-    async def surveys(self, request: Request, viewer: Viewer) -> Response:
-        listing = await self.runtime.run(data.survey_listing)
-        return self.render(
-            request,
-            "surveys.html",
-            viewer=viewer,
-            page="surveys",
-            title="Surveys",
-            listing=listing,
-            found=None,
-        )
-
-    async def survey(self, request: Request, viewer: Viewer) -> Response:
-        survey_id = str(request.path_params["survey_id"])
-        wanted = request.query_params.get("round")
-        number: int | None = None
-        if wanted:
-            if not wanted.isdigit() or not 0 < int(wanted) < 1_000_000:
-                return self.problem(
-                    request, 404, "No such round", "There is no such round.", viewer=viewer
-                )
-            number = int(wanted)
-        found = (
-            await self.runtime.run(lambda s: data.survey_round(s, survey_id, number))
-            if _SURVEY_ID.match(survey_id)
-            else None
-        )
-        if found is None:
-            return self.problem(
-                request,
-                404,
-                "Not found",
-                "There is no such survey or round.",
-                viewer=viewer,
-            )
-        res = found.results
-        return self.render(
-            request,
-            "surveys.html",
-            viewer=viewer,
-            page="surveys",
-            title=f"{res.title}, round {res.number}",
-            listing=None,
-            found=found,
-            res=res,
-            charts={q.id: _distribution_chart(q) for q in res.questions},
-            teams=[g for g in res.groups if g.by == "team"],
-            regions=[g for g in res.groups if g.by == "region"],
-            scored=[q for q in res.questions if q.type in ("scale", "enps") and not q.hidden],
-            trend_ids=sorted(
-                {k for p in res.trend for k in p.scores},
-                key=lambda k: list(found.labels).index(k) if k in found.labels else 1_000,
-            ),
-        )
-
-    # -- exports -------------------------------------------------------------------------
-    async def export_leaderboard(self, request: Request, viewer: Viewer) -> Response:
-        sprint = self.sprint(request)
-        if isinstance(sprint, str):
-            return PlainTextResponse("No such sprint.", status_code=404)
-        if sprint is None:
-            return PlainTextResponse("No sprint is running.", status_code=404)
-        by: By = "team" if request.query_params.get("by") == "team" else "person"
-        filters = self.filters(request)
-        exclude = self.runtime.boards.exclude
-        now = self.runtime.clock.now()
-        chosen = sprint
-        body = await self.runtime.run(
-            lambda s: data.export_leaderboard(
-                s,
-                chosen,
-                by=by,
-                filters=filters,
-                exclude=exclude,
-                actor=f"email:{viewer.email}",
-                now=now,
-            )
-        )
-        return _csv(body, f"leaderboard-{sprint.id}-{by}.csv")
-
-    async def export_recognitions(self, request: Request, viewer: Viewer) -> Response:
-        sprint: Sprint | None = None
-        if request.query_params.get("sprint"):
-            found = self.sprint(request)
-            if not isinstance(found, Sprint):
-                return PlainTextResponse("No such sprint.", status_code=404)
-            sprint = found
-        now = self.runtime.clock.now()
-        body = await self.runtime.run(
-            lambda s: data.export_recognitions(
-                s, sprint=sprint, actor=f"email:{viewer.email}", now=now
-            )
-        )
-        name = f"recognitions-{sprint.id}.csv" if sprint else "recognitions.csv"
-        return _csv(body, name)
-
-    # -- signing in and out --------------------------------------------------------------
-    async def login(self, request: Request) -> Response:
-        found = await self.identify(request)
-        if isinstance(found, Response):
-            return found
-        target = safe_next(request, request.query_params.get("next"))
-        if found is not None:
-            response: Response = RedirectResponse(target, status_code=303)
-            if found.issue_cookie:
-                self.sessions.write(response, request, sid=found.sid, email=found.email)
-            return response
-        if self.oidc is None:
-            return self.problem(
-                request,
-                401,
-                "Sign in",
-                "Sign in through your organisation's single sign-on: open Plaudit through "
-                "its sign-in proxy, or ask your administrator to set up OpenID Connect.",
-            )
-        try:
-            started = await self.oidc.start()
-        except OidcError as exc:
-            log.warning("OIDC sign-in could not start: %s", exc)
-            return self.problem(
-                request, 502, "Sign-in unavailable", "The sign-in provider cannot be reached."
-            )
-        response = RedirectResponse(started.url, status_code=302)
-        self.sessions.write_oidc(
-            response,
-            request,
-            {
-                "state": started.state,
-                "nonce": started.nonce,
-                "verifier": started.verifier,
-                "next": target,
-            },
-        )
-        return response
-
-    async def callback(self, request: Request) -> Response:
-        if self.oidc is None:
-            return self.problem(request, 404, "Not found", "Sign-in is not set up here.")
-        pending = self.sessions.read_oidc(request)
-        state = request.query_params.get("state", "")
-        expected = str(pending.get("state", "")) if pending else ""
-        response: Response
-        if not state or not expected or not hmac.compare_digest(state.encode(), expected.encode()):
-            response = self.problem(
-                request,
-                400,
-                "Sign-in expired",
-                "This sign-in is not valid or has expired.",
-                sign_in=True,
-            )
-            self.sessions.clear_oidc(response, request)
-            return response
-        assert pending is not None
-        email, why = await self._signed_in_email(request, pending)
-        if email is None:
-            response = self.problem(request, 403, "Sign-in refused", why, sign_in=True)
-            self.sessions.clear_oidc(response, request)
-            return response
-        account = await self.runtime.run(lambda s: data.account(s, email))
-        if account is None:
-            response = self.problem(
-                request,
-                403,
-                "Not a member",
-                "You signed in, but not as an active member of Plaudit. "
-                "Ask your Plaudit administrator to add you to the roster.",
-            )
-            self.sessions.clear_oidc(response, request)
-            return response
-        log.info("dashboard sign-in of member %s", account.id)
-        response = RedirectResponse(safe_next(request, pending.get("next")), status_code=303)
-        self.sessions.write(response, request, sid=self.sessions.new_sid(), email=account.email)
-        self.sessions.clear_oidc(response, request)
-        return response
-
-    async def _signed_in_email(
-        self, request: Request, pending: dict[str, Any]
-    ) -> tuple[str | None, str]:
-        assert self.oidc is not None
-        error = request.query_params.get("error")
-        if error:
-            return None, f"The sign-in provider answered: {error[:100]}"
-        code = request.query_params.get("code")
-        if not code:
-            return None, "The sign-in provider sent no authorization code."
-        try:
-            claims = await self.oidc.finish(
-                code, verifier=str(pending.get("verifier", "")), nonce=str(pending.get("nonce", ""))
-            )
-        except TokenRejected as exc:
-            log.warning("OIDC sign-in refused: %s", exc)
-            return None, "The sign-in could not be verified."
-        except OidcError as exc:
-            log.warning("OIDC sign-in failed: %s", exc)
-            return None, "The sign-in provider could not be reached."
-        email = claims.get("email")
-        if not isinstance(email, str) or not _EMAIL.match(email):
-            return None, "The sign-in provider did not say who you are (no email)."
-        if claims.get("email_verified") is False:
-            return None, "The sign-in provider has not verified your email address."
-        return email.strip().lower(), ""
-
-    async def logout(self, request: Request) -> Response:
-        found = await self.identify(request)
-        if isinstance(found, Response):
-            return found
-        if found is None:
-            return self.problem(request, 200, "Signed out", "You are signed out.", sign_in=True)
-        fields = await self.form(request, found)
-        if isinstance(fields, Response):
-            return fields
-        text = "You are signed out."
-        if self.config.proxy_header:
-            text += " Your single sign-on proxy may sign you in again on your next visit."
-        response = self.problem(request, 200, "Signed out", text, sign_in=True)
-        self.sessions.clear(response, request)
-        return response
-
     async def not_found(self, request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 404
         title = "Not found" if status == 404 else "Method not allowed"
         return self.problem(request, status, title, "There is nothing here for that request.")
-
-
-def _csv(body: str, filename: str) -> Response:
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-def _chart(rows: tuple[Any, ...]) -> dict[str, Any] | None:
-    """Geometry of a horizontal bar chart (kudos, then milestone points) drawn as SVG."""
-    if not rows:
-        return None
-    label, area, bar, gap = 220, 340, 22, 8
-    most = max(r.points for r in rows) or 1
-    bars = []
-    for i, r in enumerate(rows):
-        kudos = round(area * r.recognition_points / most)
-        milestone = round(area * r.milestone_points / most)
-        bars.append(
-            {
-                "y": 10 + i * (bar + gap),
-                "label": f"{r.rank}. {r.name}",
-                "kudos": kudos,
-                "milestone": milestone,
-                "points": r.points,
-                "end": label + kudos + milestone + 6,
-            }
-        )
-    return {
-        "width": label + area + 60,
-        "height": 20 + len(rows) * (bar + gap),
-        "label": label,
-        "bar": bar,
-        "bars": bars,
-        "milestones": any(r.milestone_points for r in rows),
-    }
-
-
-def _distribution_chart(question: Any) -> dict[str, Any] | None:
-    """Geometry of one question's answer counts as horizontal bars, drawn as SVG."""
-    if question.hidden or not question.distribution:
-        return None
-    label, area, bar, gap = 160, 300, 18, 6
-    most = max(question.distribution.values()) or 1
-    bars = []
-    for i, (name, count) in enumerate(question.distribution.items()):
-        width = round(area * count / most)
-        bars.append(
-            {
-                "y": 6 + i * (bar + gap),
-                "label": name,
-                "count": count,
-                "width": width,
-                "end": label + width + 6,
-            }
-        )
-    return {
-        "width": label + area + 50,
-        "height": 12 + len(bars) * (bar + gap),
-        "label": label,
-        "bar": bar,
-        "bars": bars,
-    }
 
 
 def dashboard_app(
@@ -802,38 +345,45 @@ def dashboard_app(
     """The dashboard as an ASGI app, to be mounted at /dashboard; `extra` adds routes built
     on the dashboard's sign-in, forms and templates (the demo's sandbox)."""
     d = Dashboard(runtime, config)
+
+    def page(name: str, handler: Callable[..., Awaitable[Response]]) -> Endpoint:
+        return d.guarded(name)(partial(handler, d))
+
+    def export(name: str, handler: Callable[..., Awaitable[Response]]) -> Endpoint:
+        return d.guarded(name, export=True)(partial(handler, d))
+
     routes = [
-        Route("/", d.guarded("leaderboard")(d.leaderboard), methods=["GET"], name="leaderboard"),
-        Route("/feed", d.guarded("feed")(d.feed), methods=["GET"], name="feed"),
-        Route("/reviews", d.guarded("reviews")(d.reviews), methods=["GET"], name="reviews"),
+        Route("/", page("leaderboard", pages.leaderboard), methods=["GET"], name="leaderboard"),
+        Route("/feed", page("feed", pages.feed), methods=["GET"], name="feed"),
+        Route("/reviews", page("reviews", pages.reviews), methods=["GET"], name="reviews"),
         Route(
             "/reviews/{review_id:int}/{verdict:str}",
-            d.guarded("reviews")(d.decide),
+            page("reviews", pages.decide),
             methods=["POST"],
             name="decide",
         ),
-        Route("/audit", d.guarded("audit")(d.audit), methods=["GET"], name="audit"),
-        Route("/pv", d.guarded("pv")(d.pv), methods=["GET"], name="pv"),
-        Route("/surveys", d.guarded("surveys")(d.surveys), methods=["GET"], name="surveys"),
+        Route("/audit", page("audit", pages.audit), methods=["GET"], name="audit"),
+        Route("/pv", page("pv", pages.pv), methods=["GET"], name="pv"),
+        Route("/surveys", page("surveys", surveys.listing), methods=["GET"], name="surveys"),
         Route(
             "/surveys/{survey_id:str}",
-            d.guarded("surveys")(d.survey),
+            page("surveys", surveys.survey),
             methods=["GET"],
             name="survey",
         ),
         Route(
             "/export/leaderboard.csv",
-            d.guarded("export.leaderboard", export=True)(d.export_leaderboard),
+            export("export.leaderboard", exports.export_leaderboard),
             methods=["GET"],
         ),
         Route(
             "/export/recognitions.csv",
-            d.guarded("export.recognitions", export=True)(d.export_recognitions),
+            export("export.recognitions", exports.export_recognitions),
             methods=["GET"],
         ),
-        Route("/login", d.login, methods=["GET"], name="login"),
-        Route("/auth/callback", d.callback, methods=["GET"], name="callback"),
-        Route("/logout", d.logout, methods=["POST"], name="logout"),
+        Route("/login", partial(signin.login, d), methods=["GET"], name="login"),
+        Route("/auth/callback", partial(signin.callback, d), methods=["GET"], name="callback"),
+        Route("/logout", partial(signin.logout, d), methods=["POST"], name="logout"),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     if extra is not None:

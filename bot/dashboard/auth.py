@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ OIDC_COOKIE = "plaudit_dashboard_oidc"
 OIDC_SECONDS = 600  # a sign-in must come back from the provider within ten minutes
 
 ADMIN, REVIEWER, SAFETY, MANAGER, MEMBER = "admin", "reviewer", "safety", "manager", "member"
+EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 
 
 @dataclass(frozen=True)

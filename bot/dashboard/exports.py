@@ -1,0 +1,64 @@
+"""CSV exports (each one audited), with a guard against spreadsheet formulas."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from bot.dashboard import data
+from bot.dashboard.auth import Viewer
+from handlers.leaderboard import By
+from handlers.sprints import Sprint
+
+if TYPE_CHECKING:
+    from bot.dashboard.app import Dashboard
+
+
+async def export_leaderboard(d: Dashboard, request: Request, viewer: Viewer) -> Response:
+    sprint = d.sprint(request)
+    if isinstance(sprint, str):
+        return PlainTextResponse("No such sprint.", status_code=404)
+    if sprint is None:
+        return PlainTextResponse("No sprint is running.", status_code=404)
+    by: By = "team" if request.query_params.get("by") == "team" else "person"
+    filters = d.filters(request)
+    exclude = d.runtime.boards.exclude
+    now = d.runtime.clock.now()
+    chosen = sprint
+    body = await d.runtime.run(
+        lambda s: data.export_leaderboard(
+            s,
+            chosen,
+            by=by,
+            filters=filters,
+            exclude=exclude,
+            actor=f"email:{viewer.email}",
+            now=now,
+        )
+    )
+    return csv_response(body, f"leaderboard-{sprint.id}-{by}.csv")
+
+
+async def export_recognitions(d: Dashboard, request: Request, viewer: Viewer) -> Response:
+    sprint: Sprint | None = None
+    if request.query_params.get("sprint"):
+        found = d.sprint(request)
+        if not isinstance(found, Sprint):
+            return PlainTextResponse("No such sprint.", status_code=404)
+        sprint = found
+    now = d.runtime.clock.now()
+    body = await d.runtime.run(
+        lambda s: data.export_recognitions(s, sprint=sprint, actor=f"email:{viewer.email}", now=now)
+    )
+    name = f"recognitions-{sprint.id}.csv" if sprint else "recognitions.csv"
+    return csv_response(body, name)
+
+
+def csv_response(body: str, filename: str) -> Response:
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,189 @@
+"""The dashboard's pages: leaderboard, recognition feed, reviews, audit trail, PV cases."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from bot.dashboard import data
+from bot.dashboard.auth import MANAGER, SAFETY, Viewer, base_path
+from bot.dashboard.charts import board_chart
+from handlers import review
+from handlers.events import Person
+
+if TYPE_CHECKING:
+    from bot.dashboard.app import Dashboard
+
+PAGE_SIZE = 20
+BOARD_TOP = 50
+CHART_ROWS = 10
+
+
+async def leaderboard(d: Dashboard, request: Request, viewer: Viewer) -> Response:
+    sprint = d.sprint(request)
+    if isinstance(sprint, str):
+        return d.problem(
+            request, 404, "No such sprint", f"There is no sprint {sprint}.", viewer=viewer
+        )
+    filters = d.filters(request)
+    exclude = d.runtime.boards.exclude
+    boards = None
+    if sprint is not None:
+        chosen = sprint
+        boards = await d.runtime.run(lambda s: data.boards(s, chosen, filters, exclude, BOARD_TOP))
+    choices = boards.choices if boards else await d.runtime.run(data.choices)
+    query = {
+        k: v
+        for k, v in {
+            "sprint": request.query_params.get("sprint"),
+            **vars(filters),
+        }.items()
+        if v
+    }
+    return d.render(
+        request,
+        "leaderboard.html",
+        viewer=viewer,
+        page="leaderboard",
+        title="Leaderboard",
+        sprint=sprint,
+        sprints=d.sprint_choices(sprint),
+        filters=filters,
+        choices=choices,
+        values=d.runtime.policy.values,
+        boards=boards,
+        chart=board_chart(boards.people.rows[:CHART_ROWS]) if boards else None,
+        export_query="&".join(f"{k}={quote(str(v), safe='')}" for k, v in query.items()),
+    )
+
+
+async def feed(d: Dashboard, request: Request, viewer: Viewer) -> Response:
+    page = request.query_params.get("page", "1")
+    number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    mine = request.query_params.get("scope") == "org"
+    if mine and MANAGER not in viewer.roles:
+        return d.problem(
+            request, 403, "Not allowed", "Only managers have a My org view.", viewer=viewer
+        )
+    manager = viewer.account.id if mine else None
+    items, more = await d.runtime.run(
+        lambda s: data.feed(s, page=number, size=PAGE_SIZE, manager_id=manager)
+    )
+    return d.render(
+        request,
+        "feed.html",
+        viewer=viewer,
+        page="feed",
+        title="My org's recognitions" if mine else "Recognition feed",
+        items=items,
+        number=number,
+        more=more,
+        mine=mine,
+        manager=MANAGER in viewer.roles,
+    )
+
+
+async def reviews(
+    d: Dashboard,
+    request: Request,
+    viewer: Viewer,
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    waiting = await d.runtime.run(data.pending_reviews)
+    done = None
+    decided, outcome = (
+        request.query_params.get("decided", ""),
+        request.query_params.get("status"),
+    )
+    if request.method == "GET" and decided.isdigit() and outcome in ("approved", "rejected"):
+        done = f"Review #{int(decided)} {outcome}."
+    return d.render(
+        request,
+        "reviews.html",
+        viewer=viewer,
+        page="reviews",
+        status=status,
+        title="Reviews",
+        waiting=waiting,
+        done=done,
+        error=error,
+    )
+
+
+async def decide(d: Dashboard, request: Request, viewer: Viewer) -> Response:
+    if request.path_params["verdict"] not in ("approve", "reject"):
+        return d.problem(request, 404, "Not found", "No such decision.", viewer=viewer)
+    fields = await d.form(request, viewer)
+    if isinstance(fields, Response):
+        return fields
+    review_id = int(request.path_params["review_id"])
+    approve = request.path_params["verdict"] == "approve"
+    reason = (fields.get("reason") or "").strip()
+    if not approve and not reason:
+        return await reviews(
+            d,
+            request,
+            viewer,
+            error=f"Review #{review_id}: say why it is rejected, so the giver can learn.",
+            status=400,
+        )
+    if len(reason) > 1000:
+        return await reviews(
+            d, request, viewer, error="Keep the reason under 1,000 characters.", status=400
+        )
+    reviewer = Person(
+        platform="email",
+        workspace=None,
+        user_id=viewer.email,
+        display_name=viewer.name,
+        email=viewer.email,
+    )
+    # The dashboard has checked the role (plaudit.yaml or the roster): let this reviewer
+    # decide even when plaudit.yaml names them only for the dashboard.
+    policy = replace(d.runtime.policy, reviewers=(*d.runtime.policy.reviewers, viewer.email))
+    now = d.runtime.clock.now()
+    result = await d.runtime.run(
+        lambda s: review.decide(
+            review_id,
+            reviewer,
+            approve=approve,
+            reason=reason or None,
+            session=s,
+            policy=policy,
+            now=now,
+        )
+    )
+    if isinstance(result, review.NotAllowed):
+        return await reviews(d, request, viewer, error=result.message, status=409)
+    d.runtime.poke()
+    return RedirectResponse(
+        f"{base_path(request)}/reviews?decided={result.review_id}&status={result.status}",
+        status_code=303,
+    )
+
+
+async def audit(d: Dashboard, request: Request, viewer: Viewer) -> Response:
+    trail = await d.runtime.run(data.audit)
+    return d.render(
+        request, "audit.html", viewer=viewer, page="audit", title="Audit trail", trail=trail
+    )
+
+
+async def pv(d: Dashboard, request: Request, viewer: Viewer) -> Response:
+    with_text = SAFETY in viewer.roles
+    cases = await d.runtime.run(lambda s: data.pv_cases(s, with_text=with_text))
+    return d.render(
+        request,
+        "pv.html",
+        viewer=viewer,
+        page="pv",
+        title="PV cases",
+        cases=cases,
+        with_text=with_text,
+    )
