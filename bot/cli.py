@@ -35,6 +35,7 @@ from handlers import (
     kudos,
     leaderboard,
     privacy,
+    retention,
     review,
     roster,
     sprints,
@@ -87,6 +88,7 @@ def build_runtime(settings: Settings, *, upgrade: bool = True) -> Runtime:
         ),
         admins=tuple(org.dashboard.admins),
         safety=tuple(org.dashboard.safety),
+        retention=org.retention.retention(),
         store=StoreSettings(
             sync_every=org.bigcommerce.interval, quota_share=org.bigcommerce.quota_share
         ),
@@ -96,6 +98,8 @@ def build_runtime(settings: Settings, *, upgrade: bool = True) -> Runtime:
             exclude=tuple(org.sprints.exclude),
             update_cron=org.sprints.update.cron if org.sprints.update else None,
             update_timezone=org.sprints.update.timezone if org.sprints.update else None,
+            slack_workspace=settings.slack_home_workspace if settings.slack_multi_workspace else None,
+            slack_only=settings.slack_isolated,
             rules={
                 "sprints": org.sprints.model_dump(mode="json"),
                 "milestones": [m.model_dump(mode="json") for m in org.milestones],
@@ -800,8 +804,27 @@ def _read_csv(
     return [(reader.line_num, dict(r)) for r in reader]
 
 
+def _purge(settings: Settings) -> int:
+    runtime = build_runtime(settings)
+    try:
+        policy = runtime.retention
+        if not policy.on:
+            print("No retention is set (retention: in plaudit.yaml): everything is kept.")
+            return 0
+        now = runtime.clock.now()
+        done = runtime.run_sync(lambda s: retention.purge(s, retention=policy, now=now))
+    finally:
+        runtime.close()
+    print(f"erased {done.texts} stopped texts; unlinked {done.pv_links} PV cases")
+    return 0
+
+
 def cmd_privacy(args: argparse.Namespace) -> int:
     settings = load_settings()
+    if args.action == "purge":
+        return _purge(settings)
+    if not args.member:
+        raise UsageError(f"privacy {args.action} needs --member EMAIL")
     if args.action == "erase" and not args.confirm:
         raise UsageError("erasing cannot be undone; add --confirm to go ahead")
     runtime = build_runtime(settings)
@@ -940,9 +963,12 @@ def parser() -> argparse.ArgumentParser:
     )
     imp.set_defaults(func=cmd_import)
 
-    priv = sub.add_parser("privacy", help="a person's data: export or erase")
-    priv.add_argument("action", choices=["export", "erase"])
-    priv.add_argument("--member", required=True, metavar="EMAIL")
+    priv = sub.add_parser(
+        "privacy",
+        help="a person's data: export or erase; purge what the retention policy says is due",
+    )
+    priv.add_argument("action", choices=["export", "erase", "purge"])
+    priv.add_argument("--member", metavar="EMAIL", help="with export and erase: whose data")
     priv.add_argument("--out", metavar="FILE", help="with export: write the JSON here")
     priv.add_argument("--confirm", action="store_true", help="with erase: yes, really")
     priv.set_defaults(func=cmd_privacy)

@@ -19,6 +19,7 @@ from handlers import surveys as sv
 from handlers.digests import DigestSchedule
 from handlers.milestones import Milestone
 from handlers.policy import KudosPolicy
+from handlers.retention import Retention
 from handlers.sprints import SprintCalendar, SprintRange
 
 _VALUE = re.compile(r"^#[a-z0-9][a-z0-9_-]{0,48}$")
@@ -455,6 +456,16 @@ class DigestsConfig(_Strict):
         )
 
 
+class RetentionConfig(_Strict):
+    """Days to keep texts the gate stopped, and PV cases' links to chat; unset keeps them."""
+
+    stopped_text_days: int | None = Field(None, ge=1, le=36_500)
+    pv_link_days: int | None = Field(None, ge=1, le=36_500)
+
+    def retention(self) -> Retention:
+        return Retention(self.stopped_text_days, self.pv_link_days)
+
+
 _TEAMS_CHANNEL = re.compile(r"^19:[A-Za-z0-9_.@;=-]{1,60}$")
 TEAMS_REACTIONS = ("like", "heart", "laugh", "surprised", "sad", "angry")
 
@@ -515,6 +526,7 @@ class OrgConfig(_Strict):
     digests: DigestsConfig = Field(default_factory=DigestsConfig)
     teams: TeamsConfig = Field(default_factory=TeamsConfig)
     dashboard: DashboardRoles = Field(default_factory=DashboardRoles)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     @field_validator("milestones")
     @classmethod

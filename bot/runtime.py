@@ -22,6 +22,7 @@ from handlers.clock import Clock, SystemClock
 from handlers.digests import DigestSchedule
 from handlers.milestones import Milestone
 from handlers.policy import KudosPolicy
+from handlers.retention import Retention
 from handlers.surveys import Survey
 from storage.db import is_sqlite, transaction
 
@@ -64,6 +65,7 @@ class Runtime:
     limiter: PerUserLimit = field(default_factory=lambda: PerUserLimit(per_minute=0))
     admins: tuple[str, ...] = ()  # emails: the dashboard's admin pages
     safety: tuple[str, ...] = ()  # emails: the dashboard's PV case pages
+    retention: Retention = field(default_factory=Retention)
     listeners: list[Callable[[], None]] = field(default_factory=list)
     _commits: GroupCommit | None = None
 

@@ -27,7 +27,7 @@ from bot import metrics
 from bot.commerce import StoreSync
 from bot.leader import Leadership
 from bot.runtime import BoardSettings, Runtime
-from handlers import digests, leaderboard, surveys
+from handlers import digests, leaderboard, retention, surveys
 from handlers.sprints import Sprint
 from storage.models import Member, ScheduledRun, SurveyRound
 
@@ -255,6 +255,12 @@ class Scheduler:
             )
         except Exception:
             log.exception("sending digests failed; the next sweep tries again")
+        try:
+            counts["purged"] = await self.runtime.run(
+                partial(_retention, now=now, runtime=self.runtime)
+            )
+        except Exception:
+            log.exception("the retention purge failed; the next sweep tries again")
         if any(counts.values()):
             self.runtime.poke()
         return counts
@@ -444,3 +450,14 @@ def _digests(session: Session, *, now: datetime, runtime: Runtime) -> int:
     if runtime.digests is None:
         return 0
     return digests.send_due(session, now=now, policy=runtime.policy, schedule=runtime.digests)
+
+
+def _retention(session: Session, *, now: datetime, runtime: Runtime) -> int:
+    """Once a day (UTC): erase what the retention policy says is due."""
+    policy = runtime.retention
+    if not policy.on:
+        return 0
+    if not _claim_run(session, job="retention.purge", period=now.date().isoformat(), now=now):
+        return 0
+    done = retention.purge(session, retention=policy, now=now)
+    return done.texts + done.pv_links

@@ -88,6 +88,20 @@ def _matches(milestone: Milestone, object_id: int, name: str) -> bool:
     return True
 
 
+def _order_totals(milestone: Milestone, session: Session) -> tuple[int, Decimal]:
+    """Counted orders and their revenue, on the milestone's channel and in its window."""
+    stmt = select(func.count(col(BcOrder.id)), func.coalesce(func.sum(BcOrder.total_cents), 0))
+    stmt = stmt.where(col(BcOrder.counts).is_(True))
+    if milestone.channel_id is not None:
+        stmt = stmt.where(BcOrder.channel_id == milestone.channel_id)
+    if milestone.window_start is not None:
+        stmt = stmt.where(BcOrder.date_created >= milestone.window_start)
+    if milestone.window_end is not None:
+        stmt = stmt.where(BcOrder.date_created < milestone.window_end)
+    count, cents = session.exec(stmt).one()
+    return int(count), Decimal(int(cents)) / 100
+
+
 def _candidates(
     milestone: Milestone, session: Session, now: datetime
 ) -> list[tuple[str, dict[str, Any], Decimal]]:
@@ -123,21 +137,52 @@ def _candidates(
             if ch.status in ("active", "connected") and in_window:
                 found.append((f"{milestone.id}:channel:{ch.id}", {"name": ch.name}, Decimal(0)))
     else:
-        stmt = select(func.count(col(BcOrder.id)), func.coalesce(func.sum(BcOrder.total_cents), 0))
-        stmt = stmt.where(col(BcOrder.counts).is_(True))
-        if milestone.channel_id is not None:
-            stmt = stmt.where(BcOrder.channel_id == milestone.channel_id)
-        if milestone.window_start is not None:
-            stmt = stmt.where(BcOrder.date_created >= milestone.window_start)
-        if milestone.window_end is not None:
-            stmt = stmt.where(BcOrder.date_created < milestone.window_end)
-        count, cents = session.exec(stmt).one()
-        revenue = Decimal(int(cents)) / 100
-        value = Decimal(int(count)) if milestone.threshold == "orders" else revenue
+        count, revenue = _order_totals(milestone, session)
+        value = Decimal(count) if milestone.threshold == "orders" else revenue
         if value >= milestone.at_least:
             detail = {"orders": int(count), "revenue": str(revenue)}
             found.append((milestone.id, detail, revenue))
     return found
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a milestone is: `value` of `target` in `unit` (orders, revenue,
+    redemptions), or for a go-live milestone how many matching objects are live."""
+
+    milestone_id: str
+    unit: str
+    value: Decimal
+    target: Decimal
+    met: bool
+
+
+def progress(milestone: Milestone, *, session: Session, now: datetime) -> Progress:
+    """Where the milestone stands on the stored copy of the store (read-only)."""
+    met = bool(_candidates(milestone, session, now))
+    if milestone.source == "orders":
+        count, revenue = _order_totals(milestone, session)
+        if milestone.threshold == "orders":
+            return Progress(milestone.id, "orders", Decimal(count), milestone.at_least, met)
+        return Progress(milestone.id, "revenue", revenue, milestone.at_least, met)
+    if milestone.threshold == "redemptions":
+        uses: list[int] = []
+        if milestone.source == "promotion":
+            uses = [
+                p.current_uses
+                for p in session.exec(select(BcPromotion))
+                if _matches(milestone, p.id, p.name)
+            ]
+        else:
+            uses = [
+                c.num_uses
+                for c in session.exec(select(BcCoupon))
+                if _matches(milestone, c.id, c.name)
+            ]
+        best = Decimal(max(uses, default=0))
+        return Progress(milestone.id, "redemptions", best, milestone.at_least, met)
+    live = len(_candidates(milestone, session, now))
+    return Progress(milestone.id, "live", Decimal(live), Decimal(1), met)
 
 
 def award_points(milestone: Milestone, revenue: Decimal) -> int:

@@ -1,0 +1,146 @@
+"""Retention: texts the gate stopped, and PV cases' links, are kept only as long as set.
+
+A blocked kudos (and a held one that was rejected) is kept in its redacted form so the
+giver and the reviewers can see why; after `stopped_text_days` its text, and the copies
+of it in review requests, are erased. A PV case stays (it is the record of when the
+company became aware), but after `pv_link_days` it no longer points at the chat message
+or the member who reported it, and that message's text is erased. The text hash, the
+findings' rule ids and the audit trail stay, so counts and the chain are unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, or_, select, update
+from sqlmodel import Session
+
+from storage import queries
+from storage.models import Outbox, PvCase, Recognition, Review
+
+ERASED = "[erased under the retention policy]"
+_recognition = Recognition.__table__  # type: ignore[attr-defined]
+_review = Review.__table__  # type: ignore[attr-defined]
+_pv = PvCase.__table__  # type: ignore[attr-defined]
+_outbox = Outbox.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Days to keep each kind of record; None keeps it (the default)."""
+
+    stopped_text_days: int | None = None
+    pv_link_days: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("stopped_text_days", "pv_link_days"):
+            days = getattr(self, name)
+            if days is not None and days < 1:
+                raise ValueError(f"retention.{name} must be at least 1 day")
+
+    @property
+    def on(self) -> bool:
+        return self.stopped_text_days is not None or self.pv_link_days is not None
+
+
+@dataclass(frozen=True)
+class Purged:
+    texts: int
+    pv_links: int
+
+    @property
+    def any(self) -> bool:
+        return bool(self.texts or self.pv_links)
+
+
+def purge(session: Session, *, retention: Retention, now: datetime) -> Purged:
+    """Erase what is due (idempotent: a second run finds nothing) and audit the counts."""
+    connection = session.connection()
+    texts: list[int] = []
+    if retention.stopped_text_days is not None:
+        cutoff = now - timedelta(days=retention.stopped_text_days)
+        rejected = exists(
+            select(_review.c.id).where(
+                _review.c.recognition_id == _recognition.c.id,
+                _review.c.status == "rejected",
+                _review.c.decided_at < cutoff,
+            )
+        )
+        texts = [
+            int(i)
+            for i in connection.execute(
+                select(_recognition.c.id).where(
+                    _recognition.c.text != ERASED,
+                    or_(
+                        and_(
+                            _recognition.c.outcome == "block",
+                            _recognition.c.created_at < cutoff,
+                            ~exists(
+                                select(_review.c.id).where(
+                                    _review.c.recognition_id == _recognition.c.id,
+                                    _review.c.status != "rejected",
+                                )
+                            ),
+                        ),
+                        rejected,
+                    ),
+                )
+            ).scalars()
+        ]
+    links: list[tuple[int, int | None]] = []
+    if retention.pv_link_days is not None:
+        cutoff = now - timedelta(days=retention.pv_link_days)
+        links = [
+            (int(r.id), r.recognition_id)
+            for r in connection.execute(
+                select(_pv.c.id, _pv.c.recognition_id).where(
+                    _pv.c.aware_at < cutoff,
+                    or_(_pv.c.recognition_id.is_not(None), _pv.c.reporter_member_id.is_not(None)),
+                )
+            )
+        ]
+    erase = sorted(set(texts) | {r for _, r in links if r is not None})
+    if erase:
+        connection.execute(
+            update(_recognition).where(_recognition.c.id.in_(erase)).values(text=ERASED)
+        )
+        _erase_copies(session, erase)
+    if links:
+        connection.execute(
+            update(_pv)
+            .where(_pv.c.id.in_([i for i, _ in links]))
+            .values(recognition_id=None, reporter_member_id=None)
+        )
+    result = Purged(texts=len(erase), pv_links=len(links))
+    if result.any:
+        queries.append_audit(
+            session=session,
+            actor="retention",
+            action="retention.purge",
+            subject="retention",
+            detail={
+                "texts": result.texts,
+                "pv_links": result.pv_links,
+                "stopped_text_days": retention.stopped_text_days,
+                "pv_link_days": retention.pv_link_days,
+            },
+            at=now,
+        )
+    return result
+
+
+def _erase_copies(session: Session, recognition_ids: list[int]) -> None:
+    """The review requests that quoted these texts (delivered or not: an undelivered one
+    would otherwise post an erased text later)."""
+    wanted = set(recognition_ids)
+    rows = session.connection().execute(
+        select(_outbox.c.id, _outbox.c.data).where(_outbox.c.template == "review.request")
+    )
+    for row in rows.all():
+        data = dict(row.data or {})
+        if data.get("recognition_id") in wanted and data.get("text") != ERASED:
+            data["text"] = ERASED
+            session.connection().execute(
+                update(_outbox).where(_outbox.c.id == row.id).values(data=data)
+            )
