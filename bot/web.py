@@ -351,6 +351,7 @@ def dashboard_routes(settings: Settings, runtime: Runtime) -> list[BaseRoute]:
         admins=runtime.admins,
         reviewers=tuple(r for r in runtime.policy.reviewers if "@" in r),
         safety=runtime.safety,
+        status=tuple(settings.status_lines()),
     )
     return [Mount("/dashboard", app=dashboard_app(runtime, config))]
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -21,18 +22,19 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 from starlette.applications import Starlette
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 
 from bot.dashboard import DashboardConfig, OidcConfig, dashboard_app
 from bot.dashboard.data import cell
 from bot.runtime import Runtime
 from compliance_rules import default_rules
-from handlers import kudos, roster, sprints, surveys
+from handlers import kudos, milestones, roster, sprints, surveys
 from handlers.clock import FixedClock
 from handlers.events import KudosRequested, Person
+from handlers.milestones import Milestone
 from handlers.policy import KudosPolicy
 from storage import queries
-from storage.models import AuditEntry, Member, Outbox, Recognition, Review
+from storage.models import AuditEntry, BcOrder, Member, Outbox, Recognition, Review
 from tests.fakes.oidc import FakeOidc
 from tests.harness import run_uvicorn
 
@@ -236,17 +238,27 @@ def world(file_engine: Engine) -> Iterator[World]:
 # -- signing in -------------------------------------------------------------------------------
 
 
+SAMPLE = {"review_id": "1", "verdict": "approve", "survey_id": "pulse"}
+
+
 def test_pages_redirect_to_sign_in_and_exports_answer_401(world: World) -> None:
     site = world.serve()
     anonymous = site.client()
     page = anonymous.get("/dashboard/feed?page=2")
     assert page.status_code == 303
     assert page.headers["location"] == "/dashboard/login?next=%2Fdashboard%2Ffeed%3Fpage%3D2"
-    for path in ("/dashboard/", "/dashboard/reviews", "/dashboard/audit", "/dashboard/pv"):
-        assert anonymous.get(path).status_code == 303, path
-    for path in ("/dashboard/export/leaderboard.csv", "/dashboard/export/recognitions.csv"):
-        assert anonymous.get(path).status_code == 401, path
-    assert anonymous.post("/dashboard/reviews/1/approve", data={}).status_code == 401
+    # Every route but signing in and out: pages redirect, exports and forms answer 401.
+    checked = 0
+    for route in dashboard_app(world.runtime, DashboardConfig(secret_key=SECRET)).routes:
+        if not isinstance(route, Route) or route.path in ("/login", "/auth/callback", "/logout"):
+            continue
+        path = "/dashboard" + re.sub(r"\{(\w+):\w+\}", lambda m: SAMPLE[m.group(1)], route.path)
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            status = anonymous.request(method, path).status_code
+            expected = 401 if method == "POST" or "/export/" in path else 303
+            assert status == expected, (method, path, status)
+            checked += 1
+    assert checked >= 12
     # Without OIDC, the sign-in page explains how to sign in instead.
     login = anonymous.get("/dashboard/login")
     assert login.status_code == 401 and "single sign-on" in login.text
@@ -409,15 +421,19 @@ def test_who_may_open_what(world: World) -> None:
         "pv": "/dashboard/pv",
         "board.csv": "/dashboard/export/leaderboard.csv",
         "recognitions.csv": "/dashboard/export/recognitions.csv",
+        "milestones": "/dashboard/milestones",
+        "configuration": "/dashboard/configuration",
+        "surveys": "/dashboard/surveys",
     }
+    everyone = {"board", "feed", "board.csv", "milestones"}
     allowed = {
-        "alice": {"board", "feed", "board.csv"},  # a member
-        "mia": {"board", "feed", "board.csv"},  # a manager
-        "rae": {"board", "feed", "board.csv", "reviews", "recognitions.csv"},  # roster reviewer
-        "ray": {"board", "feed", "board.csv", "reviews", "recognitions.csv"},  # plaudit.yaml
+        "alice": everyone,  # a member
+        "mia": everyone | {"surveys"},  # a manager
+        "rae": everyone | {"reviews", "recognitions.csv"},  # roster reviewer
+        "ray": everyone | {"reviews", "recognitions.csv"},  # plaudit.yaml
         "ada": set(paths),  # admin
-        "sam": {"board", "feed", "board.csv", "pv"},  # roster safety
-        "sue": {"board", "feed", "board.csv", "pv"},  # configured safety
+        "sam": everyone | {"pv"},  # roster safety
+        "sue": everyone | {"pv"},  # configured safety
     }
     for who, pages in allowed.items():
         client = site.client(who)
@@ -873,3 +889,124 @@ def test_free_text_survey_answers_are_escaped(world: World) -> None:
     assert page.status_code == 200
     assert "&lt;script&gt;alert(1)&lt;/script&gt; 0" in page.text
     assert "<script" not in page.text.lower()
+
+
+def test_a_manager_sees_only_their_orgs_teams_in_survey_breakdowns(world: World) -> None:
+    pulse_round(world, 4)
+    site = world.serve()
+    admin = site.client("ada").get("/dashboard/surveys/pulse").text
+    assert '<th scope="row">Pulse</th>' in admin and "By region" in admin
+    manager = site.client("mia").get("/dashboard/surveys/pulse").text
+    assert "4 of 5 answered (80%)" in manager and "mean 3.0 of 5" in manager  # company-wide
+    assert '<th scope="row">Pulse</th>' not in manager and "By region" not in manager
+    assert "your own org's teams only" in manager
+
+    def adopt(s: Session) -> None:  # one of the Pulse team now reports to Mia
+        one = s.exec(select(Member).where(Member.team == "Pulse")).first()
+        assert one is not None
+        mia = s.exec(select(Member).where(Member.email == email("mia"))).one()
+        one.manager_id = mia.id
+        s.add(one)
+        s.commit()
+
+    world.runtime.run_sync(adopt)
+    manager = site.client("mia").get("/dashboard/surveys/pulse").text
+    assert '<th scope="row">Pulse</th>' in manager and "By region" not in manager
+
+
+def test_survey_csv_holds_what_the_page_shows_and_is_audited(world: World) -> None:
+    pulse_round(world, 4, period="2026-11-17")
+    pulse_round(world, 2)  # under the threshold: participation only
+    site = world.serve()
+    ada = site.client("ada")
+    full = ada.get("/dashboard/export/survey-pulse.csv?round=1")
+    assert full.status_code == 200
+    assert 'filename="survey-pulse-round-1.csv"' in full.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(full.text)))
+    assert rows[0] == ["survey", "round", "section", "item", "answer", "value"]
+    assert ["pulse", "1", "participation", "respondents", "", "4"] in rows
+    assert ["pulse", "1", "question", "What got in the way?", "Tools", "4"] in rows
+    assert ["pulse", "1", "question", "Would you recommend working here?", "enps", "0"] in rows
+    assert ["pulse", "1", "team", "Pulse", "respondents", "4"] in rows
+    hidden = list(csv.reader(io.StringIO(ada.get("/dashboard/export/survey-pulse.csv").text)))
+    assert [r[2] for r in hidden[1:]] == ["participation", "participation"]
+    scoped = site.client("mia").get("/dashboard/export/survey-pulse.csv?round=1").text
+    assert "Pulse" not in scoped and "What got in the way?" in scoped
+    assert site.client("alice").get("/dashboard/export/survey-pulse.csv").status_code == 403
+    assert ada.get("/dashboard/export/survey-nope.csv").status_code == 404
+    assert ada.get("/dashboard/export/survey-pulse.csv?round=x").status_code == 404
+
+    def audited(s: Session) -> list[tuple[str, dict[str, Any]]]:
+        found = s.exec(select(AuditEntry).where(AuditEntry.action == "export.survey"))
+        return [(e.actor, e.detail) for e in found]
+
+    entries = world.runtime.run_sync(audited)
+    assert [(a, d["scope"]) for a, d in entries] == [
+        ("email:ada@example.com", "all"),
+        ("email:ada@example.com", "all"),
+        ("email:mia@example.com", "org"),
+    ]
+
+
+def test_the_milestones_page_shows_progress_and_awards(world: World) -> None:
+    launch = Milestone(
+        id="spring-orders",
+        title="Spring launch orders",
+        source="orders",
+        threshold="orders",
+        at_least=Decimal(3),
+        points=30,
+        team="Digital",
+    )
+    world.runtime.milestones = (launch,)
+    now = world.clock.now()
+
+    def orders(s: Session, ids: range) -> None:
+        for i in ids:
+            s.add(
+                BcOrder(
+                    id=i,
+                    status_id=11,
+                    counts=True,
+                    date_created=now,
+                    date_modified=now,
+                    total_cents=12_500,
+                )
+            )
+        s.commit()
+
+    world.runtime.run_sync(lambda s: orders(s, range(1, 3)))
+    site = world.serve()
+    page = site.client("alice").get("/dashboard/milestones")
+    assert page.status_code == 200
+    assert "Spring launch orders" in page.text and "2 of 3 orders" in page.text
+    assert "30 points, shared by team Digital" in page.text
+    assert "No milestone has been reached yet." in page.text
+
+    world.runtime.run_sync(lambda s: orders(s, range(3, 4)))
+
+    def award(s: Session) -> None:
+        milestones.evaluate((launch,), session=s, now=now, calendar=POLICY.sprints, policy=POLICY)
+        s.commit()
+
+    world.runtime.run_sync(award)
+    page = site.client("alice").get("/dashboard/milestones")
+    assert "Reached</span> (1 award)" in page.text and "<td>2026Q4</td>" in page.text
+    assert re.search(r"<td>30</td><td>team Digital, 3 people</td>", page.text), page.text
+
+
+def test_the_configuration_page_is_for_admins_and_shows_no_secret(world: World) -> None:
+    site = world.serve(status=("Slack: on (HTTP mode, POST /slack/events)",))
+    page = site.client("ada").get("/dashboard/configuration")
+    assert page.status_code == 200
+    text_ = page.text
+    assert "HTTP mode, POST /slack/events" in text_
+    assert "#site-activation" in text_ and "5 points a day" in text_
+    assert "default@" in text_  # the rule packs in force, with their versions
+    assert "adverse_event_mention" in text_ and "route_pv" in text_
+    assert "ada@example.com" in text_ and "header X-Forwarded-Email" in text_
+    assert SECRET not in text_
+    for who in ("alice", "mia", "rae", "sam"):
+        assert site.client(who).get("/dashboard/configuration").status_code == 403, who
+    assert "/dashboard/configuration" in site.client("ada").get("/dashboard/").text
+    assert "/dashboard/configuration" not in site.client("alice").get("/dashboard/").text

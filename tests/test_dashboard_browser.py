@@ -68,6 +68,8 @@ PAGES = {
     "Audit trail": "/audit",
     "PV cases": "/pv",
     "Surveys": "/surveys",
+    "Milestones": "/milestones",
+    "Configuration": "/configuration",
 }
 LEADERBOARD_CSV = [
     "sprint", "board", "rank", "name", "email", "points", "kudos_points", "milestone_points",
@@ -291,11 +293,11 @@ def test_oidc_sign_in_leaderboard_filter_and_sign_out(dash: Dash) -> None:
 
 
 ROLES = {  # who, the roles shown, and the nav they get
-    "alice": ("member", ["Leaderboard", "Recognition feed"]),
-    "rae": ("member, reviewer", ["Leaderboard", "Recognition feed", "Reviews"]),
+    "alice": ("member", ["Leaderboard", "Recognition feed", "Milestones"]),
+    "rae": ("member, reviewer", ["Leaderboard", "Recognition feed", "Reviews", "Milestones"]),
     "ada": ("admin, member", list(PAGES)),
-    "sam": ("member, safety", ["Leaderboard", "Recognition feed", "PV cases"]),
-    "mia": ("manager, member", ["Leaderboard", "Recognition feed", "Surveys"]),
+    "sam": ("member, safety", ["Leaderboard", "Recognition feed", "PV cases", "Milestones"]),
+    "mia": ("manager, member", ["Leaderboard", "Recognition feed", "Surveys", "Milestones"]),
 }
 
 

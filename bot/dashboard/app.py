@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.dashboard import data, exports, pages, signin, surveys
+from bot.dashboard import configuration, data, exports, milestones, pages, signin, surveys
 from bot.dashboard.auth import (
     ADMIN,
     EMAIL,
@@ -56,8 +56,11 @@ ACCESS: dict[str, frozenset[str]] = {
     "pv": frozenset({SAFETY, ADMIN}),
     # Results are aggregate and thresholded as in chat: admins and managers see them.
     "surveys": frozenset({ADMIN, MANAGER}),
+    "milestones": frozenset({MEMBER}),
+    "configuration": frozenset({ADMIN}),
     "export.leaderboard": frozenset({MEMBER}),
     "export.recognitions": frozenset({ADMIN, REVIEWER}),
+    "export.survey": frozenset({ADMIN, MANAGER}),
 }
 NAV = (
     ("leaderboard", "/", "Leaderboard"),
@@ -66,6 +69,8 @@ NAV = (
     ("audit", "/audit", "Audit trail"),
     ("pv", "/pv", "PV cases"),
     ("surveys", "/surveys", "Surveys"),
+    ("milestones", "/milestones", "Milestones"),
+    ("configuration", "/configuration", "Configuration"),
 )
 SECURITY_HEADERS = {
     "content-security-policy": (
@@ -370,6 +375,23 @@ def dashboard_app(
             page("surveys", surveys.survey),
             methods=["GET"],
             name="survey",
+        ),
+        Route(
+            "/milestones",
+            page("milestones", milestones.milestones_page),
+            methods=["GET"],
+            name="milestones",
+        ),
+        Route(
+            "/configuration",
+            page("configuration", configuration.configuration_page),
+            methods=["GET"],
+            name="configuration",
+        ),
+        Route(
+            "/export/survey-{survey_id:str}.csv",
+            export("export.survey", surveys.export_survey),
+            methods=["GET"],
         ),
         Route(
             "/export/leaderboard.csv",

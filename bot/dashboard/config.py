@@ -37,7 +37,8 @@ class DashboardConfig:
     from what clients send, and the addresses must be what the ASGI server reports as the
     client (run uvicorn without rewriting the client from `X-Forwarded-For`, or list the
     addresses it reports). Role lists hold emails, as in `plaudit.yaml`; roster roles
-    (`Member.roles`) add to them.
+    (`Member.roles`) add to them. `status` lists what is switched on (the environment's
+    side of the configuration page).
     """
 
     secret_key: str
@@ -49,6 +50,7 @@ class DashboardConfig:
     reviewers: tuple[str, ...] = ()
     safety: tuple[str, ...] = ()
     session_hours: int = 8
+    status: tuple[str, ...] = ()  # what is on, for the configuration page (no secrets)
 
     def __post_init__(self) -> None:
         if len(self.secret_key) < 32:

@@ -469,6 +469,7 @@ class SurveyRoundPage:
     results: surveys.Results
     rounds: tuple[tuple[int, bool], ...]  # (number, closed), newest first
     labels: dict[str, str]
+    owners: tuple[str, ...] = ()  # Slack user ids or emails
 
 
 def survey_listing(session: Session) -> list[SurveyListing]:
@@ -518,4 +519,17 @@ def survey_round(session: Session, survey_id: str, number: int | None) -> Survey
         results=surveys.results(session, chosen[0]),
         rounds=tuple((n, closed) for _, n, closed in rounds),
         labels={q.id: q.text for q in definition.questions},
+        owners=tuple(o.lower() for o in definition.owners),
     )
+
+
+def org_teams(session: Session, manager_id: int) -> set[str]:
+    """The teams of the people in a manager's org (their own team included)."""
+    org = _org(manager_id)
+    rows = session.connection().execute(
+        select(_member.c.team).where(
+            or_(_member.c.id.in_(select(org.c.id)), _member.c.id == manager_id),
+            _member.c.team.is_not(None),
+        )
+    )
+    return {str(t) for t in rows.scalars()}

@@ -1,0 +1,235 @@
+"""The administrators' view of the configuration in force: what is on, how kudos,
+compliance, surveys, sprints, milestones, digests and retention are set. Read-only (the
+source of truth is plaudit.yaml and the environment) and without any secret."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bot.dashboard.auth import Viewer
+from bot.dashboard.milestones import award_of, rule_of
+from compliance_rules.model import CATEGORIES
+from handlers.surveys import Survey
+
+if TYPE_CHECKING:
+    from bot.dashboard.app import Dashboard
+    from bot.dashboard.config import DashboardConfig
+    from bot.runtime import Runtime
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    rows: list[tuple[str, str]]
+
+
+def _list(items: tuple[str, ...] | list[str], empty: str = "none") -> str:
+    return ", ".join(items) if items else empty
+
+
+def _days(value: timedelta | None) -> str:
+    if value is None:
+        return "none"
+    hours = int(value.total_seconds() // 3600)
+    return f"{hours // 24} days" if hours % 24 == 0 else f"{hours} hours"
+
+
+def _schedule(s: Survey) -> str:
+    sched = s.schedule
+    if sched.cron:
+        return f"cron {sched.cron} ({sched.timezone})"
+    day = WEEKDAYS[sched.local_day] + " " if sched.local_day is not None else "every day "
+    at = sched.local_time.strftime("%H:%M") if sched.local_time else ""
+    return f"{day}{at} on each person's own clock"
+
+
+def _audience(s: Survey) -> str:
+    a = s.audience
+    parts = [
+        *(f"team {t}" for t in a.teams),
+        *(f"region {r}" for r in a.regions),
+        *(f"area {t}" for t in a.therapeutic_areas),
+    ]
+    if a.slack_channel:
+        parts.append(f"members of {a.slack_channel}")
+    return _list(parts, "everyone active")
+
+
+def _sign_in(config: DashboardConfig) -> str:
+    ways = []
+    if config.oidc is not None:
+        ways.append(f"OpenID Connect ({config.oidc.issuer})")
+    if config.proxy_header:
+        ways.append(f"header {config.proxy_header} from {_list(config.trusted_proxies)}")
+    return _list(ways, "none") + f"; sessions last {config.session_hours} hours"
+
+
+def sections(runtime: Runtime, config: DashboardConfig) -> list[Section]:
+    status = config.status
+    p = runtime.policy
+    rules = runtime.rules
+    out = (
+        [
+            Section(
+                "Connections",
+                [(line.split(":", 1)[0], line.split(":", 1)[-1].strip()) for line in status],
+            )
+        ]
+        if status
+        else []
+    )
+    out.append(
+        Section(
+            "Kudos",
+            [
+                ("Values", _list(p.values)),
+                ("A value is required", "yes" if p.require_value else "no"),
+                ("Daily allowance", f"{p.daily_allowance} points a day"),
+                ("Most recipients", str(p.max_recipients)),
+                ("Shortest message", f"{p.min_message_length} characters"),
+                ("Slack reactions that give a point", _list([f":{e}:" for e in p.reaction_emoji])),
+                ("Teams reactions that second a kudos", _list(p.teams_reactions)),
+                ("Slack recognition channel", p.recognition_channel or "none (DMs only)"),
+                ("Teams recognition channel", p.teams_recognition_channel or "none"),
+                (
+                    "Commands a person may send a minute",
+                    f"{runtime.limiter.rate * 60:g}" if runtime.limiter.rate else "no limit",
+                ),
+            ],
+        )
+    )
+    actions = []
+    for category in CATEGORIES:
+        outcomes = sorted({r.outcome.value for r in rules.rules if r.category == category})
+        chosen = rules.actions.get(category)
+        if chosen is not None:
+            actions.append((category, f"{chosen.value} (set in plaudit.yaml)"))
+        elif category == "off_label" and rules.registry is not None:
+            actions.append((category, "hold (product registry)"))
+        else:
+            actions.append((category, _list(outcomes, "no rules")))
+    out.append(
+        Section(
+            "Compliance",
+            [
+                ("Rule packs", _list(list(rules.packs))),
+                ("Rules", str(len(rules.rules))),
+                (
+                    "Product registry",
+                    f"{len(rules.registry.products)} products" if rules.registry else "none",
+                ),
+                ("Review channel (Slack)", p.review_channel or "none"),
+                ("Review channel (Teams)", p.teams_review_channel or "none"),
+                ("Reviewers", _list(p.reviewers)),
+                ("Drug safety channel (Slack)", p.safety_channel or "none"),
+                ("Drug safety channel (Teams)", p.teams_safety_channel or "none"),
+                ("Drug safety webhook", "set" if p.safety_webhook else "none"),
+                ("Drug safety mailbox", p.safety_email or "none"),
+                *actions,
+            ],
+        )
+    )
+    cal = p.sprints
+    sprint_rows = [
+        ("Time zone", cal.timezone),
+        (
+            "Sprints",
+            _list([f"{r.id}: {r.start} to {r.end}" for r in cal.ranges])
+            if cal.ranges
+            else f"quarters, the fiscal year starting in month {cal.fiscal_start_month}",
+        ),
+        ("Board channel", runtime.boards.channel or "the recognition channel"),
+        ("Rows posted", str(runtime.boards.top)),
+        ("Left off the boards", _list(runtime.boards.exclude)),
+        (
+            "Board updates",
+            f"cron {runtime.boards.update_cron} ({runtime.boards.update_timezone})"
+            if runtime.boards.update_cron
+            else "at the end of each sprint",
+        ),
+    ]
+    out.append(Section("Sprints", sprint_rows))
+    out.append(
+        Section(
+            "Milestones",
+            [(f"{m.title} ({m.id})", f"{rule_of(m)}; {award_of(m)}") for m in runtime.milestones]
+            or [("Milestones", "none configured")],
+        )
+    )
+    out.append(
+        Section(
+            "Surveys",
+            [
+                (
+                    f"{s.title} ({s.id})",
+                    f"{_schedule(s)}; audience {_audience(s)}; open {_days(s.open_for)}; "
+                    f"{'anonymous, ' if s.anonymous else 'named, '}"
+                    f"results shown from {s.min_responses} answers; "
+                    f"{len(s.questions)} questions",
+                )
+                for s in runtime.surveys
+            ]
+            or [("Surveys", "none configured")],
+        )
+    )
+    d = runtime.digests
+    out.append(
+        Section(
+            "Digests",
+            [
+                (
+                    "Managers' digest",
+                    f"{WEEKDAYS[d.weekday]} {d.at.strftime('%H:%M')} on each manager's clock; "
+                    f"a quiet week {'sends a short note' if d.empty == 'note' else 'sends nothing'}"
+                    if d
+                    else "off",
+                )
+            ],
+        )
+    )
+    r = runtime.retention
+    out.append(
+        Section(
+            "Retention",
+            [
+                (
+                    "Texts the gate stopped",
+                    f"erased after {r.stopped_text_days} days" if r.stopped_text_days else "kept",
+                ),
+                (
+                    "PV cases' links to chat",
+                    f"cut after {r.pv_link_days} days" if r.pv_link_days else "kept",
+                ),
+            ],
+        )
+    )
+    out.append(
+        Section(
+            "Dashboard roles",
+            [
+                ("Administrators", _list(config.admins, "none (roster roles only)")),
+                ("Reviewers", _list(config.reviewers, "none (roster roles only)")),
+                ("Safety team", _list(config.safety, "none (roster roles only)")),
+                ("Sign-in", _sign_in(config)),
+            ],
+        )
+    )
+    return out
+
+
+async def configuration_page(d: Dashboard, request: Request, viewer: Viewer) -> Response:
+    return d.render(
+        request,
+        "configuration.html",
+        viewer=viewer,
+        page="configuration",
+        title="Configuration",
+        sections=sections(d.runtime, d.config),
+    )
