@@ -8,6 +8,7 @@ import pytest
 
 from bot.config import ConfigError, load
 from bot.settings import Settings
+from handlers.retention import Retention
 
 
 def write(tmp_path: Path, body: str) -> Path:
@@ -203,12 +204,14 @@ def test_the_readme_example_and_the_example_file_load(tmp_path: Path) -> None:
     assert survey.schedule.local_time is not None and survey.max_reminders == 1
     example = (ROOT / "plaudit.example.yaml").read_text(encoding="utf-8")
     assert load(write(tmp_path, example)).policy().daily_allowance == 5
-    # The commented survey in the example file is valid once uncommented.
+    # The commented survey and retention in the example file are valid once uncommented.
     uncommented = "\n".join(
-        line.replace("# ", "", 1) if line.startswith("# ") and line[2:3] in ("s", " ") else line
+        line.replace("# ", "", 1)
+        if line.startswith("# ") and line[2:3] in ("s", "r", " ")
+        else line
         for line in example.splitlines()
         if not line.startswith("# Pulse")
     )
-    assert [s.id for s in load(write(tmp_path, uncommented)).survey_definitions()] == [
-        "weekly-pulse"
-    ]
+    org = load(write(tmp_path, uncommented))
+    assert [s.id for s in org.survey_definitions()] == ["weekly-pulse"]
+    assert org.retention.retention() == Retention(180, 730)

@@ -18,6 +18,8 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 import uvicorn
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
@@ -1010,3 +1012,47 @@ def test_the_configuration_page_is_for_admins_and_shows_no_secret(world: World) 
         assert site.client(who).get("/dashboard/configuration").status_code == 403, who
     assert "/dashboard/configuration" in site.client("ada").get("/dashboard/").text
     assert "/dashboard/configuration" not in site.client("alice").get("/dashboard/").text
+
+
+# -- fuzz ---------------------------------------------------------------------------------------
+
+QUERY = st.dictionaries(
+    st.sampled_from(["sprint", "team", "region", "value", "page", "scope", "round", "by", "next"]),
+    st.text(max_size=40),
+    max_size=4,
+)
+FORM = st.dictionaries(
+    st.sampled_from(["csrf", "reason", "giver", "text"]), st.text(max_size=60), max_size=3
+)
+
+
+@pytest.fixture
+def admin_site(world: World) -> Iterator[tuple[World, httpx.Client, list[str]]]:
+    pulse_round(world, 4)
+    site = world.serve()
+    paths = []
+    for route in dashboard_app(world.runtime, DashboardConfig(secret_key=SECRET)).routes:
+        if isinstance(route, Route):
+            paths.append(re.sub(r"\{(\w+):\w+\}", lambda m: SAMPLE[m.group(1)], route.path))
+    yield world, site.client("ada"), paths
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data(), query=QUERY, form=FORM)
+def test_no_dashboard_route_answers_a_server_error(
+    admin_site: tuple[World, httpx.Client, list[str]],
+    data: st.DataObject,
+    query: dict[str, str],
+    form: dict[str, str],
+) -> None:
+    """Signed in as an administrator (who may open everything), any query string or form
+    on any route gets a page, a redirect or a 4xx: never a 5xx."""
+    _, client, paths = admin_site
+    path = "/dashboard" + data.draw(st.sampled_from(paths))
+    if path.endswith("/logout"):
+        return  # it would end the session the other examples use
+    method = data.draw(st.sampled_from(["GET", "POST"]))
+    response = client.request(method, path, params=query, data=form if method == "POST" else None)
+    assert response.status_code < 500, (method, path, query, form, response.text[:300])
