@@ -367,7 +367,7 @@ def _signed(secret: bytes, body: bytes, stamp: str, signature: str, window: int 
         return False
     base = b"v0:" + stamp.encode() + b":" + body
     expected = "v0=" + hmac.new(secret, base, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature)
+    return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "surrogatepass"))
 
 
 def _malformed(body: bytes, content_type: str) -> str | None:

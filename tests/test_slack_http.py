@@ -126,6 +126,25 @@ def test_unsigned_or_badly_signed_requests_get_401_and_change_nothing(
     assert count(app_engine, Recognition) == 0
 
 
+def test_a_signature_with_non_ascii_bytes_gets_401_not_an_error(
+    server: Server, app_engine: Engine
+) -> None:
+    body = b"command=%2Fkudos&text=hello+there+friend&team_id=T0001&user_id=U0001"
+    stamp = signed_headers(body)["X-Slack-Request-Timestamp"]
+    response = httpx.post(
+        f"{server.base_url}/slack/events",
+        content=body,
+        headers=[
+            (b"Content-Type", b"application/x-www-form-urlencoded"),
+            (b"X-Slack-Request-Timestamp", stamp.encode()),
+            (b"X-Slack-Signature", "v0=\u00e9".encode("latin-1") + b"0" * 63),
+        ],
+        timeout=10,
+    )
+    assert response.status_code == 401
+    assert count(app_engine, Recognition) == 0
+
+
 def test_a_replayed_request_is_refused(server: Server, app_engine: Engine) -> None:
     envelope = payload("event_reaction_added.json")
     body = json.dumps(envelope).encode()

@@ -95,7 +95,9 @@ class Sessions:
         return hmac.new(self._csrf_key.digest(), sid.encode(), hashlib.sha256).hexdigest()
 
     def csrf_ok(self, sid: str, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(self.csrf_token(sid), str(token))
+        # Bytes: compare_digest refuses str with non-ASCII characters, and a form may hold any.
+        given = str(token or "").encode("utf-8", "surrogatepass")
+        return bool(given) and hmac.compare_digest(self.csrf_token(sid).encode(), given)
 
     def read(self, request: Request) -> tuple[str, str] | None:
         """(session id, email) of a valid, unexpired session cookie."""
