@@ -760,7 +760,12 @@ def _question_result(
     if question.type == "choice":
         dist = {o: sum(1 for r in rows if o in r.choices) for o in question.options}
         return QuestionResult(question.id, question.text, question.type, len(rows), dist)
-    texts = tuple(r.text for r in rows if r.text) if show_text else ()
+    # A possible adverse event went to drug safety; results never publish its words.
+    texts = (
+        tuple(r.text for r in rows if r.text and "adverse_event_mention" not in (r.flags or []))
+        if show_text
+        else ()
+    )
     return QuestionResult(question.id, question.text, question.type, len(rows), {}, texts=texts)
 
 

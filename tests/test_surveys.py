@@ -362,6 +362,23 @@ def test_an_adverse_event_in_a_free_text_answer_reaches_drug_safety_anonymously(
     assert "adverse_event_mention" in row.flags
 
 
+def test_an_adverse_event_answer_goes_to_drug_safety_only_never_into_results(
+    session: Session,
+) -> None:
+    members = add_members(session, 6)
+    round_id = open_pulse(session)
+    adverse = "A patient on Larkspur told me she had a severe rash after her second dose."
+    for i, member in enumerate(members[:5]):
+        give(session, member, round_id, "comment", text=f"More time for planning, please ({i})")
+    give(session, members[5], round_id, "comment", text=adverse)
+    surveys.close_round(round_id, session=session, now=T0 + timedelta(days=3))
+    session.commit()
+    (comment,) = [q for q in surveys.results(session, round_id).questions if q.id == "comment"]
+    assert len(comment.texts) == 5 and all("planning" in t for t in comment.texts)
+    assert comment.answers == 6  # counted, but its words are drug safety's alone
+    assert adverse in session.exec(select(PvCase)).one().text
+
+
 def test_patient_identifiers_in_a_free_text_answer_are_not_kept(session: Session) -> None:
     (member,) = add_members(session, 1)
     round_id = open_pulse(session)
