@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import re
@@ -10,20 +11,32 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import Engine, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from bot import demo
+from bot import demo, demo_store
 from bot.cli import main
+from bot.commerce import ORDERS_CURSOR
 from bot.runtime import Runtime
 from compliance_rules import default_rules
+from handlers import leaderboard, surveys
+from handlers.commerce import get_cursor
 from handlers.policy import KudosPolicy
-from storage.models import Member, Recognition, Review
+from storage.models import (
+    BcOrder,
+    Member,
+    MilestoneAward,
+    MilestoneShare,
+    Outbox,
+    Recognition,
+    Review,
+    SurveyRound,
+)
 from tests.test_cli import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,18 +65,75 @@ def test_seed_builds_larkspur_once(file_engine: Engine) -> None:
         emails = {m.email for m in s.exec(select(Member))}
     assert {"pass", "hold", "block"} <= outcomes
     assert managed >= 50
-    # A closed, anonymous pulse round whose results clear the threshold.
-    with Session(file_engine) as s:
-        from handlers import surveys
-
-        round_ = surveys.latest_round(s, "pulse")
-        assert round_ is not None and round_.status == "closed" and round_.id is not None
-        results = surveys.results(s, round_.id)
-    assert results.respondents >= 40 and not any(q.hidden for q in results.questions)
     assert all(e and e.endswith("@larkspur.example") for e in emails)
     again = demo.seed(runtime, now=NOW)
-    assert again["seeded"] is False
+    assert again == {"seeded": False, "members": members, "open_round": report["open_round"]}
     assert counts(file_engine) == (members, recognitions, reviews)
+    runtime.close()
+
+
+def test_seed_has_monthly_pulse_rounds_and_keeps_one_open(file_engine: Engine) -> None:
+    """Four closed anonymous rounds whose results clear the threshold and make a trend,
+    and the current round open; a database reused later gets a fresh round."""
+    runtime = Runtime(engine=file_engine, policy=demo.policy(KudosPolicy()), rules=default_rules())
+    report = demo.seed(runtime, now=NOW)
+    with Session(file_engine) as s:
+        rounds = s.exec(select(SurveyRound).order_by(col(SurveyRound.number))).all()
+        assert [r.status for r in rounds] == ["closed"] * 4 + ["open"]
+        assert rounds[-1].id == report["open_round"] and rounds[-1].closes_at > NOW
+        assert all(r.anonymous for r in rounds)
+        gaps = {(b.opened_at - a.opened_at).days for a, b in itertools.pairwise(rounds)}
+        assert gaps == {30}
+        last_closed = rounds[3]
+        assert last_closed.id is not None and last_closed.salt is None
+        results = surveys.results(s, last_closed.id)
+    assert results.respondents >= 40 and not any(q.hidden for q in results.questions)
+    assert [p.number for p in results.trend] == [1, 2, 3]
+    assert all(p.participation >= 0.6 and "enps" in p.scores for p in results.trend)
+
+    later = NOW + timedelta(days=30)
+    assert demo.seed(runtime, now=later)["open_round"] not in (None, report["open_round"])
+    with Session(file_engine) as s:
+        rounds = s.exec(select(SurveyRound).order_by(col(SurveyRound.number))).all()
+    assert [r.status for r in rounds] == ["closed"] * 5 + ["open"]
+    assert rounds[-1].closes_at > later
+    runtime.close()
+
+
+def test_seed_awards_campaign_milestones_from_the_store_sync(file_engine: Engine) -> None:
+    """The built-in store is read by the real client and sync: orders land in the local copy
+    with a cursor, and the milestones that hold are awarded once, shared and announced."""
+    runtime = Runtime(engine=file_engine, policy=demo.policy(KudosPolicy()), rules=default_rules())
+    report = demo.seed(runtime, now=NOW)
+    assert report["orders"] == demo_store.ORDERS
+    with Session(file_engine) as s:
+        awards = {a.milestone_id: a for a in s.exec(select(MilestoneAward))}
+        assert set(awards) == {
+            "care-store-live",
+            "adherence-live",
+            "hcp-welcome-200",
+            "care-store-250-orders",
+            "campaign-revenue",
+        }  # the congress coupon is short of its 100 redemptions
+        assert sorted(report["milestones"]) == sorted(a.title for a in awards.values())
+        assert awards["campaign-revenue"].points == 40  # capped
+        assert {a.sprint for a in awards.values()} == {"2026Q4"}
+        for award in awards.values():
+            shared = s.exec(select(MilestoneShare).where(MilestoneShare.award_id == award.id))
+            assert sum(x.points for x in shared) == award.points
+        assert s.exec(select(func.count()).select_from(BcOrder)).one() == demo_store.ORDERS
+        assert get_cursor(s, ORDERS_CURSOR) is not None
+        announced = s.exec(select(Outbox).where(Outbox.template == "milestone.reached")).all()
+        assert len(announced) == len(awards)
+        sprint = runtime.policy.sprints.sprint_of(NOW)
+        assert sprint is not None
+        people = leaderboard.board(s, sprint, top=5).rows
+        teams = {r.name: r for r in leaderboard.board(s, sprint, by="team", top=None).rows}
+    chloe = next(r for r in people if r.name == "Chloe Dubois")
+    assert chloe.milestone_points >= 15 and chloe.points > chloe.recognition_points
+    assert teams["Digital"].milestone_points > 0 and teams["Field"].milestone_points == 0
+    # Read again, the store awards nothing twice.
+    assert demo_store.sync_store(runtime, demo.MILESTONES, now=NOW).awarded == []
     runtime.close()
 
 
@@ -118,11 +188,13 @@ def running(tmp_path: Path) -> Iterator[tuple[str, str]]:
             link = found.group(1) if found else None
         assert link is not None, "".join(seen)
         base = f"http://127.0.0.1:{port}"
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 30  # the link is printed before the server listens
+        while True:
             try:
                 httpx.get(f"{base}/dashboard/login", timeout=1)
                 break
             except httpx.TransportError:
+                assert time.monotonic() < deadline and proc.poll() is None, "".join(seen)
                 time.sleep(0.1)
         assert (tmp_path / "plaudit-demo.db").exists()
         assert not (tmp_path / "real.db").exists()
@@ -189,3 +261,92 @@ def test_demo_link_signs_in_once_and_the_sandbox_previews_posts(
         assert refused.status_code == 403
         anonymous = other.post(f"{base}/dashboard/sandbox", data={"csrf": token, "text": text})
         assert anonymous.status_code == 401
+
+
+def sign_in(browser: httpx.Client, link: str) -> str:
+    """Use the one-time link; returns the sandbox's CSRF token."""
+    assert browser.get(link).status_code == 303
+    page = browser.get("/dashboard/sandbox")
+    assert page.status_code == 200
+    return csrf_of(page)
+
+
+def test_the_sandbox_answers_the_open_pulse_round(running: tuple[str, str]) -> None:
+    """Answers go through the survey use case; the page shows what the member is told and
+    the redrawn Slack DM and Teams card, with the answers marked."""
+    base, link = running
+    with httpx.Client(base_url=base, timeout=10) as browser, httpx.Client(timeout=10) as other:
+        token = sign_in(browser, link)
+        page = browser.get("/dashboard/sandbox")
+        assert "Answer the pulse survey" in page.text and "Monthly pulse, round 5" in page.text
+        assert 'type="radio" id="q_energy-4" name="q_energy" value="4"' in page.text
+        assert '<label for="q_comment">' in page.text
+
+        who = "sofia.rossi@larkspur.example"
+        answers = {
+            "q_energy": "4",
+            "q_enps": "9",
+            "q_blocker": "Approvals",
+            "q_comment": "The <b>MLR</b> queue is shorter",
+        }
+        done = browser.post(
+            "/dashboard/sandbox/survey", data={"csrf": token, "respondent": who, **answers}
+        )
+        assert done.status_code == 200, done.text
+        assert "Answers saved (4)" in done.text
+        assert "Slack direct message (Block Kit)" in done.text
+        assert "Teams chat card (Adaptive Card)" in done.text
+        assert "Slack post" not in done.text  # the kudos preview is not shown
+        # The redrawn DM marks the answers: the 4 button, the Approvals option, the text.
+        assert re.search(r'<li class="chosen">4 <span class="sr-only">\(chosen\)', done.text)
+        assert re.search(r'<li class="chosen">Approvals <span class="sr-only">', done.text)
+        assert "Your answer: The &lt;b&gt;MLR&lt;/b&gt; queue is shorter" in done.text
+        assert "<b>MLR</b>" not in done.text
+        assert 'value="4" checked' in done.text  # the form keeps what was posted
+        assert "Nothing more: the survey message is redrawn" in done.text
+
+        safety = browser.post(
+            "/dashboard/sandbox/survey",
+            data={
+                "csrf": token,
+                "respondent": who,
+                "q_energy": "9",
+                "q_comment": "my patient was hospitalized after taking Somnira",
+            },
+        )
+        assert safety.status_code == 200
+        assert "Answers saved (1)" in safety.text
+        assert "Please pick a number from 1 to 5." in safety.text
+        assert "passed to drug safety without your name." in safety.text
+        assert "<td>survey</td><td>anonymous</td>" in browser.get("/dashboard/pv").text
+
+        phi = browser.post(
+            "/dashboard/sandbox/survey",
+            data={
+                "csrf": token,
+                "respondent": who,
+                "q_comment": "Patient John Smith, DOB 03/04/1950, was late",
+            },
+        )
+        assert "Patient details were removed from your answer" in phi.text
+        assert "John Smith" not in phi.text.split("What is kept")[1]
+
+        empty = browser.post("/dashboard/sandbox/survey", data={"csrf": token, "respondent": who})
+        assert empty.status_code == 400 and "Pick or write at least one answer." in empty.text
+        nobody = browser.post(
+            "/dashboard/sandbox/survey", data={"csrf": token, "respondent": "x@y.z", **answers}
+        )
+        assert nobody.status_code == 400 and "Pick a member to answer as." in nobody.text
+        forged = browser.post("/dashboard/sandbox/survey", data={"respondent": who, **answers})
+        assert forged.status_code == 403
+        anonymous = other.post(
+            f"{base}/dashboard/sandbox/survey", data={"csrf": token, "respondent": who}
+        )
+        assert anonymous.status_code == 401
+
+        board = browser.get("/dashboard/")
+        assert "campaign milestones" in board.text
+        digital = re.search(
+            r'<th scope="row">Digital</th><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td>', board.text
+        )
+        assert digital and int(digital.group(3)) > 0
