@@ -90,7 +90,7 @@ def rule_of(m: Milestone) -> str:
 
 def award_of(m: Milestone) -> str:
     if m.points_per:
-        points = f"{m.points} per {_amount(m.points_per, 'revenue')} of revenue"
+        points = f"{m.points} points per {_amount(m.points_per, 'revenue')} of revenue"
         if m.cap is not None:
             points += f" (at most {m.cap})"
     else:
