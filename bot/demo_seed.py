@@ -122,14 +122,7 @@ def _roster() -> list[roster.Row]:
 
 def person(member: Member) -> Person:
     assert member.email is not None
-    return Person(
-        platform="email",
-        workspace=None,
-        user_id=member.email,
-        display_name=member.display_name,
-        timezone=member.timezone,
-        email=member.email,
-    )
+    return Person.by_email(member.email, member.display_name, timezone=member.timezone)
 
 
 # Larkspur's campaign milestones over its built-in store, credited to teams and people.

@@ -19,6 +19,21 @@ class Person:
     deleted: bool = False
     exists: bool = True
 
+    @classmethod
+    def by_email(
+        cls, email: str, display_name: str, *, timezone: str | None = None, is_bot: bool = False
+    ) -> Person:
+        """A member known by their roster email, outside any chat platform (CLI, web)."""
+        return cls(
+            platform="email",
+            workspace=None,
+            user_id=email,
+            display_name=display_name,
+            timezone=timezone,
+            email=email,
+            is_bot=is_bot,
+        )
+
 
 @dataclass(frozen=True)
 class KudosRequested:

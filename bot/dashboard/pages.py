@@ -137,13 +137,7 @@ async def decide(d: Dashboard, request: Request, viewer: Viewer) -> Response:
         return await reviews(
             d, request, viewer, error="Keep the reason under 1,000 characters.", status=400
         )
-    reviewer = Person(
-        platform="email",
-        workspace=None,
-        user_id=viewer.email,
-        display_name=viewer.name,
-        email=viewer.email,
-    )
+    reviewer = Person.by_email(viewer.email, viewer.name)
     # The dashboard has checked the role (plaudit.yaml or the roster): let this reviewer
     # decide even when plaudit.yaml names them only for the dashboard.
     policy = replace(d.runtime.policy, reviewers=(*d.runtime.policy.reviewers, viewer.email))
