@@ -15,10 +15,11 @@ HELP = (
 
 
 async def query(
-    runtime: Runtime, words: list[str], *, command: str = "/kudos"
+    runtime: Runtime, words: list[str], *, command: str = "/kudos", workspace: str | None = None
 ) -> tuple[str, dict[str, Any]] | str:
     """(title, board) for `leaderboard [teams|givers|team X|region X|area X|#value]`, or
-    a sentence saying why there is none."""
+    a sentence saying why there is none; with `workspace`, that Slack workspace's people
+    only."""
     by: leaderboard.By = "person"
     filters = leaderboard.Filters()
     head = words[0].lower() if words else ""
@@ -45,6 +46,7 @@ async def query(
             filters=filters,
             exclude=runtime.boards.exclude,
             top=runtime.boards.top,
+            workspace=workspace,
         )
     )
     kind = {"person": "Leaderboard", "team": "Teams", "givers": "Most appreciative"}[by]

@@ -98,7 +98,9 @@ def build_runtime(settings: Settings, *, upgrade: bool = True) -> Runtime:
             exclude=tuple(org.sprints.exclude),
             update_cron=org.sprints.update.cron if org.sprints.update else None,
             update_timezone=org.sprints.update.timezone if org.sprints.update else None,
-            slack_workspace=settings.slack_home_workspace if settings.slack_multi_workspace else None,
+            slack_workspace=(
+                settings.slack_home_workspace if settings.slack_multi_workspace else None
+            ),
             slack_only=settings.slack_isolated,
             rules={
                 "sprints": org.sprints.model_dump(mode="json"),
@@ -136,7 +138,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = args.port or settings.port
     if args.workers < 1:
         raise UsageError("--workers must be 1 or more")
-    problem = settings.teams_problem(host) or settings.dashboard_problem()
+    problem = (
+        settings.slack_problem() or settings.teams_problem(host) or settings.dashboard_problem()
+    )
     if problem:
         raise UsageError(problem)
     runtime = build_runtime(settings, upgrade=not args.no_migrate)
@@ -221,7 +225,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if report["seeded"]:
             print(
                 f"Seeded Larkspur Pharma into {path}: {report['members']} members, "
-                f"{report['recognitions']} recognitions."
+                f"{report['recognitions']} recognitions, {report['survey_rounds']} pulse "
+                f"survey rounds, {len(report['milestones'])} campaign milestones reached."
             )
         else:
             print(f"Using {path} as it is ({report['members']} members).")
@@ -229,7 +234,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         base = f"http://127.0.0.1:{args.port}/dashboard"
         print("Nothing is sent to Slack or Teams. Open this link once to sign in as the admin:")
         print(f"    {base}/demo-login?token={link.token}")
-        print(f"Then try giving kudos at {base}/sandbox", flush=True)
+        print(f"Then give kudos or answer the pulse survey at {base}/sandbox", flush=True)
         uvicorn.run(
             demo.app(runtime, secret=secret, link=link),
             host="127.0.0.1",
@@ -329,14 +334,8 @@ def _member_person(session: Session, handle: str) -> Person | None:
     member = found[0]
     if member.email is None:
         return None
-    return Person(
-        platform="email",
-        workspace=None,
-        user_id=member.email,
-        display_name=member.display_name,
-        timezone=member.timezone,
-        email=member.email,
-        is_bot=member.is_bot,
+    return Person.by_email(
+        member.email, member.display_name, timezone=member.timezone, is_bot=member.is_bot
     )
 
 
@@ -436,15 +435,27 @@ def _describe(survey: surveys.Survey) -> str:
     )
 
 
-def _channel_members(settings: Settings, channel: str) -> list[str]:
-    """Members of a Slack channel, for a round opened from the command line."""
+def _channel_members(settings: Settings, channel: str, runtime: Runtime) -> list[str]:
+    """Members of a Slack channel, for a round opened from the command line (with several
+    workspaces installed, the channel is in the home workspace)."""
     from slack_sdk import WebClient
 
-    if settings.slack_bot_token is None:
+    from bot import slack_install
+
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    if settings.slack_multi_workspace:
+        home = settings.slack_home_workspace
+        if home is None:
+            raise UsageError(
+                f"the audience is Slack channel {channel}: set PLAUDIT_SLACK_HOME_WORKSPACE "
+                "to the workspace it is in"
+            )
+        token = slack_install.bot_token(runtime.engine, settings.slack_client_id or "", home)
+        if token is None:
+            raise UsageError(f"Plaudit is not installed in Slack workspace {home}")
+    if token is None:
         raise UsageError(f"the audience is Slack channel {channel}: set SLACK_BOT_TOKEN")
-    client = WebClient(
-        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
-    )
+    client = WebClient(token=token, base_url=settings.slack_api_url)
     members: list[str] = []
     cursor = None
     while True:
@@ -478,7 +489,7 @@ def cmd_survey(args: argparse.Namespace) -> int:
         now = runtime.clock.now()
         if args.action == "run":
             members = (
-                _channel_members(settings, survey.audience.slack_channel)
+                _channel_members(settings, survey.audience.slack_channel, runtime)
                 if survey.audience.slack_channel
                 else None
             )
@@ -569,6 +580,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
                 filters=filters,
                 exclude=runtime.boards.exclude,
                 top=args.top,
+                workspace=args.workspace,
             )
         )
     finally:
@@ -988,6 +1000,9 @@ def parser() -> argparse.ArgumentParser:
     board.add_argument("--area", help="therapeutic area")
     board.add_argument("--value", help="a value tag, e.g. #site-activation")
     board.add_argument("--top", type=int, default=None, help="first N ranks (default: all)")
+    board.add_argument(
+        "--workspace", metavar="TEAM_ID", help="only the people of this Slack workspace (T...)"
+    )
     fmt = board.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--csv", action="store_true")

@@ -167,6 +167,7 @@ def secrets_of(settings: Settings) -> list[str]:
     values = (
         settings.slack_bot_token,
         settings.slack_signing_secret,
+        settings.slack_client_secret,
         settings.microsoft_app_password,
         settings.bigcommerce_access_token,
         settings.bigcommerce_webhook_secret,

@@ -40,6 +40,10 @@ class BoardSettings:
     update_cron: str | None = None
     update_timezone: str | None = None
     rules: dict[str, Any] = field(default_factory=dict)  # frozen with each closed sprint
+    # Several Slack workspaces: the one the board channel is in, and whether a posted board
+    # shows that workspace's people only (workspaces counted apart).
+    slack_workspace: str | None = None
+    slack_only: bool = False
 
 
 @dataclass(frozen=True)

@@ -255,12 +255,13 @@ class Scheduler:
             )
         except Exception:
             log.exception("sending digests failed; the next sweep tries again")
-        try:
-            counts["purged"] = await self.runtime.run(
-                partial(_retention, now=now, runtime=self.runtime)
-            )
-        except Exception:
-            log.exception("the retention purge failed; the next sweep tries again")
+        if self.runtime.retention.on:
+            try:
+                counts["purged"] = await self.runtime.run(
+                    partial(_retention, now=now, runtime=self.runtime)
+                )
+            except Exception:
+                log.exception("the retention purge failed; the next sweep tries again")
         if any(counts.values()):
             self.runtime.poke()
         return counts
@@ -404,13 +405,28 @@ def _close_sprint(
         sprint,
         now=now,
         rules=settings.rules,
-        channel=channel,
-        workspace=_workspace(session),
+        channel=_slack_channel(settings, channel),
+        workspace=settings.slack_workspace or _workspace(session),
         exclude=settings.exclude,
         top=settings.top,
         teams_channel=teams_channel,
+        only_workspace=settings.slack_workspace if settings.slack_only else None,
     )
     return True
+
+
+def _slack_channel(settings: BoardSettings, channel: str | None) -> str | None:
+    """Where the Slack board goes: nowhere when workspaces are counted apart and no home
+    workspace is set, since a board of everyone would mix them."""
+    if settings.slack_only and settings.slack_workspace is None:
+        if channel:
+            log.warning(
+                "sprint board not posted in Slack: set PLAUDIT_SLACK_HOME_WORKSPACE to the "
+                "workspace of channel %s",
+                channel,
+            )
+        return None
+    return channel
 
 
 def _post_update(
@@ -429,12 +445,13 @@ def _post_update(
         session,
         sprint,
         key=f"leaderboard:{sprint.id}:update:{period}",
-        channel=channel,
-        workspace=_workspace(session),
+        channel=_slack_channel(settings, channel),
+        workspace=settings.slack_workspace or _workspace(session),
         final=False,
         exclude=settings.exclude,
         top=settings.top,
         teams_channel=teams_channel,
+        only_workspace=settings.slack_workspace if settings.slack_only else None,
     )
 
 
@@ -455,8 +472,6 @@ def _digests(session: Session, *, now: datetime, runtime: Runtime) -> int:
 def _retention(session: Session, *, now: datetime, runtime: Runtime) -> int:
     """Once a day (UTC): erase what the retention policy says is due."""
     policy = runtime.retention
-    if not policy.on:
-        return 0
     if not _claim_run(session, job="retention.purge", period=now.date().isoformat(), now=now):
         return 0
     done = retention.purge(session, retention=policy, now=now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -9,6 +10,20 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
+# The bot scopes of app_manifest.yaml: what an OAuth install asks each workspace for.
+SLACK_BOT_SCOPES = (
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "channels:read",
+    "files:write",
+    "groups:read",
+    "im:history",
+    "im:write",
+    "reactions:read",
+    "users:read",
+    "users:read.email",
+)
 
 
 class Settings(BaseSettings):
@@ -27,6 +42,26 @@ class Settings(BaseSettings):
     # outbound websocket, instead of HTTP requests to /slack/events.
     slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field(SLACK_API_DEFAULT, alias="SLACK_API_URL")
+    # Multi-workspace: the app's OAuth credentials instead of one bot token. Each workspace
+    # installs Plaudit at /slack/install; its bot token is kept in the database.
+    slack_client_id: str | None = Field(None, alias="SLACK_CLIENT_ID")
+    slack_client_secret: SecretStr | None = Field(None, alias="SLACK_CLIENT_SECRET")
+    slack_scopes: str = Field(",".join(SLACK_BOT_SCOPES), alias="SLACK_SCOPES")
+    # Seconds an install link stays valid (between /slack/install and Slack's redirect).
+    slack_state_expiration: int = Field(
+        600, alias="PLAUDIT_SLACK_STATE_EXPIRATION", ge=60, le=86400
+    )
+    # per_workspace: boards and /kudos me count each workspace on its own; single: the
+    # workspaces are one organisation and share the boards.
+    slack_organisation: Literal["per_workspace", "single"] = Field(
+        "per_workspace", alias="PLAUDIT_SLACK_ORGANISATION"
+    )
+    # The workspace (team id) where the channels named in plaudit.yaml live: reviews,
+    # drug-safety alerts, sprint boards, survey results and survey audiences.
+    slack_home_workspace: str | None = Field(None, alias="PLAUDIT_SLACK_HOME_WORKSPACE")
+    # Team ids (comma-separated) that may install Plaudit; empty: any workspace Slack's
+    # distribution settings let install it.
+    slack_workspaces: str = Field("", alias="PLAUDIT_SLACK_WORKSPACES")
     # Messages a second the bot sends into one Slack workspace, all channels together. After
     # a 429 it pauses as told and sends a little slower, creeping back up to this ceiling.
     slack_rate: float = Field(20.0, alias="PLAUDIT_SLACK_RATE", gt=0, le=1000)
@@ -101,6 +136,56 @@ class Settings(BaseSettings):
                 "with the connections:write scope)"
             )
         return value
+
+    @field_validator("slack_client_id")
+    @classmethod
+    def _client_id(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not re.fullmatch(r"[0-9]+\.[0-9]+", value):
+            raise ValueError(
+                "use the app's Client ID (Basic Information > App Credentials, e.g. 1234.5678)"
+            )
+        return value
+
+    @field_validator("slack_client_secret")
+    @classmethod
+    def _client_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if value.get_secret_value() in {"changeme", "your-client-secret"}:
+            raise ValueError("replace the placeholder with the app's client secret")
+        return value
+
+    @field_validator("slack_scopes")
+    @classmethod
+    def _scopes(cls, value: str) -> str:
+        scopes = [s.strip() for s in value.split(",") if s.strip()]
+        if not scopes:
+            raise ValueError("name at least one bot scope (comma-separated)")
+        return ",".join(scopes)
+
+    @field_validator("slack_home_workspace")
+    @classmethod
+    def _home(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not re.fullmatch(r"T[A-Z0-9]{2,30}", value):
+            raise ValueError("use the workspace's team id (e.g. T0123ABCD)")
+        return value
+
+    @field_validator("slack_workspaces")
+    @classmethod
+    def _workspaces(cls, value: str) -> str:
+        teams = [t.strip() for t in value.split(",") if t.strip()]
+        for team in teams:
+            if not re.fullmatch(r"T[A-Z0-9]{2,30}", team):
+                raise ValueError(f"{team!r} is not a workspace's team id (e.g. T0123ABCD)")
+        return ",".join(teams)
+
+    @property
+    def slack_allowed_workspaces(self) -> frozenset[str]:
+        return frozenset(t for t in self.slack_workspaces.split(",") if t)
 
     @field_validator("slack_signing_secret")
     @classmethod
@@ -191,16 +276,75 @@ class Settings(BaseSettings):
         return self.slack_bot_token is not None and self.slack_app_token is not None
 
     @property
-    def slack_enabled(self) -> bool:
-        """A bot token, and either an app-level token (Socket Mode) or a signing secret (HTTP)."""
-        return self.slack_socket_mode or (
-            self.slack_bot_token is not None and self.slack_signing_secret is not None
+    def slack_oauth_configured(self) -> bool:
+        return self.slack_client_id is not None and self.slack_client_secret is not None
+
+    @property
+    def slack_multi_workspace(self) -> bool:
+        """Installed by OAuth into any number of workspaces: client id, client secret and
+        signing secret, and no single bot token (`slack_problem` refuses both)."""
+        return (
+            self.slack_oauth_configured
+            and self.slack_signing_secret is not None
+            and self.slack_bot_token is None
+            and self.slack_app_token is None
         )
+
+    @property
+    def slack_isolated(self) -> bool:
+        """Boards and personal numbers count each workspace on its own."""
+        return self.slack_multi_workspace and self.slack_organisation == "per_workspace"
+
+    @property
+    def slack_redirect_uri(self) -> str | None:
+        return f"{self.public_url}/slack/oauth_redirect" if self.public_url else None
+
+    @property
+    def slack_enabled(self) -> bool:
+        """A bot token, and either an app-level token (Socket Mode) or a signing secret (HTTP);
+        or the OAuth credentials of a multi-workspace install."""
+        return (
+            self.slack_socket_mode
+            or self.slack_multi_workspace
+            or (self.slack_bot_token is not None and self.slack_signing_secret is not None)
+        )
+
+    def slack_problem(self) -> str | None:
+        """Why the Slack settings cannot be used as they are, or None."""
+        if (self.slack_client_id is None) != (self.slack_client_secret is None):
+            return "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together"
+        if not self.slack_oauth_configured:
+            return None
+        if self.slack_bot_token is not None or self.slack_app_token is not None:
+            return (
+                "set either SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and "
+                "SLACK_CLIENT_SECRET (installed into many workspaces by OAuth), not both; "
+                "a multi-workspace install does not use Socket Mode (SLACK_APP_TOKEN)"
+            )
+        if self.slack_signing_secret is None:
+            return "a multi-workspace install needs SLACK_SIGNING_SECRET"
+        if not self.public_url:
+            return (
+                "a multi-workspace install needs PLAUDIT_PUBLIC_URL: Slack sends installers "
+                "back to <it>/slack/oauth_redirect"
+            )
+        return None
 
     def status_lines(self) -> list[str]:
         """What is on, and what to set to turn the rest on."""
         lines = [f"Database: {_redact_url(self.database_url)}"]
-        if self.slack_socket_mode:
+        if self.slack_multi_workspace:
+            together = "one organisation" if self.slack_organisation == "single" else "separate"
+            home = (
+                f"channels of plaudit.yaml in {self.slack_home_workspace}"
+                if self.slack_home_workspace
+                else "set PLAUDIT_SLACK_HOME_WORKSPACE if plaudit.yaml names channels"
+            )
+            lines.append(
+                f"Slack: on (multi-workspace, install at {self.public_url}/slack/install; "
+                f"workspaces counted {together}; {home})"
+            )
+        elif self.slack_socket_mode:
             lines.append("Slack: on (Socket Mode, no inbound HTTP)")
         elif self.slack_enabled:
             lines.append("Slack: on (HTTP mode, POST /slack/events)")

@@ -7,6 +7,8 @@ import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
@@ -14,9 +16,11 @@ from sqlmodel import Session
 from bot import boards, metrics, slack_render, slack_review, slack_survey
 from bot.ratelimit import too_fast
 from bot.runtime import Runtime
+from bot.slack_clients import SlackClients
+from bot.slack_install import Installations
 from bot.slack_parse import parse
 from bot.slack_people import SlackPeople
-from handlers import kudos, reactions, stats
+from handlers import kudos, reactions, stats, workspaces
 from handlers.events import KudosRequested, Person, ReactionAdded, ReactionRemoved
 
 log = logging.getLogger("plaudit.slack")
@@ -27,8 +31,37 @@ SORRY = (
 MAX_TEXT = 4000
 
 
-def build(runtime: Runtime, *, client: AsyncWebClient, signing_secret: str) -> AsyncApp:
-    """A Bolt app whose listeners call the use cases through `runtime`."""
+def build(
+    runtime: Runtime,
+    *,
+    client: AsyncWebClient,
+    signing_secret: str,
+    clients: SlackClients | None = None,
+    oauth: AsyncOAuthSettings | None = None,
+    isolated: bool = False,
+) -> AsyncApp:
+    """A Bolt app whose listeners call the use cases through `runtime`.
+
+    With `oauth` (multi-workspace) Bolt serves the install flow and gives each request a
+    client with its workspace's bot token; `clients` does the same for our own calls.
+    `isolated`: boards count the asking workspace only."""
+    options: dict[str, Any] = {}
+    if oauth is not None:
+        assert isinstance(oauth.installation_store, Installations)
+        options = {
+            "oauth_settings": oauth,
+            "installation_store": oauth.installation_store,
+            # auth.test once per token, not on every request.
+            "authorize": AsyncInstallationStoreAuthorize(
+                installation_store=oauth.installation_store,
+                client_id=oauth.client_id,
+                client_secret=oauth.client_secret,
+                bot_only=True,
+                cache_enabled=True,
+                client=client,
+                logger=log,
+            ),
+        }
     app = AsyncApp(
         client=client,
         signing_secret=signing_secret,
@@ -36,15 +69,18 @@ def build(runtime: Runtime, *, client: AsyncWebClient, signing_secret: str) -> A
         # and the dedupe keys make the retry harmless.
         process_before_response=True,
         raise_error_for_unhandled_request=False,
+        **options,
     )
-    people = SlackPeople(client)
-    _register(app, runtime, people)
+    clients = clients or SlackClients(client)
+    people = SlackPeople(clients)
+    _register_uninstall(app, runtime, clients)  # before the catch-all event listener
+    _register(app, runtime, people, isolated=isolated)
     slack_review.register(app, runtime, people)
     slack_survey.register(app, runtime)
     return app
 
 
-def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
+def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated: bool) -> None:
     policy = runtime.policy
     poke = runtime.poke
 
@@ -65,7 +101,8 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
                 await ack(**slack_render.help_answer(policy))
                 return
             if text.lower().split()[:1] == ["leaderboard"]:
-                await ack(**await _leaderboard(runtime, text.split()[1:]))
+                words = text.split()[1:]
+                await ack(**await _leaderboard(runtime, words, team if isolated else None))
                 return
             giver = await people.get(team, user)
             if text.lower() == "me":
@@ -221,9 +258,43 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
         log.debug("ignored event %s", event.get("type"))
 
 
-async def _leaderboard(runtime: Runtime, words: list[str]) -> dict[str, Any]:
+def _register_uninstall(app: AsyncApp, runtime: Runtime, clients: SlackClients) -> None:
+    """A workspace that removes Plaudit (or revokes its bot token): its installation is
+    deleted and the messages still queued for it are given up, with the reason."""
+
+    async def gone(team: str) -> None:
+        if not team:
+            return
+        if clients.installations is not None:
+            await clients.installations.forget(team)
+        clients.forget(team)
+        dead = await runtime.run(
+            lambda s: workspaces.uninstalled(
+                s, platform="slack", workspace=team, now=runtime.clock.now()
+            )
+        )
+        log.warning(
+            "Plaudit was uninstalled from Slack workspace %s; %d queued messages given up",
+            team,
+            dead,
+        )
+
+    @app.event("app_uninstalled")
+    async def on_app_uninstalled(body: dict[str, Any], context: AsyncBoltContext) -> None:
+        await gone(str(body.get("team_id") or context.team_id or ""))
+
+    @app.event("tokens_revoked")
+    async def on_tokens_revoked(
+        event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        # Only the bot token matters: Plaudit asks for no user tokens.
+        if (event.get("tokens") or {}).get("bot"):
+            await gone(str(body.get("team_id") or context.team_id or ""))
+
+
+async def _leaderboard(runtime: Runtime, words: list[str], workspace: str | None) -> dict[str, Any]:
     """The answer to `/kudos leaderboard [teams|givers|team X|region X|area X|#value]`."""
-    answer = await boards.query(runtime, words)
+    answer = await boards.query(runtime, words, workspace=workspace)
     if isinstance(answer, str):
         return {"response_type": "ephemeral", "text": answer}
     title, board = answer

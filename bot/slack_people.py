@@ -9,6 +9,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack_clients import SlackClients
 from handlers.events import Person
 
 _GONE = {"user_not_found", "user_not_visible", "account_inactive"}
@@ -17,8 +18,11 @@ _GONE = {"user_not_found", "user_not_visible", "account_inactive"}
 class SlackPeople:
     """Resolves user ids through `users.info`; failures other than "no such user" raise."""
 
-    def __init__(self, client: AsyncWebClient, *, ttl: float = 3600.0, size: int = 20000) -> None:
-        self._client = client
+    def __init__(
+        self, clients: SlackClients | AsyncWebClient, *, ttl: float = 3600.0, size: int = 20000
+    ) -> None:
+        # Each workspace's users are asked with that workspace's token.
+        self._clients = clients if isinstance(clients, SlackClients) else SlackClients(clients)
         self._ttl = ttl
         self._size = size
         self._cache: OrderedDict[tuple[str, str], tuple[float, Person]] = OrderedDict()
@@ -40,7 +44,8 @@ class SlackPeople:
 
     async def _fetch(self, team_id: str, user_id: str) -> Person:
         try:
-            response = await self._client.users_info(user=user_id)
+            client = await self._clients.for_team(team_id)
+            response = await client.users_info(user=user_id)
         except SlackApiError as exc:
             if exc.response.get("error") in _GONE:
                 return Person("slack", team_id, user_id, user_id, exists=False)

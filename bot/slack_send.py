@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import charts, slack_render, slack_survey
 from bot.outbox import Job, Permanent, RateLimited, Transient
+from bot.slack_clients import NotInstalled, SlackClients
 
 # Errors that no retry will fix; anything else unexpected is retried with backoff.
 _PERMANENT = {
@@ -32,42 +33,70 @@ _PERMANENT = {
     "not_authed",
     "missing_scope",
 }
-
+_TOKEN_GONE = {"invalid_auth", "token_revoked", "account_inactive", "not_authed"}
 
 METADATA_EVENT = "plaudit_outbox"
 log = logging.getLogger("plaudit.outbox")
 
 
 class SlackSender:
-    def __init__(self, client: AsyncWebClient) -> None:
-        self.client = client
+    """Delivers a job with the bot token of the job's workspace. `org_channels` are the
+    channels named in plaudit.yaml (reviews, drug safety, boards, survey results): with
+    several workspaces installed they live in the home workspace, and go with its token."""
+
+    def __init__(
+        self, clients: SlackClients | AsyncWebClient, *, org_channels: frozenset[str] = frozenset()
+    ) -> None:
+        self.clients = clients if isinstance(clients, SlackClients) else SlackClients(clients)
+        self.org_channels = org_channels
 
     async def __call__(self, job: Job) -> str | None:
+        team = job.workspace
+        if self.clients.home and (team is None or job.channel in self.org_channels):
+            team = self.clients.home
+        try:
+            client = await self.clients.for_team(team)
+            try:
+                return await self._send(client, job)
+            except Permanent as exc:
+                if not self.clients.multi_workspace or str(exc) not in _TOKEN_GONE or not team:
+                    raise
+                # The workspace may have installed Plaudit again since its token was cached
+                # (by this replica or another): one more try with what the store holds now.
+                self.clients.forget(team)
+                fresh = await self.clients.for_team(team)
+                if fresh.token == client.token:
+                    raise
+                return await self._send(fresh, job)
+        except NotInstalled as exc:
+            raise Permanent(str(exc)) from exc
+
+    async def _send(self, client: AsyncWebClient, job: Job) -> str | None:
         if job.template == "survey.results":
             name = f"survey-{job.data.get('survey_id')}-{job.data.get('number')}.png"
             title = f"{job.data.get('title')}, round {job.data.get('number')}"
             text = slack_survey.results_text(job.data)
-            return await self._upload(job, text, charts.survey_png, name, title)
+            return await self._upload(client, job, text, charts.survey_png, name, title)
         if job.template == "leaderboard.post":
             name = f"leaderboard-{job.data.get('sprint')}.png"
             title = f"Recognition sprint {job.data.get('sprint')}"
             text = slack_render.leaderboard_text(job.data)
-            return await self._upload(job, text, charts.leaderboard_png, name, title)
+            return await self._upload(client, job, text, charts.leaderboard_png, name, title)
         if job.template == "survey.invite":
             content = slack_survey.invite(job.data)
         else:
             content = slack_render.message(job.template, job.data)
         try:
             if job.kind == "ephemeral":
-                response = await self.client.chat_postEphemeral(
+                response = await client.chat_postEphemeral(
                     channel=job.channel, user=job.user or "", **content
                 )
                 return str(response.get("message_ts") or "") or None
             if job.uncertain and job.kind == "dm":
-                found = await self._already_posted(job)
+                found = await self._already_posted(client, job)
                 if found is not None:
                     return found
-            response = await self.client.chat_postMessage(
+            response = await client.chat_postMessage(
                 channel=job.channel,
                 metadata={"event_type": METADATA_EVENT, "event_payload": {"key": job.key}},
                 **content,
@@ -78,12 +107,12 @@ class SlackSender:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise Transient(f"{type(exc).__name__}: {exc}") from exc
 
-    async def _already_posted(self, job: Job) -> str | None:
+    async def _already_posted(self, client: AsyncWebClient, job: Job) -> str | None:
         """The ts of this job's DM if an earlier owner sent it before dying; Slack has no
         idempotency key, so the outbox key travels in the message's metadata."""
         try:
-            opened = await self.client.conversations_open(users=job.channel)
-            history = await self.client.conversations_history(
+            opened = await client.conversations_open(users=job.channel)
+            history = await client.conversations_history(
                 channel=str(opened["channel"]["id"]), limit=100, include_all_metadata=True
             )
         except SlackApiError as exc:
@@ -103,6 +132,7 @@ class SlackSender:
 
     async def _upload(
         self,
+        client: AsyncWebClient,
         job: Job,
         text: str,
         chart: Callable[[Mapping[str, Any]], bytes | None],
@@ -114,13 +144,13 @@ class SlackSender:
         png = await asyncio.to_thread(chart, job.data)
         try:
             if png is None:
-                response = await self.client.chat_postMessage(channel=job.channel, text=text)
+                response = await client.chat_postMessage(channel=job.channel, text=text)
                 return str(response.get("ts") or "") or None
             channel = job.channel
             if channel[:1] in ("U", "W"):
-                opened = await self.client.conversations_open(users=channel)
+                opened = await client.conversations_open(users=channel)
                 channel = str(opened["channel"]["id"])
-            upload = await self.client.files_upload_v2(
+            upload = await client.files_upload_v2(
                 channel=channel,
                 content=png,
                 filename=filename,

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from bot import commerce, slack_app, slack_socket
+from bot import commerce, slack_app, slack_install, slack_socket
 from bot.commerce import StoreSync
 from bot.email_send import EmailSender
 from bot.leader import Leadership
@@ -34,6 +34,7 @@ from bot.outbox import Dispatcher, Sender, pending_count, undelivered_safety_cou
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.settings import Settings
+from bot.slack_clients import SlackClients
 from bot.slack_send import SlackSender
 from bot.teams_endpoint import teams_endpoint
 from bot.webhook_send import WebhookSender
@@ -71,8 +72,10 @@ def slack_client(settings: Settings) -> AsyncWebClient:
     )
 
 
-async def channel_members(client: AsyncWebClient, channel: str) -> list[str]:
-    """Everyone in a Slack channel (conversations.members, every page)."""
+async def channel_members(clients: SlackClients, channel: str) -> list[str]:
+    """Everyone in a Slack channel (conversations.members, every page); plaudit.yaml's
+    channels are in the home workspace."""
+    client = await clients.for_team(None)
     members: list[str] = []
     cursor = None
     while True:
@@ -88,6 +91,7 @@ def create_app(
 ) -> Starlette:
     senders: dict[str, Sender] = {}
     client: AsyncWebClient | None = None
+    clients: SlackClients | None = None
     slack_handler: AsyncSlackRequestHandler | None = None
     secret_bytes = b""
     guard = ReplayGuard()
@@ -96,16 +100,35 @@ def create_app(
         # Socket Mode envelopes are not signed; Bolt checks the secret only for HTTP requests.
         secret = settings.slack_signing_secret
         client = slack_client(settings)
+        oauth = None
+        org_channels: frozenset[str] = frozenset()
+        if settings.slack_multi_workspace:
+            assert settings.slack_client_id is not None
+            installations = slack_install.Installations(
+                runtime.engine,
+                settings.slack_client_id,
+                allowed=settings.slack_allowed_workspaces,
+                client=client,
+            )
+            states = slack_install.States(runtime.engine, settings.slack_state_expiration)
+            oauth = slack_install.oauth_settings(settings, installations, states)
+            clients = SlackClients(client, installations, home=settings.slack_home_workspace)
+            org_channels = _org_channels(runtime)
+        else:
+            clients = SlackClients(client)
         bolt = slack_app.build(
             runtime,
             client=client,
             signing_secret=secret.get_secret_value() if secret is not None else "",
+            clients=clients,
+            oauth=oauth,
+            isolated=settings.slack_isolated,
         )
         if not settings.slack_socket_mode:
             assert secret is not None
             slack_handler = AsyncSlackRequestHandler(bolt)
             secret_bytes = secret.get_secret_value().encode()
-        senders["slack"] = SlackSender(client)
+        senders["slack"] = SlackSender(clients, org_channels=org_channels)
     teams = teams_endpoint(settings, runtime) if settings.teams_enabled else None
     if teams is not None:
         senders["teams"] = teams.sender
@@ -182,6 +205,20 @@ def create_app(
             guard.remember(signature)
         return response
 
+    async def slack_oauth(request: Request) -> Response:
+        """`/slack/install` and `/slack/oauth_redirect`, served by Bolt's OAuth flow."""
+        if slack_handler is None or not settings.slack_multi_workspace:
+            return JSONResponse(
+                {
+                    "error": "slack_install_disabled",
+                    "detail": "set SLACK_CLIENT_ID, SLACK_CLIENT_SECRET, SLACK_SIGNING_SECRET "
+                    "and PLAUDIT_PUBLIC_URL (instead of SLACK_BOT_TOKEN)",
+                },
+                status_code=404,
+            )
+        response: Response = await slack_handler.handle(request)
+        return response
+
     async def teams_messages(request: Request) -> Response:
         if teams is None:
             return JSONResponse(
@@ -204,18 +241,25 @@ def create_app(
     async def healthz(_: Request) -> Response:
         if not state["ready"]:
             return JSONResponse({"status": "starting"}, status_code=503)
+        client_id = settings.slack_client_id if settings.slack_multi_workspace else None
         try:
-            pending, pv_dead = await runtime.run(
-                lambda s: (pending_count(s), undelivered_safety_count(s))
+            pending, pv_dead, installed = await runtime.run(
+                lambda s: (
+                    pending_count(s),
+                    undelivered_safety_count(s),
+                    slack_install.installed(s.connection(), client_id) if client_id else None,
+                )
             )
         except Exception as exc:  # the database is the one thing health must report
             log.warning("health check failed: %s", exc)
             return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+        extra = {} if installed is None else {"slack_workspaces": installed}
         return JSONResponse(
             {
                 "status": "ok",
                 "database": runtime.engine.dialect.name,
                 "slack": settings.slack_enabled,
+                **extra,
                 "teams": settings.teams_enabled,
                 "outbox_pending": pending,
                 "pv_undelivered": pv_dead,
@@ -281,7 +325,7 @@ def create_app(
             dispatcher.start()
         scheduler = None
         if dispatch if schedule is None else schedule:
-            members = partial(channel_members, client) if client is not None else None
+            members = partial(channel_members, clients) if clients is not None else None
             scheduler = Scheduler(
                 runtime, channel_members=members, store=store, leader=Leadership(runtime.engine)
             )
@@ -310,6 +354,8 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
+            Route(slack_install.INSTALL_PATH, slack_oauth, methods=["GET"]),
+            Route(slack_install.REDIRECT_PATH, slack_oauth, methods=["GET"]),
             Route("/api/messages", teams_messages, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
@@ -321,6 +367,19 @@ def create_app(
         middleware=[Middleware(ObservabilityMiddleware, metrics=metrics)],
     )
     return app
+
+
+def _org_channels(runtime: Runtime) -> frozenset[str]:
+    """The Slack channels plaudit.yaml names for the whole organisation (not the kudos
+    channel: a workspace's kudos are posted in that workspace)."""
+    policy = runtime.policy
+    found = {
+        policy.review_channel,
+        policy.safety_channel,
+        runtime.boards.channel,
+        *(survey.results_channel for survey in runtime.surveys),
+    }
+    return frozenset(c for c in found if c)
 
 
 def dashboard_routes(settings: Settings, runtime: Runtime) -> list[BaseRoute]:

@@ -65,10 +65,15 @@ class Board:
 
 
 def _where(
-    session: Session, filters: Filters, exclude: Sequence[str]
+    session: Session, filters: Filters, exclude: Sequence[str], workspace: str | None = None
 ) -> tuple[str, dict[str, Any]]:
     clauses = ["m.active = :active", "m.is_bot = :bot"]
     params: dict[str, Any] = {"active": True, "bot": False}
+    if workspace is not None:
+        # Points live on members, and a member belongs to one Slack workspace: a board of
+        # one workspace is its members' rows.
+        clauses.append("m.slack_team_id = :workspace")
+        params["workspace"] = workspace
     for name in ("team", "region", "therapeutic_area"):
         value = getattr(filters, name)
         if value:
@@ -101,13 +106,15 @@ def board(
     filters: Filters = Filters(),
     exclude: Sequence[str] = (),
     top: int | None = 10,
+    workspace: str | None = None,
 ) -> Board:
-    """The ranked board; `top` keeps the first N ranks (ties at the edge stay in).
+    """The ranked board; `top` keeps the first N ranks (ties at the edge stay in);
+    `workspace` keeps the members of that Slack workspace only.
 
     People and givers are read from `leaderboard_total` in index order: first the points
     of the Nth rank (the Nth distinct value, so reading stops early), then every row at or
     above it. Teams add up their members' rows."""
-    where, params = _where(session, filters, exclude)
+    where, params = _where(session, filters, exclude, workspace)
     params |= {"sprint": sprint.id, "tag": (filters.value or "").lower()}
     conn = session.connection()
     if by == "team":
@@ -314,21 +321,29 @@ def queue_post(
     top: int = 10,
     data: dict[str, Any] | None = None,
     teams_channel: str | None = None,
+    only_workspace: str | None = None,
 ) -> bool:
     """Queue a board for the Slack channel and/or Teams channel (once per key): people
     and teams, as figures and a chart rendered when it is sent. `data` is a frozen
-    snapshot's boards, when there is one, so the final post shows exactly what was frozen."""
-    boards = data or {
-        "person": board(session, sprint, exclude=exclude, top=top).as_json(),
-        "team": board(session, sprint, by="team", exclude=exclude, top=5).as_json(),
-    }
-    payload = {
-        "sprint": sprint.id,
-        "final": final,
-        "person": boards["person"],
-        "team": boards["team"],
-        "top": top,
-    }
+    snapshot's boards, when there is one, so the final post shows exactly what was frozen.
+    `only_workspace`: the Slack post shows that workspace's people only (workspaces
+    counted apart); the Teams post shows everyone."""
+
+    def payload(space: str | None) -> dict[str, Any]:
+        boards = (data if space is None else None) or {
+            "person": board(session, sprint, exclude=exclude, top=top, workspace=space).as_json(),
+            "team": board(
+                session, sprint, by="team", exclude=exclude, top=5, workspace=space
+            ).as_json(),
+        }
+        return {
+            "sprint": sprint.id,
+            "final": final,
+            "person": boards["person"],
+            "team": boards["team"],
+            "top": top,
+        }
+
     messages = [
         queries.Message(
             key=key + suffix,
@@ -337,11 +352,11 @@ def queue_post(
             channel=where,
             kind="post",
             template="leaderboard.post",
-            data=payload,
+            data=payload(only),
         )
-        for platform, space, where, suffix in (
-            ("slack", workspace, channel, ""),
-            ("teams", None, teams_channel, ":teams"),
+        for platform, space, where, suffix, only in (
+            ("slack", workspace, channel, "", only_workspace),
+            ("teams", None, teams_channel, ":teams", None),
         )
         if where
     ]
@@ -359,8 +374,11 @@ def close_sprint(
     exclude: Sequence[str] = (),
     top: int = 10,
     teams_channel: str | None = None,
+    only_workspace: str | None = None,
 ) -> SprintSnapshot | None:
-    """Freeze a sprint that has ended and queue its final board; None if not ended yet."""
+    """Freeze a sprint that has ended and queue its final board; None if not ended yet.
+    With `only_workspace` the snapshot still holds the whole organisation; the Slack post
+    shows that workspace's people, counted when the sprint is closed."""
     if now < sprint.end:
         return None
     snapshot = freeze(session, sprint, now=now, rules=rules, exclude=exclude)
@@ -378,6 +396,7 @@ def close_sprint(
             top=top,
             data={"person": person, "team": team},
             teams_channel=teams_channel,
+            only_workspace=only_workspace,
         )
     return snapshot
 

@@ -50,6 +50,8 @@ def upsert_many(persons: Sequence[Person], *, session: Session, now: datetime) -
             row = _create_or_link(person, session=session, now=now)
         else:
             changes = _changes(row, person)
+            if "email" in changes and _email_taken(session, str(changes["email"]), row.id):
+                del changes["email"]  # kept by this person's member in another workspace
             if changes:
                 row = people.update(session=session, member_id=row.id, values=changes, now=now)
         known[key] = row
@@ -76,6 +78,19 @@ def _changes(row: MemberRow, person: Person) -> dict[str, object]:
     return {k: v for k, v in wanted.items() if getattr(row, k) != v}
 
 
+def _email_taken(session: Session, email: str, member_id: int) -> bool:
+    found = people.by_platform_ids(session=session, platform="email", workspace=None, ids=[email])
+    return any(row.id != member_id for row in found)
+
+
+def _other_workspace(row: MemberRow, person: Person) -> bool:
+    return (
+        person.platform == "slack"
+        and row.slack_user_id is not None
+        and row.slack_team_id != person.workspace
+    )
+
+
 def _create_or_link(person: Person, *, session: Session, now: datetime) -> MemberRow:
     email = person.email.lower() if person.email else None
     if email and person.platform != "email":
@@ -83,7 +98,12 @@ def _create_or_link(person: Person, *, session: Session, now: datetime) -> Membe
         linked = people.by_platform_ids(
             session=session, platform="email", workspace=None, ids=[email]
         )
-        if linked:
+        if linked and _other_workspace(linked[0], person):
+            # The same address in a second Slack workspace: a member has one Slack identity,
+            # and workspaces are counted apart, so this is a member of its own (the address
+            # stays with the first).
+            email = None
+        elif linked:
             changes = _changes(linked[0], person)
             if not changes:
                 return linked[0]

@@ -67,6 +67,8 @@ def test_manifest_declares_the_command_events_and_only_the_scopes_used(name: str
     assert set(settings["event_subscriptions"]["bot_events"]) == {
         "reaction_added",
         "reaction_removed",
+        "app_uninstalled",
+        "tokens_revoked",
     }
     assert settings["interactivity"]["is_enabled"] is True
 
@@ -81,6 +83,9 @@ def test_the_http_manifest_sends_everything_to_slack_events() -> None:
         settings["interactivity"]["request_url"],
     ]
     assert all(url.endswith("/slack/events") for url in urls)
+    assert m["oauth_config"]["redirect_urls"] == [
+        "https://plaudit.example.com/slack/oauth_redirect"
+    ]
     assert settings["socket_mode_enabled"] is False
 
 
@@ -102,6 +107,7 @@ def test_the_two_manifests_differ_only_in_how_slack_reaches_plaudit() -> None:
         == http["settings"]["event_subscriptions"]["bot_events"]
     )
     expected = copy.deepcopy(http)
+    del expected["oauth_config"]["redirect_urls"]  # OAuth installs need HTTP
     for command in expected["features"]["slash_commands"]:
         del command["url"]
     del expected["settings"]["event_subscriptions"]["request_url"]
@@ -119,6 +125,7 @@ def test_every_subscribed_event_has_a_listener(name: str) -> None:
 
 def test_the_code_calls_the_web_api_methods_we_expect() -> None:
     assert methods_called() == {
+        "auth.revoke",  # a refused multi-workspace install gives its token back
         "chat.postMessage",
         "chat.postEphemeral",
         "chat.getPermalink",

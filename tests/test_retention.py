@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from bot import config as org_config
+from bot.runtime import Runtime
+from bot.scheduler import Scheduler
+from compliance_rules import default_rules
 from handlers import kudos, retention, review
 from handlers.clock import FixedClock
 from handlers.events import KudosRequested, Person
@@ -162,3 +167,32 @@ def test_the_retention_section_is_validated(tmp_path: Path) -> None:
         bad.write_text(body)
         with pytest.raises(org_config.ConfigError, match=problem):
             org_config.load(bad)
+
+
+def test_the_scheduler_purges_once_a_day(
+    file_engine: Engine, clock: FixedClock, alice: Person, bob: Person
+) -> None:
+    with Session(file_engine, expire_on_commit=False) as s:
+        blocked = give(s, clock, alice, bob, BLOCKED, "k1")
+        clock.advance(days=2)
+        again = give(s, clock, alice, bob, BLOCKED + " ever", "k2")
+    clock.advance(days=1, hours=1)  # k1 is three days old, k2 one
+    runtime = Runtime(
+        engine=file_engine,
+        policy=POLICY,
+        rules=default_rules(),
+        clock=clock,
+        surveys=(),
+        digests=None,
+        retention=Retention(stopped_text_days=2),
+    )
+    try:
+        assert asyncio.run(Scheduler(runtime).sweep())["purged"] == 1
+        clock.advance(hours=1)
+        assert asyncio.run(Scheduler(runtime).sweep())["purged"] == 0  # once a day
+        clock.advance(days=1)
+        assert asyncio.run(Scheduler(runtime).sweep())["purged"] == 1
+    finally:
+        runtime.close()
+    with Session(file_engine) as s:
+        assert text_of(s, blocked) == ERASED and text_of(s, again) == ERASED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import threading
@@ -91,6 +92,13 @@ class FakeSlack:
     # URL (plus a fresh ticket) to callers presenting `app_token`.
     app_token: str = "xapp-1-test"
     socket_url: str | None = None
+    # OAuth installs: oauth.v2.access trades a scripted code for a workspace's bot token
+    # (asked with the app's client id and secret, HTTP Basic as slack_sdk sends them); that
+    # token then works like `token`, in its own workspace.
+    client_id: str = "1111.2222"
+    client_secret: str = "test-client-secret-0123"
+    _installs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _workspaces: dict[str, str] = field(default_factory=dict)  # bot token -> team id
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> FakeSlack:
@@ -139,6 +147,29 @@ class FakeSlack:
         """Answer every chat.postMessage with a 429 (Retry-After: 1) for `seconds`."""
         with self._lock:
             self._refuse_until = time.monotonic() + seconds
+
+    def add_install(
+        self,
+        code: str,
+        *,
+        team_id: str,
+        team_name: str,
+        token: str,
+        bot_user_id: str = "UBOT",
+        scope: str = "commands,chat:write",
+    ) -> None:
+        """Let `code` be traded once for `token`, a bot token of workspace `team_id`."""
+        with self._lock:
+            self._installs[code] = {
+                "team": {"id": team_id, "name": team_name},
+                "access_token": token,
+                "bot_user_id": bot_user_id,
+                "scope": scope,
+            }
+
+    def revoke(self, token: str) -> None:
+        with self._lock:
+            self._workspaces.pop(token, None)
 
     def set_channel_members(self, channel: str, users: list[str]) -> None:
         with self._lock:
@@ -234,11 +265,20 @@ class FakeSlack:
         if method == "apps.connections.open" and self.socket_url is not None:
             self._reply(request, 200, self._connections_open(token))
             return
-        if token != self.token:
+        if method == "oauth.v2.access":
+            self._reply(request, 200, self._oauth_access(args, auth))
+            return
+        with self._lock:
+            team = self.team_id if token == self.token else self._workspaces.get(token)
+        if team is None:
             self._reply(request, 200, {"ok": False, "error": "invalid_auth"})
             return
         handler = self._methods().get(method)
-        body = handler(args) if handler else {"ok": False, "error": "unknown_method"}
+        body = (
+            handler({**args, "_team": team})
+            if handler
+            else {"ok": False, "error": "unknown_method"}
+        )
         self._reply(request, 200, body)
 
     def _over_limit(self, method: str) -> _Failure | None:
@@ -284,6 +324,7 @@ class FakeSlack:
     def _methods(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
         return {
             "auth.test": self._auth_test,
+            "auth.revoke": self._auth_revoke,
             "users.info": self._users_info,
             "users.lookupByEmail": self._lookup_by_email,
             "chat.postMessage": self._post_message,
@@ -307,27 +348,58 @@ class FakeSlack:
         ticket = f"ticket-{next(self._ts)}"
         return {"ok": True, "url": f"{self.socket_url}?ticket={ticket}&app_id=A0001"}
 
+    def _oauth_access(self, args: dict[str, Any], auth: str) -> dict[str, Any]:
+        """oauth.v2.access: the app's credentials, and a code used once."""
+        basic = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        from_form = (args.get("client_id"), args.get("client_secret")) == (
+            self.client_id,
+            self.client_secret,
+        )
+        if auth != f"Basic {basic}" and not from_form:
+            return {"ok": False, "error": "invalid_client_id"}
+        with self._lock:
+            install = self._installs.pop(str(args.get("code") or ""), None)
+            if install is None:
+                return {"ok": False, "error": "invalid_code"}
+            self._workspaces[install["access_token"]] = install["team"]["id"]
+        return {
+            "ok": True,
+            "app_id": "A0001",
+            "authed_user": {"id": "UINSTALLER"},
+            "token_type": "bot",
+            "enterprise": None,
+            "is_enterprise_install": False,
+            **install,
+        }
+
     def _next_ts(self) -> str:
         return f"1700000000.{next(self._ts):06d}"
 
-    def _auth_test(self, _: dict[str, Any]) -> dict[str, Any]:
+    def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {
             "ok": True,
             "url": "https://example.slack.com/",
             "team": "Example",
             "user": "plaudit",
-            "team_id": self.team_id,
+            "team_id": args.get("_team", self.team_id),
             "user_id": self.bot_user_id,
             "bot_id": "B0001",
             "is_enterprise_install": False,
         }
+
+    def _auth_revoke(self, args: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            revoked = [t for t, team in self._workspaces.items() if team == args["_team"]]
+            for token in revoked:
+                del self._workspaces[token]
+        return {"ok": True, "revoked": bool(revoked)}
 
     def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             user = self._users.get(str(args.get("user")))
         if user is None:
             return {"ok": False, "error": "user_not_found"}
-        return {"ok": True, "user": user.as_slack(self.team_id)}
+        return {"ok": True, "user": user.as_slack(str(args.get("_team", self.team_id)))}
 
     def _lookup_by_email(self, args: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
