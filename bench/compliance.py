@@ -77,6 +77,8 @@ def main() -> int:
     p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))] * 1e6
     plaudit, prose = statistics.median(ours), statistics.median(theirs)
     print(f"{len(texts)} texts, {args.rounds} alternating rounds, medians")
+    if rules.compiled is not None:
+        print(f"compiled pass: {rules.compiled.describe()}")
     print(
         f"plaudit check()   {plaudit:10.0f} msgs/s  "
         f"p50 {lat[len(lat) // 2] * 1e6:6.1f} us  p99 {p99:6.1f} us"

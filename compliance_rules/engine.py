@@ -1,90 +1,49 @@
-"""Run rules over a normalised text: context, exceptions, suggestions, and the outcome."""
+"""A rule set and its check of a text: hits, findings, suggestions, and the outcome."""
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any, NamedTuple
 
-import regex
-
+from compliance_rules.compiled import Compiled, fold
+from compliance_rules.hits import Text, anchored, confirm, everywhere, starts_of
 from compliance_rules.model import CATEGORIES, Finding, Outcome, Result, RuleError
 from compliance_rules.normalise import normalise
-from compliance_rules.packs import WORD_START, Rule, literal_gate, load_pack
+from compliance_rules.offlabel import OFF_LABEL_RULE, OffLabel
+from compliance_rules.packs import Rule, load_pack
 from compliance_rules.registry import DEFAULT as DEFAULT_REGISTRY
 from compliance_rules.registry import Registry, load_registry
 
 PACKS = Path(__file__).parent / "packs"
-WINDOW = 40  # characters each side of a hit in which an exception phrase is looked for
 TIMEOUT = 0.25  # seconds one check may take before the text is held for a person
-# A full stop after a title ("Dr. Patel", "Mrs. Okafor") or "vs." does not end a clause.
-_CLAUSE_END = re.compile(
-    r"(?<!\bdr)(?<!\bmr)(?<!\bmrs)(?<!\bms)(?<!\bst)(?<!\bvs)(?<!\bprof)"
-    r"[.!?;\n]+(?:\s|$)|\s(?:but|however|whereas)\s",
-    re.IGNORECASE,
-)
 _PII_CATEGORIES = {"phi_patient_identifier"}
-# Near an off-label cue, words that show the text is about keeping to the label ("the
-# pregnancy contraindication", "not a rescue inhaler", "the decompensated liver disease
-# limitation") or reports an exposure ("got pregnant while on"), not promoting the use.
-_LABEL_TALK_BEFORE = re.compile(
-    r"\b(?:not|never|no|avoid|don'?t|do not|without)\s+(?:(?:a|an|the|for|in|use|use in|"
-    r"to use|be used|recommended|approved|indicated)\s+)*\S*\s*$"
-    r"|\b(?:got|gets|getting|became|become|becomes|is|was|were|she'?s|turned out to be)\s*$",
-    re.IGNORECASE,
-)
-_LABEL_TALK_AFTER = re.compile(
-    r"^\W*(?:[\w-]+\s+){0,3}?(?:contraindications?|contraindicated|warnings?|limitations?|"
-    r"precautions?|restrictions?|exclusions?|is not (?:approved|indicated)|"
-    r"isn'?t (?:approved|indicated))\b",
-    re.IGNORECASE,
-)
-_LABEL_TALK_SPAN = 40
-OFF_LABEL_RULE = "offlabel.registry"
-
-
-@dataclass(frozen=True)
-class Hit:
-    start: int
-    end: int
-    context: str | None
+_PASSED = Result(Outcome.PASS, ())
 
 
 class RuleSet:
-    """Rules loaded from packs, with every rule's own examples already proven."""
+    """Rules loaded from packs, with every rule's own examples already proven.
+
+    `scan=False` leaves the rule set uncompiled: every rule is then searched for in every
+    text, the plain way, which is what the compiled scan must always agree with.
+    """
 
     def __init__(
         self,
         rules: list[Rule],
         registry: Registry | None = None,
         actions: Mapping[str, Outcome] | None = None,
+        *,
+        scan: bool = True,
     ) -> None:
         self.rules = tuple(rules)
         self.registry = registry
         self.actions = dict(actions or {})
         self.packs = tuple(dict.fromkeys(r.pack for r in rules))
-        # Products with off-label cues: the cues, the names lower-cased (as literals that
-        # start a word: the names are matched as whole words), the cues' literals.
-        off_label_products = tuple(
-            (
-                product,
-                product.off_label,
-                tuple(WORD_START + n for n in product.lowered_names),
-                literal_gate(product.off_label),
-            )
-            for product in (registry.products if registry is not None else ())
-            if product.off_label is not None
-        )
-        self._off_label_products = off_label_products
-        self._ungated = frozenset(i for i, r in enumerate(self.rules) if r.gate is None)
-        self._gates = _Gates(
-            self.rules,
-            [frozenset(names) for _, _, names, _ in off_label_products],
-        )
+        self.off_label = OffLabel(registry)
+        names, cues = self.off_label.patterns()
+        self.compiled = Compiled(self.rules, names, cues) if scan else None
         for rule in self.rules:
             for text in rule.must_match:
                 if not _hits(rule, text):
@@ -101,102 +60,10 @@ class RuleSet:
         return self.actions.get(rule.category, rule.outcome)
 
 
-class _Gates:
-    """Which rules, and which of their patterns, can match a text: found in one scan.
-
-    A pattern none of whose leading literals is in the (lower-cased) text cannot match.
-    Rather than testing every literal of every pattern, a regex (the literals as a trie)
-    finds the longest literal at each position; every other literal starting there is a
-    prefix of it, so a found literal stands for those too. Literals that only count at the
-    start of a word (WORD_START) are looked for there only, which is most of them.
-    """
-
-    def __init__(
-        self, rules: tuple[Rule, ...], other: Iterable[frozenset[str] | None] = ()
-    ) -> None:
-        parts_of: dict[str, set[tuple[int, int]]] = {}
-        for gate in other:  # literals whose presence is asked about elsewhere
-            for literal in gate or ():
-                parts_of.setdefault(literal, set())
-        self._always: dict[int, list[int]] = {}  # gated rules' parts with no literals
-        for i, rule in enumerate(rules):
-            if rule.gate is None:
-                continue  # the rule runs whole, every time
-            parts = rule.parts or ((rule.pattern, rule.gate),)
-            for j, (_, gate) in enumerate(parts):
-                if gate is None:
-                    self._always.setdefault(i, []).append(j)
-                for literal in gate or ():
-                    parts_of.setdefault(literal, set()).add((i, j))
-        prefixes = {
-            literal: frozenset(literal[:n] for n in range(1, len(literal) + 1)) & parts_of.keys()
-            for literal in parts_of
-        }
-        # Per scan: the regex, and for each literal it finds, the literals that are then
-        # in the text (it and its prefixes) and the parts they let run.
-        self._scans: list[tuple[re.Pattern[str], dict[str, _Found]]] = []
-        for at_word in (True, False):
-            marker = WORD_START if at_word else ""
-            words = sorted(
-                w[len(marker) :] for w in parts_of if w.startswith(WORD_START) == at_word
-            )
-            if not words:
-                continue
-            # One literal from this position: the first character is looked for first (the
-            # regex engine skips fast to it), the trie then tried from that character on.
-            first = "".join(sorted({re.escape(w[0]) for w in words}))
-            regex_ = re.compile(
-                (r"(?<![a-z0-9_])" if at_word else "") + f"[{first}](?<=(?=({_trie(words)})).)",
-                re.DOTALL,
-            )
-            found = {
-                w: _Found(
-                    prefixes[marker + w],
-                    tuple(pair for p in prefixes[marker + w] for pair in parts_of[p]),
-                )
-                for w in words
-            }
-            self._scans.append((regex_, found))
-
-    def scan(self, lowered: str) -> tuple[dict[int, set[int]], set[str]]:
-        """For each gated rule that can fire on `lowered`, the parts worth running; and
-        which of the literals occur in it."""
-        active = {i: set(js) for i, js in self._always.items()}
-        present: set[str] = set()
-        for regex_, found in self._scans:
-            for word in set(regex_.findall(lowered)):
-                literals, unlocks = found[word]
-                present |= literals
-                for i, j in unlocks:
-                    if i in active:
-                        active[i].add(j)
-                    else:
-                        active[i] = {j}
-        return active, present
-
-
-class _Found(NamedTuple):
-    literals: frozenset[str]  # the literal found and those of its prefixes that are literals
-    unlocks: tuple[tuple[int, int], ...]  # (rule, part) pairs those literals let run
-
-
-def _trie(words: list[str]) -> str:
-    """A regex matching any of `words` (none empty), longest first at a position."""
-    root: dict[str, Any] = {}
-    for word in words:
-        node = root
-        for ch in word:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def build(node: dict[str, Any]) -> str:
-        alts = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
-        if not alts:
-            return ""
-        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-        return f"(?:{body})?" if "" in node else body
-
-    return build(root)
+def _hits(rule: Rule, text: str) -> list[object]:
+    """Where `rule` fires in `text` on its own, searched for the plain way."""
+    plain = Text(text, None)
+    return list(confirm(rule, plain, everywhere(rule.pattern, plain)))
 
 
 def pack_path(name: str) -> Path:
@@ -240,106 +107,6 @@ def default_rules() -> RuleSet:
     return load_rules(pack_path("default"))
 
 
-def _clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
-    begin = 0
-    for m in _CLAUSE_END.finditer(text, 0, start):
-        begin = m.end()
-    stop = _CLAUSE_END.search(text, end)
-    return begin, stop.start() if stop else len(text)
-
-
-def _hits(
-    rule: Rule,
-    text: str,
-    deadline: float | None = None,
-    parts: Iterable[int] | None = None,
-    lowered: str | None = None,
-) -> list[Hit]:
-    """Where `rule` fires in `text`, context and exceptions applied.
-
-    `parts` are the rule's patterns worth running (default: all); the others' literals
-    are not in the text. `lowered`, the text lower-cased (when that agrees with the regex
-    engine's case-blindness), lets context and exceptions none of whose literals occur
-    be passed over. Raises TimeoutError when `deadline` (a
-    `time.monotonic()` value) passes mid-search.
-    """
-
-    def budget() -> float | None:
-        if deadline is None:
-            return None
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(rule.id)
-        return left
-
-    hits = []
-    nearby = rule.nearby
-    exceptions: tuple[regex.Pattern[str], ...] | None = None
-    for start, end in _matches(rule, text, parts, budget):
-        if exceptions is None:  # the first match: leave out what cannot be in the text
-            exceptions = rule.exceptions
-            if lowered is not None:
-                if nearby is not None and not _may_occur(rule.nearby_gate, lowered):
-                    return []
-                if rule.exception_gates:
-                    exceptions = tuple(
-                        e
-                        for e, gate in zip(rule.exceptions, rule.exception_gates, strict=True)
-                        if _may_occur(gate, lowered)
-                    )
-        context = None
-        if nearby is not None:
-            lo, hi = _clause_bounds(text, start, end)
-            near = nearby.search(text, lo, hi, timeout=budget())
-            if near is None:
-                continue
-            context = near.group(0)
-        lo, hi = max(0, start - WINDOW), min(len(text), end + WINDOW)
-        if any(
-            e.start() < end and e.end() > start
-            for exc in exceptions
-            for e in exc.finditer(text, lo, hi, timeout=budget())
-        ):
-            continue
-        hits.append(Hit(start, end, context))
-    return hits
-
-
-def _may_occur(gate: frozenset[str] | None, lowered: str) -> bool:
-    return gate is None or any(literal.lstrip(WORD_START) in lowered for literal in gate)
-
-
-def _matches(
-    rule: Rule,
-    text: str,
-    parts: Iterable[int] | None,
-    budget: Callable[[], float | None],
-) -> list[tuple[int, int]]:
-    """Where the rule's patterns match: as one alternation of them all would, leftmost
-    first, the earlier pattern first at one place, none overlapping.
-
-    Only `parts` are run (the others' literals are not in the text, so they cannot match),
-    each on its own: a new alternation of just those would have to be compiled.
-    """
-    if parts is None or not rule.parts or len(parts) == len(rule.parts):  # type: ignore[arg-type]
-        return [m.span() for m in rule.pattern.finditer(text, timeout=budget())]
-    if len(parts) == 1:  # type: ignore[arg-type]
-        (j,) = parts
-        return [m.span() for m in rule.parts[j][0].finditer(text, timeout=budget())]
-    found = sorted(
-        (m.start(), j, m.end())
-        for j in parts
-        for m in rule.parts[j][0].finditer(text, timeout=budget())
-    )
-    spans: list[tuple[int, int]] = []
-    last = -1
-    for start, _, end in found:
-        if start >= last:
-            spans.append((start, end))
-            last = max(end, start + 1)
-    return spans
-
-
 def check(text: str, rules: RuleSet | None = None, *, timeout: float = TIMEOUT) -> Result:
     """Check `text`; findings point into `text` as given, markup and all.
 
@@ -353,36 +120,26 @@ def check(text: str, rules: RuleSet | None = None, *, timeout: float = TIMEOUT) 
         return Result(Outcome.HOLD, (), incomplete=True)
 
 
-def _check(text: str, rules: RuleSet | None, deadline: float) -> Result:
+def _check(text: str, ruleset: RuleSet, deadline: float) -> Result:
     if time.monotonic() >= deadline:
         raise TimeoutError("no time to check")
-    ruleset = rules or default_rules()
     norm = normalise(text)
-    plain = norm.text
-    # On plain ASCII text, lower-casing agrees with the regex engine's case-blindness, so a
-    # rule none of whose leading literals occur cannot fire and is skipped.
-    lowered = plain.lower() if plain.isascii() else None
-    active, present = ruleset._gates.scan(lowered) if lowered is not None else (None, None)
+    this, spans, named = _matches(norm.text, ruleset, deadline)
     findings: list[Finding] = []
-    # The rules that can fire, in order: those some of whose literals occur, and those
-    # without literals (they always run).
-    order = (
-        range(len(ruleset.rules)) if active is None else sorted(ruleset._ungated | active.keys())
-    )
-    for i in order:
+    for i, found in spans.items():
         rule = ruleset.rules[i]
-        parts = None if active is None or rule.gate is None else active[i]
-        hits = _hits(rule, plain, deadline, parts, lowered)
+        hits = confirm(rule, this, found) if found else []
         if not hits:
             continue
-        suggestion = _suggest(rule, plain) if rule.swaps else None
+        suggestion = _suggest(rule, this) if rule.swaps else None
+        outcome = ruleset.outcome_of(rule)
         for hit in hits:
             start, end = norm.span(hit.start, hit.end)
             findings.append(
                 Finding(
                     rule.id,
                     rule.category,
-                    ruleset.outcome_of(rule),
+                    outcome,
                     start,
                     end,
                     rule.message,
@@ -394,59 +151,39 @@ def _check(text: str, rules: RuleSet | None, deadline: float) -> Result:
                 )
             )
     if ruleset.registry is not None:
-        findings.extend(_off_label(text, norm.span, plain, ruleset, present, lowered))
+        outcome = ruleset.actions.get("off_label", Outcome.HOLD)
+        findings.extend(ruleset.off_label.findings(text, norm.span, this, named, outcome))
+    if not findings:
+        return _PASSED
     findings = _dedupe(findings)
     outcome = max((f.outcome for f in findings), key=lambda o: o.rank, default=Outcome.PASS)
     return Result(outcome, tuple(findings))
 
 
-def _off_label(
-    text: str,
-    span: Callable[[int, int], tuple[int, int]],
-    plain: str,
-    ruleset: RuleSet,
-    present: set[str] | None = None,
-    lowered: str | None = None,
-) -> list[Finding]:
-    """A product named in the same clause as a use outside its label.
-
-    `present` (the literals found by the rule set's scan) and `lowered` (see `_hits`) let
-    products not named, or no cue of which occurs, be passed over.
-    """
-    assert ruleset.registry is not None
-    found = []
-    outcome = ruleset.actions.get("off_label", Outcome.HOLD)
-    for product, off_label, names, cues in ruleset._off_label_products:
-        if present is not None and (
-            (names[0] not in present and names[1] not in present)
-            or (lowered is not None and not _may_occur(cues, lowered))
-        ):
-            continue
-        for name in product.names.finditer(plain):
-            lo, hi = _clause_bounds(plain, name.start(), name.end())
-            for cue in off_label.finditer(plain, lo, hi):
-                before = plain[max(lo, cue.start() - _LABEL_TALK_SPAN) : cue.start()]
-                after = plain[cue.end() : min(hi, cue.end() + _LABEL_TALK_SPAN)]
-                if _LABEL_TALK_BEFORE.search(before) or _LABEL_TALK_AFTER.search(after):
-                    continue
-                start, end = span(cue.start(), cue.end())
-                found.append(
-                    Finding(
-                        OFF_LABEL_RULE,
-                        "off_label",
-                        outcome,
-                        start,
-                        end,
-                        f"{product.brand} is approved for {product.approved}; talk of other "
-                        "uses needs review by Regulatory Affairs.",
-                        None,
-                        match=text[start:end],
-                        cites="21 CFR 202.1(e)(4); PhRMA Code section 1",
-                        context=name.group(0),
-                        pack="registry",
-                    )
-                )
-    return found
+def _matches(
+    plain: str, ruleset: RuleSet, deadline: float
+) -> tuple[Text, dict[int, list[tuple[int, int]]], list[int] | None]:
+    """The text to confirm hits in; where each rule that may fire matches in it, in rule
+    order; and the products (by number) whose names may be in it (None: all may be)."""
+    compiled = ruleset.compiled
+    rules = ruleset.rules
+    if compiled is None:
+        this = Text(plain, deadline)
+        return this, {i: everywhere(rule.pattern, this) for i, rule in enumerate(rules)}, None
+    folded = fold(plain)
+    tries, fallbacks, hits, found = compiled.scan(folded, deadline)
+    this = Text(plain, deadline, compiled, hits, folded)
+    for fallback in fallbacks:
+        i, j = fallback.rule, fallback.part
+        tries += [(i, at, j) for at in starts_of(fallback.pattern, this)]
+    this.tick()
+    tries.sort()
+    spans = anchored(compiled.patterns, this, tries)
+    if compiled.whole:
+        for i in compiled.whole:
+            spans[i] = everywhere(rules[i].pattern, this)
+        spans = dict(sorted(spans.items()))
+    return this, spans, compiled.named(found)
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
@@ -460,10 +197,16 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     return sorted(out, key=lambda f: (f.start, f.rule))
 
 
-def _suggest(rule: Rule, text: str) -> str:
+def _suggest(rule: Rule, text: Text) -> str:
+    suggestion = text.text
     for pattern, replacement in rule.swaps:
-        text = pattern.sub(replacement, text)
-    return text
+        timeout = text.budget()
+        suggestion = (
+            pattern.sub(replacement, suggestion)
+            if timeout is None
+            else pattern.sub(replacement, suggestion, timeout=timeout)
+        )
+    return suggestion
 
 
 def redact(text: str, result: Result) -> str:

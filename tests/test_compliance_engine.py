@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gc
+import re
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from compliance_rules import Outcome, RuleError, check, default_rules, load_rules, redact
+from compliance_rules import Outcome, Result, RuleError, check, default_rules, load_rules, redact
 from compliance_rules.normalise import normalise
 
 RULES = default_rules().rules
@@ -201,6 +205,45 @@ def test_a_text_that_cannot_be_checked_in_time_is_held_not_passed() -> None:
     assert result.outcome is Outcome.HOLD and result.incomplete
     assert result.to_dict()["incomplete"] is True
     assert not check("thanks for the launch").incomplete
+
+
+HOSTILE = {
+    "claims": "the best treatment for patients " * 3_000,
+    "names and cues": "Cardivex in pregnancy, " * 4_000,
+    "names": "Cardivex and Oncozol " * 5_000,
+    "events": "Oncozol is the best drug, patient had a rash after the dose; " * 1_700,
+    "phones": "patient 555-214-8890 called " * 3_500,
+    "emails": "patient bob@example.com called " * 3_000,
+    "unclosed mentions": "<at>" * 25_000,
+    "unclosed user links": "<@U1|" * 20_000,
+    "one long word": "a" * 100_000,
+}
+
+
+def _fastest(run: Callable[[], object], times: int = 3) -> float:
+    gc.collect()
+    gc.disable()  # a collection of what earlier tests left is neither's time
+    try:
+        best = float("inf")
+        for _ in range(times):
+            started = time.perf_counter()
+            run()
+            best = min(best, time.perf_counter() - started)
+        return best
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize("text", HOSTILE.values(), ids=HOSTILE.keys())
+def test_a_hostile_text_is_given_up_on_soon_after_its_time_budget(text: str) -> None:
+    # Measured against a peer rather than the clock: one pass of `re` over the same text
+    # takes longer on a slower or busier machine, and so may the check's last step.
+    peer = _fastest(lambda: sum(1 for _ in re.finditer(r"\w+", text)))
+    budget = 0.05
+    rules = load_rules()
+    result: list[Result] = []
+    took = _fastest(lambda: result.append(check(text, rules, timeout=budget)), times=1)
+    assert took <= budget + 50 * peer, (took, peer)
 
 
 def test_stop_message_without_findings_says_a_person_will_read_it() -> None:

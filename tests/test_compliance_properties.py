@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -77,25 +76,57 @@ def test_a_pass_stays_a_pass_when_safe_phrases_are_appended(base: str, extra: li
 
 @cache
 def _ungated() -> RuleSet:
-    """The default rules with no rule ever skipped for lack of its leading literals."""
+    """The default rules uncompiled: every pattern searched for in every text, the plain way."""
     rules = default_rules()
-    return RuleSet([replace(r, gate=None) for r in rules.rules], rules.registry, rules.actions)
+    return RuleSet(list(rules.rules), rules.registry, rules.actions, scan=False)
 
 
+# Words the scan looks for, in odd cases and spellings: characters a case-blind match
+# takes for ASCII letters (the Kelvin sign, the long s, a dotted capital I), digits of
+# other scripts, separators `re` and `regex` read differently, titles and clause ends.
+TRICKY = st.sampled_from(
+    [
+        "CARDIVEX",
+        "Cardivex in pregnancy",
+        "Glucentra for weight loss",
+        "kids",
+        "the best",
+        "the safest drug",
+        "no side effects",
+        "patient",
+        "555-214-8890",
+        "MRN 1234567",
+        "54yo",
+        "b. 03/04/1950",
+        "bob@example.com",
+        "Veltrix is garbage",
+        "\u212a",
+        "\u017fafe",
+        "\u0130",
+        "\u0663\u0664",
+        "\u2014",
+        "\x1c",
+        "Dr.",
+        ". but ",
+        ";",
+        "\n",
+    ]
+)
 ANY_TEXT = st.lists(
-    st.one_of(MARKUP, WORDS, st.sampled_from(SAFE + CLEAN), st.text(max_size=8)), max_size=20
-).map(" ".join)
+    st.one_of(MARKUP, WORDS, TRICKY, st.sampled_from(SAFE + CLEAN), st.text(max_size=8)),
+    max_size=20,
+).map(lambda parts: "".join(parts) if len(parts) % 3 == 0 else " ".join(parts))
 
 
 @given(ANY_TEXT)
-@settings(max_examples=300, deadline=None)
-def test_skipping_rules_by_their_leading_literals_never_changes_a_result(text: str) -> None:
-    # A long time budget: on a busy machine the slower ungated check must not run out of
-    # time and be held, which is not what this compares.
+@settings(max_examples=500, deadline=None)
+def test_the_compiled_scan_never_changes_a_result(text: str) -> None:
+    # A long time budget: on a busy machine the slower uncompiled check must not run out
+    # of time and be held, which is not what this compares.
     assert check(text, timeout=30) == check(text, _ungated(), timeout=30)
 
 
-def test_examples_and_corpus_give_the_same_results_with_and_without_skipping() -> None:
+def test_examples_and_corpus_give_the_same_results_compiled_or_not() -> None:
     texts = [t for rule in default_rules().rules for t in (*rule.must_match, *rule.must_not_match)]
     for corpus in sorted((Path(__file__).parent / "corpus").glob("*.jsonl")):
         texts += [json.loads(line)["text"] for line in corpus.read_text("utf-8").splitlines()]

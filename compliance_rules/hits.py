@@ -1,0 +1,276 @@
+"""Where rules fire in one text: their matches, the context they need, their exceptions."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import regex
+
+from compliance_rules.compiled import Compiled, Literal, Pattern
+from compliance_rules.packs import Rule
+
+Match = regex.Match[str] | re.Match[str]
+WINDOW = 40  # characters each side of a hit in which an exception phrase is looked for
+# Up to this length a text's regex calls run without a timer of their own: setting one up
+# costs more than most calls on a short text take. The deadline is still checked between
+# steps; a longer (possibly hostile) text has every `regex` call timed, and so does a
+# pattern that backtracks badly on the probes it is tried on when the rules are compiled.
+UNTIMED_CHARS = 1_000
+# A full stop after a title ("Dr. Patel", "Mrs. Okafor") or "vs." does not end a clause.
+# (The first character comes first, so that the regex engine skips fast to one; the titles
+# are then looked for behind it.)
+_CLAUSE_END = re.compile(
+    r"[.!?;\n\s](?:(?<=[.!?;\n])"
+    r"(?<!\bdr[.!?;\n])(?<!\bmr[.!?;\n])(?<!\bmrs[.!?;\n])(?<!\bms[.!?;\n])"
+    r"(?<!\bst[.!?;\n])(?<!\bvs[.!?;\n])(?<!\bprof[.!?;\n])"
+    r"[.!?;\n]*(?:\s|$)|(?<=\s)(?:but|however|whereas)\s)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Hit:
+    start: int
+    end: int
+    context: str | None
+
+
+class Text:
+    """A text being checked, its time budget, where the rule set's scan found its patterns
+    may match, and what several rules would each work out again: clauses, context."""
+
+    __slots__ = (
+        "_begins",
+        "_hits",
+        "_later",
+        "_near",
+        "_places",
+        "_stops",
+        "compiled",
+        "deadline",
+        "folded",
+        "text",
+        "timed",
+    )
+
+    def __init__(
+        self,
+        text: str,
+        deadline: float | None,
+        compiled: Compiled | None = None,
+        hits: list[tuple[int, Literal]] | None = None,
+        folded: str = "",
+    ) -> None:
+        self.text = text
+        self.deadline = deadline  # a `time.monotonic()` value; None: no limit
+        self.compiled = compiled  # None: every pattern is searched for the plain way
+        self.folded = folded  # the text as the scan reads it
+        self.timed = deadline is not None and (compiled is None or len(text) > UNTIMED_CHARS)
+        self._hits = hits or []  # the literals the scan found, where
+        self._places: dict[int, list[int]] = {}  # by other pattern: where it may match
+        self._later: dict[tuple[int, int], dict[int, list[int]]] = {}  # by stretch of text
+        self._begins: dict[int, int] = {}
+        self._stops: dict[int, int] = {}
+        self._near: dict[tuple[Pattern, int, int], str | None] = {}
+
+    def budget(self, pattern: Pattern | None = None) -> float | None:
+        """Seconds the next regex call (of `pattern`) may take, None when it is untimed;
+        TimeoutError when there are none left."""
+        if self.deadline is None:
+            return None
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("out of time")
+        slow = self.compiled is not None and pattern in self.compiled.slow
+        return left if self.timed or slow else None
+
+    def tick(self) -> None:
+        """TimeoutError once the deadline has passed: called between steps that are not
+        regex calls of their own (finding a clause takes time on a long text)."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise TimeoutError("out of time")
+
+    def clause(self, start: int, end: int) -> tuple[int, int]:
+        """The clause text[start:end] is in: from the last clause end before it to the next."""
+        begin = self._begins.get(start)
+        if begin is None:
+            begin = 0
+            for m in _CLAUSE_END.finditer(self.text, 0, start):
+                begin = m.end()
+            self._begins[start] = begin
+        stop = self._stops.get(end)
+        if stop is None:
+            found = _CLAUSE_END.search(self.text, end)
+            stop = self._stops[end] = found.start() if found else len(self.text)
+        return begin, stop
+
+    def near(self, pattern: Pattern, lo: int, hi: int) -> str | None:
+        """The first match of a context pattern in text[lo:hi], or None."""
+        key = (pattern, lo, hi)
+        if key not in self._near:
+            found = self.matches(pattern, lo, hi, first=True)
+            self._near[key] = found[0].group(0) if found else None
+        return self._near[key]
+
+    def matches(
+        self, pattern: Pattern, lo: int = 0, hi: int | None = None, first: bool = False
+    ) -> list[Match]:
+        """The matches of `pattern` in text[lo:hi], as `finditer` finds them (or the first).
+
+        In a scanned text, a pattern the scan found places for is tried at those only: a
+        search tries each place in turn, and a match cannot start anywhere else.
+        """
+        stop = len(self.text) if hi is None else hi
+        k = -1 if self.compiled is None else self.compiled.others[pattern]
+        out: list[Match] = []
+        if k < 0:
+            timeout = self.budget(pattern)
+            found: Iterator[Match] = (
+                pattern.finditer(self.text, lo, stop)
+                if timeout is None or isinstance(pattern, re.Pattern)
+                else pattern.finditer(self.text, lo, stop, timeout=timeout)
+            )
+            for m in found:
+                out.append(m)
+                if first:
+                    break
+            return out
+        last = lo
+        for at in self._places_of(k, lo, stop):
+            if last <= at:
+                tried = _match(pattern, self, at, stop)
+                if tried is not None:
+                    out.append(tried)
+                    if first:
+                        break
+                    last = tried.end()
+        return out
+
+    def may_have(self, pattern: Pattern) -> bool:
+        """False when `pattern` (found only when asked for) cannot match in the text: the
+        literals it starts with are not there."""
+        compiled = self.compiled
+        if compiled is None:
+            return True
+        k = compiled.others[pattern]
+        return k not in compiled.later or compiled.may_be_later(k, self.folded, 0, len(self.text))
+
+    def _places_of(self, k: int, lo: int, hi: int) -> list[int]:
+        """Where in text[lo:hi] the scan found the other pattern `k` may match, in order."""
+        compiled = self.compiled
+        assert compiled is not None
+        if k in compiled.later:  # looked for in this stretch only, once
+            key = (lo, hi)
+            if key not in self._later and not compiled.may_be_later(k, self.folded, lo, hi):
+                return []
+            if key not in self._later:
+                self.tick()
+                self._later[key] = compiled.scan_later(self.folded, lo, hi)
+            return sorted(self._later[key].get(k, ()))
+        places = self._places.get(k)
+        if places is None:
+            places = self._places[k] = sorted(at for at, e in self._hits if k in e.nearby)
+        return [at for at in places if lo <= at < hi]
+
+
+def _match(pattern: Pattern, text: Text, at: int, end: int) -> Match | None:
+    timeout = text.budget(pattern)
+    if timeout is None or isinstance(pattern, re.Pattern):
+        return pattern.match(text.text, at, end)
+    return pattern.match(text.text, at, end, timeout=timeout)
+
+
+def confirm(rule: Rule, text: Text, spans: Iterable[tuple[int, int]]) -> list[Hit]:
+    """The matches `spans` of `rule` that count: context in the clause, no exception near."""
+    hits = []
+    nearby = rule.nearby
+    for start, end in spans:
+        text.tick()
+        context = None
+        if nearby is not None:
+            lo, hi = text.clause(start, end)
+            context = text.near(nearby, lo, hi)
+            if context is None:
+                continue
+        if rule.exceptions and _excepted(rule.exceptions, text, start, end):
+            continue
+        hits.append(Hit(start, end, context))
+    return hits
+
+
+def _excepted(exceptions: tuple[regex.Pattern[str], ...], text: Text, start: int, end: int) -> bool:
+    lo, hi = max(0, start - WINDOW), min(len(text.text), end + WINDOW)
+    for exception in exceptions:
+        if any(e.start() < end and e.end() > start for e in text.matches(exception, lo, hi)):
+            return True
+    return False
+
+
+def anchored(
+    patterns: Sequence[Sequence[regex.Pattern[str]]],
+    text: Text,
+    tries: list[tuple[int, int, int]],
+) -> dict[int, list[tuple[int, int]]]:
+    """Where each rule matches, as its `finditer` would find it, given (rule, place,
+    pattern) triples, sorted: every place a match of one of its patterns may start.
+
+    `finditer` takes the leftmost match, then looks again from its end: so each place in
+    order is tried, anchored, unless an earlier match covers it. At one place, a rule's
+    alternation takes its first pattern that matches there: `patterns[rule][pattern]`
+    (the whole alternation, for a rule whose patterns cannot be tried one by one). None
+    matches empty.
+    """
+    spans: dict[int, list[tuple[int, int]]] = {}
+    plain = text.text
+    deadline = math.inf if text.deadline is None else text.deadline
+    timed = text.timed
+    slow = text.compiled.slow if text.compiled is not None else frozenset()
+    previous = (-1, -1, -1)
+    these: Sequence[regex.Pattern[str]] = ()
+    found: list[tuple[int, int]] = []
+    rule_at = -1
+    last = 0
+    for i, at, j in tries:
+        if i != rule_at:
+            if time.monotonic() >= deadline:
+                raise TimeoutError("out of time")
+            rule_at, last, these = i, 0, patterns[i]
+            found = spans[i] = []
+        if at < last or (i, at, j) == previous:
+            continue  # covered by a match, or found twice (by two of its literals)
+        previous = (i, at, j)
+        pattern = these[j]
+        if timed or pattern in slow:
+            m = _match(pattern, text, at, len(plain))
+        else:
+            m = pattern.match(plain, at)
+        if m is not None:
+            found.append(m.span())
+            last = m.end()
+    return spans
+
+
+def everywhere(pattern: regex.Pattern[str], text: Text) -> list[tuple[int, int]]:
+    """Where `pattern` matches in the text, leftmost first, none overlapping."""
+    timeout = text.budget(pattern)
+    found = (
+        pattern.finditer(text.text)
+        if timeout is None
+        else pattern.finditer(text.text, timeout=timeout)
+    )
+    return [m.span() for m in found]
+
+
+def starts_of(pattern: regex.Pattern[str], text: Text) -> list[int]:
+    """Every place a match of `pattern` starts, overlapping ones too."""
+    timeout = text.budget(pattern)
+    found = (
+        pattern.finditer(text.text, overlapped=True)
+        if timeout is None
+        else pattern.finditer(text.text, overlapped=True, timeout=timeout)
+    )
+    return [m.start() for m in found]

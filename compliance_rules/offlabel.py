@@ -1,0 +1,98 @@
+"""Off-label talk: a registry product named in the same clause as a use outside its label."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+
+import regex
+
+from compliance_rules.hits import Text
+from compliance_rules.model import Finding, Outcome
+from compliance_rules.registry import Product, Registry
+
+OFF_LABEL_RULE = "offlabel.registry"
+# Near an off-label cue, words that show the text is about keeping to the label ("the
+# pregnancy contraindication", "not a rescue inhaler", "the decompensated liver disease
+# limitation") or reports an exposure ("got pregnant while on"), not promoting the use.
+_LABEL_TALK_BEFORE = re.compile(
+    r"\b(?:not|never|no|avoid|don'?t|do not|without)\s+(?:(?:a|an|the|for|in|use|use in|"
+    r"to use|be used|recommended|approved|indicated)\s+)*\S*\s*$"
+    r"|\b(?:got|gets|getting|became|become|becomes|is|was|were|she'?s|turned out to be)\s*$",
+    re.IGNORECASE,
+)
+_LABEL_TALK_AFTER = re.compile(
+    r"^\W*(?:[\w-]+\s+){0,3}?(?:contraindications?|contraindicated|warnings?|limitations?|"
+    r"precautions?|restrictions?|exclusions?|is not (?:approved|indicated)|"
+    r"isn'?t (?:approved|indicated))\b",
+    re.IGNORECASE,
+)
+_LABEL_TALK_SPAN = 40
+
+
+class OffLabel:
+    """The registry's products that have off-label cues."""
+
+    def __init__(self, registry: Registry | None) -> None:
+        self.products: tuple[tuple[Product, re.Pattern[str]], ...] = tuple(
+            (product, cues)
+            for product in (registry.products if registry is not None else ())
+            if (cues := product.off_label) is not None
+        )
+
+    def patterns(self) -> tuple[list[re.Pattern[str]], list[re.Pattern[str]]]:
+        """The products' names, and their cues, for the rule set's scan to find places for."""
+        return [p.names for p, _ in self.products], [cues for _, cues in self.products]
+
+    def findings(
+        self,
+        original: str,
+        span: Callable[[int, int], tuple[int, int]],
+        text: Text,
+        named: Iterable[int] | None,
+        outcome: Outcome,
+    ) -> list[Finding]:
+        """Each cue of a use outside the label in the clause of a product's name.
+
+        `named`: the products (by number) whose names may be in the text (None: all).
+        """
+        found = []
+        plain = text.text
+        for n in range(len(self.products)) if named is None else named:
+            product, cues = self.products[n]
+            if not text.may_have(cues):
+                continue
+            for name in text.matches(product.names):
+                text.tick()
+                lo, hi = text.clause(name.start(), name.end())
+                for cue in text.matches(cues, lo, hi):
+                    if _label_talk(plain, lo, hi, cue):
+                        continue
+                    start, end = span(cue.start(), cue.end())
+                    found.append(_finding(product, original, start, end, outcome, name[0]))
+        return found
+
+
+def _label_talk(plain: str, lo: int, hi: int, cue: re.Match[str] | regex.Match[str]) -> bool:
+    before = plain[max(lo, cue.start() - _LABEL_TALK_SPAN) : cue.start()]
+    after = plain[cue.end() : min(hi, cue.end() + _LABEL_TALK_SPAN)]
+    return bool(_LABEL_TALK_BEFORE.search(before) or _LABEL_TALK_AFTER.search(after))
+
+
+def _finding(
+    product: Product, original: str, start: int, end: int, outcome: Outcome, name: str
+) -> Finding:
+    return Finding(
+        OFF_LABEL_RULE,
+        "off_label",
+        outcome,
+        start,
+        end,
+        f"{product.brand} is approved for {product.approved}; talk of other "
+        "uses needs review by Regulatory Affairs.",
+        None,
+        match=original[start:end],
+        cites="21 CFR 202.1(e)(4); PhRMA Code section 1",
+        context=name,
+        pack="registry",
+    )
