@@ -411,6 +411,8 @@ def dashboard_routes(settings: Settings, runtime: Runtime) -> list[BaseRoute]:
         reviewers=tuple(r for r in runtime.policy.reviewers if "@" in r),
         safety=runtime.safety,
         status=tuple(settings.status_lines()),
+        workspaces_apart=settings.slack_isolated,
+        home_workspace=settings.slack_home_workspace,
     )
     return [Mount("/dashboard", app=dashboard_app(runtime, config))]
 

@@ -1056,3 +1056,35 @@ def test_no_dashboard_route_answers_a_server_error(
     method = data.draw(st.sampled_from(["GET", "POST"]))
     response = client.request(method, path, params=query, data=form if method == "POST" else None)
     assert response.status_code < 500, (method, path, query, form, response.text[:300])
+
+
+def test_workspaces_counted_apart_see_only_their_own_board_and_feed(world: World) -> None:
+    def place(s: Session) -> None:
+        for name, team in (("alice", "T0AAA"), ("mia", "T0AAA"), ("carol", "T0AAA")):
+            s.exec(select(Member).where(Member.email == email(name))).one().slack_team_id = team
+        for name in ("bob", "dan", "eve"):
+            s.exec(select(Member).where(Member.email == email(name))).one().slack_team_id = "T0BBB"
+        s.commit()
+
+    world.runtime.run_sync(place)
+    site = world.serve(workspaces_apart=True, home_workspace="T0AAA")
+    alice = site.client("alice")
+    board = alice.get("/dashboard/").text
+    assert "Slack workspace T0AAA" in board
+    assert '<th scope="row">Alice</th>' in board and '<th scope="row">Bob</th>' not in board
+    # Asking for another workspace is for admins only.
+    assert '<th scope="row">Bob</th>' not in alice.get("/dashboard/?workspace=T0BBB").text
+    feed = alice.get("/dashboard/feed").text
+    assert "site activation email" in feed and "congress booking" not in feed
+    exported = alice.get("/dashboard/export/leaderboard.csv").text
+    assert "alice@example.com" in exported and "bob@example.com" not in exported
+
+    ada = site.client("ada")  # not in Slack: the home workspace, or any she asks for
+    assert '<th scope="row">Bob</th>' not in ada.get("/dashboard/").text
+    other = ada.get("/dashboard/?workspace=T0BBB").text
+    assert '<th scope="row">Bob</th>' in other and '<th scope="row">Alice</th>' not in other
+    assert 'name="workspace" value="T0BBB"' in other  # filters keep the workspace
+    assert "congress booking" in ada.get("/dashboard/feed?workspace=T0BBB").text
+
+    together = world.serve()  # one organisation: everyone
+    assert '<th scope="row">Bob</th>' in together.client("alice").get("/dashboard/").text

@@ -46,6 +46,7 @@ log = logging.getLogger("plaudit.dashboard")
 HERE = Path(__file__).parent
 MAX_FORM = 16 * 1024
 _SPRINT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,31}$")
+_TEAM_ID = re.compile(r"^T[A-Z0-9]{2,31}$")
 
 # Who may open what (everyone signed in is a member).
 ACCESS: dict[str, frozenset[str]] = {
@@ -334,6 +335,16 @@ class Dashboard:
             therapeutic_area=_text(q.get("therapeutic_area")),
             value=_text(q.get("value"), 64),
         )
+
+    def workspace(self, request: Request, viewer: Viewer) -> str | None:
+        """The Slack workspace whose boards and feed this viewer sees, when workspaces are
+        counted apart (None: everyone's). Admins may ask for another with `?workspace=`."""
+        if not self.config.workspaces_apart:
+            return None
+        wanted = request.query_params.get("workspace", "")
+        if ADMIN in viewer.roles and _TEAM_ID.match(wanted):
+            return wanted
+        return viewer.account.workspace or self.config.home_workspace
 
     async def not_found(self, request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 404

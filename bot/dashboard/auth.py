@@ -33,6 +33,7 @@ class Account:
     name: str
     roles: tuple[str, ...]  # from the roster
     manages: bool  # someone has them as manager
+    workspace: str | None = None  # their Slack workspace (team id), if they are in Slack
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,10 @@ class DashboardConfig:
     safety: tuple[str, ...] = ()
     session_hours: int = 8
     status: tuple[str, ...] = ()  # what is on, for the configuration page (no secrets)
+    # Several Slack workspaces counted apart: each viewer sees their own workspace's boards
+    # and feed (people not in Slack: `home_workspace`'s); admins may pick one.
+    workspaces_apart: bool = False
+    home_workspace: str | None = None
 
     def __post_init__(self) -> None:
         if len(self.secret_key) < 32:

@@ -46,7 +46,13 @@ def account(session: Session, email: str) -> Account | None:
     row = (
         session.connection()
         .execute(
-            select(_member.c.id, _member.c.email, _member.c.display_name, _member.c.roles).where(
+            select(
+                _member.c.id,
+                _member.c.email,
+                _member.c.display_name,
+                _member.c.roles,
+                _member.c.slack_team_id,
+            ).where(
                 func.lower(_member.c.email) == email.strip().lower(),
                 _member.c.active.is_(True),
                 _member.c.is_bot.is_(False),
@@ -59,7 +65,14 @@ def account(session: Session, email: str) -> Account | None:
     reports = select(_member.c.id).where(_member.c.manager_id == row.id, _member.c.active.is_(True))
     manages = bool(session.connection().execute(select(exists(reports))).scalar())
     roles = tuple(str(r) for r in (row.roles or []) if isinstance(r, str))
-    return Account(int(row.id), str(row.email).lower(), str(row.display_name), roles, manages)
+    return Account(
+        int(row.id),
+        str(row.email).lower(),
+        str(row.display_name),
+        roles,
+        manages,
+        row.slack_team_id,
+    )
 
 
 def _org(manager_id: int) -> CTE:
@@ -111,11 +124,27 @@ class Boards:
 
 
 def boards(
-    session: Session, sprint: Sprint, filters: Filters, exclude: Sequence[str], top: int
+    session: Session,
+    sprint: Sprint,
+    filters: Filters,
+    exclude: Sequence[str],
+    top: int,
+    workspace: str | None = None,
 ) -> Boards:
+    """The people and team boards; `workspace`: that Slack workspace's members only."""
     return Boards(
-        leaderboard.board(session, sprint, filters=filters, exclude=exclude, top=top),
-        leaderboard.board(session, sprint, by="team", filters=filters, exclude=exclude, top=None),
+        leaderboard.board(
+            session, sprint, filters=filters, exclude=exclude, top=top, workspace=workspace
+        ),
+        leaderboard.board(
+            session,
+            sprint,
+            by="team",
+            filters=filters,
+            exclude=exclude,
+            top=None,
+            workspace=workspace,
+        ),
         choices(session),
     )
 
@@ -157,6 +186,7 @@ def _recognitions(
     offset: int = 0,
     manager_id: int | None = None,
     between: tuple[datetime, datetime] | None = None,
+    workspace: str | None = None,
 ) -> list[FeedItem]:
     giver = _member.alias("giver")
     stmt = (
@@ -184,6 +214,8 @@ def _recognitions(
         stmt = stmt.where(
             _recognition.c.created_at >= between[0], _recognition.c.created_at < between[1]
         )
+    if workspace is not None:  # a member belongs to one Slack workspace
+        stmt = stmt.where(giver.c.slack_team_id == workspace)
     if limit is not None:
         stmt = stmt.limit(limit).offset(offset)
     rows = session.connection().execute(stmt).all()
@@ -220,10 +252,21 @@ def _recipients(session: Session, ids: list[int]) -> dict[int, list[Named]]:
 
 
 def feed(
-    session: Session, *, page: int, size: int, manager_id: int | None = None
+    session: Session,
+    *,
+    page: int,
+    size: int,
+    manager_id: int | None = None,
+    workspace: str | None = None,
 ) -> tuple[list[FeedItem], bool]:
     """One page of published recognitions, newest first, and whether there is another."""
-    items = _recognitions(session, limit=size + 1, offset=(page - 1) * size, manager_id=manager_id)
+    items = _recognitions(
+        session,
+        limit=size + 1,
+        offset=(page - 1) * size,
+        manager_id=manager_id,
+        workspace=workspace,
+    )
     return items[:size], len(items) > size
 
 
@@ -376,9 +419,12 @@ def export_leaderboard(
     exclude: Sequence[str],
     actor: str,
     now: datetime,
+    workspace: str | None = None,
 ) -> str:
     """The whole board as CSV; the export is audited in the same transaction."""
-    b = leaderboard.board(session, sprint, by=by, filters=filters, exclude=exclude, top=None)
+    b = leaderboard.board(
+        session, sprint, by=by, filters=filters, exclude=exclude, top=None, workspace=workspace
+    )
     rows = [
         (b.sprint, by, r.rank, r.name, r.email, r.points, r.recognition_points, r.milestone_points)
         for r in b.rows
@@ -388,7 +434,13 @@ def export_leaderboard(
         actor=actor,
         action="export.leaderboard",
         subject=f"sprint:{sprint.id}",
-        detail={"sprint": sprint.id, "by": by, "filters": _filters(filters), "rows": len(rows)},
+        detail={
+            "sprint": sprint.id,
+            "by": by,
+            "filters": _filters(filters),
+            "rows": len(rows),
+            **({"workspace": workspace} if workspace else {}),
+        },
         at=now,
     )
     return to_csv(LEADERBOARD_HEADER, rows)
@@ -409,11 +461,16 @@ RECOGNITIONS_HEADER = (
 
 
 def export_recognitions(
-    session: Session, *, sprint: Sprint | None, actor: str, now: datetime
+    session: Session,
+    *,
+    sprint: Sprint | None,
+    actor: str,
+    now: datetime,
+    workspace: str | None = None,
 ) -> str:
     """Published recognitions (of one sprint, or all) as CSV, audited in the same transaction."""
     between = (sprint.start, sprint.end) if sprint is not None else None
-    items = _recognitions(session, limit=None, between=between)
+    items = _recognitions(session, limit=None, between=between, workspace=workspace)
     rows = [
         (
             i.id,
@@ -434,7 +491,11 @@ def export_recognitions(
         actor=actor,
         action="export.recognitions",
         subject="recognitions",
-        detail={"sprint": sprint.id if sprint else None, "rows": len(rows)},
+        detail={
+            "sprint": sprint.id if sprint else None,
+            "rows": len(rows),
+            **({"workspace": workspace} if workspace else {}),
+        },
         at=now,
     )
     return to_csv(RECOGNITIONS_HEADER, rows)

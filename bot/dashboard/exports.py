@@ -27,6 +27,7 @@ async def export_leaderboard(d: Dashboard, request: Request, viewer: Viewer) -> 
     exclude = d.runtime.boards.exclude
     now = d.runtime.clock.now()
     chosen = sprint
+    workspace = d.workspace(request, viewer)
     body = await d.runtime.run(
         lambda s: data.export_leaderboard(
             s,
@@ -36,6 +37,7 @@ async def export_leaderboard(d: Dashboard, request: Request, viewer: Viewer) -> 
             exclude=exclude,
             actor=f"email:{viewer.email}",
             now=now,
+            workspace=workspace,
         )
     )
     return csv_response(body, f"leaderboard-{sprint.id}-{by}.csv")
@@ -49,8 +51,11 @@ async def export_recognitions(d: Dashboard, request: Request, viewer: Viewer) ->
             return PlainTextResponse("No such sprint.", status_code=404)
         sprint = found
     now = d.runtime.clock.now()
+    workspace = d.workspace(request, viewer)
     body = await d.runtime.run(
-        lambda s: data.export_recognitions(s, sprint=sprint, actor=f"email:{viewer.email}", now=now)
+        lambda s: data.export_recognitions(
+            s, sprint=sprint, actor=f"email:{viewer.email}", now=now, workspace=workspace
+        )
     )
     name = f"recognitions-{sprint.id}.csv" if sprint else "recognitions.csv"
     return csv_response(body, name)

@@ -32,14 +32,18 @@ async def leaderboard(d: Dashboard, request: Request, viewer: Viewer) -> Respons
     filters = d.filters(request)
     exclude = d.runtime.boards.exclude
     boards = None
+    workspace = d.workspace(request, viewer)
     if sprint is not None:
         chosen = sprint
-        boards = await d.runtime.run(lambda s: data.boards(s, chosen, filters, exclude, BOARD_TOP))
+        boards = await d.runtime.run(
+            lambda s: data.boards(s, chosen, filters, exclude, BOARD_TOP, workspace)
+        )
     choices = boards.choices if boards else await d.runtime.run(data.choices)
     query = {
         k: v
         for k, v in {
             "sprint": request.query_params.get("sprint"),
+            "workspace": request.query_params.get("workspace") if workspace else None,
             **vars(filters),
         }.items()
         if v
@@ -56,6 +60,7 @@ async def leaderboard(d: Dashboard, request: Request, viewer: Viewer) -> Respons
         choices=choices,
         values=d.runtime.policy.values,
         boards=boards,
+        workspace=workspace,
         chart=board_chart(boards.people.rows[:CHART_ROWS]) if boards else None,
         export_query="&".join(f"{k}={quote(str(v), safe='')}" for k, v in query.items()),
     )
@@ -70,8 +75,9 @@ async def feed(d: Dashboard, request: Request, viewer: Viewer) -> Response:
             request, 403, "Not allowed", "Only managers have a My org view.", viewer=viewer
         )
     manager = viewer.account.id if mine else None
+    workspace = d.workspace(request, viewer)
     items, more = await d.runtime.run(
-        lambda s: data.feed(s, page=number, size=PAGE_SIZE, manager_id=manager)
+        lambda s: data.feed(s, page=number, size=PAGE_SIZE, manager_id=manager, workspace=workspace)
     )
     return d.render(
         request,
@@ -84,6 +90,7 @@ async def feed(d: Dashboard, request: Request, viewer: Viewer) -> Response:
         more=more,
         mine=mine,
         manager=MANAGER in viewer.roles,
+        workspace=workspace,
     )
 
 
