@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import emit, exit_on_sigterm  # noqa: E402
-from bot.slack_app import SORRY  # noqa: E402
+from bot.slack.app import SORRY  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
 
@@ -270,7 +270,7 @@ def run(
     }
     ports = {"plaudit": free_port(), "bare": free_port()}
     py = sys.executable
-    serve = [py, "-m", "bot.cli", "serve", "--port", str(ports["plaudit"])]
+    serve = [py, "-m", "bot.cli.main", "serve", "--port", str(ports["plaudit"])]
     bare = [py, "-m", "uvicorn", "bench.bare_app:app", "--port", str(ports["bare"])]
     procs: dict[str, subprocess.Popen[bytes]] = {}
     results = {name: Tally() for name in ports}

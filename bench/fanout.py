@@ -84,11 +84,11 @@ async def work(url: str, slack_url: str, ceiling: float, lease: float) -> None:
     """The child: deliver until nothing is pending."""
     import aiohttp
 
-    from bot.outbox import Dispatcher
+    from bot.http.app import slack_client
+    from bot.jobs.outbox import Dispatcher
     from bot.runtime import Runtime
     from bot.settings import Settings
-    from bot.slack_send import SlackSender
-    from bot.web import slack_client
+    from bot.slack.send import SlackSender
     from compliance_rules import default_rules
     from handlers.policy import KudosPolicy
 

@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import emit  # noqa: E402
-from bot.bigcommerce import BigCommerceClient, BigCommerceConfig  # noqa: E402
-from bot.commerce import sync  # noqa: E402
+from bot.bigcommerce.client import BigCommerceClient, BigCommerceConfig  # noqa: E402
+from bot.bigcommerce.sync import sync  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from compliance_rules import default_rules  # noqa: E402
 from handlers.policy import KudosPolicy  # noqa: E402

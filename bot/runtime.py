@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
-from bot.ratelimit import PerUserLimit
+from bot.chat.ratelimit import PerUserLimit
 from compliance_rules import RuleSet
 from handlers.clock import Clock, SystemClock
 from handlers.digests import DigestSchedule

@@ -16,9 +16,9 @@ import httpx
 import uvicorn
 from sqlalchemy import Engine
 
+from bot.http.app import create_app
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.web import create_app
 from compliance_rules import default_rules
 from handlers.clock import Clock, SystemClock
 from handlers.milestones import Milestone

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bot.bigcommerce import (
+from bot.bigcommerce.client import (
     MAX_THROTTLED_RETRIES,
     BigCommerceClient,
     BigCommerceConfig,

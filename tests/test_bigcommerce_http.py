@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from bot.cli import main
+from bot.cli.main import main
 from handlers.milestones import Milestone
 from handlers.policy import KudosPolicy
 from storage import migrate

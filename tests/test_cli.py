@@ -16,7 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bot.cli import main
+from bot.cli.main import main
 from storage import migrate
 from storage.db import make_engine
 from storage.models import Member
@@ -124,7 +124,7 @@ def serve(workdir: Path, port: int, *extra: str, **env: str) -> subprocess.Popen
     """`plaudit serve` in a subprocess, with no Slack settings but those given."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port), *extra],
+        [sys.executable, "-m", "bot.cli.main", "serve", "--port", str(port), *extra],
         cwd=workdir,
         env=clean | {"PYTHONPATH": str(ROOT)} | env,
         stdout=subprocess.PIPE,

@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-import bot.commerce as commerce
+import bot.bigcommerce.sync as commerce
 import handlers.milestones as milestones_module
-from bot.bigcommerce import BigCommerceClient, BigCommerceConfig, parse_rfc2822
-from bot.commerce import (
+from bot.bigcommerce.client import BigCommerceClient, BigCommerceConfig, parse_rfc2822
+from bot.bigcommerce.sync import (
     ORDERS_CURSOR,
     SyncReport,
     parse_webhook,
@@ -410,7 +410,9 @@ def test_a_bad_token_is_reported_not_raised_and_keeps_the_data(
     assert report.error is not None and "401" in report.error
     assert bad not in report.error and bad not in caplog.text
     assert any(
-        r.levelno == logging.WARNING and r.name == "bot.commerce" and "401" in r.getMessage()
+        r.levelno == logging.WARNING
+        and r.name == "bot.bigcommerce.sync"
+        and "401" in r.getMessage()
         for r in caplog.records
     )
     assert report.awarded == [] and report.requests == 1
@@ -568,7 +570,7 @@ def test_a_webhook_racing_a_full_sync_awards_each_milestone_once(
         time.sleep(0.02)
         return awarded
 
-    monkeypatch.setattr("bot.commerce.evaluate", slow_evaluate)
+    monkeypatch.setattr("bot.bigcommerce.sync.evaluate", slow_evaluate)
     milestones = (
         SPRING_LIVE,
         HUNDRED_ORDERS,

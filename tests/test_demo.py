@@ -19,9 +19,10 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from bot import demo, demo_store
-from bot.cli import main
-from bot.commerce import ORDERS_CURSOR
+from bot.bigcommerce.sync import ORDERS_CURSOR
+from bot.cli.main import main
+from bot.demo import app as demo
+from bot.demo import store as demo_store
 from bot.runtime import Runtime
 from compliance_rules import default_rules
 from handlers import leaderboard, surveys
@@ -157,7 +158,7 @@ def running(tmp_path: Path) -> Iterator[tuple[str, str]]:
     }
     env.pop("PLAUDIT_DASHBOARD_SECRET", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "demo", "--port", str(port)],
+        [sys.executable, "-m", "bot.cli.main", "demo", "--port", str(port)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from bot import demo
+from bot.demo import app as demo
 from bot.runtime import Runtime
 from compliance_rules import default_rules
 from handlers.policy import KudosPolicy

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from bot.cli import main
+from bot.cli.main import main
 from compliance_rules import default_rules
 from handlers import digests, kudos, surveys
 from handlers.clock import FixedClock

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from bot.leader import Leadership
+from bot.jobs.leader import Leadership
 from storage.db import make_engine
 from tests.conftest import PG_URL
 
@@ -118,7 +118,7 @@ def test_when_the_leading_replica_is_killed_another_takes_over_and_nothing_runs_
     def start() -> tuple[subprocess.Popen[str], int]:
         port = free_port()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "bot.cli.main", "serve", "--port", str(port)],
             cwd=tmp_path,
             env=env,
             stdout=subprocess.DEVNULL,

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from bot.cli import main
+from bot.cli.main import main
+from bot.jobs.scheduler import Scheduler
 from bot.runtime import BoardSettings, Runtime
-from bot.scheduler import Scheduler
 from compliance_rules import default_rules
 from handlers import kudos, leaderboard
 from handlers.clock import FixedClock

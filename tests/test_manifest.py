@@ -51,7 +51,7 @@ def manifest(name: str = HTTP) -> dict[str, Any]:
 
 def methods_called() -> set[str]:
     found = set()
-    for path in (ROOT / "bot").glob("*.py"):
+    for path in (ROOT / "bot").rglob("*.py"):
         for family, name in _CALL.findall(path.read_text(encoding="utf-8")):
             found |= _UPLOAD if (family, name) == ("files", "upload_v2") else {f"{family}.{name}"}
     return found
@@ -118,7 +118,7 @@ def test_the_two_manifests_differ_only_in_how_slack_reaches_plaudit() -> None:
 
 @pytest.mark.parametrize("name", MANIFESTS)
 def test_every_subscribed_event_has_a_listener(name: str) -> None:
-    source = (ROOT / "bot" / "slack_app.py").read_text(encoding="utf-8")
+    source = (ROOT / "bot" / "slack" / "app.py").read_text(encoding="utf-8")
     for event in manifest(name)["settings"]["event_subscriptions"]["bot_events"]:
         assert f'@app.event("{event}")' in source
 

@@ -20,12 +20,12 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session
 from starlette.types import ASGIApp
 
-from bot import logs
-from bot.bigcommerce import BigCommerceClient, BigCommerceConfig
-from bot.metrics import Metrics
+from bot.bigcommerce.client import BigCommerceClient, BigCommerceConfig
+from bot.http.app import create_app
+from bot.observability import logs
+from bot.observability.metrics import Metrics
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.web import create_app
 from compliance_rules import default_rules
 from handlers.clock import FixedClock
 from handlers.policy import KudosPolicy

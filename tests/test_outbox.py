@@ -11,11 +11,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from bot.outbox import Dispatcher
+from bot.http.app import slack_client
+from bot.jobs.outbox import Dispatcher
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.slack_send import SlackSender
-from bot.web import slack_client
+from bot.slack.send import SlackSender
 from compliance_rules import default_rules
 from handlers.clock import SystemClock
 from handlers.policy import KudosPolicy

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from bot.outbox import Dispatcher
+from bot.jobs.outbox import Dispatcher
 from bot.runtime import Runtime
-from bot.webhook_send import WebhookSender
+from bot.safety.webhook import WebhookSender
 from compliance_rules import default_rules
 from handlers import kudos
 from handlers.clock import SystemClock
@@ -156,7 +156,7 @@ def test_a_pv_case_is_emailed_to_drug_safety_and_retried_while_the_server_is_dow
 ) -> None:
     from aiosmtpd.controller import Controller
 
-    from bot.email_send import EmailSender
+    from bot.safety.email import EmailSender
     from bot.settings import Settings
 
     class Inbox:

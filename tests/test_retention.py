@@ -10,8 +10,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from bot import config as org_config
+from bot.jobs.scheduler import Scheduler
 from bot.runtime import Runtime
-from bot.scheduler import Scheduler
 from compliance_rules import default_rules
 from handlers import kudos, retention, review
 from handlers.clock import FixedClock

@@ -10,8 +10,8 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from bot.jobs.scheduler import Scheduler, due_period, latest_fire
 from bot.runtime import Runtime
-from bot.scheduler import Scheduler, due_period, latest_fire
 from compliance_rules import default_rules
 from handlers import surveys
 from handlers.clock import FixedClock

@@ -453,7 +453,7 @@ def test_not_ready_when_the_schema_is_behind(app_engine: Engine, slack: FakeSlac
 
 
 def test_one_person_cannot_flood_the_bot(server: Server, app_engine: Engine) -> None:
-    from bot.ratelimit import PerUserLimit
+    from bot.chat.ratelimit import PerUserLimit
 
     server.runtime.limiter = PerUserLimit(per_minute=6, burst=2)
     answers = [server.command("help").json()["text"] for _ in range(3)]

@@ -21,9 +21,9 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import Engine, MetaData, Table, text, update
 from sqlmodel import Session, select
 
-from bot.logs import secrets_of
+from bot.jobs.scheduler import Scheduler
+from bot.observability.logs import secrets_of
 from bot.runtime import BoardSettings, Runtime
-from bot.scheduler import Scheduler
 from bot.settings import SLACK_BOT_SCOPES, Settings
 from compliance_rules import default_rules
 from handlers import kudos as kudos_
@@ -365,7 +365,7 @@ def test_the_organisations_channels_go_with_the_home_workspaces_token(
 def test_a_survey_audience_from_the_command_line_is_read_in_the_home_workspace(
     server: Server, slack: FakeSlack
 ) -> None:
-    from bot.cli import UsageError, _channel_members
+    from bot.cli.main import UsageError, _channel_members
 
     install(server, slack, ACME)
     slack.set_channel_members("C0PULSE", ["U0001", "U0002", "U0003"])
@@ -735,7 +735,7 @@ def test_the_command_line_board_of_one_workspace(
     clock: FixedClock,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from bot.cli import main
+    from bot.cli.main import main
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PLAUDIT_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.slack_parse import parse
+from bot.chat.mentions import parse
 
 VALUES = ("#site-activation", "#collaboration")
 

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
 from bot.settings import Settings
-from bot.slack_socket import SocketMode, SocketModeError
+from bot.slack.socket import SocketMode, SocketModeError
 from storage.models import InboundEvent, Recognition
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.socket_mode import FakeSocketMode

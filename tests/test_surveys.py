@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, inspect
 from sqlmodel import Session, col, func, select
 
-from bot.charts import survey_png
+from bot.chat.charts import survey_png
 from compliance_rules import default_rules
 from handlers import surveys
 from handlers.events import Person

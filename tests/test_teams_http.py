@@ -706,7 +706,7 @@ def test_a_teams_only_member_gets_the_survey_card_and_answers_it(
 def test_one_person_cannot_flood_the_bot_in_teams(
     server: Server, connector: FakeConnector, file_engine: Engine
 ) -> None:
-    from bot.ratelimit import PerUserLimit
+    from bot.chat.ratelimit import PerUserLimit
 
     server.runtime.limiter = PerUserLimit(per_minute=6, burst=1)
     first = activity("message_kudos_personal.json", connector, id="r1", text="help", entities=[])

@@ -13,8 +13,8 @@ import jsonschema
 import pytest
 from PIL import Image
 
-from bot import teams_package
-from bot.cli import main
+from bot.cli.main import main
+from bot.teams import package as teams_package
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SCHEMA = SHARED / "specs" / "teams" / "MicrosoftTeams.schema.json"

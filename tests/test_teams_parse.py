@@ -6,8 +6,8 @@ import json
 
 from botbuilder.schema import Activity
 
-from bot.slack_parse import parse
-from bot.teams_app import _as_command_text, _mentions, _plain, _without_bot
+from bot.chat.mentions import parse
+from bot.teams.bot import _as_command_text, _mentions, _plain, _without_bot
 from tests.harness import PAYLOADS
 
 

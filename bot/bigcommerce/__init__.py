@@ -1,0 +1,1 @@
+"""BigCommerce: the REST client, the store sync and the order webhook."""

@@ -1,0 +1,1 @@
+"""What both chat platforms share: commands, mention tokens, neutral texts, charts, limits."""

@@ -1,0 +1,1 @@
+"""`plaudit demo`: a fictional organisation, a built-in store and the sandbox."""

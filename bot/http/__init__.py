@@ -1,0 +1,1 @@
+"""The ASGI application: assembly, routes, health and the guards at the edge."""

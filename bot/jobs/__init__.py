@@ -1,0 +1,1 @@
+"""Background work: the scheduler, its leadership and the outbox dispatcher."""

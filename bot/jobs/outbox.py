@@ -1,0 +1,469 @@
+"""The outbox dispatcher: delivers queued messages with rate limits, retries and leases."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+
+from sqlalchemy import bindparam, func, or_, update
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from bot.observability import metrics
+from bot.runtime import Runtime
+from storage.models import Outbox
+
+log = logging.getLogger("plaudit.outbox")
+_table = Outbox.__table__  # type: ignore[attr-defined]
+_JOB_COLUMNS = (
+    _table.c.id,
+    _table.c.platform,
+    _table.c.workspace,
+    _table.c.channel,
+    _table.c.kind,
+    _table.c.user,
+    _table.c.template,
+    _table.c.data,
+    _table.c.attempts,
+    _table.c.key,
+    _table.c.claimed_until,
+)
+_MARK_DELIVERED = (
+    update(_table)
+    .where(_table.c.id == bindparam("row_id"))
+    .values(
+        status="delivered",
+        message_ref=bindparam("ref"),
+        delivered_at=bindparam("at"),
+        claimed_until=None,
+    )
+)
+
+
+class RateLimited(Exception):
+    """The platform said slow down; try again after `retry_after` seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited for {retry_after}s")
+        self.retry_after = retry_after
+
+
+class Transient(Exception):
+    """A failure worth retrying (5xx, connection reset, timeout)."""
+
+
+class Permanent(Exception):
+    """A failure no retry will fix (channel gone, bot not in channel)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    platform: str
+    workspace: str | None
+    channel: str
+    kind: str
+    user: str | None
+    template: str
+    data: dict[str, object]
+    attempts: int
+    key: str = ""
+    # Claimed before and never finished: the last owner died, perhaps after sending. A
+    # sender that can ask the platform whether the message exists should ask first.
+    uncertain: bool = False
+
+
+Sender = Callable[[Job], Awaitable[str | None]]  # returns the platform's message id
+
+
+class Dispatcher:
+    """Claims due rows and delivers them, one task per channel, paced per channel.
+
+    A channel with work in flight is not claimed again until its task ends, so a slow or
+    rate-limited channel never holds up the others. Outcomes are written in batches.
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        senders: dict[str, Sender],
+        *,
+        channel_interval: float = 1.0,
+        workspace_rate: float = 20.0,
+        max_attempts: int = 8,
+        batch: int = 100,
+        max_channels: int = 16,
+        per_channel: int = 5,
+        lease: timedelta = timedelta(seconds=120),
+        idle_poll: float = 2.0,
+        backoff_base: float = 2.0,
+        backoff_cap: float = 600.0,
+        flush_interval: float = 0.05,
+    ) -> None:
+        self.runtime = runtime
+        self.senders = senders
+        self.channel_interval = channel_interval
+        self.workspace_rate = workspace_rate  # messages a second per workspace; 0 = no limit
+        # Sends are spaced a little wider than the limit: a send that leaves a few ms late
+        # would otherwise put one too many into some one-second window and cost a pause.
+        self._cruise = workspace_rate * 0.95
+        self.max_attempts = max_attempts
+        self.batch = batch
+        self.max_channels = max_channels
+        self.per_channel = per_channel
+        self.lease = lease
+        self.idle_poll = idle_poll
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.flush_interval = flush_interval
+        self._last_sent: dict[tuple[str | None, str], float] = {}
+        self._next_slot: dict[str | None, float] = {}
+        # Per workspace: sends a second now (below workspace_rate after a 429) and the end
+        # of a pause the platform asked for; one workspace's limit is shared by its channels.
+        self._rate: dict[str | None, float] = {}
+        self._paused_until: dict[str | None, float] = {}
+        # Per workspace: when each send of the last second went out, or came back if it
+        # has (a stalled event loop can push several out together; counting them by their
+        # answer keeps the next second from taking one too many).
+        self._recent: dict[str | None, list[list[float]]] = {}
+        self._channels: dict[tuple[str | None, str], asyncio.Task[None]] = {}
+        self._outcomes: list[Callable[[Session], None]] = []
+        self._delivered: list[dict[str, object]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def running(self) -> bool:
+        """The delivery loop is alive (not stopped, not crashed)."""
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        self.runtime.listeners.append(self._threadsafe_wake())
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="outbox")
+
+    def _threadsafe_wake(self) -> Callable[[], None]:
+        loop = asyncio.get_running_loop()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(self._wake.set)
+
+        return wake
+
+    async def stop(self) -> None:
+        """Finish what is in flight, then stop; unclaimed rows wait for the next start."""
+        self._stopping = True
+        self._stopped.set()
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            claimed = 0
+            if len(self._channels) < self.max_channels:
+                try:
+                    claimed = await self._claim_and_start()
+                except Exception:
+                    log.exception("outbox claim failed; retrying shortly")
+            if claimed == 0 and not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.idle_poll)
+        if self._channels:
+            await asyncio.gather(*self._channels.values(), return_exceptions=True)
+        if self._flusher is not None:
+            await self._flusher
+        await self._flush()
+
+    async def _claim_and_start(self) -> int:
+        busy = sorted({channel for _, channel in self._channels})
+        jobs = await self.runtime.run_alongside(partial(self._claim, busy=busy))
+        by_channel: dict[tuple[str | None, str], list[Job]] = {}
+        for job in jobs:
+            by_channel.setdefault((job.workspace, job.channel), []).append(job)
+        for key, channel_jobs in by_channel.items():
+            task = asyncio.get_running_loop().create_task(self._deliver_channel(key, channel_jobs))
+            self._channels[key] = task
+            task.add_done_callback(partial(self._channel_done, key))
+        return len(jobs)
+
+    def _channel_done(self, key: tuple[str | None, str], task: asyncio.Task[None]) -> None:
+        self._channels.pop(key, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("outbox channel %s failed", key, exc_info=task.exception())
+        self._wake.set()
+
+    def _claim(self, session: Session, *, busy: list[str]) -> list[Job]:
+        """Lease due rows: the first few of each channel whose earliest waiting row is due
+        and free, for as many channels as there is room for, oldest first.
+
+        A channel whose earliest waiting row is leased (being sent, by this replica or
+        another) or waiting for a retry gets nothing, so each channel receives its
+        messages in the order they were queued, however many dispatchers run; and a deep
+        backlog in one channel never keeps the others waiting."""
+        now = self.runtime.clock.now()
+        platforms = list(self.senders)
+        heads = (
+            sa_select(
+                _table.c.platform,
+                _table.c.channel,
+                func.min(_table.c.id).label("first"),
+            )
+            .where(_table.c.status == "pending", _table.c.platform.in_(platforms))
+            .group_by(_table.c.platform, _table.c.channel)
+            .subquery()
+        )
+        free = or_(_table.c.claimed_until.is_(None), _table.c.claimed_until < now)
+        room = max(self.max_channels - len(busy), 1)
+        ready = (
+            sa_select(_table.c.id, _table.c.platform, _table.c.channel)
+            .join(heads, _table.c.id == heads.c.first)
+            .where(_table.c.next_attempt_at <= now, free)
+            .order_by(_table.c.id)
+            .limit(room)
+        )
+        if busy:
+            ready = ready.where(_table.c.channel.not_in(busy))
+        conn = session.connection()
+        postgres = conn.dialect.name == "postgresql"
+        jobs: list[Job] = []
+        for head_id, platform, channel in conn.execute(ready).all():
+            rows = (
+                sa_select(*_JOB_COLUMNS, _table.c.next_attempt_at)
+                .where(
+                    _table.c.platform == platform,
+                    _table.c.channel == channel,
+                    _table.c.status == "pending",
+                    _table.c.id >= head_id,
+                )
+                .order_by(_table.c.id)
+                .limit(self.per_channel)
+            )
+            if postgres:
+                rows = rows.with_for_update(skip_locked=True)
+            taken: list[Job] = []
+            for row in conn.execute(rows):
+                if not taken and row.id != head_id:
+                    break  # another replica is claiming this channel right now
+                due = row.next_attempt_at <= now
+                if not due or (row.claimed_until is not None and row.claimed_until >= now):
+                    break  # keep the order: nothing after a row that has to wait
+                taken.append(Job(*row[:9], key=row.key, uncertain=row.claimed_until is not None))
+            jobs.extend(taken)
+        if jobs:
+            conn.execute(
+                update(_table)
+                .where(_table.c.id.in_([j.id for j in jobs]))
+                .values(claimed_until=now + self.lease)
+            )
+        return jobs
+
+    async def _pace(self, key: tuple[str | None, str], workspace: str | None) -> list[float] | None:
+        """Wait for this channel's next turn and a send slot of its workspace; None when
+        stopping, else the slot's time stamp (to be moved to when the answer came). A 429
+        seen while waiting moves the slot past the pause."""
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            wait = self._last_sent.get(key, 0.0) + self.channel_interval - now
+            if self.workspace_rate > 0:
+                start = max(now + max(wait, 0.0), self._next_slot.get(workspace, 0.0))
+                start = max(start, self._paused_until.get(workspace, 0.0))
+                rate = self._rate.get(workspace, self._cruise)
+                self._next_slot[workspace] = start + 1.0 / rate
+                wait = start - now
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopped.wait(), wait)
+            if self._stopping:
+                return None
+            now = loop.time()
+            paused = self._paused_until.get(workspace, 0.0) - now
+            if paused > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopped.wait(), paused)
+                continue
+            if self.workspace_rate <= 0:
+                return [now]
+            # Never more than the rate in any one second, whatever the event loop did: a
+            # stall that bunches sends up must not push the next second over the limit.
+            recent = [e for e in self._recent.get(workspace, []) if e[0] > now - 1.0]
+            self._recent[workspace] = recent
+            if len(recent) < max(1, int(self._rate.get(workspace, self._cruise))):
+                stamp = [now]
+                recent.append(stamp)
+                return stamp
+            oldest = min(e[0] for e in recent)
+            self._next_slot[workspace] = max(self._next_slot[workspace], oldest + 1.0)
+
+    def _throttled(self, workspace: str | None, retry_after: float) -> None:
+        """The platform said slow down: pause the workspace and send a little slower."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + retry_after
+        self._paused_until[workspace] = max(self._paused_until.get(workspace, 0.0), until)
+        rate = self._rate.get(workspace, self._cruise)
+        self._rate[workspace] = max(min(1.0, self._cruise), rate * 0.95)
+
+    def _sent(self, workspace: str | None) -> None:
+        if self.workspace_rate > 0:
+            rate = self._rate.get(workspace, self._cruise)
+            if rate < self._cruise:
+                # Creep back up slowly: a 429 costs a whole pause, a slightly slow send little.
+                self._rate[workspace] = min(self._cruise, rate + 0.001)
+
+    async def _deliver_channel(self, key: tuple[str | None, str], jobs: list[Job]) -> None:
+        loop = asyncio.get_running_loop()
+        for index, job in enumerate(jobs):
+            stamp = await self._pace(key, job.workspace)
+            if stamp is None:
+                # Hand the rest back now rather than holding shutdown for the pacing.
+                for later in jobs[index:]:
+                    self._record(partial(self._release, job=later))
+                return
+            try:
+                try:
+                    ref = await self.senders[job.platform](job)
+                finally:
+                    stamp[0] = loop.time()
+            except RateLimited as limited:
+                metrics.count_delivery(job.platform, "rate_limited")
+                self._throttled(job.workspace, limited.retry_after)
+                # Everything still queued for this channel waits too.
+                for later in jobs[index:]:
+                    self._record(
+                        partial(
+                            self._retry,
+                            job=later,
+                            delay=limited.retry_after,
+                            error=str(limited),
+                            counts=False,
+                        )
+                    )
+                return
+            except Permanent as exc:
+                metrics.count_delivery(job.platform, "dead")
+                log.error("outbox row %s is undeliverable: %s", job.id, exc)
+                self._record(partial(self._dead, job=job, error=str(exc)))
+            except Exception as exc:
+                last = job.attempts + 1 >= self.max_attempts
+                metrics.count_delivery(job.platform, "dead" if last else "retry")
+                delay = self._backoff(job.attempts + 1)
+                log.warning("outbox row %s failed (%s); retrying in %.0fs", job.id, exc, delay)
+                self._record(
+                    partial(self._retry, job=job, delay=delay, error=repr(exc), counts=True)
+                )
+            else:
+                metrics.count_delivery(job.platform, "delivered")
+                self._sent(job.workspace)
+                self._delivered.append(
+                    {"row_id": job.id, "ref": ref, "at": self.runtime.clock.now()}
+                )
+                self._record(None)
+            self._last_sent[key] = loop.time()
+
+    def _record(self, outcome: Callable[[Session], None] | None) -> None:
+        """Queue an outcome; they are written together, a moment later, in one transaction."""
+        if outcome is not None:
+            self._outcomes.append(outcome)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        if not self._stopping:
+            await asyncio.sleep(self.flush_interval)
+        await self._flush()
+
+    async def _flush(self) -> None:
+        while self._outcomes or self._delivered:
+            outcomes, self._outcomes = self._outcomes, []
+            delivered, self._delivered = self._delivered, []
+
+            try:
+                await self.runtime.run_alongside(
+                    partial(_write, delivered=delivered, outcomes=outcomes)
+                )
+            except Exception:
+                # The rows keep their lease; once it expires they are claimed and sent again.
+                log.exception("could not record %d outbox outcomes", len(outcomes) + len(delivered))
+                return
+
+    def _backoff(self, attempt: int) -> float:
+        delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        return float(delay * random.uniform(0.8, 1.2))
+
+    def _retry(self, session: Session, *, job: Job, delay: float, error: str, counts: bool) -> None:
+        row = session.get(Outbox, job.id)
+        assert row is not None
+        if counts:
+            row.attempts += 1
+        row.last_error = error[:500]
+        row.claimed_until = None
+        if row.attempts >= self.max_attempts:
+            row.status = "dead"
+            # A drug-safety notification that cannot be delivered needs a person, now.
+            level = logging.CRITICAL if job.template.startswith("pv.") else logging.ERROR
+            log.log(
+                level,
+                "outbox row %s (%s) is dead after %s attempts: %s",
+                job.id,
+                job.template,
+                row.attempts,
+                error,
+            )
+        else:
+            row.next_attempt_at = self.runtime.clock.now() + timedelta(seconds=delay)
+        session.add(row)
+
+    def _release(self, session: Session, *, job: Job) -> None:
+        row = session.get(Outbox, job.id)
+        assert row is not None
+        row.claimed_until = None
+        session.add(row)
+
+    def _dead(self, session: Session, *, job: Job, error: str) -> None:
+        row = session.get(Outbox, job.id)
+        assert row is not None
+        row.status, row.last_error, row.claimed_until = "dead", error[:500], None
+        row.attempts += 1
+        session.add(row)
+        if job.template.startswith("pv."):
+            log.critical("drug-safety notification %s cannot be delivered: %s", job.id, error)
+
+
+def _write(
+    session: Session,
+    *,
+    delivered: list[dict[str, object]],
+    outcomes: list[Callable[[Session], None]],
+) -> None:
+    if delivered:
+        session.connection().execute(_MARK_DELIVERED, delivered)
+    for outcome in outcomes:
+        outcome(session)
+
+
+def pending_count(session: Session) -> int:
+    """Rows still owed, for health reporting."""
+    stmt = select(func.count(col(Outbox.id))).where(Outbox.status == "pending")
+    return int(session.exec(stmt).one())
+
+
+def undelivered_safety_count(session: Session) -> int:
+    """Drug-safety notifications that gave up: each one needs a person to act."""
+    stmt = select(func.count(col(Outbox.id))).where(
+        Outbox.status == "dead", col(Outbox.template).startswith("pv.")
+    )
+    return int(session.exec(stmt).one())

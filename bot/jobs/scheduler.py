@@ -1,0 +1,478 @@
+"""Scheduled work: opening survey rounds, delivering and reminding, closing with results.
+
+APScheduler 3.x (`AsyncIOScheduler`) fires a cron survey at its time; a sweep every
+`sweep_seconds` (and once at start) does everything else and catches up on what was due
+while the bot was down. Every run is keyed in the database (a round is unique per survey
+and period; each invitation, reminder and result post has its own outbox key), so a
+second firing, a restart, or two replicas sweeping at once never do anything twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bot.bigcommerce.sync import StoreSync
+from bot.jobs.leader import Leadership
+from bot.observability import metrics
+from bot.runtime import BoardSettings, Runtime
+from handlers import digests, leaderboard, retention, surveys
+from handlers.sprints import Sprint
+from storage.models import Member, ScheduledRun, SurveyRound
+
+log = logging.getLogger("plaudit.scheduler")
+ChannelMembers = Callable[[str], Awaitable[list[str]]]  # channel id -> member user ids
+
+
+def cron_trigger(survey: surveys.Survey) -> CronTrigger:
+    assert survey.schedule.cron is not None
+    return CronTrigger.from_crontab(
+        survey.schedule.cron, timezone=ZoneInfo(survey.schedule.timezone or "UTC")
+    )
+
+
+def latest_fire(trigger: CronTrigger, now: datetime, lookback: timedelta) -> datetime | None:
+    """The last time `trigger` fired at or before `now`, looking back at most `lookback`.
+
+    Steps are taken in UTC: in the hour a clock goes back, wall-clock arithmetic on the
+    local time would return the same firing again and again."""
+    last = None
+    fire = trigger.get_next_fire_time(None, now - lookback)
+    while fire is not None and fire <= now:
+        last = fire
+        probe = fire.astimezone(UTC) + timedelta(seconds=1)
+        following = trigger.get_next_fire_time(None, probe)
+        # In the repeated hour the trigger can answer with the firing it was given; step
+        # past it in UTC until it moves on.
+        for _ in range(12):
+            if following is None or following > fire:
+                break
+            probe += timedelta(minutes=15)
+            following = trigger.get_next_fire_time(None, probe)
+        if following is None or following <= fire:
+            break
+        fire = following
+    return last
+
+
+def period_key(fire: datetime) -> str:
+    """A firing as the wall-clock time of its zone: in the hour a clock goes back a cron
+    fires twice at the same local time, and both firings are one period."""
+    return fire.strftime("%Y-%m-%dT%H:%M")
+
+
+def due_period(
+    survey: surveys.Survey, now: datetime
+) -> tuple[str, datetime | None, date | None] | None:
+    """(period key, closes_at, local date) of the round that should be open now, if any."""
+    if survey.schedule.cron is not None:
+        fire = latest_fire(cron_trigger(survey), now, survey.open_for)
+        if fire is None or fire + survey.open_for <= now:
+            return None
+        return period_key(fire), fire.astimezone(UTC) + survey.open_for, None
+    if survey.schedule.is_local:
+        found = surveys.local_period(survey, now)
+        if found is None:
+            return None
+        period, day = found
+        return period, None, day
+    return None
+
+
+class Scheduler:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        channel_members: ChannelMembers | None = None,
+        store: StoreSync | None = None,
+        sweep_seconds: float = 30.0,
+        leader: Leadership | None = None,
+    ) -> None:
+        self.runtime = runtime
+        # With several replicas only the one holding the lock runs scheduled work; None
+        # means this process always does (tests, and the CLI).
+        self.leader = leader
+        self._leading: asyncio.Task[None] | None = None
+        self.channel_members = channel_members
+        self.store = store
+        self.sweep_seconds = sweep_seconds
+        self._aps: AsyncIOScheduler | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def role(self) -> str:
+        if self.leader is None:
+            return "running"
+        return "leader" if self.leader.is_leader else "standby"
+
+    def _standing_by(self) -> bool:
+        return self.leader is not None and not self.leader.is_leader
+
+    async def _follow_leadership(self) -> None:
+        """Sweep as soon as this replica becomes the leader (catching up on what fell due
+        while another led, or none did), then wait for the next time."""
+        assert self.leader is not None
+        while True:
+            await self.leader.wait_for(True)
+            await self.sweep()
+            await self.leader.wait_for(False)
+
+    def start(self) -> None:
+        if self.leader is not None:
+            self.leader.start()
+            self._leading = asyncio.get_running_loop().create_task(self._follow_leadership())
+        aps = AsyncIOScheduler(timezone=UTC)
+        for survey in self.runtime.surveys:
+            if survey.schedule.cron is not None:
+                aps.add_job(
+                    self.sweep,
+                    cron_trigger(survey),
+                    id=f"survey:{survey.id}:open",
+                    coalesce=True,
+                    max_instances=1,
+                    misfire_grace_time=int(survey.open_for.total_seconds()),
+                )
+        aps.add_job(
+            self.sweep,
+            IntervalTrigger(seconds=self.sweep_seconds),
+            id="surveys:sweep",
+            coalesce=True,
+            max_instances=1,
+            next_run_time=datetime.now(UTC),  # once at start: catch up on what was missed
+        )
+        if self.store is not None:
+            aps.add_job(
+                self.sync_store,
+                IntervalTrigger(seconds=self.runtime.store.sync_every.total_seconds()),
+                id="bigcommerce:sync",
+                coalesce=True,
+                max_instances=1,
+                next_run_time=datetime.now(UTC) + timedelta(seconds=5),
+            )
+        aps.start()
+        self._aps = aps
+
+    async def stop(self) -> None:
+        if self._aps is not None:
+            self._aps.shutdown(wait=False)
+            self._aps = None
+        if self._leading is not None:
+            self._leading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._leading
+            self._leading = None
+        async with self._lock:  # let a sweep in progress finish its transaction
+            pass
+        if self.leader is not None:
+            await self.leader.stop()
+
+    async def sync_store(self) -> None:
+        """Bring the local copy of the store up to date and award milestones (in a thread:
+        the client is synchronous)."""
+        if self.store is None:
+            return
+        if self._standing_by():
+            metrics.count_run("bigcommerce.sync", "standby")
+            return
+        # One sync per interval however many processes or replicas run the scheduler: the
+        # store's API quota is shared, and every sync would spend it.
+        now = self.runtime.clock.now()
+        every = max(self.runtime.store.sync_every.total_seconds(), 1.0)
+        period = str(int(now.timestamp() // every))
+        claim = partial(_claim_run, job="bigcommerce.sync", period=period, now=now)
+        if not await self.runtime.run(claim):
+            metrics.count_run("bigcommerce.sync", "skipped")
+            return
+        try:
+            report = await asyncio.to_thread(self.store.sync)
+        except Exception:
+            metrics.count_run("bigcommerce.sync", "error")
+            log.exception("BigCommerce sync failed; it runs again at the next interval")
+            return
+        metrics.count_run("bigcommerce.sync", "ok")
+        if report.awarded:
+            self.runtime.poke()
+
+    async def sweep(self) -> dict[str, int]:
+        """One pass: open due rounds, queue due invitations and reminders, close rounds."""
+        if self._standing_by():
+            metrics.count_run("sweep", "standby")
+            return {}
+        async with self._lock:
+            try:
+                counts = await self._sweep()
+            except Exception:
+                metrics.count_run("sweep", "error")
+                log.exception("survey sweep failed; the next one will pick up from here")
+                return {}
+            metrics.count_run("sweep", "ok")
+            return counts
+
+    async def _sweep(self) -> dict[str, int]:
+        now = self.runtime.clock.now()
+        opened = invited = 0
+        for survey in self.runtime.surveys:
+            try:
+                result = await self._open_due(survey, now)
+            except Exception:
+                # One survey's trouble (a channel the bot left, a race lost) must not stop
+                # the others, nor the deliveries and closes below.
+                log.exception("could not open the due round of survey %s", survey.id)
+                continue
+            if isinstance(result, surveys.Opened):
+                opened += 1
+                invited += result.due_now
+                log.info(
+                    "opened round %s of survey %s for %s people",
+                    result.number,
+                    survey.id,
+                    result.invited,
+                )
+            elif isinstance(result, surveys.Skipped):
+                log.info("survey %s not opened: %s", survey.id, result.reason)
+        counts = await self.runtime.run(partial(_housekeeping, now=now))
+        counts["opened"] = opened
+        counts["invited"] += invited
+        try:
+            counts["boards"] = await self._boards(now)
+        except Exception:
+            log.exception("posting the sprint board failed; the next sweep tries again")
+        try:
+            counts["digests"] = await self.runtime.run(
+                partial(_digests, now=now, runtime=self.runtime)
+            )
+        except Exception:
+            log.exception("sending digests failed; the next sweep tries again")
+        if self.runtime.retention.on:
+            try:
+                counts["purged"] = await self.runtime.run(
+                    partial(_retention, now=now, runtime=self.runtime)
+                )
+            except Exception:
+                log.exception("the retention purge failed; the next sweep tries again")
+        if any(counts.values()):
+            self.runtime.poke()
+        return counts
+
+    async def _boards(self, now: datetime) -> int:
+        """Close the sprint that ended (freeze, final board) and post the mid-sprint update
+        when its cron has fired; each keyed, so it happens once."""
+        settings = self.runtime.boards
+        calendar = self.runtime.policy.sprints
+        channel = settings.channel or self.runtime.policy.recognition_channel
+        teams = self.runtime.policy.teams_recognition_channel
+        posted = 0
+        ended = calendar.last_ended(now)
+        # A sprint long over (before Plaudit ran, say) is not closed late with a post.
+        if ended is not None and now - ended.end < timedelta(days=14):
+            closed = await self.runtime.run(
+                partial(
+                    _close_sprint,
+                    ended,
+                    now=now,
+                    settings=settings,
+                    channel=channel,
+                    teams_channel=teams,
+                )
+            )
+            posted += int(closed)
+        if settings.update_cron and (channel or teams):
+            trigger = CronTrigger.from_crontab(
+                settings.update_cron, timezone=ZoneInfo(settings.update_timezone or "UTC")
+            )
+            fire = await asyncio.to_thread(latest_fire, trigger, now, timedelta(hours=12))
+            current = calendar.sprint_of(now)
+            if fire is not None and current is not None and current.contains(fire):
+                posted += int(
+                    await self.runtime.run(
+                        partial(
+                            _post_update,
+                            current,
+                            period=period_key(fire),
+                            now=now,
+                            settings=settings,
+                            channel=channel,
+                            teams_channel=teams,
+                        )
+                    )
+                )
+        return posted
+
+    async def _open_due(
+        self, survey: surveys.Survey, now: datetime
+    ) -> surveys.Opened | surveys.AlreadyOpen | surveys.Skipped | None:
+        due = await asyncio.to_thread(due_period, survey, now)
+        if due is None:
+            return None
+        period, closes_at, day = due
+        if await self.runtime.run(partial(_round_exists, survey.id, period)):
+            return None
+        members = None
+        if survey.audience.slack_channel:
+            if self.channel_members is None:
+                return surveys.Skipped(
+                    f"its audience is Slack channel {survey.audience.slack_channel} "
+                    "and Slack is not configured"
+                )
+            members = await self.channel_members(survey.audience.slack_channel)
+        return await self.runtime.run(
+            partial(
+                _open,
+                survey,
+                now=now,
+                period=period,
+                closes_at=closes_at,
+                day=day,
+                members=members,
+            )
+        )
+
+
+def _round_exists(survey_id: str, period: str, session: Session) -> bool:
+    stmt = select(SurveyRound.id).where(
+        SurveyRound.survey_id == survey_id, SurveyRound.period == period
+    )
+    return session.exec(stmt).first() is not None
+
+
+def _open(
+    survey: surveys.Survey,
+    session: Session,
+    *,
+    now: datetime,
+    period: str,
+    closes_at: datetime | None,
+    day: date | None,
+    members: list[str] | None,
+) -> surveys.Opened | surveys.AlreadyOpen | surveys.Skipped:
+    return surveys.open_round(
+        survey,
+        session=session,
+        now=now,
+        period=period,
+        closes_at=closes_at,
+        local_day=day,
+        channel_members=members,
+    )
+
+
+def _claim_run(session: Session, *, job: str, period: str, now: datetime) -> bool:
+    """Record a scheduled run; False when this (job, period) already ran."""
+    if session.exec(
+        select(ScheduledRun.id).where(ScheduledRun.job == job, ScheduledRun.period == period)
+    ).first():
+        return False
+    try:
+        with session.begin_nested():
+            session.add(ScheduledRun(job=job, period=period, ran_at=now))
+            session.flush()
+    except IntegrityError:
+        return False  # another replica ran it a moment ago
+    return True
+
+
+def _workspace(session: Session) -> str | None:
+    return session.exec(
+        select(Member.slack_team_id).where(col(Member.slack_team_id).is_not(None)).limit(1)
+    ).first()
+
+
+def _close_sprint(
+    sprint: Sprint,
+    session: Session,
+    *,
+    now: datetime,
+    settings: BoardSettings,
+    channel: str | None,
+    teams_channel: str | None = None,
+) -> bool:
+    if not _claim_run(session, job="sprint.close", period=sprint.id, now=now):
+        return False
+    leaderboard.close_sprint(
+        session,
+        sprint,
+        now=now,
+        rules=settings.rules,
+        channel=_slack_channel(settings, channel),
+        workspace=settings.slack_workspace or _workspace(session),
+        exclude=settings.exclude,
+        top=settings.top,
+        teams_channel=teams_channel,
+        only_workspace=settings.slack_workspace if settings.slack_only else None,
+    )
+    return True
+
+
+def _slack_channel(settings: BoardSettings, channel: str | None) -> str | None:
+    """Where the Slack board goes: nowhere when workspaces are counted apart and no home
+    workspace is set, since a board of everyone would mix them."""
+    if settings.slack_only and settings.slack_workspace is None:
+        if channel:
+            log.warning(
+                "sprint board not posted in Slack: set PLAUDIT_SLACK_HOME_WORKSPACE to the "
+                "workspace of channel %s",
+                channel,
+            )
+        return None
+    return channel
+
+
+def _post_update(
+    sprint: Sprint,
+    session: Session,
+    *,
+    period: str,
+    now: datetime,
+    settings: BoardSettings,
+    channel: str | None,
+    teams_channel: str | None = None,
+) -> bool:
+    if not _claim_run(session, job="leaderboard.update", period=period, now=now):
+        return False
+    return leaderboard.queue_post(
+        session,
+        sprint,
+        key=f"leaderboard:{sprint.id}:update:{period}",
+        channel=_slack_channel(settings, channel),
+        workspace=settings.slack_workspace or _workspace(session),
+        final=False,
+        exclude=settings.exclude,
+        top=settings.top,
+        teams_channel=teams_channel,
+        only_workspace=settings.slack_workspace if settings.slack_only else None,
+    )
+
+
+def _housekeeping(session: Session, *, now: datetime) -> dict[str, int]:
+    return {
+        "invited": surveys.deliver_due(session=session, now=now),
+        "reminded": surveys.remind_due(session=session, now=now),
+        "closed": len(surveys.close_due(session=session, now=now)),
+    }
+
+
+def _digests(session: Session, *, now: datetime, runtime: Runtime) -> int:
+    if runtime.digests is None:
+        return 0
+    return digests.send_due(session, now=now, policy=runtime.policy, schedule=runtime.digests)
+
+
+def _retention(session: Session, *, now: datetime, runtime: Runtime) -> int:
+    """Once a day (UTC): erase what the retention policy says is due."""
+    policy = runtime.retention
+    if not _claim_run(session, job="retention.purge", period=now.date().isoformat(), now=now):
+        return 0
+    done = retention.purge(session, retention=policy, now=now)
+    return done.texts + done.pv_links

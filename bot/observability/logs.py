@@ -1,0 +1,192 @@
+"""Process logging: text for terminals or one JSON object a line, with secrets and patient
+identifiers redacted, and the id of the HTTP request each line was written for."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterable
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import TextIO
+
+from bot.settings import Settings
+
+REDACTED = "[redacted]"
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+request_id: ContextVar[str | None] = ContextVar("plaudit_request_id", default=None)
+"""The id of the HTTP request being handled (set by the ASGI middleware in
+`bot.observability.metrics`)."""
+
+_MIN_SECRET = 6  # a shorter "secret" would redact ordinary words
+_PATTERNS = (
+    # Slack tokens, app-level tokens, and whatever follows "Bearer".
+    re.compile(r"\bxox[abprs]-[A-Za-z0-9-]+"),
+    re.compile(r"\bxapp-[A-Za-z0-9-]+"),
+    # Patient identifiers, as the compliance rules' PHI patterns find them (a cheap subset).
+    re.compile(r"\b(?:MRN|medical record (?:number|no\.?|#))\s*[:#]?\s*\d{5,}\b", re.I),
+    re.compile(
+        r"\b(?:DOB|D\.O\.B\.|date of birth|born on)\s*[:#]?\s*\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}\b",
+        re.I,
+    ),
+    re.compile(r"\b(?:patient|pt\.?|participant)\s*(?:id|#|no\.?)?\s*[:#]?\s*\d{3,}\b", re.I),
+    # Phone numbers written with separators: +44 20 7946 0958, (555) 123-4567, 555.123.4567.
+    re.compile(
+        r"(?<![\w.:/-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\d{2,4}[\s.-])"
+        r"\d{3,4}[\s.-]\d{3,4}(?![\w:/-]|\.\d)"
+    ),
+)
+_BEARER = re.compile(r"\b(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.I)
+_MARK = "_plaudit_handler"
+
+
+class Redactor:
+    """Replaces secrets and patient identifiers in text with `[redacted]`."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        # Longest first, so a secret that contains another is replaced whole.
+        self.secrets = sorted({s for s in secrets if len(s) >= _MIN_SECRET}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        text = _BEARER.sub(r"\1" + REDACTED, text)
+        for pattern in _PATTERNS:
+            text = pattern.sub(REDACTED, text)
+        return text
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts a record's message, arguments and traceback before any formatter sees them."""
+
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__()
+        self.redact = redact
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # arguments that do not fit the format: keep the raw parts
+            message = f"{record.msg} {record.args}"
+        record.msg = self.redact(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        return True
+
+
+class _Handler(logging.Handler):
+    """Writes to `stream`, or to whatever `sys.stderr` is when a line is written."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        super().__init__()
+        self.stream = stream
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+            stream = self.stream if self.stream is not None else sys.stderr
+            stream.write(line + "\n")
+            stream.flush()
+        except Exception:
+            self.handleError(record)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: ts, level, logger, message, request_id, exc."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        rid = request_id.get()
+        if rid:
+            entry["request_id"] = rid
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exc"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = record.stack_info
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """The classic one-line format, with ` request_id=…` when a request is being handled."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        rid = request_id.get()
+        if not rid:
+            return line
+        first, newline, rest = line.partition("\n")
+        return f"{first} request_id={rid}{newline}{rest}"
+
+
+def configure(
+    level: str,
+    *,
+    json_format: bool,
+    secrets: Iterable[str] = (),
+    stream: TextIO | None = None,
+) -> logging.Handler:
+    """Install Plaudit's handler on the root logger (replacing one installed before).
+
+    `secrets` are the configured credentials, redacted wherever they appear; `stream`
+    defaults to standard error. Returns the handler."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, _MARK, False)]:
+        root.removeHandler(old)
+        old.close()
+    handler = _Handler(stream)
+    setattr(handler, _MARK, True)
+    handler.setFormatter(JsonFormatter() if json_format else TextFormatter())
+    handler.addFilter(RedactingFilter(Redactor(secrets)))
+    root.addHandler(handler)
+    try:
+        root.setLevel(level.upper())
+    except ValueError:
+        root.setLevel(logging.INFO)
+    return handler
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """The configured credentials, to be kept out of the logs."""
+    values = (
+        settings.slack_bot_token,
+        settings.slack_signing_secret,
+        settings.slack_client_secret,
+        settings.microsoft_app_password,
+        settings.bigcommerce_access_token,
+        settings.bigcommerce_webhook_secret,
+        settings.smtp_password,
+    )
+    return [v.get_secret_value() for v in values if v is not None]
+
+
+def configure_from_environment() -> None:
+    """Configure logging from PLAUDIT_LOG_LEVEL and PLAUDIT_LOG_FORMAT; text at info when the
+    settings do not load (the command that needs them reports why)."""
+    try:
+        settings = Settings()
+    except (ValueError, OSError):
+        configure("info", json_format=False)
+        return
+    configure(
+        settings.log_level,
+        json_format=settings.log_format == "json",
+        secrets=secrets_of(settings),
+    )

@@ -1,0 +1,1 @@
+"""Senders that deliver drug-safety cases outside chat: webhook and email."""

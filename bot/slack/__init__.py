@@ -1,0 +1,1 @@
+"""Slack: Bolt listeners, Block Kit, the Web API clients, OAuth installs, Socket Mode."""

@@ -1,0 +1,333 @@
+"""The Slack adapter: Bolt listeners that turn payloads into neutral events and answers."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlmodel import Session
+
+from bot.chat import boards
+from bot.chat.mentions import parse
+from bot.chat.ratelimit import too_fast
+from bot.observability import metrics
+from bot.runtime import Runtime
+from bot.slack import blocks as slack_render
+from bot.slack import review as slack_review
+from bot.slack import survey as slack_survey
+from bot.slack.clients import SlackClients
+from bot.slack.install import Installations
+from bot.slack.people import SlackPeople
+from handlers import kudos, reactions, stats, workspaces
+from handlers.events import KudosRequested, Person, ReactionAdded, ReactionRemoved
+
+log = logging.getLogger("plaudit.slack")
+SORRY = (
+    ":warning: Something went wrong on our side and nothing was recorded. "
+    "Please try again in a minute."
+)
+MAX_TEXT = 4000
+
+
+def build(
+    runtime: Runtime,
+    *,
+    client: AsyncWebClient,
+    signing_secret: str,
+    clients: SlackClients | None = None,
+    oauth: AsyncOAuthSettings | None = None,
+    isolated: bool = False,
+) -> AsyncApp:
+    """A Bolt app whose listeners call the use cases through `runtime`.
+
+    With `oauth` (multi-workspace) Bolt serves the install flow and gives each request a
+    client with its workspace's bot token; `clients` does the same for our own calls.
+    `isolated`: boards count the asking workspace only."""
+    options: dict[str, Any] = {}
+    if oauth is not None:
+        assert isinstance(oauth.installation_store, Installations)
+        options = {
+            "oauth_settings": oauth,
+            "installation_store": oauth.installation_store,
+            # auth.test once per token, not on every request.
+            "authorize": AsyncInstallationStoreAuthorize(
+                installation_store=oauth.installation_store,
+                client_id=oauth.client_id,
+                client_secret=oauth.client_secret,
+                bot_only=True,
+                cache_enabled=True,
+                client=client,
+                logger=log,
+            ),
+        }
+    app = AsyncApp(
+        client=client,
+        signing_secret=signing_secret,
+        # Ack only after the work is committed: a crash before then makes Slack retry,
+        # and the dedupe keys make the retry harmless.
+        process_before_response=True,
+        raise_error_for_unhandled_request=False,
+        **options,
+    )
+    clients = clients or SlackClients(client)
+    people = SlackPeople(clients)
+    _register_uninstall(app, runtime, clients)  # before the catch-all event listener
+    _register(app, runtime, people, isolated=isolated)
+    slack_review.register(app, runtime, people)
+    slack_survey.register(app, runtime)
+    return app
+
+
+def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated: bool) -> None:
+    policy = runtime.policy
+    poke = runtime.poke
+
+    @app.command("/kudos")
+    async def on_kudos(
+        ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        text = str(command.get("text") or "").strip()
+        team = str(command.get("team_id") or context.team_id or "")
+        user = str(command.get("user_id") or "")
+        channel = command.get("channel_id")
+        wait = runtime.limiter.wait("slack", team, user)
+        if wait:
+            await ack(response_type="ephemeral", text=too_fast(wait))
+            return
+        try:
+            if text.lower() in ("help", "?"):
+                await ack(**slack_render.help_answer(policy))
+                return
+            if text.lower().split()[:1] == ["leaderboard"]:
+                words = text.split()[1:]
+                await ack(**await _leaderboard(runtime, words, team if isolated else None))
+                return
+            giver = await people.get(team, user)
+            if text.lower() == "me":
+                summary = await runtime.run(
+                    lambda s: stats.me(giver, session=s, policy=policy, clock=runtime.clock)
+                )
+                await ack(**slack_render.me_answer(summary))
+                return
+            if not text:
+                await ack()
+                await client.views_open(
+                    trigger_id=command["trigger_id"], view=slack_render.modal(policy, channel)
+                )
+                return
+            if len(text) > MAX_TEXT:
+                await ack(
+                    response_type="ephemeral",
+                    text=f"That kudos is too long ({len(text)} characters); "
+                    f"please keep it under {MAX_TEXT}.",
+                )
+                return
+            parsed = parse(text, policy.values)
+            recipients = await people.many(team, parsed.user_ids)
+            event = KudosRequested(
+                key=f"slack:command:{team}:{command.get('trigger_id') or command.get('response_url')}",  # noqa: E501
+                giver=giver,
+                recipients=recipients,
+                message=parsed.message,
+                values=parsed.values,
+                source="command",
+                channel_id=channel,
+                non_people=parsed.groups,
+            )
+            result = await runtime.run(lambda s: _give(s, runtime, event))
+            metrics.count_kudos(result)
+            await ack(**slack_render.answer(result))
+            poke()
+        except SlackApiError as exc:
+            log.warning("Slack API error during /kudos: %s", exc.response.get("error"))
+            await ack(response_type="ephemeral", text=SORRY)
+        except Exception:
+            log.exception("/kudos failed")
+            await ack(response_type="ephemeral", text=SORRY)
+
+    @app.view(slack_render.MODAL_CALLBACK)
+    async def on_modal(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        team = str((body.get("team") or {}).get("id") or body.get("user", {}).get("team_id") or "")
+        user = str(body.get("user", {}).get("id") or "")
+        channel = view.get("private_metadata") or None
+        values = view.get("state", {}).get("values", {})
+        chosen = tuple(values.get("recipients", {}).get("users", {}).get("selected_users") or ())
+        option = (values.get("value", {}).get("value", {}) or {}).get("selected_option") or {}
+        message = str(values.get("message", {}).get("text", {}).get("value") or "").strip()
+        value = option.get("value")
+        try:
+            giver = await people.get(team, user)
+            recipients = await people.many(team, chosen)
+            event = KudosRequested(
+                key=f"slack:view:{team}:{view.get('id')}:{view.get('hash')}",
+                giver=giver,
+                recipients=recipients,
+                message=f"{message} {value}".strip() if value else message,
+                values=(value,) if value else (),
+                source="modal",
+                channel_id=channel,
+            )
+        except SlackApiError:
+            await ack(response_action="errors", errors={"message": SORRY})
+            return
+        if len(event.message) > MAX_TEXT:
+            await ack(response_action="errors", errors={"message": "Please keep it shorter."})
+            return
+
+        def work(session: Session) -> kudos.KudosResult:
+            result = _give(session, runtime, event)
+            if not isinstance(result, kudos.Refused | kudos.Duplicate):
+                answer = slack_render.answer(result)["text"]
+                kudos.notify(
+                    session,
+                    key=f"{event.key}:answer",
+                    person=giver,
+                    channel_id=channel or giver.user_id,
+                    text=answer,
+                )
+            return result
+
+        result = await runtime.run(work)
+        metrics.count_kudos(result)
+        if isinstance(result, kudos.Refused):
+            block = "message" if result.reason in ("too_short", "value_required") else "recipients"
+            if result.reason in ("unknown_value", "value_required") and "value" in values:
+                block = "value"
+            await ack(response_action="errors", errors={block: result.message[:150]})
+            return
+        await ack()
+        poke()
+
+    @app.event("reaction_added")
+    async def on_reaction_added(
+        event: dict[str, Any],
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        target = _reaction(event, body, context, policy.reaction_emoji)
+        if target is None:
+            return
+        team, emoji, item = target
+        reactor = await people.get(team, str(event.get("user")))
+        author_id = event.get("item_user")
+        author = (
+            await people.get(team, str(author_id))
+            if author_id
+            else Person("slack", team, "unknown", "unknown", exists=False)
+        )
+        permalink = await _permalink(client, item)
+        added = ReactionAdded(
+            key=f"slack:event:{body.get('event_id')}",
+            reactor=reactor,
+            author=author,
+            emoji=emoji,
+            channel_id=str(item.get("channel")),
+            message_ref=str(item.get("ts")),
+            permalink=permalink,
+        )
+        await runtime.run(
+            lambda s: reactions.react(added, session=s, policy=policy, clock=runtime.clock)
+        )
+        poke()
+
+    @app.event("reaction_removed")
+    async def on_reaction_removed(
+        event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        target = _reaction(event, body, context, policy.reaction_emoji)
+        if target is None:
+            return
+        team, emoji, item = target
+        removed = ReactionRemoved(
+            key=f"slack:event:{body.get('event_id')}",
+            reactor=Person("slack", team, str(event.get("user")), str(event.get("user"))),
+            emoji=emoji,
+            channel_id=str(item.get("channel")),
+            message_ref=str(item.get("ts")),
+        )
+        await runtime.run(
+            lambda s: reactions.unreact(removed, session=s, policy=policy, clock=runtime.clock)
+        )
+
+    @app.event(re.compile(".*"))
+    async def on_other_event(event: dict[str, Any]) -> None:
+        # Acknowledge anything else Slack sends so it never sees a 404 and retries.
+        log.debug("ignored event %s", event.get("type"))
+
+
+def _register_uninstall(app: AsyncApp, runtime: Runtime, clients: SlackClients) -> None:
+    """A workspace that removes Plaudit (or revokes its bot token): its installation is
+    deleted and the messages still queued for it are given up, with the reason."""
+
+    async def gone(team: str) -> None:
+        if not team:
+            return
+        if clients.installations is not None:
+            await clients.installations.forget(team)
+        clients.forget(team)
+        dead = await runtime.run(
+            lambda s: workspaces.uninstalled(
+                s, platform="slack", workspace=team, now=runtime.clock.now()
+            )
+        )
+        log.warning(
+            "Plaudit was uninstalled from Slack workspace %s; %d queued messages given up",
+            team,
+            dead,
+        )
+
+    @app.event("app_uninstalled")
+    async def on_app_uninstalled(body: dict[str, Any], context: AsyncBoltContext) -> None:
+        await gone(str(body.get("team_id") or context.team_id or ""))
+
+    @app.event("tokens_revoked")
+    async def on_tokens_revoked(
+        event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        # Only the bot token matters: Plaudit asks for no user tokens.
+        if (event.get("tokens") or {}).get("bot"):
+            await gone(str(body.get("team_id") or context.team_id or ""))
+
+
+async def _leaderboard(runtime: Runtime, words: list[str], workspace: str | None) -> dict[str, Any]:
+    """The answer to `/kudos leaderboard [teams|givers|team X|region X|area X|#value]`."""
+    answer = await boards.query(runtime, words, workspace=workspace)
+    if isinstance(answer, str):
+        return {"response_type": "ephemeral", "text": answer}
+    title, board = answer
+    return slack_render.leaderboard_answer(board, title)
+
+
+def _give(session: Session, runtime: Runtime, event: KudosRequested) -> kudos.KudosResult:
+    return kudos.give(
+        event, session=session, policy=runtime.policy, clock=runtime.clock, rules=runtime.rules
+    )
+
+
+def _reaction(
+    event: dict[str, Any],
+    body: dict[str, Any],
+    context: AsyncBoltContext,
+    kudos_emoji: tuple[str, ...],
+) -> tuple[str, str, dict[str, Any]] | None:
+    """(team, emoji, item) of a kudos reaction on a message, or None for any other reaction."""
+    emoji = str(event.get("reaction", "")).split("::", 1)[0]  # "clap::skin-tone-3" is a clap
+    item = event.get("item") or {}
+    if emoji not in kudos_emoji or item.get("type") != "message":
+        return None
+    return str(body.get("team_id") or context.team_id or ""), emoji, item
+
+
+async def _permalink(client: AsyncWebClient, item: dict[str, Any]) -> str | None:
+    try:
+        response = await client.chat_getPermalink(channel=item["channel"], message_ts=item["ts"])
+        return str(response["permalink"])
+    except (SlackApiError, KeyError):
+        return None

@@ -1,0 +1,178 @@
+"""Sends outbox jobs to Slack through slack_sdk, mapping its errors onto retry decisions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.chat import charts
+from bot.jobs.outbox import Job, Permanent, RateLimited, Transient
+from bot.slack import blocks as slack_render
+from bot.slack import survey as slack_survey
+from bot.slack.clients import NotInstalled, SlackClients
+
+# Errors that no retry will fix; anything else unexpected is retried with backoff.
+_PERMANENT = {
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "msg_too_long",
+    "no_text",
+    "invalid_blocks",
+    "user_not_found",
+    "user_not_in_channel",
+    "cannot_dm_bot",
+    "restricted_action",
+    "invalid_auth",
+    "account_inactive",
+    "token_revoked",
+    "not_authed",
+    "missing_scope",
+}
+_TOKEN_GONE = {"invalid_auth", "token_revoked", "account_inactive", "not_authed"}
+
+METADATA_EVENT = "plaudit_outbox"
+log = logging.getLogger("plaudit.outbox")
+
+
+class SlackSender:
+    """Delivers a job with the bot token of the job's workspace. `org_channels` are the
+    channels named in plaudit.yaml (reviews, drug safety, boards, survey results): with
+    several workspaces installed they live in the home workspace, and go with its token."""
+
+    def __init__(
+        self, clients: SlackClients | AsyncWebClient, *, org_channels: frozenset[str] = frozenset()
+    ) -> None:
+        self.clients = clients if isinstance(clients, SlackClients) else SlackClients(clients)
+        self.org_channels = org_channels
+
+    async def __call__(self, job: Job) -> str | None:
+        team = job.workspace
+        if self.clients.home and (team is None or job.channel in self.org_channels):
+            team = self.clients.home
+        try:
+            client = await self.clients.for_team(team)
+            try:
+                return await self._send(client, job)
+            except Permanent as exc:
+                if not self.clients.multi_workspace or str(exc) not in _TOKEN_GONE or not team:
+                    raise
+                # The workspace may have installed Plaudit again since its token was cached
+                # (by this replica or another): one more try with what the store holds now.
+                self.clients.forget(team)
+                fresh = await self.clients.for_team(team)
+                if fresh.token == client.token:
+                    raise
+                return await self._send(fresh, job)
+        except NotInstalled as exc:
+            raise Permanent(str(exc)) from exc
+
+    async def _send(self, client: AsyncWebClient, job: Job) -> str | None:
+        if job.template == "survey.results":
+            name = f"survey-{job.data.get('survey_id')}-{job.data.get('number')}.png"
+            title = f"{job.data.get('title')}, round {job.data.get('number')}"
+            text = slack_survey.results_text(job.data)
+            return await self._upload(client, job, text, charts.survey_png, name, title)
+        if job.template == "leaderboard.post":
+            name = f"leaderboard-{job.data.get('sprint')}.png"
+            title = f"Recognition sprint {job.data.get('sprint')}"
+            text = slack_render.leaderboard_text(job.data)
+            return await self._upload(client, job, text, charts.leaderboard_png, name, title)
+        if job.template == "survey.invite":
+            content = slack_survey.invite(job.data)
+        else:
+            content = slack_render.message(job.template, job.data)
+        try:
+            if job.kind == "ephemeral":
+                response = await client.chat_postEphemeral(
+                    channel=job.channel, user=job.user or "", **content
+                )
+                return str(response.get("message_ts") or "") or None
+            if job.uncertain and job.kind == "dm":
+                found = await self._already_posted(client, job)
+                if found is not None:
+                    return found
+            response = await client.chat_postMessage(
+                channel=job.channel,
+                metadata={"event_type": METADATA_EVENT, "event_payload": {"key": job.key}},
+                **content,
+            )
+            return str(response.get("ts") or "") or None
+        except SlackApiError as exc:
+            raise _mapped(exc) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise Transient(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _already_posted(self, client: AsyncWebClient, job: Job) -> str | None:
+        """The ts of this job's DM if an earlier owner sent it before dying; Slack has no
+        idempotency key, so the outbox key travels in the message's metadata."""
+        try:
+            opened = await client.conversations_open(users=job.channel)
+            history = await client.conversations_history(
+                channel=str(opened["channel"]["id"]), limit=100, include_all_metadata=True
+            )
+        except SlackApiError as exc:
+            log.warning(
+                "could not check for an earlier copy of row %s: %s",
+                job.id,
+                exc.response.get("error"),
+            )
+            return None
+        for message in history.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == METADATA_EVENT and payload.get("key") == job.key:
+                log.info("row %s was already delivered before a restart", job.id)
+                return str(message.get("ts") or "") or None
+        return None
+
+    async def _upload(
+        self,
+        client: AsyncWebClient,
+        job: Job,
+        text: str,
+        chart: Callable[[Mapping[str, Any]], bytes | None],
+        filename: str,
+        title: str,
+    ) -> str | None:
+        """A chart as an uploaded PNG with the figures as its comment (text alone when
+        there is nothing to draw)."""
+        png = await asyncio.to_thread(chart, job.data)
+        try:
+            if png is None:
+                response = await client.chat_postMessage(channel=job.channel, text=text)
+                return str(response.get("ts") or "") or None
+            channel = job.channel
+            if channel[:1] in ("U", "W"):
+                opened = await client.conversations_open(users=channel)
+                channel = str(opened["channel"]["id"])
+            upload = await client.files_upload_v2(
+                channel=channel,
+                content=png,
+                filename=filename,
+                title=title,
+                initial_comment=text,
+            )
+            file = upload.get("file") or {}
+            return str(file.get("id") or "") or None
+        except SlackApiError as exc:
+            raise _mapped(exc) from exc
+        except (aiohttp.ClientError, TimeoutError, SlackRequestError) as exc:
+            raise Transient(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _mapped(exc: SlackApiError) -> Exception:
+    status = exc.response.status_code
+    if status == 429:
+        retry = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
+        return RateLimited(float(retry or 30))
+    if status >= 500:
+        return Transient(f"Slack answered HTTP {status}")
+    error = str(exc.response.get("error") or f"HTTP {status}")
+    return Permanent(error) if error in _PERMANENT else Transient(error)

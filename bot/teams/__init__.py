@@ -1,0 +1,1 @@
+"""Microsoft Teams: the activity handler, Adaptive Cards, the Bot Connector sender."""
