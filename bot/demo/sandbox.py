@@ -132,12 +132,12 @@ async def give(
 
 def slack_preview(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The kudos post's Slack blocks as a reader sees them (mentions as @names)."""
-    return blocks(slack_render.message("kudos.public", data), _ids(data, "slack_id"))
+    return blocks(slack_render.kudos_public(data), _ids(data, "slack_id"))
 
 
 def teams_preview(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The kudos post's Adaptive Card, item by item."""
-    return card(teams_render.message("kudos.public", data))
+    return card(teams_render.kudos_public(data))
 
 
 def _ids(data: Mapping[str, Any], key: str) -> dict[str, str]:

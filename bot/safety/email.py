@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+from collections.abc import Callable, Mapping
 from email.message import EmailMessage
+from typing import Any
 
-from bot.jobs.outbox import Job, Transient
+from bot.jobs.outbox import Job, Permanent, Transient
 from bot.settings import Settings
+from handlers.messages import Template
 
 
 class EmailSender:
@@ -36,27 +39,40 @@ class EmailSender:
         return str(message["Message-ID"])
 
 
-def render(job: Job, *, sender: str) -> EmailMessage:
-    data = job.data
+def pv_case(data: Mapping[str, Any]) -> tuple[str, str]:
+    """The subject and plain-text body of a PV case email."""
     rules = data.get("rules")
+    subject = f"PV case #{data['case_id']}: possible adverse event reported via Plaudit"
+    body = "\n".join(
+        [
+            f"Case: {data['case_id']}",
+            f"Day 0 (company aware): {data['aware_at']}",
+            f"Source: {data['source']}",
+            f"Reporter: {data['reporter']}",
+            f"Rules: {', '.join(str(r) for r in rules) if isinstance(rules, list) else ''}",
+            "",
+            "Text as written:",
+            str(data["text"]),
+        ]
+    )
+    return subject, body
+
+
+RENDERERS: Mapping[Template, Callable[[Mapping[str, Any]], tuple[str, str]]] = {
+    Template.PV_CASE: pv_case,
+}
+
+
+def render(job: Job, *, sender: str) -> EmailMessage:
+    try:
+        subject, body = RENDERERS[Template(job.template)](job.data)
+    except (ValueError, KeyError):
+        raise Permanent(f"email cannot carry {job.template!r}") from None
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = str(data["to"])
-    message["Subject"] = f"PV case #{data['case_id']}: possible adverse event reported via Plaudit"
+    message["To"] = str(job.data["to"])
+    message["Subject"] = subject
     # The outbox row id makes the id stable across retries, so a mail system can drop repeats.
     message["Message-ID"] = f"<plaudit-outbox-{job.id}@plaudit>"
-    message.set_content(
-        "\n".join(
-            [
-                f"Case: {data['case_id']}",
-                f"Day 0 (company aware): {data['aware_at']}",
-                f"Source: {data['source']}",
-                f"Reporter: {data['reporter']}",
-                f"Rules: {', '.join(str(r) for r in rules) if isinstance(rules, list) else ''}",
-                "",
-                "Text as written:",
-                str(data["text"]),
-            ]
-        )
-    )
+    message.set_content(body)
     return message

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
 import aiohttp
 
-from bot.jobs.outbox import Job, RateLimited, Transient
+from bot.jobs.outbox import Job, Permanent, RateLimited, Transient
+from handlers.messages import Template
+
+
+def pv_case(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON body of a PV case: the case as recorded (the destination URL left out)."""
+    return {k: v for k, v in data.items() if k != "url"}
+
+
+RENDERERS: Mapping[Template, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
+    Template.PV_CASE: pv_case,
+}
 
 
 class WebhookSender:
@@ -14,8 +28,11 @@ class WebhookSender:
         self.session = session
 
     async def __call__(self, job: Job) -> str | None:
-        data = dict(job.data)
-        url = str(data.pop("url"))
+        try:
+            data = RENDERERS[Template(job.template)](job.data)
+        except (ValueError, KeyError):
+            raise Permanent(f"the webhook cannot carry {job.template!r}") from None
+        url = str(job.data["url"])
         try:
             async with self.session.post(
                 url, json=data, headers={"Idempotency-Key": f"plaudit-outbox-{job.id}"}

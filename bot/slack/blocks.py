@@ -1,12 +1,13 @@
-"""Block Kit for Slack: public posts, DMs, private answers and the kudos modal."""
+"""Block Kit for Slack: neutral texts as mrkdwn, public posts, DMs, private answers, the
+kudos and review forms."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from compliance_rules import Outcome
-from handlers.kudos import Duplicate, KudosResult, Recorded, Refused, Stopped
+from bot.chat import texts
+from handlers.kudos import KudosResult, Stopped
 from handlers.policy import KudosPolicy
 from handlers.stats import Summary
 
@@ -41,33 +42,50 @@ def _context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
 
-def message(template: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    """The `text` and `blocks` of an outbox message."""
-    if template == "kudos.public":
-        return _public(data)
-    if template == "kudos.received":
-        return _received(data)
-    if template == "pv.alert":
-        return _pv_alert(data)
-    if template == "review.request":
-        return _review_request(data)
-    if template == "notice":
-        text = str(data["text"])
-        return {"text": text, "blocks": [_section(text)]}
-    if template == "digest.weekly":
-        lines = [escape(str(line)) for line in data.get("lines", [])]
-        head = f"*Your weekly Plaudit digest, {escape(str(data.get('week', '')))}*"
-        text = "\n".join([head, *lines])
-        return {"text": text, "blocks": [_section(text)]}
-    if template == "milestone.reached":
-        return _milestone(data)
-    if template == "leaderboard.post":
-        text = leaderboard_text(data)
-        return {"text": text, "blocks": [_section(text)]}
-    raise ValueError(f"unknown template {template!r}")
+def spans(items: Iterable[texts.Span]) -> str:
+    """Neutral spans as mrkdwn: people's words escaped once, names as mentions."""
+    out: list[str] = []
+    for span in items:
+        if isinstance(span, texts.Words):
+            out.append(escape(span.text))
+        elif isinstance(span, texts.Strong):
+            out.append(f"*{escape(span.text)}*")
+        elif isinstance(span, texts.Name):
+            out.append(_who(span.person))
+        elif isinstance(span, texts.Link):
+            out.append(f"<{span.url}|{escape(span.label)}>")
+        elif isinstance(span, texts.Icon):
+            out.append(f":{span.name}:")
+        else:
+            out.append(f"`{escape(span.text)}`")
+    return "".join(out)
 
 
-def _public(data: Mapping[str, Any]) -> dict[str, Any]:
+def mrkdwn(block: texts.Block) -> str:
+    if isinstance(block, texts.Para):
+        return "\n".join(spans(line) for line in block.lines)
+    if isinstance(block, texts.Quote):
+        return f"> {escape(block.text)}"
+    if isinstance(block, texts.Pre):
+        return f"```{escape(block.text)}```"
+    return spans(block.spans)
+
+
+def sections(text: texts.Text) -> list[dict[str, Any]]:
+    return [
+        _context(mrkdwn(block)) if isinstance(block, texts.Small) else _section(mrkdwn(block))
+        for block in text.blocks
+    ]
+
+
+def from_text(text: texts.Text, **extra: Any) -> dict[str, Any]:
+    """A message of neutral text: its blocks, and the first paragraph (or the summary) as
+    the notification's text."""
+    summary = spans(text.summary) if text.summary else mrkdwn(text.blocks[0])
+    return {"text": summary, "blocks": sections(text), **extra}
+
+
+def kudos_public(data: Mapping[str, Any]) -> dict[str, Any]:
     giver, recipients = _who(data["giver"]), _names(data["recipients"])
     if data.get("source") == "reaction":
         head = f":{data.get('emoji') or 'clap'}: {giver} gave kudos to {recipients}"
@@ -83,7 +101,7 @@ def _public(data: Mapping[str, Any]) -> dict[str, Any]:
     return {"text": _plain(body, data), "blocks": blocks, "unfurl_links": False}
 
 
-def _received(data: Mapping[str, Any]) -> dict[str, Any]:
+def kudos_received(data: Mapping[str, Any]) -> dict[str, Any]:
     giver = _who(data["giver"])
     if data.get("source") == "reaction":
         link = data.get("permalink")
@@ -95,33 +113,13 @@ def _received(data: Mapping[str, Any]) -> dict[str, Any]:
     return {"text": text, "blocks": blocks, "unfurl_links": False}
 
 
-def _pv_alert(data: Mapping[str, Any]) -> dict[str, Any]:
-    slack_id = data.get("reporter_slack_id")
-    reporter = (
-        f"<@{slack_id}> ({escape(str(data['reporter']))})"
-        if slack_id
-        else escape(str(data["reporter"]))
-    )
-    text = (
-        f":rotating_light: PV case #{data['case_id']}: possible adverse event reported by "
-        f"{reporter} via {data.get('source', 'kudos')}. Day 0: {data.get('aware_at')}. "
-        "It was not posted anywhere else."
-    )
-    blocks = [
-        _section(text),
-        _section(f"```{escape(str(data['text']))}```"),
-        _context("Rules: " + ", ".join(f"`{r}`" for r in data.get("rules", []))),
-    ]
-    return {"text": text, "blocks": blocks, "unfurl_links": False}
-
-
-def _review_request(data: Mapping[str, Any]) -> dict[str, Any]:
+def review_request(data: Mapping[str, Any]) -> dict[str, Any]:
     review_id = str(data["review_id"])
     text = f":mag: Kudos #{data['recognition_id']} is held for compliance review (#{review_id})."
     blocks = [
         _section(text),
         _section(f"> {escape(str(data['text']))}"),
-        _context("Rules: " + (", ".join(f"`{r}`" for r in data.get("rules", [])) or "none")),
+        _context(spans(texts.rules(data.get("rules") or []))),
         {
             "type": "actions",
             "block_id": f"review_{review_id}",
@@ -177,21 +175,11 @@ def _plain(head: str, data: Mapping[str, Any]) -> str:
 
 def answer(result: KudosResult) -> dict[str, Any]:
     """The private answer to the giver of a `/kudos` command."""
-    if isinstance(result, Recorded):
-        who = ", ".join(result.recipients)
-        lines = [
-            f":white_check_mark: Kudos recorded for {escape(who)}. "
-            f"You have {result.allowance_left} left today."
-        ]
-        for warning in result.warnings:
-            lines.append(f":warning: {escape(warning.message)}")
-        text = "\n".join(lines)
-    elif isinstance(result, Refused):
-        text = f":information_source: {result.message}"
-    elif isinstance(result, Stopped):
-        text = f":no_entry: {escape(result.message)}"
-        if result.outcome is Outcome.BLOCK:
-            ask = {
+    content = from_text(texts.kudos_answer(result), response_type="ephemeral")
+    if texts.can_edit(result):
+        assert isinstance(result, Stopped)
+        content["blocks"].append(
+            {
                 "type": "actions",
                 "elements": [
                     {
@@ -209,41 +197,32 @@ def answer(result: KudosResult) -> dict[str, Any]:
                     },
                 ],
             }
-            return {"response_type": "ephemeral", "text": text, "blocks": [_section(text), ask]}
-    elif isinstance(result, Duplicate):
-        text = "That kudos was already recorded."
-    else:  # pragma: no cover - exhaustive
-        raise TypeError(result)
-    return {"response_type": "ephemeral", "text": text, "blocks": [_section(text)]}
+        )
+    return content
 
 
 def help_answer(policy: KudosPolicy) -> dict[str, Any]:
-    values = ", ".join(f"`{v}`" for v in policy.values) or "none configured"
-    emoji = " ".join(f":{e}:" for e in policy.reaction_emoji)
-    text = "\n".join(
-        [
-            "*Plaudit: recognise a colleague*",
-            "• `/kudos @colleague @teammate for the site activation email #site-activation`",
-            "• `/kudos` on its own opens a form",
-            "• `/kudos me` shows your kudos this quarter and what you have left today",
-            "• `/kudos leaderboard` shows this sprint's board "
-            "(also `teams`, `givers`, `team Brand`, `region EMEA`, `#value`)",
-            f"• React with {emoji} on a colleague's message to give one kudos",
-            f"Values: {values}. You can give {policy.daily_allowance} kudos a day, "
-            f"to at most {policy.max_recipients} people at once.",
-            "Every kudos is checked against our promotional-code and privacy rules "
-            "before it is posted.",
-        ]
+    commands = texts.Commands(
+        kudos="/kudos",
+        me="/kudos me",
+        leaderboard="/kudos leaderboard",
+        reactions=(
+            texts.Words("React with "),
+            *[
+                span
+                for index, e in enumerate(policy.reaction_emoji)
+                for span in ((texts.Words(" "),) if index else ()) + (texts.Icon(e),)
+            ],
+            texts.Words(" on a colleague's message to give one kudos"),
+        ),
     )
-    return {"response_type": "ephemeral", "text": text, "blocks": [_section(text)]}
+    text = texts.help_text(commands, policy.values, policy.daily_allowance, policy.max_recipients)
+    return from_text(text, response_type="ephemeral")
 
 
 def me_answer(summary: Summary) -> dict[str, Any]:
-    text = (
-        f"*This quarter* you received {summary.received} and gave {summary.given} kudos.\n"
-        f"*Today* you have {summary.allowance_left} of {summary.allowance} left."
-    )
-    return {"response_type": "ephemeral", "text": text, "blocks": [_section(text)]}
+    text = texts.me(summary.received, summary.given, summary.allowance_left, summary.allowance)
+    return from_text(text, response_type="ephemeral")
 
 
 def modal(
@@ -314,48 +293,6 @@ def modal(
     }
 
 
-def _milestone(data: Mapping[str, Any]) -> dict[str, Any]:
-    people = list(data.get("people") or [])
-    who = (
-        f"team *{escape(str(data['team']))}*"
-        if data.get("team")
-        else (_names(people) if people else "the campaign team")
-    )
-    points = int(data.get("points") or 0)
-    head = f":trophy: Campaign milestone: *{escape(str(data['title']))}*"
-    body = f"{points} sprint points for {who}." if points else f"Well done, {who}!"
-    return {
-        "text": f"Campaign milestone: {data['title']}",
-        "blocks": [_section(head), _section(body), _context(f"Sprint {data.get('sprint')}")],
-    }
-
-
-def board_lines(board: Mapping[str, Any], *, title: str) -> list[str]:
-    """A board (as `handlers.leaderboard.Board.as_json()`) as lines of mrkdwn."""
-    rows = board.get("rows") or []
-    if not rows:
-        return [f"*{title}*", "No points yet."]
-    lines = [f"*{title}*"]
-    for row in rows:
-        who = f"<@{row['slack_id']}>" if row.get("slack_id") else escape(str(row["name"]))
-        extra = (
-            f" ({row['recognition_points']} kudos + {row['milestone_points']} milestone)"
-            if row.get("milestone_points")
-            else ""
-        )
-        lines.append(f"{row['rank']}. {who}: {row['points']}{extra}")
-    return lines
-
-
-def leaderboard_text(data: Mapping[str, Any]) -> str:
-    kind = "Final board" if data.get("final") else "Standings"
-    lines = board_lines(data["person"], title=f"{kind}, recognition sprint {data['sprint']}")
-    if data.get("team", {}).get("rows"):
-        lines += ["", *board_lines(data["team"], title="Teams")]
-    return "\n".join(lines)
-
-
 def leaderboard_answer(board: Mapping[str, Any], title: str) -> dict[str, Any]:
     """The private answer to `/kudos leaderboard ...`."""
-    text = "\n".join(board_lines(board, title=title))
-    return {"response_type": "ephemeral", "text": text, "blocks": [_section(text)]}
+    return from_text(texts.board(board, title=title), response_type="ephemeral")

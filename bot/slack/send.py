@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.chat import charts
 from bot.jobs.outbox import Job, Permanent, RateLimited, Transient
-from bot.slack import blocks as slack_render
-from bot.slack import survey as slack_survey
 from bot.slack.clients import NotInstalled, SlackClients
+from bot.slack.render import Unrenderable, Upload, render
 
 # Errors that no retry will fix; anything else unexpected is retried with backoff.
 _PERMANENT = {
@@ -74,20 +70,12 @@ class SlackSender:
             raise Permanent(str(exc)) from exc
 
     async def _send(self, client: AsyncWebClient, job: Job) -> str | None:
-        if job.template == "survey.results":
-            name = f"survey-{job.data.get('survey_id')}-{job.data.get('number')}.png"
-            title = f"{job.data.get('title')}, round {job.data.get('number')}"
-            text = slack_survey.results_text(job.data)
-            return await self._upload(client, job, text, charts.survey_png, name, title)
-        if job.template == "leaderboard.post":
-            name = f"leaderboard-{job.data.get('sprint')}.png"
-            title = f"Recognition sprint {job.data.get('sprint')}"
-            text = slack_render.leaderboard_text(job.data)
-            return await self._upload(client, job, text, charts.leaderboard_png, name, title)
-        if job.template == "survey.invite":
-            content = slack_survey.invite(job.data)
-        else:
-            content = slack_render.message(job.template, job.data)
+        try:
+            content = render(job.template, job.data)
+        except Unrenderable as exc:
+            raise Permanent(str(exc)) from exc
+        if isinstance(content, Upload):
+            return await self._upload(client, job, content)
         try:
             if job.kind == "ephemeral":
                 response = await client.chat_postEphemeral(
@@ -136,14 +124,12 @@ class SlackSender:
         self,
         client: AsyncWebClient,
         job: Job,
-        text: str,
-        chart: Callable[[Mapping[str, Any]], bytes | None],
-        filename: str,
-        title: str,
+        content: Upload,
     ) -> str | None:
         """A chart as an uploaded PNG with the figures as its comment (text alone when
         there is nothing to draw)."""
-        png = await asyncio.to_thread(chart, job.data)
+        text, filename, title = content.text, content.filename, content.title
+        png = await asyncio.to_thread(content.draw, job.data)
         try:
             if png is None:
                 response = await client.chat_postMessage(channel=job.channel, text=text)

@@ -24,7 +24,6 @@ log = logging.getLogger("plaudit.slack")
 ANSWER = re.compile(r"^survey:")
 WRITE = re.compile(r"^survey-text:")
 TEXT_MODAL = "survey_text"
-MAX_RESULTS_TEXT = 3500
 SORRY = "Something went wrong on our side and your answer was not recorded; please try again."
 
 
@@ -187,27 +186,6 @@ def text_modal(meta: dict[str, Any], question: str, current: str | None) -> dict
             }
         ],
     }
-
-
-def results_text(data: Mapping[str, Any]) -> str:
-    """The results as text, posted with the chart (and alone when there is no chart)."""
-    res = surveys.Results(
-        **{
-            k: v
-            for k, v in data.items()
-            if k not in ("questions", "groups", "trend", "participation")
-        },
-        questions=tuple(surveys.QuestionResult(**q) for q in data.get("questions", ())),
-        groups=tuple(surveys.GroupResult(**g) for g in data.get("groups", ())),
-        trend=tuple(surveys.TrendPoint(**t) for t in data.get("trend", ())),
-    )
-    lines = surveys.summary_lines(res)
-    text = "\n".join(escape(line) for line in lines)
-    if len(text) > MAX_RESULTS_TEXT:
-        # Long comment lists go to the command line; the post keeps the figures.
-        cut = text[:MAX_RESULTS_TEXT].rsplit("\n", 1)[0]
-        text = cut + f"\n(more in `plaudit survey results {res.survey_id} --round {res.number}`)"
-    return text
 
 
 def register(app: AsyncApp, runtime: Runtime) -> None:

@@ -24,12 +24,11 @@ from botbuilder.schema import (
 from msrest.exceptions import HttpOperationError
 from sqlmodel import Session
 
-from bot.chat import boards
+from bot.chat import boards, texts
 from bot.chat.mentions import parse
 from bot.chat.ratelimit import too_fast
 from bot.observability import metrics
 from bot.runtime import Runtime
-from bot.slack import blocks as slack_render
 from bot.teams import render as teams_render
 from handlers import kudos, reactions, review, stats, surveys
 from handlers.clock import Clock
@@ -122,17 +121,20 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
                 summary = await self.runtime.run(
                     lambda s: stats.me(giver, session=s, policy=policy, clock=self.runtime.clock)
                 )
-                answer = teams_render.markdown(slack_render.me_answer(summary)["text"])
+                answer = teams_render.markdown(
+                    texts.me(
+                        summary.received, summary.given, summary.allowance_left, summary.allowance
+                    )
+                )
                 await self._reply(conv, f"{activity.id}:me", text=answer, private_to=giver)
                 return
             if command == "leaderboard":
                 board = await boards.query(self.runtime, words[1:], command="@Plaudit")
                 if isinstance(board, str):
-                    answer = teams_render.markdown(board)
+                    answer = teams_render.markdown(texts.words(board))
                 else:
                     title, data = board
-                    lines = slack_render.board_lines(data, title=title)
-                    answer = teams_render.markdown("\n".join(lines))
+                    answer = teams_render.markdown(texts.board(data, title=title))
                 await self._reply(conv, f"{activity.id}:leaderboard", text=answer)
                 return
             await self._kudos_command(turn_context, conv, giver, text)

@@ -1,16 +1,14 @@
-"""What Plaudit says in Teams: Adaptive Cards and markdown text, from the same data the
-Slack renderer uses (only the idiom differs)."""
+"""What Plaudit says in Teams: Adaptive Cards and markdown, rendered from the outbox
+payloads and the neutral texts of `bot.chat.texts` (never from Slack's markup)."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from bot.slack import blocks as slack_render
-from bot.slack import survey as slack_survey
-from compliance_rules import Outcome
-from handlers.kudos import Duplicate, KudosResult, Recorded, Refused, Stopped
+from bot.chat import texts
+from handlers.kudos import KudosResult, Stopped
+from handlers.messages import Template
 from handlers.policy import KudosPolicy
 
 CARD = "application/vnd.microsoft.card.adaptive"
@@ -21,33 +19,54 @@ ASK_REVIEW = "review.ask"
 APPROVE = "review.approve"
 SURVEY_ANSWER = "survey.answer"
 REJECT = "review.reject"
-_EMOJI = {
-    "white_check_mark": "✅",
-    "warning": "⚠️",
-    "no_entry": "⛔",
-    "information_source": "💡",
-    "rotating_light": "🚨",
-    "tada": "🎉",
-    "trophy": "🏆",
-    "clap": "👏",
-    "raised_hands": "🙌",
-    "star": "⭐",
-    "bar_chart": "📊",
-    "mailbox_with_mail": "📬",
-    "hourglass_flowing_sand": "⏳",
-}
 
 
-def markdown(text: str) -> str:
-    """Slack mrkdwn as Teams markdown: *bold*, <url|label>, :emoji:, escaped entities."""
-    text = re.sub(r"<(https?://[^>|]+)\|([^>]+)>", r"[\2](\1)", text)
-    text = re.sub(r"<(https?://[^>|]+)>", r"\1", text)
-    text = re.sub(r"<@[A-Z0-9]+\|([^>]+)>", r"\1", text)
-    text = re.sub(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])", r"**\1**", text)
-    text = re.sub(r":([a-z0-9_+-]+):", lambda m: _EMOJI.get(m.group(1), ""), text)
-    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    # Teams markdown needs a blank line for a line break.
-    return re.sub(r"(?<!\n)\n(?!\n)", "\n\n", text)
+def spans(items: Iterable[texts.Span]) -> str:
+    """Neutral spans as Teams markdown."""
+    out: list[str] = []
+    for span in items:
+        if isinstance(span, texts.Words):
+            out.append(span.text)
+        elif isinstance(span, texts.Strong):
+            out.append(f"**{span.text}**")
+        elif isinstance(span, texts.Name):
+            out.append(span.name)
+        elif isinstance(span, texts.Link):
+            out.append(f"[{span.label}]({span.url})")
+        elif isinstance(span, texts.Icon):
+            out.append(texts.ICONS.get(span.name, ""))
+        else:
+            out.append(f"`{span.text}`")
+    return "".join(out)
+
+
+def _block_md(block: texts.Block) -> str:
+    if isinstance(block, texts.Para):
+        # Teams markdown needs a blank line for a line break.
+        return "\n\n".join(spans(line) for line in block.lines if line)
+    if isinstance(block, texts.Quote):
+        return f"> {block.text}"
+    if isinstance(block, texts.Pre):
+        return f"```\n{block.text}\n```"
+    return f"_{spans(block.spans)}_"
+
+
+def markdown(text: texts.Text) -> str:
+    """A neutral text as one Teams markdown message."""
+    return "\n\n".join(_block_md(block) for block in text.blocks)
+
+
+def text_blocks(text: texts.Text) -> list[dict[str, Any]]:
+    """A neutral text as Adaptive Card TextBlocks (people's words kept whole)."""
+    body: list[dict[str, Any]] = []
+    for block in text.blocks:
+        if isinstance(block, texts.Pre):
+            body.append(_text(block.text, fontType="Monospace"))
+        elif isinstance(block, texts.Small):
+            body.append(_text(spans(block.spans), isSubtle=True, size="Small"))
+        else:
+            body.append(_text(_block_md(block)))
+    return body
 
 
 def card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -92,24 +111,7 @@ def _mention(person: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None]:
     return tag, {"type": "mention", "text": tag, "mentioned": {"id": aad, "name": name}}
 
 
-def message(template: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    """The activity fields (`text`, `attachments`, `entities`) of an outbox message."""
-    if template == "kudos.public":
-        return _public(data)
-    if template == "review.request":
-        return _review_request(data)
-    if template == "kudos.received":
-        return _received(data)
-    if template == "answer.card":
-        return {"attachments": [attachment(dict(data["card"]))]}
-    if template == "survey.invite":
-        return {"attachments": [attachment(survey_card(data))]}
-    if template == "survey.results":
-        return {"text": markdown(slack_survey.results_text(data))}
-    return {"text": markdown(str(slack_render.message(template, data)["text"]))}
-
-
-def _public(data: Mapping[str, Any]) -> dict[str, Any]:
+def kudos_public(data: Mapping[str, Any]) -> dict[str, Any]:
     giver, giver_entity = _mention(data["giver"])
     tags: list[str] = []
     entities = [e for e in (giver_entity,) if e]
@@ -135,7 +137,7 @@ def _public(data: Mapping[str, Any]) -> dict[str, Any]:
     return {"attachments": [attachment(content)]}
 
 
-def _received(data: Mapping[str, Any]) -> dict[str, Any]:
+def kudos_received(data: Mapping[str, Any]) -> dict[str, Any]:
     giver = str(data["giver"].get("name") or "A colleague")
     if data.get("source") == "reaction":
         text = f"👍 {giver} seconded a kudos for you with a {data.get('emoji') or 'like'}."
@@ -148,12 +150,12 @@ def _received(data: Mapping[str, Any]) -> dict[str, Any]:
     return {"attachments": [attachment(card(body))]}
 
 
-def _review_request(data: Mapping[str, Any]) -> dict[str, Any]:
+def review_request(data: Mapping[str, Any]) -> dict[str, Any]:
     review_id = data["review_id"]
     body = [
         _text(f"⏳ Held for compliance review #{review_id}", weight="Bolder"),
         _text(str(data.get("text") or "")),
-        _text("Rules: " + ", ".join(str(r) for r in data.get("rules") or []), isSubtle=True),
+        _text(spans(texts.rules(data.get("rules") or [])), isSubtle=True),
         {
             "type": "Input.Text",
             "id": "reason",
@@ -175,30 +177,18 @@ def decided_card(text: str) -> dict[str, Any]:
 
 def answer_card(result: KudosResult) -> dict[str, Any]:
     """The giver's answer, as a card: recorded, refused, or stopped with what to do next."""
-    if isinstance(result, Recorded):
-        lines = [
-            f"✅ Kudos recorded for {', '.join(result.recipients)}. "
-            f"You have {result.allowance_left} left today."
-        ]
-        lines += [f"⚠️ {w.message}" for w in result.warnings]
-        return card([_text("\n\n".join(lines))])
-    if isinstance(result, Refused):
-        return card([_text(f"💡 {result.message}")])
-    if isinstance(result, Stopped):
-        body = [_text(f"⛔ {result.message}")]
-        if result.outcome is Outcome.BLOCK:
-            ref = {"recognition_id": result.recognition_id}
-            return card(
-                body,
-                [
-                    _execute("Edit and resend", EDIT, ref, style="positive"),
-                    _execute("Ask for review", ASK_REVIEW, ref),
-                ],
-            )
-        return card(body)
-    if isinstance(result, Duplicate):
-        return card([_text("That kudos was already recorded.")])
-    raise TypeError(result)  # pragma: no cover - exhaustive
+    body = [_text(markdown(texts.kudos_answer(result)))]
+    if texts.can_edit(result):
+        assert isinstance(result, Stopped)
+        ref = {"recognition_id": result.recognition_id}
+        return card(
+            body,
+            [
+                _execute("Edit and resend", EDIT, ref, style="positive"),
+                _execute("Ask for review", ASK_REVIEW, ref),
+            ],
+        )
+    return card(body)
 
 
 def kudos_form(
@@ -247,23 +237,20 @@ def kudos_form(
 
 
 def help_text(policy: KudosPolicy) -> str:
-    values = ", ".join(f"`{v}`" for v in policy.values) or "none configured"
     reactions = ", ".join(policy.teams_reactions) or "none"
-    lines = [
-        "**Plaudit: recognise a colleague**",
-        "• `@Plaudit kudos @colleague @teammate for the site activation email #site-activation`",
-        "• `@Plaudit kudos` on its own opens a form",
-        "• `@Plaudit me` shows your kudos this quarter and what you have left today",
-        "• `@Plaudit leaderboard` shows this sprint's board "
-        "(also `teams`, `givers`, `team Brand`, `region EMEA`, `#value`)",
-        f"• React ({reactions}) to a kudos card to second it: one more point to each "
-        "person it thanks",
-        f"Values: {values}. You can give {policy.daily_allowance} kudos a day, "
-        f"to at most {policy.max_recipients} people at once.",
-        "Every kudos is checked against our promotional-code and privacy rules before it "
-        "is posted.",
-    ]
-    return "\n\n".join(lines)
+    commands = texts.Commands(
+        kudos="@Plaudit kudos",
+        me="@Plaudit me",
+        leaderboard="@Plaudit leaderboard",
+        reactions=(
+            texts.Words(
+                f"React ({reactions}) to a kudos card to second it: one more point to each "
+                "person it thanks"
+            ),
+        ),
+    )
+    text = texts.help_text(commands, policy.values, policy.daily_allowance, policy.max_recipients)
+    return markdown(text)
 
 
 def survey_card(
@@ -345,3 +332,42 @@ def survey_card(
     )
     action = _execute("Submit", SURVEY_ANSWER, {"round_id": data["round_id"]}, style="positive")
     return card(body, [action])
+
+
+def pv_alert(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The drug-safety alert as a card: what happened, the reporter's words whole, the rules."""
+    return {"attachments": [attachment(card(text_blocks(texts.pv_alert(data))))]}
+
+
+def _neutral(build: Callable[[Mapping[str, Any]], texts.Text]) -> Callable[..., dict[str, Any]]:
+    def render(data: Mapping[str, Any]) -> dict[str, Any]:
+        return {"text": markdown(build(data))}
+
+    return render
+
+
+RENDERERS: Mapping[Template, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
+    Template.KUDOS_PUBLIC: kudos_public,
+    Template.KUDOS_RECEIVED: kudos_received,
+    Template.NOTICE: _neutral(texts.notice),
+    Template.ANSWER_CARD: lambda data: {"attachments": [attachment(dict(data["card"]))]},
+    Template.REVIEW_REQUEST: review_request,
+    Template.PV_ALERT: pv_alert,
+    Template.DIGEST_WEEKLY: _neutral(texts.digest),
+    Template.MILESTONE_REACHED: _neutral(texts.milestone),
+    Template.LEADERBOARD_POST: _neutral(texts.leaderboard),
+    Template.SURVEY_INVITE: lambda data: {"attachments": [attachment(survey_card(data))]},
+    Template.SURVEY_RESULTS: _neutral(texts.survey_results),
+}
+"""The activity fields (`text`, `attachments`) of each outbox template."""
+
+
+class Unrenderable(LookupError):
+    """A row whose template Teams has no renderer for (no retry will help)."""
+
+
+def message(template: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        return RENDERERS[Template(template)](data)
+    except (ValueError, KeyError):
+        raise Unrenderable(f"Teams cannot render {template!r}") from None

@@ -177,7 +177,10 @@ async def _send_to_conversation(
 
 
 def _activity(job: Job) -> Activity:
-    content = teams_render.message(job.template, job.data)
+    try:
+        content = teams_render.message(job.template, job.data)
+    except teams_render.Unrenderable as exc:
+        raise Permanent(str(exc)) from exc
     attachments = [
         Attachment(content_type=a["contentType"], content=a["content"])
         for a in content.get("attachments") or []

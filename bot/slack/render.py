@@ -1,0 +1,75 @@
+"""Every outbox template as Slack renders it: a registry keyed by `Template`, no if-chains."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.chat import charts, texts
+from bot.slack import blocks, survey
+from handlers.messages import Template
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A message that goes as a file upload: a chart drawn at delivery, with the figures as
+    its comment (and alone when there is nothing to draw)."""
+
+    text: str
+    draw: Callable[[Mapping[str, Any]], bytes | None]
+    filename: str
+    title: str
+
+
+Rendered = dict[str, Any] | Upload
+
+
+def _survey_results(data: Mapping[str, Any]) -> Upload:
+    return Upload(
+        text=blocks.mrkdwn(texts.survey_results(data).blocks[0]),
+        draw=charts.survey_png,
+        filename=f"survey-{data.get('survey_id')}-{data.get('number')}.png",
+        title=f"{data.get('title')}, round {data.get('number')}",
+    )
+
+
+def _leaderboard(data: Mapping[str, Any]) -> Upload:
+    return Upload(
+        text=blocks.mrkdwn(texts.leaderboard(data).blocks[0]),
+        draw=charts.leaderboard_png,
+        filename=f"leaderboard-{data.get('sprint')}.png",
+        title=f"Recognition sprint {data.get('sprint')}",
+    )
+
+
+def _neutral(build: Callable[[Mapping[str, Any]], texts.Text]) -> Callable[..., Rendered]:
+    def render(data: Mapping[str, Any]) -> Rendered:
+        return blocks.from_text(build(data), unfurl_links=False)
+
+    return render
+
+
+RENDERERS: Mapping[Template, Callable[[Mapping[str, Any]], Rendered]] = {
+    Template.KUDOS_PUBLIC: blocks.kudos_public,
+    Template.KUDOS_RECEIVED: blocks.kudos_received,
+    Template.NOTICE: _neutral(texts.notice),
+    Template.REVIEW_REQUEST: blocks.review_request,
+    Template.PV_ALERT: _neutral(texts.pv_alert),
+    Template.DIGEST_WEEKLY: _neutral(texts.digest),
+    Template.MILESTONE_REACHED: _neutral(texts.milestone),
+    Template.LEADERBOARD_POST: _leaderboard,
+    Template.SURVEY_INVITE: survey.invite,
+    Template.SURVEY_RESULTS: _survey_results,
+}
+
+
+class Unrenderable(LookupError):
+    """A row whose template Slack has no renderer for (no retry will help)."""
+
+
+def render(template: str, data: Mapping[str, Any]) -> Rendered:
+    try:
+        return RENDERERS[Template(template)](data)
+    except (ValueError, KeyError):
+        raise Unrenderable(f"Slack cannot render {template!r}") from None
