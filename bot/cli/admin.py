@@ -1,0 +1,84 @@
+"""`plaudit audit` and `teams-package`: verify the audit trail, build the Teams app upload."""
+
+from __future__ import annotations
+
+import argparse
+from importlib import metadata
+from pathlib import Path
+
+from sqlmodel import Session
+
+from bot.cli.bootstrap import UsageError, load_settings
+from storage import queries
+from storage.db import make_engine
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    with Session(engine) as session:
+        intact, count, bad = queries.verify_audit(session=session)
+    if intact:
+        print(f"audit trail intact: {count} entries")
+        return 0
+    print(f"audit trail BROKEN at entry {bad} (after {count} good entries)")
+    return 1
+
+
+def cmd_teams_package(args: argparse.Namespace) -> int:
+    from bot.teams import package as teams_package
+
+    app_id = (load_settings().microsoft_app_id or "").strip()
+    if not app_id:
+        raise UsageError("set MICROSOFT_APP_ID to the bot's Microsoft App ID (a GUID) first")
+    version = args.version or _installed_version()
+    out = Path(args.out)
+    pages = {
+        "website_url": args.website_url,
+        "privacy_url": args.privacy_url,
+        "terms_url": args.terms_url,
+    }
+    developer = teams_package.Developer(**{k: v for k, v in pages.items() if v})
+    try:
+        teams_package.write_package(
+            out, app_id=app_id, version=version, domains=args.domain or (), developer=developer
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    except OSError as exc:
+        raise UsageError(f"{out}: {exc.strerror or exc}") from exc
+    print(f"wrote {out} (Teams app {version}, bot {app_id})")
+    return 0
+
+
+def _installed_version() -> str:
+    try:
+        return metadata.version("plaudit")
+    except metadata.PackageNotFoundError as exc:
+        raise UsageError("plaudit is not installed; give --version, e.g. 1.2.3") from exc
+
+
+def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The audit and teams-package commands."""
+    audit = sub.add_parser("audit", help="audit trail")
+    audit.add_argument("action", choices=["verify"])
+    audit.set_defaults(func=cmd_audit)
+
+    tp = sub.add_parser(
+        "teams-package", help="the Teams app package to upload (bot id from MICROSOFT_APP_ID)"
+    )
+    tp.add_argument(
+        "--out", metavar="PATH", default="plaudit-teams.zip", help="default plaudit-teams.zip"
+    )
+    tp.add_argument("--version", help="the app version, e.g. 1.2.0 (default: Plaudit's version)")
+    tp.add_argument(
+        "--domain",
+        action="append",
+        metavar="HOST",
+        help="a valid domain, e.g. plaudit.example.com (repeatable; default: none)",
+    )
+    placeholder = "https; default a placeholder under https://plaudit.example.com/"
+    tp.add_argument("--website-url", metavar="URL", help=f"the support website ({placeholder})")
+    tp.add_argument("--privacy-url", metavar="URL", help=f"the privacy statement ({placeholder})")
+    tp.add_argument("--terms-url", metavar="URL", help=f"the terms of use ({placeholder})")
+    tp.set_defaults(func=cmd_teams_package)

@@ -1,0 +1,202 @@
+"""`plaudit kudos`, `check` and `review`: give kudos, test a text, decide on held kudos."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import uuid
+from pathlib import Path
+
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
+
+import compliance_rules
+from bot import config as org_config
+from bot.cli.bootstrap import UsageError, build_runtime, load_settings
+from compliance_rules.evaluate import evaluate, read_corpus
+from handlers import kudos, review
+from handlers.events import KudosRequested, Person
+from storage.models import Member
+
+_HANDLE = re.compile(r"(?<![\w@])@([\w.+\-']+(?:@[\w.\-]+)?)")
+_VALUE = re.compile(r"(?<![\w#&/])#[a-z0-9][a-z0-9_-]*", re.IGNORECASE)
+
+
+def cmd_kudos(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    runtime = build_runtime(settings)
+    text: str = args.text
+    handles = _HANDLE.findall(text)
+    message = text
+    leading = re.match(r"^(\s*@[\w.+\-'@]+[\s,]*)+", message)
+    if leading:
+        message = message[leading.end() :]
+
+    def work(session: Session) -> kudos.KudosResult:
+        giver = _member_person(session, args.as_email)
+        if giver is None:
+            raise UsageError(f"no member with email {args.as_email}; import or create them first")
+        recipients = tuple(
+            _member_person(session, h) or Person("email", None, h, h, exists=False) for h in handles
+        )
+        values = tuple(dict.fromkeys(v.lower() for v in _VALUE.findall(message)))
+        event = KudosRequested(
+            key=f"cli:{uuid.uuid4()}",
+            giver=giver,
+            recipients=recipients,
+            message=message.strip(),
+            values=values,
+            source="cli",
+        )
+        return kudos.give(
+            event, session=session, policy=runtime.policy, clock=runtime.clock, rules=runtime.rules
+        )
+
+    try:
+        result = runtime.run_sync(work)
+    finally:
+        runtime.close()
+    if isinstance(result, kudos.Recorded):
+        print(
+            f"Recorded kudos #{result.recognition_id} for {', '.join(result.recipients)}; "
+            f"{result.allowance_left} left today."
+        )
+        for warning in result.warnings:
+            print(f"warning: {warning.message}")
+        return 0
+    if isinstance(result, kudos.Stopped):
+        print(result.message)
+        return 1
+    if isinstance(result, kudos.Refused):
+        print(result.message)
+        return 1
+    print("Already recorded.")
+    return 0
+
+
+def _member_person(session: Session, handle: str) -> Person | None:
+    """A member by email, email local part, or display name (case-insensitive)."""
+    handle = handle.strip().lstrip("@")
+    lowered = handle.lower()
+    stmt = select(Member).where(
+        or_(
+            func.lower(col(Member.email)) == lowered,
+            func.lower(col(Member.email)).like(f"{lowered}@%"),
+            func.lower(col(Member.display_name)) == lowered,
+        ),
+        col(Member.active).is_(True),
+    )
+    found = list(session.exec(stmt.limit(2)))
+    if len(found) != 1:
+        return None
+    member = found[0]
+    if member.email is None:
+        return None
+    return Person.by_email(
+        member.email, member.display_name, timezone=member.timezone, is_bot=member.is_bot
+    )
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    try:
+        org = org_config.load(settings.config_path)
+        rules = org.compliance.rules(settings.config_path.resolve().parent)
+    except (org_config.ConfigError, compliance_rules.RuleError) as exc:
+        raise UsageError(str(exc)) from exc
+    if args.eval:
+        return _evaluate(Path(args.eval), rules, verbose=args.verbose)
+    if args.text is None:
+        raise UsageError("give a text to check, - to read it from standard input, or --eval FILE")
+    text = sys.stdin.read() if args.text == "-" else args.text
+    result = compliance_rules.check(text, rules)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        print(f"outcome: {result.outcome.value}")
+        for f in result.findings:
+            print(f"- {f.rule} [{f.category}] {f.start}-{f.end} {f.match!r}: {f.message}")
+            if f.suggestion:
+                print(f"  suggestion: {f.suggestion}")
+            if f.cites:
+                print(f"  cites: {f.cites}")
+    ok = result.outcome in (compliance_rules.Outcome.PASS, compliance_rules.Outcome.WARN)
+    return 0 if ok else 1
+
+
+def _evaluate(path: Path, rules: compliance_rules.RuleSet, *, verbose: bool) -> int:
+    try:
+        report = evaluate(read_corpus(path), rules)
+    except (OSError, compliance_rules.RuleError) as exc:
+        raise UsageError(str(exc)) from exc
+    for line in report.lines():
+        print(line)
+    if verbose:
+        for text, expected, got in report.mistakes:
+            print(f"expected {list(expected) or ['none']} got {list(got) or ['none']}: {text}")
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    runtime = build_runtime(settings)
+    try:
+        if args.action == "list":
+            rows = runtime.run_sync(
+                lambda s: [
+                    (r.id, g.id, r.requested_by, g.text, [f["rule"] for f in g.findings])
+                    for r, g in review.pending(s)
+                ]
+            )
+            if not rows:
+                print("No kudos are waiting for review.")
+            for review_id, recognition_id, by, text, rules_hit in rows:
+                print(f"#{review_id} kudos {recognition_id} ({by}; {', '.join(rules_hit)}): {text}")
+            return 0
+        if args.id is None or not args.as_email:
+            raise UsageError(f"review {args.action} needs an ID and --as EMAIL")
+        if args.action == "reject" and not args.reason:
+            raise UsageError("review reject needs --reason")
+        reviewer = Person("email", None, args.as_email.lower(), args.as_email, email=args.as_email)
+        result = runtime.run_sync(
+            lambda s: review.decide(
+                args.id,
+                reviewer,
+                approve=args.action == "approve",
+                reason=args.reason,
+                session=s,
+                policy=runtime.policy,
+                now=runtime.clock.now(),
+            )
+        )
+    finally:
+        runtime.close()
+    if isinstance(result, review.NotAllowed):
+        print(result.message)
+        return 1
+    print(f"Review #{result.review_id} {result.status}.")
+    return 0
+
+
+def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The kudos, check and review commands."""
+    give = sub.add_parser("kudos", help="give kudos from the terminal")
+    give.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
+    give.add_argument("text", help='e.g. "@dana thanks for the launch checklist #collaboration"')
+    give.set_defaults(func=cmd_kudos)
+
+    check = sub.add_parser("check", help="run a text through the compliance rules")
+    check.add_argument("text", nargs="?", help="the text, or - to read standard input")
+    check.add_argument("--json", action="store_true")
+    check.add_argument("--eval", metavar="FILE.jsonl", help="score the rules on a labelled corpus")
+    check.add_argument("--verbose", action="store_true", help="with --eval: list every mistake")
+    check.set_defaults(func=cmd_check)
+
+    rev = sub.add_parser("review", help="the compliance review queue")
+    rev.add_argument("action", choices=["list", "approve", "reject"])
+    rev.add_argument("id", nargs="?", type=int)
+    rev.add_argument("--as", dest="as_email", metavar="EMAIL", help="the reviewer deciding")
+    rev.add_argument("--reason", help="why it is rejected (shown to the giver)")
+    rev.set_defaults(func=cmd_review)

@@ -1,0 +1,189 @@
+"""`plaudit roster`, `import` and `privacy`: the people list, past recognitions, personal data."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+from pathlib import Path
+
+from sqlmodel import Session
+
+from bot.cli.bootstrap import UsageError, build_runtime, load_settings
+from bot.settings import Settings
+from handlers import history, privacy, retention, roster
+
+
+def cmd_roster(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if args.action == "import":
+        rows = [roster.Row(n, v) for n, v in _read_csv(Path(args.target), roster.COLUMNS)]
+    runtime = build_runtime(settings)
+    try:
+        if args.action == "deactivate":
+            found = runtime.run_sync(
+                lambda s: roster.deactivate(args.target, session=s, now=runtime.clock.now())
+            )
+            print(
+                f"{args.target} deactivated." if found else f"No member with email {args.target}."
+            )
+            return 0 if found else 1
+
+        def work(session: Session) -> tuple[roster.Report, list[str]]:
+            now = runtime.clock.now()
+            report = roster.import_rows(rows, session=session, now=now)
+            gone: list[str] = []
+            if args.deactivate_missing:
+                present = {(r.values.get("email") or "").strip().lower() for r in rows}
+                gone = roster.deactivate_missing(present, session=session, now=now)
+            return report, gone
+
+        report, gone = runtime.run_sync(work)
+    finally:
+        runtime.close()
+    for line in report.lines():
+        print(line)
+    for email in gone:
+        print(f"deactivated {email} (not in the file)")
+    return 0 if not report.rejected else 1
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    mapping = _column_map(args.map)
+    table = _read_csv(Path(args.file), history.COLUMNS, mapping, required=history.COLUMNS[:4])
+    rows = [history.Row(line, values) for line, values in table]
+    runtime = build_runtime(settings)
+    try:
+        report = runtime.run_sync(
+            lambda s: history.import_rows(
+                rows, session=s, rules=runtime.rules, policy=runtime.policy, now=runtime.clock.now()
+            )
+        )
+    finally:
+        runtime.close()
+    for line in report.lines():
+        print(line)
+    return 0 if not report.rejected else 1
+
+
+def _column_map(pairs: list[str] | None) -> dict[str, str]:
+    """`--map giver_email=From` → {"from": "giver_email"} (file header → our column)."""
+    mapping: dict[str, str] = {}
+    for pair in pairs or []:
+        ours, _, theirs = pair.partition("=")
+        if ours.strip() not in history.COLUMNS or not theirs.strip():
+            raise UsageError(f"--map {pair!r}: use OUR_COLUMN=THEIR_HEADER, e.g. giver_email=From")
+        mapping[theirs.strip().lower()] = ours.strip()
+    return mapping
+
+
+def _read_csv(
+    path: Path,
+    columns: tuple[str, ...],
+    mapping: dict[str, str] | None = None,
+    *,
+    required: tuple[str, ...] = ("email",),
+) -> list[tuple[int, dict[str, str]]]:
+    """Rows of a CSV export with their line numbers; headers matched case-blind."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise UsageError(f"{path}: file not found") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 text (save the spreadsheet as CSV UTF-8)") from exc
+    reader = csv.DictReader(io.StringIO(text))
+    names = [h.strip().lower() for h in reader.fieldnames or []]
+    headers = [(mapping or {}).get(h, h) for h in names]
+    missing = [c for c in required if c not in headers]
+    if missing:
+        raise UsageError(
+            f"{path}: the first line must name the columns, including {', '.join(missing)}"
+        )
+    unknown = sorted(set(headers) - set(columns))
+    if unknown:
+        raise UsageError(f"{path}: unknown column(s) {', '.join(unknown)}")
+    reader.fieldnames = headers
+    return [(reader.line_num, dict(r)) for r in reader]
+
+
+def _purge(settings: Settings) -> int:
+    runtime = build_runtime(settings)
+    try:
+        policy = runtime.retention
+        if not policy.on:
+            print("No retention is set (retention: in plaudit.yaml): everything is kept.")
+            return 0
+        now = runtime.clock.now()
+        done = runtime.run_sync(lambda s: retention.purge(s, retention=policy, now=now))
+    finally:
+        runtime.close()
+    print(f"erased {done.texts} stopped texts; unlinked {done.pv_links} PV cases")
+    return 0
+
+
+def cmd_privacy(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if args.action == "purge":
+        return _purge(settings)
+    if not args.member:
+        raise UsageError(f"privacy {args.action} needs --member EMAIL")
+    if args.action == "erase" and not args.confirm:
+        raise UsageError("erasing cannot be undone; add --confirm to go ahead")
+    runtime = build_runtime(settings)
+    try:
+        if args.action == "export":
+            data = runtime.run_sync(
+                lambda s: privacy.export(args.member, session=s, now=runtime.clock.now())
+            )
+        else:
+            data = runtime.run_sync(
+                lambda s: privacy.erase(args.member, session=s, now=runtime.clock.now())
+            )
+    finally:
+        runtime.close()
+    if data is None:
+        print(f"No member {args.member}.")
+        return 1
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    if args.action == "export" and args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        print(text)
+    return 0
+
+
+def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The roster, import and privacy commands."""
+    ros = sub.add_parser("roster", help="import the people list, deactivate leavers")
+    ros.add_argument("action", choices=["import", "deactivate"])
+    ros.add_argument("target", help="CSV file to import, or the email to deactivate")
+    ros.add_argument(
+        "--deactivate-missing",
+        action="store_true",
+        help="with import: deactivate members whose email is not in the file",
+    )
+    ros.set_defaults(func=cmd_roster)
+
+    imp = sub.add_parser("import", help="bring over past recognitions")
+    imp.add_argument("what", choices=["recognitions"])
+    imp.add_argument("file", help="CSV: date, giver_email, recipient_email, message, value")
+    imp.add_argument(
+        "--map",
+        action="append",
+        metavar="OURS=THEIRS",
+        help="read a column under another header, e.g. --map giver_email=From (repeatable)",
+    )
+    imp.set_defaults(func=cmd_import)
+
+    priv = sub.add_parser(
+        "privacy",
+        help="a person's data: export or erase; purge what the retention policy says is due",
+    )
+    priv.add_argument("action", choices=["export", "erase", "purge"])
+    priv.add_argument("--member", metavar="EMAIL", help="with export and erase: whose data")
+    priv.add_argument("--out", metavar="FILE", help="with export: write the JSON here")
+    priv.add_argument("--confirm", action="store_true", help="with erase: yes, really")
+    priv.set_defaults(func=cmd_privacy)
