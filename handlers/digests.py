@@ -33,6 +33,7 @@ from storage.models import (
     SurveyAnswer,
     SurveyRound,
 )
+from storage.people import platform_id
 
 QUIET_DAYS = 30
 
@@ -202,7 +203,7 @@ def build(
     )
     digest = Digest(
         manager=manager.display_name,
-        manager_slack_id=manager.slack_user_id,
+        manager_slack_id=platform_id(manager, "slack"),
         week=_week(now.astimezone(zone(manager.timezone)).date()),
         since=since.astimezone(zone(manager.timezone)).date().isoformat(),
         reports=len(reports),
@@ -285,7 +286,7 @@ def _survey(session: Session, manager: Member) -> dict[str, Any] | None:
 
 
 def _reviews(session: Session, manager: Member, policy: KudosPolicy) -> int | None:
-    ids = {manager.slack_user_id, (manager.email or "").lower()} - {None, ""}
+    ids = {platform_id(manager, "slack"), platform_id(manager, "email")} - {None}
     if not ids & {r.lower() if "@" in r else r for r in policy.reviewers}:
         return None
     return int(

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 import compliance_rules
 from compliance_rules import Finding, Outcome, RuleSet
@@ -309,7 +309,7 @@ def notify(
 class Draft:
     """A blocked kudos to edit: its recipients, its words (or the suggested rewrite), its value."""
 
-    recipient_ids: tuple[str, ...]  # platform user ids
+    recipients: tuple[Person, ...]  # on the giver's platform; those not on it are left out
     text: str
     value: str | None
 
@@ -322,22 +322,23 @@ def draft(recognition_id: int, giver: Person, *, session: Session) -> Draft | No
         return None
     if recognition.outcome != "block":
         return None
-    recipients = session.exec(
-        select(RecognitionRecipient.member_id).where(
-            RecognitionRecipient.recognition_id == recognition_id
-        )
+    recipient_ids = session.exec(
+        select(RecognitionRecipient.member_id)
+        .where(RecognitionRecipient.recognition_id == recognition_id)
+        .order_by(col(RecognitionRecipient.id))
     )
-    ids = tuple(
-        uid
-        for m in recipients
-        if (uid := people.by_id(session=session, member_id=m).slack_user_id) is not None
-    )
+    recipients: list[Person] = []
+    for member_id in recipient_ids:
+        row = people.by_id(session=session, member_id=member_id)
+        person = members.person_on(row, giver.platform)
+        if person is not None:
+            recipients.append(person)
     suggestion = next((f["suggestion"] for f in recognition.findings if f.get("suggestion")), None)
     text = suggestion or recognition.text
     value = recognition.value_tags[0] if recognition.value_tags else None
     if value:
         text = " ".join(text.replace(value, " ").split())
-    return Draft(ids, text, value)
+    return Draft(tuple(recipients), text, value)
 
 
 def find_recognition(session: Session, key: str) -> Recognition | None:

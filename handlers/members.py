@@ -12,12 +12,21 @@ from storage import people
 from storage.people import MemberRow
 
 
-def _platform_id(row: MemberRow, platform: str) -> str | None:
-    if platform == "slack":
-        return row.slack_user_id
-    if platform == "teams":
-        return row.teams_aad_id
-    return row.email.lower() if row.email else None
+def person_on(row: MemberRow, platform: str) -> Person | None:
+    """The member as a person on `platform`, or None when they have no identity there."""
+    found = people.identity(row, platform)
+    if found is None:
+        return None
+    workspace, user_id = found
+    return Person(
+        platform=platform,
+        workspace=workspace,
+        user_id=user_id,
+        display_name=row.display_name,
+        timezone=row.timezone,
+        email=row.email,
+        is_bot=row.is_bot,
+    )
 
 
 def find(person: Person, *, session: Session) -> MemberRow | None:
@@ -37,7 +46,7 @@ def upsert_many(persons: Sequence[Person], *, session: Session, now: datetime) -
     first = persons[0]
     ids = list(dict.fromkeys(p.user_id for p in persons))
     known = {
-        _platform_id(row, first.platform): row
+        people.platform_id(row, first.platform): row
         for row in people.by_platform_ids(
             session=session, platform=first.platform, workspace=first.workspace, ids=ids
         )
@@ -60,11 +69,7 @@ def upsert_many(persons: Sequence[Person], *, session: Session, now: datetime) -
 
 
 def _identity(person: Person) -> dict[str, object]:
-    if person.platform == "slack":
-        return {"slack_team_id": person.workspace, "slack_user_id": person.user_id}
-    if person.platform == "teams":
-        return {"teams_aad_id": person.user_id}
-    return {}
+    return people.identity_values(person.platform, person.workspace, person.user_id)
 
 
 def _changes(row: MemberRow, person: Person) -> dict[str, object]:
@@ -83,14 +88,6 @@ def _email_taken(session: Session, email: str, member_id: int) -> bool:
     return any(row.id != member_id for row in found)
 
 
-def _other_workspace(row: MemberRow, person: Person) -> bool:
-    return (
-        person.platform == "slack"
-        and row.slack_user_id is not None
-        and row.slack_team_id != person.workspace
-    )
-
-
 def _create_or_link(person: Person, *, session: Session, now: datetime) -> MemberRow:
     email = person.email.lower() if person.email else None
     if email and person.platform != "email":
@@ -98,7 +95,7 @@ def _create_or_link(person: Person, *, session: Session, now: datetime) -> Membe
         linked = people.by_platform_ids(
             session=session, platform="email", workspace=None, ids=[email]
         )
-        if linked and _other_workspace(linked[0], person):
+        if linked and people.in_other_workspace(linked[0], person.platform, person.workspace):
             # The same address in a second Slack workspace: a member has one Slack identity,
             # and workspaces are counted apart, so this is a member of its own (the address
             # stays with the first).

@@ -32,6 +32,7 @@ from storage.models import (
     MilestoneAward,
     MilestoneShare,
 )
+from storage.people import person_fields, workspace_of
 
 _LOCK = 0x504C4D53  # advisory lock id serialising milestone evaluation on PostgreSQL
 Source = Literal["promotion", "coupon", "orders", "channel"]
@@ -286,8 +287,7 @@ def _award(
             message=queries.Message(
                 key=f"milestone:{award.id}:announce",
                 platform="slack",
-                workspace=workspace
-                or next((m.slack_team_id for m in people if m.slack_team_id), None),
+                workspace=workspace or next((w for m in people if (w := workspace_of(m))), None),
                 channel=policy.recognition_channel,
                 kind="post",
                 template="milestone.reached",
@@ -295,9 +295,7 @@ def _award(
                     "title": award.title,
                     "points": points,
                     "team": milestone.team,
-                    "people": [
-                        {"name": m.display_name, "slack_id": m.slack_user_id} for m in people
-                    ],
+                    "people": [person_fields(m, platforms=("slack",)) for m in people],
                     "sprint": sprint,
                     "detail": detail,
                 },

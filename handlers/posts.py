@@ -2,43 +2,30 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import Session
 
 from handlers.policy import KudosPolicy
-from storage import queries
-from storage.people import MemberRow
+from storage import people, queries
+from storage.people import MemberRow, Reachable
 
 
 def person_ref(member: MemberRow) -> dict[str, Any]:
     """How a member appears in an outbox payload: a name, plus ids renderers can mention."""
-    return {
-        "name": member.display_name,
-        "slack_id": member.slack_user_id,
-        "teams_id": member.teams_aad_id,
-    }
-
-
-class Reachable(Protocol):
-    """A member row or object: whatever has the chat ids."""
-
-    @property
-    def slack_team_id(self) -> str | None: ...
-    @property
-    def slack_user_id(self) -> str | None: ...
-    @property
-    def teams_aad_id(self) -> str | None: ...
+    return people.person_fields(member)
 
 
 def dm_route(member: Reachable, prefer: str | None = None) -> tuple[str, str | None, str] | None:
     """(platform, workspace, channel) of a private message to `member`: on `prefer` when
-    they use it, else Slack, else Teams (where the channel is their AAD object id)."""
-    slack = ("slack", member.slack_team_id, member.slack_user_id) if member.slack_user_id else None
-    teams = ("teams", None, member.teams_aad_id) if member.teams_aad_id else None
-    order = (teams, slack) if prefer == "teams" else (slack, teams)
-    return next((route for route in order if route), None)
+    they use it, else Slack, else Teams (where the channel is their own user id)."""
+    order = ("teams", "slack") if prefer == "teams" else ("slack", "teams")
+    for platform in order:
+        found = people.identity(member, platform)
+        if found is not None:
+            return platform, *found
+    return None
 
 
 def dm(
@@ -93,23 +80,24 @@ def queue_posts(
         "emoji": post.emoji,
     }
     messages: list[queries.Message] = []
-    public = queries.Message(
-        key=f"recognition:{post.recognition_id}:public",
-        platform="teams" if post.platform == "teams" else "slack",
-        workspace=giver.slack_team_id,
-        channel="",
-        kind="post",
-        template="kudos.public",
-        data=data,
-    )
-    if post.platform == "teams":
-        channel = policy.teams_recognition_channel or post.channel_id
-        if channel and giver.teams_aad_id:
-            messages.append(replace(public, workspace=None, channel=channel))
-    else:
-        channel = policy.recognition_channel or post.channel_id
-        if channel and giver.slack_user_id:
-            messages.append(replace(public, channel=channel))
+    platform = "teams" if post.platform == "teams" else "slack"
+    channel = (
+        policy.teams_recognition_channel if platform == "teams" else policy.recognition_channel
+    ) or post.channel_id
+    # Posted only where the giver has an identity, in their workspace there.
+    on = people.identity(giver, platform)
+    if channel and on is not None:
+        messages.append(
+            queries.Message(
+                key=f"recognition:{post.recognition_id}:public",
+                platform=platform,
+                workspace=on[0],
+                channel=channel,
+                kind="post",
+                template="kudos.public",
+                data=data,
+            )
+        )
     for member in recipients:
         message = dm(
             member,

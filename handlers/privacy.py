@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from storage import queries
+from storage import people, queries
 from storage.models import (
     AuditEntry,
     Member,
@@ -78,8 +78,7 @@ def export(email: str, *, session: Session, now: datetime) -> dict[str, Any] | N
             "id": member.id,
             "email": member.email,
             "display_name": member.display_name,
-            "slack_user_id": member.slack_user_id,
-            "teams_aad_id": member.teams_aad_id,
+            **people.identity_export(member),
             "timezone": member.timezone,
             "team": member.team,
             "region": member.region,
@@ -150,7 +149,7 @@ def erase(email: str, *, session: Session, now: datetime) -> dict[str, int] | No
     pseudonym = f"former member {member.id}"
     names = {n for n in (member.display_name, (member.email or "").split("@")[0]) if n}
     member.display_name = pseudonym
-    member.email = member.slack_user_id = member.slack_team_id = member.teams_aad_id = None
+    people.forget_identities(member)
     member.active = False
     member.updated_at = now
     session.add(member)

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from storage import queries
 from storage.models import Member
+from storage.people import ROSTER_IDS
 
 COLUMNS = (
     "email",
@@ -162,8 +163,7 @@ def _validate(row: Row) -> tuple[str | None, dict[str, object]]:
         return f"unknown role(s) {', '.join(unknown)}; use {', '.join(ROLES)}", values
     values.update(
         display_name=raw["display_name"] or email.split("@", 1)[0],
-        slack_user_id=raw["slack_id"] or None,
-        teams_aad_id=raw["teams_id"] or None,
+        **{column: raw[key] or None for key, column in ROSTER_IDS.items()},
         manager_email=manager or None,
         team=raw["team"] or None,
         region=raw["region"] or None,
@@ -192,7 +192,7 @@ def _cycle(start: str, managers: Mapping[str, str]) -> bool:
     return False
 
 
-_FIELDS = ("display_name", "slack_user_id", "teams_aad_id", "team", "region", "therapeutic_area")
+_FIELDS = ("display_name", *ROSTER_IDS.values(), "team", "region", "therapeutic_area")
 
 
 def _upsert(session: Session, values: Mapping[str, object], now: datetime) -> str:

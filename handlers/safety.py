@@ -11,7 +11,7 @@ from compliance_rules import Finding
 from handlers.policy import KudosPolicy
 from storage import queries
 from storage.models import PvCase
-from storage.people import MemberRow
+from storage.people import MemberRow, platform_id
 
 
 def open_case(
@@ -45,7 +45,7 @@ def open_case(
         "source": source,
         "recognition_id": recognition_id,
         "reporter": label,
-        "reporter_slack_id": reporter.slack_user_id if reporter else None,
+        "reporter_slack_id": platform_id(reporter, "slack") if reporter else None,
         "aware_at": now.isoformat(),
         "text": text,
         "rules": case.rules,

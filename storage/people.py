@@ -1,16 +1,17 @@
-"""Member lookups and writes on the hot path, as plain rows rather than ORM objects."""
+"""Members: hot-path lookups and writes as plain rows, and where each platform id lives."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import bindparam, func
+from sqlalchemy import ColumnElement, bindparam, func
 from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from storage.models import Member
 
@@ -92,3 +93,118 @@ def update(*, session: Session, member_id: int, values: dict[str, Any], now: dat
         .returning(*_COLUMNS)
     )
     return MemberRow(*session.connection().execute(stmt).one())
+
+
+# -- identities: which columns hold a person's id on each platform ---------------------------
+
+
+class Reachable(Protocol):
+    """A member row or object: a name, an email and the chat ids."""
+
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def slack_team_id(self) -> str | None: ...
+    @property
+    def slack_user_id(self) -> str | None: ...
+    @property
+    def teams_aad_id(self) -> str | None: ...
+
+
+# The member column of a user's id on each chat platform, and of the Slack workspace.
+_USER_ID = {"slack": "slack_user_id", "teams": "teams_aad_id"}
+_WORKSPACE = "slack_team_id"
+# The roster's id columns (`slack_id`, `teams_id`) and the member columns they fill.
+ROSTER_IDS = {"slack_id": _USER_ID["slack"], "teams_id": _USER_ID["teams"]}
+
+
+def identity(member: Reachable, platform: str) -> tuple[str | None, str] | None:
+    """(workspace, user id) of `member` on `platform` (an email for "email"); None when
+    they have no identity there. Teams has no workspace."""
+    if platform == "slack":
+        return (member.slack_team_id, member.slack_user_id) if member.slack_user_id else None
+    if platform == "teams":
+        return (None, member.teams_aad_id) if member.teams_aad_id else None
+    return (None, member.email.lower()) if member.email else None
+
+
+def platform_id(member: Reachable, platform: str) -> str | None:
+    """`member`'s user id on `platform` (their email, lower-cased, for "email")."""
+    found = identity(member, platform)
+    return found[1] if found else None
+
+
+def workspace_of(member: Reachable) -> str | None:
+    """The Slack workspace `member` belongs to, if any."""
+    return member.slack_team_id
+
+
+def identity_values(platform: str, workspace: str | None, user_id: str) -> dict[str, object]:
+    """The member columns that record this platform identity (none for an email)."""
+    if platform == "slack":
+        return {"slack_team_id": workspace, "slack_user_id": user_id}
+    if platform == "teams":
+        return {"teams_aad_id": user_id}
+    return {}
+
+
+def in_other_workspace(member: Reachable, platform: str, workspace: str | None) -> bool:
+    """Does `member` already have a Slack identity in a workspace other than `workspace`?"""
+    return (
+        platform == "slack"
+        and member.slack_user_id is not None
+        and member.slack_team_id != workspace
+    )
+
+
+def person_fields(
+    member: Reachable, platforms: Sequence[str] = ("slack", "teams")
+) -> dict[str, Any]:
+    """How a member appears in an outbox payload: a name, plus the ids renderers mention
+    them by (`slack_id`, `teams_id`) on each of `platforms`."""
+    fields: dict[str, Any] = {"name": member.display_name}
+    if "slack" in platforms:
+        fields["slack_id"] = member.slack_user_id
+    if "teams" in platforms:
+        fields["teams_id"] = member.teams_aad_id
+    return fields
+
+
+def identity_export(member: Reachable) -> dict[str, Any]:
+    """The platform ids of a member, as a person's data export names them."""
+    return {"slack_user_id": member.slack_user_id, "teams_aad_id": member.teams_aad_id}
+
+
+def forget_identities(member: Member) -> None:
+    """Erase `member`'s email and every chat identity (the caller adds it to the session)."""
+    member.email = member.slack_user_id = member.slack_team_id = member.teams_aad_id = None
+
+
+def reachable() -> ColumnElement[bool]:
+    """Members the bot can message: those with a Slack or a Teams identity."""
+    return col(Member.slack_user_id).is_not(None) | col(Member.teams_aad_id).is_not(None)
+
+
+def has_platform_id(platform: str, ids: Iterable[str]) -> ColumnElement[bool]:
+    """Members whose user id on `platform` is one of `ids` (Slack: in any workspace)."""
+    column = {"slack": Member.slack_user_id, "teams": Member.teams_aad_id}[platform]
+    return col(column).in_(list(ids))
+
+
+def any_workspace(session: Session) -> str | None:
+    """A Slack workspace some member belongs to, if there is one."""
+    return session.exec(
+        select(Member.slack_team_id).where(col(Member.slack_team_id).is_not(None)).limit(1)
+    ).first()
+
+
+def workspace_sql(alias: str) -> str:
+    """A member's Slack workspace in raw SQL over `member AS alias`."""
+    return f"{alias}.{_WORKSPACE}"
+
+
+def platform_id_sql(alias: str, platform: str) -> str:
+    """A member's user id on `platform` in raw SQL over `member AS alias`."""
+    return f"{alias}.{_USER_ID[platform]}"

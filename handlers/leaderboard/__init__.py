@@ -1,0 +1,17 @@
+"""Sprint leaderboards: the boards, their frozen snapshots and their posts."""
+
+from handlers.leaderboard.boards import Board, By, Filters, Row, board, lines
+from handlers.leaderboard.snapshots import close_sprint, freeze, queue_post, verify
+
+__all__ = [
+    "Board",
+    "By",
+    "Filters",
+    "Row",
+    "board",
+    "close_sprint",
+    "freeze",
+    "lines",
+    "queue_post",
+    "verify",
+]

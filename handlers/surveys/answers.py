@@ -1,0 +1,299 @@
+"""Survey answers: take (or replace) one answer, screen free text, show current answers.
+
+An answer is unique per (round, respondent, question); an anonymous round knows its
+respondents by a keyed hash only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from compliance_rules import Outcome, RuleSet, check, redact
+from handlers import safety
+from handlers.events import Person
+from handlers.members import find
+from handlers.policy import KudosPolicy
+from handlers.surveys.definitions import MAX_TEXT, Question, Survey, survey_from_json
+from handlers.surveys.rounds import invite_payload
+from storage import people
+from storage.models import Member, SurveyAnswer, SurveyInvite, SurveyRound
+from storage.people import MemberRow
+
+
+@dataclass(frozen=True)
+class SurveyAnswered:
+    """A person answered (or changed their answer to) one question."""
+
+    person: Person
+    round_id: int
+    question_id: str
+    score: int | None = None
+    choices: tuple[str, ...] = ()
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Answered:
+    round_id: int
+    answers: dict[str, Any]  # question id -> score, choices or text: what the DM shows now
+    closes_at: datetime
+    invite: dict[str, Any]  # the survey message's data, with these answers, to redraw it
+    note: str | None = None  # e.g. why a text was not kept as written
+
+
+@dataclass(frozen=True)
+class AnswerRefused:
+    reason: str  # closed | not_invited | unknown | invalid
+    message: str
+
+
+def respondent_token(round_: SurveyRound, member_id: int) -> str:
+    """Who answered, as the round sees it: the member id, or a keyed hash when anonymous."""
+    if not round_.anonymous:
+        return f"member:{member_id}"
+    if round_.salt is None:
+        raise ValueError("an anonymous round that has closed has no respondents to match")
+    return hmac.new(bytes.fromhex(round_.salt), str(member_id).encode(), hashlib.sha256).hexdigest()
+
+
+def answer(
+    event: SurveyAnswered,
+    *,
+    session: Session,
+    now: datetime,
+    rules: RuleSet,
+    policy: KudosPolicy,
+) -> Answered | AnswerRefused:
+    """Record (or replace) one answer; free text is checked for adverse events and PHI."""
+    # The round's row is locked (PostgreSQL) so an answer and the close cannot interleave,
+    # and two quick clicks by one person are taken one after the other.
+    round_ = session.exec(
+        select(SurveyRound).where(SurveyRound.id == event.round_id).with_for_update()
+    ).first()
+    if round_ is None:
+        return AnswerRefused("unknown", "That survey no longer exists.")
+    if round_.status != "open" or now >= round_.closes_at:
+        closed = round_.closed_at or round_.closes_at
+        return AnswerRefused(
+            "closed",
+            f"This round of *{round_.definition['title']}* closed on "
+            f"{closed:%d %b %Y}; answers are no longer accepted. Thank you all the same.",
+        )
+    row = find(event.person, session=session)
+    member = session.get(Member, row.id) if row is not None else None
+    invite = (
+        session.exec(
+            select(SurveyInvite).where(
+                SurveyInvite.round_id == round_.id, SurveyInvite.member_id == member.id
+            )
+        ).first()
+        if member is not None
+        else None
+    )
+    if row is None or member is None or member.id is None or invite is None:
+        return AnswerRefused(
+            "not_invited", "This survey was not sent to you, so it cannot be answered."
+        )
+    survey = survey_from_json(round_.definition)
+    question = survey.question(event.question_id)
+    if question is None:
+        return AnswerRefused("invalid", "That question is not part of this survey.")
+    problem = _invalid(question, event)
+    if problem:
+        return AnswerRefused("invalid", problem)
+    token = respondent_token(round_, member.id)
+    existing = session.exec(
+        select(SurveyAnswer).where(
+            SurveyAnswer.round_id == round_.id,
+            SurveyAnswer.respondent == token,
+            SurveyAnswer.question_id == question.id,
+        )
+    ).first()
+    text: str | None = None
+    flags: list[str] = []
+    note: str | None = None
+    if question.type == "text":
+        text, flags, note = _screen_text(
+            event.text or "",
+            survey,
+            row,
+            session=session,
+            now=now,
+            rules=rules,
+            policy=policy,
+            before=existing.text if existing else None,
+        )
+    values = {
+        "score": event.score if question.type in ("scale", "enps") else None,
+        "choices": list(event.choices) if question.type == "choice" else [],
+        "text": text,
+        "flags": flags,
+    }
+    if existing is None:
+        team, region = (
+            _groups(session, round_, member, survey.min_responses)
+            if round_.anonymous
+            else (member.team, member.region)
+        )
+        existing = SurveyAnswer(
+            round_id=event.round_id,
+            respondent=token,
+            member_id=None if round_.anonymous else member.id,
+            question_id=question.id,
+            team=team,
+            region=region,
+        )
+    for name, value in values.items():
+        setattr(existing, name, value)
+    session.add(existing)
+    if not invite.responded:
+        invite.responded = True
+        session.add(invite)
+    session.flush()
+    answers = current_answers(session, round_, token)
+    redraw = {**invite_payload(round_), "answers": answers}
+    return Answered(round_.id or 0, answers, round_.closes_at, redraw, note)
+
+
+def question_for(
+    session: Session, round_id: int, question_id: str, person: Person
+) -> tuple[str, str | None] | None:
+    """(question text, the person's current answer) for the free-text form, if they may
+    still answer it."""
+    round_ = session.get(SurveyRound, round_id)
+    row = find(person, session=session)
+    if round_ is None or row is None or round_.status != "open":
+        return None
+    invited = session.exec(
+        select(SurveyInvite.id).where(
+            SurveyInvite.round_id == round_id, SurveyInvite.member_id == row.id
+        )
+    ).first()
+    question = survey_from_json(round_.definition).question(question_id)
+    if invited is None or question is None or question.type != "text":
+        return None
+    current = current_answers(session, round_, respondent_token(round_, row.id))
+    value = current.get(question_id)
+    return question.text, value if isinstance(value, str) else None
+
+
+def invite_for(session: Session, round_id: int, person: Person) -> dict[str, Any] | None:
+    """The survey message's data with this person's current answers, if they were invited."""
+    round_ = session.get(SurveyRound, round_id)
+    row = find(person, session=session)
+    if round_ is None or row is None:
+        return None
+    invited = session.exec(
+        select(SurveyInvite.id).where(
+            SurveyInvite.round_id == round_id, SurveyInvite.member_id == row.id
+        )
+    ).first()
+    if invited is None:
+        return None
+    answers = current_answers(session, round_, respondent_token(round_, row.id))
+    return {**invite_payload(round_), "answers": answers}
+
+
+def _invalid(question: Question, event: SurveyAnswered) -> str | None:
+    if question.type in ("scale", "enps"):
+        if event.score is None or event.score not in question.scores():
+            low, high = question.scores()[0], question.scores()[-1]
+            return f"Please pick a number from {low} to {high}."
+    elif question.type == "choice":
+        unknown = [c for c in event.choices if c not in question.options]
+        if unknown or (not question.multi and len(event.choices) > 1):
+            return "Please pick from the options offered."
+        if not event.choices and not question.optional:
+            return "Please pick at least one option."
+    else:
+        text = (event.text or "").strip()
+        if not text:
+            return "The answer is empty."
+        if len(text) > MAX_TEXT:
+            return f"Please keep it under {MAX_TEXT} characters."
+    return None
+
+
+def _groups(
+    session: Session, round_: SurveyRound, member: Member, threshold: int
+) -> tuple[str | None, str | None]:
+    """The team and region an anonymous answer may carry: only groups of at least
+    `threshold` invited people, and both only when their overlap is that large too, so no
+    stored row points at one person."""
+    invited = (
+        select(func.count(col(SurveyInvite.id)))
+        .join(Member, col(Member.id) == col(SurveyInvite.member_id))
+        .where(SurveyInvite.round_id == round_.id)
+    )
+
+    def size(*conditions: Any) -> int:
+        return int(session.exec(invited.where(*conditions)).one())
+
+    team_ok = member.team is not None and size(Member.team == member.team) >= threshold
+    region_ok = member.region is not None and size(Member.region == member.region) >= threshold
+    if team_ok and region_ok:
+        both = size(Member.team == member.team, Member.region == member.region)
+        if both < threshold:
+            region_ok = False  # keep the team, the finer of the two breakdowns
+    return (member.team if team_ok else None), (member.region if region_ok else None)
+
+
+def _screen_text(
+    text: str,
+    survey: Survey,
+    member: MemberRow,
+    *,
+    session: Session,
+    now: datetime,
+    rules: RuleSet,
+    policy: KudosPolicy,
+    before: str | None = None,
+) -> tuple[str, list[str], str | None]:
+    """What of a free-text answer is kept, and flags; a possible adverse event opens a case
+    (once: saving the same words again does not open another)."""
+    text = text.strip()
+    result = check(text, rules)
+    flags = sorted({f.category for f in result.findings})
+    kept = redact(text, result)
+    note = None
+    if result.outcome is Outcome.ROUTE_PV and kept == before:
+        note = "Your answer was already passed to drug safety; nothing new was sent."
+    elif result.outcome is Outcome.ROUTE_PV:
+        reporter = None if survey.anonymous else member
+        safety.open_case(
+            session,
+            source="survey",
+            text=kept,
+            findings=result.findings,
+            reporter=reporter,
+            recognition_id=None,
+            workspace=people.workspace_of(member),
+            policy=policy,
+            now=now,
+        )
+        note = (
+            "Your answer mentions what may be a side effect, so it has been passed to drug "
+            "safety" + (" without your name." if survey.anonymous else ".")
+        )
+    elif kept != text:
+        note = "Patient details were removed from your answer before it was kept."
+    return kept, flags, note
+
+
+def current_answers(session: Session, round_: SurveyRound, token: str) -> dict[str, Any]:
+    rows = session.exec(
+        select(SurveyAnswer).where(
+            SurveyAnswer.round_id == round_.id, SurveyAnswer.respondent == token
+        )
+    )
+    shown: dict[str, Any] = {}
+    for row in rows:
+        shown[row.question_id] = row.score if row.score is not None else (row.choices or row.text)
+    return shown

@@ -1,0 +1,269 @@
+"""Survey results: figures per question and group, held back below the threshold; trend."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from handlers.surveys.definitions import Question, Survey, survey_from_json
+from storage.models import SurveyAnswer, SurveyInvite, SurveyRound
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    id: str
+    text: str
+    type: str
+    answers: int
+    distribution: dict[str, int]  # option or score -> count, in display order
+    mean: float | None = None
+    enps: int | None = None  # % promoters (9-10) minus % detractors (0-6)
+    texts: tuple[str, ...] = ()
+    hidden: bool = False  # anonymous, and too few answered this question to show it
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    by: str  # team | region
+    name: str
+    respondents: int
+    means: dict[str, float]  # question id -> mean (enps: the score)
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    number: int
+    opened_at: str
+    participation: float
+    scores: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Results:
+    round_id: int
+    survey_id: str
+    title: str
+    number: int
+    opened_at: str
+    closes_at: str
+    closed: bool
+    anonymous: bool
+    min_responses: int
+    invited: int
+    respondents: int
+    hidden: bool  # too few answers to show anything of an anonymous round
+    questions: tuple[QuestionResult, ...] = ()
+    groups: tuple[GroupResult, ...] = ()
+    suppressed_groups: int = 0
+    trend: tuple[TrendPoint, ...] = ()
+
+    @property
+    def participation(self) -> float:
+        return self.respondents / self.invited if self.invited else 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "participation": round(self.participation, 4)}
+
+
+def enps(scores: Sequence[int]) -> int | None:
+    if not scores:
+        return None
+    promoters = sum(1 for s in scores if s >= 9)
+    detractors = sum(1 for s in scores if s <= 6)
+    return round(100 * (promoters - detractors) / len(scores))
+
+
+def _question_result(
+    question: Question, rows: list[SurveyAnswer], show_text: bool
+) -> QuestionResult:
+    if question.type in ("scale", "enps"):
+        scores = [r.score for r in rows if r.score is not None]
+        dist = {str(s): sum(1 for x in scores if x == s) for s in question.scores()}
+        mean = round(sum(scores) / len(scores), 2) if scores else None
+        score = enps(scores) if question.type == "enps" else None
+        return QuestionResult(
+            question.id, question.text, question.type, len(scores), dist, mean, score
+        )
+    if question.type == "choice":
+        dist = {o: sum(1 for r in rows if o in r.choices) for o in question.options}
+        return QuestionResult(question.id, question.text, question.type, len(rows), dist)
+    # A possible adverse event went to drug safety; results never publish its words.
+    texts = (
+        tuple(r.text for r in rows if r.text and "adverse_event_mention" not in (r.flags or []))
+        if show_text
+        else ()
+    )
+    return QuestionResult(question.id, question.text, question.type, len(rows), {}, texts=texts)
+
+
+def _score(q: QuestionResult) -> float | None:
+    return float(q.enps) if q.enps is not None else q.mean
+
+
+def results(session: Session, round_id: int, *, with_trend: bool = True) -> Results:
+    """What a round says, with every group below `min_responses` left out."""
+    round_ = session.get(SurveyRound, round_id)
+    if round_ is None:
+        raise LookupError(f"no survey round {round_id}")
+    survey = survey_from_json(round_.definition)
+    invited = int(
+        session.exec(
+            select(func.count(col(SurveyInvite.id))).where(SurveyInvite.round_id == round_id)
+        ).one()
+    )
+    rows = list(session.exec(select(SurveyAnswer).where(SurveyAnswer.round_id == round_id)))
+    respondents = len({r.respondent for r in rows})
+    enough = respondents >= survey.min_responses
+    hidden = survey.anonymous and not enough
+    base = dict(
+        round_id=round_id,
+        survey_id=round_.survey_id,
+        title=survey.title,
+        number=round_.number,
+        opened_at=round_.opened_at.isoformat(),
+        closes_at=round_.closes_at.isoformat(),
+        closed=round_.status == "closed",
+        anonymous=survey.anonymous,
+        min_responses=survey.min_responses,
+        invited=invited,
+        respondents=respondents,
+        hidden=hidden,
+    )
+    trend = tuple(_trend(session, round_)) if with_trend else ()
+    if hidden:
+        return Results(**base, trend=trend)  # type: ignore[arg-type]
+    by_question: dict[str, list[SurveyAnswer]] = {}
+    for row in rows:
+        by_question.setdefault(row.question_id, []).append(row)
+    threshold = survey.min_responses
+    questions = tuple(
+        _shown_question(q, by_question.get(q.id, []), survey.anonymous, threshold)
+        for q in survey.questions
+    )
+    groups: list[GroupResult] = []
+    suppressed = 0
+    for by in ("team", "region"):
+        shown, hidden_count = _breakdown(survey, rows, by)
+        groups.extend(shown)
+        suppressed += hidden_count
+    return Results(
+        **base,  # type: ignore[arg-type]
+        questions=questions,
+        groups=tuple(groups),
+        suppressed_groups=suppressed,
+        trend=trend,
+    )
+
+
+def _shown_question(
+    question: Question, rows: list[SurveyAnswer], anonymous: bool, threshold: int
+) -> QuestionResult:
+    """A question's figures; for an anonymous survey, only when enough people answered it
+    (a question most people skipped could otherwise show one person's answer)."""
+    people = len({r.respondent for r in rows})
+    if anonymous and people < threshold:
+        return QuestionResult(question.id, question.text, question.type, people, {}, hidden=True)
+    return _question_result(question, rows, show_text=True)
+
+
+def _breakdown(survey: Survey, rows: list[SurveyAnswer], by: str) -> tuple[list[GroupResult], int]:
+    """The groups of one dimension that may be shown, and how many were held back.
+
+    A group below the threshold is held back; and when what is held back (small groups and
+    answers with no group) adds up to fewer than the threshold, the smallest shown groups
+    are held back too, or the total minus the shown groups would reveal it."""
+    threshold = survey.min_responses
+    members: dict[str | None, list[SurveyAnswer]] = {}
+    for row in rows:
+        members.setdefault(getattr(row, by), []).append(row)
+    sizes = {name: len({r.respondent for r in group}) for name, group in members.items()}
+    shown = sorted(
+        (n for n in sizes if n is not None and sizes[n] >= threshold), key=lambda n: sizes[n]
+    )
+    held = sum(size for name, size in sizes.items() if name not in shown)
+    while shown and 0 < held < threshold:
+        smallest = shown.pop(0)
+        held += sizes[smallest]
+    groups = []
+    for name in sorted(n for n in shown if n is not None):
+        means: dict[str, float] = {}
+        for q in survey.questions:
+            if q.type not in ("scale", "enps"):
+                continue
+            picked = [r for r in members[name] if r.question_id == q.id]
+            if len({r.respondent for r in picked}) < threshold:
+                continue  # too few in this group answered this question
+            score = _score(_question_result(q, picked, show_text=False))
+            if score is not None:
+                means[q.id] = score
+        groups.append(GroupResult(by, name, sizes[name], means))
+    hidden_groups = sum(1 for n in sizes if n is not None and n not in shown)
+    return groups, hidden_groups
+
+
+def _trend(session: Session, round_: SurveyRound, last: int = 6) -> list[TrendPoint]:
+    """Earlier rounds of the same survey, oldest first, each held to the same threshold."""
+    earlier = list(
+        session.exec(
+            select(SurveyRound)
+            .where(SurveyRound.survey_id == round_.survey_id, SurveyRound.number < round_.number)
+            .order_by(col(SurveyRound.number).desc())
+            .limit(last)
+        )
+    )
+    points = []
+    for past in reversed(earlier):
+        assert past.id is not None
+        summary = results(session, past.id, with_trend=False)
+        scores = {q.id: s for q in summary.questions if (s := _score(q)) is not None}
+        points.append(
+            TrendPoint(past.number, past.opened_at.isoformat(), summary.participation, scores)
+        )
+    return points
+
+
+def summary_lines(res: Results) -> list[str]:
+    """The results as plain lines, for chat text, the CLI and anyone who cannot see a chart."""
+    lines = [
+        f"{res.title}, round {res.number}: {res.respondents} of {res.invited} answered "
+        f"({res.participation:.0%})."
+    ]
+    if res.hidden:
+        lines.append(
+            f"Results are not shown: this survey is anonymous and fewer than "
+            f"{res.min_responses} people answered."
+        )
+        return lines
+    for q in res.questions:
+        if q.hidden:
+            lines.append(f"{q.text} not shown: fewer than {res.min_responses} answered it.")
+        elif q.type == "enps" and q.enps is not None:
+            lines.append(f"{q.text} eNPS {q.enps:+d} (mean {q.mean}, {q.answers} answers)")
+        elif q.type == "scale" and q.mean is not None:
+            spread = ", ".join(f"{k}: {v}" for k, v in q.distribution.items())
+            lines.append(f"{q.text} mean {q.mean} of 5 ({spread})")
+        elif q.type == "choice":
+            spread = ", ".join(f"{k}: {v}" for k, v in q.distribution.items())
+            lines.append(f"{q.text} {spread}")
+        elif q.type == "text":
+            lines.append(f"{q.text} {q.answers} written answers")
+            lines.extend(f"  - {t[:300]}" + ("..." if len(t) > 300 else "") for t in q.texts)
+    for group in res.groups:
+        scores = ", ".join(f"{k} {v:g}" for k, v in group.means.items())
+        lines.append(f"{group.by.title()} {group.name} ({group.respondents}): {scores}")
+    if res.suppressed_groups:
+        lines.append(
+            f"{res.suppressed_groups} team or region breakdowns are not shown "
+            f"(fewer than {res.min_responses} answers)."
+        )
+    for point in res.trend:
+        scores = ", ".join(f"{k} {v:g}" for k, v in point.scores.items())
+        lines.append(
+            f"Round {point.number} ({point.opened_at[:10]}): {point.participation:.0%} answered"
+            + (f"; {scores}" if scores else "")
+        )
+    return lines
