@@ -7,7 +7,7 @@ import json
 from botbuilder.schema import Activity
 
 from bot.chat.mentions import parse
-from bot.teams.bot import _as_command_text, _mentions, _plain, _without_bot
+from bot.teams.activity import as_command_text, mentions, plain, without_bot
 from tests.harness import PAYLOADS
 
 
@@ -19,9 +19,9 @@ def _activity(**changes: object) -> Activity:
 
 def test_mentions_become_ids_and_the_bot_is_left_out() -> None:
     activity = _activity()
-    text = _without_bot(activity)
+    text = without_bot(activity)
     assert not text.lower().startswith("<at>plaudit")
-    slack_like, names = _as_command_text(text.removeprefix("kudos"), _mentions(activity))
+    slack_like, names = as_command_text(text.removeprefix("kudos"), mentions(activity))
     parsed = parse(slack_like, ("#site-activation",))
     assert parsed.user_ids == ("29:1megan", "29:1alex")
     assert names == {"29:1megan": "Megan Bowen", "29:1alex": "Alex Wilber"}
@@ -31,7 +31,7 @@ def test_mentions_become_ids_and_the_bot_is_left_out() -> None:
 
 def test_markup_and_entities_in_the_text_are_plain_words() -> None:
     text = "<p>thanks &amp; well done <at>Megan Bowen</at> for &lt;the&gt; launch</p>"
-    assert _plain(text).split() == [
+    assert plain(text).split() == [
         "thanks",
         "&",
         "well",
@@ -42,12 +42,12 @@ def test_markup_and_entities_in_the_text_are_plain_words() -> None:
         "<the>",
         "launch",
     ]
-    slack_like, _ = _as_command_text(text, [("29:1megan", "Megan Bowen", "<at>Megan Bowen</at>")])
+    slack_like, _ = as_command_text(text, [("29:1megan", "Megan Bowen", "<at>Megan Bowen</at>")])
     # Typed angle brackets cannot forge a mention for the shared parser.
     assert parse(slack_like).user_ids == ("29:1megan",)
     assert "&lt;the&gt;" in slack_like
 
 
 def test_a_mention_that_is_not_in_the_text_is_ignored() -> None:
-    slack_like, names = _as_command_text("for the launch", [("29:1x", "X", "<at>X</at>")])
+    slack_like, names = as_command_text("for the launch", [("29:1x", "X", "<at>X</at>")])
     assert names == {} and parse(slack_like).user_ids == ()

@@ -1,8 +1,8 @@
 """The Teams adapter: a botbuilder ActivityHandler that turns Teams activities into the same
 neutral events the Slack adapter makes, and answers through the outbox.
 
-Every botbuilder import lives in `bot/teams*.py`; the Bot Framework Python SDK is archived,
-and a move to the Microsoft 365 Agents SDK (same activity protocol) touches only these files.
+Every botbuilder import lives in `bot/teams/`; the Bot Framework Python SDK is archived, and
+a move to the Microsoft 365 Agents SDK (same activity protocol) touches only this folder.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from botbuilder.core import TurnContext
-from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
+from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import (
     AdaptiveCardInvokeResponse,
     AdaptiveCardInvokeValue,
-    ChannelAccount,
     MessageReaction,
 )
 from msrest.exceptions import HttpOperationError
@@ -29,21 +28,21 @@ from bot.chat.mentions import parse
 from bot.chat.ratelimit import too_fast
 from bot.observability import metrics
 from bot.runtime import Runtime
+from bot.teams import activity as parsed
+from bot.teams import people, replies
 from bot.teams import render as teams_render
-from handlers import kudos, reactions, review, stats, surveys
+from bot.teams.cards import MAX_TEXT, Cards
+from handlers import kudos, reactions, stats
 from handlers.clock import Clock
 from handlers.events import CardReaction, KudosRequested, Person, ReactionRemoved
 from handlers.policy import KudosPolicy
-from storage import queries
 from storage import teams as store
-from storage.teams import Account, Conversation
+from storage.teams import Conversation
 
 log = logging.getLogger("plaudit.teams")
 CONVERSATION = "plaudit.conversation"
-MAX_TEXT = 4000
-_AT = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"<[^>]+>")
-SORRY = "⚠️ Something went wrong on our side and nothing was recorded. Please try again."
+COMMANDS = ("kudos", "me", "leaderboard")
+HELP = ("", "help", "?")
 
 
 class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
@@ -52,6 +51,7 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self.cards = Cards(runtime)
 
     # ----------------------------------------------------------------- every turn
 
@@ -66,7 +66,7 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         reference.activity_id = None  # later messages start afresh, not as replies
         conversation = activity.conversation
         kind = str(conversation.conversation_type or "personal")
-        tenant = conversation.tenant_id or _tenant(activity.channel_data)
+        tenant = conversation.tenant_id or parsed.tenant(activity.channel_data)
         sender = activity.from_property
         aad = getattr(sender, "aad_object_id", None) if kind == "personal" else None
         payload = reference.serialize()
@@ -92,62 +92,74 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
         conv: Conversation = turn_context.turn_state[CONVERSATION]
-        sender = activity.from_property
-        wait = self.runtime.limiter.wait("teams", conv.tenant_id or "", str(sender.id))
+        wait = self.runtime.limiter.wait(
+            "teams", conv.tenant_id or "", str(activity.from_property.id)
+        )
         if wait:
             await self._reply(conv, f"{activity.id}:too_fast", text=too_fast(wait))
             return
-        text = _without_bot(activity)
+        text = parsed.without_bot(activity)
         if isinstance(activity.value, dict) and not text.strip():
             # Action.Submit from a client without Universal Actions.
-            card = await self._card_action(turn_context, activity.value)
+            card = await self.cards.act(turn_context, conv, dict(activity.value))
             await self._reply(conv, f"{activity.id}:submit", card=card)
             return
-        words = _plain(text).split()
-        subcommands = ("help", "?", "me", "leaderboard")
-        if len(words) >= 2 and words[0].lower() == "kudos" and words[1].lower() in subcommands:
+        words = parsed.plain(text).split()
+        if (
+            len(words) >= 2
+            and words[0].lower() == "kudos"
+            and words[1].lower() in ("help", "?", "me", "leaderboard")
+        ):
             words = words[1:]  # "kudos me", as in Slack's "/kudos me"
         command = words[0].lower() if words else ""
-        policy = self.runtime.policy
         try:
-            if command in ("", "help", "?") or command not in ("kudos", "me", "leaderboard"):
-                head = "" if command in ("", "help", "?") else "I didn't catch that. "
-                await self._reply(
-                    conv, f"{activity.id}:help", text=head + teams_render.help_text(policy)
-                )
-                return
-            giver = await self._sender(turn_context)
-            if command == "me":
-                summary = await self.runtime.run(
-                    lambda s: stats.me(giver, session=s, policy=policy, clock=self.runtime.clock)
-                )
-                answer = teams_render.markdown(
-                    texts.me(
-                        summary.received, summary.given, summary.allowance_left, summary.allowance
-                    )
-                )
-                await self._reply(conv, f"{activity.id}:me", text=answer, private_to=giver)
-                return
-            if command == "leaderboard":
-                board = await boards.query(self.runtime, words[1:], command="@Plaudit")
-                if isinstance(board, str):
-                    answer = teams_render.markdown(texts.words(board))
-                else:
-                    title, data = board
-                    answer = teams_render.markdown(texts.board(data, title=title))
-                await self._reply(conv, f"{activity.id}:leaderboard", text=answer)
-                return
-            await self._kudos_command(turn_context, conv, giver, text)
+            await self._command(turn_context, conv, command, words[1:], text)
         except HttpOperationError as exc:
             log.warning("Teams connector error while handling a message: %s", exc)
-            await self._reply(conv, f"{activity.id}:sorry", text=SORRY)
+            await self._reply(conv, f"{activity.id}:sorry", text=replies.SORRY)
+
+    async def _command(
+        self,
+        turn_context: TurnContext,
+        conv: Conversation,
+        command: str,
+        args: list[str],
+        text: str,
+    ) -> None:
+        activity_id = turn_context.activity.id
+        policy = self.runtime.policy
+        if command not in COMMANDS:
+            head = "" if command in HELP else "I didn't catch that. "
+            help_text = head + teams_render.help_text(policy)
+            await self._reply(conv, f"{activity_id}:help", text=help_text)
+            return
+        giver = await people.sender(self.runtime, turn_context, conv)
+        if command == "me":
+            summary = await self.runtime.run(
+                lambda s: stats.me(giver, session=s, policy=policy, clock=self.runtime.clock)
+            )
+            neutral = texts.me(
+                summary.received, summary.given, summary.allowance_left, summary.allowance
+            )
+            answer = teams_render.markdown(neutral)
+            await self._reply(conv, f"{activity_id}:me", text=answer, private_to=giver)
+        elif command == "leaderboard":
+            board = await boards.query(self.runtime, args, command="@Plaudit")
+            shown = (
+                texts.words(board)
+                if isinstance(board, str)
+                else texts.board(board[1], title=board[0])
+            )
+            await self._reply(conv, f"{activity_id}:leaderboard", text=teams_render.markdown(shown))
+        else:
+            await self._kudos_command(turn_context, conv, giver, text)
 
     async def _kudos_command(
         self, turn_context: TurnContext, conv: Conversation, giver: Person, text: str
     ) -> None:
         activity = turn_context.activity
         body = re.sub(r"^\s*kudos\b", "", text, count=1, flags=re.IGNORECASE)
-        if not _plain(body).strip():
+        if not parsed.plain(body).strip():
             form = teams_render.kudos_form(self.runtime.policy)
             await self._reply(conv, f"{activity.id}:form", card=form)
             return
@@ -158,25 +170,25 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
                 text=f"That kudos is too long; please keep it under {MAX_TEXT} characters.",
             )
             return
-        slack_like, mentioned = _as_command_text(body, _mentions(activity))
-        parsed = parse(slack_like, self.runtime.policy.values)
-        accounts = await self._accounts(turn_context, list(mentioned))
+        tokens, mentioned = parsed.as_command_text(body, parsed.mentions(activity))
+        words = parse(tokens, self.runtime.policy.values)
+        accounts = await people.accounts(self.runtime, turn_context, list(mentioned))
         tenant = conv.tenant_id
         recipients = tuple(
-            _person(accounts[m], tenant)
+            parsed.person(accounts[m], tenant)
             if m in accounts
             else Person("teams", tenant, m, mentioned.get(m, m), exists=False)
-            for m in parsed.user_ids
+            for m in words.user_ids
         )
         event = KudosRequested(
             key=f"teams:{conv.row}:{activity.id}",
             giver=giver,
             recipients=recipients,
-            message=html.unescape(parsed.message),
-            values=parsed.values,
+            message=html.unescape(words.message),
+            values=words.values,
             source="command",
             channel_id=None if conv.kind == "personal" else conv.channel,
-            non_people=parsed.groups,
+            non_people=words.groups,
         )
         await self._give(conv, event, reply_key=str(activity.id))
 
@@ -191,43 +203,11 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
                 clock=runtime.clock,
                 rules=runtime.rules,
             )
-            self._answer(session, conv, event.giver, result, reply_key)
+            replies.answer(session, conv, event.giver, result, reply_key)
             return result
 
         metrics.count_kudos(await runtime.run(work))
         runtime.poke()
-
-    def _answer(
-        self,
-        session: Session,
-        conv: Conversation,
-        giver: Person,
-        result: kudos.KudosResult,
-        reply_key: str,
-    ) -> None:
-        """Tell the giver how it went. Findings never go to a shared conversation: there
-        the thread hears only that the details went to the giver privately."""
-        if isinstance(result, kudos.Duplicate):
-            return
-        card = teams_render.answer_card(result)
-        if conv.kind == "personal" or isinstance(result, kudos.Refused):
-            _enqueue(session, conv.channel, f"teams:{conv.row}:{reply_key}:answer", card=card)
-            return
-        if isinstance(result, kudos.Stopped):
-            _enqueue(
-                session,
-                conv.channel,
-                f"teams:{conv.row}:{reply_key}:answer",
-                text="I didn't publish that kudos; I've sent you the details in a private chat.",
-            )
-        if isinstance(result, kudos.Stopped) or result.warnings:
-            _enqueue(
-                session,
-                giver.user_id,
-                f"teams:{conv.row}:{reply_key}:private",
-                card=card,
-                kind="dm",
-            )
 
     async def _reply(
         self,
@@ -238,16 +218,7 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         card: dict[str, Any] | None = None,
         private_to: Person | None = None,
     ) -> None:
-        """Queue an answer in this conversation (or the person's 1:1 chat when it is about
-        them and the conversation is shared)."""
-        channel, kind = conv.channel, "post"
-        if private_to is not None and conv.kind != "personal":
-            channel, kind = private_to.user_id, "dm"
-        full_key = f"teams:{conv.row}:{key}"
-        await self.runtime.run(
-            lambda s: _enqueue(s, channel, full_key, text=text, card=card, kind=kind)
-        )
-        self.runtime.poke()
+        await replies.reply(self.runtime, conv, key, text=text, card=card, private_to=private_to)
 
     # ----------------------------------------------------------------- cards
 
@@ -266,179 +237,11 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         data: dict[str, Any] = dict(action["data"]) if isinstance(action.get("data"), dict) else {}
         data["verb"] = action.get("verb") or data.get("verb")
         try:
-            card = await self._card_action(turn_context, data)
+            card = await self.cards.act(turn_context, conv, data)
         except HttpOperationError as exc:
             log.warning("Teams connector error during a card action: %s", exc)
-            card = teams_render.decided_card(SORRY)
+            card = teams_render.decided_card(replies.SORRY)
         return AdaptiveCardInvokeResponse(status_code=200, type=teams_render.CARD, value=card)
-
-    async def _card_action(self, turn_context: TurnContext, data: dict[str, Any]) -> dict[str, Any]:
-        """Run a card's verb; the answer is the card that replaces it."""
-        verb = str(data.get("verb") or "")
-        conv: Conversation = turn_context.turn_state[CONVERSATION]
-        activity = turn_context.activity
-        policy = self.runtime.policy
-        giver = await self._sender(turn_context)
-        now = self.runtime.clock.now()
-        if verb == teams_render.GIVE:
-            return await self._card_kudos(turn_context, conv, giver, data)
-        if verb == teams_render.SURVEY_ANSWER:
-            return await self._survey_answer(giver, data)
-        number = _number(data.get("recognition_id") or data.get("review_id"))
-        if number is None:
-            return teams_render.decided_card("That card is out of date; please start again.")
-        if verb == teams_render.EDIT:
-            draft = await self.runtime.run(lambda s: kudos.draft(number, giver, session=s))
-            if draft is None:
-                return teams_render.decided_card("That kudos is not yours to edit.")
-            return teams_render.kudos_form(
-                policy,
-                # AAD object ids: the people picker's values.
-                recipients=tuple(p.user_id for p in draft.recipients),
-                message=draft.text,
-                value=draft.value,
-            )
-        if verb == teams_render.ASK_REVIEW:
-
-            def ask(session: Session) -> review.ReviewResult:
-                return review.ask(number, giver, session=session, policy=policy, now=now)
-
-            outcome = await self.runtime.run(ask)
-            self.runtime.poke()
-            if isinstance(outcome, review.NotAllowed):
-                return teams_render.decided_card(outcome.message)
-            return teams_render.decided_card(
-                f"⏳ Sent to compliance review (#{outcome.review_id}). You'll hear back here."
-            )
-        if verb in (teams_render.APPROVE, teams_render.REJECT):
-            approve = verb == teams_render.APPROVE
-            reason = str(data.get("reason") or "").strip() or None
-
-            def decide(session: Session) -> review.ReviewResult:
-                return review.decide(
-                    number,
-                    giver,
-                    approve=approve,
-                    reason=reason,
-                    session=session,
-                    policy=policy,
-                    now=now,
-                )
-
-            outcome = await self.runtime.run(decide)
-            self.runtime.poke()
-            if isinstance(outcome, review.NotAllowed):
-                return teams_render.decided_card(outcome.message)
-            word = "approved" if approve else f"rejected: {reason}"
-            return teams_render.decided_card(
-                f"Review #{outcome.review_id} {word} by {giver.display_name}."
-            )
-        log.info("unknown card verb %r in activity %s", verb, activity.id)
-        return teams_render.decided_card("That card is out of date; please start again.")
-
-    async def _card_kudos(
-        self,
-        turn_context: TurnContext,
-        conv: Conversation,
-        giver: Person,
-        data: dict[str, Any],
-    ) -> dict[str, Any]:
-        policy = self.runtime.policy
-        chosen = tuple(
-            dict.fromkeys(p.strip() for p in str(data.get("recipients") or "").split(",") if p)
-        )
-        value = str(data.get("value") or "").strip() or None
-        message = str(data.get("message") or "").strip()
-        if len(message) > MAX_TEXT:
-            return teams_render.kudos_form(
-                policy,
-                recipients=chosen,
-                message=message[:MAX_TEXT],
-                error="Please keep it shorter.",
-            )
-        found = await self._accounts(turn_context, list(chosen), by_aad=True)
-        recipients = tuple(
-            _person(found[a], conv.tenant_id)
-            if a in found
-            else Person("teams", conv.tenant_id, a, a, exists=False)
-            for a in chosen
-        )
-        activity = turn_context.activity
-        event = KudosRequested(
-            key=f"teams:{conv.row}:{activity.id}",
-            giver=giver,
-            recipients=recipients,
-            message=f"{message} {value}".strip() if value else message,
-            values=(value,) if value else (),
-            source="modal",
-            channel_id=None if conv.kind == "personal" else conv.channel,
-        )
-        runtime = self.runtime
-
-        # The card that answers an Action.Execute is shown to the giver alone, so findings
-        # can go there even in a channel.
-        result = await runtime.run(
-            lambda session: kudos.give(
-                event, session=session, policy=policy, clock=runtime.clock, rules=runtime.rules
-            )
-        )
-        metrics.count_kudos(result)
-        runtime.poke()
-        if isinstance(result, kudos.Refused):
-            return teams_render.kudos_form(
-                policy, recipients=chosen, message=message, value=value, error=result.message
-            )
-        return teams_render.answer_card(result)
-
-    async def _survey_answer(self, person: Person, data: dict[str, Any]) -> dict[str, Any]:
-        """Record every answered question of a survey card; the card comes back with the
-        answers as saved (and why any was not)."""
-        round_id = _number(data.get("round_id"))
-        if round_id is None:
-            return teams_render.decided_card("That survey card is out of date.")
-        runtime = self.runtime
-        now = runtime.clock.now()
-
-        def work(session: Session) -> tuple[dict[str, Any] | None, list[str], bool]:
-            current = surveys.invite_for(session, round_id, person)
-            if current is None:
-                return None, ["This survey was not sent to you, so it cannot be answered."], False
-            problems: list[str] = []
-            saved = 0
-            for q in current["questions"]:
-                raw = str(data.get(f"q_{q['id']}") or "").strip()
-                if not raw:
-                    continue
-                event = surveys.SurveyAnswered(
-                    person=person,
-                    round_id=round_id,
-                    question_id=str(q["id"]),
-                    score=_number(raw) if q["type"] in ("scale", "enps") else None,
-                    choices=tuple(c for c in raw.split(",") if c) if q["type"] == "choice" else (),
-                    text=raw if q["type"] == "text" else None,
-                )
-                outcome = surveys.answer(
-                    event, session=session, now=now, rules=runtime.rules, policy=runtime.policy
-                )
-                if isinstance(outcome, surveys.AnswerRefused):
-                    if outcome.reason == "closed":
-                        return current, [outcome.message.replace("*", "")], True
-                    problems.append(f"{q['text']}: {outcome.message}")
-                    continue
-                saved += 1
-                current = outcome.invite
-                if outcome.note:
-                    problems.append(outcome.note)
-            if not saved and not problems:
-                problems.append("Please answer at least one question.")
-            return current, problems, False
-
-        current, problems, closed = await runtime.run(work)
-        runtime.poke()
-        if current is None:
-            return teams_render.decided_card(problems[0])
-        note = " ".join(problems) if problems else "✅ Thank you: your answers are saved."
-        return teams_render.survey_card(current, note=note, closed=closed)
 
     # ----------------------------------------------------------------- reactions
 
@@ -465,7 +268,7 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         kinds = [str(r.type) for r in message_reactions if str(r.type) in allowed]
         if not kinds or not activity.reply_to_id:
             return
-        reactor = await self._sender(turn_context)
+        reactor = await people.sender(self.runtime, turn_context, conv)
         policy, clock = self.runtime.policy, self.runtime.clock
         message = str(activity.reply_to_id)
         for kind in kinds:
@@ -500,59 +303,6 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         text = "👋 Hi, I'm Plaudit.\n\n" + teams_render.help_text(self.runtime.policy)
         await self._reply(conv, "welcome", text=text)
 
-    # ----------------------------------------------------------------- people
-
-    async def _sender(self, turn_context: TurnContext) -> Person:
-        sender: ChannelAccount = turn_context.activity.from_property
-        conv: Conversation = turn_context.turn_state[CONVERSATION]
-        found = await self._accounts(turn_context, [str(sender.id)])
-        tz = turn_context.activity.local_timezone or _client_timezone(turn_context.activity)
-        account = found.get(str(sender.id))
-        if account is None:
-            aad = getattr(sender, "aad_object_id", None) or str(sender.id)
-            account = Account(str(sender.id), aad, conv.tenant_id, str(sender.name or aad), None)
-        return _person(account, conv.tenant_id, timezone=tz)
-
-    async def _accounts(
-        self, turn_context: TurnContext, ids: list[str], *, by_aad: bool = False
-    ) -> dict[str, Account]:
-        """Accounts for 29:... ids (or AAD object ids), from the database or the connector."""
-        if not ids:
-            return {}
-        lookup: Callable[[Session], dict[str, Account]] = (
-            (lambda s: store.accounts_by_aad(session=s, aad_ids=ids))
-            if by_aad
-            else (lambda s: store.accounts(session=s, user_ids=ids))
-        )
-        known = await self.runtime.run(lookup)
-        fresh: list[Account] = []
-        for member_id in ids:
-            if member_id in known:
-                continue
-            try:
-                member = await TeamsInfo.get_member(turn_context, member_id)
-            except HttpOperationError as exc:
-                status = getattr(exc.response, "status_code", None)
-                if status in (403, 404):
-                    continue  # not in this conversation, or no such person
-                raise
-            aad = member.aad_object_id or member.id
-            account = Account(
-                str(member.id),
-                str(aad),
-                member.tenant_id or None,
-                str(member.name or member.given_name or aad),
-                member.email or member.user_principal_name,
-            )
-            fresh.append(account)
-            known[member_id] = account
-        if fresh:
-            now = self.runtime.clock.now()
-            await self.runtime.run(
-                lambda s: store.save_accounts(session=s, accounts=fresh, now=now)
-            )
-        return known
-
 
 def _in_session(
     use_case: Callable[..., reactions.ReactionResult],
@@ -564,122 +314,3 @@ def _in_session(
         return use_case(event, session=session, policy=policy, clock=clock)
 
     return work
-
-
-def _enqueue(
-    session: Session,
-    channel: str,
-    key: str,
-    *,
-    text: str | None = None,
-    card: dict[str, Any] | None = None,
-    kind: str = "post",
-) -> None:
-    data: dict[str, Any] = {"card": card} if card is not None else {"text": text or ""}
-    queries.enqueue(
-        session=session,
-        message=queries.Message(
-            key=key[:255],
-            platform="teams",
-            workspace=None,
-            channel=channel,
-            kind=kind,
-            template="answer.card" if card is not None else "notice",
-            data=data,
-        ),
-    )
-
-
-def _person(account: Account, tenant: str | None, *, timezone: str | None = None) -> Person:
-    return Person(
-        platform="teams",
-        workspace=account.tenant_id or tenant,
-        user_id=account.aad_id,
-        display_name=account.name,
-        timezone=timezone,
-        email=account.email,
-    )
-
-
-def _tenant(channel_data: Any) -> str | None:
-    if isinstance(channel_data, dict):
-        tenant = channel_data.get("tenant") or {}
-        return str(tenant.get("id")) if isinstance(tenant, dict) and tenant.get("id") else None
-    return None
-
-
-def _client_timezone(activity: Any) -> str | None:
-    for entity in activity.entities or []:
-        if getattr(entity, "type", None) == "clientInfo":
-            extra = entity.additional_properties or {}
-            return str(extra.get("timezone") or "") or None
-    return None
-
-
-def _mentions(activity: Any) -> list[tuple[str, str, str]]:
-    """(id, name, text) of each person mentioned, the bot itself left out."""
-    bot_id = activity.recipient.id if activity.recipient else None
-    found: list[tuple[str, str, str]] = []
-    for entity in activity.entities or []:
-        if getattr(entity, "type", None) != "mention":
-            continue
-        data = _entity(entity)
-        mentioned = data.get("mentioned") or {}
-        ident = str(mentioned.get("id") or "")
-        if not ident or ident == bot_id:
-            continue
-        found.append((ident, str(mentioned.get("name") or ""), str(data.get("text") or "")))
-    return found
-
-
-def _entity(entity: Any) -> dict[str, Any]:
-    """An entity's fields; the SDK keeps those of types it has no class for aside."""
-    return {**(getattr(entity, "additional_properties", None) or {}), **entity.serialize()}
-
-
-def _without_bot(activity: Any) -> str:
-    """The message text with the mention of the bot taken out."""
-    text = str(activity.text or "")
-    bot_id = activity.recipient.id if activity.recipient else None
-    for entity in activity.entities or []:
-        if getattr(entity, "type", None) != "mention":
-            continue
-        data = _entity(entity)
-        if (data.get("mentioned") or {}).get("id") == bot_id and data.get("text"):
-            text = text.replace(str(data["text"]), " ", 1)
-    return text.strip()
-
-
-def _plain(text: str) -> str:
-    """Text without markup: mentions by name, tags dropped, entities decoded."""
-    return html.unescape(_TAG.sub(" ", _AT.sub(lambda m: f"@{m.group(1)}", text)))
-
-
-def _as_command_text(text: str, mentions: list[tuple[str, str, str]]) -> tuple[str, dict[str, str]]:
-    """The kudos text in the form the shared parser reads (Slack's `<@id|name>` escaped
-    text), and the mentioned ids with their names, in order."""
-    names: dict[str, str] = {}
-    pieces: list[str] = []
-    rest = text
-    for ident, name, tag in mentions:
-        at = rest.find(tag) if tag else -1
-        if at < 0:
-            continue
-        pieces.append(_escape(_plain(rest[:at])))
-        label = name or _plain(tag).lstrip("@")
-        pieces.append(f"<@{ident}|{label.replace('|', ' ').replace('>', ' ')}>")
-        names.setdefault(ident, label)
-        rest = rest[at + len(tag) :]
-    pieces.append(_escape(_plain(rest)))
-    return re.sub(r"\s+", " ", "".join(pieces)).strip(), names
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _number(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None

@@ -1,0 +1,244 @@
+"""The verbs of Plaudit's Adaptive Cards (`Action.Execute`, or `Action.Submit` from older
+clients): give kudos from the form, edit a blocked kudos, ask for or decide a review,
+answer a survey. Each verb is one method in a registry; the answer is the card that
+replaces the one pressed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from botbuilder.core import TurnContext
+from sqlmodel import Session
+
+from bot.observability import metrics
+from bot.runtime import Runtime
+from bot.teams import activity as parsed
+from bot.teams import people
+from bot.teams import render as teams_render
+from handlers import kudos, review, surveys
+from handlers.events import KudosRequested, Person
+from storage.teams import Conversation
+
+log = logging.getLogger("plaudit.teams")
+MAX_TEXT = 4000
+OUT_OF_DATE = "That card is out of date; please start again."
+
+Verb = Callable[
+    ["Cards", TurnContext, Conversation, Person, dict[str, Any]], Awaitable[dict[str, Any]]
+]
+
+
+class Cards:
+    """Runs a card's verb for the person who pressed it."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def act(
+        self, turn_context: TurnContext, conv: Conversation, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        verb = VERBS.get(str(data.get("verb") or ""))
+        if verb is None:
+            log.info(
+                "unknown card verb %r in activity %s", data.get("verb"), turn_context.activity.id
+            )
+            return teams_render.decided_card(OUT_OF_DATE)
+        person = await people.sender(self.runtime, turn_context, conv)
+        return await verb(self, turn_context, conv, person, data)
+
+    async def give(
+        self, turn_context: TurnContext, conv: Conversation, giver: Person, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The kudos form. The card that answers an Action.Execute is shown to the giver
+        alone, so findings can go there even in a channel."""
+        policy, runtime = self.runtime.policy, self.runtime
+        chosen = tuple(
+            dict.fromkeys(p.strip() for p in str(data.get("recipients") or "").split(",") if p)
+        )
+        value = str(data.get("value") or "").strip() or None
+        text = str(data.get("message") or "").strip()
+        if len(text) > MAX_TEXT:
+            return teams_render.kudos_form(
+                policy, recipients=chosen, message=text[:MAX_TEXT], error="Please keep it shorter."
+            )
+        found = await people.accounts(runtime, turn_context, list(chosen), by_aad=True)
+        recipients = tuple(
+            parsed.person(found[a], conv.tenant_id)
+            if a in found
+            else Person("teams", conv.tenant_id, a, a, exists=False)
+            for a in chosen
+        )
+        event = KudosRequested(
+            key=f"teams:{conv.row}:{turn_context.activity.id}",
+            giver=giver,
+            recipients=recipients,
+            message=f"{text} {value}".strip() if value else text,
+            values=(value,) if value else (),
+            source="modal",
+            channel_id=None if conv.kind == "personal" else conv.channel,
+        )
+        result = await runtime.run(
+            lambda session: kudos.give(
+                event, session=session, policy=policy, clock=runtime.clock, rules=runtime.rules
+            )
+        )
+        metrics.count_kudos(result)
+        runtime.poke()
+        if isinstance(result, kudos.Refused):
+            return teams_render.kudos_form(
+                policy, recipients=chosen, message=text, value=value, error=result.message
+            )
+        return teams_render.answer_card(result)
+
+    async def edit(
+        self, turn_context: TurnContext, conv: Conversation, giver: Person, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A blocked kudos back in the form, with its recipients and the suggested rewrite."""
+        number = parsed.number(data.get("recognition_id"))
+        if number is None:
+            return teams_render.decided_card(OUT_OF_DATE)
+        draft = await self.runtime.run(lambda s: kudos.draft(number, giver, session=s))
+        if draft is None:
+            return teams_render.decided_card("That kudos is not yours to edit.")
+        return teams_render.kudos_form(
+            self.runtime.policy,
+            # AAD object ids: the people picker's values.
+            recipients=tuple(p.user_id for p in draft.recipients),
+            message=draft.text,
+            value=draft.value,
+        )
+
+    async def ask_review(
+        self, turn_context: TurnContext, conv: Conversation, giver: Person, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        number = parsed.number(data.get("recognition_id"))
+        if number is None:
+            return teams_render.decided_card(OUT_OF_DATE)
+        policy, now = self.runtime.policy, self.runtime.clock.now()
+
+        def ask(session: Session) -> review.ReviewResult:
+            return review.ask(number, giver, session=session, policy=policy, now=now)
+
+        outcome = await self.runtime.run(ask)
+        self.runtime.poke()
+        if isinstance(outcome, review.NotAllowed):
+            return teams_render.decided_card(outcome.message)
+        return teams_render.decided_card(
+            f"⏳ Sent to compliance review (#{outcome.review_id}). You'll hear back here."
+        )
+
+    async def approve(
+        self, turn_context: TurnContext, conv: Conversation, giver: Person, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        return await self._decide(giver, data, approve=True)
+
+    async def reject(
+        self, turn_context: TurnContext, conv: Conversation, giver: Person, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        return await self._decide(giver, data, approve=False)
+
+    async def _decide(
+        self, giver: Person, data: dict[str, Any], *, approve: bool
+    ) -> dict[str, Any]:
+        number = parsed.number(data.get("review_id"))
+        if number is None:
+            return teams_render.decided_card(OUT_OF_DATE)
+        reason = str(data.get("reason") or "").strip() or None
+        policy, now = self.runtime.policy, self.runtime.clock.now()
+
+        def decide(session: Session) -> review.ReviewResult:
+            return review.decide(
+                number,
+                giver,
+                approve=approve,
+                reason=reason,
+                session=session,
+                policy=policy,
+                now=now,
+            )
+
+        outcome = await self.runtime.run(decide)
+        self.runtime.poke()
+        if isinstance(outcome, review.NotAllowed):
+            return teams_render.decided_card(outcome.message)
+        word = "approved" if approve else f"rejected: {reason}"
+        return teams_render.decided_card(
+            f"Review #{outcome.review_id} {word} by {giver.display_name}."
+        )
+
+    async def answer_survey(
+        self, turn_context: TurnContext, conv: Conversation, person: Person, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Record every answered question of a survey card; the card comes back with the
+        answers as saved (and why any was not)."""
+        round_id = parsed.number(data.get("round_id"))
+        if round_id is None:
+            return teams_render.decided_card("That survey card is out of date.")
+        runtime = self.runtime
+        now = runtime.clock.now()
+
+        def work(session: Session) -> tuple[dict[str, Any] | None, list[str], bool]:
+            return _record_answers(session, runtime, person, round_id, data, now=now)
+
+        current, problems, closed = await runtime.run(work)
+        runtime.poke()
+        if current is None:
+            return teams_render.decided_card(problems[0])
+        note = " ".join(problems) if problems else "✅ Thank you: your answers are saved."
+        return teams_render.survey_card(current, note=note, closed=closed)
+
+
+def _record_answers(
+    session: Session,
+    runtime: Runtime,
+    person: Person,
+    round_id: int,
+    data: dict[str, Any],
+    *,
+    now: Any,
+) -> tuple[dict[str, Any] | None, list[str], bool]:
+    """(the invitation as now answered, what went wrong, whether the round is closed)."""
+    current = surveys.invite_for(session, round_id, person)
+    if current is None:
+        return None, ["This survey was not sent to you, so it cannot be answered."], False
+    problems: list[str] = []
+    saved = 0
+    for q in current["questions"]:
+        raw = str(data.get(f"q_{q['id']}") or "").strip()
+        if not raw:
+            continue
+        event = surveys.SurveyAnswered(
+            person=person,
+            round_id=round_id,
+            question_id=str(q["id"]),
+            score=parsed.number(raw) if q["type"] in ("scale", "enps") else None,
+            choices=tuple(c for c in raw.split(",") if c) if q["type"] == "choice" else (),
+            text=raw if q["type"] == "text" else None,
+        )
+        outcome = surveys.answer(
+            event, session=session, now=now, rules=runtime.rules, policy=runtime.policy
+        )
+        if isinstance(outcome, surveys.AnswerRefused):
+            if outcome.reason == "closed":
+                return current, [outcome.message.replace("*", "")], True
+            problems.append(f"{q['text']}: {outcome.message}")
+            continue
+        saved += 1
+        current = outcome.invite
+        if outcome.note:
+            problems.append(outcome.note)
+    if not saved and not problems:
+        problems.append("Please answer at least one question.")
+    return current, problems, False
+
+
+VERBS: dict[str, Verb] = {
+    teams_render.GIVE: Cards.give,
+    teams_render.EDIT: Cards.edit,
+    teams_render.ASK_REVIEW: Cards.ask_review,
+    teams_render.APPROVE: Cards.approve,
+    teams_render.REJECT: Cards.reject,
+    teams_render.SURVEY_ANSWER: Cards.answer_survey,
+}

@@ -1,0 +1,70 @@
+"""Who is who in Teams: 29: ids and AAD object ids resolved to accounts, from the database
+first, else from the Bot Connector's member look-up (`TeamsInfo.get_member`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from botbuilder.core import TurnContext
+from botbuilder.core.teams import TeamsInfo
+from botbuilder.schema import ChannelAccount
+from msrest.exceptions import HttpOperationError
+from sqlmodel import Session
+
+from bot.runtime import Runtime
+from bot.teams import activity as parsed
+from handlers.events import Person
+from storage import teams as store
+from storage.teams import Account, Conversation
+
+
+async def sender(runtime: Runtime, turn_context: TurnContext, conv: Conversation) -> Person:
+    """The person behind the turn, with the timezone their client reports."""
+    account_of: ChannelAccount = turn_context.activity.from_property
+    found = await accounts(runtime, turn_context, [str(account_of.id)])
+    tz = turn_context.activity.local_timezone or parsed.client_timezone(turn_context.activity)
+    account = found.get(str(account_of.id))
+    if account is None:
+        aad = getattr(account_of, "aad_object_id", None) or str(account_of.id)
+        name = str(account_of.name or aad)
+        account = Account(str(account_of.id), aad, conv.tenant_id, name, None)
+    return parsed.person(account, conv.tenant_id, timezone=tz)
+
+
+async def accounts(
+    runtime: Runtime, turn_context: TurnContext, ids: list[str], *, by_aad: bool = False
+) -> dict[str, Account]:
+    """Accounts for 29:... ids (or AAD object ids), from the database or the connector."""
+    if not ids:
+        return {}
+    lookup: Callable[[Session], dict[str, Account]] = (
+        (lambda s: store.accounts_by_aad(session=s, aad_ids=ids))
+        if by_aad
+        else (lambda s: store.accounts(session=s, user_ids=ids))
+    )
+    known = await runtime.run(lookup)
+    fresh: list[Account] = []
+    for member_id in ids:
+        if member_id in known:
+            continue
+        try:
+            member = await TeamsInfo.get_member(turn_context, member_id)
+        except HttpOperationError as exc:
+            status = getattr(exc.response, "status_code", None)
+            if status in (403, 404):
+                continue  # not in this conversation, or no such person
+            raise
+        aad = member.aad_object_id or member.id
+        account = Account(
+            str(member.id),
+            str(aad),
+            member.tenant_id or None,
+            str(member.name or member.given_name or aad),
+            member.email or member.user_principal_name,
+        )
+        fresh.append(account)
+        known[member_id] = account
+    if fresh:
+        now = runtime.clock.now()
+        await runtime.run(lambda s: store.save_accounts(session=s, accounts=fresh, now=now))
+    return known

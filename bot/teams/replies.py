@@ -1,0 +1,87 @@
+"""Answers in Teams go through the outbox like every other message: queued in the
+transaction of the change they report, delivered by the Teams sender."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.runtime import Runtime
+from bot.teams import render as teams_render
+from handlers import kudos
+from handlers.events import Person
+from handlers.messages import Template, message
+from storage import queries
+from storage.teams import Conversation
+
+SORRY = "⚠️ Something went wrong on our side and nothing was recorded. Please try again."
+
+
+def enqueue(
+    session: Session,
+    channel: str,
+    key: str,
+    *,
+    text: str | None = None,
+    card: dict[str, Any] | None = None,
+    kind: str = "post",
+) -> None:
+    """A card (`answer.card`) or a line of text (`notice`) to a Teams conversation."""
+    template, data = (
+        (Template.ANSWER_CARD, {"card": card})
+        if card is not None
+        else (Template.NOTICE, {"text": text or ""})
+    )
+    queries.enqueue(
+        session=session,
+        message=message(
+            template, data, key=key[:255], platform="teams", channel=channel, kind=kind
+        ),
+    )
+
+
+async def reply(
+    runtime: Runtime,
+    conv: Conversation,
+    key: str,
+    *,
+    text: str | None = None,
+    card: dict[str, Any] | None = None,
+    private_to: Person | None = None,
+) -> None:
+    """Queue an answer in this conversation (or the person's 1:1 chat when it is about
+    them and the conversation is shared)."""
+    channel, kind = conv.channel, "post"
+    if private_to is not None and conv.kind != "personal":
+        channel, kind = private_to.user_id, "dm"
+    full_key = f"teams:{conv.row}:{key}"
+    await runtime.run(lambda s: enqueue(s, channel, full_key, text=text, card=card, kind=kind))
+    runtime.poke()
+
+
+def answer(
+    session: Session,
+    conv: Conversation,
+    giver: Person,
+    result: kudos.KudosResult,
+    reply_key: str,
+) -> None:
+    """Tell the giver how it went. Findings never go to a shared conversation: there the
+    thread hears only that the details went to the giver privately."""
+    if isinstance(result, kudos.Duplicate):
+        return
+    card = teams_render.answer_card(result)
+    key = f"teams:{conv.row}:{reply_key}"
+    if conv.kind == "personal" or isinstance(result, kudos.Refused):
+        enqueue(session, conv.channel, f"{key}:answer", card=card)
+        return
+    if isinstance(result, kudos.Stopped):
+        enqueue(
+            session,
+            conv.channel,
+            f"{key}:answer",
+            text="I didn't publish that kudos; I've sent you the details in a private chat.",
+        )
+    if isinstance(result, kudos.Stopped) or result.warnings:
+        enqueue(session, giver.user_id, f"{key}:private", card=card, kind="dm")
