@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.status import status_lines as _status_lines
+
 SLACK_API_DEFAULT = "https://slack.com/api/"
 # The bot scopes of app_manifest.yaml: what an OAuth install asks each workspace for.
 SLACK_BOT_SCOPES = (
@@ -331,84 +333,5 @@ class Settings(BaseSettings):
         return None
 
     def status_lines(self) -> list[str]:
-        """What is on, and what to set to turn the rest on."""
-        lines = [f"Database: {_redact_url(self.database_url)}"]
-        if self.slack_multi_workspace:
-            together = "one organisation" if self.slack_organisation == "single" else "separate"
-            home = (
-                f"channels of plaudit.yaml in {self.slack_home_workspace}"
-                if self.slack_home_workspace
-                else "set PLAUDIT_SLACK_HOME_WORKSPACE if plaudit.yaml names channels"
-            )
-            lines.append(
-                f"Slack: on (multi-workspace, install at {self.public_url}/slack/install; "
-                f"workspaces counted {together}; {home})"
-            )
-        elif self.slack_socket_mode:
-            lines.append("Slack: on (Socket Mode, no inbound HTTP)")
-        elif self.slack_enabled:
-            lines.append("Slack: on (HTTP mode, POST /slack/events)")
-        else:
-            has_transport = (
-                self.slack_app_token is not None or self.slack_signing_secret is not None
-            )
-            missing = ["SLACK_BOT_TOKEN"] if self.slack_bot_token is None else []
-            if not has_transport:
-                missing.append("SLACK_SIGNING_SECRET")
-            socket_hint = ", or SLACK_APP_TOKEN instead of the secret for Socket Mode"
-            if has_transport:
-                socket_hint = ""
-            lines.append(f"Slack: off (set {' and '.join(missing)} to turn it on{socket_hint})")
-        if self.teams_unauthenticated:
-            lines.append("Teams: on WITHOUT authentication (emulator only, POST /api/messages)")
-        elif self.teams_enabled:
-            lines.append(
-                f"Teams: on (app {self.microsoft_app_id}, {self.microsoft_app_type}, "
-                "POST /api/messages)"
-            )
-        else:
-            lines.append("Teams: off (set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD)")
-        if not self.dashboard_enabled:
-            lines.append("Dashboard: off (set PLAUDIT_DASHBOARD_SECRET to serve /dashboard)")
-        else:
-            ways = [
-                w
-                for w, on in (
-                    ("OpenID Connect", self.oidc_enabled),
-                    (f"header {self.auth_proxy_header}", bool(self.auth_proxy_header)),
-                )
-                if on
-            ]
-            lines.append(
-                "Dashboard: on at /dashboard, sign-in by " + " and ".join(ways)
-                if ways
-                else "Dashboard: on at /dashboard, but NO ONE CAN SIGN IN (set PLAUDIT_OIDC_* "
-                "or PLAUDIT_AUTH_PROXY_HEADER)"
-            )
-        lines.append(
-            f"BigCommerce: store {self.bigcommerce_store_hash}"
-            + (", webhooks on" if self.bigcommerce_webhook_secret else "")
-            if self.bigcommerce_enabled
-            else "BigCommerce: off (set BIGCOMMERCE_STORE_HASH and BIGCOMMERCE_ACCESS_TOKEN)"
-        )
-        lines.append(
-            f"Email (drug safety): via {self.smtp_host}:{self.smtp_port}"
-            if self.smtp_host
-            else "Email (drug safety): off (set PLAUDIT_SMTP_HOST to send PV cases by email)"
-        )
-        path = self.config_path
-        lines.append(
-            f"Organisation settings: {path}"
-            if path.exists()
-            else f"Organisation settings: defaults ({path} not found; copy plaudit.example.yaml)"
-        )
-        return lines
-
-
-def _redact_url(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
-    return url
+        """What is on, and what to set to turn the rest on (see `bot.status`)."""
+        return _status_lines(self)

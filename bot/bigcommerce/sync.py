@@ -15,34 +15,26 @@ not thread-safe: give each thread (the scheduled sync, the webhook handler) its 
 
 from __future__ import annotations
 
-import hmac
-import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import requests
 from sqlmodel import Session
 
-from bot.bigcommerce.client import (
-    PAGE_LIMIT,
-    BigCommerceClient,
-    BigCommerceConfig,
-    BigCommerceError,
-    Channel,
-    Coupon,
-    Order,
-    Promotion,
-)
+from bot.bigcommerce.client import PAGE_LIMIT, BigCommerceClient, BigCommerceConfig
+from bot.bigcommerce.errors import BigCommerceError, describe
+from bot.bigcommerce.models import KINDS, Channel, Coupon, Kind, Order, Promotion
+from bot.bigcommerce.records import channel_record, coupon_record, order_record, promotion_record
+from bot.bigcommerce.reports import RefetchReport, SyncReport
+from bot.bigcommerce.webhook import WEBHOOK_SECRET_HEADER, parse_webhook, verify_webhook
 from bot.runtime import Runtime
 from bot.settings import Settings
 from handlers.commerce import (
     ChannelRecord,
     CouponRecord,
-    OrderRecord,
     PromotionRecord,
     datetime_value,
     get_cursor,
@@ -57,6 +49,23 @@ from handlers.milestones import Awarded, Milestone, evaluate
 from handlers.policy import KudosPolicy
 from handlers.sprints import SprintCalendar
 
+__all__ = [
+    "DEFAULT_OVERLAP",
+    "KINDS",
+    "ORDERS_CURSOR",
+    "WEBHOOK_SECRET_HEADER",
+    "Kind",
+    "RefetchReport",
+    "StoreSync",
+    "SyncReport",
+    "UnitOfWork",
+    "client_for",
+    "parse_webhook",
+    "refetch",
+    "sync",
+    "verify_webhook",
+]
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -68,22 +77,6 @@ DEFAULT_OVERLAP = timedelta(seconds=1)
 """How far before the cursor each listing starts: the filter is inclusive and BigCommerce
 keeps whole seconds, so orders modified in the cursor's own second are read again."""
 
-WEBHOOK_SECRET_HEADER = "X-Plaudit-Webhook-Secret"
-
-Kind = Literal["promotion", "coupon", "channel", "order"]
-KINDS: tuple[Kind, ...] = ("promotion", "coupon", "channel", "order")
-
-# Scopes worth a re-fetch. Promotions and coupons have no webhook events; channel-scoped
-# events (store/channel/{id}/...) are about carts and settings, not the channel itself.
-_WEBHOOK_SCOPES: dict[str, Kind] = {
-    "store/order/created": "order",
-    "store/order/updated": "order",
-    "store/order/statusUpdated": "order",
-    "store/order/archived": "order",
-    "store/order/refund/created": "order",
-    "store/channel/created": "channel",
-    "store/channel/updated": "channel",
-}
 
 # What a failed conversation with the store can raise; the client wraps nearly all of it
 # in BigCommerceError, the rest is caught here so that a sync never raises for it.
@@ -94,56 +87,6 @@ class UnitOfWork(Protocol):
     """Runs `work` in one transaction, commits, and returns its result (`Runtime.run_sync`)."""
 
     def __call__(self, work: Callable[[Session], T], /) -> T: ...
-
-
-@dataclass
-class SyncReport:
-    promotions: int = 0
-    coupons: int = 0
-    channels: int = 0
-    orders: int = 0
-    """Orders read from the store, including those read again in the cursor's overlap."""
-    orders_stored: int = 0
-    """Distinct orders written in committed batches (one read again at a page boundary
-    counts once)."""
-    stored_ids: set[int] = field(default_factory=set, repr=False)
-    batches: int = 0
-    removed: int = 0
-    """Promotions, coupons and channels gone from the store and so from the local copy."""
-    since: datetime | None = None
-    """The cursor the sync started from (None: the first sync)."""
-    cursor: datetime | None = None
-    """The cursor it left behind."""
-    awarded: list[Awarded] = field(default_factory=list)
-    requests: int = 0
-    throttled: int = 0
-    """429 answers seen (and waited out)."""
-    waited_seconds: float = 0.0
-    quota: int | None = None
-    """The store's request quota per window, as last reported."""
-    quota_share: float | None = None
-    """Requests made divided by that quota."""
-    seconds: float = 0.0
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-@dataclass
-class RefetchReport:
-    kind: Kind
-    id: int
-    found: bool = False
-    """False when the store no longer has the object (the local copy is left as it is)."""
-    awarded: list[Awarded] = field(default_factory=list)
-    requests: int = 0
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
 
 
 # -- full sync -----------------------------------------------------------------------------
@@ -178,7 +121,7 @@ def sync(
         _sync_listings(client, run, report, now=now)
         _sync_orders(client, run, report, now=now, batch_size=batch_size, overlap=overlap)
     except _FETCH_ERRORS as exc:
-        report.error = _describe(client, exc)
+        report.error = describe(exc, client.config.access_token)
         log.warning(
             "BigCommerce sync of store %s stopped after %d orders stored: %s",
             client.config.store_hash,
@@ -202,6 +145,11 @@ def sync(
     if stats.last_quota:
         report.quota_share = report.requests / stats.last_quota
     report.seconds = time.monotonic() - started
+    _log_sync(report)
+    return report
+
+
+def _log_sync(report: SyncReport) -> None:
     log.info(
         "BigCommerce sync: %d promotions, %d coupons, %d channels, %d orders stored, "
         "%d milestones awarded, %d requests (%d throttled) in %.1fs",
@@ -214,22 +162,21 @@ def sync(
         report.throttled,
         report.seconds,
     )
-    return report
 
 
 def _sync_listings(
     client: BigCommerceClient, run: UnitOfWork, report: SyncReport, *, now: datetime
 ) -> None:
     """Promotions, coupons and channels: each listing read in full, then stored at once."""
-    promotions = [_promotion_record(p) for p in client.promotions()]
+    promotions = [promotion_record(p) for p in client.promotions()]
     report.promotions = len(promotions)
     report.removed += run(
         lambda s: _replace(s, "promotion", upsert_promotions, promotions, now=now)
     )
-    coupons = [_coupon_record(c) for c in client.coupons()]
+    coupons = [coupon_record(c) for c in client.coupons()]
     report.coupons = len(coupons)
     report.removed += run(lambda s: _replace(s, "coupon", upsert_coupons, coupons, now=now))
-    channels = [_channel_record(c) for c in client.channels()]
+    channels = [channel_record(c) for c in client.channels()]
     report.channels = len(channels)
     report.removed += run(lambda s: _replace(s, "channel", upsert_channels, channels, now=now))
 
@@ -293,7 +240,7 @@ def _commit_orders(
     back. Returns the new cursor."""
     last = max(batch, key=lambda o: (o.date_modified, o.id))
     cursor = last.date_modified if since is None else max(since, last.date_modified)
-    records = [_order_record(o) for o in batch]
+    records = [order_record(o) for o in batch]
 
     def store(session: Session) -> int:
         stored = upsert_orders(session, records)
@@ -313,7 +260,7 @@ def _commit_orders(
     return cursor
 
 
-# -- webhooks ------------------------------------------------------------------------------
+# -- one object again (webhooks) ----------------------------------------------------------
 def refetch(
     client: BigCommerceClient,
     run: UnitOfWork,
@@ -340,7 +287,7 @@ def refetch(
     try:
         fetched = _fetch_one(client, kind, int(object_id))
     except _FETCH_ERRORS as exc:
-        report.error = _describe(client, exc)
+        report.error = describe(exc, client.config.access_token)
         report.requests = client.stats.requests - requests_before
         log.warning(
             "BigCommerce re-fetch of %s %d from store %s failed: %s",
@@ -355,13 +302,13 @@ def refetch(
 
     def store_and_evaluate(session: Session) -> list[Awarded]:
         if isinstance(fetched, Order):
-            upsert_orders(session, [_order_record(fetched)])
+            upsert_orders(session, [order_record(fetched)])
         elif isinstance(fetched, Promotion):
-            upsert_promotions(session, [_promotion_record(fetched)], now=now)
+            upsert_promotions(session, [promotion_record(fetched)], now=now)
         elif isinstance(fetched, Coupon):
-            upsert_coupons(session, [_coupon_record(fetched)], now=now)
+            upsert_coupons(session, [coupon_record(fetched)], now=now)
         elif isinstance(fetched, Channel):
-            upsert_channels(session, [_channel_record(fetched)], now=now)
+            upsert_channels(session, [channel_record(fetched)], now=now)
         return evaluate(
             milestones,
             session=session,
@@ -386,120 +333,6 @@ def _fetch_one(
         return client.coupon(object_id)
     # The API has no GET for one channel here; the listing is short.
     return next((c for c in client.channels() if c.id == object_id), None)
-
-
-def verify_webhook(
-    headers: Mapping[str, str], secret: str, header_name: str = WEBHOOK_SECRET_HEADER
-) -> bool:
-    """True when the request carries `secret` in `header_name` (any letter case).
-
-    BigCommerce sends the custom headers given when the webhook was registered; an empty
-    configured secret accepts nothing.
-    """
-    if not secret:
-        return False
-    wanted = header_name.lower()
-    given = next((v for k, v in headers.items() if k.lower() == wanted), None)
-    if not isinstance(given, str):
-        return False
-    return hmac.compare_digest(given.encode("utf-8"), secret.encode("utf-8"))
-
-
-def parse_webhook(body: bytes) -> tuple[Kind, int] | None:
-    """(kind, id) of the object a BigCommerce webhook is about, or None when the body is not
-    a webhook or is about something the milestones do not use (carts, products, ...).
-
-    A callback looks like {"scope": "store/order/updated", "data": {"type": "order",
-    "id": 123}, "hash": ..., "created_at": ..., "producer": "stores/abc"}.
-    """
-    try:
-        payload: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
-    if not isinstance(payload, dict):
-        return None
-    scope = payload.get("scope")
-    data = payload.get("data")
-    if not isinstance(scope, str) or not isinstance(data, dict):
-        return None
-    kind = _WEBHOOK_SCOPES.get(scope)
-    if kind is None:
-        return None
-    declared = data.get("type")
-    if declared is not None and declared != kind:
-        return None
-    object_id = _positive_int(data.get("id"))
-    if object_id is None:
-        return None
-    return kind, object_id
-
-
-# -- helpers -------------------------------------------------------------------------------
-def _positive_int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
-        value = int(value)
-    if isinstance(value, int) and 0 < value < 2**63:
-        return value
-    return None
-
-
-def _describe(client: BigCommerceClient, exc: BaseException) -> str:
-    """A one-line reason for the log and the report, never with the access token in it."""
-    if isinstance(exc, BigCommerceError):
-        text = exc.message
-    else:
-        text = f"BigCommerce request failed: {type(exc).__name__}"
-    token = client.config.access_token
-    return text.replace(token, "***") if token else text
-
-
-def _promotion_record(p: Promotion) -> PromotionRecord:
-    return PromotionRecord(
-        id=p.id,
-        name=p.name,
-        status=p.status,
-        start_date=p.start_date,
-        end_date=p.end_date,
-        current_uses=p.current_uses,
-        max_uses=p.max_uses,
-    )
-
-
-def _coupon_record(c: Coupon) -> CouponRecord:
-    return CouponRecord(
-        id=c.id,
-        name=c.name,
-        code=c.code,
-        enabled=c.enabled,
-        num_uses=c.num_uses,
-        max_uses=c.max_uses or None,  # the store writes 0 for unlimited
-        date_created=c.date_created,
-    )
-
-
-def _channel_record(c: Channel) -> ChannelRecord:
-    return ChannelRecord(
-        id=c.id,
-        name=c.name,
-        type=c.type,
-        platform=c.platform,
-        status=c.status,
-        date_created=c.date_created,
-    )
-
-
-def _order_record(o: Order) -> OrderRecord:
-    return OrderRecord(
-        id=o.id,
-        status_id=o.status_id,
-        counts=o.counts,
-        date_created=o.date_created,
-        date_modified=o.date_modified,
-        total=o.total_inc_tax,
-        channel_id=o.channel_id,
-    )
 
 
 def client_for(settings: Settings, quota_share: float) -> BigCommerceClient:

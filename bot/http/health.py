@@ -1,0 +1,94 @@
+"""`/healthz` (alive, with the outbox's backlog) and `/readyz` (ready for traffic)."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from bot.jobs.outbox import Dispatcher, pending_count, undelivered_safety_count
+from bot.jobs.scheduler import Scheduler
+from bot.runtime import Runtime
+from bot.settings import Settings
+from bot.slack import install as slack_install
+from bot.slack import socket as slack_socket
+from storage import migrate
+
+log = logging.getLogger("plaudit.web")
+
+
+async def healthz(request: Request) -> Response:
+    state = request.app.state
+    if not state.ready:
+        return JSONResponse({"status": "starting"}, status_code=503)
+    settings: Settings = state.settings
+    runtime: Runtime = state.runtime
+    client_id = settings.slack_client_id if settings.slack_multi_workspace else None
+    try:
+        pending, pv_dead, installed = await runtime.run(
+            lambda s: (
+                pending_count(s),
+                undelivered_safety_count(s),
+                slack_install.installed(s.connection(), client_id) if client_id else None,
+            )
+        )
+    except Exception as exc:  # the database is the one thing health must report
+        log.warning("health check failed: %s", exc)
+        return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+    extra = {} if installed is None else {"slack_workspaces": installed}
+    return JSONResponse(
+        {
+            "status": "ok",
+            "database": runtime.engine.dialect.name,
+            "slack": settings.slack_enabled,
+            **extra,
+            "teams": settings.teams_enabled,
+            "outbox_pending": pending,
+            "pv_undelivered": pv_dead,
+        },
+        status_code=200,
+    )
+
+
+async def readyz(request: Request) -> Response:
+    """Ready for traffic: the database answers, its schema is current, and the outbox
+    dispatcher and scheduler are running."""
+    state = request.app.state
+    checks = await _database(state.runtime)
+    ready_flag: bool = state.ready
+    dispatcher = state.dispatcher
+    checks["dispatcher"] = (
+        "running"
+        if isinstance(dispatcher, Dispatcher) and dispatcher.running
+        else ("off" if dispatcher is None and ready_flag else "stopped")
+    )
+    scheduler = state.scheduler
+    checks["scheduler"] = scheduler.role if isinstance(scheduler, Scheduler) else "off"
+    socket = state.socket
+    if isinstance(socket, slack_socket.SocketMode):
+        # Reported, not required: Slack keeps events for a replica that reconnects.
+        checks["slack_socket_mode"] = "connected" if socket.connected else "connecting"
+    ready = (
+        ready_flag
+        and checks["database"] == "ok"
+        and checks["migrations"] == "current"
+        and checks["dispatcher"] != "stopped"
+    )
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", **checks},
+        status_code=200 if ready else 503,
+    )
+
+
+async def _database(runtime: Runtime) -> dict[str, object]:
+    """Whether the database answers, and whether its schema is at the latest migration."""
+    checks: dict[str, object] = {}
+    try:
+        current = await runtime.run(lambda s: migrate.revision_of(s.connection()))
+        checks["database"] = "ok"
+        checks["migrations"] = "current" if current == migrate.head() else f"at {current}"
+    except Exception as exc:
+        log.warning("readiness check: database unreachable: %s", type(exc).__name__)
+        checks["database"] = "unreachable"
+    return checks

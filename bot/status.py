@@ -1,0 +1,102 @@
+"""The start-up status lines: what is on, and what to set to turn the rest on."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+
+def status_lines(settings: Settings) -> list[str]:
+    """One line per part: the database, Slack, Teams, the dashboard, BigCommerce, email and
+    the organisation settings file."""
+    lines = [f"Database: {_redact_url(settings.database_url)}"]
+    lines.append(_slack(settings))
+    lines.append(_teams(settings))
+    lines.append(_dashboard(settings))
+    lines.append(
+        f"BigCommerce: store {settings.bigcommerce_store_hash}"
+        + (", webhooks on" if settings.bigcommerce_webhook_secret else "")
+        if settings.bigcommerce_enabled
+        else "BigCommerce: off (set BIGCOMMERCE_STORE_HASH and BIGCOMMERCE_ACCESS_TOKEN)"
+    )
+    lines.append(
+        f"Email (drug safety): via {settings.smtp_host}:{settings.smtp_port}"
+        if settings.smtp_host
+        else "Email (drug safety): off (set PLAUDIT_SMTP_HOST to send PV cases by email)"
+    )
+    path = settings.config_path
+    lines.append(
+        f"Organisation settings: {path}"
+        if path.exists()
+        else f"Organisation settings: defaults ({path} not found; copy plaudit.example.yaml)"
+    )
+    return lines
+
+
+def _slack(settings: Settings) -> str:
+    if settings.slack_multi_workspace:
+        together = "one organisation" if settings.slack_organisation == "single" else "separate"
+        home = (
+            f"channels of plaudit.yaml in {settings.slack_home_workspace}"
+            if settings.slack_home_workspace
+            else "set PLAUDIT_SLACK_HOME_WORKSPACE if plaudit.yaml names channels"
+        )
+        return (
+            f"Slack: on (multi-workspace, install at {settings.public_url}/slack/install; "
+            f"workspaces counted {together}; {home})"
+        )
+    if settings.slack_socket_mode:
+        return "Slack: on (Socket Mode, no inbound HTTP)"
+    if settings.slack_enabled:
+        return "Slack: on (HTTP mode, POST /slack/events)"
+    has_transport = (
+        settings.slack_app_token is not None or settings.slack_signing_secret is not None
+    )
+    missing = ["SLACK_BOT_TOKEN"] if settings.slack_bot_token is None else []
+    if not has_transport:
+        missing.append("SLACK_SIGNING_SECRET")
+    socket_hint = ", or SLACK_APP_TOKEN instead of the secret for Socket Mode"
+    if has_transport:
+        socket_hint = ""
+    return f"Slack: off (set {' and '.join(missing)} to turn it on{socket_hint})"
+
+
+def _teams(settings: Settings) -> str:
+    if settings.teams_unauthenticated:
+        return "Teams: on WITHOUT authentication (emulator only, POST /api/messages)"
+    if settings.teams_enabled:
+        return (
+            f"Teams: on (app {settings.microsoft_app_id}, {settings.microsoft_app_type}, "
+            "POST /api/messages)"
+        )
+    return "Teams: off (set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD)"
+
+
+def _dashboard(settings: Settings) -> str:
+    if not settings.dashboard_enabled:
+        return "Dashboard: off (set PLAUDIT_DASHBOARD_SECRET to serve /dashboard)"
+    ways = [
+        w
+        for w, on in (
+            ("OpenID Connect", settings.oidc_enabled),
+            (f"header {settings.auth_proxy_header}", bool(settings.auth_proxy_header)),
+        )
+        if on
+    ]
+    return (
+        "Dashboard: on at /dashboard, sign-in by " + " and ".join(ways)
+        if ways
+        else "Dashboard: on at /dashboard, but NO ONE CAN SIGN IN (set PLAUDIT_OIDC_* "
+        "or PLAUDIT_AUTH_PROXY_HEADER)"
+    )
+
+
+def _redact_url(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+    return url
