@@ -27,12 +27,12 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
 from bot.dashboard import DashboardConfig, OidcConfig, dashboard_app
-from bot.dashboard.data import cell
 from bot.runtime import Runtime
 from compliance_rules import default_rules
 from handlers import kudos, milestones, roster, sprints, surveys
 from handlers.clock import FixedClock
 from handlers.events import KudosRequested, Person
+from handlers.exports import cell
 from handlers.milestones import Milestone
 from handlers.policy import KudosPolicy
 from storage import queries

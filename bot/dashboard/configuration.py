@@ -17,8 +17,8 @@ from compliance_rules.model import CATEGORIES
 from handlers.surveys import Survey
 
 if TYPE_CHECKING:
-    from bot.dashboard.app import Dashboard
     from bot.dashboard.config import DashboardConfig
+    from bot.dashboard.core import Dashboard
     from bot.runtime import Runtime
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -73,8 +73,6 @@ def _sign_in(config: DashboardConfig) -> str:
 
 def sections(runtime: Runtime, config: DashboardConfig) -> list[Section]:
     status = config.status
-    p = runtime.policy
-    rules = runtime.rules
     out = (
         [
             Section(
@@ -85,26 +83,48 @@ def sections(runtime: Runtime, config: DashboardConfig) -> list[Section]:
         if status
         else []
     )
-    out.append(
+    out += [
+        _kudos(runtime),
+        _compliance(runtime),
+        _sprints(runtime),
         Section(
-            "Kudos",
-            [
-                ("Values", _list(p.values)),
-                ("A value is required", "yes" if p.require_value else "no"),
-                ("Daily allowance", f"{p.daily_allowance} points a day"),
-                ("Most recipients", str(p.max_recipients)),
-                ("Shortest message", f"{p.min_message_length} characters"),
-                ("Slack reactions that give a point", _list([f":{e}:" for e in p.reaction_emoji])),
-                ("Teams reactions that second a kudos", _list(p.teams_reactions)),
-                ("Slack recognition channel", p.recognition_channel or "none (DMs only)"),
-                ("Teams recognition channel", p.teams_recognition_channel or "none"),
-                (
-                    "Commands a person may send a minute",
-                    f"{runtime.limiter.rate * 60:g}" if runtime.limiter.rate else "no limit",
-                ),
-            ],
-        )
+            "Milestones",
+            [(f"{m.title} ({m.id})", f"{rule_of(m)}; {award_of(m)}") for m in runtime.milestones]
+            or [("Milestones", "none configured")],
+        ),
+        _surveys(runtime),
+        _digests(runtime),
+        _retention(runtime),
+        _roles(config),
+    ]
+    return out
+
+
+def _kudos(runtime: Runtime) -> Section:
+    p = runtime.policy
+    return Section(
+        "Kudos",
+        [
+            ("Values", _list(p.values)),
+            ("A value is required", "yes" if p.require_value else "no"),
+            ("Daily allowance", f"{p.daily_allowance} points a day"),
+            ("Most recipients", str(p.max_recipients)),
+            ("Shortest message", f"{p.min_message_length} characters"),
+            ("Slack reactions that give a point", _list([f":{e}:" for e in p.reaction_emoji])),
+            ("Teams reactions that second a kudos", _list(p.teams_reactions)),
+            ("Slack recognition channel", p.recognition_channel or "none (DMs only)"),
+            ("Teams recognition channel", p.teams_recognition_channel or "none"),
+            (
+                "Commands a person may send a minute",
+                f"{runtime.limiter.rate * 60:g}" if runtime.limiter.rate else "no limit",
+            ),
+        ],
     )
+
+
+def _compliance(runtime: Runtime) -> Section:
+    p = runtime.policy
+    rules = runtime.rules
     actions = []
     for category in CATEGORIES:
         outcomes = sorted({r.outcome.value for r in rules.rules if r.category == category})
@@ -115,28 +135,29 @@ def sections(runtime: Runtime, config: DashboardConfig) -> list[Section]:
             actions.append((category, "hold (product registry)"))
         else:
             actions.append((category, _list(outcomes, "no rules")))
-    out.append(
-        Section(
-            "Compliance",
-            [
-                ("Rule packs", _list(list(rules.packs))),
-                ("Rules", str(len(rules.rules))),
-                (
-                    "Product registry",
-                    f"{len(rules.registry.products)} products" if rules.registry else "none",
-                ),
-                ("Review channel (Slack)", p.review_channel or "none"),
-                ("Review channel (Teams)", p.teams_review_channel or "none"),
-                ("Reviewers", _list(p.reviewers)),
-                ("Drug safety channel (Slack)", p.safety_channel or "none"),
-                ("Drug safety channel (Teams)", p.teams_safety_channel or "none"),
-                ("Drug safety webhook", "set" if p.safety_webhook else "none"),
-                ("Drug safety mailbox", p.safety_email or "none"),
-                *actions,
-            ],
-        )
+    return Section(
+        "Compliance",
+        [
+            ("Rule packs", _list(list(rules.packs))),
+            ("Rules", str(len(rules.rules))),
+            (
+                "Product registry",
+                f"{len(rules.registry.products)} products" if rules.registry else "none",
+            ),
+            ("Review channel (Slack)", p.review_channel or "none"),
+            ("Review channel (Teams)", p.teams_review_channel or "none"),
+            ("Reviewers", _list(p.reviewers)),
+            ("Drug safety channel (Slack)", p.safety_channel or "none"),
+            ("Drug safety channel (Teams)", p.teams_safety_channel or "none"),
+            ("Drug safety webhook", "set" if p.safety_webhook else "none"),
+            ("Drug safety mailbox", p.safety_email or "none"),
+            *actions,
+        ],
     )
-    cal = p.sprints
+
+
+def _sprints(runtime: Runtime) -> Section:
+    cal = runtime.policy.sprints
     sprint_rows = [
         ("Time zone", cal.timezone),
         (
@@ -155,73 +176,69 @@ def sections(runtime: Runtime, config: DashboardConfig) -> list[Section]:
             else "at the end of each sprint",
         ),
     ]
-    out.append(Section("Sprints", sprint_rows))
-    out.append(
-        Section(
-            "Milestones",
-            [(f"{m.title} ({m.id})", f"{rule_of(m)}; {award_of(m)}") for m in runtime.milestones]
-            or [("Milestones", "none configured")],
-        )
+    return Section("Sprints", sprint_rows)
+
+
+def _surveys(runtime: Runtime) -> Section:
+    return Section(
+        "Surveys",
+        [
+            (
+                f"{s.title} ({s.id})",
+                f"{_schedule(s)}; audience {_audience(s)}; open {_days(s.open_for)}; "
+                f"{'anonymous, ' if s.anonymous else 'named, '}"
+                f"results shown from {s.min_responses} answers; "
+                f"{len(s.questions)} questions",
+            )
+            for s in runtime.surveys
+        ]
+        or [("Surveys", "none configured")],
     )
-    out.append(
-        Section(
-            "Surveys",
-            [
-                (
-                    f"{s.title} ({s.id})",
-                    f"{_schedule(s)}; audience {_audience(s)}; open {_days(s.open_for)}; "
-                    f"{'anonymous, ' if s.anonymous else 'named, '}"
-                    f"results shown from {s.min_responses} answers; "
-                    f"{len(s.questions)} questions",
-                )
-                for s in runtime.surveys
-            ]
-            or [("Surveys", "none configured")],
-        )
-    )
+
+
+def _digests(runtime: Runtime) -> Section:
     d = runtime.digests
-    out.append(
-        Section(
-            "Digests",
-            [
-                (
-                    "Managers' digest",
-                    f"{WEEKDAYS[d.weekday]} {d.at.strftime('%H:%M')} on each manager's clock; "
-                    f"a quiet week {'sends a short note' if d.empty == 'note' else 'sends nothing'}"
-                    if d
-                    else "off",
-                )
-            ],
-        )
+    return Section(
+        "Digests",
+        [
+            (
+                "Managers' digest",
+                f"{WEEKDAYS[d.weekday]} {d.at.strftime('%H:%M')} on each manager's clock; "
+                f"a quiet week {'sends a short note' if d.empty == 'note' else 'sends nothing'}"
+                if d
+                else "off",
+            )
+        ],
     )
+
+
+def _retention(runtime: Runtime) -> Section:
     r = runtime.retention
-    out.append(
-        Section(
-            "Retention",
-            [
-                (
-                    "Texts the gate stopped",
-                    f"erased after {r.stopped_text_days} days" if r.stopped_text_days else "kept",
-                ),
-                (
-                    "PV cases' links to chat",
-                    f"cut after {r.pv_link_days} days" if r.pv_link_days else "kept",
-                ),
-            ],
-        )
+    return Section(
+        "Retention",
+        [
+            (
+                "Texts the gate stopped",
+                f"erased after {r.stopped_text_days} days" if r.stopped_text_days else "kept",
+            ),
+            (
+                "PV cases' links to chat",
+                f"cut after {r.pv_link_days} days" if r.pv_link_days else "kept",
+            ),
+        ],
     )
-    out.append(
-        Section(
-            "Dashboard roles",
-            [
-                ("Administrators", _list(config.admins, "none (roster roles only)")),
-                ("Reviewers", _list(config.reviewers, "none (roster roles only)")),
-                ("Safety team", _list(config.safety, "none (roster roles only)")),
-                ("Sign-in", _sign_in(config)),
-            ],
-        )
+
+
+def _roles(config: DashboardConfig) -> Section:
+    return Section(
+        "Dashboard roles",
+        [
+            ("Administrators", _list(config.admins, "none (roster roles only)")),
+            ("Reviewers", _list(config.reviewers, "none (roster roles only)")),
+            ("Safety team", _list(config.safety, "none (roster roles only)")),
+            ("Sign-in", _sign_in(config)),
+        ],
     )
-    return out
 
 
 async def configuration_page(d: Dashboard, request: Request, viewer: Viewer) -> Response:

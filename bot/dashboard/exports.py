@@ -1,4 +1,5 @@
-"""CSV exports (each one audited), with a guard against spreadsheet formulas."""
+"""The CSV export endpoints: who may export what; the exports themselves (audited, formula-safe)
+are use cases in `handlers.exports`."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from bot.dashboard import data
 from bot.dashboard.auth import Viewer
+from handlers import exports
 from handlers.leaderboard import By
 from handlers.sprints import Sprint
 
 if TYPE_CHECKING:
-    from bot.dashboard.app import Dashboard
+    from bot.dashboard.core import Dashboard
 
 
 async def export_leaderboard(d: Dashboard, request: Request, viewer: Viewer) -> Response:
@@ -29,7 +30,7 @@ async def export_leaderboard(d: Dashboard, request: Request, viewer: Viewer) -> 
     chosen = sprint
     workspace = d.workspace(request, viewer)
     body = await d.runtime.run(
-        lambda s: data.export_leaderboard(
+        lambda s: exports.export_leaderboard(
             s,
             chosen,
             by=by,
@@ -53,7 +54,7 @@ async def export_recognitions(d: Dashboard, request: Request, viewer: Viewer) ->
     now = d.runtime.clock.now()
     workspace = d.workspace(request, viewer)
     body = await d.runtime.run(
-        lambda s: data.export_recognitions(
+        lambda s: exports.export_recognitions(
             s, sprint=sprint, actor=f"email:{viewer.email}", now=now, workspace=workspace
         )
     )

@@ -7,22 +7,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
 from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bot.dashboard import queries
 from bot.dashboard.auth import Viewer
 from handlers import milestones
 from handlers.milestones import Milestone
-from storage.models import MilestoneAward, MilestoneShare
 
 if TYPE_CHECKING:
-    from bot.dashboard.app import Dashboard
-
-_award = MilestoneAward.__table__  # type: ignore[attr-defined]
-_share = MilestoneShare.__table__  # type: ignore[attr-defined]
-AWARD_ROWS = 200
+    from bot.dashboard.core import Dashboard
 
 
 @dataclass(frozen=True)
@@ -39,21 +34,9 @@ class Row:
 
 
 @dataclass(frozen=True)
-class Award:
-    id: int
-    at: datetime
-    milestone_id: str
-    title: str
-    sprint: str
-    points: int
-    team: str | None
-    people: int
-
-
-@dataclass(frozen=True)
 class Page:
     rows: list[Row]
-    awards: list[Award]
+    awards: list[queries.Award]
 
 
 def _amount(value: Decimal, unit: str) -> str:
@@ -100,42 +83,13 @@ def award_of(m: Milestone) -> str:
 
 
 def page(session: Session, definitions: tuple[Milestone, ...], now: datetime) -> Page:
-    counts = {
-        str(m): int(n)
-        for m, n in session.connection().execute(
-            select(_award.c.milestone_id, func.count(_award.c.id)).group_by(_award.c.milestone_id)
-        )
-    }
+    counts = queries.award_counts(session)
     rows = []
     for m in definitions:
         p = milestones.progress(m, session=session, now=now)
         share = 1.0 if p.met else float(min(p.value / p.target, Decimal(1))) if p.target else 0.0
         rows.append(Row(m.id, m.title, rule_of(m), award_of(m), p, share, int(counts.get(m.id, 0))))
-    people = (
-        select(_share.c.award_id, func.count(_share.c.id).label("people"))
-        .group_by(_share.c.award_id)
-        .subquery()
-    )
-    found = session.connection().execute(
-        select(_award, people.c.people)
-        .outerjoin(people, people.c.award_id == _award.c.id)
-        .order_by(_award.c.awarded_at.desc(), _award.c.id.desc())
-        .limit(AWARD_ROWS)
-    )
-    awards = [
-        Award(
-            int(a.id),
-            a.awarded_at,
-            str(a.milestone_id),
-            str(a.title),
-            str(a.sprint),
-            int(a.points),
-            a.team,
-            int(a.people or 0),
-        )
-        for a in found
-    ]
-    return Page(rows, awards)
+    return Page(rows, queries.latest_awards(session))
 
 
 async def milestones_page(d: Dashboard, request: Request, viewer: Viewer) -> Response:

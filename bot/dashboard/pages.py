@@ -9,14 +9,14 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from bot.dashboard import data
+from bot.dashboard import queries
 from bot.dashboard.auth import MANAGER, SAFETY, Viewer, base_path
 from bot.dashboard.charts import board_chart
 from handlers import review
 from handlers.events import Person
 
 if TYPE_CHECKING:
-    from bot.dashboard.app import Dashboard
+    from bot.dashboard.core import Dashboard
 
 PAGE_SIZE = 20
 BOARD_TOP = 50
@@ -36,9 +36,9 @@ async def leaderboard(d: Dashboard, request: Request, viewer: Viewer) -> Respons
     if sprint is not None:
         chosen = sprint
         boards = await d.runtime.run(
-            lambda s: data.boards(s, chosen, filters, exclude, BOARD_TOP, workspace)
+            lambda s: queries.boards(s, chosen, filters, exclude, BOARD_TOP, workspace)
         )
-    choices = boards.choices if boards else await d.runtime.run(data.choices)
+    choices = boards.choices if boards else await d.runtime.run(queries.choices)
     query = {
         k: v
         for k, v in {
@@ -77,7 +77,9 @@ async def feed(d: Dashboard, request: Request, viewer: Viewer) -> Response:
     manager = viewer.account.id if mine else None
     workspace = d.workspace(request, viewer)
     items, more = await d.runtime.run(
-        lambda s: data.feed(s, page=number, size=PAGE_SIZE, manager_id=manager, workspace=workspace)
+        lambda s: queries.feed(
+            s, page=number, size=PAGE_SIZE, manager_id=manager, workspace=workspace
+        )
     )
     return d.render(
         request,
@@ -102,7 +104,7 @@ async def reviews(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    waiting = await d.runtime.run(data.pending_reviews)
+    waiting = await d.runtime.run(queries.pending_reviews)
     done = None
     decided, outcome = (
         request.query_params.get("decided", ""),
@@ -170,7 +172,7 @@ async def decide(d: Dashboard, request: Request, viewer: Viewer) -> Response:
 
 
 async def audit(d: Dashboard, request: Request, viewer: Viewer) -> Response:
-    trail = await d.runtime.run(data.audit)
+    trail = await d.runtime.run(queries.audit)
     return d.render(
         request, "audit.html", viewer=viewer, page="audit", title="Audit trail", trail=trail
     )
@@ -178,7 +180,7 @@ async def audit(d: Dashboard, request: Request, viewer: Viewer) -> Response:
 
 async def pv(d: Dashboard, request: Request, viewer: Viewer) -> Response:
     with_text = SAFETY in viewer.roles
-    cases = await d.runtime.run(lambda s: data.pv_cases(s, with_text=with_text))
+    cases = await d.runtime.run(lambda s: queries.pv_cases(s, with_text=with_text))
     return d.render(
         request,
         "pv.html",

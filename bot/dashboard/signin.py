@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from bot.dashboard import data
+from bot.dashboard import queries
 from bot.dashboard.auth import EMAIL, safe_next
 from bot.dashboard.oidc import OidcError, TokenRejected
 
 if TYPE_CHECKING:
-    from bot.dashboard.app import Dashboard
+    from bot.dashboard.core import Dashboard
 
 log = logging.getLogger("plaudit.dashboard")
 
@@ -81,7 +81,7 @@ async def callback(d: Dashboard, request: Request) -> Response:
         response = d.problem(request, 403, "Sign-in refused", why, sign_in=True)
         d.sessions.clear_oidc(response, request)
         return response
-    account = await d.runtime.run(lambda s: data.account(s, email))
+    account = await d.runtime.run(lambda s: queries.account(s, email))
     if account is None:
         response = d.problem(
             request,

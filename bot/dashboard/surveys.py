@@ -10,21 +10,20 @@ from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from bot.dashboard import data
+from bot.dashboard import queries_surveys
 from bot.dashboard.auth import ADMIN, Viewer
 from bot.dashboard.charts import distribution_chart
 from bot.dashboard.exports import csv_response
-from handlers.surveys import Results
-from storage import queries
+from handlers import exports
 
 if TYPE_CHECKING:
-    from bot.dashboard.app import Dashboard
+    from bot.dashboard.core import Dashboard
 
 SURVEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 
 
 async def listing(d: Dashboard, request: Request, viewer: Viewer) -> Response:
-    listing = await d.runtime.run(data.survey_listing)
+    listing = await d.runtime.run(queries_surveys.survey_listing)
     return d.render(
         request,
         "surveys.html",
@@ -87,7 +86,7 @@ def _wanted_round(request: Request) -> int | str | None:
 
 async def _round(
     d: Dashboard, viewer: Viewer, survey_id: str, number: int | None
-) -> tuple[data.SurveyRoundPage, bool] | None:
+) -> tuple[queries_surveys.SurveyRoundPage, bool] | None:
     """The round as this viewer may see it, and whether it was narrowed to their org.
 
     Administrators and the survey's owners see every team and region. A manager sees the
@@ -99,9 +98,9 @@ async def _round(
         return None
     manager = viewer.account.id
 
-    def read(s: Session) -> tuple[data.SurveyRoundPage, set[str]] | None:
-        page = data.survey_round(s, survey_id, number)
-        return None if page is None else (page, data.org_teams(s, manager))
+    def read(s: Session) -> tuple[queries_surveys.SurveyRoundPage, set[str]] | None:
+        page = queries_surveys.survey_round(s, survey_id, number)
+        return None if page is None else (page, queries_surveys.org_teams(s, manager))
 
     found = await d.runtime.run(read)
     if found is None:
@@ -118,38 +117,6 @@ async def _round(
     return replace(page, results=narrowed), True
 
 
-SURVEY_HEADER = ("survey", "round", "section", "item", "answer", "value")
-
-
-def survey_rows(res: Results, *, scoped: bool) -> list[tuple[object, ...]]:
-    """A round's aggregates as rows: only what the page shows (thresholds applied)."""
-    head = (res.survey_id, res.number)
-    rows: list[tuple[object, ...]] = [
-        (*head, "participation", "invited", "", res.invited),
-        (*head, "participation", "respondents", "", res.respondents),
-    ]
-    if not res.closed or res.hidden:
-        return rows
-    scored = [q for q in res.questions if q.type in ("scale", "enps") and not q.hidden]
-    for q in res.questions:
-        if q.hidden:
-            rows.append((*head, "question", q.text, "hidden", f"fewer than {res.min_responses}"))
-            continue
-        rows.append((*head, "question", q.text, "answers", q.answers))
-        rows.extend((*head, "question", q.text, name, n) for name, n in q.distribution.items())
-        if q.mean is not None:
-            rows.append((*head, "question", q.text, "mean", q.mean))
-        if q.enps is not None:
-            rows.append((*head, "question", q.text, "enps", q.enps))
-        rows.extend((*head, "question", q.text, "text", t) for t in q.texts)
-    for g in res.groups:
-        rows.append((*head, g.by, g.name, "respondents", g.respondents))
-        rows.extend((*head, g.by, g.name, q.text, g.means[q.id]) for q in scored if q.id in g.means)
-    if res.suppressed_groups and not scoped:
-        rows.append((*head, "groups", "hidden", "", res.suppressed_groups))
-    return rows
-
-
 async def export_survey(d: Dashboard, request: Request, viewer: Viewer) -> Response:
     survey_id = str(request.path_params["survey_id"])
     number = _wanted_round(request)
@@ -161,20 +128,9 @@ async def export_survey(d: Dashboard, request: Request, viewer: Viewer) -> Respo
         return PlainTextResponse("No such survey or round.", status_code=404)
     page, scoped = found
     res = page.results
-    rows = survey_rows(res, scoped=scoped)
     now = d.runtime.clock.now()
-
-    def audit(s: Session) -> None:
-        queries.append_audit(
-            session=s,
-            actor=f"email:{viewer.email}",
-            action="export.survey",
-            subject=f"survey:{res.survey_id}:{res.number}",
-            detail={"round": res.number, "rows": len(rows), "scope": "org" if scoped else "all"},
-            at=now,
-        )
-
-    await d.runtime.run(audit)
-    return csv_response(
-        data.to_csv(SURVEY_HEADER, rows), f"survey-{res.survey_id}-round-{res.number}.csv"
+    actor = f"email:{viewer.email}"
+    body = await d.runtime.run(
+        lambda s: exports.export_survey(s, res, scoped=scoped, actor=actor, now=now)
     )
+    return csv_response(body, f"survey-{res.survey_id}-round-{res.number}.csv")

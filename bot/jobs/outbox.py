@@ -7,43 +7,28 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
-from sqlalchemy import bindparam, func, or_, update
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from bot.observability import metrics
 from bot.runtime import Runtime
-from storage.models import Outbox
+from storage import outbox as store
+from storage.outbox import Job, pending_count, undelivered_safety_count
+
+__all__ = [
+    "Dispatcher",
+    "Job",
+    "Permanent",
+    "RateLimited",
+    "Sender",
+    "Transient",
+    "pending_count",
+    "undelivered_safety_count",
+]
 
 log = logging.getLogger("plaudit.outbox")
-_table = Outbox.__table__  # type: ignore[attr-defined]
-_JOB_COLUMNS = (
-    _table.c.id,
-    _table.c.platform,
-    _table.c.workspace,
-    _table.c.channel,
-    _table.c.kind,
-    _table.c.user,
-    _table.c.template,
-    _table.c.data,
-    _table.c.attempts,
-    _table.c.key,
-    _table.c.claimed_until,
-)
-_MARK_DELIVERED = (
-    update(_table)
-    .where(_table.c.id == bindparam("row_id"))
-    .values(
-        status="delivered",
-        message_ref=bindparam("ref"),
-        delivered_at=bindparam("at"),
-        claimed_until=None,
-    )
-)
 
 
 class RateLimited(Exception):
@@ -60,23 +45,6 @@ class Transient(Exception):
 
 class Permanent(Exception):
     """A failure no retry will fix (channel gone, bot not in channel)."""
-
-
-@dataclass(frozen=True)
-class Job:
-    id: int
-    platform: str
-    workspace: str | None
-    channel: str
-    kind: str
-    user: str | None
-    template: str
-    data: dict[str, object]
-    attempts: int
-    key: str = ""
-    # Claimed before and never finished: the last owner died, perhaps after sending. A
-    # sender that can ask the platform whether the message exists should ask first.
-    uncertain: bool = False
 
 
 Sender = Callable[[Job], Awaitable[str | None]]  # returns the platform's message id
@@ -207,69 +175,17 @@ class Dispatcher:
         self._wake.set()
 
     def _claim(self, session: Session, *, busy: list[str]) -> list[Job]:
-        """Lease due rows: the first few of each channel whose earliest waiting row is due
-        and free, for as many channels as there is room for, oldest first.
-
-        A channel whose earliest waiting row is leased (being sent, by this replica or
-        another) or waiting for a retry gets nothing, so each channel receives its
-        messages in the order they were queued, however many dispatchers run; and a deep
-        backlog in one channel never keeps the others waiting."""
-        now = self.runtime.clock.now()
-        platforms = list(self.senders)
-        heads = (
-            sa_select(
-                _table.c.platform,
-                _table.c.channel,
-                func.min(_table.c.id).label("first"),
-            )
-            .where(_table.c.status == "pending", _table.c.platform.in_(platforms))
-            .group_by(_table.c.platform, _table.c.channel)
-            .subquery()
+        """Lease the first few due rows of as many free channels as there is room for
+        (see `storage.outbox.claim`)."""
+        return store.claim(
+            session,
+            platforms=list(self.senders),
+            busy=busy,
+            room=max(self.max_channels - len(busy), 1),
+            per_channel=self.per_channel,
+            now=self.runtime.clock.now(),
+            lease=self.lease,
         )
-        free = or_(_table.c.claimed_until.is_(None), _table.c.claimed_until < now)
-        room = max(self.max_channels - len(busy), 1)
-        ready = (
-            sa_select(_table.c.id, _table.c.platform, _table.c.channel)
-            .join(heads, _table.c.id == heads.c.first)
-            .where(_table.c.next_attempt_at <= now, free)
-            .order_by(_table.c.id)
-            .limit(room)
-        )
-        if busy:
-            ready = ready.where(_table.c.channel.not_in(busy))
-        conn = session.connection()
-        postgres = conn.dialect.name == "postgresql"
-        jobs: list[Job] = []
-        for head_id, platform, channel in conn.execute(ready).all():
-            rows = (
-                sa_select(*_JOB_COLUMNS, _table.c.next_attempt_at)
-                .where(
-                    _table.c.platform == platform,
-                    _table.c.channel == channel,
-                    _table.c.status == "pending",
-                    _table.c.id >= head_id,
-                )
-                .order_by(_table.c.id)
-                .limit(self.per_channel)
-            )
-            if postgres:
-                rows = rows.with_for_update(skip_locked=True)
-            taken: list[Job] = []
-            for row in conn.execute(rows):
-                if not taken and row.id != head_id:
-                    break  # another replica is claiming this channel right now
-                due = row.next_attempt_at <= now
-                if not due or (row.claimed_until is not None and row.claimed_until >= now):
-                    break  # keep the order: nothing after a row that has to wait
-                taken.append(Job(*row[:9], key=row.key, uncertain=row.claimed_until is not None))
-            jobs.extend(taken)
-        if jobs:
-            conn.execute(
-                update(_table)
-                .where(_table.c.id.in_([j.id for j in jobs]))
-                .values(claimed_until=now + self.lease)
-            )
-        return jobs
 
     async def _pace(self, key: tuple[str | None, str], workspace: str | None) -> list[float] | None:
         """Wait for this channel's next turn and a send slot of its workspace; None when
@@ -405,14 +321,15 @@ class Dispatcher:
         return float(delay * random.uniform(0.8, 1.2))
 
     def _retry(self, session: Session, *, job: Job, delay: float, error: str, counts: bool) -> None:
-        row = session.get(Outbox, job.id)
-        assert row is not None
-        if counts:
-            row.attempts += 1
-        row.last_error = error[:500]
-        row.claimed_until = None
-        if row.attempts >= self.max_attempts:
-            row.status = "dead"
+        row = store.mark_failed(
+            session,
+            row_id=job.id,
+            error=error,
+            counts=counts,
+            max_attempts=self.max_attempts,
+            retry_at=self.runtime.clock.now() + timedelta(seconds=delay),
+        )
+        if row.status == "dead":
             # A drug-safety notification that cannot be delivered needs a person, now.
             level = logging.CRITICAL if job.template.startswith("pv.") else logging.ERROR
             log.log(
@@ -423,22 +340,12 @@ class Dispatcher:
                 row.attempts,
                 error,
             )
-        else:
-            row.next_attempt_at = self.runtime.clock.now() + timedelta(seconds=delay)
-        session.add(row)
 
     def _release(self, session: Session, *, job: Job) -> None:
-        row = session.get(Outbox, job.id)
-        assert row is not None
-        row.claimed_until = None
-        session.add(row)
+        store.release(session, row_id=job.id)
 
     def _dead(self, session: Session, *, job: Job, error: str) -> None:
-        row = session.get(Outbox, job.id)
-        assert row is not None
-        row.status, row.last_error, row.claimed_until = "dead", error[:500], None
-        row.attempts += 1
-        session.add(row)
+        store.mark_dead(session, row_id=job.id, error=error)
         if job.template.startswith("pv."):
             log.critical("drug-safety notification %s cannot be delivered: %s", job.id, error)
 
@@ -450,20 +357,6 @@ def _write(
     outcomes: list[Callable[[Session], None]],
 ) -> None:
     if delivered:
-        session.connection().execute(_MARK_DELIVERED, delivered)
+        store.mark_delivered(session, delivered)
     for outcome in outcomes:
         outcome(session)
-
-
-def pending_count(session: Session) -> int:
-    """Rows still owed, for health reporting."""
-    stmt = select(func.count(col(Outbox.id))).where(Outbox.status == "pending")
-    return int(session.exec(stmt).one())
-
-
-def undelivered_safety_count(session: Session) -> int:
-    """Drug-safety notifications that gave up: each one needs a person to act."""
-    stmt = select(func.count(col(Outbox.id))).where(
-        Outbox.status == "dead", col(Outbox.template).startswith("pv.")
-    )
-    return int(session.exec(stmt).one())

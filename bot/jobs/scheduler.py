@@ -20,16 +20,14 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
 
 from bot.bigcommerce.sync import StoreSync
+from bot.jobs import sweep as steps
 from bot.jobs.leader import Leadership
 from bot.observability import metrics
-from bot.runtime import BoardSettings, Runtime
-from handlers import digests, leaderboard, retention, surveys
-from handlers.sprints import Sprint
-from storage.models import Member, ScheduledRun, SurveyRound
+from bot.runtime import Runtime
+from handlers import surveys
+from storage import schedule
 
 log = logging.getLogger("plaudit.scheduler")
 ChannelMembers = Callable[[str], Awaitable[list[str]]]  # channel id -> member user ids
@@ -191,7 +189,7 @@ class Scheduler:
         now = self.runtime.clock.now()
         every = max(self.runtime.store.sync_every.total_seconds(), 1.0)
         period = str(int(now.timestamp() // every))
-        claim = partial(_claim_run, job="bigcommerce.sync", period=period, now=now)
+        claim = partial(schedule.claim_run, job="bigcommerce.sync", period=period, now=now)
         if not await self.runtime.run(claim):
             metrics.count_run("bigcommerce.sync", "skipped")
             return
@@ -242,7 +240,7 @@ class Scheduler:
                 )
             elif isinstance(result, surveys.Skipped):
                 log.info("survey %s not opened: %s", survey.id, result.reason)
-        counts = await self.runtime.run(partial(_housekeeping, now=now))
+        counts = await self.runtime.run(partial(steps.housekeep, now=now))
         counts["opened"] = opened
         counts["invited"] += invited
         try:
@@ -251,14 +249,14 @@ class Scheduler:
             log.exception("posting the sprint board failed; the next sweep tries again")
         try:
             counts["digests"] = await self.runtime.run(
-                partial(_digests, now=now, runtime=self.runtime)
+                partial(steps.send_digests, now=now, runtime=self.runtime)
             )
         except Exception:
             log.exception("sending digests failed; the next sweep tries again")
         if self.runtime.retention.on:
             try:
                 counts["purged"] = await self.runtime.run(
-                    partial(_retention, now=now, runtime=self.runtime)
+                    partial(steps.purge, now=now, runtime=self.runtime)
                 )
             except Exception:
                 log.exception("the retention purge failed; the next sweep tries again")
@@ -279,7 +277,7 @@ class Scheduler:
         if ended is not None and now - ended.end < timedelta(days=14):
             closed = await self.runtime.run(
                 partial(
-                    _close_sprint,
+                    steps.close_sprint,
                     ended,
                     now=now,
                     settings=settings,
@@ -298,7 +296,7 @@ class Scheduler:
                 posted += int(
                     await self.runtime.run(
                         partial(
-                            _post_update,
+                            steps.post_update,
                             current,
                             period=period_key(fire),
                             now=now,
@@ -317,7 +315,7 @@ class Scheduler:
         if due is None:
             return None
         period, closes_at, day = due
-        if await self.runtime.run(partial(_round_exists, survey.id, period)):
+        if await self.runtime.run(partial(schedule.round_exists, survey.id, period)):
             return None
         members = None
         if survey.audience.slack_channel:
@@ -329,7 +327,7 @@ class Scheduler:
             members = await self.channel_members(survey.audience.slack_channel)
         return await self.runtime.run(
             partial(
-                _open,
+                steps.open_round,
                 survey,
                 now=now,
                 period=period,
@@ -338,141 +336,3 @@ class Scheduler:
                 members=members,
             )
         )
-
-
-def _round_exists(survey_id: str, period: str, session: Session) -> bool:
-    stmt = select(SurveyRound.id).where(
-        SurveyRound.survey_id == survey_id, SurveyRound.period == period
-    )
-    return session.exec(stmt).first() is not None
-
-
-def _open(
-    survey: surveys.Survey,
-    session: Session,
-    *,
-    now: datetime,
-    period: str,
-    closes_at: datetime | None,
-    day: date | None,
-    members: list[str] | None,
-) -> surveys.Opened | surveys.AlreadyOpen | surveys.Skipped:
-    return surveys.open_round(
-        survey,
-        session=session,
-        now=now,
-        period=period,
-        closes_at=closes_at,
-        local_day=day,
-        channel_members=members,
-    )
-
-
-def _claim_run(session: Session, *, job: str, period: str, now: datetime) -> bool:
-    """Record a scheduled run; False when this (job, period) already ran."""
-    if session.exec(
-        select(ScheduledRun.id).where(ScheduledRun.job == job, ScheduledRun.period == period)
-    ).first():
-        return False
-    try:
-        with session.begin_nested():
-            session.add(ScheduledRun(job=job, period=period, ran_at=now))
-            session.flush()
-    except IntegrityError:
-        return False  # another replica ran it a moment ago
-    return True
-
-
-def _workspace(session: Session) -> str | None:
-    return session.exec(
-        select(Member.slack_team_id).where(col(Member.slack_team_id).is_not(None)).limit(1)
-    ).first()
-
-
-def _close_sprint(
-    sprint: Sprint,
-    session: Session,
-    *,
-    now: datetime,
-    settings: BoardSettings,
-    channel: str | None,
-    teams_channel: str | None = None,
-) -> bool:
-    if not _claim_run(session, job="sprint.close", period=sprint.id, now=now):
-        return False
-    leaderboard.close_sprint(
-        session,
-        sprint,
-        now=now,
-        rules=settings.rules,
-        channel=_slack_channel(settings, channel),
-        workspace=settings.slack_workspace or _workspace(session),
-        exclude=settings.exclude,
-        top=settings.top,
-        teams_channel=teams_channel,
-        only_workspace=settings.slack_workspace if settings.slack_only else None,
-    )
-    return True
-
-
-def _slack_channel(settings: BoardSettings, channel: str | None) -> str | None:
-    """Where the Slack board goes: nowhere when workspaces are counted apart and no home
-    workspace is set, since a board of everyone would mix them."""
-    if settings.slack_only and settings.slack_workspace is None:
-        if channel:
-            log.warning(
-                "sprint board not posted in Slack: set PLAUDIT_SLACK_HOME_WORKSPACE to the "
-                "workspace of channel %s",
-                channel,
-            )
-        return None
-    return channel
-
-
-def _post_update(
-    sprint: Sprint,
-    session: Session,
-    *,
-    period: str,
-    now: datetime,
-    settings: BoardSettings,
-    channel: str | None,
-    teams_channel: str | None = None,
-) -> bool:
-    if not _claim_run(session, job="leaderboard.update", period=period, now=now):
-        return False
-    return leaderboard.queue_post(
-        session,
-        sprint,
-        key=f"leaderboard:{sprint.id}:update:{period}",
-        channel=_slack_channel(settings, channel),
-        workspace=settings.slack_workspace or _workspace(session),
-        final=False,
-        exclude=settings.exclude,
-        top=settings.top,
-        teams_channel=teams_channel,
-        only_workspace=settings.slack_workspace if settings.slack_only else None,
-    )
-
-
-def _housekeeping(session: Session, *, now: datetime) -> dict[str, int]:
-    return {
-        "invited": surveys.deliver_due(session=session, now=now),
-        "reminded": surveys.remind_due(session=session, now=now),
-        "closed": len(surveys.close_due(session=session, now=now)),
-    }
-
-
-def _digests(session: Session, *, now: datetime, runtime: Runtime) -> int:
-    if runtime.digests is None:
-        return 0
-    return digests.send_due(session, now=now, policy=runtime.policy, schedule=runtime.digests)
-
-
-def _retention(session: Session, *, now: datetime, runtime: Runtime) -> int:
-    """Once a day (UTC): erase what the retention policy says is due."""
-    policy = runtime.retention
-    if not _claim_run(session, job="retention.purge", period=now.date().isoformat(), now=now):
-        return 0
-    done = retention.purge(session, retention=policy, now=now)
-    return done.texts + done.pv_links

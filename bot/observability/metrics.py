@@ -17,16 +17,12 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
-from datetime import datetime
 from functools import partial
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
-from sqlalchemy import func
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, col
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import Response
@@ -37,7 +33,7 @@ from bot.observability import logs
 from bot.runtime import Runtime
 from compliance_rules.model import Outcome
 from handlers.kudos import KudosResult, Recorded, Stopped
-from storage.models import Outbox
+from storage.outbox import waiting_by_platform
 
 log = logging.getLogger("plaudit.metrics")
 
@@ -117,7 +113,7 @@ class Metrics:
         try:
             now = self.runtime.clock.now()
             backlog = await asyncio.wait_for(
-                self.runtime.run(partial(outbox_backlog, now=now)), DB_TIMEOUT
+                self.runtime.run(partial(waiting_by_platform, now=now)), DB_TIMEOUT
             )
         except Exception as exc:  # the scrape still answers; the gauges are left out
             log.warning("metrics: could not read the outbox backlog: %s", type(exc).__name__)
@@ -175,19 +171,6 @@ class _ScrapeTime(Collector):
                 "(all apps together), as of Plaudit's last request.",
                 value=self.quota_used,
             )
-
-
-def outbox_backlog(session: Session, *, now: datetime) -> dict[str, tuple[int, float]]:
-    """Per platform: pending rows, and the age in seconds of the oldest of them."""
-    stmt = (
-        sa_select(col(Outbox.platform), func.count(), func.min(col(Outbox.created_at)))
-        .where(col(Outbox.status) == "pending")
-        .group_by(col(Outbox.platform))
-    )
-    return {
-        str(platform): (int(count), max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
-        for platform, count, oldest in session.connection().execute(stmt)
-    }
 
 
 class ObservabilityMiddleware:

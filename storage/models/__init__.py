@@ -1,0 +1,53 @@
+"""The tables, one module per aggregate; importing this package registers every table on
+`SQLModel.metadata` (Alembic and the migration check rely on it)."""
+
+# The naming convention is set before any table is defined.
+import storage.models.base  # noqa: F401
+from storage.models.audit import AuditEntry
+from storage.models.base import utcnow
+from storage.models.boards import LeaderboardTotal, SprintSnapshot
+from storage.models.commerce import (
+    BcChannel,
+    BcCoupon,
+    BcOrder,
+    BcPromotion,
+    MilestoneAward,
+    MilestoneShare,
+)
+from storage.models.jobs import ScheduledRun, SyncState
+from storage.models.outbox import InboundEvent, Outbox
+from storage.models.people import Member
+from storage.models.recognition import PvCase, Recognition, RecognitionRecipient, Review
+from storage.models.slack_oauth import slack_bots, slack_installations, slack_oauth_states
+from storage.models.surveys import SurveyAnswer, SurveyInvite, SurveyRound
+from storage.models.teams import TeamsConversation, TeamsUser
+
+__all__ = [
+    "AuditEntry",
+    "BcChannel",
+    "BcCoupon",
+    "BcOrder",
+    "BcPromotion",
+    "InboundEvent",
+    "LeaderboardTotal",
+    "Member",
+    "MilestoneAward",
+    "MilestoneShare",
+    "Outbox",
+    "PvCase",
+    "Recognition",
+    "RecognitionRecipient",
+    "Review",
+    "ScheduledRun",
+    "SprintSnapshot",
+    "SurveyAnswer",
+    "SurveyInvite",
+    "SurveyRound",
+    "SyncState",
+    "TeamsConversation",
+    "TeamsUser",
+    "slack_bots",
+    "slack_installations",
+    "slack_oauth_states",
+    "utcnow",
+]
