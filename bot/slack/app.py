@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
 from bot.chat import boards
+from bot.chat.commands import Command, route
 from bot.chat.mentions import parse
 from bot.chat.ratelimit import too_fast
 from bot.observability import metrics
@@ -26,6 +27,7 @@ from bot.slack.install import Installations
 from bot.slack.people import SlackPeople
 from handlers import kudos, reactions, stats, workspaces
 from handlers.events import KudosRequested, Person, ReactionAdded, ReactionRemoved
+from handlers.policy import KudosPolicy
 
 log = logging.getLogger("plaudit.slack")
 SORRY = (
@@ -84,6 +86,30 @@ def build(
     return app
 
 
+async def _command_event(
+    people: SlackPeople,
+    policy: KudosPolicy,
+    command: dict[str, Any],
+    team: str,
+    giver: Person,
+    text: str,
+) -> KudosRequested:
+    """The kudos a `/kudos` command asks for; the command's trigger keys it, so Slack's
+    retries of the same command record nothing twice."""
+    parsed = parse(text, policy.values)
+    recipients = await people.many(team, parsed.user_ids)
+    return KudosRequested(
+        key=f"slack:command:{team}:{command.get('trigger_id') or command.get('response_url')}",
+        giver=giver,
+        recipients=recipients,
+        message=parsed.message,
+        values=parsed.values,
+        source="command",
+        channel_id=command.get("channel_id"),
+        non_people=parsed.groups,
+    )
+
+
 def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated: bool) -> None:
     policy = runtime.policy
     poke = runtime.poke
@@ -101,21 +127,22 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
             await ack(response_type="ephemeral", text=too_fast(wait))
             return
         try:
-            if text.lower() in ("help", "?"):
+            routed = route(text, keyword=False)
+            if routed.command is Command.HELP:
                 await ack(**slack_render.help_answer(policy))
                 return
-            if text.lower().split()[:1] == ["leaderboard"]:
-                words = text.split()[1:]
-                await ack(**await _leaderboard(runtime, words, team if isolated else None))
+            if routed.command is Command.LEADERBOARD:
+                workspace = team if isolated else None
+                await ack(**await _leaderboard(runtime, list(routed.args), workspace))
                 return
             giver = await people.get(team, user)
-            if text.lower() == "me":
+            if routed.command is Command.ME:
                 summary = await runtime.run(
                     lambda s: stats.me(giver, session=s, policy=policy, clock=runtime.clock)
                 )
                 await ack(**slack_render.me_answer(summary))
                 return
-            if not text:
+            if routed.command is Command.FORM:
                 await ack()
                 await client.views_open(
                     trigger_id=command["trigger_id"], view=slack_render.modal(policy, channel)
@@ -128,18 +155,7 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
                     f"please keep it under {MAX_TEXT}.",
                 )
                 return
-            parsed = parse(text, policy.values)
-            recipients = await people.many(team, parsed.user_ids)
-            event = KudosRequested(
-                key=f"slack:command:{team}:{command.get('trigger_id') or command.get('response_url')}",  # noqa: E501
-                giver=giver,
-                recipients=recipients,
-                message=parsed.message,
-                values=parsed.values,
-                source="command",
-                channel_id=channel,
-                non_people=parsed.groups,
-            )
+            event = await _command_event(people, policy, command, team, giver, text)
             result = await runtime.run(lambda s: _give(s, runtime, event))
             metrics.count_kudos(result)
             await ack(**slack_render.answer(result))

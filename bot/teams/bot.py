@@ -24,6 +24,7 @@ from msrest.exceptions import HttpOperationError
 from sqlmodel import Session
 
 from bot.chat import boards, texts
+from bot.chat.commands import Command, Routed, route
 from bot.chat.mentions import parse
 from bot.chat.ratelimit import too_fast
 from bot.observability import metrics
@@ -41,8 +42,6 @@ from storage.teams import Conversation
 
 log = logging.getLogger("plaudit.teams")
 CONVERSATION = "plaudit.conversation"
-COMMANDS = ("kudos", "me", "leaderboard")
-HELP = ("", "help", "?")
 
 
 class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
@@ -104,37 +103,25 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             card = await self.cards.act(turn_context, conv, dict(activity.value))
             await self._reply(conv, f"{activity.id}:submit", card=card)
             return
-        words = parsed.plain(text).split()
-        if (
-            len(words) >= 2
-            and words[0].lower() == "kudos"
-            and words[1].lower() in ("help", "?", "me", "leaderboard")
-        ):
-            words = words[1:]  # "kudos me", as in Slack's "/kudos me"
-        command = words[0].lower() if words else ""
+        routed = route(parsed.plain(text), keyword=True)
         try:
-            await self._command(turn_context, conv, command, words[1:], text)
+            await self._command(turn_context, conv, routed, text)
         except HttpOperationError as exc:
             log.warning("Teams connector error while handling a message: %s", exc)
             await self._reply(conv, f"{activity.id}:sorry", text=replies.SORRY)
 
     async def _command(
-        self,
-        turn_context: TurnContext,
-        conv: Conversation,
-        command: str,
-        args: list[str],
-        text: str,
+        self, turn_context: TurnContext, conv: Conversation, routed: Routed, text: str
     ) -> None:
         activity_id = turn_context.activity.id
         policy = self.runtime.policy
-        if command not in COMMANDS:
-            head = "" if command in HELP else "I didn't catch that. "
+        if routed.command in (Command.HELP, Command.UNKNOWN):
+            head = "I didn't catch that. " if routed.command is Command.UNKNOWN else ""
             help_text = head + teams_render.help_text(policy)
             await self._reply(conv, f"{activity_id}:help", text=help_text)
             return
         giver = await people.sender(self.runtime, turn_context, conv)
-        if command == "me":
+        if routed.command is Command.ME:
             summary = await self.runtime.run(
                 lambda s: stats.me(giver, session=s, policy=policy, clock=self.runtime.clock)
             )
@@ -143,8 +130,8 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             )
             answer = teams_render.markdown(neutral)
             await self._reply(conv, f"{activity_id}:me", text=answer, private_to=giver)
-        elif command == "leaderboard":
-            board = await boards.query(self.runtime, args, command="@Plaudit")
+        elif routed.command is Command.LEADERBOARD:
+            board = await boards.query(self.runtime, list(routed.args), command="@Plaudit")
             shown = (
                 texts.words(board)
                 if isinstance(board, str)
