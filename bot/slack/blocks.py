@@ -234,7 +234,6 @@ def modal(
     value: str | None = None,
 ) -> dict[str, Any]:
     """The kudos form; filled in from a blocked kudos when the giver edits and resends."""
-    options = [{"text": {"type": "plain_text", "text": v}, "value": v} for v in policy.values[:100]]
     blocks: list[dict[str, Any]] = [
         {
             "type": "input",
@@ -248,25 +247,8 @@ def modal(
             },
         }
     ]
-    if options:
-        blocks.append(
-            {
-                "type": "input",
-                "block_id": "value",
-                "optional": not policy.require_value,
-                "label": {"type": "plain_text", "text": "Which value did they live?"},
-                "element": {
-                    "type": "static_select",
-                    "action_id": "value",
-                    "options": options,
-                    **(
-                        {"initial_option": next(o for o in options if o["value"] == value)}
-                        if value in policy.values
-                        else {}
-                    ),
-                },
-            }
-        )
+    if policy.values:
+        blocks.append(_value_input(policy, value))
     blocks.append(
         {
             "type": "input",
@@ -290,6 +272,24 @@ def modal(
         "submit": {"type": "plain_text", "text": "Send"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": blocks,
+    }
+
+
+def _value_input(policy: KudosPolicy, value: str | None) -> dict[str, Any]:
+    """The company values as a menu (Slack shows at most 100 options)."""
+    options = [{"text": {"type": "plain_text", "text": v}, "value": v} for v in policy.values[:100]]
+    chosen = next((o for o in options if o["value"] == value), None)
+    return {
+        "type": "input",
+        "block_id": "value",
+        "optional": not policy.require_value,
+        "label": {"type": "plain_text", "text": "Which value did they live?"},
+        "element": {
+            "type": "static_select",
+            "action_id": "value",
+            "options": options,
+            **({"initial_option": chosen} if chosen else {}),
+        },
     }
 
 

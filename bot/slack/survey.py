@@ -77,72 +77,16 @@ def invite(data: Mapping[str, Any], *, closed: bool = False) -> dict[str, Any]:
             )
         )
     for index, q in enumerate(data["questions"], start=1):
-        qid = str(q["id"])
-        given = answers.get(qid)
+        given = answers.get(str(q["id"]))
         blocks.append(_section(f"*{index}. {escape(str(q['text']))}*"))
         if closed:
             blocks.append(_context(f"Your answer: {escape(_shown(given))}"))
-            continue
-        if q["type"] in ("scale", "enps"):
-            low, high = (0, 10) if q["type"] == "enps" else (1, 5)
-            blocks.append(
-                {
-                    "type": "actions",
-                    "block_id": f"q:{qid}",
-                    "elements": [
-                        _button(
-                            str(v),
-                            f"survey:{qid}:{v}",
-                            {"r": round_id, "q": qid, "v": v},
-                            given == v,
-                        )
-                        for v in range(low, high + 1)
-                    ],
-                }
-            )
-            labels = list(q.get("labels") or ())
-            if q["type"] == "enps":
-                labels = ["Not at all likely", "Extremely likely"]
-            if len(labels) == 2:
-                blocks.append(
-                    _context(f"{low} = {escape(labels[0])} · {high} = {escape(labels[1])}")
-                )
-            elif len(labels) == 5:
-                blocks.append(
-                    _context(" · ".join(f"{i} = {escape(t)}" for i, t in enumerate(labels, 1)))
-                )
+        elif q["type"] in ("scale", "enps"):
+            blocks += _scale(q, round_id, given)
         elif q["type"] == "choice":
-            element: dict[str, Any] = {
-                "type": "multi_static_select" if q.get("multi") else "static_select",
-                "action_id": f"survey:{qid}",
-                "placeholder": {"type": "plain_text", "text": "Choose"},
-                "options": [_option(o) for o in q["options"]],
-            }
-            picked = [o for o in q["options"] if isinstance(given, list) and o in given]
-            if picked and q.get("multi"):
-                element["initial_options"] = [_option(o) for o in picked]
-            elif picked:
-                element["initial_option"] = _option(picked[0])
-            blocks.append(
-                {"type": "actions", "block_id": f"q:{qid}:{round_id}", "elements": [element]}
-            )
+            blocks.append(_choice(q, round_id, given))
         else:
-            blocks.append(
-                {
-                    "type": "actions",
-                    "block_id": f"q:{qid}",
-                    "elements": [
-                        _button(
-                            "Change your answer" if given else "Write an answer",
-                            f"survey-text:{qid}",
-                            {"r": round_id, "q": qid},
-                            False,
-                        )
-                    ],
-                }
-            )
-            if given:
-                blocks.append(_context(f"Your answer: {escape(_shown(given))[:500]}"))
+            blocks += _free_text(q, round_id, given)
     if closed:
         blocks.append(_context("This round has closed. Thank you for taking part."))
     else:
@@ -151,6 +95,53 @@ def invite(data: Mapping[str, Any], *, closed: bool = False) -> dict[str, Any]:
         )
     text = f"{head}: {len(data['questions'])} quick questions"
     return {"text": text, "blocks": blocks[:50]}
+
+
+def _scale(q: Mapping[str, Any], round_id: int, given: Any) -> list[dict[str, Any]]:
+    """A row of score buttons, the chosen one marked, and what the ends mean."""
+    qid = str(q["id"])
+    low, high = (0, 10) if q["type"] == "enps" else (1, 5)
+    buttons = [
+        _button(str(v), f"survey:{qid}:{v}", {"r": round_id, "q": qid, "v": v}, given == v)
+        for v in range(low, high + 1)
+    ]
+    out: list[dict[str, Any]] = [{"type": "actions", "block_id": f"q:{qid}", "elements": buttons}]
+    labels = list(q.get("labels") or ())
+    if q["type"] == "enps":
+        labels = ["Not at all likely", "Extremely likely"]
+    if len(labels) == 2:
+        out.append(_context(f"{low} = {escape(labels[0])} · {high} = {escape(labels[1])}"))
+    elif len(labels) == 5:
+        out.append(_context(" · ".join(f"{i} = {escape(t)}" for i, t in enumerate(labels, 1))))
+    return out
+
+
+def _choice(q: Mapping[str, Any], round_id: int, given: Any) -> dict[str, Any]:
+    """A menu of the options (several for a multi-choice question), the chosen ones set."""
+    qid = str(q["id"])
+    element: dict[str, Any] = {
+        "type": "multi_static_select" if q.get("multi") else "static_select",
+        "action_id": f"survey:{qid}",
+        "placeholder": {"type": "plain_text", "text": "Choose"},
+        "options": [_option(o) for o in q["options"]],
+    }
+    picked = [o for o in q["options"] if isinstance(given, list) and o in given]
+    if picked and q.get("multi"):
+        element["initial_options"] = [_option(o) for o in picked]
+    elif picked:
+        element["initial_option"] = _option(picked[0])
+    return {"type": "actions", "block_id": f"q:{qid}:{round_id}", "elements": [element]}
+
+
+def _free_text(q: Mapping[str, Any], round_id: int, given: Any) -> list[dict[str, Any]]:
+    """A button that opens the answer form, and the answer given so far."""
+    qid = str(q["id"])
+    label = "Change your answer" if given else "Write an answer"
+    button = _button(label, f"survey-text:{qid}", {"r": round_id, "q": qid}, False)
+    out: list[dict[str, Any]] = [{"type": "actions", "block_id": f"q:{qid}", "elements": [button]}]
+    if given:
+        out.append(_context(f"Your answer: {escape(_shown(given))[:500]}"))
+    return out
 
 
 def _shown(value: Any) -> str:

@@ -276,50 +276,13 @@ def survey_card(
     if note:
         body.append(_text(note, color="Attention"))
     for index, q in enumerate(data["questions"], start=1):
-        qid = str(q["id"])
-        given = answers.get(qid)
+        given = answers.get(str(q["id"]))
         label = f"{index}. {q['text']}"
         if closed:
             shown = ", ".join(given) if isinstance(given, list) else given
             body.append(_text(f"**{label}**\n\nYour answer: {shown if shown else '-'}"))
-            continue
-        field: dict[str, Any] = {"id": f"q_{qid}", "label": label}
-        if q["type"] in ("scale", "enps"):
-            low, high = (0, 10) if q["type"] == "enps" else (1, 5)
-            labels = list(q.get("labels") or ())
-            if q["type"] == "enps":
-                labels = ["Not at all likely", "Extremely likely"]
-
-            def title_of(
-                v: int, low: int = low, high: int = high, labels: list[str] = labels
-            ) -> str:
-                if len(labels) == 5:
-                    return f"{v} {labels[v - 1]}"
-                if len(labels) == 2 and v in (low, high):
-                    return f"{v} {labels[0] if v == low else labels[1]}"
-                return str(v)
-
-            field |= {
-                "type": "Input.ChoiceSet",
-                "style": "expanded" if q["type"] == "scale" else "compact",
-                "choices": [{"title": title_of(v), "value": str(v)} for v in range(low, high + 1)],
-            }
-            if isinstance(given, int):
-                field["value"] = str(given)
-        elif q["type"] == "choice":
-            field |= {
-                "type": "Input.ChoiceSet",
-                "isMultiSelect": bool(q.get("multi")),
-                "style": "expanded",
-                "choices": [{"title": o, "value": o} for o in q["options"]],
-            }
-            if isinstance(given, list) and given:
-                field["value"] = ",".join(given)
         else:
-            field |= {"type": "Input.Text", "isMultiline": True, "maxLength": 2000}
-            if isinstance(given, str):
-                field["value"] = given
-        body.append(field)
+            body.append(_question_input(q, label, given))
     if closed:
         return card(body)
     closes = str(data.get("closes_at") or "")[:16].replace("T", " ")
@@ -332,6 +295,50 @@ def survey_card(
     )
     action = _execute("Submit", SURVEY_ANSWER, {"round_id": data["round_id"]}, style="positive")
     return card(body, [action])
+
+
+def _question_input(q: Mapping[str, Any], label: str, given: Any) -> dict[str, Any]:
+    """One survey question as a card input, filled with the person's current answer."""
+    field: dict[str, Any] = {"id": f"q_{q['id']}", "label": label}
+    if q["type"] in ("scale", "enps"):
+        field |= {
+            "type": "Input.ChoiceSet",
+            "style": "expanded" if q["type"] == "scale" else "compact",
+            "choices": _score_choices(q),
+        }
+        if isinstance(given, int):
+            field["value"] = str(given)
+    elif q["type"] == "choice":
+        field |= {
+            "type": "Input.ChoiceSet",
+            "isMultiSelect": bool(q.get("multi")),
+            "style": "expanded",
+            "choices": [{"title": o, "value": o} for o in q["options"]],
+        }
+        if isinstance(given, list) and given:
+            field["value"] = ",".join(given)
+    else:
+        field |= {"type": "Input.Text", "isMultiline": True, "maxLength": 2000}
+        if isinstance(given, str):
+            field["value"] = given
+    return field
+
+
+def _score_choices(q: Mapping[str, Any]) -> list[dict[str, str]]:
+    """1-5 (or 0-10 for eNPS), the labels shown beside the scores they name."""
+    low, high = (0, 10) if q["type"] == "enps" else (1, 5)
+    labels = list(q.get("labels") or ())
+    if q["type"] == "enps":
+        labels = ["Not at all likely", "Extremely likely"]
+
+    def title_of(v: int) -> str:
+        if len(labels) == 5:
+            return f"{v} {labels[v - 1]}"
+        if len(labels) == 2 and v in (low, high):
+            return f"{v} {labels[0] if v == low else labels[1]}"
+        return str(v)
+
+    return [{"title": title_of(v), "value": str(v)} for v in range(low, high + 1)]
 
 
 def pv_alert(data: Mapping[str, Any]) -> dict[str, Any]:
