@@ -331,42 +331,6 @@ def review_server(app_engine: Engine, slack: FakeSlack) -> Iterator[Server]:
     running.stop()
 
 
-def test_blocked_kudos_can_be_sent_for_review_and_approved_from_slack(
-    review_server: Server, slack: FakeSlack, app_engine: Engine
-) -> None:
-    answer = review_server.command("<@U0002|bob> the Oncozol email calls it the best treatment")
-    body = answer.json()
-    assert "not posted" in body["text"]
-    edit, button = body["blocks"][1]["elements"]
-    assert (edit["action_id"], button["action_id"]) == ("kudos_edit", "kudos_ask_review")
-
-    click = block_action("kudos_ask_review", button["value"], "U0001", "C0001")
-    assert review_server.interaction(click).status_code == 200
-    (card,) = slack.wait_for("chat.postMessage")
-    assert card.args["channel"] == "C0REVIEW"
-    approve = json.dumps(card.args["blocks"])
-    assert "review_approve" in approve and "review_reject" in approve
-
-    assert (
-        review_server.interaction(
-            block_action("review_approve", "1", "U0002", "C0REVIEW")
-        ).status_code
-        == 200
-    )
-    notices = slack.wait_for("chat.postEphemeral", 2)
-    assert "Only reviewers" in notices[-1].args["text"]
-    assert (
-        review_server.interaction(
-            block_action("review_approve", "1", "U0REV", "C0REVIEW")
-        ).status_code
-        == 200
-    )
-    posts = slack.wait_for("chat.postMessage", 3)  # card, public post, DM to bob
-    assert sorted(c.args["channel"] for c in posts) == ["C0KUDOS", "C0REVIEW", "U0002"]
-    with Session(app_engine) as s:
-        assert s.exec(select(Recognition)).one().outcome == "pass"
-
-
 def test_rejecting_from_slack_asks_for_a_reason(
     review_server: Server, slack: FakeSlack, app_engine: Engine
 ) -> None:
@@ -394,35 +358,6 @@ def test_rejecting_from_slack_asks_for_a_reason(
     assert review_server.interaction(submission).status_code == 200
     dm = next(c for c in slack.wait_for("chat.postMessage", 2) if c.args["channel"] == "U0001")
     assert "Off-label population" in dm.args["text"]
-
-
-def test_a_blocked_kudos_is_edited_and_resent_in_one_step(
-    server: Server, slack: FakeSlack, app_engine: Engine
-) -> None:
-    answer = server.command(
-        "<@U0002|bob> the Oncozol email calls it the best treatment #collaboration"
-    )
-    edit = answer.json()["blocks"][1]["elements"][0]
-    assert (
-        server.interaction(block_action("kudos_edit", edit["value"], "U0001", "C0001")).status_code
-        == 200
-    )
-    (opened,) = slack.wait_for("views.open")
-    view = opened.args["view"]
-    view = json.loads(view) if isinstance(view, str) else view
-    blocks = {b["block_id"]: b["element"] for b in view["blocks"]}
-    assert blocks["recipients"]["initial_users"] == ["U0002"]
-    assert blocks["value"]["initial_option"]["value"] == "#collaboration"
-    rewrite = blocks["message"]["initial_value"]
-    assert "an approved treatment option" in rewrite and "best" not in rewrite
-    submission = payload("view_submission_kudos.json")
-    values = submission["view"]["state"]["values"]
-    values["message"]["text"]["value"] = rewrite
-    values["value"]["value"]["selected_option"] = {"value": "#collaboration"}
-    assert server.interaction(submission).status_code == 200
-    with Session(app_engine) as s:
-        outcomes = sorted(r.outcome for r in s.exec(select(Recognition)))
-    assert outcomes == ["block", "pass"]
 
 
 def test_ready_when_the_schema_is_current_and_delivery_runs(server: Server) -> None:

@@ -150,42 +150,6 @@ def test_a_click_records_the_answer_and_redraws_the_message(
         ]
 
 
-def test_a_written_answer_goes_through_a_form(
-    server: Server, slack: FakeSlack, file_engine: Engine
-) -> None:
-    message = dm(slack, "U0002")
-    block, write = next(
-        (b, e) for b, e in elements(message) if e["action_id"] == "survey-text:comment"
-    )
-    server.interaction(action("U0002", message, write, block_id=block))
-    (opened,) = slack.wait_for("views.open")
-    view = decoded(opened.args["view"])
-    assert view["callback_id"] == "survey_text"
-    submission = {
-        "type": "view_submission",
-        "team": {"id": "T0001"},
-        "user": {"id": "U0002", "team_id": "T0001"},
-        "api_app_id": "A0001",
-        "trigger_id": "trigger-view",
-        "view": {
-            **view,
-            "id": "V0001",
-            "hash": "1.abc",
-            "state": {
-                "values": {
-                    "answer": {"text": {"type": "plain_text_input", "value": "More focus time"}}
-                }
-            },
-        },
-    }
-    response = server.interaction(submission)
-    assert response.status_code == 200 and response.content in (b"", b"{}")
-    slack.wait_for("chat.update")
-    with Session(file_engine) as session:
-        row = session.exec(select(SurveyAnswer)).one()
-        assert row.text == "More focus time" and row.question_id == "comment"
-
-
 def test_answers_after_close_are_refused_politely_and_results_are_posted_with_a_chart(
     server: Server, slack: FakeSlack, file_engine: Engine
 ) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from handlers.policy import KudosPolicy
-from storage.models import Member, Outbox, PvCase, Recognition, RecognitionRecipient, Review
+from storage.models import Member, Outbox, Recognition, RecognitionRecipient
 from tests.fakes.bot_connector import (
     ADELE,
     ALEX,
@@ -251,114 +251,6 @@ def test_action_submit_fallback_gives_kudos(
     eventually(
         lambda: any("Kudos recorded" in card_text(c) for c in cards(connector.activities(chat)))
     )
-
-
-# -------------------------------------------------------------------- compliance
-
-
-BLOCKED = (
-    "<at>Plaudit</at> kudos <at>Megan Bowen</at> for telling the agency Larkspur is the best "
-    "treatment for migraine on the market #digital-content"
-)
-
-
-def test_a_blocked_kudos_is_not_posted_and_the_findings_go_to_the_giver_privately(
-    server: Server, connector: FakeConnector, file_engine: Engine
-) -> None:
-    body = activity("message_kudos_channel.json", connector, text=BLOCKED)
-    body["entities"] = [e for e in body["entities"] if "Alex" not in json.dumps(e)]
-    assert send(server, body).status_code == 200
-
-    [kudos] = recognitions(file_engine)
-    assert kudos.outcome == "block"
-    thread = body["conversation"]["id"]
-    eventually(
-        lambda: any("private chat" in str(s.body.get("text")) for s in connector.activities(thread))
-    )
-    # The thread hears nothing of the findings; the giver's 1:1 chat gets the card.
-    assert not public_kudos(connector, thread)
-    assert all("superlative" not in json.dumps(s.body) for s in connector.activities(thread))
-    eventually(
-        lambda: any(
-            "Edit and resend" in card_text(c)
-            for s in connector.activities()
-            if s.conversation_id != thread
-            for c in cards([s])
-        )
-    )
-    [private] = [
-        c for s in connector.activities() if s.conversation_id != thread for c in cards([s])
-    ]
-    verbs = [a["verb"] for a in private["actions"]]
-    assert verbs == ["kudos.edit", "review.ask"]
-    assert points(file_engine, MEGAN.email) == 0
-
-
-def test_held_kudos_goes_to_review_and_a_reviewer_approves_it_on_the_card(
-    file_engine: Engine, connector: FakeConnector
-) -> None:
-    review_channel = "19:a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5@thread.tacv2"
-    policy = KudosPolicy(reviewers=(MEGAN.email,), teams_review_channel=review_channel)
-    running = teams_server(file_engine, policy=policy).start()
-    try:
-        text = (
-            "<at>Plaudit</at> kudos <at>Megan Bowen</at> for the Neurabel deck for "
-            "paediatric patients #digital-content"
-        )
-        body = activity("message_kudos_channel.json", connector, text=text)
-        body["entities"] = [e for e in body["entities"] if "Alex" not in json.dumps(e)]
-        assert send(running, body).status_code == 200
-        [kudos] = recognitions(file_engine)
-        assert kudos.outcome == "hold"
-        eventually(lambda: bool(cards(connector.activities(review_channel))))
-        [request] = cards(connector.activities(review_channel))
-        assert [a["verb"] for a in request["actions"]] == ["review.approve", "review.reject"]
-        with Session(file_engine) as s:
-            review = s.exec(select(Review)).one()
-
-        # Alex is not a reviewer: nothing changes.
-        invoke = activity("invoke_adaptive_card_action.json", connector, id="inv-1")
-        invoke["from"] = {"id": ALEX.user_id, "aadObjectId": ALEX.aad_id, "name": ALEX.name}
-        invoke["value"]["action"] = {
-            "type": "Action.Execute",
-            "verb": "review.approve",
-            "data": {"verb": "review.approve", "review_id": review.id},
-        }
-        answer = send(running, invoke).json()
-        assert "Only reviewers" in card_text(answer["value"])
-        assert recognitions(file_engine)[0].outcome == "hold"
-
-        invoke["id"] = "inv-2"
-        invoke["from"] = {"id": MEGAN.user_id, "aadObjectId": MEGAN.aad_id, "name": MEGAN.name}
-        answer = send(running, invoke).json()
-        assert "approved by Megan Bowen" in card_text(answer["value"])
-        assert recognitions(file_engine)[0].outcome == "pass"
-        thread = body["conversation"]["id"]
-        eventually(lambda: len(public_kudos(connector, thread)) == 1)
-    finally:
-        running.stop()
-
-
-def test_an_adverse_event_opens_a_pv_case_and_alerts_the_teams_safety_channel(
-    file_engine: Engine, connector: FakeConnector
-) -> None:
-    safety = "19:5afe0000aaaabbbbccccddddeeeeffff@thread.tacv2"
-    policy = KudosPolicy(teams_safety_channel=safety)
-    running = teams_server(file_engine, policy=policy).start()
-    try:
-        text = (
-            "kudos <at>Megan Bowen</at> for staying calm when the caller said her mother "
-            "was hospitalised with a severe rash after starting Larkspur"
-        )
-        body = activity("message_kudos_personal.json", connector, text=text)
-        assert send(running, body).status_code == 200
-        [kudos] = recognitions(file_engine)
-        assert kudos.outcome == "route_pv"
-        with Session(file_engine) as s:
-            assert len(s.exec(select(PvCase)).all()) == 1
-        eventually(lambda: bool(connector.activities(safety)))
-    finally:
-        running.stop()
 
 
 # -------------------------------------------------------------------- reactions
