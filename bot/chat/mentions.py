@@ -1,4 +1,5 @@
-"""Read Slack's escaped command text: who is mentioned, which values, and the words."""
+"""Read mention-token text (Slack's escaped command text, and Teams messages rewritten into
+it): who is mentioned, which values, and the words as the person typed them."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ _SPECIAL = {"here", "channel", "everyone"}
 class ParsedKudos:
     user_ids: tuple[str, ...]
     groups: tuple[str, ...]  # user groups and channels named as recipients
-    message: str
+    message: str  # plain words, unescaped
     values: tuple[str, ...]
 
 
@@ -63,4 +64,10 @@ def parse(text: str, known_values: tuple[str, ...] = ()) -> ParsedKudos:
     for found in _VALUE.findall(message):
         if found.lower() not in {v.lower() for v in values}:
             values.append(found.lower() if found.lower() in known else found)
-    return ParsedKudos(tuple(user_ids), tuple(groups), message, tuple(values))
+    return ParsedKudos(tuple(user_ids), tuple(groups), unescape(message), tuple(values))
+
+
+def unescape(text: str) -> str:
+    """The words as typed: Slack escapes `&`, `<` and `>` in the text it sends (and Teams
+    text is put in the same form), so each renderer can escape them exactly once."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

@@ -7,7 +7,6 @@ a move to the Microsoft 365 Agents SDK (same activity protocol) touches only thi
 
 from __future__ import annotations
 
-import html
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -171,7 +170,7 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             key=f"teams:{conv.row}:{activity.id}",
             giver=giver,
             recipients=recipients,
-            message=html.unescape(words.message),
+            message=words.message,
             values=words.values,
             source="command",
             channel_id=None if conv.kind == "personal" else conv.channel,
