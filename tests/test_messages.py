@@ -221,6 +221,13 @@ def test_teams_drug_safety_alert_carries_the_reported_words() -> None:
     assert "my patient had a rash after Cardivex & fainted" in shown
     assert "PV case #12" in shown
     assert "ae.symptom" in shown
+    assert shown.count("alice@example.com") == 1  # the reporter, named once
+
+
+def test_slack_drug_safety_alert_mentions_the_reporter_with_their_address() -> None:
+    alert = slack.RENDERERS[Template.PV_ALERT](PV)
+    assert isinstance(alert, dict)
+    assert "reported by <@U0A> (Alice &lt;alice@example.com&gt;) via kudos" in alert["text"]
 
 
 def test_slack_escapes_peoples_words_once() -> None:

@@ -52,6 +52,7 @@ class Name:
     """A person, as an outbox payload names them (`handlers.messages.PersonRef`)."""
 
     person: Mapping[str, Any]
+    also: str = ""  # shown after a mention, which names the person but shows nothing else
 
     @property
     def name(self) -> str:
@@ -215,10 +216,8 @@ def leaderboard(data: Mapping[str, Any]) -> Text:
 def pv_alert(data: Mapping[str, Any]) -> Text:
     reporter: list[Span] = [Words(str(data["reporter"]))]
     if data.get("reporter_slack_id"):
-        reporter = [
-            Name({"name": data["reporter"], "slack_id": data["reporter_slack_id"]}),
-            Words(f" ({data['reporter']})"),
-        ]
+        who = {"name": data["reporter"], "slack_id": data["reporter_slack_id"]}
+        reporter = [Name(who, also=f" ({data['reporter']})")]
     head = [
         Icon("rotating_light"),
         Words(f" PV case #{data['case_id']}: possible adverse event reported by "),

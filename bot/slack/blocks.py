@@ -51,7 +51,8 @@ def spans(items: Iterable[texts.Span]) -> str:
         elif isinstance(span, texts.Strong):
             out.append(f"*{escape(span.text)}*")
         elif isinstance(span, texts.Name):
-            out.append(_who(span.person))
+            mention = _who(span.person)
+            out.append(mention + escape(span.also) if mention.startswith("<@") else mention)
         elif isinstance(span, texts.Link):
             out.append(f"<{span.url}|{escape(span.label)}>")
         elif isinstance(span, texts.Icon):
