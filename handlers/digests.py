@@ -19,6 +19,7 @@ from sqlmodel import Session, col, func, select
 
 from handlers import posts
 from handlers.clock import zone
+from handlers.messages import Template
 from handlers.policy import KudosPolicy
 from handlers.sprints import PUBLISHED
 from handlers.surveys import enps
@@ -145,25 +146,48 @@ def build(
         return None
     ids = [r.id for r in reports if r.id is not None]
     since = now - timedelta(days=7)
-    published = (
-        col(Recognition.outcome).in_(PUBLISHED),
-        col(Recognition.revoked_at).is_(None),
+    received, values, highlights = _received(session, ids, since)
+    given = session.exec(
+        select(func.count(col(RecognitionRecipient.id)))
+        .join(Recognition, col(Recognition.id) == col(RecognitionRecipient.recognition_id))
+        .where(col(Recognition.giver_id).in_(ids), Recognition.created_at >= since, *_COUNTED)
+    ).one()
+    return Digest(
+        manager=manager.display_name,
+        manager_slack_id=platform_id(manager, "slack"),
+        week=_week(now.astimezone(zone(manager.timezone)).date()),
+        since=since.astimezone(zone(manager.timezone)).date().isoformat(),
+        reports=len(reports),
+        received=received,
+        given=int(given),
+        top_values=tuple(values.most_common(3)),
+        highlights=highlights,
+        quiet=_quiet(session, reports, ids, now),
+        **_standing(session, manager, now=now, policy=policy),
+        survey=_survey(session, manager),
+        reviews_pending=_reviews(session, manager, policy),
     )
+
+
+_COUNTED = (col(Recognition.outcome).in_(PUBLISHED), col(Recognition.revoked_at).is_(None))
+"""A recognition counts once published and while not taken back."""
+
+
+def _received(
+    session: Session, ids: list[int], since: datetime
+) -> tuple[int, Counter[str], tuple[Highlight, ...]]:
+    """Recognitions the reports received since `since`: how many, their values, and the
+    three latest with words as highlights."""
     received_rows = session.exec(
         select(Recognition, RecognitionRecipient.member_id)
         .join(RecognitionRecipient, col(RecognitionRecipient.recognition_id) == col(Recognition.id))
         .where(
             col(RecognitionRecipient.member_id).in_(ids),
             Recognition.created_at >= since,
-            *published,
+            *_COUNTED,
         )
         .order_by(col(Recognition.created_at).desc())
     ).all()
-    given = session.exec(
-        select(func.count(col(RecognitionRecipient.id)))
-        .join(Recognition, col(Recognition.id) == col(RecognitionRecipient.recognition_id))
-        .where(col(Recognition.giver_id).in_(ids), Recognition.created_at >= since, *published)
-    ).one()
     names = {m.id: m.display_name for m in session.exec(select(Member))}
     values: Counter[str] = Counter()
     highlights: list[Highlight] = []
@@ -186,6 +210,13 @@ def build(
                 recognition.text if len(recognition.text) <= 200 else recognition.text[:197] + "..."
             )
             highlights.append(Highlight(names.get(recognition.giver_id, "someone"), to, text))
+    return len(seen), values, tuple(highlights)
+
+
+def _quiet(
+    session: Session, reports: list[Member], ids: list[int], now: datetime
+) -> tuple[str, ...]:
+    """Reports with no recognition in QUIET_DAYS days (and members for at least as long)."""
     quiet_since = now - timedelta(days=QUIET_DAYS)
     recently = set(
         session.exec(
@@ -194,29 +225,13 @@ def build(
             .where(
                 col(RecognitionRecipient.member_id).in_(ids),
                 Recognition.created_at >= quiet_since,
-                *published,
+                *_COUNTED,
             )
         )
     )
-    quiet = tuple(
+    return tuple(
         r.display_name for r in reports if r.id not in recently and r.created_at < quiet_since
     )
-    digest = Digest(
-        manager=manager.display_name,
-        manager_slack_id=platform_id(manager, "slack"),
-        week=_week(now.astimezone(zone(manager.timezone)).date()),
-        since=since.astimezone(zone(manager.timezone)).date().isoformat(),
-        reports=len(reports),
-        received=len(seen),
-        given=int(given),
-        top_values=tuple(values.most_common(3)),
-        highlights=tuple(highlights),
-        quiet=quiet,
-        **_standing(session, manager, now=now, policy=policy),
-        survey=_survey(session, manager),
-        reviews_pending=_reviews(session, manager, policy),
-    )
-    return digest
 
 
 def _standing(
@@ -328,7 +343,7 @@ def send_due(
                     posts.dm(
                         manager,
                         key=f"digest:{period}",
-                        template="digest.weekly",
+                        template=Template.DIGEST_WEEKLY,
                         data=digest.as_json() | {"lines": lines(digest)},
                     )
                 ]

@@ -6,21 +6,24 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 import compliance_rules
-from compliance_rules import Finding, Outcome, RuleSet
-from handlers import members, posts, review, safety, sprints
+from compliance_rules import Finding, Outcome, Result, RuleSet
+from handlers import members, messages, posts, review, safety, sprints
 from handlers.clock import Clock, local_date
 from handlers.events import KudosRequested, Person
+from handlers.messages import Notice, Template
 from handlers.policy import KudosPolicy
 from storage import people, queries
 from storage.models import Recognition, RecognitionRecipient
 from storage.people import MemberRow
 
 PUBLISHED = (Outcome.PASS, Outcome.WARN)
+_NOT_YOURSELF = "Kudos are for colleagues: you can't give them to yourself."
 
 
 @dataclass(frozen=True)
@@ -74,30 +77,54 @@ def give(
     if refusal:
         return refusal
     now = clock.now()
-    giver, *recipients = members.upsert_many(
-        [event.giver, *event.recipients], session=session, now=now
-    )
-    recipients = _unique(recipients)
+    giver, *found = members.upsert_many([event.giver, *event.recipients], session=session, now=now)
+    recipients = _unique(found)
     if any(r.id == giver.id for r in recipients):
-        return Refused("self", "Kudos are for colleagues: you can't give them to yourself.")
+        return Refused("self", _NOT_YOURSELF)
     day = local_date(now, giver.timezone)
-    used = queries.points_given_on(session=session, giver_id=giver.id, day=day)
-    left = policy.daily_allowance - used
+    left = policy.daily_allowance - queries.points_given_on(
+        session=session, giver_id=giver.id, day=day
+    )
     if len(recipients) > left:
-        return Refused(
-            "allowance",
-            f"You have {max(left, 0)} of {policy.daily_allowance} kudos left today "
-            f"and this needs {len(recipients)}. Your allowance resets at midnight your time.",
-        )
+        return _over_allowance(policy, left, len(recipients))
     if not queries.claim_inbound(session=session, key=event.key, kind=f"kudos.{event.source}"):
         return Duplicate()
-
     result = compliance_rules.check(event.message, rules)
-    outcome = result.outcome
-    text = event.message
-    if outcome not in PUBLISHED:
-        text = compliance_rules.redact(event.message, result)
+    published = result.outcome in PUBLISHED
+    text = event.message if published else compliance_rules.redact(event.message, result)
+    recognition_id = _record(session, event, giver, recipients, result, text, day, now, rules)
+    if published:
+        _publish(session, event, policy, giver, recipients, recognition_id, text, now)
+        warnings = tuple(f for f in result.findings if f.outcome is Outcome.WARN)
+        names = tuple(r.display_name for r in recipients)
+        return Recorded(recognition_id, names, left - len(recipients), warnings)
+    _escalate(session, event, policy, giver, result, recognition_id, now)
+    message = stop_message(result.outcome, result.findings)
+    return Stopped(result.outcome, result.findings, message, recognition_id)
+
+
+def _over_allowance(policy: KudosPolicy, left: int, needed: int) -> Refused:
+    return Refused(
+        "allowance",
+        f"You have {max(left, 0)} of {policy.daily_allowance} kudos left today "
+        f"and this needs {needed}. Your allowance resets at midnight your time.",
+    )
+
+
+def _record(
+    session: Session,
+    event: KudosRequested,
+    giver: MemberRow,
+    recipients: list[MemberRow],
+    result: Result,
+    text: str,
+    day: date,
+    now: datetime,
+    rules: RuleSet | None,
+) -> int:
+    """Store the recognition (its text redacted unless published) and audit it; its id."""
     text_sha256 = hashlib.sha256(event.message.encode()).hexdigest()
+    recipient_ids = [r.id for r in recipients]
     recognition_id = queries.insert_recognition(
         session=session,
         values={
@@ -111,20 +138,20 @@ def give(
             "workspace": event.giver.workspace,
             "channel_id": event.channel_id,
             "reactions": [],
-            "outcome": outcome.value,
+            "outcome": result.outcome.value,
             "findings": [_finding_dict(f) for f in result.findings],
             "giver_local_date": day,
             "created_at": now,
         },
-        recipients=[r.id for r in recipients],
+        recipients=recipient_ids,
     )
     queries.append_audit(
         session=session,
         actor=_actor(giver),
-        action=f"kudos.{outcome.value}",
+        action=f"kudos.{result.outcome.value}",
         subject=f"recognition:{recognition_id}",
         detail={
-            "recipients": [r.id for r in recipients],
+            "recipients": recipient_ids,
             "values": list(event.values),
             "rules": [f.rule for f in result.findings],
             "text_sha256": text_sha256,
@@ -132,32 +159,50 @@ def give(
         },
         at=now,
     )
-    if outcome in PUBLISHED:
-        sprints.tally(
-            session,
-            policy.sprints,
-            at=now,
-            giver_id=giver.id,
-            recipient_ids=[r.id for r in recipients],
-            tags=event.values,
-        )
-        post = posts.Post(
-            recognition_id,
-            event.source,
-            text,
-            event.values,
-            event.channel_id,
-            platform=event.giver.platform,
-        )
-        posts.queue_posts(session, post, giver, recipients, policy)
-        warnings = tuple(f for f in result.findings if f.outcome is Outcome.WARN)
-        return Recorded(
-            recognition_id,
-            tuple(r.display_name for r in recipients),
-            left - len(recipients),
-            warnings,
-        )
-    if outcome is Outcome.ROUTE_PV:
+    return recognition_id
+
+
+def _publish(
+    session: Session,
+    event: KudosRequested,
+    policy: KudosPolicy,
+    giver: MemberRow,
+    recipients: list[MemberRow],
+    recognition_id: int,
+    text: str,
+    now: datetime,
+) -> None:
+    """Count a published kudos on the sprint board and queue its post and DMs."""
+    sprints.tally(
+        session,
+        policy.sprints,
+        at=now,
+        giver_id=giver.id,
+        recipient_ids=[r.id for r in recipients],
+        tags=event.values,
+    )
+    post = posts.Post(
+        recognition_id,
+        event.source,
+        text,
+        event.values,
+        event.channel_id,
+        platform=event.giver.platform,
+    )
+    posts.queue_posts(session, post, giver, recipients, policy)
+
+
+def _escalate(
+    session: Session,
+    event: KudosRequested,
+    policy: KudosPolicy,
+    giver: MemberRow,
+    result: Result,
+    recognition_id: int,
+    now: datetime,
+) -> None:
+    """A possible adverse event goes to drug safety; a held text to the reviewers."""
+    if result.outcome is Outcome.ROUTE_PV:
         safety.open_case(
             session,
             source="kudos",
@@ -169,12 +214,11 @@ def give(
             policy=policy,
             now=now,
         )
-    elif outcome is Outcome.HOLD:
+    elif result.outcome is Outcome.HOLD:
         held = session.get(Recognition, recognition_id)
         assert held is not None
         rules_hit = ",".join(f.rule for f in result.findings if f.outcome is Outcome.HOLD)
         review.open_review(session, held, requested_by=f"rules:{rules_hit}", policy=policy, now=now)
-    return Stopped(outcome, result.findings, stop_message(outcome, result.findings), recognition_id)
 
 
 def _validate(event: KudosRequested, policy: KudosPolicy) -> Refused | None:
@@ -199,7 +243,7 @@ def _validate(event: KudosRequested, policy: KudosPolicy) -> Refused | None:
     if event.giver.is_bot or not event.giver.exists:
         return Refused("giver", "Only members of this workspace can give kudos.")
     if any(p.user_id == event.giver.user_id for p in event.recipients):
-        return Refused("self", "Kudos are for colleagues: you can't give them to yourself.")
+        return Refused("self", _NOT_YOURSELF)
     if len({p.user_id for p in event.recipients}) > policy.max_recipients:
         return Refused(
             "too_many",
@@ -290,17 +334,18 @@ def notify(
 ) -> None:
     """Queue a private notice for `person`: ephemeral in `channel_id`, or a DM when that is
     the person's own id (no channel to be private in)."""
+    notice: Notice = {"text": text}
     queries.enqueue(
         session=session,
-        message=queries.Message(
+        message=messages.message(
+            Template.NOTICE,
+            notice,
             key=key,
             platform=person.platform,
             workspace=person.workspace,
             channel=channel_id,
             kind="dm" if channel_id == person.user_id else "ephemeral",
             user=person.user_id,
-            template="notice",
-            data={"text": text},
         ),
     )
 

@@ -91,7 +91,7 @@ class MilestoneReached(TypedDict, total=False):
     team: str | None
     people: list[PersonRef]
     sprint: Required[str]
-    detail: str
+    detail: dict[str, Any]  # what reached it (the rule's figures), for the record
 
 
 class LeaderboardPost(TypedDict, total=False):
@@ -142,6 +142,10 @@ PAYLOADS: Mapping[Template, type] = {
     Template.SURVEY_INVITE: SurveyInvite,
     Template.SURVEY_RESULTS: SurveyResults,
 }
+
+DRUG_SAFETY = frozenset({Template.PV_ALERT, Template.PV_CASE})
+"""Messages to drug safety: never dropped quietly, kept when a person's data is erased.
+Their names start with `pv.`, which is how storage counts the ones that gave up."""
 
 CHAT = frozenset({"slack", "teams"})
 SAFETY = frozenset({"webhook", "email"})

@@ -20,6 +20,8 @@ from sqlalchemy import func, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from handlers import messages
+from handlers.messages import Template
 from handlers.policy import KudosPolicy
 from handlers.sprints import SprintCalendar, add_milestone
 from storage import queries
@@ -282,25 +284,7 @@ def _award(
     session.flush()
     add_milestone(session, sprint, split)
     if policy.recognition_channel:
-        queries.enqueue(
-            session=session,
-            message=queries.Message(
-                key=f"milestone:{award.id}:announce",
-                platform="slack",
-                workspace=workspace or next((w for m in people if (w := workspace_of(m))), None),
-                channel=policy.recognition_channel,
-                kind="post",
-                template="milestone.reached",
-                data={
-                    "title": award.title,
-                    "points": points,
-                    "team": milestone.team,
-                    "people": [person_fields(m, platforms=("slack",)) for m in people],
-                    "sprint": sprint,
-                    "detail": detail,
-                },
-            ),
-        )
+        _announce(session, award, milestone, people, policy.recognition_channel, workspace)
     queries.append_audit(
         session=session,
         actor="bigcommerce",
@@ -310,3 +294,34 @@ def _award(
         at=now,
     )
     return Awarded(key, milestone.id, award.title, points, sprint, split)
+
+
+def _announce(
+    session: Session,
+    award: MilestoneAward,
+    milestone: Milestone,
+    people: list[Member],
+    channel: str,
+    workspace: str | None,
+) -> None:
+    """Queue the award's post in the recognition channel, in `workspace` or else the first
+    Slack workspace of the people it went to."""
+    queries.enqueue(
+        session=session,
+        message=messages.message(
+            Template.MILESTONE_REACHED,
+            {
+                "title": award.title,
+                "points": award.points,
+                "team": milestone.team,
+                "people": [person_fields(m, platforms=("slack",)) for m in people],
+                "sprint": award.sprint,
+                "detail": award.detail,
+            },
+            key=f"milestone:{award.id}:announce",
+            platform="slack",
+            workspace=workspace or next((w for m in people if (w := workspace_of(m))), None),
+            channel=channel,
+            kind="post",
+        ),
+    )

@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlmodel import Session
 
+from handlers import messages
+from handlers.messages import Template
 from handlers.policy import KudosPolicy
 from storage import people, queries
 from storage.people import MemberRow, Reachable
@@ -29,21 +31,20 @@ def dm_route(member: Reachable, prefer: str | None = None) -> tuple[str, str | N
 
 
 def dm(
-    member: Reachable, *, key: str, template: str, data: dict[str, Any], prefer: str | None = None
+    member: Reachable,
+    *,
+    key: str,
+    template: Template,
+    data: dict[str, Any],
+    prefer: str | None = None,
 ) -> queries.Message | None:
     """The outbox row of a private message to `member`, or None when they have no chat."""
     route = dm_route(member, prefer)
     if route is None:
         return None
     platform, workspace, channel = route
-    return queries.Message(
-        key=key,
-        platform=platform,
-        workspace=workspace,
-        channel=channel,
-        kind="dm",
-        template=template,
-        data=data,
+    return messages.message(
+        template, data, key=key, platform=platform, workspace=workspace, channel=channel, kind="dm"
     )
 
 
@@ -79,7 +80,7 @@ def queue_posts(
         "permalink": post.permalink,
         "emoji": post.emoji,
     }
-    messages: list[queries.Message] = []
+    queued: list[queries.Message] = []
     platform = "teams" if post.platform == "teams" else "slack"
     channel = (
         policy.teams_recognition_channel if platform == "teams" else policy.recognition_channel
@@ -87,25 +88,25 @@ def queue_posts(
     # Posted only where the giver has an identity, in their workspace there.
     on = people.identity(giver, platform)
     if channel and on is not None:
-        messages.append(
-            queries.Message(
+        queued.append(
+            messages.message(
+                Template.KUDOS_PUBLIC,
+                data,
                 key=f"recognition:{post.recognition_id}:public",
                 platform=platform,
                 workspace=on[0],
                 channel=channel,
                 kind="post",
-                template="kudos.public",
-                data=data,
             )
         )
     for member in recipients:
         message = dm(
             member,
             key=f"recognition:{post.recognition_id}:dm:{member.id}",
-            template="kudos.received",
+            template=Template.KUDOS_RECEIVED,
             data=data,
             prefer=post.platform,
         )
         if message:
-            messages.append(message)
-    queries.enqueue_many(session=session, messages=messages)
+            queued.append(message)
+    queries.enqueue_many(session=session, messages=queued)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from handlers.messages import DRUG_SAFETY
 from storage import people, queries
 from storage.models import (
     AuditEntry,
@@ -21,6 +22,8 @@ from storage.models import (
     SurveyInvite,
     SurveyRound,
 )
+
+"""Drug-safety notifications: kept through an erasure, like the cases they report."""
 
 
 def _member(session: Session, email: str) -> Member | None:
@@ -36,34 +39,28 @@ def export(email: str, *, session: Session, now: datetime) -> dict[str, Any] | N
     member = _member(session, email)
     if member is None or member.id is None:
         return None
-    given = session.exec(select(Recognition).where(Recognition.giver_id == member.id)).all()
-    received_ids = session.exec(
-        select(RecognitionRecipient.recognition_id).where(
-            RecognitionRecipient.member_id == member.id
-        )
-    ).all()
-    received = (
-        session.exec(select(Recognition).where(col(Recognition.id).in_(received_ids))).all()
-        if received_ids
-        else []
-    )
-    cases = session.exec(select(PvCase).where(PvCase.reporter_member_id == member.id)).all()
-    answers = session.exec(
-        select(SurveyAnswer, SurveyRound)
-        .join(SurveyRound, col(SurveyRound.id) == col(SurveyAnswer.round_id))
-        .where(SurveyAnswer.member_id == member.id)
-    ).all()
-    invited = session.exec(
-        select(SurveyInvite, SurveyRound)
-        .join(SurveyRound, col(SurveyRound.id) == col(SurveyInvite.round_id))
-        .where(SurveyInvite.member_id == member.id)
-    ).all()
     subject = f"member:{member.id}"
+    cases = session.exec(select(PvCase).where(PvCase.reporter_member_id == member.id)).all()
     audit = session.exec(
         select(AuditEntry).where(
             or_(col(AuditEntry.actor) == subject, col(AuditEntry.subject) == subject)
         )
     ).all()
+    exported = {
+        "exported_at": now.isoformat(),
+        "member": _profile(member),
+        **_recognitions(session, member.id),
+        **_surveys(session, member.id),
+        "pv_cases_reported": [
+            {"id": c.id, "aware_at": _iso(c.aware_at), "source": c.source, "text": c.text}
+            for c in cases
+        ],
+        "audit_entries": [
+            {"at": _iso(e.at), "action": e.action, "actor": e.actor, "subject": e.subject}
+            for e in audit
+        ],
+    }
+    # Audited after the trail was read: the export shows what was held before it was asked.
     queries.append_audit(
         session=session,
         actor="privacy",
@@ -72,24 +69,56 @@ def export(email: str, *, session: Session, now: datetime) -> dict[str, Any] | N
         detail={},
         at=now,
     )
+    return exported
+
+
+def _profile(member: Member) -> dict[str, Any]:
     return {
-        "exported_at": now.isoformat(),
-        "member": {
-            "id": member.id,
-            "email": member.email,
-            "display_name": member.display_name,
-            **people.identity_export(member),
-            "timezone": member.timezone,
-            "team": member.team,
-            "region": member.region,
-            "therapeutic_area": member.therapeutic_area,
-            "roles": member.roles,
-            "manager_id": member.manager_id,
-            "active": member.active,
-            "created_at": _iso(member.created_at),
-        },
+        "id": member.id,
+        "email": member.email,
+        "display_name": member.display_name,
+        **people.identity_export(member),
+        "timezone": member.timezone,
+        "team": member.team,
+        "region": member.region,
+        "therapeutic_area": member.therapeutic_area,
+        "roles": member.roles,
+        "manager_id": member.manager_id,
+        "active": member.active,
+        "created_at": _iso(member.created_at),
+    }
+
+
+def _recognitions(session: Session, member_id: int) -> dict[str, list[dict[str, Any]]]:
+    given = session.exec(select(Recognition).where(Recognition.giver_id == member_id)).all()
+    received_ids = session.exec(
+        select(RecognitionRecipient.recognition_id).where(
+            RecognitionRecipient.member_id == member_id
+        )
+    ).all()
+    received = (
+        session.exec(select(Recognition).where(col(Recognition.id).in_(received_ids))).all()
+        if received_ids
+        else []
+    )
+    return {
         "recognitions_given": [_recognition(r) for r in given],
         "recognitions_received": [_recognition(r) for r in received],
+    }
+
+
+def _surveys(session: Session, member_id: int) -> dict[str, list[dict[str, Any]]]:
+    answers = session.exec(
+        select(SurveyAnswer, SurveyRound)
+        .join(SurveyRound, col(SurveyRound.id) == col(SurveyAnswer.round_id))
+        .where(SurveyAnswer.member_id == member_id)
+    ).all()
+    invited = session.exec(
+        select(SurveyInvite, SurveyRound)
+        .join(SurveyRound, col(SurveyRound.id) == col(SurveyInvite.round_id))
+        .where(SurveyInvite.member_id == member_id)
+    ).all()
+    return {
         "survey_answers": [
             {
                 "survey": r.survey_id,
@@ -113,14 +142,6 @@ def export(email: str, *, session: Session, now: datetime) -> dict[str, Any] | N
                 "reminders": i.reminders_sent,
             }
             for i, r in invited
-        ],
-        "pv_cases_reported": [
-            {"id": c.id, "aware_at": _iso(c.aware_at), "source": c.source, "text": c.text}
-            for c in cases
-        ],
-        "audit_entries": [
-            {"at": _iso(e.at), "action": e.action, "actor": e.actor, "subject": e.subject}
-            for e in audit
         ],
     }
 
@@ -171,7 +192,7 @@ def erase(email: str, *, session: Session, now: datetime) -> dict[str, int] | No
             rewritten += 1
     scrubbed = 0
     for row in session.exec(select(Outbox)):
-        if row.template.startswith("pv."):
+        if row.template in DRUG_SAFETY:
             continue  # a drug-safety notification is kept and still delivered, like its case
         flat = str(row.data)
         if names and pattern.search(flat):

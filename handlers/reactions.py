@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlmodel import Session, select
 
 from handlers import kudos, members, posts, sprints
 from handlers.clock import Clock, local_date
 from handlers.events import CardReaction, ReactionAdded, ReactionRemoved
+from handlers.messages import Template
 from handlers.policy import KudosPolicy
 from storage import people, queries
 from storage.models import Recognition, RecognitionRecipient
@@ -80,7 +81,10 @@ def second(
     if event.reactor.is_bot:
         return Ignored("bot")
     original_id = queries.recognition_of_post(
-        session=session, platform=event.reactor.platform, message_ref=event.message_ref
+        session=session,
+        platform=event.reactor.platform,
+        message_ref=event.message_ref,
+        template=Template.KUDOS_PUBLIC,
     )
     original = session.get(Recognition, original_id) if original_id else None
     if original is None or original.revoked_at is not None or original.outcome not in PUBLIC:
@@ -128,48 +132,11 @@ def _record(
         session=session, giver_id=reactor.id, day=day
     )
     if left < len(recipients):
-        shown = f":{event.emoji}:" if event.reactor.platform == "slack" else "reaction"
-        have = (
-            f"You've used all {policy.daily_allowance} kudos for today"
-            if left <= 0
-            else f"You have {left} of {policy.daily_allowance} kudos left today and seconding "
-            f"this needs {len(recipients)}"
-        )
-        message = (
-            f"{have}, so your {shown} didn't count. Your allowance resets at midnight your time."
-        )
-        kudos.notify(
-            session,
-            key=f"{event.key}:refused",
-            person=event.reactor,
-            channel_id=event.channel_id,
-            text=message,
-        )
-        return kudos.Refused("allowance", message)
+        return _refuse(session, event, policy, left, len(recipients))
     if existing:  # removed earlier, added again: the same recognition comes back
-        recognition = existing
-        recognition.revoked_at = None
-        recognition.reactions = [event.emoji]
-        recognition.giver_local_date = day
+        recognition = _restored(existing, event.emoji, day)
     else:
-        recognition = Recognition(
-            dedupe_key=key,
-            giver_id=reactor.id,
-            text="",
-            text_sha256=hashlib.sha256(b"").hexdigest(),
-            value_tags=[],
-            source="reaction",
-            platform=event.reactor.platform,
-            workspace=event.reactor.workspace,
-            channel_id=event.channel_id,
-            message_ref=event.message_ref,
-            permalink=permalink,
-            reactions=[event.emoji],
-            outcome="pass",
-            findings=[],
-            giver_local_date=day,
-            created_at=now,
-        )
+        recognition = _new_recognition(event, key, reactor, permalink, day, now)
     session.add(recognition)
     session.flush()
     assert recognition.id is not None
@@ -194,23 +161,99 @@ def _record(
         at=now,
     )
     if not existing:
-        post = posts.Post(
-            recognition.id,
-            "reaction",
-            "",
-            (),
-            event.channel_id if announce else None,
-            permalink=permalink,
-            emoji=event.emoji,
-            platform=event.reactor.platform,
-        )
-        posts.queue_posts(
-            session, post, reactor, recipients, policy if announce else _NO_PUBLIC_POST
+        _queue_posts(
+            session, event, recognition.id, reactor, recipients, policy, permalink, announce
         )
     names = tuple(r.display_name for r in recipients)
     return kudos.Recorded(recognition.id, names, left - len(recipients))
 
 
+def _refuse(
+    session: Session,
+    event: ReactionAdded | CardReaction,
+    policy: KudosPolicy,
+    left: int,
+    needed: int,
+) -> kudos.Refused:
+    """Over the daily allowance: the reactor is told, privately, that it did not count."""
+    shown = f":{event.emoji}:" if event.reactor.platform == "slack" else "reaction"
+    have = (
+        f"You've used all {policy.daily_allowance} kudos for today"
+        if left <= 0
+        else f"You have {left} of {policy.daily_allowance} kudos left today and seconding "
+        f"this needs {needed}"
+    )
+    message = f"{have}, so your {shown} didn't count. Your allowance resets at midnight your time."
+    kudos.notify(
+        session,
+        key=f"{event.key}:refused",
+        person=event.reactor,
+        channel_id=event.channel_id,
+        text=message,
+    )
+    return kudos.Refused("allowance", message)
+
+
+def _restored(recognition: Recognition, emoji: str, day: date) -> Recognition:
+    recognition.revoked_at = None
+    recognition.reactions = [emoji]
+    recognition.giver_local_date = day
+    return recognition
+
+
+def _queue_posts(
+    session: Session,
+    event: ReactionAdded | CardReaction,
+    recognition_id: int,
+    reactor: MemberRow,
+    recipients: list[MemberRow],
+    policy: KudosPolicy,
+    permalink: str | None,
+    announce: bool,
+) -> None:
+    """The recipients' DMs, and the public post when the reaction is announced."""
+    post = posts.Post(
+        recognition_id,
+        "reaction",
+        "",
+        (),
+        event.channel_id if announce else None,
+        permalink=permalink,
+        emoji=event.emoji,
+        platform=event.reactor.platform,
+    )
+    posts.queue_posts(session, post, reactor, recipients, policy if announce else _NO_PUBLIC_POST)
+
+
+def _new_recognition(
+    event: ReactionAdded | CardReaction,
+    key: str,
+    reactor: MemberRow,
+    permalink: str | None,
+    day: date,
+    now: datetime,
+) -> Recognition:
+    return Recognition(
+        dedupe_key=key,
+        giver_id=reactor.id,
+        text="",
+        text_sha256=_EMPTY_SHA256,
+        value_tags=[],
+        source="reaction",
+        platform=event.reactor.platform,
+        workspace=event.reactor.workspace,
+        channel_id=event.channel_id,
+        message_ref=event.message_ref,
+        permalink=permalink,
+        reactions=[event.emoji],
+        outcome="pass",
+        findings=[],
+        giver_local_date=day,
+        created_at=now,
+    )
+
+
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()  # a reaction kudos has no words
 _NO_PUBLIC_POST = KudosPolicy(recognition_channel=None, teams_recognition_channel=None)
 
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import Connection, and_, exists, or_, select, update
 from sqlmodel import Session
 
+from handlers.messages import Template
 from storage import queries
 from storage.models import Outbox, PvCase, Recognition, Review
 
@@ -59,47 +60,10 @@ def purge(session: Session, *, retention: Retention, now: datetime) -> Purged:
     connection = session.connection()
     texts: list[int] = []
     if retention.stopped_text_days is not None:
-        cutoff = now - timedelta(days=retention.stopped_text_days)
-        rejected = exists(
-            select(_review.c.id).where(
-                _review.c.recognition_id == _recognition.c.id,
-                _review.c.status == "rejected",
-                _review.c.decided_at < cutoff,
-            )
-        )
-        texts = [
-            int(i)
-            for i in connection.execute(
-                select(_recognition.c.id).where(
-                    _recognition.c.text != ERASED,
-                    or_(
-                        and_(
-                            _recognition.c.outcome == "block",
-                            _recognition.c.created_at < cutoff,
-                            ~exists(
-                                select(_review.c.id).where(
-                                    _review.c.recognition_id == _recognition.c.id,
-                                    _review.c.status != "rejected",
-                                )
-                            ),
-                        ),
-                        rejected,
-                    ),
-                )
-            ).scalars()
-        ]
+        texts = _stopped_texts(connection, now - timedelta(days=retention.stopped_text_days))
     links: list[tuple[int, int | None]] = []
     if retention.pv_link_days is not None:
-        cutoff = now - timedelta(days=retention.pv_link_days)
-        links = [
-            (int(r.id), r.recognition_id)
-            for r in connection.execute(
-                select(_pv.c.id, _pv.c.recognition_id).where(
-                    _pv.c.aware_at < cutoff,
-                    or_(_pv.c.recognition_id.is_not(None), _pv.c.reporter_member_id.is_not(None)),
-                )
-            )
-        ]
+        links = _old_pv_links(connection, now - timedelta(days=retention.pv_link_days))
     erase = sorted(set(texts) | {r for _, r in links if r is not None})
     if erase:
         connection.execute(
@@ -130,12 +94,59 @@ def purge(session: Session, *, retention: Retention, now: datetime) -> Purged:
     return result
 
 
+def _stopped_texts(connection: Connection, cutoff: datetime) -> list[int]:
+    """Recognitions whose text is due: blocked before `cutoff` with no review pending or
+    approved, or rejected by a review decided before `cutoff`."""
+    rejected = exists(
+        select(_review.c.id).where(
+            _review.c.recognition_id == _recognition.c.id,
+            _review.c.status == "rejected",
+            _review.c.decided_at < cutoff,
+        )
+    )
+    return [
+        int(i)
+        for i in connection.execute(
+            select(_recognition.c.id).where(
+                _recognition.c.text != ERASED,
+                or_(
+                    and_(
+                        _recognition.c.outcome == "block",
+                        _recognition.c.created_at < cutoff,
+                        ~exists(
+                            select(_review.c.id).where(
+                                _review.c.recognition_id == _recognition.c.id,
+                                _review.c.status != "rejected",
+                            )
+                        ),
+                    ),
+                    rejected,
+                ),
+            )
+        ).scalars()
+    ]
+
+
+def _old_pv_links(connection: Connection, cutoff: datetime) -> list[tuple[int, int | None]]:
+    """(case id, recognition id) of cases known before `cutoff` that still link to a
+    message or reporter."""
+    return [
+        (int(r.id), r.recognition_id)
+        for r in connection.execute(
+            select(_pv.c.id, _pv.c.recognition_id).where(
+                _pv.c.aware_at < cutoff,
+                or_(_pv.c.recognition_id.is_not(None), _pv.c.reporter_member_id.is_not(None)),
+            )
+        )
+    ]
+
+
 def _erase_copies(session: Session, recognition_ids: list[int]) -> None:
     """The review requests that quoted these texts (delivered or not: an undelivered one
     would otherwise post an erased text later)."""
     wanted = set(recognition_ids)
     rows = session.connection().execute(
-        select(_outbox.c.id, _outbox.c.data).where(_outbox.c.template == "review.request")
+        select(_outbox.c.id, _outbox.c.data).where(_outbox.c.template == Template.REVIEW_REQUEST)
     )
     for row in rows.all():
         data = dict(row.data or {})

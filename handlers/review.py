@@ -7,11 +7,13 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from handlers import posts, sprints
+from handlers import messages, posts, sprints
 from handlers.events import Person
+from handlers.messages import Template
 from handlers.policy import KudosPolicy
 from storage import people, queries
 from storage.models import Recognition, RecognitionRecipient, Review
+from storage.people import MemberRow
 
 
 @dataclass(frozen=True)
@@ -56,14 +58,14 @@ def open_review(
     queries.enqueue_many(
         session=session,
         messages=[
-            queries.Message(
+            messages.message(
+                Template.REVIEW_REQUEST,
+                data,
                 key=f"review:{review.id}:request{suffix}",
                 platform=platform,
                 workspace=workspace if platform == "slack" else None,
                 channel=channel,
                 kind="post",
-                template="review.request",
-                data=data,
             )
             for platform, workspace, channel, suffix in channels
             if channel
@@ -140,36 +142,9 @@ def decide(
     session.add(review)
     giver = people.by_id(session=session, member_id=recognition.giver_id)
     if approve:
-        recognition.outcome = "pass"
-        session.add(recognition)
-        sprints.tally_recognition(session, policy.sprints, recognition.id)
-        recipient_ids = list(
-            session.exec(
-                select(RecognitionRecipient.member_id).where(
-                    RecognitionRecipient.recognition_id == recognition.id
-                )
-            )
-        )
-        recipients = [people.by_id(session=session, member_id=m) for m in recipient_ids]
-        post = posts.Post(
-            recognition.id,
-            recognition.source,
-            recognition.text,
-            tuple(recognition.value_tags),
-            recognition.channel_id,
-            platform=recognition.platform if recognition.platform == "teams" else "slack",
-        )
-        posts.queue_posts(session, post, giver, recipients, policy)
+        _publish(session, recognition, giver, policy)
     else:
-        notice = posts.dm(
-            giver,
-            key=f"review:{review.id}:rejected",
-            template="notice",
-            data={"text": f"Your kudos was not approved by compliance review: {reason}"},
-            prefer=recognition.platform,
-        )
-        if notice:
-            queries.enqueue(session=session, message=notice)
+        _tell_rejected(session, review, recognition, giver, reason)
     queries.append_audit(
         session=session,
         actor=review.decided_by,
@@ -180,6 +155,52 @@ def decide(
     )
     assert review.id is not None
     return Decided(review.id, review.status)
+
+
+def _publish(
+    session: Session, recognition: Recognition, giver: MemberRow, policy: KudosPolicy
+) -> None:
+    """An approved kudos counts and is posted, as if it had passed the gate."""
+    assert recognition.id is not None
+    recognition.outcome = "pass"
+    session.add(recognition)
+    sprints.tally_recognition(session, policy.sprints, recognition.id)
+    recipient_ids = list(
+        session.exec(
+            select(RecognitionRecipient.member_id).where(
+                RecognitionRecipient.recognition_id == recognition.id
+            )
+        )
+    )
+    recipients = [people.by_id(session=session, member_id=m) for m in recipient_ids]
+    post = posts.Post(
+        recognition.id,
+        recognition.source,
+        recognition.text,
+        tuple(recognition.value_tags),
+        recognition.channel_id,
+        platform=recognition.platform if recognition.platform == "teams" else "slack",
+    )
+    posts.queue_posts(session, post, giver, recipients, policy)
+
+
+def _tell_rejected(
+    session: Session,
+    review: Review,
+    recognition: Recognition,
+    giver: MemberRow,
+    reason: str | None,
+) -> None:
+    """The giver hears, privately, why their kudos was not approved."""
+    notice = posts.dm(
+        giver,
+        key=f"review:{review.id}:rejected",
+        template=Template.NOTICE,
+        data={"text": f"Your kudos was not approved by compliance review: {reason}"},
+        prefer=recognition.platform,
+    )
+    if notice:
+        queries.enqueue(session=session, message=notice)
 
 
 def _is_reviewer(person: Person, policy: KudosPolicy) -> bool:

@@ -8,6 +8,8 @@ from datetime import datetime
 from sqlmodel import Session
 
 from compliance_rules import Finding
+from handlers import messages
+from handlers.messages import Template
 from handlers.policy import KudosPolicy
 from storage import queries
 from storage.models import PvCase
@@ -50,35 +52,41 @@ def open_case(
         "text": text,
         "rules": case.rules,
     }
-    # (platform, workspace, channel, template, extra data) for each configured destination
-    destinations: list[tuple[str, str | None, str, str, dict[str, object]]] = []
-    if policy.safety_channel:
-        destinations.append(("slack", workspace, policy.safety_channel, "pv.alert", {}))
-    if policy.teams_safety_channel:
-        destinations.append(("teams", None, policy.teams_safety_channel, "pv.alert", {}))
-    if policy.safety_webhook:
-        destinations.append(("webhook", None, "pv", "pv.case", {"url": policy.safety_webhook}))
-    if policy.safety_email:
-        destinations.append(("email", None, "pv", "pv.case", {"to": policy.safety_email}))
-    messages = [
-        queries.Message(
+    notices = [
+        messages.message(
+            template,
+            {**payload, **extra},
             key=f"pv:{case.id}:{platform}",
             platform=platform,
             workspace=space,
             channel=channel,
             kind="post",
-            template=template,
-            data={**payload, **extra},
         )
-        for platform, space, channel, template, extra in destinations
+        for platform, space, channel, template, extra in _destinations(policy, workspace)
     ]
-    queries.enqueue_many(session=session, messages=messages)
+    queries.enqueue_many(session=session, messages=notices)
     queries.append_audit(
         session=session,
         actor=f"member:{reporter.id}" if reporter else "anonymous",
         action="pv.case_opened",
         subject=f"pv_case:{case.id}",
-        detail={"source": source, "rules": case.rules, "notified": [m.platform for m in messages]},
+        detail={"source": source, "rules": case.rules, "notified": [m.platform for m in notices]},
         at=now,
     )
     return case
+
+
+def _destinations(
+    policy: KudosPolicy, workspace: str | None
+) -> list[tuple[str, str | None, str, Template, dict[str, object]]]:
+    """(platform, workspace, channel, template, extra data) for each configured destination."""
+    found: list[tuple[str, str | None, str, Template, dict[str, object]]] = []
+    if policy.safety_channel:
+        found.append(("slack", workspace, policy.safety_channel, Template.PV_ALERT, {}))
+    if policy.teams_safety_channel:
+        found.append(("teams", None, policy.teams_safety_channel, Template.PV_ALERT, {}))
+    if policy.safety_webhook:
+        found.append(("webhook", None, "pv", Template.PV_CASE, {"url": policy.safety_webhook}))
+    if policy.safety_email:
+        found.append(("email", None, "pv", Template.PV_CASE, {"to": policy.safety_email}))
+    return found

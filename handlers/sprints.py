@@ -265,6 +265,51 @@ def rebuild(session: Session, calendar: SprintCalendar, *, now: datetime) -> int
     return counted
 
 
+_COUNTED = (
+    "r.outcome IN ('pass', 'warn') AND r.revoked_at IS NULL"
+    " AND r.created_at >= :start AND r.created_at < :end"
+)
+_MOVE_AWARDS = (
+    text(
+        "UPDATE milestone_award SET sprint = :sprint "
+        "WHERE awarded_at >= :start AND awarded_at < :end"
+    ),
+    text(
+        "UPDATE milestone_share SET sprint = :sprint WHERE award_id IN "
+        "(SELECT id FROM milestone_award WHERE sprint = :sprint)"
+    ),
+)
+"""Awards belong to the sprint they were seen in, under the settings now in force."""
+_INSERT_TOTALS = text(
+    f"""INSERT INTO leaderboard_total
+        (sprint, value_tag, member_id, received, given, milestone, points)
+        SELECT :sprint AS sprint, '' AS value_tag, x.member_id AS member_id,
+               SUM(x.received) AS received, SUM(x.given) AS given,
+               SUM(x.milestone) AS milestone, SUM(x.received) + SUM(x.milestone) AS points
+        FROM (
+            SELECT rr.member_id AS member_id, 1 AS received, 0 AS given, 0 AS milestone
+            FROM recognition r JOIN recognition_recipient rr ON rr.recognition_id = r.id
+            WHERE {_COUNTED}
+            UNION ALL
+            SELECT r.giver_id, 0, COUNT(rr.id), 0
+            FROM recognition r JOIN recognition_recipient rr ON rr.recognition_id = r.id
+            WHERE {_COUNTED}
+            GROUP BY r.id, r.giver_id
+            UNION ALL
+            SELECT s.member_id, 0, 0, s.points
+            FROM milestone_share s JOIN milestone_award a ON a.id = s.award_id
+            WHERE a.awarded_at >= :start AND a.awarded_at < :end
+        ) x
+        GROUP BY x.member_id"""
+)
+"""A sprint's totals over all tags: received per recipient, given per giver, milestones."""
+_TAGGED = text(
+    f"""SELECT r.id, r.giver_id, r.value_tags, rr.member_id
+        FROM recognition r JOIN recognition_recipient rr ON rr.recognition_id = r.id
+        WHERE {_COUNTED} AND r.value_tags IS NOT NULL"""
+)
+
+
 def _rebuild_sprint(session: Session, sprint: Sprint) -> int:
     """INSERT ... SELECT the sprint's totals: received per recipient, given per giver, for
     all tags and per tag."""
@@ -275,72 +320,29 @@ def _rebuild_sprint(session: Session, sprint: Sprint) -> int:
         "end": sprint.end.astimezone(UTC).replace(tzinfo=None),
     }
     conn = session.connection()
-    # Awards belong to the sprint they were seen in, under the settings now in force.
-    conn.execute(
-        text(
-            "UPDATE milestone_award SET sprint = :sprint "
-            "WHERE awarded_at >= :start AND awarded_at < :end"
-        ),
-        params,
-    )
-    conn.execute(
-        text(
-            "UPDATE milestone_share SET sprint = :sprint WHERE award_id IN "
-            "(SELECT id FROM milestone_award WHERE sprint = :sprint)"
-        ),
-        params,
-    )
-    published = "r.outcome IN ('pass', 'warn') AND r.revoked_at IS NULL"
-    window = "r.created_at >= :start AND r.created_at < :end"
-    base = f"""
-        SELECT :sprint AS sprint, '' AS value_tag, x.member_id AS member_id,
-               SUM(x.received) AS received, SUM(x.given) AS given,
-               SUM(x.milestone) AS milestone, SUM(x.received) + SUM(x.milestone) AS points
-        FROM (
-            SELECT rr.member_id AS member_id, 1 AS received, 0 AS given, 0 AS milestone
-            FROM recognition r JOIN recognition_recipient rr ON rr.recognition_id = r.id
-            WHERE {published} AND {window}
-            UNION ALL
-            SELECT r.giver_id, 0, COUNT(rr.id), 0
-            FROM recognition r JOIN recognition_recipient rr ON rr.recognition_id = r.id
-            WHERE {published} AND {window}
-            GROUP BY r.id, r.giver_id
-            UNION ALL
-            SELECT s.member_id, 0, 0, s.points
-            FROM milestone_share s JOIN milestone_award a ON a.id = s.award_id
-            WHERE a.awarded_at >= :start AND a.awarded_at < :end
-        ) x
-        GROUP BY x.member_id
-    """
-    insert_all = text(
-        "INSERT INTO leaderboard_total "
-        "(sprint, value_tag, member_id, received, given, milestone, points) " + base
-    )
-    result = conn.execute(insert_all, params)
-    # Per tag: done in Python, the JSON tag lists being dialect-specific to unnest.
-    rows = conn.execute(
-        text(
-            f"""SELECT r.id, r.giver_id, r.value_tags, rr.member_id
-                FROM recognition r JOIN recognition_recipient rr ON rr.recognition_id = r.id
-                WHERE {published} AND {window} AND r.value_tags IS NOT NULL"""
-        ),
-        params,
-    )
+    for statement in _MOVE_AWARDS:
+        conn.execute(statement, params)
+    result = conn.execute(_INSERT_TOTALS, params)
+    _upsert(session, _tag_totals(session, sprint.id, params))
+    return int(result.rowcount or 0)
+
+
+def _tag_totals(
+    session: Session, sprint_id: str, params: dict[str, Any]
+) -> list[dict[str, object]]:
+    """The sprint's totals per tag: done in Python, the JSON tag lists being
+    dialect-specific to unnest."""
     per_tag: dict[tuple[str, int], list[int]] = {}
-    for _, giver, tags, member in rows:
+    for _, giver, tags, member in session.connection().execute(_TAGGED, params):
         tag_list = json.loads(tags) if isinstance(tags, str) else (tags or [])
         tag_list = list(dict.fromkeys(str(t).lower() for t in tag_list))
         for tag in tag_list:
             per_tag.setdefault((tag, member), [0, 0])[0] += 1
             per_tag.setdefault((tag, giver), [0, 0])[1] += 1
-    _upsert(
-        session,
-        [
-            {"sprint": sprint.id, "value_tag": tag, "member_id": m, "received": r, "given": g}
-            for (tag, m), (r, g) in per_tag.items()
-        ],
-    )
-    return int(result.rowcount or 0)
+    return [
+        {"sprint": sprint_id, "value_tag": tag, "member_id": m, "received": r, "given": g}
+        for (tag, m), (r, g) in per_tag.items()
+    ]
 
 
 def _remember(session: Session, calendar: SprintCalendar, now: datetime) -> None:

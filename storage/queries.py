@@ -203,15 +203,30 @@ _POST_OF = (
     .where(
         _outbox.c.platform == bindparam("platform"),
         _outbox.c.message_ref == bindparam("ref"),
-        _outbox.c.template == "kudos.public",
+        _outbox.c.template == bindparam("template"),
     )
     .limit(1)
 )
 
 
-def recognition_of_post(*, session: Session, platform: str, message_ref: str) -> int | None:
-    """The recognition whose public post the platform knows as `message_ref`."""
-    row = session.connection().execute(_POST_OF, {"platform": platform, "ref": message_ref})
+def recognition_of_post(
+    *, session: Session, platform: str, message_ref: str, template: str
+) -> int | None:
+    """The recognition whose public post (an outbox row of `template`) the platform knows
+    as `message_ref`."""
+    params = {"platform": platform, "ref": message_ref, "template": template}
+    row = session.connection().execute(_POST_OF, params)
     data = row.scalar_one_or_none()
     value = data.get("recognition_id") if isinstance(data, dict) else None
     return int(value) if value is not None else None
+
+
+def queued_data(*, session: Session, key: str) -> dict[str, Any] | None:
+    """A copy of what the outbox row with idempotency key `key` renders (None: no such row)."""
+    row = session.exec(select(Outbox).where(Outbox.key == key)).first()
+    return dict(row.data) if row is not None else None
+
+
+def recognition_count(*, session: Session) -> int:
+    """How many recognitions there are, whatever their outcome."""
+    return int(session.exec(select(func.count()).select_from(Recognition)).one())

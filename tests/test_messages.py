@@ -18,7 +18,7 @@ from bot.safety import email, webhook
 from bot.slack import render as slack
 from bot.teams import render as teams
 from handlers.kudos import Recorded, Refused
-from handlers.messages import PLATFORMS, BadMessage, Template, check, message
+from handlers.messages import DRUG_SAFETY, PLATFORMS, BadMessage, Template, check, message
 
 CARD_SCHEMA = (
     Path(__file__).resolve().parents[2] / "shared/specs/adaptivecards/adaptive-card-1.5.json"
@@ -170,6 +170,11 @@ def test_every_template_renders_on_every_platform_it_reaches(
 ) -> None:
     rendered = REGISTRIES[platform][template](EXAMPLES[template])
     assert rendered
+
+
+def test_drug_safety_templates_are_the_ones_storage_counts_as_such() -> None:
+    """`storage.outbox.undelivered_safety_count` counts dead rows by the `pv.` prefix."""
+    assert {t for t in Template if t.value.startswith("pv.")} == set(DRUG_SAFETY)
 
 
 def test_a_registry_missing_a_template_is_caught() -> None:

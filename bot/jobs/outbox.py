@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from bot.observability import metrics
 from bot.runtime import Runtime
+from handlers.messages import DRUG_SAFETY
 from storage import outbox as store
 from storage.outbox import Job, pending_count, undelivered_safety_count
 
@@ -331,7 +332,7 @@ class Dispatcher:
         )
         if row.status == "dead":
             # A drug-safety notification that cannot be delivered needs a person, now.
-            level = logging.CRITICAL if job.template.startswith("pv.") else logging.ERROR
+            level = logging.CRITICAL if job.template in DRUG_SAFETY else logging.ERROR
             log.log(
                 level,
                 "outbox row %s (%s) is dead after %s attempts: %s",
@@ -346,7 +347,7 @@ class Dispatcher:
 
     def _dead(self, session: Session, *, job: Job, error: str) -> None:
         store.mark_dead(session, row_id=job.id, error=error)
-        if job.template.startswith("pv."):
+        if job.template in DRUG_SAFETY:
             log.critical("drug-safety notification %s cannot be delivered: %s", job.id, error)
 
 

@@ -114,74 +114,28 @@ def board(
     params |= {"sprint": sprint.id, "tag": (filters.value or "").lower()}
     conn = session.connection()
     if by == "team":
-        scored = conn.execute(
-            text(
-                f"""SELECT m.team AS name, NULL AS email, NULL AS slack_id,
-                           SUM(t.received) AS recognition_points,
-                           SUM(t.milestone) AS milestone_points,
-                           SUM(t.points) AS points
-                    FROM leaderboard_total t JOIN member m ON m.id = t.member_id
-                    WHERE t.sprint = :sprint AND t.value_tag = :tag AND m.team IS NOT NULL
-                      AND {where}
-                    GROUP BY m.team
-                    HAVING SUM(t.points) > 0"""
-            ),
-            params,
-        ).all()
-        rows = _ranked(
-            [
-                (
-                    r.name,
-                    None,
-                    None,
-                    int(r.points),
-                    int(r.recognition_points),
-                    int(r.milestone_points),
-                )
-                for r in scored
-            ],
-            top,
-        )
+        scored = conn.execute(text(_team_sql(where)), params).all()
     else:
-        score = "t.given" if by == "givers" else "t.points"
-        kudos = "t.given" if by == "givers" else "t.received"
-        milestone = "0" if by == "givers" else "t.milestone"
-        source = f"""FROM leaderboard_total t JOIN member m ON m.id = t.member_id
-                     WHERE t.sprint = :sprint AND t.value_tag = :tag AND {score} > 0
-                       AND {where}"""
+        nth_sql, rows_sql = _people_sql(by, where)
         floor = 1
         if top is not None:
-            nth = conn.execute(
-                text(
-                    f"SELECT DISTINCT {score} AS s {source} "
-                    f"ORDER BY {score} DESC LIMIT 1 OFFSET :skip"
-                ),
-                params | {"skip": max(top, 1) - 1},
-            ).scalar()
+            nth = conn.execute(text(nth_sql), params | {"skip": max(top, 1) - 1}).scalar()
             floor = int(nth) if nth is not None else 1
-        found = conn.execute(
-            text(
-                f"""SELECT m.display_name AS name, m.email AS email,
-                           {people.platform_id_sql("m", "slack")} AS slack_id, {score} AS points,
-                           {kudos} AS recognition_points, {milestone} AS milestone_points
-                    {source} AND {score} >= :floor"""
-            ),
-            params | {"floor": floor},
-        ).all()
-        rows = _ranked(
-            [
-                (
-                    r.name,
-                    r.email,
-                    r.slack_id,
-                    int(r.points),
-                    int(r.recognition_points),
-                    int(r.milestone_points),
-                )
-                for r in found
-            ],
-            top,
-        )
+        scored = conn.execute(text(rows_sql), params | {"floor": floor}).all()
+    rows = _ranked(
+        [
+            (
+                r.name,
+                r.email,
+                r.slack_id,
+                int(r.points),
+                int(r.recognition_points),
+                int(r.milestone_points),
+            )
+            for r in scored
+        ],
+        top,
+    )
     return Board(
         sprint=sprint.id,
         start=sprint.start.isoformat(),
@@ -191,6 +145,36 @@ def board(
         rows=tuple(rows),
         excluded=tuple(exclude),
     )
+
+
+def _team_sql(where: str) -> str:
+    """Each team's points: the sum of its members' rows."""
+    return f"""SELECT m.team AS name, NULL AS email, NULL AS slack_id,
+                      SUM(t.received) AS recognition_points,
+                      SUM(t.milestone) AS milestone_points,
+                      SUM(t.points) AS points
+               FROM leaderboard_total t JOIN member m ON m.id = t.member_id
+               WHERE t.sprint = :sprint AND t.value_tag = :tag AND m.team IS NOT NULL
+                 AND {where}
+               GROUP BY m.team
+               HAVING SUM(t.points) > 0"""
+
+
+def _people_sql(by: By, where: str) -> tuple[str, str]:
+    """(the Nth distinct score, taking `:skip`; every row scoring at least `:floor`) for a
+    board of people or of givers."""
+    score = "t.given" if by == "givers" else "t.points"
+    kudos = "t.given" if by == "givers" else "t.received"
+    milestone = "0" if by == "givers" else "t.milestone"
+    source = f"""FROM leaderboard_total t JOIN member m ON m.id = t.member_id
+                 WHERE t.sprint = :sprint AND t.value_tag = :tag AND {score} > 0
+                   AND {where}"""
+    nth = f"SELECT DISTINCT {score} AS s {source} ORDER BY {score} DESC LIMIT 1 OFFSET :skip"
+    rows = f"""SELECT m.display_name AS name, m.email AS email,
+                      {people.platform_id_sql("m", "slack")} AS slack_id, {score} AS points,
+                      {kudos} AS recognition_points, {milestone} AS milestone_points
+               {source} AND {score} >= :floor"""
+    return nth, rows
 
 
 def _ranked(

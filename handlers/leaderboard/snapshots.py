@@ -11,7 +11,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from handlers import messages
 from handlers.leaderboard.boards import board
+from handlers.messages import Template
 from handlers.sprints import Sprint
 from storage import queries
 from storage.models import SprintSnapshot
@@ -123,15 +125,15 @@ def queue_post(
             "top": top,
         }
 
-    messages = [
-        queries.Message(
+    queued = [
+        messages.message(
+            Template.LEADERBOARD_POST,
+            payload(only),
             key=key + suffix,
             platform=platform,
             workspace=space,
             channel=where,
             kind="post",
-            template="leaderboard.post",
-            data=payload(only),
         )
         for platform, space, where, suffix, only in (
             ("slack", workspace, channel, "", only_workspace),
@@ -139,7 +141,7 @@ def queue_post(
         )
         if where
     ]
-    return queries.enqueue_many(session=session, messages=messages) > 0
+    return queries.enqueue_many(session=session, messages=queued) > 0
 
 
 def close_sprint(

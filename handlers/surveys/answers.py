@@ -80,46 +80,22 @@ def answer(
     if round_ is None:
         return AnswerRefused("unknown", "That survey no longer exists.")
     if round_.status != "open" or now >= round_.closes_at:
-        closed = round_.closed_at or round_.closes_at
-        return AnswerRefused(
-            "closed",
-            f"This round of *{round_.definition['title']}* closed on "
-            f"{closed:%d %b %Y}; answers are no longer accepted. Thank you all the same.",
-        )
-    row = find(event.person, session=session)
-    member = session.get(Member, row.id) if row is not None else None
-    invite = (
-        session.exec(
-            select(SurveyInvite).where(
-                SurveyInvite.round_id == round_.id, SurveyInvite.member_id == member.id
-            )
-        ).first()
-        if member is not None
-        else None
-    )
-    if row is None or member is None or member.id is None or invite is None:
-        return AnswerRefused(
-            "not_invited", "This survey was not sent to you, so it cannot be answered."
-        )
+        return _closed(round_)
+    invited = _invitation(session, round_, event.person)
+    if invited is None:
+        return AnswerRefused("not_invited", _NOT_INVITED)
+    row, member, invite = invited
     survey = survey_from_json(round_.definition)
-    question = survey.question(event.question_id)
-    if question is None:
-        return AnswerRefused("invalid", "That question is not part of this survey.")
-    problem = _invalid(question, event)
-    if problem:
-        return AnswerRefused("invalid", problem)
-    token = respondent_token(round_, member.id)
-    existing = session.exec(
-        select(SurveyAnswer).where(
-            SurveyAnswer.round_id == round_.id,
-            SurveyAnswer.respondent == token,
-            SurveyAnswer.question_id == question.id,
-        )
-    ).first()
+    question = _question(survey, event)
+    if isinstance(question, AnswerRefused):
+        return question
+    token = respondent_token(round_, row.id)
+    existing = _previous(session, round_, token, question)
     text: str | None = None
     flags: list[str] = []
     note: str | None = None
     if question.type == "text":
+        before = existing.text if existing else None
         text, flags, note = _screen_text(
             event.text or "",
             survey,
@@ -128,29 +104,11 @@ def answer(
             now=now,
             rules=rules,
             policy=policy,
-            before=existing.text if existing else None,
+            before=before,
         )
-    values = {
-        "score": event.score if question.type in ("scale", "enps") else None,
-        "choices": list(event.choices) if question.type == "choice" else [],
-        "text": text,
-        "flags": flags,
-    }
     if existing is None:
-        team, region = (
-            _groups(session, round_, member, survey.min_responses)
-            if round_.anonymous
-            else (member.team, member.region)
-        )
-        existing = SurveyAnswer(
-            round_id=event.round_id,
-            respondent=token,
-            member_id=None if round_.anonymous else member.id,
-            question_id=question.id,
-            team=team,
-            region=region,
-        )
-    for name, value in values.items():
+        existing = _first_answer(session, event.round_id, round_, survey, member, token, question)
+    for name, value in _values(event, question, text, flags).items():
         setattr(existing, name, value)
     session.add(existing)
     if not invite.responded:
@@ -160,6 +118,94 @@ def answer(
     answers = current_answers(session, round_, token)
     redraw = {**invite_payload(round_), "answers": answers}
     return Answered(round_.id or 0, answers, round_.closes_at, redraw, note)
+
+
+_NOT_INVITED = "This survey was not sent to you, so it cannot be answered."
+
+
+def _question(survey: Survey, event: SurveyAnswered) -> Question | AnswerRefused:
+    """The question answered, or why the answer cannot be taken."""
+    question = survey.question(event.question_id)
+    if question is None:
+        return AnswerRefused("invalid", "That question is not part of this survey.")
+    problem = _invalid(question, event)
+    return AnswerRefused("invalid", problem) if problem else question
+
+
+def _previous(
+    session: Session, round_: SurveyRound, token: str, question: Question
+) -> SurveyAnswer | None:
+    return session.exec(
+        select(SurveyAnswer).where(
+            SurveyAnswer.round_id == round_.id,
+            SurveyAnswer.respondent == token,
+            SurveyAnswer.question_id == question.id,
+        )
+    ).first()
+
+
+def _values(
+    event: SurveyAnswered, question: Question, text: str | None, flags: list[str]
+) -> dict[str, Any]:
+    """What an answer holds: only what its question's type asks for."""
+    return {
+        "score": event.score if question.type in ("scale", "enps") else None,
+        "choices": list(event.choices) if question.type == "choice" else [],
+        "text": text,
+        "flags": flags,
+    }
+
+
+def _closed(round_: SurveyRound) -> AnswerRefused:
+    closed = round_.closed_at or round_.closes_at
+    return AnswerRefused(
+        "closed",
+        f"This round of *{round_.definition['title']}* closed on "
+        f"{closed:%d %b %Y}; answers are no longer accepted. Thank you all the same.",
+    )
+
+
+def _invitation(
+    session: Session, round_: SurveyRound, person: Person
+) -> tuple[MemberRow, Member, SurveyInvite] | None:
+    """The person (as a row and as a member) and their invitation to the round; None when
+    they were not invited."""
+    row = find(person, session=session)
+    member = session.get(Member, row.id) if row is not None else None
+    if row is None or member is None or member.id is None:
+        return None
+    invite = session.exec(
+        select(SurveyInvite).where(
+            SurveyInvite.round_id == round_.id, SurveyInvite.member_id == member.id
+        )
+    ).first()
+    return None if invite is None else (row, member, invite)
+
+
+def _first_answer(
+    session: Session,
+    round_id: int,
+    round_: SurveyRound,
+    survey: Survey,
+    member: Member,
+    token: str,
+    question: Question,
+) -> SurveyAnswer:
+    """A respondent's first answer to a question; an anonymous one carries a team and
+    region only where the groups are large enough (see `_groups`)."""
+    team, region = (
+        _groups(session, round_, member, survey.min_responses)
+        if round_.anonymous
+        else (member.team, member.region)
+    )
+    return SurveyAnswer(
+        round_id=round_id,
+        respondent=token,
+        member_id=None if round_.anonymous else member.id,
+        question_id=question.id,
+        team=team,
+        region=region,
+    )
 
 
 def question_for(

@@ -16,8 +16,9 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from handlers import posts
+from handlers import messages, posts
 from handlers.events import Person
+from handlers.messages import Template
 from handlers.surveys.definitions import Audience, Survey, survey_from_json
 from handlers.surveys.results import Results, results
 from handlers.surveys.schedule import local_send_time
@@ -60,11 +61,7 @@ def open_round(
     """Open the round for `period` once, invite the audience and queue what is due now.
 
     `channel_members`: the people in the audience's channel, when it names one."""
-    existing = session.exec(
-        select(SurveyRound.id).where(
-            SurveyRound.survey_id == survey.id, SurveyRound.period == period
-        )
-    ).first()
+    existing = _round_id(session, survey.id, period)
     if existing is not None:
         return AlreadyOpen(existing)
     members = _audience(session, survey.audience, channel_members)
@@ -79,10 +76,43 @@ def open_round(
         for m in members
         if m.id is not None
     }
-    last_send = max(sends.values())
-    ends = closes_at or max(now, last_send) + survey.open_for
+    ends = closes_at or max(now, max(sends.values())) + survey.open_for
     if ends <= now:
         return Skipped("the round would already be over")
+    round_ = _new_round(session, survey, period=period, opened_by=opened_by, now=now, ends=ends)
+    if isinstance(round_, AlreadyOpen):
+        return round_
+    assert round_.id is not None
+    session.connection().execute(
+        SurveyInvite.__table__.insert(),  # type: ignore[attr-defined]
+        [{"round_id": round_.id, "member_id": m, "send_at": at} for m, at in sends.items()],
+    )
+    number = round_.number
+    queries.append_audit(
+        session=session,
+        actor=opened_by,
+        action="survey.round_opened",
+        subject=f"survey_round:{round_.id}",
+        detail={"survey": survey.id, "period": period, "number": number, "invited": len(sends)},
+        at=now,
+    )
+    due = deliver_due(session=session, now=now, round_id=round_.id)
+    return Opened(round_.id, number, len(sends), due)
+
+
+def _round_id(session: Session, survey_id: str, period: str) -> int | None:
+    return session.exec(
+        select(SurveyRound.id).where(
+            SurveyRound.survey_id == survey_id, SurveyRound.period == period
+        )
+    ).first()
+
+
+def _new_round(
+    session: Session, survey: Survey, *, period: str, opened_by: str, now: datetime, ends: datetime
+) -> SurveyRound | AlreadyOpen:
+    """The survey's next round, numbered on from the last; AlreadyOpen when another
+    replica opened it for `period` a moment ago."""
     number = (
         session.exec(
             select(func.max(col(SurveyRound.number))).where(SurveyRound.survey_id == survey.id)
@@ -105,30 +135,11 @@ def open_round(
             session.add(round_)
             session.flush()
     except IntegrityError:
-        # Another replica opened it a moment ago.
-        found = session.exec(
-            select(SurveyRound.id).where(
-                SurveyRound.survey_id == survey.id, SurveyRound.period == period
-            )
-        ).first()
+        found = _round_id(session, survey.id, period)
         if found is None:
             raise
         return AlreadyOpen(found)
-    assert round_.id is not None
-    session.connection().execute(
-        SurveyInvite.__table__.insert(),  # type: ignore[attr-defined]
-        [{"round_id": round_.id, "member_id": m, "send_at": at} for m, at in sends.items()],
-    )
-    queries.append_audit(
-        session=session,
-        actor=opened_by,
-        action="survey.round_opened",
-        subject=f"survey_round:{round_.id}",
-        detail={"survey": survey.id, "period": period, "number": number, "invited": len(sends)},
-        at=now,
-    )
-    due = deliver_due(session=session, now=now, round_id=round_.id)
-    return Opened(round_.id, number, len(sends), due)
+    return round_
 
 
 def _audience(
@@ -187,7 +198,9 @@ def invite_payload(round_: SurveyRound, *, reminder: int = 0) -> dict[str, Any]:
     }
 
 
-def _dm(member: Member, key: str, template: str, data: dict[str, Any]) -> queries.Message | None:
+def _dm(
+    member: Member, key: str, template: Template, data: dict[str, Any]
+) -> queries.Message | None:
     """A survey DM in Slack, or in Teams for someone who uses only Teams."""
     return posts.dm(member, key=key, template=template, data=data)
 
@@ -210,25 +223,27 @@ def deliver_due(*, session: Session, now: datetime, round_id: int | None = None)
     )
     if round_id is not None:
         stmt = stmt.where(SurveyInvite.round_id == round_id)
-    messages: list[queries.Message] = []
+    queued: list[queries.Message] = []
     sent: list[int] = []
     payloads: dict[int, dict[str, Any]] = {}
     for invite, round_, member in session.exec(stmt):
         assert round_.id is not None and invite.id is not None
         data = payloads.setdefault(round_.id, invite_payload(round_))
-        message = _dm(member, f"survey:{round_.id}:{member.id}:invite", "survey.invite", data)
+        message = _dm(
+            member, f"survey:{round_.id}:{member.id}:invite", Template.SURVEY_INVITE, data
+        )
         if message is not None:
-            messages.append(message)
+            queued.append(message)
         sent.append(invite.id)
     if not sent:
         return 0
-    queries.enqueue_many(session=session, messages=messages)
+    queries.enqueue_many(session=session, messages=queued)
     table = SurveyInvite.__table__  # type: ignore[attr-defined]
     for start in range(0, len(sent), 500):
         session.connection().execute(
             update(table).where(table.c.id.in_(sent[start : start + 500])).values(sent_at=now)
         )
-    return len(messages)
+    return len(queued)
 
 
 def remind_due(*, session: Session, now: datetime) -> int:
@@ -244,7 +259,7 @@ def remind_due(*, session: Session, now: datetime) -> int:
             SurveyRound.closes_at > now,
         )
     )
-    messages: list[queries.Message] = []
+    queued: list[queries.Message] = []
     for invite, round_, member in session.exec(stmt):
         survey = round_.definition
         every = survey.get("remind_after")
@@ -257,13 +272,16 @@ def remind_due(*, session: Session, now: datetime) -> int:
         number = invite.reminders_sent + 1
         data = invite_payload(round_, reminder=number)
         message = _dm(
-            member, f"survey:{round_.id}:{member.id}:reminder:{number}", "survey.invite", data
+            member,
+            f"survey:{round_.id}:{member.id}:reminder:{number}",
+            Template.SURVEY_INVITE,
+            data,
         )
         invite.reminders_sent, invite.last_reminded_at = number, now
         session.add(invite)
         if message is not None:
-            messages.append(message)
-    return queries.enqueue_many(session=session, messages=messages)
+            queued.append(message)
+    return queries.enqueue_many(session=session, messages=queued)
 
 
 # -- closing and finding rounds -------------------------------------------------------------
@@ -293,25 +311,27 @@ def close_round(
     assert round_ is not None
     survey = survey_from_json(round_.definition)
     data = summary.as_json()
-    messages: list[queries.Message] = []
+    queued: list[queries.Message] = []
     workspace = people.any_workspace(session)
     if survey.results_channel:
-        messages.append(
-            queries.Message(
+        queued.append(
+            messages.message(
+                Template.SURVEY_RESULTS,
+                data,
                 key=f"survey:{round_id}:results:channel",
                 platform="slack",
                 workspace=workspace,
                 channel=survey.results_channel,
                 kind="post",
-                template="survey.results",
-                data=data,
             )
         )
     for owner in _owners(session, survey.owners):
-        message = _dm(owner, f"survey:{round_id}:results:owner:{owner.id}", "survey.results", data)
+        message = _dm(
+            owner, f"survey:{round_id}:results:owner:{owner.id}", Template.SURVEY_RESULTS, data
+        )
         if message is not None:
-            messages.append(message)
-    queries.enqueue_many(session=session, messages=messages)
+            queued.append(message)
+    queries.enqueue_many(session=session, messages=queued)
     queries.append_audit(
         session=session,
         actor=closed_by,
