@@ -135,11 +135,44 @@ class Compiled:
     def __init__(
         self, rules: Sequence[Rule], names: Sequence[Pattern] = (), cues: Iterable[Pattern] = ()
     ) -> None:
+        self.fallbacks: list[Fallback] = []
+        whole, parts, needy, gates = self._index_rules(rules)
+        self.whole = frozenset(whole)  # rules searched for whole, the way `finditer` does
+        self._ungated = [f for f in self.fallbacks if f.gate is None]
+        self._gated = frozenset(literal for f in self.fallbacks for literal in f.gate or ())
+        self.patterns = _alternatives(rules)
+        self.others: dict[Pattern, int] = {}
+        nearby, later = self._index_others(rules, names, cues)
+        self.later = frozenset(k for literals in later.values() for k in literals)
+        self._later_literals = _later_searches(later)
+        # Each product's names' literals (None: searched for), by product.
+        self._name_heads = [
+            (n, None if self.others[p] < 0 else folded(start_literals(p)))
+            for n, p in enumerate(names)
+        ]
+        self._names = frozenset(x for _, heads in self._name_heads for x in heads or ())
+        self._unnamed = [n for n, heads in self._name_heads if heads is None]
+        # Patterns that backtrack badly on a probe: their calls are timed on every text.
+        self.slow = _slow_patterns(rules)
+        self._finder = _Finder(
+            parts.keys() | needy.keys() | nearby.keys() | gates, parts, needy, nearby
+        )
+        self._later = _Finder(later.keys(), {}, {}, later)
+
+    def _index_rules(
+        self, rules: Sequence[Rule]
+    ) -> tuple[
+        list[int],
+        dict[str, list[tuple[int, int]]],
+        dict[str, list[tuple[int, int, frozenset[str]]]],
+        set[str],
+    ]:
+        """Each rule's patterns by the literals they start with (`parts`), or that and a
+        literal elsewhere in the text (`needy`); those with none go to `self.fallbacks`.
+        Also the rules searched for whole and the literals the gates look for."""
         parts: dict[str, list[tuple[int, int]]] = {}
         needy: dict[str, list[tuple[int, int, frozenset[str]]]] = {}
-        nearby: dict[str, list[int]] = {}
         gates: set[str] = set()
-        self.fallbacks: list[Fallback] = []
         whole = []
         for i, rule in enumerate(rules):
             if may_match_empty(rule.pattern):
@@ -159,22 +192,16 @@ class Compiled:
                     for literal in literals:
                         needy.setdefault(literal, []).append((i, j, needs))
                     gates |= needs
-        self.whole = frozenset(whole)  # rules searched for whole, the way `finditer` does
-        self._ungated = [f for f in self.fallbacks if f.gate is None]
-        self._gated = frozenset(literal for f in self.fallbacks for literal in f.gate or ())
-        # Each rule's patterns, to be tried one by one at a place as its alternation would
-        # try them; the alternation itself when they cannot be (a numbered back-reference
-        # or a global flag in one of them).
-        self.patterns = tuple(
-            tuple(p for p, _ in rule.parts)
-            if rule.parts and not _NOT_ALONE.search(rule.pattern.pattern)
-            else (rule.pattern,) * max(1, len(rule.parts))
-            for rule in rules
-        )
-        # Each distinct other pattern (the rules' context patterns, the product registry's
-        # names; and, found only when asked for, the rules' exceptions and the registry's
-        # cues): its number, or -1 when it is searched for the plain way.
-        self.others: dict[Pattern, int] = {}
+        return whole, parts, needy, gates
+
+    def _index_others(
+        self, rules: Sequence[Rule], names: Sequence[Pattern], cues: Iterable[Pattern]
+    ) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+        """Number each distinct other pattern in `self.others` (the rules' context patterns,
+        the product registry's names; and, found only when asked for, the rules' exceptions
+        and the registry's cues), -1 when it is searched for the plain way; and where each
+        may start: (found in the scan, found only when asked for), by literal."""
+        nearby: dict[str, list[int]] = {}
         later: dict[str, list[int]] = {}
         now = [*(r.nearby for r in rules if r.nearby is not None), *names]
         lazy = [*(e for r in rules for e in r.exceptions), *cues]
@@ -185,39 +212,7 @@ class Compiled:
             k = self.others[pattern] = -1 if heads is None else len(self.others)
             for literal in heads or ():
                 places.setdefault(literal, []).append(k)
-        self.later = frozenset(k for literals in later.values() for k in literals)
-        # For each of those, a regex of its literals as plain strings: a stretch of text in
-        # which none is (most are) need not be scanned for it.
-        literals_of: dict[int, set[str]] = {}
-        for literal, ks in later.items():
-            for k in ks:
-                literals_of.setdefault(k, set()).add(literal.lstrip(WORD_START))
-        self._later_literals = {
-            k: re.compile("|".join(map(re.escape, sorted(ls)))) for k, ls in literals_of.items()
-        }
-        # Each product's names' literals (None: searched for), by product.
-        self._name_heads = [
-            (n, None if self.others[p] < 0 else folded(start_literals(p)))
-            for n, p in enumerate(names)
-        ]
-        self._names = frozenset(x for _, heads in self._name_heads for x in heads or ())
-        self._unnamed = [n for n, heads in self._name_heads if heads is None]
-        # Patterns that backtrack badly on a probe: their calls are timed on every text.
-        self.slow = frozenset(
-            pattern
-            for rule in rules
-            for pattern in (
-                *(p for p, _ in rule.parts),
-                rule.pattern,
-                *rule.exceptions,
-                *((rule.nearby,) if rule.nearby is not None else ()),
-            )
-            if _slow(pattern)
-        )
-        self._finder = _Finder(
-            parts.keys() | needy.keys() | nearby.keys() | gates, parts, needy, nearby
-        )
-        self._later = _Finder(later.keys(), {}, {}, later)
+        return nearby, later
 
     def describe(self) -> str:
         """What the pass is made of, in a line."""
@@ -327,6 +322,44 @@ def _slow(pattern: regex.Pattern[str]) -> bool:
     except TimeoutError:
         return True
     return False
+
+
+def _alternatives(rules: Sequence[Rule]) -> tuple[tuple[regex.Pattern[str], ...], ...]:
+    """Each rule's patterns, to be tried one by one at a place as its alternation would try
+    them; the alternation itself when they cannot be (a numbered back-reference or a global
+    flag in one of them)."""
+    return tuple(
+        tuple(p for p, _ in rule.parts)
+        if rule.parts and not _NOT_ALONE.search(rule.pattern.pattern)
+        else (rule.pattern,) * max(1, len(rule.parts))
+        for rule in rules
+    )
+
+
+def _later_searches(later: Mapping[str, list[int]]) -> dict[int, re.Pattern[str]]:
+    """For each pattern found only when asked for, a regex of its literals as plain strings:
+    a stretch of text in which none is (most are) need not be scanned for it."""
+    literals_of: dict[int, set[str]] = {}
+    for literal, ks in later.items():
+        for k in ks:
+            literals_of.setdefault(k, set()).add(literal.lstrip(WORD_START))
+    return {k: re.compile("|".join(map(re.escape, sorted(ls)))) for k, ls in literals_of.items()}
+
+
+def _slow_patterns(rules: Sequence[Rule]) -> frozenset[regex.Pattern[str]]:
+    """The rules' patterns (parts, alternations, exceptions, context) that backtrack badly
+    on a probe."""
+    return frozenset(
+        pattern
+        for rule in rules
+        for pattern in (
+            *(p for p, _ in rule.parts),
+            rule.pattern,
+            *rule.exceptions,
+            *((rule.nearby,) if rule.nearby is not None else ()),
+        )
+        if _slow(pattern)
+    )
 
 
 def _word_starts(literals: frozenset[str]) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import string
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -112,18 +113,7 @@ def _rule(path: Path, entry: Any, words: dict[str, str], pack: str) -> Rule:
     def fail(problem: str) -> RuleError:
         return RuleError(f"{path}: rule {rule_id}: {problem}")
 
-    unknown = set(entry) - _RULE_KEYS
-    if unknown:
-        raise fail(f"unknown key(s) {sorted(unknown)}")
-    missing = _REQUIRED - set(entry)
-    if missing:
-        raise fail(f"missing {sorted(missing)}")
-    if entry["category"] not in CATEGORIES:
-        raise fail(f"unknown category {entry['category']!r} (one of {', '.join(CATEGORIES)})")
-    try:
-        outcome = Outcome(entry["outcome"])
-    except ValueError as exc:
-        raise fail(f"unknown outcome {entry['outcome']!r}") from exc
+    outcome = _checked_entry(entry, fail)
     kind = entry["type"]
     flags = 0 if entry.get("case_sensitive") else re.IGNORECASE
 
@@ -139,24 +129,9 @@ def _rule(path: Path, entry: Any, words: dict[str, str], pack: str) -> Rule:
         except regex.error as exc:
             raise fail(f"{what}: bad regex {source!r}: {exc}") from exc
 
-    swaps: tuple[tuple[regex.Pattern[str], str], ...] = ()
-    for key in ("patterns", "exceptions", "requires_nearby"):
-        for item in entry.get(key) or []:
-            if not isinstance(item, str):
-                # YAML reads `- a(?: b)` as a mapping; the fix is quoting the regex.
-                raise fail(f"{key}: {item!r} is not a string (quote regexes containing ': ')")
-    if kind == "existence":
-        patterns = entry.get("patterns")
-        if not isinstance(patterns, list) or not patterns or "swap" in entry:
-            raise fail("an existence rule has a non-empty `patterns` list and no `swap`")
-    elif kind == "substitution":
-        swap = entry.get("swap")
-        if not isinstance(swap, dict) or not swap or "patterns" in entry:
-            raise fail("a substitution rule has a non-empty `swap` map and no `patterns`")
-        swaps = tuple((compile_(str(k), "swap"), str(v)) for k, v in swap.items())
-        patterns = list(swap)
-    else:
-        raise fail(f"unknown type {kind!r} (existence or substitution)")
+    patterns = _patterns(entry, fail)
+    swap = entry.get("swap") or {}  # none in an existence rule
+    swaps = tuple((compile_(str(k), "swap"), str(v)) for k, v in swap.items())
     pattern = compile_("|".join(f"(?:{p})" for p in patterns), "patterns")
     compiled_parts = [compile_(str(p), "patterns") for p in patterns]
     parts = tuple((c, literal_gate(c)) for c in compiled_parts)
@@ -189,6 +164,44 @@ def _rule(path: Path, entry: Any, words: dict[str, str], pack: str) -> Rule:
         gate=literal_gate(pattern),
         parts=parts,
     )
+
+
+def _checked_entry(entry: dict[str, Any], fail: Callable[[str], RuleError]) -> Outcome:
+    """A rule's outcome, once its keys, category and regex lists are known to be right."""
+    unknown = set(entry) - _RULE_KEYS
+    if unknown:
+        raise fail(f"unknown key(s) {sorted(unknown)}")
+    missing = _REQUIRED - set(entry)
+    if missing:
+        raise fail(f"missing {sorted(missing)}")
+    if entry["category"] not in CATEGORIES:
+        raise fail(f"unknown category {entry['category']!r} (one of {', '.join(CATEGORIES)})")
+    try:
+        outcome = Outcome(entry["outcome"])
+    except ValueError as exc:
+        raise fail(f"unknown outcome {entry['outcome']!r}") from exc
+    for key in ("patterns", "exceptions", "requires_nearby"):
+        for item in entry.get(key) or []:
+            if not isinstance(item, str):
+                # YAML reads `- a(?: b)` as a mapping; the fix is quoting the regex.
+                raise fail(f"{key}: {item!r} is not a string (quote regexes containing ': ')")
+    return outcome
+
+
+def _patterns(entry: dict[str, Any], fail: Callable[[str], RuleError]) -> list[Any]:
+    """The patterns of an existence rule, or those a substitution rule swaps."""
+    kind = entry["type"]
+    if kind == "existence":
+        patterns = entry.get("patterns")
+        if not isinstance(patterns, list) or not patterns or "swap" in entry:
+            raise fail("an existence rule has a non-empty `patterns` list and no `swap`")
+        return patterns
+    if kind == "substitution":
+        swap = entry.get("swap")
+        if not isinstance(swap, dict) or not swap or "patterns" in entry:
+            raise fail("a substitution rule has a non-empty `swap` map and no `patterns`")
+        return list(swap)
+    raise fail(f"unknown type {kind!r} (existence or substitution)")
 
 
 def literal_gate(pattern: regex.Pattern[str] | re.Pattern[str]) -> frozenset[str] | None:

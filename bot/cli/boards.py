@@ -7,13 +7,12 @@ import csv
 import json
 import sys
 
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from bot.cli.bootstrap import UsageError, build_runtime, load_settings
 from bot.runtime import Runtime
 from handlers import digests, leaderboard, sprints
-from storage.models import Member, SprintSnapshot
+from storage import directory, frozen_boards
 
 
 def _sprint(runtime: Runtime, sprint_id: str | None) -> sprints.Sprint:
@@ -98,11 +97,7 @@ def cmd_sprint(args: argparse.Namespace) -> int:
             )
             print(f"Sprint {sprint.id} frozen (sha256 {snapshot.sha256}).")
             return 0
-        found = runtime.run_sync(
-            lambda s: s.exec(
-                select(SprintSnapshot).where(SprintSnapshot.sprint == sprint.id)
-            ).first()
-        )
+        found = runtime.run_sync(lambda s: frozen_boards.snapshot(session=s, sprint=sprint.id))
     finally:
         runtime.close()
     if found is None:
@@ -170,9 +165,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     try:
 
         def work(session: Session) -> list[str] | None:
-            manager = session.exec(
-                select(Member).where(func.lower(col(Member.email)) == args.manager.lower())
-            ).first()
+            manager = directory.by_email(session=session, email=args.manager)
             if manager is None:
                 raise UsageError(f"no member with email {args.manager}")
             found = digests.build(session, manager, now=runtime.clock.now(), policy=runtime.policy)

@@ -9,8 +9,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from sqlalchemy import func, or_
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 import compliance_rules
 from bot import config as org_config
@@ -18,7 +17,7 @@ from bot.cli.bootstrap import UsageError, build_runtime, load_settings
 from compliance_rules.evaluate import evaluate, read_corpus
 from handlers import kudos, review
 from handlers.events import KudosRequested, Person
-from storage.models import Member
+from storage import directory
 
 _HANDLE = re.compile(r"(?<![\w@])@([\w.+\-']+(?:@[\w.\-]+)?)")
 _VALUE = re.compile(r"(?<![\w#&/])#[a-z0-9][a-z0-9_-]*", re.IGNORECASE)
@@ -79,16 +78,7 @@ def cmd_kudos(args: argparse.Namespace) -> int:
 def _member_person(session: Session, handle: str) -> Person | None:
     """A member by email, email local part, or display name (case-insensitive)."""
     handle = handle.strip().lstrip("@")
-    lowered = handle.lower()
-    stmt = select(Member).where(
-        or_(
-            func.lower(col(Member.email)) == lowered,
-            func.lower(col(Member.email)).like(f"{lowered}@%"),
-            func.lower(col(Member.display_name)) == lowered,
-        ),
-        col(Member.active).is_(True),
-    )
-    found = list(session.exec(stmt.limit(2)))
+    found = directory.by_handle(session=session, handle=handle, limit=2)
     if len(found) != 1:
         return None
     member = found[0]

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from bot.demo import sandbox as demo_sandbox
 from bot.demo.seed import ADMIN, MILESTONES, policy, seed
 from bot.runtime import Runtime
+from storage import directory
 from storage.models import Member
 
 __all__ = ["ADMIN", "MILESTONES", "OneTimeLink", "app", "pages", "policy", "seed"]
@@ -65,8 +66,7 @@ def pages(link: OneTimeLink, admin: str = ADMIN) -> Callable[[Any], list[BaseRou
             return response
 
         def roster_of(s: Session) -> list[Member]:
-            stmt = select(Member).where(col(Member.active).is_(True), col(Member.email).isnot(None))
-            return list(s.exec(stmt.order_by(col(Member.display_name))))
+            return directory.active_with_email(session=s)
 
         async def show(
             request: Request, viewer: Viewer, *, status: int = 200, **given: Any

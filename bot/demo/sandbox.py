@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from bot.demo.seed import open_round_id, person
 from bot.runtime import Runtime
@@ -20,7 +20,8 @@ from bot.slack import survey as slack_survey
 from bot.teams import render as teams_render
 from handlers import kudos, surveys
 from handlers.events import KudosRequested, Person
-from storage.models import Member, Outbox, SurveyRound
+from storage import queries
+from storage.models import Member, SurveyRound
 
 _VALUE = re.compile(r"(?<![\w#&/])#[a-z0-9][a-z0-9_-]*", re.IGNORECASE)
 _EMAIL_MENTION = re.compile(r"@([\w.+\-']+@[\w.\-]+\w)")
@@ -101,8 +102,7 @@ async def give(
         data = None
         if isinstance(result, kudos.Recorded):
             key = f"recognition:{result.recognition_id}:public"
-            row = s.exec(select(Outbox).where(Outbox.key == key)).first()
-            data = dict(row.data) if row is not None else None
+            data = queries.queued_data(session=s, key=key)
         return result, data
 
     result, data = await runtime.run(work)

@@ -12,8 +12,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from bot.demo import store as demo_store
 from bot.runtime import Runtime
@@ -22,7 +21,8 @@ from handlers.clock import FixedClock
 from handlers.events import KudosRequested, Person
 from handlers.milestones import Milestone
 from handlers.policy import KudosPolicy
-from storage.models import Member, Recognition
+from storage import directory, queries
+from storage.models import Member
 
 DOMAIN = "larkspur.example"
 ADMIN = f"helen.marsh@{DOMAIN}"
@@ -191,22 +191,16 @@ def seed(runtime: Runtime, *, now: datetime) -> dict[str, Any]:
     """Larkspur Pharma in an empty database: the roster, a sprint's kudos, the pulse
     survey's rounds and the campaign milestones. A database with members already is left as
     it is, except that the pulse survey gets a fresh round once the open one has closed."""
-    existing = runtime.run_sync(
-        lambda s: int(s.exec(select(func.count()).select_from(Member)).one())
-    )
+    existing = runtime.run_sync(lambda s: directory.member_count(session=s))
     if existing:
         return {"seeded": False, "members": existing, "open_round": keep_a_round_open(runtime, now)}
     report = runtime.run_sync(lambda s: roster.import_rows(_roster(), session=s, now=now))
     if report.rejected:
         raise RuntimeError(f"demo roster rejected: {report.rejected}")
-    people = runtime.run_sync(
-        lambda s: [person(m) for m in s.exec(select(Member).order_by(col(Member.id)))]
-    )
+    people = runtime.run_sync(lambda s: [person(m) for m in directory.every_member(session=s)])
     rng = random.Random(SEED)
     outcomes = _kudos(runtime, people, now=now, rng=rng)
-    recognitions = runtime.run_sync(
-        lambda s: int(s.exec(select(func.count()).select_from(Recognition)).one())
-    )
+    recognitions = runtime.run_sync(lambda s: queries.recognition_count(session=s))
     answered = _rounds(runtime, people, now=now, rng=rng)
     synced = demo_store.sync_store(runtime, MILESTONES, now=now)
     if synced.error:

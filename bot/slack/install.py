@@ -25,9 +25,10 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import Connection, Engine, MetaData, delete, desc, distinct, func, select
+from sqlalchemy import Connection, Engine
 
 from bot.settings import Settings
+from storage import slack_oauth
 
 log = logging.getLogger("plaudit.slack.install")
 INSTALL_PATH = "/slack/install"
@@ -146,47 +147,24 @@ class Installations(AsyncInstallationStore):
 
     async def forget(self, team_id: str) -> None:
         """Delete every installation and bot of a workspace (it uninstalled Plaudit)."""
-        tables = (self._store.bots, self._store.installations)
 
         def work() -> None:
             with self._engine.begin() as conn:
-                for table in tables:
-                    conn.execute(
-                        delete(table).where(
-                            table.c.client_id == self.client_id, table.c.team_id == team_id
-                        )
-                    )
+                slack_oauth.forget_workspace(conn=conn, client_id=self.client_id, team_id=team_id)
 
         await asyncio.to_thread(work)
-
-
-_BOTS = SQLAlchemyInstallationStore.build_bots_table(MetaData(), "slack_bots")
 
 
 def bot_token(engine: Engine, client_id: str, team_id: str) -> str | None:
     """The newest bot token of a workspace, whatever Enterprise Grid it belongs to (an
     outbox row knows its team only)."""
-    query = (
-        select(_BOTS.c.bot_token)
-        .where(
-            _BOTS.c.client_id == client_id,
-            _BOTS.c.team_id == team_id,
-            _BOTS.c.bot_token.is_not(None),
-        )
-        .order_by(desc(_BOTS.c.installed_at), desc(_BOTS.c.id))
-        .limit(1)
-    )
     with engine.connect() as conn:
-        token = conn.execute(query).scalar()
-    return str(token) if token else None
+        return slack_oauth.bot_token(conn=conn, client_id=client_id, team_id=team_id)
 
 
 def installed(conn: Connection, client_id: str) -> int:
     """How many workspaces have Plaudit installed (with a bot token)."""
-    query = select(func.count(distinct(_BOTS.c.team_id))).where(
-        _BOTS.c.client_id == client_id, _BOTS.c.bot_token.is_not(None)
-    )
-    return int(conn.execute(query).scalar() or 0)
+    return slack_oauth.installed_workspaces(conn=conn, client_id=client_id)
 
 
 class States(AsyncOAuthStateStore):
@@ -214,19 +192,14 @@ class States(AsyncOAuthStateStore):
         return await asyncio.to_thread(self._consume, state)
 
     def _consume(self, state: str) -> bool:
-        table = self._store.oauth_states
         now = _naive_utc()
         with self._engine.begin() as conn:
-            gone = conn.execute(
-                delete(table).where(table.c.state == state, table.c.expire_at > now)
-            )
-        return bool(gone.rowcount)
+            return slack_oauth.consume_state(conn=conn, state=state, now=now)
 
     def _purge(self) -> None:
         # Links nobody followed: an hour after they expired they are only clutter.
-        table = self._store.oauth_states
         with self._engine.begin() as conn:
-            conn.execute(delete(table).where(table.c.expire_at < _naive_utc() - timedelta(hours=1)))
+            slack_oauth.purge_states(conn=conn, expired_before=_naive_utc() - timedelta(hours=1))
 
 
 def _naive_utc() -> datetime:
