@@ -39,7 +39,7 @@ def route(text: str, *, keyword: bool) -> Routed:
             return Routed(Command.KUDOS)
         words, lowered = words[1:], lowered[1:]
     head = lowered[0] if lowered else ""
-    if head in HELP_WORDS:
+    if head in HELP_WORDS and (keyword or len(words) == 1):
         return Routed(Command.HELP)
     if head == "leaderboard":
         return Routed(Command.LEADERBOARD, tuple(words[1:]))

@@ -3,26 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
-from sqlalchemy import Engine
-
-from tests.chat import Chat, Side
+from tests.transcript import Chat, Side
 
 CLEAN = "@bob @carol for the site activation checklist #collaboration"
-
-
-@pytest.fixture
-def chat(file_engine: Engine) -> Iterator[Chat]:
-    with Chat(file_engine) as running:
-        yield running
-
-
-@pytest.fixture(params=["slack", "teams"])
-def side(request: pytest.FixtureRequest, chat: Chat) -> Side:
-    chosen: Side = chat[request.param]
-    return chosen
 
 
 def test_a_clean_kudos_is_answered_privately_posted_publicly_and_each_recipient_hears(

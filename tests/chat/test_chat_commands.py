@@ -18,6 +18,7 @@ from bot.chat.commands import Command, Routed, route
         ("leaderboard team Brand", Routed(Command.LEADERBOARD, ("team", "Brand"))),
         ("<@U1|bob> thanks for the deck", Routed(Command.KUDOS)),
         ("me and <@U1|bob> thank you", Routed(Command.KUDOS)),
+        ("help desk heroes <@U1|bob> and <@U2|carol>", Routed(Command.KUDOS)),
     ],
 )
 def test_slash_command_text(text: str, expected: Routed) -> None:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from tests.chat_cast import by_slack_id, by_teams_id
+from tests.transcript.cast import by_slack_id, by_teams_id
 
 CARD = "application/vnd.microsoft.card.adaptive"
 

@@ -570,7 +570,7 @@ def test_multi_workspace_settings() -> None:
 
 
 def test_default_scopes_are_the_manifests_bot_scopes() -> None:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     manifest = yaml.safe_load((root / "app_manifest.yaml").read_text(encoding="utf-8"))
     assert set(SLACK_BOT_SCOPES) == set(manifest["oauth_config"]["scopes"]["bot"])
     assert _settings().slack_scopes.split(",") == list(SLACK_BOT_SCOPES)

@@ -31,7 +31,7 @@ if not Path(CHROMIUM).exists():
         allow_module_level=True,
     )
 
-from tests import test_dashboard_browser as dashboard  # noqa: E402
+from tests.dashboard import test_dashboard_browser as dashboard  # noqa: E402
 
 ARTIFACTS, UNLABELLED = dashboard.ARTIFACTS, dashboard.UNLABELLED
 browser = dashboard.browser  # one headless Chromium for the module, as there

@@ -5,12 +5,8 @@ adverse event that is never posted."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
-from sqlalchemy import Engine
-
-from tests.chat import Chat, Side
+from tests.transcript import Chat, Side
 
 HELD = "for the great idea to show Cardivex in pregnancy at the booth #collaboration"
 BLOCKED = "for the Oncozol email that calls it the best treatment #collaboration"
@@ -18,18 +14,6 @@ ADVERSE = (
     "for staying calm when the caller said her mother was hospitalised with a severe rash "
     "after starting Larkspur"
 )
-
-
-@pytest.fixture
-def chat(file_engine: Engine) -> Iterator[Chat]:
-    with Chat(file_engine) as running:
-        yield running
-
-
-@pytest.fixture(params=["slack", "teams"])
-def side(request: pytest.FixtureRequest, chat: Chat) -> Side:
-    chosen: Side = chat[request.param]
-    return chosen
 
 
 def test_a_held_kudos_goes_to_review_and_is_published_once_a_reviewer_approves(

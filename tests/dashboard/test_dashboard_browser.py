@@ -38,7 +38,7 @@ if not Path(CHROMIUM).exists():
         allow_module_level=True,
     )
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
+ARTIFACTS = Path(__file__).parent.parent / "artifacts"
 HEADER = "X-Forwarded-Email"
 POLICY = KudosPolicy(recognition_channel="C0KUDOS", review_channel="C0REVIEW")
 IMG = "<img src=x onerror=alert(1)>"

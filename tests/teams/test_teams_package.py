@@ -16,7 +16,7 @@ from PIL import Image
 from bot.cli.main import main
 from bot.teams import package as teams_package
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(__file__).resolve().parents[3] / "shared"
 SCHEMA = SHARED / "specs" / "teams" / "MicrosoftTeams.schema.json"
 SCHEMA_MISSING = (
     "../shared/specs/teams/MicrosoftTeams.schema.json is not present (it ships separately); "

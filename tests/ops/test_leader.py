@@ -95,7 +95,7 @@ def test_when_the_leading_replica_is_killed_another_takes_over_and_nothing_runs_
 
     from storage import migrate
     from storage.models import Member
-    from tests.test_cli import ROOT, free_port
+    from tests.ops.test_cli import ROOT, free_port
 
     (tmp_path / "plaudit.yaml").write_text(
         "surveys:\n"

@@ -10,10 +10,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.chat_cast import CAST, MENTION, Said, someone, transcript
-from tests.chat_words import decoded, message_text, plain, view_text
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import Server
+from tests.transcript.cast import CAST, MENTION, Said, someone, transcript
+from tests.transcript.words import decoded, message_text, plain, view_text
 
 CHANNELS = {
     "general": "C0GENERAL",

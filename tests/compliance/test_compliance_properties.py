@@ -128,7 +128,7 @@ def test_the_compiled_scan_never_changes_a_result(text: str) -> None:
 
 def test_examples_and_corpus_give_the_same_results_compiled_or_not() -> None:
     texts = [t for rule in default_rules().rules for t in (*rule.must_match, *rule.must_not_match)]
-    for corpus in sorted((Path(__file__).parent / "corpus").glob("*.jsonl")):
+    for corpus in sorted((Path(__file__).parent.parent / "corpus").glob("*.jsonl")):
         texts += [json.loads(line)["text"] for line in corpus.read_text("utf-8").splitlines()]
     for text in texts:
         assert check(text, timeout=30) == check(text, _ungated(), timeout=30)

@@ -4,15 +4,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
-from sqlalchemy import Engine
-
 from handlers import surveys
-from tests.chat import Chat, Said
-from tests.chat_cast import REVIEWER
+from tests.transcript import Chat, Said
+from tests.transcript.cast import REVIEWER
 
 PULSE = surveys.Survey(
     id="pulse",
@@ -30,12 +26,6 @@ PULSE = surveys.Survey(
     results_channel="C0RESULTS",
     owners=(REVIEWER.email,),
 )
-
-
-@pytest.fixture
-def chat(file_engine: Engine) -> Iterator[Chat]:
-    with Chat(file_engine) as running:
-        yield running
 
 
 def highlighted(message: Said) -> list[str]:

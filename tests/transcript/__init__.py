@@ -25,13 +25,13 @@ from handlers import surveys
 from handlers.clock import Clock
 from handlers.policy import KudosPolicy
 from storage.models import Member
-from tests.chat_cast import CAST, REVIEWER, Said, settle, someone
-from tests.chat_slack import CHANNELS as SLACK_CHANNELS
-from tests.chat_slack import RecordingSlack, SlackSide
-from tests.chat_teams import CHANNELS as TEAMS_CHANNELS
-from tests.chat_teams import TeamsSide
 from tests.fakes.bot_connector import FakeConnector
 from tests.harness import TOKEN, Server
+from tests.transcript.cast import CAST, REVIEWER, Said, settle, someone
+from tests.transcript.slack import CHANNELS as SLACK_CHANNELS
+from tests.transcript.slack import RecordingSlack, SlackSide
+from tests.transcript.teams import CHANNELS as TEAMS_CHANNELS
+from tests.transcript.teams import TeamsSide
 
 __all__ = ["CAST", "POLICY", "Chat", "Said", "Side", "SlackSide", "TeamsSide"]
 

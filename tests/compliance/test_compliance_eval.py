@@ -9,7 +9,7 @@ import pytest
 from compliance_rules import CATEGORIES, RuleError
 from compliance_rules.evaluate import evaluate, read_corpus
 
-CORPUS = Path(__file__).parent / "corpus" / "kudos_labelled.jsonl"
+CORPUS = Path(__file__).parent.parent / "corpus" / "kudos_labelled.jsonl"
 
 
 def test_the_corpus_is_big_balanced_and_covers_every_category() -> None:
@@ -36,7 +36,7 @@ def test_a_bad_corpus_line_is_named(tmp_path: Path) -> None:
         read_corpus(bad)
 
 
-HELD_OUT = Path(__file__).parent / "corpus" / "recognitions.jsonl"
+HELD_OUT = Path(__file__).parent.parent / "corpus" / "recognitions.jsonl"
 
 
 def test_a_corpus_written_apart_from_the_rules_is_not_over_flagged() -> None:
@@ -55,7 +55,7 @@ def test_a_corpus_written_apart_from_the_rules_is_not_over_flagged() -> None:
     assert report.macro_f1 >= 0.89
 
 
-DEV = Path(__file__).parent / "corpus" / "dev_recognitions.jsonl"
+DEV = Path(__file__).parent.parent / "corpus" / "dev_recognitions.jsonl"
 
 
 def test_the_development_corpus_holds_its_levels() -> None:

@@ -12,8 +12,6 @@ from typing import Any
 
 import httpx
 
-from tests.chat_cast import CAST, Said, someone, transcript
-from tests.chat_words import activity_text, card_text, cards
 from tests.fakes.bot_connector import (
     BOT_ID,
     BOT_NAME,
@@ -25,6 +23,8 @@ from tests.fakes.bot_connector import (
     personal_conversation_id,
 )
 from tests.harness import Server
+from tests.transcript.cast import CAST, Said, someone, transcript
+from tests.transcript.words import activity_text, card_text, cards
 
 CHANNELS = {
     "general": TEAM_ID,

@@ -21,7 +21,7 @@ from storage import migrate
 from storage.db import make_engine
 from storage.models import Member
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

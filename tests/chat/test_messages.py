@@ -21,7 +21,7 @@ from handlers.kudos import Recorded, Refused
 from handlers.messages import DRUG_SAFETY, PLATFORMS, BadMessage, Template, check, message
 
 CARD_SCHEMA = (
-    Path(__file__).resolve().parents[2] / "shared/specs/adaptivecards/adaptive-card-1.5.json"
+    Path(__file__).resolve().parents[3] / "shared/specs/adaptivecards/adaptive-card-1.5.json"
 )
 CARD_SCHEMA_ABSENT = (
     "../shared/specs/adaptivecards/adaptive-card-1.5.json is not present (it ships separately)"

@@ -192,7 +192,7 @@ def test_a_market_pack_is_switched_on_in_plaudit_yaml(tmp_path: Path) -> None:
     assert eu.packs == ("default@1", "eu@1")
 
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_readme_example_and_the_example_file_load(tmp_path: Path) -> None:

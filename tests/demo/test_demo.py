@@ -38,9 +38,9 @@ from storage.models import (
     Review,
     SurveyRound,
 )
-from tests.test_cli import free_port
+from tests.ops.test_cli import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
 

@@ -1,0 +1,1 @@
+"""Plaudit's tests: one folder per part of the system, fixtures in conftest.py."""

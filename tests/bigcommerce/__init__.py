@@ -1,0 +1,1 @@
+"""The BigCommerce client and sync against the fake store."""

@@ -1,0 +1,1 @@
+"""What people see in chat, on both platforms: typed messages, commands, conversations."""

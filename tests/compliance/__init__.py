@@ -1,0 +1,1 @@
+"""The compliance gate: rule examples, corpora, properties."""

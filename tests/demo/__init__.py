@@ -1,0 +1,1 @@
+"""`plaudit demo` and its sandbox."""

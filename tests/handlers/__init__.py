@@ -1,0 +1,1 @@
+"""Use cases against a migrated database, and their edges over HTTP."""

@@ -1,0 +1,1 @@
+"""Operations: CLI, configuration, migrations, outbox, scheduler, faults, logs and metrics."""

@@ -1,0 +1,1 @@
+"""Slack over real HTTP, Socket Mode and OAuth, against the fake Web API."""

@@ -1,0 +1,1 @@
+"""Teams over real HTTP against the fake Bot Connector; the app package."""
