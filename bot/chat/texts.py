@@ -8,7 +8,8 @@ either platform, so neither renders from the other's markup.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,6 +134,28 @@ def plain_spans(spans: Iterable[Span]) -> str:
         else:
             parts.append(span.text)
     return "".join(parts)
+
+
+def pieces(text: str, limit: int, size: Callable[[str], int] = len, whole: str = "") -> list[str]:
+    """`text` in pieces of at most `limit` (the sum of `size` over their characters), each cut
+    after a line break, else after a space, where it has one, and never inside a match of the
+    pattern `whole`; joined, the pieces are `text` again (nothing is ever left out)."""
+    keep = [m.span() for m in re.finditer(whole, text)] if whole else []
+    out: list[str] = []
+    while text:
+        end, used = 0, 0
+        while end < len(text) and used + size(text[end]) <= limit:
+            used, end = used + size(text[end]), end + 1
+        if end < len(text):
+            cut = text.rfind("\n", 0, end)
+            cut = cut if cut > end // 2 else max(cut, text.rfind(" ", 0, end))
+            end = cut + 1 if cut > 0 else end
+            end = next((a for a, b in keep if 0 < a < end < b), end)
+        end = max(end, 1)
+        out.append(text[:end])
+        text = text[end:]
+        keep = [(a - end, b - end) for a, b in keep if b > end]
+    return out
 
 
 def para(*lines: Sequence[Span]) -> Para:

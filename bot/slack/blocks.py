@@ -17,6 +17,15 @@ ASK_REVIEW = "kudos_ask_review"
 EDIT_KUDOS = "kudos_edit"
 REVIEW_APPROVE = "review_approve"
 REVIEW_REJECT = "review_reject"
+# What Slack refuses beyond (`invalid_blocks`, `msg_too_long`): a section's text, a context
+# element's, a message's blocks, a message's `text`; a notification's text is kept short.
+SECTION_LIMIT, CONTEXT_LIMIT, MAX_BLOCKS, TEXT_LIMIT, SUMMARY_LIMIT = 3000, 2000, 50, 40_000, 3000
+# The words all of a message's blocks may carry: Slack does not say (`msg_blocks_too_long` has
+# been seen from about 11,000 characters), so a post keeps well below.
+BLOCKS_TEXT_LIMIT = 10_000
+FENCE = "```"
+# Never cut inside an escape (`&amp;`), a mention or link (`<@U…>`, `<url|label>`) or a fence.
+_WHOLE = r"&[#\w]+;|<[^<>\n]*>|```"
 
 
 def escape(text: str) -> str:
@@ -40,6 +49,94 @@ def _section(text: str) -> dict[str, Any]:
 
 def _context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def split(text: str, limit: int = SECTION_LIMIT) -> list[str]:
+    """mrkdwn in pieces of at most `limit` characters, cut at a line break or a space, never
+    inside an escape, a mention, a link or a fence mark; a code block cut in two is closed and
+    opened again, and a quote goes on quoted."""
+    if len(text) <= limit:
+        return [text]
+    again = "> " if text.startswith("> ") else ""
+    out: list[str] = []
+    fenced = False
+    for piece in texts.pieces(text, limit - 2 * len(FENCE), whole=_WHOLE):
+        head = FENCE if fenced else again if out else ""
+        fenced ^= piece.count(FENCE) % 2 == 1
+        out.append(head + piece + (FENCE if fenced else ""))
+    return out
+
+
+def split_section(text: str) -> list[dict[str, Any]]:
+    """mrkdwn as consecutive sections, each within Slack's limit."""
+    return [_section(piece) for piece in split(text) if piece.strip()]
+
+
+def split_context(text: str) -> list[dict[str, Any]]:
+    """Small print as consecutive context lines, each within Slack's limit."""
+    return [_context(piece) for piece in split(text, CONTEXT_LIMIT) if piece.strip()]
+
+
+def _shown(block: Mapping[str, Any]) -> list[str]:
+    """The words a block shows (its buttons and menus aside)."""
+    if block.get("type") in ("section", "header"):
+        return [str(block["text"]["text"])] if block.get("text") else []
+    return [str(e["text"]) for e in block.get("elements") or [] if isinstance(e.get("text"), str)]
+
+
+def size(block: Mapping[str, Any]) -> int:
+    """The characters a block shows, as Slack counts them against a message's words."""
+    return sum(len(t) for t in _shown(block))
+
+
+def shorten(text: str) -> str:
+    """A notification's text (Slack shows it alone, in the notification) kept short."""
+    if len(text) <= SUMMARY_LIMIT:
+        return text
+    return split(text, SUMMARY_LIMIT - 1)[0].rstrip() + "…"
+
+
+def capped(blocks: list[dict[str, Any]], words: int | None = None) -> list[dict[str, Any]]:
+    """At most the blocks (and `words`) Slack takes in a message: the head, then a line saying
+    how much was left out, then the buttons that end the message (if any)."""
+    sizes = [size(b) for b in blocks]
+    room = sum(sizes) + 100 if words is None else words
+    if len(blocks) <= MAX_BLOCKS and sum(sizes) <= room:
+        return blocks
+    tail = blocks[-1:] if blocks[-1].get("type") == "actions" else []
+    kept = 0  # the note takes a block, and up to 100 characters
+    while kept < MAX_BLOCKS - 1 - len(tail) and sum(sizes[: kept + 1]) <= room - 100:
+        kept += 1
+    body = blocks[: len(blocks) - len(tail)]
+    left = sum(len(t.splitlines()) for b in body[kept:] for t in _shown(b))
+    return [*body[:kept], _context(f"(message shortened: {left} more lines)"), *tail]
+
+
+def posts(content: dict[str, Any]) -> list[dict[str, Any]]:
+    """A message as the posts Slack takes: itself, or, past 50 blocks or the words Slack takes
+    in one message's blocks (`msg_blocks_too_long`), several posts; nothing is left out."""
+    parts: list[list[dict[str, Any]]] = [[]]
+    used = 0
+    for block in content.get("blocks") or []:
+        words = size(block)
+        if parts[-1] and (len(parts[-1]) == MAX_BLOCKS or used + words > BLOCKS_TEXT_LIMIT):
+            parts, used = [*parts, []], 0
+        parts[-1].append(block)
+        used += words
+    if len(parts) == 1:
+        return [content]
+    text = str(content.get("text") or "")
+    return [
+        {**content, "blocks": part, "text": shorten(f"{text} ({n} of {len(parts)})")}
+        for n, part in enumerate(parts, 1)
+    ]
+
+
+def as_text(content: Mapping[str, Any]) -> list[str]:
+    """A message's words without its blocks, as the texts of as many messages as Slack needs."""
+    shown = [t for b in content.get("blocks") or [] for t in _shown(b)]
+    words = "\n\n".join(shown) if shown else str(content.get("text") or "")
+    return [piece for piece in split(words, TEXT_LIMIT) if piece.strip()] or [words or "…"]
 
 
 def spans(items: Iterable[texts.Span]) -> str:
@@ -73,17 +170,22 @@ def mrkdwn(block: texts.Block) -> str:
 
 
 def sections(text: texts.Text) -> list[dict[str, Any]]:
+    """A neutral text as blocks: a long paragraph goes on in the next section."""
     return [
-        _context(mrkdwn(block)) if isinstance(block, texts.Small) else _section(mrkdwn(block))
+        part
         for block in text.blocks
+        for part in (split_context if isinstance(block, texts.Small) else split_section)(
+            mrkdwn(block)
+        )
     ]
 
 
-def from_text(text: texts.Text, **extra: Any) -> dict[str, Any]:
-    """A message of neutral text: its blocks, and the first paragraph (or the summary) as
-    the notification's text."""
+def from_text(text: texts.Text, *, whole: bool = False, **extra: Any) -> dict[str, Any]:
+    """A message of neutral text: its blocks (at most 50 unless it must go out `whole`), and
+    the first paragraph (or the summary), kept short, as the notification's text."""
     summary = spans(text.summary) if text.summary else mrkdwn(text.blocks[0])
-    return {"text": summary, "blocks": sections(text), **extra}
+    blocks = sections(text)
+    return {"text": shorten(summary), "blocks": blocks if whole else capped(blocks), **extra}
 
 
 def kudos_public(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -92,14 +194,14 @@ def kudos_public(data: Mapping[str, Any]) -> dict[str, Any]:
         head = f":{data.get('emoji') or 'clap'}: {giver} gave kudos to {recipients}"
         link = data.get("permalink")
         body = f"{head} for <{link}|this message>" if link else head
-        blocks = [_section(body)]
+        blocks = split_section(body)
     else:
         body = f":tada: {giver} gave kudos to {recipients}"
-        blocks = [_section(body), _section(f"> {escape(str(data['message']))}")]
+        blocks = [*split_section(body), *split_section(f"> {escape(str(data['message']))}")]
     values = data.get("values") or []
     if values:
-        blocks.append(_context(" ".join(f"`{escape(v)}`" for v in values)))
-    return {"text": _plain(body, data), "blocks": blocks, "unfurl_links": False}
+        blocks += split_context(" ".join(f"`{escape(v)}`" for v in values))
+    return {"text": shorten(_plain(body, data)), "blocks": capped(blocks), "unfurl_links": False}
 
 
 def kudos_received(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -108,10 +210,10 @@ def kudos_received(data: Mapping[str, Any]) -> dict[str, Any]:
         link = data.get("permalink")
         where = f" on <{link}|your message>" if link else ""
         text = f":{data.get('emoji') or 'clap'}: {giver} gave you kudos{where}."
-        return {"text": text, "blocks": [_section(text)], "unfurl_links": False}
+        return {"text": shorten(text), "blocks": split_section(text), "unfurl_links": False}
     text = f":tada: {giver} gave you kudos"
-    blocks = [_section(text), _section(f"> {escape(str(data['message']))}")]
-    return {"text": text, "blocks": blocks, "unfurl_links": False}
+    blocks = [*split_section(text), *split_section(f"> {escape(str(data['message']))}")]
+    return {"text": shorten(text), "blocks": capped(blocks), "unfurl_links": False}
 
 
 def review_request(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -119,30 +221,18 @@ def review_request(data: Mapping[str, Any]) -> dict[str, Any]:
     text = f":mag: Kudos #{data['recognition_id']} is held for compliance review (#{review_id})."
     blocks = [
         _section(text),
-        _section(f"> {escape(str(data['text']))}"),
-        _context(spans(texts.rules(data.get("rules") or []))),
+        *split_section(f"> {escape(str(data['text']))}"),
+        *split_context(spans(texts.rules(data.get("rules") or []))),
         {
             "type": "actions",
             "block_id": f"review_{review_id}",
             "elements": [
-                {
-                    "type": "button",
-                    "action_id": REVIEW_APPROVE,
-                    "style": "primary",
-                    "text": {"type": "plain_text", "text": "Approve"},
-                    "value": review_id,
-                },
-                {
-                    "type": "button",
-                    "action_id": REVIEW_REJECT,
-                    "style": "danger",
-                    "text": {"type": "plain_text", "text": "Reject"},
-                    "value": review_id,
-                },
+                _button("Approve", REVIEW_APPROVE, review_id, style="primary"),
+                _button("Reject", REVIEW_REJECT, review_id, style="danger"),
             ],
         },
     ]
-    return {"text": text, "blocks": blocks, "unfurl_links": False}
+    return {"text": text, "blocks": capped(blocks), "unfurl_links": False}
 
 
 def reject_modal(review_id: int) -> dict[str, Any]:
@@ -174,32 +264,28 @@ def _plain(head: str, data: Mapping[str, Any]) -> str:
     return f"{head}: {escape(message_text)}" if message_text else head
 
 
+def _button(text: str, action_id: str, value: str, **style: str) -> dict[str, Any]:
+    label = {"type": "plain_text", "text": text}
+    return {"type": "button", "action_id": action_id, "text": label, "value": value, **style}
+
+
+def _answer(text: texts.Text, *buttons: dict[str, Any]) -> dict[str, Any]:
+    """A private answer, which Slack takes in one piece (the HTTP response to a command):
+    what does not fit in one message is left out, and it says so."""
+    content = from_text(text, whole=True, response_type="ephemeral")
+    actions = [{"type": "actions", "elements": list(buttons)}] if buttons else []
+    content["blocks"] = capped([*content["blocks"], *actions], BLOCKS_TEXT_LIMIT)
+    return content
+
+
 def answer(result: KudosResult) -> dict[str, Any]:
     """The private answer to the giver of a `/kudos` command."""
-    content = from_text(texts.kudos_answer(result), response_type="ephemeral")
-    if texts.can_edit(result):
-        assert isinstance(result, Stopped)
-        content["blocks"].append(
-            {
-                "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": EDIT_KUDOS,
-                        "style": "primary",
-                        "text": {"type": "plain_text", "text": "Edit and resend"},
-                        "value": str(result.recognition_id),
-                    },
-                    {
-                        "type": "button",
-                        "action_id": ASK_REVIEW,
-                        "text": {"type": "plain_text", "text": "Ask for review"},
-                        "value": str(result.recognition_id),
-                    },
-                ],
-            }
-        )
-    return content
+    if not texts.can_edit(result):
+        return _answer(texts.kudos_answer(result))
+    assert isinstance(result, Stopped)
+    ref = str(result.recognition_id)
+    edit = _button("Edit and resend", EDIT_KUDOS, ref, style="primary")
+    return _answer(texts.kudos_answer(result), edit, _button("Ask for review", ASK_REVIEW, ref))
 
 
 def help_answer(policy: KudosPolicy) -> dict[str, Any]:
@@ -218,12 +304,12 @@ def help_answer(policy: KudosPolicy) -> dict[str, Any]:
         ),
     )
     text = texts.help_text(commands, policy.values, policy.daily_allowance, policy.max_recipients)
-    return from_text(text, response_type="ephemeral")
+    return _answer(text)
 
 
 def me_answer(summary: Summary) -> dict[str, Any]:
     text = texts.me(summary.received, summary.given, summary.allowance_left, summary.allowance)
-    return from_text(text, response_type="ephemeral")
+    return _answer(text)
 
 
 def modal(
@@ -278,7 +364,9 @@ def modal(
 
 def _value_input(policy: KudosPolicy, value: str | None) -> dict[str, Any]:
     """The company values as a menu (Slack shows at most 100 options)."""
-    options = [{"text": {"type": "plain_text", "text": v}, "value": v} for v in policy.values[:100]]
+    options = [
+        {"text": {"type": "plain_text", "text": v[:75]}, "value": v} for v in policy.values[:100]
+    ]
     chosen = next((o for o in options if o["value"] == value), None)
     return {
         "type": "input",
@@ -296,4 +384,4 @@ def _value_input(policy: KudosPolicy, value: str | None) -> dict[str, Any]:
 
 def leaderboard_answer(board: Mapping[str, Any], title: str) -> dict[str, Any]:
     """The private answer to `/kudos leaderboard ...`."""
-    return from_text(texts.board(board, title=title), response_type="ephemeral")
+    return _answer(texts.board(board, title=title))

@@ -43,9 +43,14 @@ def _leaderboard(data: Mapping[str, Any]) -> Upload:
     )
 
 
-def _neutral(build: Callable[[Mapping[str, Any]], texts.Text]) -> Callable[..., Rendered]:
+def _neutral(
+    build: Callable[[Mapping[str, Any]], texts.Text], *, whole: bool = False
+) -> Callable[..., Rendered]:
+    """A neutral text as a message; one that must go out `whole` (a drug-safety alert) is
+    never shortened, and is sent as several posts when Slack needs that (`blocks.posts`)."""
+
     def render(data: Mapping[str, Any]) -> Rendered:
-        return blocks.from_text(build(data), unfurl_links=False)
+        return blocks.from_text(build(data), whole=whole, unfurl_links=False)
 
     return render
 
@@ -55,7 +60,7 @@ RENDERERS: Mapping[Template, Callable[[Mapping[str, Any]], Rendered]] = {
     Template.KUDOS_RECEIVED: blocks.kudos_received,
     Template.NOTICE: _neutral(texts.notice),
     Template.REVIEW_REQUEST: blocks.review_request,
-    Template.PV_ALERT: _neutral(texts.pv_alert),
+    Template.PV_ALERT: _neutral(texts.pv_alert, whole=True),
     Template.DIGEST_WEEKLY: _neutral(texts.digest),
     Template.MILESTONE_REACHED: _neutral(texts.milestone),
     Template.LEADERBOARD_POST: _leaderboard,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.jobs.outbox import Job, Permanent, RateLimited, Transient
+from bot.slack import blocks
 from bot.slack.clients import NotInstalled, SlackClients
 from bot.slack.render import Unrenderable, Upload, render
 
@@ -19,6 +21,7 @@ _PERMANENT = {
     "not_in_channel",
     "is_archived",
     "msg_too_long",
+    "msg_blocks_too_long",
     "no_text",
     "invalid_blocks",
     "user_not_found",
@@ -32,6 +35,8 @@ _PERMANENT = {
     "missing_scope",
 }
 _TOKEN_GONE = {"invalid_auth", "token_revoked", "account_inactive", "not_authed"}
+# Slack refused the message's form, not its place: the same words go once more as plain text.
+_AS_TEXT = {"invalid_blocks", "msg_too_long", "msg_blocks_too_long"}
 
 METADATA_EVENT = "plaudit_outbox"
 log = logging.getLogger("plaudit.outbox")
@@ -77,25 +82,53 @@ class SlackSender:
         if isinstance(content, Upload):
             return await self._upload(client, job, content)
         try:
-            if job.kind == "ephemeral":
-                response = await client.chat_postEphemeral(
-                    channel=job.channel, user=job.user or "", **content
-                )
-                return str(response.get("message_ts") or "") or None
             if job.uncertain and job.kind == "dm":
                 found = await self._already_posted(client, job)
                 if found is not None:
                     return found
-            response = await client.chat_postMessage(
-                channel=job.channel,
-                metadata={"event_type": METADATA_EVENT, "event_payload": {"key": job.key}},
-                **content,
-            )
-            return str(response.get("ts") or "") or None
+            try:
+                return await self._post_all(client, job, blocks.posts(content))
+            except SlackApiError as exc:
+                error = str(exc.response.get("error") or "")
+                if error not in _AS_TEXT:
+                    raise
+                # Never let the form of a message lose its words (a drug-safety alert least
+                # of all): without blocks, in as many messages as the text needs.
+                log.warning(
+                    "Slack refused row %s (%s): %s; sending it as plain text",
+                    job.id,
+                    job.template,
+                    error,
+                )
+                plain = [{"text": t, "unfurl_links": False} for t in blocks.as_text(content)]
+                return await self._post_all(client, job, plain)
         except SlackApiError as exc:
             raise _mapped(exc) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise Transient(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _post_all(
+        self, client: AsyncWebClient, job: Job, messages: list[dict[str, Any]]
+    ) -> str | None:
+        """Post `messages` in order; the first one's ts is the row's. Only the last carries
+        the row's key, so a retry after a partial send sends again rather than skips."""
+        first: str | None = None
+        for number, content in enumerate(messages, 1):
+            if job.kind == "ephemeral":
+                response = await client.chat_postEphemeral(
+                    channel=job.channel, user=job.user or "", **content
+                )
+                ts = str(response.get("message_ts") or "") or None
+            else:
+                payload = {"key": job.key if number == len(messages) else f"{job.key}#{number}"}
+                response = await client.chat_postMessage(
+                    channel=job.channel,
+                    metadata={"event_type": METADATA_EVENT, "event_payload": payload},
+                    **content,
+                )
+                ts = str(response.get("ts") or "") or None
+            first = first or ts
+        return first
 
     async def _already_posted(self, client: AsyncWebClient, job: Job) -> str | None:
         """The ts of this job's DM if an earlier owner sent it before dying; Slack has no

@@ -19,6 +19,9 @@ ASK_REVIEW = "review.ask"
 APPROVE = "review.approve"
 SURVEY_ANSWER = "survey.answer"
 REJECT = "review.reject"
+# People's words go in TextBlocks of at most this many characters, so that a card too big for
+# Teams can go on in a further message (`bot.teams.send`) without cutting a word.
+PIECE = 4000
 
 
 def spans(items: Iterable[texts.Span]) -> str:
@@ -61,11 +64,11 @@ def text_blocks(text: texts.Text) -> list[dict[str, Any]]:
     body: list[dict[str, Any]] = []
     for block in text.blocks:
         if isinstance(block, texts.Pre):
-            body.append(_text(block.text, fontType="Monospace"))
+            body += _texts(block.text, fontType="Monospace")
         elif isinstance(block, texts.Small):
             body.append(_text(spans(block.spans), isSubtle=True, size="Small"))
         else:
-            body.append(_text(_block_md(block)))
+            body += _texts(_block_md(block))
     return body
 
 
@@ -87,6 +90,10 @@ def attachment(content: dict[str, Any]) -> dict[str, Any]:
 
 def _text(text: str, **extra: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": text, "wrap": True, **extra}
+
+
+def _texts(text: str, **extra: Any) -> list[dict[str, Any]]:
+    return [_text(piece, **extra) for piece in texts.pieces(text, PIECE)]
 
 
 def _execute(title: str, verb: str, data: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
@@ -127,7 +134,7 @@ def kudos_public(data: Mapping[str, Any]) -> dict[str, Any]:
         head = f"🎉 {giver} recognised {who}"
     body = [_text(head, weight="Bolder", size="Medium")]
     if data.get("message"):
-        body.append(_text(str(data["message"])))
+        body += _texts(str(data["message"]))
     if data.get("values"):
         body.append(_text(" ".join(str(v) for v in data["values"]), isSubtle=True))
     body.append(_text("React to this card to second it.", isSubtle=True, size="Small"))
@@ -144,7 +151,7 @@ def kudos_received(data: Mapping[str, Any]) -> dict[str, Any]:
         return {"text": text}
     body = [_text(f"🎉 {giver} gave you kudos", weight="Bolder")]
     if data.get("message"):
-        body.append(_text(str(data["message"])))
+        body += _texts(str(data["message"]))
     if data.get("values"):
         body.append(_text(" ".join(str(v) for v in data["values"]), isSubtle=True))
     return {"attachments": [attachment(card(body))]}
@@ -154,7 +161,7 @@ def review_request(data: Mapping[str, Any]) -> dict[str, Any]:
     review_id = data["review_id"]
     body = [
         _text(f"⏳ Held for compliance review #{review_id}", weight="Bolder"),
-        _text(str(data.get("text") or "")),
+        *_texts(str(data.get("text") or "")),
         _text(spans(texts.rules(data.get("rules") or [])), isSubtle=True),
         {
             "type": "Input.Text",

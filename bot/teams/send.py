@@ -3,7 +3,10 @@ answers onto the dispatcher's retry decisions."""
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -20,6 +23,7 @@ from botbuilder.schema import (
 )
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
+from bot.chat import texts
 from bot.jobs.outbox import Job, Permanent, RateLimited, Transient
 from bot.runtime import Runtime
 from bot.teams import render as teams_render
@@ -31,6 +35,10 @@ log = logging.getLogger("plaudit.outbox")
 # for these to be retried with backoff, as for 429 and 5xx.
 _RETRY = {401, 412, 429, 500, 502, 503, 504}
 _PERMANENT = {400, 403, 404, 405, 413}
+# Teams refuses an activity over 28 KB (413 MessageSizeTooBig); what the adapter adds to the
+# rendered fields (addresses, ids, the text format) stays well within the margin kept here.
+MAX_ACTIVITY = 28 * 1024
+BUDGET = MAX_ACTIVITY - 3 * 1024
 
 
 class TeamsSender:
@@ -44,27 +52,46 @@ class TeamsSender:
         self.app_id = app_id
 
     async def __call__(self, job: Job) -> str | None:
-        activity = _activity(job)
+        content = _content(job)
         try:
-            if job.kind in ("dm", "ephemeral"):
-                person = job.user if job.kind == "ephemeral" and job.user else job.channel
-                return await self._to_person(person, activity)
-            conv = await self.runtime.run(
-                lambda s: store.conversation(session=s, channel=job.channel)
-            )
-            if conv is None:
-                conv = await self._synthesised(job.channel)
-            if conv is None:
-                raise Permanent(f"no Teams conversation {job.channel} is known to the bot")
-            return await self._send(conv.reference, activity)
-        except HttpOperationError as exc:
-            raise _mapped(exc) from exc
-        except (ClientRequestError, aiohttp.ClientError, requests.RequestException) as exc:
-            raise Transient(f"{type(exc).__name__}: {exc}") from exc
-        except TimeoutError as exc:
-            raise Transient("the Bot Connector timed out") from exc
-        except PermissionError as exc:  # the token service refused or could not be reached
-            raise Transient(f"no token for the Bot Connector: {exc}") from exc
+            try:
+                return await self._deliver(job, fitted(content))
+            except Exception as exc:
+                if _status(_cause(exc)) != 413:
+                    raise
+                # Too big for Teams after all: the words go once more as plain text, in as
+                # many messages as they need, rather than not at all.
+                log.warning(
+                    "the Bot Connector refused row %s (%s) as too big; sending it as plain text",
+                    job.id,
+                    job.template,
+                )
+                return await self._deliver(job, as_text(content))
+        except Exception as exc:
+            mapped = _classified(_cause(exc))
+            if mapped is None or mapped is exc:
+                raise
+            raise mapped from exc
+
+    async def _deliver(self, job: Job, contents: list[dict[str, Any]]) -> str | None:
+        """Send `contents` in order, as messages to the job's conversation or person; the
+        first one's id is the row's."""
+        first: str | None = None
+        for content in contents:
+            sent = await self._one(job, _activity(content))
+            first = first or sent
+        return first
+
+    async def _one(self, job: Job, activity: Activity) -> str | None:
+        if job.kind in ("dm", "ephemeral"):
+            person = job.user if job.kind == "ephemeral" and job.user else job.channel
+            return await self._to_person(person, activity)
+        conv = await self.runtime.run(lambda s: store.conversation(session=s, channel=job.channel))
+        if conv is None:
+            conv = await self._synthesised(job.channel)
+        if conv is None:
+            raise Permanent(f"no Teams conversation {job.channel} is known to the bot")
+        return await self._send(conv.reference, activity)
 
     async def _send(self, reference: dict[str, Any], activity: Activity) -> str | None:
         ref = ConversationReference().deserialize(reference)
@@ -176,11 +203,14 @@ async def _send_to_conversation(
     return str(response.id) if response is not None and response.id else None
 
 
-def _activity(job: Job) -> Activity:
+def _content(job: Job) -> dict[str, Any]:
     try:
-        content = teams_render.message(job.template, job.data)
+        return teams_render.message(job.template, job.data)
     except teams_render.Unrenderable as exc:
         raise Permanent(str(exc)) from exc
+
+
+def _activity(content: Mapping[str, Any]) -> Activity:
     attachments = [
         Attachment(content_type=a["contentType"], content=a["content"])
         for a in content.get("attachments") or []
@@ -193,9 +223,116 @@ def _activity(job: Job) -> Activity:
     )
 
 
+def _size(value: Any) -> int:
+    """Bytes on the wire (JSON, non-ASCII escaped, as the Connector client sends it)."""
+    return len(json.dumps(value))
+
+
+def _char_size(char: str) -> int:
+    return _size(char) - 2
+
+
+def fitted(content: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rendered fields as the messages the Bot Connector takes: themselves, or, when too big,
+    a card's blocks (or a text) spread over as many messages as they need, nothing cut."""
+    if _size(content) <= BUDGET:
+        return [content]
+    cards = [
+        a["content"]
+        for a in content.get("attachments") or []
+        if a["contentType"] == teams_render.CARD
+    ]
+    if len(cards) != 1 or content.get("text"):
+        return as_text(content)
+    return [{"attachments": [teams_render.attachment(card)]} for card in _cards(cards[0])]
+
+
+def _cards(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """A card's body over cards that each keep within the budget; the buttons end the last one
+    (and every one with inputs), and each mention goes with the card that names it."""
+    frame = {k: v for k, v in card.items() if k not in ("body", "actions", "msteams")}
+    ending = {"actions": card["actions"]} if card.get("actions") else {}
+    room = BUDGET - _size({**frame, **ending, "msteams": card.get("msteams")}) - 512
+    bodies: list[list[dict[str, Any]]] = [[]]
+    for part in (p for item in card.get("body") or [] for p in _parts(item, room)):
+        if bodies[-1] and _size([*bodies[-1], part]) > room:
+            bodies.append([])
+        bodies[-1].append(part)
+    out = [{**frame, "body": body} for body in bodies]
+    for each in out:
+        # A part with inputs (a long survey) needs the buttons that send them.
+        if each is out[-1] or any(str(i.get("type")).startswith("Input.") for i in each["body"]):
+            each.update(ending)
+        shown = json.dumps(each, ensure_ascii=False)
+        named = [e for e in (card.get("msteams") or {}).get("entities") or [] if e["text"] in shown]
+        if named:
+            each["msteams"] = {"entities": named}
+    return out
+
+
+def _parts(item: dict[str, Any], room: int) -> list[dict[str, Any]]:
+    """A TextBlock too big for a card of its own, as several."""
+    if item.get("type") != "TextBlock" or _size(item) <= room:
+        return [item]
+    left = room - _size({**item, "text": ""})
+    return [{**item, "text": p} for p in texts.pieces(str(item["text"]), left, _char_size)]
+
+
+def as_text(content: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Rendered fields as plain markdown messages, each within the budget: the card's words
+    (mentions as bold names) without its layout or buttons."""
+    words = [str(content["text"])] if content.get("text") else []
+    for attachment in content.get("attachments") or []:
+        words += _words(attachment.get("content") or {})
+    text = re.sub(r"<at>(.*?)</at>", r"**\1**", "\n\n".join(words)) or "…"
+    return [{"text": piece} for piece in texts.pieces(text, BUDGET - 512, _char_size)]
+
+
+def _words(card: Mapping[str, Any]) -> list[str]:
+    found: list[str] = []
+    for item in card.get("body") or card.get("items") or []:
+        if item.get("type") == "TextBlock" and item.get("text"):
+            found.append(str(item["text"]))
+        found += _words(item)
+        for column in item.get("columns") or []:
+            found += _words(column)
+    return found
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The Connector's own error behind `exc`: the adapter hands an error raised while it
+    continues a conversation to its turn-error handler, which raises its own from it."""
+    seen = {id(exc)}
+    while not isinstance(exc, HttpOperationError) and exc.__cause__ is not None:
+        if id(exc.__cause__) in seen:
+            break
+        exc = exc.__cause__
+        seen.add(id(exc))
+    return exc
+
+
+def _classified(exc: BaseException) -> BaseException | None:
+    """The dispatcher's decision for a failure (None: not one this sender knows)."""
+    if isinstance(exc, Permanent | Transient | RateLimited):
+        return exc
+    if isinstance(exc, HttpOperationError):
+        return _mapped(exc)
+    if isinstance(exc, ClientRequestError | aiohttp.ClientError | requests.RequestException):
+        return Transient(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, TimeoutError):
+        return Transient("the Bot Connector timed out")
+    if isinstance(exc, PermissionError):  # the token service refused or could not be reached
+        return Transient(f"no token for the Bot Connector: {exc}")
+    return None
+
+
+def _status(exc: BaseException) -> int:
+    return int(getattr(getattr(exc, "response", None), "status_code", 0) or 0)
+
+
 def _mapped(exc: HttpOperationError) -> Exception:
     response = exc.response
-    status = int(getattr(response, "status_code", 0) or 0)
+    status = _status(exc)
     if status == 429:
         headers = getattr(response, "headers", {}) or {}
         retry = headers.get("Retry-After") or headers.get("retry-after")

@@ -543,7 +543,7 @@ class FakeConnector:
             return missing
         match method, parts[1:]:
             case "POST", []:
-                return self._create(body)
+                return self._create(body, raw)
             case "GET", []:
                 return self._list_conversations()
             case "POST", [conversation, "activities"]:
@@ -566,9 +566,11 @@ class FakeConnector:
     def _next_id(self) -> str:
         return str(next(self._ids))
 
-    def _create(self, params: Any) -> _Answer:
+    def _create(self, params: Any, raw: bytes = b"") -> _Answer:
         if not isinstance(params, dict):
             return _Answer(400, _error("BadSyntax", "Incorrect conversation creation parameters"))
+        if len(raw) > self.max_activity_bytes:  # the first activity travels in the request
+            return _Answer(413, _error("MessageSizeTooBig", "Message size too big."))
         lowered = {k.lower(): v for k, v in params.items()}  # the service ignores key case
         channel_data = lowered.get("channeldata") or {}
         tenant = lowered.get("tenantid") or (channel_data.get("tenant") or {}).get("id")

@@ -1,4 +1,5 @@
-"""A fake Slack Web API on loopback: Slack's wire format, recorded calls, injected failures."""
+"""A fake Slack Web API on loopback: Slack's wire format, recorded calls, injected failures,
+and Slack's refusal of messages and views beyond its limits (`refusal`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,148 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
+
 from tests.fakes import loopback
+
+# Slack's limits: blocks in a message and in a view, a message's `text`, a context element's
+# text, a button's or an option's text, an option's value.
+MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, MAX_TEXT = 50, 100, 40_000
+MAX_CONTEXT_TEXT, MAX_LABEL, MAX_OPTION_VALUE = 2000, 75, 150
+# The words all of a message's blocks may carry. Slack documents no number; it answers
+# `msg_blocks_too_long` from about 11,000 characters (reported between 11,341 and 13,297).
+MAX_BLOCKS_TEXT = 11_000
+_MESSAGES = ("chat.postMessage", "chat.postEphemeral", "chat.update")
+_VIEWS = ("views.open", "views.update", "views.push")
+
+
+def refusal(method: str, args: dict[str, Any]) -> dict[str, Any] | None:
+    """Slack's answer (HTTP 200, `ok: false`) to a message or view it refuses for its size or
+    form, as Slack words it; None when Slack takes it."""
+    if method in _MESSAGES:
+        if len(str(args.get("text") or "")) > MAX_TEXT:
+            return {"ok": False, "error": "msg_too_long"}
+        blocks = _decoded(args.get("blocks"))
+        problems = block_problems(blocks, most=MAX_MESSAGE_BLOCKS, where="/blocks")
+        if problems:
+            return {
+                "ok": False,
+                "error": "invalid_blocks",
+                "errors": [p.removeprefix("[ERROR] ") for p in problems],
+                "response_metadata": {"messages": problems},
+            }
+        if sum(len(t) for b in blocks or [] for t in _words(b)) > MAX_BLOCKS_TEXT:
+            return {"ok": False, "error": "msg_blocks_too_long"}
+    if method in _VIEWS:
+        view = _decoded(args.get("view")) or {}
+        blocks = view.get("blocks") if isinstance(view, dict) else None
+        problems = block_problems(blocks, most=MAX_VIEW_BLOCKS, where="/view/blocks")
+        if problems:
+            # A view's blocks are one of its arguments: Slack calls them invalid arguments.
+            return {
+                "ok": False,
+                "error": "invalid_arguments",
+                "response_metadata": {"messages": problems},
+            }
+    return None
+
+
+def block_problems(
+    blocks: Any, *, most: int = MAX_MESSAGE_BLOCKS, where: str = "/blocks"
+) -> list[str]:
+    """What Slack says of `blocks` it refuses ("[ERROR] ... [json-pointer:...]"): slack_sdk's
+    own Block Kit models, which carry the per-block limits (a section's 3,000 characters, a
+    header's 150), plus the limits those models leave out; empty when Slack takes them."""
+    if blocks is None:
+        return []
+    if not isinstance(blocks, list):
+        return [f"[ERROR] must be an array [json-pointer:{where}]"]
+    problems = []
+    if len(blocks) > most:
+        problems.append(f"[ERROR] no more than {most} items allowed [json-pointer:{where}]")
+    for index, raw in enumerate(blocks):
+        problems += [f"[ERROR] {p} [json-pointer:{where}/{index}]" for p in _block_problems(raw)]
+    return problems
+
+
+def _block_problems(raw: Any) -> list[str]:
+    if not isinstance(raw, dict):
+        return ["must be an object"]
+    try:
+        block = Block.parse(raw)
+        if block is None:
+            return [f"unsupported block type {raw.get('type')!r}"]
+        block.validate_json()
+    except SlackObjectFormationError as exc:
+        return [str(exc)]
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        return [f"invalid block: {exc!r}"]
+    problems: list[str] = []
+    kind = raw.get("type")
+    if kind == "section" and "text" in raw and not str((raw["text"] or {}).get("text") or ""):
+        problems.append("must be more than 0 characters (text)")
+    if kind == "context":
+        for element in raw.get("elements") or []:
+            text = element.get("text") if isinstance(element, dict) else None
+            if isinstance(text, str) and not 0 < len(text) <= MAX_CONTEXT_TEXT:
+                problems.append(f"context text must be 1 to {MAX_CONTEXT_TEXT} characters")
+    for element in _interactive(raw):
+        problems += _element_problems(element)
+    return problems
+
+
+def _interactive(block: dict[str, Any]) -> list[dict[str, Any]]:
+    """A block's buttons and menus: an actions block's elements, a section's accessory."""
+    found = (
+        [e for e in block.get("elements") or [] if isinstance(e, dict)]
+        if block.get("type") == "actions"
+        else []
+    )
+    accessory = block.get("accessory")
+    return found + ([accessory] if isinstance(accessory, dict) else [])
+
+
+def _element_problems(element: dict[str, Any]) -> list[str]:
+    problems = []
+    label = element.get("text")
+    if isinstance(label, dict) and len(str(label.get("text") or "")) > MAX_LABEL:
+        problems.append(f"button text must be less than {MAX_LABEL + 1} characters")
+    chosen = element.get("initial_option")
+    options = [
+        *(element.get("options") or []),
+        *(element.get("initial_options") or []),
+        *([chosen] if isinstance(chosen, dict) else []),
+    ]
+    for option in options:
+        if len(str((option.get("text") or {}).get("text") or "")) > MAX_LABEL:
+            problems.append(f"option text must be less than {MAX_LABEL + 1} characters")
+        if len(str(option.get("value") or "")) > MAX_OPTION_VALUE:
+            problems.append(f"option value must be less than {MAX_OPTION_VALUE + 1} characters")
+    return problems
+
+
+def _words(block: Any) -> list[str]:
+    """The text a block carries (its sections, headers and context lines)."""
+    if not isinstance(block, dict):
+        return []
+    text = block.get("text")
+    found = [str(text.get("text") or "")] if isinstance(text, dict) else []
+    return found + [
+        str(e["text"])
+        for e in block.get("elements") or []
+        if isinstance(e, dict) and isinstance(e.get("text"), str)
+    ]
+
+
+def _decoded(value: Any) -> Any:
+    """An argument as sent: JSON in a form field, or already a JSON value."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
 
 
 @dataclass
@@ -274,7 +416,7 @@ class FakeSlack:
             self._reply(request, 200, {"ok": False, "error": "invalid_auth"})
             return
         handler = self._methods().get(method)
-        body = (
+        body = refusal(method, args) or (
             handler({**args, "_team": team})
             if handler
             else {"ok": False, "error": "unknown_method"}
