@@ -1,4 +1,9 @@
-"""The review queue: held kudos wait for a reviewer, who approves (published once) or rejects."""
+"""The review queue: held kudos wait for a reviewer, who approves (published once) or rejects.
+
+Separation of duties lives here, so every surface (Slack, Teams, the dashboard, the CLI)
+keeps it: only reviewers decide, nobody decides on a kudos they gave or asked to have
+reviewed, a rejection needs a reason (kept on the review and in the audit trail), and a
+decision on a review already decided changes nothing."""
 
 from __future__ import annotations
 
@@ -12,8 +17,18 @@ from handlers.events import Person
 from handlers.messages import Template
 from handlers.policy import KudosPolicy
 from storage import people, queries
-from storage.models import Recognition, RecognitionRecipient, Review
+from storage.models import Member, Recognition, RecognitionRecipient, Review
 from storage.people import MemberRow
+
+# Why a step was refused, for surfaces that answer differently (the dashboard's status codes).
+REFUSED = "refused"
+NOT_REVIEWER = "not_reviewer"
+OWN_TEXT = "own_text"
+NO_SUCH_REVIEW = "no_such_review"
+ALREADY_DECIDED = "already_decided"
+NEEDS_REASON = "needs_reason"
+MAX_REASON = 1000  # the length of `Review.reason`
+REVIEWER_ROLE = "reviewer"  # the roster role that makes a member a reviewer
 
 
 @dataclass(frozen=True)
@@ -25,6 +40,7 @@ class Decided:
 @dataclass(frozen=True)
 class NotAllowed:
     message: str
+    code: str = REFUSED
 
 
 ReviewResult = Decided | NotAllowed
@@ -43,14 +59,7 @@ def open_review(
     review = Review(recognition_id=recognition.id, requested_by=requested_by, created_at=now)
     session.add(review)
     session.flush()
-    assert review.id is not None
-    data = {
-        "review_id": review.id,
-        "recognition_id": recognition.id,
-        "text": recognition.text,
-        "rules": [f["rule"] for f in recognition.findings],
-        "requested_by": requested_by,
-    }
+    data = _request(review, recognition)
     channels = [
         ("slack", recognition.workspace, policy.review_channel, ""),
         ("teams", None, policy.teams_review_channel, ":teams"),
@@ -123,16 +132,18 @@ def decide(
     policy: KudosPolicy,
     now: datetime,
 ) -> ReviewResult:
-    """Approve (publish exactly once) or reject (tell the giver why) a held kudos."""
-    if not _is_reviewer(reviewer, policy):
-        return NotAllowed("Only reviewers named in plaudit.yaml can decide on held kudos.")
+    """Approve (publish exactly once) or reject (tell the giver why) a held kudos, when
+    `reviewer` may decide on it; a refusal changes nothing."""
+    refused = check_decider(review_id, reviewer, session=session, policy=policy)
+    if refused is not None:
+        return refused
+    reason = (reason or "").strip() or None
+    if not approve and reason is None:
+        return NotAllowed("Say why it is rejected, so the giver can learn from it.", NEEDS_REASON)
+    if reason is not None and len(reason) > MAX_REASON:
+        return NotAllowed("Keep the reason under 1,000 characters.", NEEDS_REASON)
     review = session.get(Review, review_id)
-    if review is None:
-        return NotAllowed(f"There is no review #{review_id}.")
-    if review.status != "pending":
-        return NotAllowed(f"Review #{review_id} was already {review.status}.")
-    if not approve and not (reason or "").strip():
-        return NotAllowed("Say why it is rejected, so the giver can learn from it.")
+    assert review is not None
     recognition = session.get(Recognition, review.recognition_id)
     assert recognition is not None and recognition.id is not None
     review.status = "approved" if approve else "rejected"
@@ -155,6 +166,139 @@ def decide(
     )
     assert review.id is not None
     return Decided(review.id, review.status)
+
+
+def check_decider(
+    review_id: int, person: Person, *, session: Session, policy: KudosPolicy
+) -> NotAllowed | None:
+    """Why `person` may not decide on review `review_id` now; None when they may."""
+    decider = _decider(session, person, policy)
+    if not decider.reviewer:
+        return _not_reviewer()
+    # A number no review can have (the column is a 32-bit integer) is simply not found.
+    review = session.get(Review, review_id) if 0 < review_id < 2**31 else None
+    recognition = session.get(Recognition, review.recognition_id) if review else None
+    if review is None or recognition is None:
+        return NotAllowed(f"There is no review #{review_id}.", NO_SUCH_REVIEW)
+    return _refusal(review, recognition, decider)
+
+
+def refusals(session: Session, person: Person, policy: KudosPolicy) -> dict[int, NotAllowed]:
+    """Why `person` may not decide on each pending review they may not decide on, by id."""
+    decider = _decider(session, person, policy)
+    found: dict[int, NotAllowed] = {}
+    for review, recognition in pending(session):
+        refused = _refusal(review, recognition, decider) if decider.reviewer else _not_reviewer()
+        if refused is not None and review.id is not None:
+            found[review.id] = refused
+    return found
+
+
+def request(session: Session, review_id: int) -> messages.ReviewRequest | None:
+    """What the review card of a pending review shows, to draw it again."""
+    review = session.get(Review, review_id)
+    if review is None or review.status != "pending":
+        return None
+    recognition = session.get(Recognition, review.recognition_id)
+    return _request(review, recognition) if recognition is not None else None
+
+
+@dataclass(frozen=True)
+class _Decider:
+    """Who is deciding: the members they are (by platform id or email), and whether they
+    are a reviewer (named in `compliance.reviewers`, or holding the roster role)."""
+
+    members: frozenset[int]
+    reviewer: bool
+
+
+def _decider(session: Session, person: Person, policy: KudosPolicy) -> _Decider:
+    """Who is deciding. Reviewer rights come only from the member behind this platform
+    identity (its ids and its own email, never the address a directory reports for the
+    identity); their own text is looked for more widely, by that address too, so giving in
+    one place and deciding in another is still caught."""
+    own, email_counts = _behind(session, person)
+    ids = {m.id for m in _rows_of(session, person)} | {m.id for m in own}
+    members = list(session.exec(select(Member).where(col(Member.id).in_(ids)))) if ids else []
+    behind = [m for m in members if m.id in {o.id for o in own}]
+    names = {person.user_id.lower()} | ({(person.email or "").lower()} if email_counts else set())
+    for m in behind:
+        names |= {(people.platform_id(m, p) or "").lower() for p in ("slack", "teams", "email")}
+    listed = {r.strip().lower() for r in policy.reviewers} - {""}
+    on_roster = any(m.active and REVIEWER_ROLE in {r.lower() for r in m.roles} for m in behind)
+    return _Decider(frozenset(ids), bool(names & listed) or on_roster)
+
+
+def _behind(session: Session, person: Person) -> tuple[list[MemberRow], bool]:
+    """The member behind this identity, and whether the identity's email speaks for it.
+    By platform id; or, for an identity seen for the first time, as `members.upsert_many`
+    would link it on first sight (read-only here): to the member holding its email when
+    that member has no identity on this platform yet, or to a new member when no member
+    holds the email. An address held by a member who is someone else on this platform
+    gives nothing."""
+    own = people.by_platform_ids(
+        session=session, platform=person.platform, workspace=person.workspace, ids=[person.user_id]
+    )
+    if own or person.platform == "email" or not person.email:
+        return own, person.platform == "email"
+    holders = people.by_platform_ids(
+        session=session, platform="email", workspace=None, ids=[person.email]
+    )
+    linkable = [m for m in holders if people.platform_id(m, person.platform) is None]
+    return linkable, not holders or bool(linkable)
+
+
+def _rows_of(session: Session, person: Person) -> list[MemberRow]:
+    """The members `person` may be: by their id on their platform, and by their email."""
+    found = people.by_platform_ids(
+        session=session, platform=person.platform, workspace=person.workspace, ids=[person.user_id]
+    )
+    if person.email:
+        found += people.by_platform_ids(
+            session=session, platform="email", workspace=None, ids=[person.email]
+        )
+    return found
+
+
+def _refusal(review: Review, recognition: Recognition, decider: _Decider) -> NotAllowed | None:
+    """Why a reviewer may not decide on `review`: decided already, or their own text."""
+    number = review.id
+    if review.status != "pending":
+        return NotAllowed(
+            f"Review #{number} was already {review.status}; nothing was changed.",
+            ALREADY_DECIDED,
+        )
+    if recognition.giver_id in decider.members:
+        return NotAllowed(
+            f"You gave the kudos in review #{number}, so another reviewer decides on it; "
+            "nothing was changed.",
+            OWN_TEXT,
+        )
+    kind, _, member = review.requested_by.partition(":")
+    if kind == "member" and member.isdigit() and int(member) in decider.members:
+        return NotAllowed(
+            f"You asked for review #{number}, so another reviewer decides on it; "
+            "nothing was changed.",
+            OWN_TEXT,
+        )
+    return None
+
+
+def _not_reviewer() -> NotAllowed:
+    return NotAllowed(
+        "Only reviewers can approve or reject held kudos; nothing was changed.", NOT_REVIEWER
+    )
+
+
+def _request(review: Review, recognition: Recognition) -> messages.ReviewRequest:
+    assert review.id is not None and recognition.id is not None
+    return {
+        "review_id": review.id,
+        "recognition_id": recognition.id,
+        "text": recognition.text,
+        "rules": [f["rule"] for f in recognition.findings],
+        "requested_by": review.requested_by,
+    }
 
 
 def _publish(
@@ -201,11 +345,6 @@ def _tell_rejected(
     )
     if notice:
         queries.enqueue(session=session, message=notice)
-
-
-def _is_reviewer(person: Person, policy: KudosPolicy) -> bool:
-    allowed = {r.lower() for r in policy.reviewers}
-    return person.user_id.lower() in allowed or (person.email or "").lower() in allowed
 
 
 def _member(session: Session, person: Person) -> int | None:

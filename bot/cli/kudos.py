@@ -147,7 +147,7 @@ def cmd_review(args: argparse.Namespace) -> int:
             return 0
         if args.id is None or not args.as_email:
             raise UsageError(f"review {args.action} needs an ID and --as EMAIL")
-        if args.action == "reject" and not args.reason:
+        if args.action == "reject" and not (args.reason or "").strip():
             raise UsageError("review reject needs --reason")
         reviewer = Person("email", None, args.as_email.lower(), args.as_email, email=args.as_email)
         result = runtime.run_sync(

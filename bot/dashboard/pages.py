@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -14,6 +15,7 @@ from bot.dashboard.auth import MANAGER, SAFETY, Viewer, base_path
 from bot.dashboard.charts import board_chart
 from handlers import review
 from handlers.events import Person
+from handlers.policy import KudosPolicy
 
 if TYPE_CHECKING:
     from bot.dashboard.core import Dashboard
@@ -104,7 +106,14 @@ async def reviews(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    waiting = await d.runtime.run(queries.pending_reviews)
+    """The queue. Buttons only where this viewer may decide: a reviewer, on kudos they
+    neither gave nor sent for review; anyone else sees the queue read-only."""
+    reviewer, policy = Person.by_email(viewer.email, viewer.name), _review_policy(d)
+
+    def load(s: Session) -> tuple[list[queries.Pending], dict[int, review.NotAllowed]]:
+        return queries.pending_reviews(s), review.refusals(s, reviewer, policy)
+
+    waiting, refused = await d.runtime.run(load)
     done = None
     decided, outcome = (
         request.query_params.get("decided", ""),
@@ -122,10 +131,23 @@ async def reviews(
         waiting=waiting,
         done=done,
         error=error,
+        read_only=any(r.code == review.NOT_REVIEWER for r in refused.values()),
+        own={i for i, r in refused.items() if r.code == review.OWN_TEXT},
     )
 
 
+# How the dashboard answers a refused decision; nothing was changed in any case.
+REFUSAL_STATUS = {
+    review.NOT_REVIEWER: 403,
+    review.OWN_TEXT: 403,
+    review.NO_SUCH_REVIEW: 404,
+    review.ALREADY_DECIDED: 409,
+    review.NEEDS_REASON: 400,
+}
+
+
 async def decide(d: Dashboard, request: Request, viewer: Viewer) -> Response:
+    """Approve or reject, as the use case allows: who may decide is its rule, not a role."""
     if request.path_params["verdict"] not in ("approve", "reject"):
         return d.problem(request, 404, "Not found", "No such decision.", viewer=viewer)
     fields = await d.form(request, viewer)
@@ -134,22 +156,7 @@ async def decide(d: Dashboard, request: Request, viewer: Viewer) -> Response:
     review_id = int(request.path_params["review_id"])
     approve = request.path_params["verdict"] == "approve"
     reason = (fields.get("reason") or "").strip()
-    if not approve and not reason:
-        return await reviews(
-            d,
-            request,
-            viewer,
-            error=f"Review #{review_id}: say why it is rejected, so the giver can learn.",
-            status=400,
-        )
-    if len(reason) > 1000:
-        return await reviews(
-            d, request, viewer, error="Keep the reason under 1,000 characters.", status=400
-        )
-    reviewer = Person.by_email(viewer.email, viewer.name)
-    # The dashboard has checked the role (plaudit.yaml or the roster): let this reviewer
-    # decide even when plaudit.yaml names them only for the dashboard.
-    policy = replace(d.runtime.policy, reviewers=(*d.runtime.policy.reviewers, viewer.email))
+    reviewer, policy = Person.by_email(viewer.email, viewer.name), _review_policy(d)
     now = d.runtime.clock.now()
     result = await d.runtime.run(
         lambda s: review.decide(
@@ -163,12 +170,23 @@ async def decide(d: Dashboard, request: Request, viewer: Viewer) -> Response:
         )
     )
     if isinstance(result, review.NotAllowed):
-        return await reviews(d, request, viewer, error=result.message, status=409)
+        error = result.message
+        if result.code == review.NEEDS_REASON and not reason:
+            error = f"Review #{review_id}: say why it is rejected, so the giver can learn."
+        status = REFUSAL_STATUS.get(result.code, 409)
+        return await reviews(d, request, viewer, error=error, status=status)
     d.runtime.poke()
     return RedirectResponse(
         f"{base_path(request)}/reviews?decided={result.review_id}&status={result.status}",
         status_code=303,
     )
+
+
+def _review_policy(d: Dashboard) -> KudosPolicy:
+    """The kudos policy with the dashboard's configured reviewers too (roster roles are
+    the use case's own); being an admin makes nobody a reviewer."""
+    extra = tuple(r for r in d.config.reviewers if r not in d.runtime.policy.reviewers)
+    return replace(d.runtime.policy, reviewers=(*d.runtime.policy.reviewers, *extra))
 
 
 async def audit(d: Dashboard, request: Request, viewer: Viewer) -> Response:

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from bot.runtime import Runtime
 from bot.slack import blocks as slack_render
 from bot.slack.people import SlackPeople
-from handlers import kudos, review
+from handlers import kudos, members, review
 from handlers.events import Person
 
 log = logging.getLogger("plaudit.slack")
@@ -23,9 +23,14 @@ def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
     policy = runtime.policy
 
     async def person(body: dict[str, Any]) -> Person:
+        """Who clicked, as their member (created or linked on first sight) and carrying the
+        member's email: reviewer rights never come from an address Slack reports for an
+        identity that is not linked to a reviewer's member."""
         user = body.get("user") or {}
         team = str((body.get("team") or {}).get("id") or user.get("team_id") or "")
-        return await people.get(team, str(user.get("id")))
+        found = await people.get(team, str(user.get("id")))
+        now = runtime.clock.now()
+        return await runtime.run(lambda s: members.recognise(found, session=s, now=now))
 
     def answer(
         session: Session, result: review.ReviewResult, who: Person, body: dict[str, Any]
@@ -107,10 +112,22 @@ def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
     async def on_reject(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
     ) -> None:
+        """Ask a reviewer why; someone who may not decide is told so instead of a form."""
         await ack()
+        who = await person(body)
+        review_id = int(action.get("value") or 0)
+
+        def check(session: Session) -> review.NotAllowed | None:
+            refused = review.check_decider(review_id, who, session=session, policy=policy)
+            if refused is not None:
+                answer(session, refused, who, body)
+            return refused
+
+        if await runtime.run(check) is not None:
+            runtime.poke()
+            return
         await client.views_open(
-            trigger_id=body["trigger_id"],
-            view=slack_render.reject_modal(int(action.get("value") or 0)),
+            trigger_id=body["trigger_id"], view=slack_render.reject_modal(review_id)
         )
 
     @app.view(slack_render.REJECT_MODAL)
@@ -133,6 +150,7 @@ def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
             )
         )
         if isinstance(result, review.NotAllowed):
+            # Shown under the reason; nothing was decided, and Cancel closes the form.
             await ack(response_action="errors", errors={"reason": result.message[:150]})
             return
         await ack()

@@ -475,17 +475,17 @@ def test_a_reviewer_approves_a_held_kudos_and_it_is_published(world: World) -> N
 
 def test_rejecting_needs_a_reason_and_nothing_changes_without_one(world: World) -> None:
     site = world.serve()
-    ada = site.client("ada")  # an admin who is no reviewer in plaudit.yaml
-    page = ada.get("/dashboard/reviews")
+    rae = site.client("rae")  # a reviewer by roster role, not in plaudit.yaml
+    page = rae.get("/dashboard/reviews")
     with world.db() as s:
         pending = s.exec(select(Review).where(Review.status == "pending")).one()
     url = f"/dashboard/reviews/{pending.id}/reject"
-    missing = ada.post(url, data={"csrf": csrf_of(page), "reason": "   "})
+    missing = rae.post(url, data={"csrf": csrf_of(page), "reason": "   "})
     assert missing.status_code == 400 and "say why it is rejected" in missing.text
     with world.db() as s:
         assert s.get(Review, pending.id).status == "pending"  # type: ignore[union-attr]
         assert s.get(Recognition, world.ids["held"]).outcome == "hold"  # type: ignore[union-attr]
-    done = ada.post(url, data={"csrf": csrf_of(page), "reason": "Off-label use <b>here</b>"})
+    done = rae.post(url, data={"csrf": csrf_of(page), "reason": "Off-label use <b>here</b>"})
     assert done.status_code == 303
     with world.db() as s:
         review = s.get(Review, pending.id)
