@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, col, select
 
-from storage import queries
+from storage import people, queries
 from storage.models import Member
 from storage.people import ROSTER_IDS
 
@@ -85,6 +85,8 @@ def import_rows(rows: Sequence[Row], *, session: Session, now: datetime) -> Repo
         try:
             with session.begin_nested():
                 results[email] = _upsert(session, values, now)
+        except Refused as exc:
+            report.rejected.append((row.line, str(exc)))
         except Exception as exc:  # one row's failure must not abort the others
             report.rejected.append((row.line, f"could not be stored ({type(exc).__name__})"))
     for email, (row, values) in clean.items():
@@ -195,9 +197,56 @@ def _cycle(start: str, managers: Mapping[str, str]) -> bool:
 _FIELDS = ("display_name", *ROSTER_IDS.values(), "team", "region", "therapeutic_area")
 
 
+class Refused(Exception):
+    """A row that cannot be stored as it is; the message says why."""
+
+
+def _holders(
+    session: Session, values: Mapping[str, object], member: Member | None
+) -> dict[str, list[Member]]:
+    """Other members that already hold a chat id this row gives its person (one the person's
+    member does not have yet), by "slack_id U…" / "teams_id …"."""
+    found: dict[str, list[Member]] = {}
+    for key, column in ROSTER_IDS.items():
+        wanted = values[column]
+        if wanted is None or (member is not None and getattr(member, column) == wanted):
+            continue
+        platform = key.removesuffix("_id")
+        stmt = select(Member).where(people.has_platform_id(platform, [str(wanted)]))
+        others = [m for m in session.exec(stmt) if member is None or m.id != member.id]
+        if others:
+            found[f"{key} {wanted}"] = others
+    return found
+
+
+def _owner(session: Session, values: Mapping[str, object], member: Member | None) -> Member | None:
+    """The member this row updates: the one with its email, else the one chat member that
+    holds its ids and has no email yet (someone who used Slack or Teams before the roster
+    listed them). Raises `Refused` when an id already belongs to someone else: an identity
+    never moves from one member to another."""
+    holders = _holders(session, values, member)
+    if not holders:
+        return member
+    distinct = {m.id: m for found in holders.values() for m in found}
+    if member is None and len(distinct) == 1:
+        (only,) = distinct.values()
+        if only.email is None:
+            return only
+    ids, others = next(iter(holders.items()))
+    who = ", ".join(m.email or f"member #{m.id} (no email)" for m in others)
+    raise Refused(
+        f"{ids} already belongs to {who}; an identity is never moved from one member to "
+        "another (correct the file, or undo a wrong link with plaudit roster unlink)"
+    )
+
+
 def _upsert(session: Session, values: Mapping[str, object], now: datetime) -> str:
-    member = session.exec(select(Member).where(Member.email == values["email"])).first()
+    by_email = session.exec(select(Member).where(Member.email == values["email"])).first()
+    member = _owner(session, values, by_email)
     wanted = {k: values[k] for k in _FIELDS if values[k] is not None}
+    if member is not None and by_email is None:
+        _audit_adopted(session, member, values, now)
+        wanted["email"] = values["email"]
     wanted["roles"] = values["roles"]
     if values["timezone"]:
         wanted["timezone"] = values["timezone"]
@@ -221,6 +270,24 @@ def _upsert(session: Session, values: Mapping[str, object], now: datetime) -> st
     session.add(member)
     session.flush()
     return "updated"
+
+
+def _audit_adopted(
+    session: Session, member: Member, values: Mapping[str, object], now: datetime
+) -> None:
+    """A chat member without an email becomes the roster's person (first link, audited)."""
+    queries.append_audit(
+        session=session,
+        actor="roster",
+        action="member.linked",
+        subject=f"member:{member.id}",
+        detail={
+            "by": "roster",
+            "email": values["email"],
+            "ids": {k: values[c] for k, c in ROSTER_IDS.items() if values[c] is not None},
+        },
+        at=now,
+    )
 
 
 def _link_manager(session: Session, email: str, manager_email: str, now: datetime) -> bool:

@@ -26,9 +26,15 @@ _COLUMNS = (
     _member.c.slack_user_id,
     _member.c.teams_aad_id,
 )
-_BY_SLACK = sa_select(*_COLUMNS).where(
-    _member.c.slack_team_id == bindparam("workspace"),
-    _member.c.slack_user_id.in_(bindparam("ids", expanding=True)),
+# A Slack user id in this workspace; or one the roster gave without a workspace (HR's file
+# names no team), which the first sighting in a workspace claims. Claimed rows come first.
+_BY_SLACK = (
+    sa_select(*_COLUMNS)
+    .where(
+        (_member.c.slack_team_id == bindparam("workspace")) | _member.c.slack_team_id.is_(None),
+        _member.c.slack_user_id.in_(bindparam("ids", expanding=True)),
+    )
+    .order_by(_member.c.slack_team_id.is_(None), _member.c.id)
 )
 _BY_TEAMS = sa_select(*_COLUMNS).where(_member.c.teams_aad_id.in_(bindparam("ids", expanding=True)))
 _BY_EMAIL = sa_select(*_COLUMNS).where(
@@ -57,7 +63,8 @@ def _rows(result: Any) -> list[MemberRow]:
 def by_platform_ids(
     *, session: Session, platform: str, workspace: str | None, ids: list[str]
 ) -> list[MemberRow]:
-    """Members with these Slack ids (in `workspace`), Teams AAD ids, or emails."""
+    """Members with these Slack ids (in `workspace`, then those the roster gave with no
+    workspace yet), Teams AAD ids, or emails."""
     if not ids:
         return []
     if platform == "slack":
@@ -150,13 +157,20 @@ def identity_values(platform: str, workspace: str | None, user_id: str) -> dict[
     return {}
 
 
-def in_other_workspace(member: Reachable, platform: str, workspace: str | None) -> bool:
-    """Does `member` already have a Slack identity in a workspace other than `workspace`?"""
+def unclaimed(member: Reachable, platform: str, workspace: str | None) -> bool:
+    """Is `member`'s identity on `platform` one the roster gave without a workspace, which a
+    sighting in `workspace` now claims (a Slack user id with no team yet)?"""
     return (
         platform == "slack"
+        and workspace is not None
         and member.slack_user_id is not None
-        and member.slack_team_id != workspace
+        and member.slack_team_id is None
     )
+
+
+def cleared_identity(platform: str) -> dict[str, object]:
+    """The member columns that, set so, leave a member with no identity on `platform`."""
+    return {column: None for column in identity_values(platform, None, "")}
 
 
 def person_fields(

@@ -12,11 +12,36 @@ from sqlmodel import Session
 
 from bot.cli.bootstrap import UsageError, build_runtime, load_settings
 from bot.settings import Settings
-from handlers import history, privacy, retention, roster
+from handlers import history, members, privacy, retention, roster
+
+
+def _unlink(settings: Settings, email: str, platform: str | None) -> int:
+    """Undo a link: the member keeps their email and records, the identity goes."""
+    if platform is None:
+        raise UsageError("roster unlink needs --platform slack or --platform teams")
+    runtime = build_runtime(settings)
+    try:
+        done = runtime.run_sync(
+            lambda s: members.unlink(
+                email, platform, session=s, now=runtime.clock.now(), actor="cli"
+            )
+        )
+    finally:
+        runtime.close()
+    if isinstance(done, str):
+        print(done)
+        return 1
+    print(
+        f"{email.strip().lower()} is no longer linked to {platform.title()} user "
+        f"{done.user_id}; that identity is now member #{done.detached_id}, without an email."
+    )
+    return 0
 
 
 def cmd_roster(args: argparse.Namespace) -> int:
     settings = load_settings()
+    if args.action == "unlink":
+        return _unlink(settings, args.target, args.platform)
     if args.action == "import":
         rows = [roster.Row(n, v) for n, v in _read_csv(Path(args.target), roster.COLUMNS)]
     runtime = build_runtime(settings)
@@ -157,13 +182,22 @@ def cmd_privacy(args: argparse.Namespace) -> int:
 
 def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The roster, import and privacy commands."""
-    ros = sub.add_parser("roster", help="import the people list, deactivate leavers")
-    ros.add_argument("action", choices=["import", "deactivate"])
-    ros.add_argument("target", help="CSV file to import, or the email to deactivate")
+    ros = sub.add_parser(
+        "roster", help="import the people list, deactivate leavers, undo a chat identity link"
+    )
+    ros.add_argument("action", choices=["import", "deactivate", "unlink"])
+    ros.add_argument(
+        "target", help="CSV file to import, or the member's email to deactivate or unlink"
+    )
     ros.add_argument(
         "--deactivate-missing",
         action="store_true",
         help="with import: deactivate members whose email is not in the file",
+    )
+    ros.add_argument(
+        "--platform",
+        choices=["slack", "teams"],
+        help="with unlink: which chat identity to take off the member",
     )
     ros.set_defaults(func=cmd_roster)
 

@@ -32,6 +32,14 @@ def tenant(channel_data: Any) -> str | None:
     return None
 
 
+def tenants_named(activity: Any) -> set[str]:
+    """Every tenant id the activity names (`conversation.tenantId`, `channelData.tenant.id`),
+    lower-cased: one for a well-formed Teams activity."""
+    conversation = getattr(activity, "conversation", None)
+    named = {getattr(conversation, "tenant_id", None), tenant(activity.channel_data)}
+    return {str(t).strip().lower() for t in named if t and str(t).strip()}
+
+
 def client_timezone(activity: Any) -> str | None:
     for entity in activity.entities or []:
         if getattr(entity, "type", None) == "clientInfo":

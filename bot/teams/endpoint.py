@@ -14,6 +14,7 @@ from msrest.exceptions import DeserializationError  # type: ignore[attr-defined]
 
 from bot.runtime import Runtime
 from bot.settings import Settings
+from bot.teams import activity as parsed
 from bot.teams.auth import authentication
 from bot.teams.bot import TeamsBot
 from bot.teams.send import TeamsSender
@@ -32,6 +33,8 @@ class TeamsEndpoint:
     adapter: CloudAdapter
     bot: TeamsBot
     sender: TeamsSender
+    # The tenants whose activities are handled; None: any (the local emulator only).
+    tenants: frozenset[str] | None = frozenset()
 
     async def handle(self, body: bytes, authorization: str | None) -> tuple[int, Any]:
         """(HTTP status, JSON body or None) for one delivered activity."""
@@ -58,6 +61,9 @@ class TeamsEndpoint:
         if authenticated is None or authenticated.claims_identity is None:
             log.info("refused a Teams activity without a usable token")
             return 401, {"error": "unauthorized"}
+        refused = self._other_tenant(activity)
+        if refused:
+            return 403, {"error": "forbidden", "detail": refused}
         try:
             invoke = await self.adapter.process_activity(authenticated, activity, self.bot.on_turn)
         except TurnFailed:
@@ -66,6 +72,21 @@ class TeamsEndpoint:
         if invoke is None:
             return 200, None
         return int(invoke.status), invoke.body
+
+    def _other_tenant(self, activity: Activity) -> str | None:
+        """Why an activity from outside the served tenants is refused (before the turn runs,
+        so nothing is read or written), or None."""
+        if self.tenants is None:
+            return None
+        named = parsed.tenants_named(activity)
+        if len(named) == 1 and named <= self.tenants:
+            return None
+        log.warning(
+            "refused a Teams activity from tenant %s (served: %s)",
+            ", ".join(sorted(named)) or "none named",
+            ", ".join(sorted(self.tenants)) or "none",
+        )
+        return "this organisation's Teams is not served by this Plaudit"
 
 
 def _incomplete(activity: Activity) -> str | None:
@@ -102,4 +123,4 @@ def teams_endpoint(settings: Settings, runtime: Runtime) -> TeamsEndpoint:
     adapter.on_turn_error = on_error
     bot = TeamsBot(runtime)
     sender = TeamsSender(adapter, runtime, settings.microsoft_app_id)
-    return TeamsEndpoint(adapter, bot, sender)
+    return TeamsEndpoint(adapter, bot, sender, settings.teams_allowed_tenants)

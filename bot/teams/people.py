@@ -1,9 +1,11 @@
 """Who is who in Teams: 29: ids and AAD object ids resolved to accounts, from the database
-first, else from the Bot Connector's member look-up (`TeamsInfo.get_member`)."""
+first, else from the Bot Connector's member look-up (`TeamsInfo.get_member`); the sender
+recognised as their member, carrying that member's email."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsInfo
@@ -13,13 +15,16 @@ from sqlmodel import Session
 
 from bot.runtime import Runtime
 from bot.teams import activity as parsed
+from handlers import members
 from handlers.events import Person
 from storage import teams as store
 from storage.teams import Account, Conversation
 
 
 async def sender(runtime: Runtime, turn_context: TurnContext, conv: Conversation) -> Person:
-    """The person behind the turn, with the timezone their client reports."""
+    """The person behind the turn, with the timezone their client reports, as their member:
+    recognised by AAD object id (linked by email only on first sight, to a member with no
+    Teams identity yet), and carrying the member's email, not the directory's."""
     account_of: ChannelAccount = turn_context.activity.from_property
     found = await accounts(runtime, turn_context, [str(account_of.id)])
     tz = turn_context.activity.local_timezone or parsed.client_timezone(turn_context.activity)
@@ -28,7 +33,9 @@ async def sender(runtime: Runtime, turn_context: TurnContext, conv: Conversation
         aad = getattr(account_of, "aad_object_id", None) or str(account_of.id)
         name = str(account_of.name or aad)
         account = Account(str(account_of.id), aad, conv.tenant_id, name, None)
-    return parsed.person(account, conv.tenant_id, timezone=tz)
+    person = parsed.person(account, conv.tenant_id, timezone=tz)
+    now = runtime.clock.now()
+    return await runtime.run(lambda s: members.recognise(person, session=s, now=now))
 
 
 async def accounts(
@@ -43,6 +50,7 @@ async def accounts(
         else (lambda s: store.accounts(session=s, user_ids=ids))
     )
     known = await runtime.run(lookup)
+    home = parsed.tenants_named(turn_context.activity)
     fresh: list[Account] = []
     for member_id in ids:
         if member_id in known:
@@ -67,4 +75,12 @@ async def accounts(
     if fresh:
         now = runtime.clock.now()
         await runtime.run(lambda s: store.save_accounts(session=s, accounts=fresh, now=now))
-    return known
+    return {key: _in_tenant(account, home) for key, account in known.items()}
+
+
+def _in_tenant(account: Account, home: set[str]) -> Account:
+    """A guest from another tenant (a shared channel) keeps their name and AAD id but not
+    their email: an address their own directory reports links them to no member here."""
+    if account.tenant_id and home and account.tenant_id.lower() not in home:
+        return replace(account, email=None)
+    return account
