@@ -70,6 +70,8 @@ class Runtime:
     admins: tuple[str, ...] = ()  # emails: the dashboard's admin pages
     safety: tuple[str, ...] = ()  # emails: the dashboard's PV case pages
     retention: Retention = field(default_factory=Retention)
+    # PLAUDIT_SURVEY_SECRET: keys anonymous respondents; None: a key held in memory only.
+    survey_secret: bytes | None = None
     listeners: list[Callable[[], None]] = field(default_factory=list)
     _commits: GroupCommit | None = None
 

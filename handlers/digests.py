@@ -22,7 +22,7 @@ from handlers.clock import zone
 from handlers.messages import Template
 from handlers.policy import KudosPolicy
 from handlers.sprints import PUBLISHED
-from handlers.surveys import enps
+from handlers.surveys import results
 from storage import queries
 from storage.models import (
     LeaderboardTotal,
@@ -31,7 +31,6 @@ from storage.models import (
     RecognitionRecipient,
     Review,
     ScheduledRun,
-    SurveyAnswer,
     SurveyRound,
 )
 from storage.people import platform_id
@@ -275,28 +274,24 @@ def _survey(session: Session, manager: Member) -> dict[str, Any] | None:
     ).first()
     if round_ is None or not manager.team:
         return None
-    threshold = int(round_.definition.get("min_responses", 5))
-    answers = list(
-        session.exec(
-            select(SurveyAnswer).where(
-                SurveyAnswer.round_id == round_.id, SurveyAnswer.team == manager.team
-            )
-        )
-    )
-    people = len({a.respondent for a in answers})
+    # The team's figures as the round publishes them, so a digest can never show what the
+    # results withhold (a team mean beside the company mean could give an answer away).
+    assert round_.id is not None
+    shown = results(session, round_.id, with_trend=False)
+    group = next((g for g in shown.groups if g.by == "team" and g.name == manager.team), None)
     team_size = session.exec(
         select(func.count(col(Member.id))).where(
             Member.team == manager.team, col(Member.active).is_(True)
         )
     ).one()
-    if people < threshold or not team_size:
+    if group is None or not team_size:
         return None  # too few of the team answered for anything to be said about it
-    enps_ids = {q["id"] for q in round_.definition["questions"] if q["type"] == "enps"}
-    scores = [a.score for a in answers if a.question_id in enps_ids and a.score is not None]
+    enps_ids = [q.id for q in shown.questions if q.type == "enps"]
+    score = next((group.means[i] for i in enps_ids if i in group.means), None)
     return {
         "title": round_.definition["title"],
-        "participation": min(1.0, people / int(team_size)),
-        "enps": enps(scores) if len(scores) >= threshold else None,
+        "participation": min(1.0, group.respondents / int(team_size)),
+        "enps": round(score) if score is not None else None,
     }
 
 

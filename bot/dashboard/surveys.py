@@ -92,7 +92,8 @@ async def _round(
     Administrators and the survey's owners see every team and region. A manager sees the
     company-wide figures (what the results channel shows) and only the teams of their own
     org in the breakdowns: other teams' rows, and regions (which cut across orgs), are not
-    theirs to see.
+    theirs to see. Narrowing only takes groups away from what `results()` decided to show,
+    so it never shows a figure held back there.
     """
     if not SURVEY_ID.match(survey_id):
         return None

@@ -1,4 +1,5 @@
-"""Survey results: figures per question and group, held back below the threshold; trend."""
+"""Survey results: figures per question and group, held back so that none gives away fewer
+than the threshold's answers, alone or combined with the others (see `suppression`); trend."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from handlers.surveys.definitions import Question, Survey, survey_from_json
+from handlers.surveys.suppression import Group, Memberships, shown_groups, sizes
 from storage.models import SurveyAnswer, SurveyInvite, SurveyRound
 
 
@@ -105,7 +107,8 @@ def _score(q: QuestionResult) -> float | None:
 
 
 def results(session: Session, round_id: int, *, with_trend: bool = True) -> Results:
-    """What a round says, with every group below `min_responses` left out."""
+    """What a round says: every figure it may publish, and only those. Every reader (chat,
+    the dashboard, the CLI, the CSV export) shows these results and computes nothing."""
     round_ = session.get(SurveyRound, round_id)
     if round_ is None:
         raise LookupError(f"no survey round {round_id}")
@@ -144,16 +147,11 @@ def results(session: Session, round_id: int, *, with_trend: bool = True) -> Resu
         _shown_question(q, by_question.get(q.id, []), survey.anonymous, threshold)
         for q in survey.questions
     )
-    groups: list[GroupResult] = []
-    suppressed = 0
-    for by in ("team", "region"):
-        shown, hidden_count = _breakdown(survey, rows, by)
-        groups.extend(shown)
-        suppressed += hidden_count
+    groups, suppressed = _breakdown(survey, rows, by_question, questions)
     return Results(
         **base,  # type: ignore[arg-type]
         questions=questions,
-        groups=tuple(groups),
+        groups=groups,
         suppressed_groups=suppressed,
         trend=trend,
     )
@@ -170,39 +168,48 @@ def _shown_question(
     return _question_result(question, rows, show_text=True)
 
 
-def _breakdown(survey: Survey, rows: list[SurveyAnswer], by: str) -> tuple[list[GroupResult], int]:
-    """The groups of one dimension that may be shown, and how many were held back.
-
-    A group below the threshold is held back; and when what is held back (small groups and
-    answers with no group) adds up to fewer than the threshold, the smallest shown groups
-    are held back too, or the total minus the shown groups would reveal it."""
-    threshold = survey.min_responses
-    members: dict[str | None, list[SurveyAnswer]] = {}
+def _memberships(rows: list[SurveyAnswer]) -> Memberships:
+    """Respondent -> the teams and regions their answers count in."""
+    found: dict[str, set[Group]] = {}
     for row in rows:
-        members.setdefault(getattr(row, by), []).append(row)
-    sizes = {name: len({r.respondent for r in group}) for name, group in members.items()}
-    shown = sorted(
-        (n for n in sizes if n is not None and sizes[n] >= threshold), key=lambda n: sizes[n]
-    )
-    held = sum(size for name, size in sizes.items() if name not in shown)
-    while shown and 0 < held < threshold:
-        smallest = shown.pop(0)
-        held += sizes[smallest]
-    groups = []
-    for name in sorted(n for n in shown if n is not None):
-        means: dict[str, float] = {}
-        for q in survey.questions:
-            if q.type not in ("scale", "enps"):
-                continue
-            picked = [r for r in members[name] if r.question_id == q.id]
-            if len({r.respondent for r in picked}) < threshold:
-                continue  # too few in this group answered this question
+        groups = found.setdefault(row.respondent, set())
+        groups.update((by, name) for by in ("team", "region") if (name := getattr(row, by)))
+    return {respondent: frozenset(groups) for respondent, groups in found.items()}
+
+
+def _breakdown(
+    survey: Survey,
+    rows: list[SurveyAnswer],
+    by_question: dict[str, list[SurveyAnswer]],
+    questions: tuple[QuestionResult, ...],
+) -> tuple[tuple[GroupResult, ...], int]:
+    """The teams and regions that may be shown, and how many are held back.
+
+    Complementary suppression, across both dimensions: a group is listed (with its number of
+    respondents) only when it and every overlap and remainder of the listed groups and the
+    total hold none or at least the threshold of respondents; and a listed group's figure
+    for a question only when the same holds among those who answered that question."""
+    threshold = survey.min_responses
+    people = _memberships(rows)
+    named = {group for groups in people.values() for group in groups}
+    listed = shown_groups(people, named, threshold)
+    means: dict[Group, dict[str, float]] = {group: {} for group in listed}
+    shown_questions = {q.id for q in questions if not q.hidden}
+    for q in survey.questions:
+        if q.type not in ("scale", "enps") or q.id not in shown_questions:
+            continue
+        answered = by_question.get(q.id, [])
+        for group in shown_groups(_memberships(answered), listed, threshold):
+            picked = [r for r in answered if getattr(r, group[0]) == group[1]]
             score = _score(_question_result(q, picked, show_text=False))
             if score is not None:
-                means[q.id] = score
-        groups.append(GroupResult(by, name, sizes[name], means))
-    hidden_groups = sum(1 for n in sizes if n is not None and n not in shown)
-    return groups, hidden_groups
+                means[group][q.id] = score
+    count, order = sizes(people), {"team": 0, "region": 1}
+    groups = tuple(
+        GroupResult(by, name, count[(by, name)], means[(by, name)])
+        for by, name in sorted(listed, key=lambda g: (order[g[0]], g[1]))
+    )
+    return groups, len(named) - len(listed)
 
 
 def _trend(session: Session, round_: SurveyRound, last: int = 6) -> list[TrendPoint]:
@@ -258,7 +265,7 @@ def summary_lines(res: Results) -> list[str]:
     if res.suppressed_groups:
         lines.append(
             f"{res.suppressed_groups} team or region breakdowns are not shown "
-            f"(fewer than {res.min_responses} answers)."
+            f"(fewer than {res.min_responses} answers, or they would give a smaller group away)."
         )
     for point in res.trend:
         scores = ", ".join(f"{k} {v:g}" for k, v in point.scores.items())

@@ -6,7 +6,6 @@ Every step is keyed so running it twice does nothing twice: a round is unique pe
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -20,9 +19,10 @@ from handlers import messages, posts
 from handlers.events import Person
 from handlers.messages import Template
 from handlers.surveys.definitions import Audience, Survey, survey_from_json
+from handlers.surveys.erasure import forget_respondents
 from handlers.surveys.results import Results, results
 from handlers.surveys.schedule import local_send_time
-from storage import people, queries
+from storage import maintenance, people, queries
 from storage.models import Member, SurveyInvite, SurveyRound
 
 
@@ -128,7 +128,9 @@ def _new_round(
         opened_by=opened_by,
         opened_at=now,
         closes_at=ends,
-        salt=secrets.token_hex(32) if survey.anonymous else None,
+        # No key is written: an anonymous round's respondent tokens are keyed by a secret
+        # kept outside the database (see `answers.respondent_token`).
+        salt=None,
     )
     try:
         with session.begin_nested():
@@ -290,7 +292,11 @@ def remind_due(*, session: Session, now: datetime) -> int:
 def close_round(
     round_id: int, *, session: Session, now: datetime, closed_by: str = "schedule"
 ) -> Results | None:
-    """Close an open round once: erase its salt, queue the results; None if already closed."""
+    """Close an open round once, queue the results; None if already closed. An anonymous
+    round's answers are unlinked from its members (and a salt kept by a round opened before
+    the survey secret existed is erased)."""
+    # The salt's bytes must not stay behind in SQLite's free space.
+    maintenance.overwrite_freed(session)
     table = SurveyRound.__table__  # type: ignore[attr-defined]
     changed = session.connection().execute(
         update(table)
@@ -300,11 +306,7 @@ def close_round(
     if not changed.rowcount:
         return None
     if session.exec(select(SurveyRound.anonymous).where(SurveyRound.id == round_id)).one():
-        # Who took part mattered for reminders only; once closed, it is not kept.
-        invites = SurveyInvite.__table__  # type: ignore[attr-defined]
-        session.connection().execute(
-            update(invites).where(invites.c.round_id == round_id).values(responded=False)
-        )
+        forget_respondents(session, round_id)
     session.expire_all()
     summary = results(session, round_id)
     round_ = session.get(SurveyRound, round_id)

@@ -31,8 +31,9 @@ class SurveyRound(SQLModel, table=True):
     closes_at: datetime = Field(sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     status: str = Field(default="open", max_length=16, index=True)  # open | closed
-    # Keys the respondent tokens of an anonymous round; erased at close, after which no
-    # answer can be linked back to a person, even with the whole database.
+    # No longer written (NULL): a key in the database outlives its erasure (SQLite's WAL,
+    # PostgreSQL's dead rows, archives, backups). Only rounds opened before the survey
+    # secret carry one, keying their respondent tokens until they close; then it is erased.
     salt: str | None = Field(default=None, max_length=64)
 
 
@@ -58,8 +59,10 @@ class SurveyInvite(SQLModel, table=True):
 class SurveyAnswer(SQLModel, table=True):
     """One answer to one question in one round: upserted, so a changed mind replaces it.
 
-    For an anonymous round `respondent` is a keyed hash and `member_id` is empty; only the
-    team and region are kept, for breakdowns that are shown above a minimum group size.
+    For an anonymous round `member_id` is empty and `respondent` is, while the round is open,
+    a hash keyed by the survey secret (kept outside the database) and, once it has closed, a
+    random token; only the team and region are kept, for breakdowns that are shown only
+    when no combination of them narrows to fewer than the round's minimum.
     """
 
     __tablename__ = "survey_answer"
