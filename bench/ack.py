@@ -199,6 +199,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="plaudit-bench-"))
     (workdir / "plaudit.yaml").write_text(
         "recognition:\n  daily_allowance: 1000\n  channel: C0KUDOS\n"
+        "compliance:\n  safety_channel: C0SAFETY\n"
     )
     with database(workdir) as (url, db_env, db_label):
         results = run(args, workdir, url, db_env)

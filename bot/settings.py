@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.status import status_lines as _status_lines
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
+_TENANT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # The bot scopes of app_manifest.yaml: what an OAuth install asks each workspace for.
 SLACK_BOT_SCOPES = (
     "commands",
@@ -78,6 +79,10 @@ class Settings(BaseSettings):
     microsoft_app_type: Literal["SingleTenant", "MultiTenant", "UserAssignedMSI"] = Field(
         "SingleTenant", alias="MICROSOFT_APP_TYPE"
     )
+    # The Azure AD tenants (ids, comma-separated) whose Teams activities are handled; every
+    # other tenant's get 403. Required with MICROSOFT_APP_TYPE=MultiTenant; a single-tenant
+    # app handles only MICROSOFT_APP_TENANT_ID.
+    teams_tenants: str = Field("", alias="PLAUDIT_TEAMS_TENANTS")
     # Only for a local emulator: accept unsigned activities on a loopback host.
     teams_allow_unauthenticated: bool = Field(False, alias="PLAUDIT_TEAMS_ALLOW_UNAUTHENTICATED")
     # Sovereign clouds and private test rigs: where inbound token keys are published, who
@@ -110,6 +115,19 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = Field(None, alias="PLAUDIT_SMTP_PASSWORD")
     smtp_starttls: bool = Field(True, alias="PLAUDIT_SMTP_STARTTLS")
     smtp_from: str = Field("plaudit@localhost", alias="PLAUDIT_SMTP_FROM")
+
+    # Keys anonymous survey answers to their respondents while a round is open; it is never
+    # written to the database. Required to serve chat when plaudit.yaml has anonymous surveys.
+    survey_secret: SecretStr | None = Field(None, alias="PLAUDIT_SURVEY_SECRET")
+
+    @field_validator("survey_secret")
+    @classmethod
+    def _survey_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("use at least 32 random characters (e.g. openssl rand -hex 32)")
+        return value
 
     @field_validator("slack_api_url")
     @classmethod
@@ -184,6 +202,27 @@ class Settings(BaseSettings):
             if not re.fullmatch(r"T[A-Z0-9]{2,30}", team):
                 raise ValueError(f"{team!r} is not a workspace's team id (e.g. T0123ABCD)")
         return ",".join(teams)
+
+    @field_validator("teams_tenants")
+    @classmethod
+    def _tenants(cls, value: str) -> str:
+        tenants = [t.strip().lower() for t in value.split(",") if t.strip()]
+        for tenant in tenants:
+            if not _TENANT_ID.fullmatch(tenant):
+                raise ValueError(f"{tenant!r} is not a tenant id (Entra ID > Overview > Tenant ID)")
+        return ",".join(dict.fromkeys(tenants))
+
+    @property
+    def teams_allowed_tenants(self) -> frozenset[str] | None:
+        """The tenants whose Teams activities are handled (a single-tenant app: its own; a
+        multi-tenant one: PLAUDIT_TEAMS_TENANTS); None (any) only for a bare emulator."""
+        listed = frozenset(t for t in self.teams_tenants.split(",") if t)
+        own = (self.microsoft_app_tenant_id or "").strip().lower()
+        if self.teams_unauthenticated:
+            return listed or (frozenset({own}) if own else None)
+        if self.microsoft_app_type == "MultiTenant":
+            return listed
+        return frozenset({own}) if own else frozenset()
 
     @property
     def slack_allowed_workspaces(self) -> frozenset[str]:
@@ -270,6 +309,24 @@ class Settings(BaseSettings):
             return "MICROSOFT_APP_PASSWORD is required with MICROSOFT_APP_ID"
         if app_type in ("SingleTenant", "UserAssignedMSI") and not self.microsoft_app_tenant_id:
             return f"MICROSOFT_APP_TENANT_ID is required when MICROSOFT_APP_TYPE is {app_type}"
+        return self._tenants_problem()
+
+    def _tenants_problem(self) -> str | None:
+        listed = {t for t in self.teams_tenants.split(",") if t}
+        own = (self.microsoft_app_tenant_id or "").strip().lower()
+        if self.microsoft_app_type == "MultiTenant" and not listed:
+            return (
+                "PLAUDIT_TEAMS_TENANTS is required when MICROSOFT_APP_TYPE is MultiTenant: "
+                "list the tenant ids (comma-separated) whose Teams users may use Plaudit; "
+                "without it, people of any organisation could reach the bot"
+            )
+        others = sorted(listed - {own})
+        if others and self.microsoft_app_type != "MultiTenant":
+            return (
+                f"PLAUDIT_TEAMS_TENANTS names {', '.join(others)}, but a "
+                f"{self.microsoft_app_type} app serves only MICROSOFT_APP_TENANT_ID; set "
+                "MICROSOFT_APP_TYPE=MultiTenant to serve several tenants"
+            )
         return None
 
     @property

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from handlers import safety
+
 if TYPE_CHECKING:
     from bot.settings import Settings
+    from handlers.policy import KudosPolicy
+
+# The plaudit.yaml key behind each kind of drug-safety destination.
+SAFETY_KEYS = {
+    "slack": "compliance.safety_channel",
+    "teams": "teams.safety_channel",
+    "webhook": "compliance.safety_webhook",
+    "email": "compliance.safety_email",
+}
 
 
-def status_lines(settings: Settings) -> list[str]:
-    """One line per part: the database, Slack, Teams, the dashboard, BigCommerce, email and
-    the organisation settings file."""
+def status_lines(settings: Settings, policy: KudosPolicy | None = None) -> list[str]:
+    """One line per part: the database, Slack, Teams, where drug-safety cases go (given the
+    policy), the dashboard, BigCommerce, email and the organisation settings file."""
     lines = [f"Database: {_redact_url(settings.database_url)}"]
     lines.append(_slack(settings))
     lines.append(_teams(settings))
+    if policy is not None:
+        lines.append(_drug_safety(settings, policy))
     lines.append(_dashboard(settings))
     lines.append(
         f"BigCommerce: store {settings.bigcommerce_store_hash}"
@@ -33,6 +46,38 @@ def status_lines(settings: Settings) -> list[str]:
         else f"Organisation settings: defaults ({path} not found; copy plaudit.example.yaml)"
     )
     return lines
+
+
+def drug_safety(settings: Settings, policy: KudosPolicy) -> tuple[list[str], list[str]]:
+    """(the destinations a drug-safety case reaches, and why each other one configured in
+    plaudit.yaml cannot be reached: its sender is off, so its rows would wait forever)."""
+    on = {
+        "slack": settings.slack_enabled,
+        "teams": settings.teams_enabled,
+        "webhook": True,
+        "email": bool(settings.smtp_host),
+    }
+    off = {"slack": "Slack is off", "teams": "Teams is off", "email": "PLAUDIT_SMTP_HOST is not"}
+    reached: list[str] = []
+    unreachable: list[str] = []
+    for where in safety.destinations(policy):
+        kind = where.split(":", 1)[0]
+        if on[kind]:
+            reached.append(where)
+        else:
+            unreachable.append(f"{SAFETY_KEYS[kind]} is set but {off[kind]}")
+    return reached, unreachable
+
+
+def _drug_safety(settings: Settings, policy: KudosPolicy) -> str:
+    reached, unreachable = drug_safety(settings, policy)
+    why = f" ({'; '.join(unreachable)})" if unreachable else ""
+    if reached:
+        return f"Drug safety: possible adverse events go to {', '.join(reached)}{why}"
+    return (
+        "Drug safety: NOWHERE, possible adverse events are recorded but reach no one"
+        f"{why} (set {', '.join(SAFETY_KEYS.values())} in plaudit.yaml)"
+    )
 
 
 def _slack(settings: Settings) -> str:
@@ -64,12 +109,20 @@ def _slack(settings: Settings) -> str:
 
 
 def _teams(settings: Settings) -> str:
+    tenants = settings.teams_allowed_tenants
+    served = (
+        "any tenant"
+        if tenants is None
+        else f"tenant{'s' if len(tenants) > 1 else ''} {', '.join(sorted(tenants))}"
+        if tenants
+        else "NO TENANT (set PLAUDIT_TEAMS_TENANTS)"
+    )
     if settings.teams_unauthenticated:
-        return "Teams: on WITHOUT authentication (emulator only, POST /api/messages)"
+        return f"Teams: on WITHOUT authentication (emulator only, {served}, POST /api/messages)"
     if settings.teams_enabled:
         return (
             f"Teams: on (app {settings.microsoft_app_id}, {settings.microsoft_app_type}, "
-            "POST /api/messages)"
+            f"{served}, POST /api/messages)"
         )
     return "Teams: off (set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD)"
 

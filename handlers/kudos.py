@@ -9,17 +9,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 import compliance_rules
 from compliance_rules import Finding, Outcome, Result, RuleSet
 from handlers import members, messages, posts, review, safety, sprints
 from handlers.clock import Clock, local_date
+from handlers.drafts import Draft as Draft  # re-exported: kudos.draft() is the edit use case
+from handlers.drafts import draft as draft
 from handlers.events import KudosRequested, Person
 from handlers.messages import Notice, Template
 from handlers.policy import KudosPolicy
-from storage import people, queries
-from storage.models import Recognition, RecognitionRecipient
+from storage import queries
+from storage.models import Recognition
 from storage.people import MemberRow
 
 PUBLISHED = (Outcome.PASS, Outcome.WARN)
@@ -38,10 +40,12 @@ class Recorded:
 
 @dataclass(frozen=True)
 class Refused:
-    """Nothing was recorded; `message` tells the giver why and what to do."""
+    """No kudos was recorded; `message` tells the giver why and what to do (and, when the
+    text may describe an adverse event, that it went to drug safety all the same)."""
 
     reason: str
     message: str
+    to_drug_safety: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,23 +77,26 @@ def give(
     """Record a kudos from `event.giver` to `event.recipients`, or say why not."""
     if queries.seen_inbound(session=session, key=event.key):
         return Duplicate()
+    # Checked before anything can refuse it: an adverse event must reach drug safety
+    # however it arrives, and this one check serves the gate below as well.
+    result = compliance_rules.check(event.message, rules)
     refusal = _validate(event, policy)
     if refusal:
-        return refusal
+        return _refuse(session, event, refusal, result, policy, clock, None)
     now = clock.now()
     giver, *found = members.upsert_many([event.giver, *event.recipients], session=session, now=now)
     recipients = _unique(found)
     if any(r.id == giver.id for r in recipients):
-        return Refused("self", _NOT_YOURSELF)
+        return _refuse(session, event, Refused("self", _NOT_YOURSELF), result, policy, clock, giver)
     day = local_date(now, giver.timezone)
     left = policy.daily_allowance - queries.points_given_on(
         session=session, giver_id=giver.id, day=day
     )
     if len(recipients) > left:
-        return _over_allowance(policy, left, len(recipients))
+        refusal = _over_allowance(policy, left, len(recipients))
+        return _refuse(session, event, refusal, result, policy, clock, giver)
     if not queries.claim_inbound(session=session, key=event.key, kind=f"kudos.{event.source}"):
         return Duplicate()
-    result = compliance_rules.check(event.message, rules)
     published = result.outcome in PUBLISHED
     text = event.message if published else compliance_rules.redact(event.message, result)
     recognition_id = _record(session, event, giver, recipients, result, text, day, now, rules)
@@ -99,8 +106,35 @@ def give(
         names = tuple(r.display_name for r in recipients)
         return Recorded(recognition_id, names, left - len(recipients), warnings)
     _escalate(session, event, policy, giver, result, recognition_id, now)
-    message = stop_message(result.outcome, result.findings)
+    message = stop_message(result.outcome, result.findings, routed=safety.routed(policy))
     return Stopped(result.outcome, result.findings, message, recognition_id)
+
+
+def _refuse(
+    session: Session,
+    event: KudosRequested,
+    refusal: Refused,
+    result: Result,
+    policy: KudosPolicy,
+    clock: Clock,
+    giver: MemberRow | None,
+) -> Refused:
+    """The refusal; a text that may describe an adverse event opens a case all the same."""
+    screened = safety.screen(
+        event.message,
+        event.giver,
+        "kudos",
+        session=session,
+        policy=policy,
+        clock=clock,
+        rules=None,
+        key=event.key,
+        result=result,
+        member=giver,
+    )
+    if screened is None:
+        return refusal
+    return Refused(refusal.reason, f"{refusal.message}\n{screened.message}", True)
 
 
 def _over_allowance(policy: KudosPolicy, left: int, needed: int) -> Refused:
@@ -278,8 +312,9 @@ def _words(message: str, values: tuple[str, ...]) -> str:
     return " ".join(out.split())
 
 
-def stop_message(outcome: Outcome, findings: Sequence[Finding]) -> str:
-    """What the giver is told when the gate keeps a text from being posted."""
+def stop_message(outcome: Outcome, findings: Sequence[Finding], *, routed: bool = True) -> str:
+    """What the giver is told when the gate keeps a text from being posted; `routed`: drug
+    safety has a destination to be told of an adverse event at."""
     reasons = "; ".join(
         f"{f.message} ({f.rule})" for f in findings if f.outcome is not Outcome.WARN
     )
@@ -287,10 +322,9 @@ def stop_message(outcome: Outcome, findings: Sequence[Finding]) -> str:
         reasons = "it could not be checked automatically, so a person will read it"
     suggestion = next((f.suggestion for f in findings if f.suggestion), None)
     if outcome is Outcome.ROUTE_PV:
-        head = (
-            "This kudos mentions what may be an adverse event, so it was not posted. "
-            "It has been passed to drug safety, who may contact you."
-        )
+        told = safety.PASSED_ON if routed else safety.NOT_ROUTED
+        head = "This kudos mentions what may be an adverse event, so it was not posted. "
+        head += told[0].upper() + told[1:]
     elif outcome is Outcome.HOLD:
         head = "This kudos is held for a compliance reviewer before it can be posted."
     else:
@@ -348,42 +382,6 @@ def notify(
             user=person.user_id,
         ),
     )
-
-
-@dataclass(frozen=True)
-class Draft:
-    """A blocked kudos to edit: its recipients, its words (or the suggested rewrite), its value."""
-
-    recipients: tuple[Person, ...]  # on the giver's platform; those not on it are left out
-    text: str
-    value: str | None
-
-
-def draft(recognition_id: int, giver: Person, *, session: Session) -> Draft | None:
-    """What to put back in the form when the giver of a blocked kudos edits it."""
-    recognition = session.get(Recognition, recognition_id)
-    member = members.find(giver, session=session)
-    if recognition is None or member is None or recognition.giver_id != member.id:
-        return None
-    if recognition.outcome != "block":
-        return None
-    recipient_ids = session.exec(
-        select(RecognitionRecipient.member_id)
-        .where(RecognitionRecipient.recognition_id == recognition_id)
-        .order_by(col(RecognitionRecipient.id))
-    )
-    recipients: list[Person] = []
-    for member_id in recipient_ids:
-        row = people.by_id(session=session, member_id=member_id)
-        person = members.person_on(row, giver.platform)
-        if person is not None:
-            recipients.append(person)
-    suggestion = next((f["suggestion"] for f in recognition.findings if f.get("suggestion")), None)
-    text = suggestion or recognition.text
-    value = recognition.value_tags[0] if recognition.value_tags else None
-    if value:
-        text = " ".join(text.replace(value, " ").split())
-    return Draft(tuple(recipients), text, value)
 
 
 def find_recognition(session: Session, key: str) -> Recognition | None:

@@ -3,17 +3,126 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session
 
-from compliance_rules import Finding
-from handlers import messages
+import compliance_rules
+from compliance_rules import Finding, Outcome, Result, RuleSet
+from handlers import members, messages
+from handlers.clock import Clock
+from handlers.events import Person
 from handlers.messages import Template
 from handlers.policy import KudosPolicy
 from storage import queries
 from storage.models import PvCase
+from storage.outbox import pv_key
 from storage.people import MemberRow, platform_id
+
+# What a reporter may be told about a case, by whether it had anywhere to go.
+PASSED_ON = "it has been passed to drug safety, who may contact you."
+NOT_ROUTED = (
+    "it was recorded, but no drug-safety destination is configured: please report it to "
+    "your drug-safety team directly."
+)
+# A check that ran out of time (a text built to make the rules backtrack) cannot rule an
+# adverse event out; a refused text has no reviewer, so a person in drug safety reads it.
+_INCOMPLETE = Finding(
+    "check_incomplete",
+    "adverse_event_mention",
+    Outcome.ROUTE_PV,
+    0,
+    0,
+    "The compliance check ran out of time; a person should read the whole text.",
+)
+
+
+@dataclass(frozen=True)
+class Screened:
+    """A refused text that may describe an adverse event went to drug safety."""
+
+    case_id: int | None  # None: this delivery's case was opened before
+    message: str  # what to add to the refusal, a sentence of its own
+
+
+def routed(policy: KudosPolicy) -> bool:
+    """Whether a case has anywhere to go."""
+    return bool(_destinations(policy, None))
+
+
+def told(policy: KudosPolicy, *, anonymous: bool = False) -> str:
+    """The end of the sentence a reporter may truthfully be given: "…, so <told>"."""
+    if not routed(policy):
+        return NOT_ROUTED
+    return "it has been passed to drug safety without your name." if anonymous else PASSED_ON
+
+
+def destinations(policy: KudosPolicy) -> tuple[str, ...]:
+    """Where each case goes: `slack:<channel>`, `teams:<conversation>`, `webhook`, `email`
+    (the webhook's URL and the mailbox are not shown)."""
+    return tuple(
+        platform if platform in ("webhook", "email") else f"{platform}:{channel}"
+        for platform, _, channel, _, _ in _destinations(policy, None)
+    )
+
+
+def possible_ae(text: str, rules: RuleSet | None) -> Result | None:
+    """The check of `text` when it may describe an adverse event (or could not be checked
+    in time), else None. Pure: an adapter runs it before resolving anyone."""
+    return _as_pv(compliance_rules.check(text, rules))
+
+
+def screen(
+    text: str,
+    reporter: Person | None,
+    source: str,
+    *,
+    session: Session,
+    policy: KudosPolicy,
+    clock: Clock,
+    rules: RuleSet | None,
+    key: str,
+    result: Result | None = None,
+    member: MemberRow | None = None,
+) -> Screened | None:
+    """Screen a text that is being refused (too long, too fast, ...) and open a case when it
+    may describe an adverse event: a company must report one however it hears of it.
+
+    `result` is the check already made of `text` (it is not made twice); `member` is the
+    reporter's member when the caller has it; no `reporter` keeps the case anonymous (a
+    survey's answer). Once per `key`: a retry opens no second case.
+    """
+    found = _as_pv(result) if result is not None else possible_ae(text, rules)
+    if found is None:
+        return None
+    message = "It also mentions what may be an adverse event, so " + told(
+        policy, anonymous=reporter is None
+    )
+    if not queries.claim_inbound(session=session, key=f"{key}:pv", kind=f"pv.{source}"):
+        return Screened(None, message)
+    now = clock.now()
+    if member is None and reporter and reporter.exists and not reporter.is_bot:
+        member = members.upsert_many([reporter], session=session, now=now)[0]
+    named = f"{reporter.display_name} ({reporter.user_id})" if reporter and not member else None
+    case = open_case(
+        session,
+        source=source,
+        text=text,
+        findings=found.findings or (_INCOMPLETE,),
+        reporter=member,
+        recognition_id=None,
+        workspace=reporter.workspace if reporter and reporter.platform == "slack" else None,
+        policy=policy,
+        now=now,
+        reported_by=named,
+    )
+    assert case.id is not None
+    return Screened(case.id, message)
+
+
+def _as_pv(result: Result) -> Result | None:
+    return result if result.outcome is Outcome.ROUTE_PV or result.incomplete else None
 
 
 def open_case(
@@ -27,14 +136,16 @@ def open_case(
     workspace: str | None,
     policy: KudosPolicy,
     now: datetime,
+    reported_by: str | None = None,
 ) -> PvCase:
-    """Record the case (day 0 is now) and queue every configured notification with it."""
-    label = f"{reporter.display_name} <{reporter.email or 'no email'}>" if reporter else "anonymous"
+    """Record the case (day 0 is now) and queue every configured notification with it; with
+    no destination it is recorded all the same, and `/healthz` counts it undelivered."""
+    label = _label(reporter) or reported_by or "anonymous"
     case = PvCase(
         recognition_id=recognition_id,
         source=source,
         reporter_member_id=reporter.id if reporter else None,
-        reporter=label,
+        reporter=label[:255],
         aware_at=now,
         text=text,
         rules=[f.rule for f in findings],
@@ -56,7 +167,7 @@ def open_case(
         messages.message(
             template,
             {**payload, **extra},
-            key=f"pv:{case.id}:{platform}",
+            key=pv_key(case.id, platform),
             platform=platform,
             workspace=space,
             channel=channel,
@@ -74,6 +185,10 @@ def open_case(
         at=now,
     )
     return case
+
+
+def _label(reporter: MemberRow | None) -> str | None:
+    return f"{reporter.display_name} <{reporter.email or 'no email'}>" if reporter else None
 
 
 def _destinations(

@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, func, or_, update
+from sqlalchemy import Connection, String, bindparam, cast, exists, func, literal, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from storage.models import Outbox
+from storage.models import Outbox, PvCase
 
 _table = Outbox.__table__  # type: ignore[attr-defined]
 _JOB_COLUMNS = (
@@ -189,12 +189,27 @@ def pending_count(session: Session) -> int:
     return int(session.exec(stmt).one())
 
 
+# Where a drug-safety case can be sent; its outbox rows are keyed `pv:<case>:<platform>`.
+PV_PLATFORMS = ("slack", "teams", "webhook", "email")
+
+
+def pv_key(case_id: int, platform: str) -> str:
+    """The outbox key of case `case_id`'s notification on `platform`."""
+    return f"pv:{case_id}:{platform}"
+
+
 def undelivered_safety_count(session: Session) -> int:
-    """Drug-safety notifications that gave up: each one needs a person to act."""
-    stmt = select(func.count(col(Outbox.id))).where(
+    """Drug-safety notifications that gave up, and open cases that were never queued
+    anywhere (no destination was configured when they were opened): each needs a person."""
+    dead = select(func.count(col(Outbox.id))).where(
         Outbox.status == "dead", col(Outbox.template).startswith("pv.")
     )
-    return int(session.exec(stmt).one())
+    case_id = cast(col(PvCase.id), String)
+    # Exact keys, so each lookup is one probe of the outbox's unique key index.
+    keys = [literal("pv:", String) + case_id + literal(f":{p}", String) for p in PV_PLATFORMS]
+    queued = exists().where(col(Outbox.key).in_(keys))
+    unsent = select(func.count(col(PvCase.id))).where(PvCase.status == "open", ~queued)
+    return int(session.exec(dead).one()) + int(session.exec(unsent).one())
 
 
 def waiting_by_platform(session: Session, *, now: datetime) -> dict[str, tuple[int, float]]:

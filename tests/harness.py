@@ -93,7 +93,7 @@ class Server:
         self.settings = Settings.model_validate({**env_vars, **(env or {})})
         self.runtime = Runtime(
             engine=engine,
-            policy=policy or KudosPolicy(recognition_channel="C0KUDOS"),
+            policy=policy or KudosPolicy(recognition_channel="C0KUDOS", safety_channel="C0SAFETY"),
             rules=default_rules(),
             clock=clock or SystemClock(),
             surveys=surveys,

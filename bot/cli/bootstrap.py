@@ -9,10 +9,13 @@ from sqlmodel import Session
 
 import compliance_rules
 from bot import config as org_config
+from bot import status
 from bot.chat.ratelimit import PerUserLimit
 from bot.runtime import BoardSettings, Runtime, StoreSettings
 from bot.settings import Settings
 from handlers import sprints
+from handlers.policy import KudosPolicy
+from handlers.surveys import Survey
 from storage import migrate
 from storage.db import make_engine
 
@@ -33,11 +36,16 @@ def load_settings() -> Settings:
         raise UsageError("\n".join(lines)) from exc
 
 
-def build_runtime(settings: Settings, *, upgrade: bool = True) -> Runtime:
+def build_runtime(settings: Settings, *, upgrade: bool = True, serving: bool = False) -> Runtime:
+    """The runtime of a command; `serving` (chat): refused without a drug-safety destination."""
     try:
         org = org_config.load(settings.config_path)
     except org_config.ConfigError as exc:
         raise UsageError(str(exc)) from exc
+    problem = safety_problem(settings, org.policy()) if serving else None
+    if problem:
+        raise UsageError(problem)
+    secret = survey_secret(settings, org.survey_definitions(), serving=serving)
     try:
         rules = org.compliance.rules(settings.config_path.resolve().parent)
     except compliance_rules.RuleError as exc:
@@ -59,6 +67,7 @@ def build_runtime(settings: Settings, *, upgrade: bool = True) -> Runtime:
         admins=tuple(org.dashboard.admins),
         safety=tuple(org.dashboard.safety),
         retention=org.retention.retention(),
+        survey_secret=secret,
         store=StoreSettings(
             sync_every=org.bigcommerce.interval, quota_share=org.bigcommerce.quota_share
         ),
@@ -82,6 +91,50 @@ def build_runtime(settings: Settings, *, upgrade: bool = True) -> Runtime:
     if upgrade:
         _recount_if_needed(runtime)
     return runtime
+
+
+def safety_problem(settings: Settings, policy: KudosPolicy) -> str | None:
+    """Why serving Slack or Teams with `policy` would drop possible adverse events, or None.
+
+    A destination counts only when its sender runs, since otherwise its rows wait forever."""
+    if not (settings.slack_enabled or settings.teams_enabled):
+        return None
+    reached, unreachable = status.drug_safety(settings, policy)
+    if reached:
+        return None
+    why = f" ({'; '.join(unreachable)})" if unreachable else ""
+    return (
+        f"{settings.config_path} names no drug-safety destination that Plaudit can reach{why}, "
+        "so a possible adverse event reported in Slack or Teams would be recorded but "
+        "reach no one; Plaudit will not serve chat like this. Set at least one of "
+        "compliance.safety_channel (a Slack channel id, e.g. C0123SAFETY), "
+        "compliance.safety_webhook (an https URL that receives each case as JSON), "
+        "compliance.safety_email (a mailbox; also set PLAUDIT_SMTP_HOST) or "
+        "teams.safety_channel (a Teams channel's conversation id, 19:...@thread.tacv2), "
+        "then start again."
+    )
+
+
+def survey_secret(
+    settings: Settings, definitions: tuple[Survey, ...], *, serving: bool
+) -> bytes | None:
+    """PLAUDIT_SURVEY_SECRET as a key; serving chat with an anonymous survey needs one.
+
+    Without it, anonymous answers would be keyed by a key held in memory only: a restart
+    would forget who answered an open round (a second answer would count twice), and
+    replicas would not know each other's respondents."""
+    if settings.survey_secret is not None:
+        return settings.survey_secret.get_secret_value().encode()
+    anonymous = sorted(s.id for s in definitions if s.anonymous)
+    if serving and anonymous and (settings.slack_enabled or settings.teams_enabled):
+        raise UsageError(
+            f"PLAUDIT_SURVEY_SECRET is required: {settings.config_path} has anonymous surveys "
+            f"({', '.join(anonymous)}), whose answers are keyed to their respondents by it "
+            "while a round is open (it is never written to the database). Set it to at "
+            "least 32 random characters (e.g. openssl rand -hex 32), keep it out of database "
+            "backups, and start again."
+        )
+    return None
 
 
 def _recount_if_needed(runtime: Runtime) -> None:

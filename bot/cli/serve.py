@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.cli.bootstrap import UsageError, build_runtime, load_settings
 from bot.observability import logs
+from bot.status import status_lines
 from storage import migrate
 from storage.db import make_engine
 
@@ -30,12 +31,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     if problem:
         raise UsageError(problem)
-    runtime = build_runtime(settings, upgrade=not args.no_migrate)
+    runtime = build_runtime(settings, upgrade=not args.no_migrate, serving=True)
     print(
         f"Plaudit listening on http://{host}:{port}"
         + (f" with {args.workers} worker processes" if args.workers > 1 else "")
     )
-    for line in settings.status_lines():
+    for line in status_lines(settings, runtime.policy):
         print(f"  {line}")
     options: dict[str, Any] = {
         "host": host,
@@ -73,7 +74,7 @@ def worker_app() -> Any:
 
     logs.configure_from_environment()  # a fresh process: uvicorn set up only its own loggers
     settings = load_settings()
-    runtime = build_runtime(settings, upgrade=False)
+    runtime = build_runtime(settings, upgrade=False, serving=True)
     atexit.register(runtime.close)
     _tune()
     return create_app(settings, runtime)

@@ -78,13 +78,14 @@ def email_of(name: str) -> str:
 
 
 def policy(base: KudosPolicy) -> KudosPolicy:
-    """The organisation's policy with channels to address, so the public posts are queued
-    (they stay in the outbox: the demo has no senders)."""
+    """The organisation's policy with channels to address, so the public posts and the
+    drug-safety alerts are queued (they stay in the outbox: the demo has no senders)."""
     return replace(
         base,
         recognition_channel=base.recognition_channel or "C0DEMOKUDOS",
         teams_recognition_channel=base.teams_recognition_channel or "19:demo-kudos@thread.tacv2",
         review_channel=base.review_channel or "C0DEMOREVIEW",
+        safety_channel=base.safety_channel or "C0DEMOSAFETY",
     )
 
 

@@ -1,4 +1,5 @@
-"""`/healthz` (alive, with the outbox's backlog) and `/readyz` (ready for traffic)."""
+"""`/healthz` (alive, with the outbox's backlog and undelivered drug-safety cases) and
+`/readyz` (ready for traffic, and where drug-safety cases go)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.slack import install as slack_install
 from bot.slack import socket as slack_socket
+from handlers import safety
 from storage import migrate
 
 log = logging.getLogger("plaudit.web")
@@ -52,8 +54,8 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready for traffic: the database answers, its schema is current, and the outbox
-    dispatcher and scheduler are running."""
+    """Ready for traffic: the database answers, its schema is current, the outbox
+    dispatcher and scheduler are running, and drug-safety cases have somewhere to go."""
     state = request.app.state
     checks = await _database(state.runtime)
     ready_flag: bool = state.ready
@@ -65,6 +67,13 @@ async def readyz(request: Request) -> Response:
     )
     scheduler = state.scheduler
     checks["scheduler"] = scheduler.role if isinstance(scheduler, Scheduler) else "off"
+    # Where a possible adverse event goes: destinations whose sender runs here. None is
+    # not ready when chat is served, since a case would be recorded but reach no one.
+    senders: dict[str, object] = state.senders
+    runtime: Runtime = state.runtime
+    checks["drug_safety"] = [
+        d for d in safety.destinations(runtime.policy) if d.split(":", 1)[0] in senders
+    ]
     socket = state.socket
     if isinstance(socket, slack_socket.SocketMode):
         # Reported, not required: Slack keeps events for a replica that reconnects.
@@ -74,11 +83,16 @@ async def readyz(request: Request) -> Response:
         and checks["database"] == "ok"
         and checks["migrations"] == "current"
         and checks["dispatcher"] != "stopped"
+        and (bool(checks["drug_safety"]) or not _serves_chat(state.settings))
     )
     return JSONResponse(
         {"status": "ready" if ready else "not ready", **checks},
         status_code=200 if ready else 503,
     )
+
+
+def _serves_chat(settings: Settings) -> bool:
+    return bool(settings.slack_enabled or settings.teams_enabled)
 
 
 async def _database(runtime: Runtime) -> dict[str, object]:

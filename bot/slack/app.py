@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
-from bot.chat import boards
+from bot.chat import boards, screening
 from bot.chat.commands import Command, route
 from bot.chat.mentions import parse
 from bot.chat.ratelimit import too_fast
@@ -99,7 +99,7 @@ async def _command_event(
     parsed = parse(text, policy.values)
     recipients = await people.many(team, parsed.user_ids)
     return KudosRequested(
-        key=f"slack:command:{team}:{command.get('trigger_id') or command.get('response_url')}",
+        key=_command_key(command, team),
         giver=giver,
         recipients=recipients,
         message=parsed.message,
@@ -107,6 +107,23 @@ async def _command_event(
         source="command",
         channel_id=command.get("channel_id"),
         non_people=parsed.groups,
+    )
+
+
+def _command_key(command: dict[str, Any], team: str) -> str:
+    return f"slack:command:{team}:{command.get('trigger_id') or command.get('response_url')}"
+
+
+async def _screened(
+    runtime: Runtime, people: SlackPeople, text: str, key: str, team: str, user: str
+) -> str:
+    """The sentence to add to a refusal when its text went to drug safety, else ""."""
+    return await screening.screen(
+        runtime,
+        text,
+        key=key,
+        reporter=lambda: people.get(team, user),
+        fallback=Person("slack", team, user, user, exists=False),
     )
 
 
@@ -124,7 +141,8 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
         channel = command.get("channel_id")
         wait = runtime.limiter.wait("slack", team, user)
         if wait:
-            await ack(response_type="ephemeral", text=too_fast(wait))
+            note = await _screened(runtime, people, text, _command_key(command, team), team, user)
+            await ack(response_type="ephemeral", text=too_fast(wait) + note)
             return
         try:
             routed = route(text, keyword=False)
@@ -149,10 +167,12 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
                 )
                 return
             if len(text) > MAX_TEXT:
+                key = _command_key(command, team)
+                note = await _screened(runtime, people, text, key, team, user)
                 await ack(
                     response_type="ephemeral",
                     text=f"That kudos is too long ({len(text)} characters); "
-                    f"please keep it under {MAX_TEXT}.",
+                    f"please keep it under {MAX_TEXT}.{note}",
                 )
                 return
             event = await _command_event(people, policy, command, team, giver, text)
@@ -193,7 +213,10 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
             await ack(response_action="errors", errors={"message": SORRY})
             return
         if len(event.message) > MAX_TEXT:
-            await ack(response_action="errors", errors={"message": "Please keep it shorter."})
+            note = await _screened(runtime, people, event.message, event.key, team, user)
+            await ack(
+                response_action="errors", errors={"message": "Please keep it shorter." + note}
+            )
             return
 
         def work(session: Session) -> kudos.KudosResult:
@@ -215,7 +238,10 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
             block = "message" if result.reason in ("too_short", "value_required") else "recipients"
             if result.reason in ("unknown_value", "value_required") and "value" in values:
                 block = "value"
-            await ack(response_action="errors", errors={block: result.message[:150]})
+            # What went to drug safety is said in full; other refusals fit under the field.
+            shown = result.message if result.to_drug_safety else result.message[:150]
+            await ack(response_action="errors", errors={block: shown})
+            poke()
             return
         await ack()
         poke()

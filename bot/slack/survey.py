@@ -16,7 +16,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
 from bot.runtime import Runtime
-from bot.slack.blocks import escape
+from bot.slack.blocks import (
+    BLOCKS_TEXT_LIMIT,
+    MAX_BLOCKS,
+    escape,
+    size,
+    split_context,
+    split_section,
+)
 from handlers import surveys
 from handlers.events import Person
 
@@ -60,7 +67,6 @@ def _when(iso: str) -> str:
 
 def invite(data: Mapping[str, Any], *, closed: bool = False) -> dict[str, Any]:
     """The survey DM: one block group per question, the person's answers marked."""
-    round_id = int(data["round_id"])
     answers: Mapping[str, Any] = data.get("answers") or {}
     title = str(data["title"])
     head = f"Reminder: {title}" if data.get("reminder") else title
@@ -68,7 +74,7 @@ def invite(data: Mapping[str, Any], *, closed: bool = False) -> dict[str, Any]:
         {"type": "header", "text": {"type": "plain_text", "text": head[:150]}}
     ]
     if data.get("intro"):
-        blocks.append(_section(escape(str(data["intro"]))))
+        blocks += split_section(escape(str(data["intro"])))
     if data.get("anonymous"):
         blocks.append(
             _context(
@@ -76,17 +82,15 @@ def invite(data: Mapping[str, Any], *, closed: bool = False) -> dict[str, Any]:
                 "are only shown for groups large enough that no one can be singled out."
             )
         )
-    for index, q in enumerate(data["questions"], start=1):
-        given = answers.get(str(q["id"]))
-        blocks.append(_section(f"*{index}. {escape(str(q['text']))}*"))
-        if closed:
-            blocks.append(_context(f"Your answer: {escape(_shown(given))}"))
-        elif q["type"] in ("scale", "enps"):
-            blocks += _scale(q, round_id, given)
-        elif q["type"] == "choice":
-            blocks.append(_choice(q, round_id, given))
-        else:
-            blocks += _free_text(q, round_id, given)
+    groups = [
+        _question(q, index, int(data["round_id"]), answers.get(str(q["id"])), closed)
+        for index, q in enumerate(data["questions"], start=1)
+    ]
+    shown = _fitting(blocks, groups)
+    blocks += [block for group in groups[:shown] for block in group]
+    if shown < len(groups):
+        which = f"Question {shown + 1}" + (f" to {len(groups)}" if shown + 1 < len(groups) else "")
+        blocks.append(_context(f"{which} of {len(groups)} did not fit in this Slack message."))
     if closed:
         blocks.append(_context("This round has closed. Thank you for taking part."))
     else:
@@ -94,7 +98,37 @@ def invite(data: Mapping[str, Any], *, closed: bool = False) -> dict[str, Any]:
             _context(f"You can change your answers until {_when(str(data['closes_at']))}.")
         )
     text = f"{head}: {len(data['questions'])} quick questions"
-    return {"text": text, "blocks": blocks[:50]}
+    return {"text": text, "blocks": blocks}
+
+
+def _fitting(head: list[dict[str, Any]], groups: list[list[dict[str, Any]]]) -> int:
+    """How many questions fit in one message after `head`: 50 blocks and the words Slack takes
+    (less the closing line and a note). The message is updated in place as people answer, so
+    it cannot go on in another; the questions that do not fit are named, never dropped
+    silently."""
+    room = MAX_BLOCKS - len(head) - 2
+    words = BLOCKS_TEXT_LIMIT - sum(size(b) for b in head) - 400
+    shown = 0
+    for group in groups:
+        room, words = room - len(group), words - sum(size(b) for b in group)
+        if room < 0 or words < 0:
+            break
+        shown += 1
+    return shown
+
+
+def _question(
+    q: Mapping[str, Any], index: int, round_id: int, given: Any, closed: bool
+) -> list[dict[str, Any]]:
+    """One question's blocks: its text, then the answer given (closed) or the controls."""
+    out = split_section(f"*{index}. {escape(str(q['text']))}*")
+    if closed:
+        return out + split_context(f"Your answer: {escape(_shown(given))}")
+    if q["type"] in ("scale", "enps"):
+        return out + _scale(q, round_id, given)
+    if q["type"] == "choice":
+        return [*out, _choice(q, round_id, given)]
+    return out + _free_text(q, round_id, given)
 
 
 def _scale(q: Mapping[str, Any], round_id: int, given: Any) -> list[dict[str, Any]]:
@@ -140,7 +174,8 @@ def _free_text(q: Mapping[str, Any], round_id: int, given: Any) -> list[dict[str
     button = _button(label, f"survey-text:{qid}", {"r": round_id, "q": qid}, False)
     out: list[dict[str, Any]] = [{"type": "actions", "block_id": f"q:{qid}", "elements": [button]}]
     if given:
-        out.append(_context(f"Your answer: {escape(_shown(given))[:500]}"))
+        # Cut before escaping, so that no escape (`&amp;`) is cut in two.
+        out.append(_context(f"Your answer: {escape(_shown(given)[:500])}"))
     return out
 
 
@@ -249,7 +284,9 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             return
         person = _person(body)
         channel, ts = _where(body)
-        found = await runtime.run(partial(_question_of, round_id, qid, person))
+        found = await runtime.run(
+            partial(_question_of, round_id, qid, person, secret=runtime.survey_secret)
+        )
         try:
             if found is None:
                 if channel:
@@ -302,13 +339,14 @@ def _answer_in(
         now=runtime.clock.now(),
         rules=runtime.rules,
         policy=runtime.policy,
+        secret=runtime.survey_secret,
     )
 
 
 def _question_of(
-    round_id: int, qid: str, person: Person, session: Session
+    round_id: int, qid: str, person: Person, session: Session, *, secret: bytes | None
 ) -> tuple[str, str | None] | None:
-    return surveys.question_for(session, round_id, qid, person)
+    return surveys.question_for(session, round_id, qid, person, secret=secret)
 
 
 def _person(body: dict[str, Any]) -> Person:

@@ -22,7 +22,7 @@ from botbuilder.schema import (
 from msrest.exceptions import HttpOperationError
 from sqlmodel import Session
 
-from bot.chat import boards, texts
+from bot.chat import boards, screening, texts
 from bot.chat.commands import Command, Routed, route
 from bot.chat.mentions import parse
 from bot.chat.ratelimit import too_fast
@@ -94,7 +94,10 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             "teams", conv.tenant_id or "", str(activity.from_property.id)
         )
         if wait:
-            await self._reply(conv, f"{activity.id}:too_fast", text=too_fast(wait))
+            typed = _typed(activity.value) if isinstance(activity.value, dict) else ("", False)
+            text = "\n".join(t for t in (parsed.without_bot(activity), typed[0]) if t.strip())
+            note = await self._screened(turn_context, conv, text, anonymous=typed[1])
+            await self._reply(conv, f"{activity.id}:too_fast", text=too_fast(wait) + note)
             return
         text = parsed.without_bot(activity)
         if isinstance(activity.value, dict) and not text.strip():
@@ -150,10 +153,11 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             await self._reply(conv, f"{activity.id}:form", card=form)
             return
         if len(body) > MAX_TEXT:
+            note = await self._screened(turn_context, conv, body, reporter=giver)
             await self._reply(
                 conv,
                 f"{activity.id}:too_long",
-                text=f"That kudos is too long; please keep it under {MAX_TEXT} characters.",
+                text=f"That kudos is too long; please keep it under {MAX_TEXT} characters.{note}",
             )
             return
         tokens, mentioned = parsed.as_command_text(body, parsed.mentions(activity))
@@ -195,6 +199,30 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         metrics.count_kudos(await runtime.run(work))
         runtime.poke()
 
+    async def _screened(
+        self,
+        turn_context: TurnContext,
+        conv: Conversation,
+        text: str,
+        *,
+        reporter: Person | None = None,
+        anonymous: bool = False,
+    ) -> str:
+        """The sentence to add to a refusal when its text went to drug safety, else ""."""
+        sender = turn_context.activity.from_property
+        name = str(sender.name or sender.id)
+        fallback = Person("teams", conv.tenant_id, str(sender.id), name, exists=False)
+        return await screening.screen(
+            self.runtime,
+            text,
+            key=f"teams:{conv.row}:{turn_context.activity.id}",
+            reporter=None
+            if anonymous
+            else reporter or (lambda: people.sender(self.runtime, turn_context, conv)),
+            fallback=fallback,
+            source="survey" if anonymous else "kudos",
+        )
+
     async def _reply(
         self,
         conv: Conversation,
@@ -213,15 +241,17 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
     ) -> AdaptiveCardInvokeResponse:
         conv: Conversation = turn_context.turn_state[CONVERSATION]
         sender = str(turn_context.activity.from_property.id)
-        wait = self.runtime.limiter.wait("teams", conv.tenant_id or "", sender)
-        if wait:
-            card = teams_render.decided_card(too_fast(wait))
-            return AdaptiveCardInvokeResponse(status_code=200, type=teams_render.CARD, value=card)
         raw: Any = turn_context.activity.value
         action: Any = raw.get("action") if isinstance(raw, dict) else None
         action = action if isinstance(action, dict) else {}
         data: dict[str, Any] = dict(action["data"]) if isinstance(action.get("data"), dict) else {}
         data["verb"] = action.get("verb") or data.get("verb")
+        wait = self.runtime.limiter.wait("teams", conv.tenant_id or "", sender)
+        if wait:
+            text, anonymous = _typed(data)
+            note = await self._screened(turn_context, conv, text, anonymous=anonymous)
+            card = teams_render.decided_card(too_fast(wait) + note)
+            return AdaptiveCardInvokeResponse(status_code=200, type=teams_render.CARD, value=card)
         try:
             card = await self.cards.act(turn_context, conv, data)
         except HttpOperationError as exc:
@@ -288,6 +318,17 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             return  # a channel does not need an introduction each time the app is added
         text = "👋 Hi, I'm Plaudit.\n\n" + teams_render.help_text(self.runtime.policy)
         await self._reply(conv, "welcome", text=text)
+
+
+def _typed(data: dict[str, Any]) -> tuple[str, bool]:
+    """What a person typed into a card (a kudos message, a reason, survey answers), and
+    whether it answers a survey: screened without their name, as the survey may be anonymous."""
+    typed = [
+        str(v)
+        for k, v in data.items()
+        if isinstance(v, str) and (k in ("message", "reason") or k.startswith("q_"))
+    ]
+    return "\n".join(typed), str(data.get("verb") or "") == teams_render.SURVEY_ANSWER
 
 
 def _in_session(

@@ -12,6 +12,7 @@ from typing import Any
 from botbuilder.core import TurnContext
 from sqlmodel import Session
 
+from bot.chat import screening
 from bot.observability import metrics
 from bot.runtime import Runtime
 from bot.teams import activity as parsed
@@ -60,8 +61,13 @@ class Cards:
         value = str(data.get("value") or "").strip() or None
         text = str(data.get("message") or "").strip()
         if len(text) > MAX_TEXT:
+            key = f"teams:{conv.row}:{turn_context.activity.id}"
+            note = await screening.screen(runtime, text, key=key, reporter=giver)
             return teams_render.kudos_form(
-                policy, recipients=chosen, message=text[:MAX_TEXT], error="Please keep it shorter."
+                policy,
+                recipients=chosen,
+                message=text[:MAX_TEXT],
+                error="Please keep it shorter." + note,
             )
         found = await people.accounts(runtime, turn_context, list(chosen), by_aad=True)
         recipients = tuple(
@@ -142,14 +148,16 @@ class Cards:
     async def _decide(
         self, giver: Person, data: dict[str, Any], *, approve: bool
     ) -> dict[str, Any]:
+        """Decide a review for the person who pressed; the answer replaces their card. A
+        refusal changes nothing: a missing reason brings the review card back to fill in."""
         number = parsed.number(data.get("review_id"))
         if number is None:
             return teams_render.decided_card(OUT_OF_DATE)
         reason = str(data.get("reason") or "").strip() or None
         policy, now = self.runtime.policy, self.runtime.clock.now()
 
-        def decide(session: Session) -> review.ReviewResult:
-            return review.decide(
+        def decide(session: Session) -> tuple[review.ReviewResult, dict[str, Any] | None]:
+            outcome = review.decide(
                 number,
                 giver,
                 approve=approve,
@@ -158,11 +166,23 @@ class Cards:
                 policy=policy,
                 now=now,
             )
+            again = isinstance(outcome, review.NotAllowed) and outcome.code == review.NEEDS_REASON
+            found = review.request(session, number) if again else None
+            return outcome, teams_render.review_request(found) if found else None
 
-        outcome = await self.runtime.run(decide)
+        outcome, again = await self.runtime.run(decide)
         self.runtime.poke()
         if isinstance(outcome, review.NotAllowed):
-            return teams_render.decided_card(outcome.message)
+            if again is None:
+                return teams_render.decided_card(outcome.message)
+            shown: dict[str, Any] = again["attachments"][0]["content"]
+            note = {
+                "type": "TextBlock",
+                "text": outcome.message,
+                "wrap": True,
+                "color": "Attention",
+            }
+            return {**shown, "body": [note, *shown["body"]]}
         word = "approved" if approve else f"rejected: {reason}"
         return teams_render.decided_card(
             f"Review #{outcome.review_id} {word} by {giver.display_name}."
@@ -200,7 +220,7 @@ def _record_answers(
     now: Any,
 ) -> tuple[dict[str, Any] | None, list[str], bool]:
     """(the invitation as now answered, what went wrong, whether the round is closed)."""
-    current = surveys.invite_for(session, round_id, person)
+    current = surveys.invite_for(session, round_id, person, secret=runtime.survey_secret)
     if current is None:
         return None, ["This survey was not sent to you, so it cannot be answered."], False
     problems: list[str] = []
@@ -218,7 +238,12 @@ def _record_answers(
             text=raw if q["type"] == "text" else None,
         )
         outcome = surveys.answer(
-            event, session=session, now=now, rules=runtime.rules, policy=runtime.policy
+            event,
+            session=session,
+            now=now,
+            rules=runtime.rules,
+            policy=runtime.policy,
+            secret=runtime.survey_secret,
         )
         if isinstance(outcome, surveys.AnswerRefused):
             if outcome.reason == "closed":

@@ -1,13 +1,14 @@
 """Survey answers: take (or replace) one answer, screen free text, show current answers.
 
 An answer is unique per (round, respondent, question); an anonymous round knows its
-respondents by a keyed hash only.
+respondents by a keyed hash only, under a secret that is never written to the database.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -54,13 +55,25 @@ class AnswerRefused:
     message: str
 
 
-def respondent_token(round_: SurveyRound, member_id: int) -> str:
-    """Who answered, as the round sees it: the member id, or a keyed hash when anonymous."""
+# For callers given no survey secret (tests, the demo): held in memory only, so nothing
+# written links an answer to a person, but a restart forgets who answered an open round.
+_UNCONFIGURED_SECRET = secrets.token_bytes(32)
+
+
+def respondent_token(round_: SurveyRound, member_id: int, secret: bytes | None = None) -> str:
+    """Who answered, as the round sees it: the member id, or for an anonymous round
+    HMAC-SHA256(secret, "round:member") under the survey secret, which lives outside the
+    database. A round opened before that keeps its own salt until it closes; a closed
+    anonymous round has no tokens to match (they were replaced by random ones)."""
     if not round_.anonymous:
         return f"member:{member_id}"
-    if round_.salt is None:
+    if round_.status != "open":
         raise ValueError("an anonymous round that has closed has no respondents to match")
-    return hmac.new(bytes.fromhex(round_.salt), str(member_id).encode(), hashlib.sha256).hexdigest()
+    if round_.salt is not None:
+        key, message = bytes.fromhex(round_.salt), str(member_id)
+    else:
+        key, message = secret or _UNCONFIGURED_SECRET, f"{round_.id}:{member_id}"
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
 
 
 def answer(
@@ -70,8 +83,11 @@ def answer(
     now: datetime,
     rules: RuleSet,
     policy: KudosPolicy,
+    secret: bytes | None = None,
 ) -> Answered | AnswerRefused:
-    """Record (or replace) one answer; free text is checked for adverse events and PHI."""
+    """Record (or replace) one answer; free text is checked for adverse events and PHI.
+
+    `secret`: the survey secret that keys an anonymous round's respondent tokens."""
     # The round's row is locked (PostgreSQL) so an answer and the close cannot interleave,
     # and two quick clicks by one person are taken one after the other.
     round_ = session.exec(
@@ -89,7 +105,7 @@ def answer(
     question = _question(survey, event)
     if isinstance(question, AnswerRefused):
         return question
-    token = respondent_token(round_, row.id)
+    token = respondent_token(round_, row.id, secret)
     existing = _previous(session, round_, token, question)
     text: str | None = None
     flags: list[str] = []
@@ -209,7 +225,12 @@ def _first_answer(
 
 
 def question_for(
-    session: Session, round_id: int, question_id: str, person: Person
+    session: Session,
+    round_id: int,
+    question_id: str,
+    person: Person,
+    *,
+    secret: bytes | None = None,
 ) -> tuple[str, str | None] | None:
     """(question text, the person's current answer) for the free-text form, if they may
     still answer it."""
@@ -225,13 +246,16 @@ def question_for(
     question = survey_from_json(round_.definition).question(question_id)
     if invited is None or question is None or question.type != "text":
         return None
-    current = current_answers(session, round_, respondent_token(round_, row.id))
+    current = current_answers(session, round_, respondent_token(round_, row.id, secret))
     value = current.get(question_id)
     return question.text, value if isinstance(value, str) else None
 
 
-def invite_for(session: Session, round_id: int, person: Person) -> dict[str, Any] | None:
-    """The survey message's data with this person's current answers, if they were invited."""
+def invite_for(
+    session: Session, round_id: int, person: Person, *, secret: bytes | None = None
+) -> dict[str, Any] | None:
+    """The survey message's data with this person's current answers (none once an anonymous
+    round has closed: nothing links them to the person any more), if they were invited."""
     round_ = session.get(SurveyRound, round_id)
     row = find(person, session=session)
     if round_ is None or row is None:
@@ -243,7 +267,12 @@ def invite_for(session: Session, round_id: int, person: Person) -> dict[str, Any
     ).first()
     if invited is None:
         return None
-    answers = current_answers(session, round_, respondent_token(round_, row.id))
+    unlinked = round_.anonymous and round_.status != "open"
+    answers = (
+        {}
+        if unlinked
+        else current_answers(session, round_, respondent_token(round_, row.id, secret))
+    )
     return {**invite_payload(round_), "answers": answers}
 
 
@@ -310,7 +339,11 @@ def _screen_text(
     kept = redact(text, result)
     note = None
     if result.outcome is Outcome.ROUTE_PV and kept == before:
-        note = "Your answer was already passed to drug safety; nothing new was sent."
+        note = (
+            "Your answer was already passed to drug safety; nothing new was sent."
+            if safety.routed(policy)
+            else "Your answer mentions what may be a side effect: " + safety.NOT_ROUTED
+        )
     elif result.outcome is Outcome.ROUTE_PV:
         reporter = None if survey.anonymous else member
         safety.open_case(
@@ -327,6 +360,8 @@ def _screen_text(
         note = (
             "Your answer mentions what may be a side effect, so it has been passed to drug "
             "safety" + (" without your name." if survey.anonymous else ".")
+            if safety.routed(policy)
+            else "Your answer mentions what may be a side effect: " + safety.NOT_ROUTED
         )
     elif kept != text:
         note = "Patient details were removed from your answer before it was kept."

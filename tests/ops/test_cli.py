@@ -305,6 +305,7 @@ def test_serve_with_two_workers_sends_every_post_exactly_once(workdir: Path) -> 
     from tests.harness import SECRET, TOKEN, signed_headers
 
     port = free_port()
+    (workdir / "plaudit.yaml").write_text("compliance:\n  safety_channel: C0SAFETY\n")
     with FakeSlack(token=TOKEN) as slack:
         slack.add_user("U0001", "alice")
         slack.add_user("U0002", "bob")

@@ -370,6 +370,7 @@ def test_ready_when_the_schema_is_current_and_delivery_runs(server: Server) -> N
         "migrations": "current",
         "dispatcher": "running",
         "scheduler": "leader",
+        "drug_safety": ["slack:C0SAFETY"],
     }
 
 
