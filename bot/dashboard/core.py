@@ -76,7 +76,9 @@ def _when(at: datetime | None) -> str:
 
 
 def _text(value: str | None, limit: int = 120) -> str | None:
-    value = (value or "").strip()[:limit]
+    """A filter typed into a query string: printable characters only (PostgreSQL refuses
+    NUL in text, and no team, region or value holds a control character)."""
+    value = "".join(ch for ch in (value or "") if ch.isprintable()).strip()[:limit]
     return value or None
 
 
