@@ -285,6 +285,11 @@ class Settings(BaseSettings):
         return None
 
     @property
+    def chat_enabled(self) -> bool:
+        """Slack or Teams is served, so people can report what drug safety must hear."""
+        return self.slack_enabled or self.teams_enabled
+
+    @property
     def teams_enabled(self) -> bool:
         return bool(self.microsoft_app_id) or self.teams_unauthenticated
 

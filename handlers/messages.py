@@ -11,7 +11,7 @@ keyed by `Template`; a test proves every template that can reach a platform has 
 # annotations only, and `check()` relies on `__required_keys__`.
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, Required, TypedDict
+from typing import Any, Required, TypedDict, TypeVar
 
 from storage import queries
 
@@ -158,6 +158,9 @@ PLATFORMS: Mapping[Template, frozenset[str]] = {
 """Where each template may be delivered; every platform named here renders it."""
 
 
+R = TypeVar("R")
+
+
 class BadMessage(ValueError):
     """An outbox message that no platform could deliver: a programming error, raised when
     the row is written so the change that caused it fails with it."""
@@ -177,6 +180,15 @@ def check(template: str, platform: str, data: Mapping[str, Any]) -> Template:
     if missing:
         raise BadMessage(f"{known.value} payload lacks {', '.join(missing)}")
     return known
+
+
+def renderer(registry: Mapping[Template, R], template: str, platform: str) -> R:
+    """The renderer of `template` in a platform's registry; `BadMessage` when it has none
+    (the dispatcher marks such a row dead at once: no retry will render it)."""
+    try:
+        return registry[Template(template)]
+    except (ValueError, KeyError):
+        raise BadMessage(f"{platform} cannot render {template!r}") from None
 
 
 def message(

@@ -217,8 +217,18 @@ def _decider(session: Session, person: Person, policy: KudosPolicy) -> _Decider:
     identity (its ids and its own email, never the address a directory reports for the
     identity); their own text is looked for more widely, by that address too, so giving in
     one place and deciding in another is still caught."""
-    own, email_counts = _behind(session, person)
-    ids = {m.id for m in _rows_of(session, person)} | {m.id for m in own}
+    by_id = people.by_platform_ids(
+        session=session, platform=person.platform, workspace=person.workspace, ids=[person.user_id]
+    )
+    by_email = (
+        people.by_platform_ids(
+            session=session, platform="email", workspace=None, ids=[person.email]
+        )
+        if person.email and person.platform != "email"
+        else []
+    )
+    own, email_counts = _behind(person, by_id, by_email)
+    ids = {m.id for m in (*by_id, *by_email)}
     members = list(session.exec(select(Member).where(col(Member.id).in_(ids)))) if ids else []
     behind = [m for m in members if m.id in {o.id for o in own}]
     names = {person.user_id.lower()} | ({(person.email or "").lower()} if email_counts else set())
@@ -229,35 +239,18 @@ def _decider(session: Session, person: Person, policy: KudosPolicy) -> _Decider:
     return _Decider(frozenset(ids), bool(names & listed) or on_roster)
 
 
-def _behind(session: Session, person: Person) -> tuple[list[MemberRow], bool]:
+def _behind(
+    person: Person, by_id: list[MemberRow], by_email: list[MemberRow]
+) -> tuple[list[MemberRow], bool]:
     """The member behind this identity, and whether the identity's email speaks for it.
     By platform id; or, for an identity seen for the first time, as `members.upsert_many`
-    would link it on first sight (read-only here): to the member holding its email when
-    that member has no identity on this platform yet, or to a new member when no member
-    holds the email. An address held by a member who is someone else on this platform
-    gives nothing."""
-    own = people.by_platform_ids(
-        session=session, platform=person.platform, workspace=person.workspace, ids=[person.user_id]
-    )
-    if own or person.platform == "email" or not person.email:
-        return own, person.platform == "email"
-    holders = people.by_platform_ids(
-        session=session, platform="email", workspace=None, ids=[person.email]
-    )
-    linkable = [m for m in holders if people.platform_id(m, person.platform) is None]
-    return linkable, not holders or bool(linkable)
-
-
-def _rows_of(session: Session, person: Person) -> list[MemberRow]:
-    """The members `person` may be: by their id on their platform, and by their email."""
-    found = people.by_platform_ids(
-        session=session, platform=person.platform, workspace=person.workspace, ids=[person.user_id]
-    )
-    if person.email:
-        found += people.by_platform_ids(
-            session=session, platform="email", workspace=None, ids=[person.email]
-        )
-    return found
+    would link it on first sight: to the member holding its email when that member has no
+    identity on this platform yet, or to a new member when no member holds the email. An
+    address held by a member who is someone else on this platform gives nothing."""
+    if by_id or person.platform == "email" or not person.email:
+        return by_id, person.platform == "email"
+    linkable = [m for m in by_email if people.platform_id(m, person.platform) is None]
+    return linkable, not by_email or bool(linkable)
 
 
 def _refusal(review: Review, recognition: Recognition, decider: _Decider) -> NotAllowed | None:

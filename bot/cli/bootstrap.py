@@ -97,7 +97,7 @@ def safety_problem(settings: Settings, policy: KudosPolicy) -> str | None:
     """Why serving Slack or Teams with `policy` would drop possible adverse events, or None.
 
     A destination counts only when its sender runs, since otherwise its rows wait forever."""
-    if not (settings.slack_enabled or settings.teams_enabled):
+    if not settings.chat_enabled:
         return None
     reached, unreachable = status.drug_safety(settings, policy)
     if reached:
@@ -126,7 +126,7 @@ def survey_secret(
     if settings.survey_secret is not None:
         return settings.survey_secret.get_secret_value().encode()
     anonymous = sorted(s.id for s in definitions if s.anonymous)
-    if serving and anonymous and (settings.slack_enabled or settings.teams_enabled):
+    if serving and anonymous and settings.chat_enabled:
         raise UsageError(
             f"PLAUDIT_SURVEY_SECRET is required: {settings.config_path} has anonymous surveys "
             f"({', '.join(anonymous)}), whose answers are keyed to their respondents by it "

@@ -83,16 +83,12 @@ async def readyz(request: Request) -> Response:
         and checks["database"] == "ok"
         and checks["migrations"] == "current"
         and checks["dispatcher"] != "stopped"
-        and (bool(checks["drug_safety"]) or not _serves_chat(state.settings))
+        and (bool(checks["drug_safety"]) or not state.settings.chat_enabled)
     )
     return JSONResponse(
         {"status": "ready" if ready else "not ready", **checks},
         status_code=200 if ready else 503,
     )
-
-
-def _serves_chat(settings: Settings) -> bool:
-    return bool(settings.slack_enabled or settings.teams_enabled)
 
 
 async def _database(runtime: Runtime) -> dict[str, object]:

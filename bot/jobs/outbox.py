@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from bot.observability import metrics
 from bot.runtime import Runtime
-from handlers.messages import DRUG_SAFETY
+from handlers.messages import DRUG_SAFETY, BadMessage
 from storage import outbox as store
 from storage.outbox import Job, pending_count, undelivered_safety_count
 
@@ -270,7 +270,7 @@ class Dispatcher:
                         )
                     )
                 return
-            except Permanent as exc:
+            except (Permanent, BadMessage) as exc:
                 metrics.count_delivery(job.platform, "dead")
                 log.error("outbox row %s is undeliverable: %s", job.id, exc)
                 self._record(partial(self._dead, job=job, error=str(exc)))

@@ -8,9 +8,9 @@ from collections.abc import Callable, Mapping
 from email.message import EmailMessage
 from typing import Any
 
-from bot.jobs.outbox import Job, Permanent, Transient
+from bot.jobs.outbox import Job, Transient
 from bot.settings import Settings
-from handlers.messages import Template
+from handlers.messages import Template, renderer
 
 
 class EmailSender:
@@ -64,10 +64,7 @@ RENDERERS: Mapping[Template, Callable[[Mapping[str, Any]], tuple[str, str]]] = {
 
 
 def render(job: Job, *, sender: str) -> EmailMessage:
-    try:
-        subject, body = RENDERERS[Template(job.template)](job.data)
-    except (ValueError, KeyError):
-        raise Permanent(f"email cannot carry {job.template!r}") from None
+    subject, body = renderer(RENDERERS, job.template, "email")(job.data)
     message = EmailMessage()
     message["From"] = sender
     message["To"] = str(job.data["to"])

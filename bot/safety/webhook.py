@@ -7,8 +7,8 @@ from typing import Any
 
 import aiohttp
 
-from bot.jobs.outbox import Job, Permanent, RateLimited, Transient
-from handlers.messages import Template
+from bot.jobs.outbox import Job, RateLimited, Transient
+from handlers.messages import Template, renderer
 
 
 def pv_case(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -28,10 +28,7 @@ class WebhookSender:
         self.session = session
 
     async def __call__(self, job: Job) -> str | None:
-        try:
-            data = RENDERERS[Template(job.template)](job.data)
-        except (ValueError, KeyError):
-            raise Permanent(f"the webhook cannot carry {job.template!r}") from None
+        data = renderer(RENDERERS, job.template, "the webhook")(job.data)
         url = str(job.data["url"])
         try:
             async with self.session.post(

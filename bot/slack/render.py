@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.chat import charts, texts
 from bot.slack import blocks, survey
-from handlers.messages import Template
+from handlers.messages import Template, renderer
 
 
 @dataclass(frozen=True)
@@ -69,12 +69,5 @@ RENDERERS: Mapping[Template, Callable[[Mapping[str, Any]], Rendered]] = {
 }
 
 
-class Unrenderable(LookupError):
-    """A row whose template Slack has no renderer for (no retry will help)."""
-
-
 def render(template: str, data: Mapping[str, Any]) -> Rendered:
-    try:
-        return RENDERERS[Template(template)](data)
-    except (ValueError, KeyError):
-        raise Unrenderable(f"Slack cannot render {template!r}") from None
+    return renderer(RENDERERS, template, "Slack")(data)

@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.jobs.outbox import Job, Permanent, RateLimited, Transient
 from bot.slack import blocks
 from bot.slack.clients import NotInstalled, SlackClients
-from bot.slack.render import Unrenderable, Upload, render
+from bot.slack.render import Upload, render
 
 # Errors that no retry will fix; anything else unexpected is retried with backoff.
 _PERMANENT = {
@@ -75,10 +75,7 @@ class SlackSender:
             raise Permanent(str(exc)) from exc
 
     async def _send(self, client: AsyncWebClient, job: Job) -> str | None:
-        try:
-            content = render(job.template, job.data)
-        except Unrenderable as exc:
-            raise Permanent(str(exc)) from exc
+        content = render(job.template, job.data)
         if isinstance(content, Upload):
             return await self._upload(client, job, content)
         try:

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.chat import texts
 from handlers.kudos import KudosResult, Stopped
-from handlers.messages import Template
+from handlers.messages import Template, renderer
 from handlers.policy import KudosPolicy
 
 CARD = "application/vnd.microsoft.card.adaptive"
@@ -376,12 +376,5 @@ RENDERERS: Mapping[Template, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
 """The activity fields (`text`, `attachments`) of each outbox template."""
 
 
-class Unrenderable(LookupError):
-    """A row whose template Teams has no renderer for (no retry will help)."""
-
-
 def message(template: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    try:
-        return RENDERERS[Template(template)](data)
-    except (ValueError, KeyError):
-        raise Unrenderable(f"Teams cannot render {template!r}") from None
+    return renderer(RENDERERS, template, "Teams")(data)

@@ -52,7 +52,7 @@ class TeamsSender:
         self.app_id = app_id
 
     async def __call__(self, job: Job) -> str | None:
-        content = _content(job)
+        content = teams_render.message(job.template, job.data)
         try:
             try:
                 return await self._deliver(job, fitted(content))
@@ -201,13 +201,6 @@ async def _send_to_conversation(
     outgoing.reply_to_id = None
     response = await client.conversations.send_to_conversation(outgoing.conversation.id, outgoing)
     return str(response.id) if response is not None and response.id else None
-
-
-def _content(job: Job) -> dict[str, Any]:
-    try:
-        return teams_render.message(job.template, job.data)
-    except teams_render.Unrenderable as exc:
-        raise Permanent(str(exc)) from exc
 
 
 def _activity(content: Mapping[str, Any]) -> Activity:

@@ -4,27 +4,16 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from dataclasses import replace
 
 from handlers import surveys
+from tests.slack.test_survey_slack import SURVEY
 from tests.transcript import Chat, Said
 from tests.transcript.cast import REVIEWER
 
-PULSE = surveys.Survey(
-    id="pulse",
-    title="Weekly pulse",
-    intro="Two minutes, please.",
-    questions=(
-        surveys.Question("energy", "scale", "How energised do you feel?", ("Drained", "Great")),
-        surveys.Question("focus", "choice", "What got in the way?", options=("Meetings", "Tools")),
-        surveys.Question("comment", "text", "Anything else?", optional=True),
-    ),
-    schedule=surveys.Schedule(cron="0 9 * * mon", timezone="UTC"),
-    open_for=timedelta(days=2),
-    anonymous=False,
-    min_responses=1,
-    results_channel="C0RESULTS",
-    owners=(REVIEWER.email,),
+# The Slack survey tests' pulse, due weekly, with an owner who hears the results.
+PULSE = replace(
+    SURVEY, schedule=surveys.Schedule(cron="0 9 * * mon", timezone="UTC"), owners=(REVIEWER.email,)
 )
 
 

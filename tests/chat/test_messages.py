@@ -198,9 +198,9 @@ def test_message_is_checked_when_it_is_written() -> None:
 
 
 def test_an_unknown_template_is_refused_at_delivery_without_retries() -> None:
-    with pytest.raises(slack.Unrenderable):
+    with pytest.raises(BadMessage, match="Slack cannot render"):
         slack.render("kudos.pubic", {})
-    with pytest.raises(teams.Unrenderable):
+    with pytest.raises(BadMessage, match="Teams cannot render"):
         teams.message("pv.case", EXAMPLES[Template.PV_CASE])
 
 

@@ -329,14 +329,7 @@ def give(chat: Chat, message: str, *, key: str) -> kudos.KudosResult:
         source="command",
         channel_id="C0GENERAL",
     )
-    runtime = chat.runtime
-    result: kudos.KudosResult = runtime.run_sync(
-        lambda s: kudos.give(
-            event, session=s, policy=runtime.policy, clock=runtime.clock, rules=runtime.rules
-        )
-    )
-    runtime.poke()
-    return result
+    return chat.give(event)
 
 
 def rows(chat: Chat) -> list[tuple[str, str]]:

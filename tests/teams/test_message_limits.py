@@ -195,14 +195,7 @@ def give(chat: Chat, message: str, *, key: str) -> kudos.KudosResult:
         values=(),
         source="command",
     )
-    runtime = chat.runtime
-    result: kudos.KudosResult = runtime.run_sync(
-        lambda s: kudos.give(
-            event, session=s, policy=runtime.policy, clock=runtime.clock, rules=runtime.rules
-        )
-    )
-    runtime.poke()
-    return result
+    return chat.give(event)
 
 
 def rows(chat: Chat) -> list[tuple[str, str]]:

@@ -21,8 +21,9 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from handlers import surveys
+from handlers import kudos, surveys
 from handlers.clock import Clock
+from handlers.events import KudosRequested
 from handlers.policy import KudosPolicy
 from storage.models import Member
 from tests.fakes.bot_connector import FakeConnector
@@ -152,6 +153,18 @@ class Chat:
         closed = self.runtime.run_sync(lambda s: surveys.close_round(round_id, session=s, now=now))
         assert closed is not None, f"round {round_id} was already closed"
         self.runtime.poke()
+
+    def give(self, event: KudosRequested) -> kudos.KudosResult:
+        """A kudos through the real use case in the running app, as an adapter gives it (for
+        what no one can type: past the 4,000 characters a command takes)."""
+        runtime = self.runtime
+        result: kudos.KudosResult = runtime.run_sync(
+            lambda s: kudos.give(
+                event, session=s, policy=runtime.policy, clock=runtime.clock, rules=runtime.rules
+            )
+        )
+        runtime.poke()
+        return result
 
     def now(self) -> datetime:
         moment: datetime = self.runtime.clock.now()
