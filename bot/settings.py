@@ -6,10 +6,11 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.status import status_lines as _status_lines
+from storage.vault import Vault, VaultError
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
 _TENANT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -120,9 +121,15 @@ class Settings(BaseSettings):
     # written to the database. Required to serve chat when plaudit.yaml has anonymous surveys.
     survey_secret: SecretStr | None = Field(None, alias="PLAUDIT_SURVEY_SECRET")
 
-    @field_validator("survey_secret")
+    # Seals each PV case's original text (AES-256-GCM): one or more keys from `plaudit pv
+    # keygen`, comma-separated, the first sealing; or a file holding them. Never in the
+    # database; required to serve chat.
+    pv_key: SecretStr | None = Field(None, alias="PLAUDIT_PV_KEY")
+    pv_key_file: Path | None = Field(None, alias="PLAUDIT_PV_KEY_FILE")
+
+    @field_validator("survey_secret", "dashboard_secret")
     @classmethod
-    def _survey_secret(cls, value: SecretStr | None) -> SecretStr | None:
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value():
             return None
         if len(value.get_secret_value()) < 32:
@@ -166,15 +173,6 @@ class Settings(BaseSettings):
             raise ValueError(
                 "use the app's Client ID (Basic Information > App Credentials, e.g. 1234.5678)"
             )
-        return value
-
-    @field_validator("slack_client_secret")
-    @classmethod
-    def _client_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value():
-            return None
-        if value.get_secret_value() in {"changeme", "your-client-secret"}:
-            raise ValueError("replace the placeholder with the app's client secret")
         return value
 
     @field_validator("slack_scopes")
@@ -228,13 +226,25 @@ class Settings(BaseSettings):
     def slack_allowed_workspaces(self) -> frozenset[str]:
         return frozenset(t for t in self.slack_workspaces.split(",") if t)
 
-    @field_validator("slack_signing_secret")
+    @field_validator("slack_signing_secret", "slack_client_secret")
     @classmethod
-    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+    def _secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         if value is None or not value.get_secret_value():
             return None
-        if value.get_secret_value() in {"changeme", "your-signing-secret"}:
-            raise ValueError("replace the placeholder with the app's signing secret")
+        what = "signing" if info.field_name == "slack_signing_secret" else "client"
+        if value.get_secret_value() in {"changeme", f"your-{what}-secret"}:
+            raise ValueError(f"replace the placeholder with the app's {what} secret")
+        return value
+
+    @field_validator("pv_key")
+    @classmethod
+    def _pv_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        try:
+            Vault.parse(value.get_secret_value())
+        except VaultError as exc:
+            raise ValueError(f"{exc} (make one with plaudit pv keygen)") from exc
         return value
 
     @field_validator("bigcommerce_api_url")
@@ -247,15 +257,6 @@ class Settings(BaseSettings):
     @property
     def bigcommerce_enabled(self) -> bool:
         return bool(self.bigcommerce_store_hash) and self.bigcommerce_access_token is not None
-
-    @field_validator("dashboard_secret")
-    @classmethod
-    def _dashboard_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value():
-            return None
-        if len(value.get_secret_value()) < 32:
-            raise ValueError("use at least 32 random characters (e.g. openssl rand -hex 32)")
-        return value
 
     @field_validator("public_url", "oidc_issuer")
     @classmethod

@@ -27,6 +27,11 @@ def status_lines(settings: Settings, policy: KudosPolicy | None = None) -> list[
     lines.append(_teams(settings))
     if policy is not None:
         lines.append(_drug_safety(settings, policy))
+        lines.append(
+            f"PV case texts: sealed (AES-256-GCM, key {policy.pv_vault.key_id})"
+            if policy.pv_vault is not None
+            else "PV case texts: kept redacted, originals not kept (set PLAUDIT_PV_KEY)"
+        )
     lines.append(_dashboard(settings))
     lines.append(
         f"BigCommerce: store {settings.bigcommerce_store_hash}"

@@ -136,7 +136,7 @@ def _store(
     recipient = _member(session, row.recipient, now)
     result = compliance_rules.check(row.message, rules)
     published = result.outcome in _PUBLISHED
-    text = row.message if published else compliance_rules.redact(row.message, result)
+    text = row.message if published else safety.kept_text(row.message, result)
     recognition_id = queries.insert_recognition(
         session=session,
         values={

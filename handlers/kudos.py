@@ -98,7 +98,7 @@ def give(
     if not queries.claim_inbound(session=session, key=event.key, kind=f"kudos.{event.source}"):
         return Duplicate()
     published = result.outcome in PUBLISHED
-    text = event.message if published else compliance_rules.redact(event.message, result)
+    text = event.message if published else safety.kept_text(event.message, result)
     recognition_id = _record(session, event, giver, recipients, result, text, day, now, rules)
     if published:
         _publish(session, event, policy, giver, recipients, recognition_id, text, now)

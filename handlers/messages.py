@@ -74,7 +74,9 @@ class PvReport(TypedDict, total=False):
     reporter: Required[str]
     reporter_slack_id: str | None
     aware_at: Required[str]
-    text: Required[str]
+    # The case's text is not queued (it is sealed in the case); the dispatcher adds it,
+    # opened, to the notification it is about to send.
+    text: str
     rules: Required[list[str]]
     url: str  # pv.case by webhook
     to: str  # pv.case by email

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from handlers import safety
 from handlers.messages import DRUG_SAFETY
 from storage import people, queries
 from storage.models import (
@@ -52,7 +53,9 @@ def export(email: str, *, session: Session, now: datetime) -> dict[str, Any] | N
         **_recognitions(session, member.id),
         **_surveys(session, member.id),
         "pv_cases_reported": [
-            {"id": c.id, "aware_at": _iso(c.aware_at), "source": c.source, "text": c.text}
+            # The report's text is sealed for the drug-safety team (it may name patients);
+            # they answer requests for it.
+            {"id": c.id, "aware_at": _iso(c.aware_at), "source": c.source, "text": safety.HELD}
             for c in cases
         ],
         "audit_entries": [

@@ -1,11 +1,14 @@
-"""Retention: texts the gate stopped, and PV cases' links, are kept only as long as set.
+"""Retention: texts the gate stopped, and PV cases' links and texts, are kept only as long
+as set.
 
 A blocked kudos (and a held one that was rejected) is kept in its redacted form so the
 giver and the reviewers can see why; after `stopped_text_days` its text, and the copies
 of it in review requests, are erased. A PV case stays (it is the record of when the
 company became aware), but after `pv_link_days` it no longer points at the chat message
-or the member who reported it, and that message's text is erased. The text hash, the
-findings' rule ids and the audit trail stay, so counts and the chain are unchanged.
+or the member who reported it, and that message's text is erased; after `pv_text_days`
+(counted from day 0, and only once every notification of it was delivered) its sealed
+original text is erased too. The text hash, the findings' rule ids and the audit trail
+stay, so counts and the chain are unchanged.
 """
 
 from __future__ import annotations
@@ -17,10 +20,10 @@ from sqlalchemy import Connection, and_, exists, or_, select, update
 from sqlmodel import Session
 
 from handlers.messages import Template
-from storage import queries
+from storage import pv_cases, queries
 from storage.models import Outbox, PvCase, Recognition, Review
 
-ERASED = "[erased under the retention policy]"
+ERASED = pv_cases.ERASED
 _recognition = Recognition.__table__  # type: ignore[attr-defined]
 _review = Review.__table__  # type: ignore[attr-defined]
 _pv = PvCase.__table__  # type: ignore[attr-defined]
@@ -33,26 +36,29 @@ class Retention:
 
     stopped_text_days: int | None = None
     pv_link_days: int | None = None
+    pv_text_days: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("stopped_text_days", "pv_link_days"):
+        for name in ("stopped_text_days", "pv_link_days", "pv_text_days"):
             days = getattr(self, name)
             if days is not None and days < 1:
                 raise ValueError(f"retention.{name} must be at least 1 day")
 
     @property
     def on(self) -> bool:
-        return self.stopped_text_days is not None or self.pv_link_days is not None
+        days = (self.stopped_text_days, self.pv_link_days, self.pv_text_days)
+        return any(d is not None for d in days)
 
 
 @dataclass(frozen=True)
 class Purged:
     texts: int
     pv_links: int
+    pv_texts: int = 0
 
     @property
     def any(self) -> bool:
-        return bool(self.texts or self.pv_links)
+        return bool(self.texts or self.pv_links or self.pv_texts)
 
 
 def purge(session: Session, *, retention: Retention, now: datetime) -> Purged:
@@ -76,7 +82,11 @@ def purge(session: Session, *, retention: Retention, now: datetime) -> Purged:
             .where(_pv.c.id.in_([i for i, _ in links]))
             .values(recognition_id=None, reporter_member_id=None)
         )
-    result = Purged(texts=len(erase), pv_links=len(links))
+    cases: list[int] = []
+    if retention.pv_text_days is not None:
+        cases = _old_pv_texts(session, now - timedelta(days=retention.pv_text_days))
+        pv_cases.erase_texts(session, cases)
+    result = Purged(texts=len(erase), pv_links=len(links), pv_texts=len(cases))
     if result.any:
         queries.append_audit(
             session=session,
@@ -86,8 +96,10 @@ def purge(session: Session, *, retention: Retention, now: datetime) -> Purged:
             detail={
                 "texts": result.texts,
                 "pv_links": result.pv_links,
+                "pv_texts": result.pv_texts,
                 "stopped_text_days": retention.stopped_text_days,
                 "pv_link_days": retention.pv_link_days,
+                "pv_text_days": retention.pv_text_days,
             },
             at=now,
         )
@@ -139,6 +151,16 @@ def _old_pv_links(connection: Connection, cutoff: datetime) -> list[tuple[int, i
             )
         )
     ]
+
+
+def _old_pv_texts(session: Session, cutoff: datetime) -> list[int]:
+    """Cases known before `cutoff` whose text is still kept and whose every notification
+    has been delivered (a text is never erased before drug safety has it)."""
+    waiting = pv_cases.awaiting_delivery(session)
+    rows = session.connection().execute(
+        select(_pv.c.id).where(_pv.c.aware_at < cutoff, _pv.c.text != pv_cases.ERASED)
+    )
+    return [int(i) for (i,) in rows if int(i) not in waiting]
 
 
 def _erase_copies(session: Session, recognition_ids: list[int]) -> None:

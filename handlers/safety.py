@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +16,7 @@ from handlers.clock import Clock
 from handlers.events import Person
 from handlers.messages import Template
 from handlers.policy import KudosPolicy
-from storage import queries
+from storage import pv_cases, queries
 from storage.models import PvCase
 from storage.outbox import pv_key
 from storage.people import MemberRow, platform_id
@@ -36,6 +37,20 @@ _INCOMPLETE = Finding(
     0,
     "The compliance check ran out of time; a person should read the whole text.",
 )
+
+
+HELD = "[held by drug safety]"
+
+
+def kept_text(text: str, result: Result) -> str:
+    """What a record that is not published keeps of `text`: a possible adverse event is held
+    by drug safety alone (sealed in its case; a name no rule recognises would otherwise stay
+    readable here), so only a mark with a digest that tells the same words again; any other
+    stopped text is kept with its patient identifiers redacted."""
+    if result.outcome is Outcome.ROUTE_PV:
+        digest = hashlib.sha256(text.strip().encode()).hexdigest()[:16]
+        return f"{HELD[:-1]} #{digest}]"
+    return compliance_rules.redact(text, result)
 
 
 @dataclass(frozen=True)
@@ -147,34 +162,27 @@ def open_case(
         reporter_member_id=reporter.id if reporter else None,
         reporter=label[:255],
         aware_at=now,
-        text=text,
+        text="",
         rules=[f.rule for f in findings],
     )
     session.add(case)
     session.flush()
     assert case.id is not None
-    payload = {
+    # The original, sealed for the safety team; the notifications carry no copy of it (the
+    # dispatcher opens the case's text as it sends them).
+    redacted = compliance_rules.redact(text, Result(Outcome.ROUTE_PV, tuple(findings)))
+    case.text = pv_cases.keep(text, case.id, policy.pv_vault, redacted)
+    session.add(case)
+    payload: dict[str, object] = {
         "case_id": case.id,
         "source": source,
         "recognition_id": recognition_id,
         "reporter": label,
         "reporter_slack_id": platform_id(reporter, "slack") if reporter else None,
         "aware_at": now.isoformat(),
-        "text": text,
         "rules": case.rules,
     }
-    notices = [
-        messages.message(
-            template,
-            {**payload, **extra},
-            key=pv_key(case.id, platform),
-            platform=platform,
-            workspace=space,
-            channel=channel,
-            kind="post",
-        )
-        for platform, space, channel, template, extra in _destinations(policy, workspace)
-    ]
+    notices = _notices(case.id, payload, policy, workspace)
     queries.enqueue_many(session=session, messages=notices)
     queries.append_audit(
         session=session,
@@ -185,6 +193,43 @@ def open_case(
         at=now,
     )
     return case
+
+
+def _notices(
+    case_id: int, payload: dict[str, object], policy: KudosPolicy, workspace: str | None
+) -> list[queries.Message]:
+    """One notification of the case for each configured destination."""
+    return [
+        messages.message(
+            template,
+            {**payload, **extra},
+            key=pv_key(case_id, platform),
+            platform=platform,
+            workspace=space,
+            channel=channel,
+            kind="post",
+        )
+        for platform, space, channel, template, extra in _destinations(policy, workspace)
+    ]
+
+
+def read_texts(
+    session: Session, case_ids: Sequence[int], *, policy: KudosPolicy, reader: str, now: datetime
+) -> dict[int, str]:
+    """The original texts of these cases, for a member of the drug-safety team (the caller
+    checks the role); who read which cases is audited."""
+    if not case_ids:
+        return {}
+    opened = pv_cases.texts(session, list(case_ids), policy.pv_vault)
+    queries.append_audit(
+        session=session,
+        actor=reader,
+        action="pv.texts_read",
+        subject="pv_cases",
+        detail={"cases": sorted(opened)},
+        at=now,
+    )
+    return opened
 
 
 def _label(reporter: MemberRow | None) -> str | None:

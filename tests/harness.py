@@ -27,6 +27,8 @@ from handlers.surveys import Survey
 
 SECRET = "test-signing-secret-0123456789"
 TOKEN = "xoxb-test-token"
+# A fixed PV key (32 bytes, base64url) for servers started by the tests.
+PV_KEY = "cGxhdWRpdC10ZXN0LXB2LWtleS0wMTIzNDU2Nzg5YWI="
 PAYLOADS = Path(__file__).parent / "payloads"
 
 

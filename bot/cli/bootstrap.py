@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -16,8 +17,9 @@ from bot.settings import Settings
 from handlers import sprints
 from handlers.policy import KudosPolicy
 from handlers.surveys import Survey
-from storage import migrate
-from storage.db import make_engine
+from storage import migrate, pv_cases
+from storage.db import make_engine, transaction
+from storage.vault import Vault, VaultError
 
 log = logging.getLogger("plaudit")
 
@@ -46,6 +48,7 @@ def build_runtime(settings: Settings, *, upgrade: bool = True, serving: bool = F
     if problem:
         raise UsageError(problem)
     secret = survey_secret(settings, org.survey_definitions(), serving=serving)
+    vault = pv_vault(settings, serving=serving)
     try:
         rules = org.compliance.rules(settings.config_path.resolve().parent)
     except compliance_rules.RuleError as exc:
@@ -55,7 +58,7 @@ def build_runtime(settings: Settings, *, upgrade: bool = True, serving: bool = F
         migrate.upgrade(engine)
     runtime = Runtime(
         engine=engine,
-        policy=org.policy(),
+        policy=replace(org.policy(), pv_vault=vault),
         rules=rules,
         surveys=org.survey_definitions(),
         milestones=org.milestone_definitions(),
@@ -90,6 +93,8 @@ def build_runtime(settings: Settings, *, upgrade: bool = True, serving: bool = F
     )
     if upgrade:
         _recount_if_needed(runtime)
+    if vault is not None:
+        _seal_plain_cases(runtime, vault)
     return runtime
 
 
@@ -135,6 +140,48 @@ def survey_secret(
             "backups, and start again."
         )
     return None
+
+
+def pv_vault(settings: Settings, *, serving: bool) -> Vault | None:
+    """The key PV case texts are sealed with (PLAUDIT_PV_KEY or PLAUDIT_PV_KEY_FILE);
+    serving chat needs one, since a case opened without it keeps only a redacted text."""
+    raw = settings.pv_key.get_secret_value() if settings.pv_key is not None else None
+    if raw is None and settings.pv_key_file is not None:
+        try:
+            raw = settings.pv_key_file.read_text("utf-8")
+        except OSError as exc:
+            raise UsageError(
+                f"PLAUDIT_PV_KEY_FILE: cannot read {settings.pv_key_file}: {exc}"
+            ) from exc
+    if raw and raw.strip():
+        try:
+            return Vault.parse(raw)
+        except VaultError as exc:
+            raise UsageError(
+                f"PLAUDIT_PV_KEY_FILE: {exc} (make one with plaudit pv keygen)"
+            ) from exc
+    if serving and settings.chat_enabled:
+        raise UsageError(
+            "PLAUDIT_PV_KEY is required: the original text of each possible adverse event is "
+            "kept for the drug-safety team sealed with it (AES-256-GCM), and it is never "
+            "written to the database. Make one with plaudit pv keygen, set PLAUDIT_PV_KEY "
+            "(or PLAUDIT_PV_KEY_FILE, a file holding it), keep it out of database backups, "
+            "and start again."
+        )
+    return None
+
+
+def _seal_plain_cases(runtime: Runtime, vault: Vault) -> None:
+    """Seal texts of cases kept plain (opened before a key was set, or by an earlier
+    version), and drop copies of them from drug-safety notifications."""
+    with transaction(runtime.engine) as session:
+        done = pv_cases.seal_plain(session, vault)
+    if done.cases or done.notices:
+        log.info(
+            "sealed %d PV case texts kept plain; removed the text from %d notifications",
+            done.cases,
+            done.notices,
+        )
 
 
 def _recount_if_needed(runtime: Runtime) -> None:

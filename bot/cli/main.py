@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot.cli import admin, boards, kudos, people, serve, surveys
+from bot.cli import admin, boards, kudos, people, pv, serve, surveys
 from bot.cli.bootstrap import UsageError, build_runtime, load_settings
 from bot.cli.serve import worker_app
 from bot.cli.surveys import _channel_members
@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 # In the order `plaudit --help` lists the commands.
-GROUPS = (serve, kudos, people, surveys, boards, admin)
+GROUPS = (serve, kudos, people, surveys, boards, pv, admin)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -144,7 +144,10 @@ def _purge(settings: Settings) -> int:
         done = runtime.run_sync(lambda s: retention.purge(s, retention=policy, now=now))
     finally:
         runtime.close()
-    print(f"erased {done.texts} stopped texts; unlinked {done.pv_links} PV cases")
+    print(
+        f"erased {done.texts} stopped texts; unlinked {done.pv_links} PV cases; "
+        f"erased the texts of {done.pv_texts} PV cases"
+    )
     return 0
 
 

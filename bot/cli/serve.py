@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import gc
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from bot.observability import logs
 from bot.status import status_lines
 from storage import migrate
 from storage.db import make_engine
+from storage.vault import new_key
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -102,11 +104,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "own (--db PATH)"
         )
     secret = secrets.token_urlsafe(32)
-    runtime = build_runtime(
-        settings.model_copy(
-            update={"database_url": f"sqlite:///{path}", "dashboard_secret": SecretStr(secret)}
-        )
-    )
+    update: dict[str, object] = {
+        "database_url": f"sqlite:///{path}",
+        "dashboard_secret": SecretStr(secret),
+    }
+    if settings.pv_key is None and settings.pv_key_file is None:
+        update["pv_key_file"] = _demo_pv_key(path)
+    runtime = build_runtime(settings.model_copy(update=update))
     runtime.policy = demo.policy(runtime.policy)
     try:
         report = demo.seed(runtime, now=runtime.clock.now())
@@ -170,3 +174,14 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     db.add_argument("action", choices=["upgrade", "downgrade", "current"])
     db.add_argument("revision", nargs="?")
     db.set_defaults(func=cmd_db)
+
+
+def _demo_pv_key(database: Path) -> Path:
+    """The sandbox's PV key: a file beside its database (readable by its owner only), made
+    on first use, so its cases are sealed as a real installation's are."""
+    key_file = database.with_name(database.name + ".pv-key")
+    if not key_file.exists():
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(new_key() + "\n")
+    return key_file

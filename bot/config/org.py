@@ -17,13 +17,15 @@ from handlers.retention import Retention
 
 
 class RetentionConfig(_Strict):
-    """Days to keep texts the gate stopped, and PV cases' links to chat; unset keeps them."""
+    """Days to keep texts the gate stopped, PV cases' links to chat and PV cases' original
+    texts; unset keeps them."""
 
     stopped_text_days: int | None = Field(None, ge=1, le=36_500)
     pv_link_days: int | None = Field(None, ge=1, le=36_500)
+    pv_text_days: int | None = Field(None, ge=1, le=36_500)
 
     def retention(self) -> Retention:
-        return Retention(self.stopped_text_days, self.pv_link_days)
+        return Retention(self.stopped_text_days, self.pv_link_days, self.pv_text_days)
 
 
 _TEAMS_CHANNEL = re.compile(r"^19:[A-Za-z0-9_.@;=-]{1,60}$")

@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from bot.dashboard import queries
 from bot.dashboard.auth import MANAGER, SAFETY, Viewer, base_path
 from bot.dashboard.charts import board_chart
-from handlers import review
+from handlers import review, safety
 from handlers.events import Person
 from handlers.policy import KudosPolicy
 
@@ -198,7 +198,21 @@ async def audit(d: Dashboard, request: Request, viewer: Viewer) -> Response:
 
 async def pv(d: Dashboard, request: Request, viewer: Viewer) -> Response:
     with_text = SAFETY in viewer.roles
-    cases = await d.runtime.run(lambda s: queries.pv_cases(s, with_text=with_text))
+
+    def load(session: Session) -> list[queries.Case]:
+        cases = queries.pv_cases(session)
+        if not with_text:
+            return cases
+        opened = safety.read_texts(
+            session,
+            [c.id for c in cases],
+            policy=d.runtime.policy,
+            reader=f"email:{viewer.email}",
+            now=d.runtime.clock.now(),
+        )
+        return [replace(c, text=opened.get(c.id)) for c in cases]
+
+    cases = await d.runtime.run(load)
     return d.render(
         request,
         "pv.html",

@@ -242,11 +242,12 @@ class Case:
     reporter: str
     rules: tuple[str, ...]
     status: str
-    text: str | None  # for the safety team only
+    text: str | None  # for the safety team only (see `handlers.safety.read_texts`)
 
 
-def pv_cases(session: Session, *, with_text: bool) -> list[Case]:
-    rows = session.connection().execute(select(_pv).order_by(_pv.c.aware_at.desc(), _pv.c.id))
+def pv_cases(session: Session) -> list[Case]:
+    columns = (_pv.c.id, _pv.c.aware_at, _pv.c.source, _pv.c.reporter, _pv.c.rules, _pv.c.status)
+    rows = session.connection().execute(select(*columns).order_by(_pv.c.aware_at.desc(), _pv.c.id))
     return [
         Case(
             id=int(r.id),
@@ -255,7 +256,7 @@ def pv_cases(session: Session, *, with_text: bool) -> list[Case]:
             reporter=str(r.reporter),
             rules=tuple(str(x) for x in (r.rules or [])),
             status=str(r.status),
-            text=str(r.text) if with_text else None,
+            text=None,
         )
         for r in rows
     ]

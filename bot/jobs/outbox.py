@@ -7,6 +7,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 
@@ -16,6 +17,7 @@ from bot.observability import metrics
 from bot.runtime import Runtime
 from handlers.messages import DRUG_SAFETY, BadMessage
 from storage import outbox as store
+from storage import pv_cases
 from storage.outbox import Job, pending_count, undelivered_safety_count
 
 __all__ = [
@@ -252,7 +254,7 @@ class Dispatcher:
                 return
             try:
                 try:
-                    ref = await self.senders[job.platform](job)
+                    ref = await self.senders[job.platform](await self._opened(job))
                 finally:
                     stamp[0] = loop.time()
             except RateLimited as limited:
@@ -283,6 +285,7 @@ class Dispatcher:
                     partial(self._retry, job=job, delay=delay, error=repr(exc), counts=True)
                 )
             else:
+                log.debug("outbox row %s (%s) delivered on %s", job.id, job.template, job.platform)
                 metrics.count_delivery(job.platform, "delivered")
                 self._sent(job.workspace)
                 self._delivered.append(
@@ -290,6 +293,19 @@ class Dispatcher:
                 )
                 self._record(None)
             self._last_sent[key] = loop.time()
+
+    async def _opened(self, job: Job) -> Job:
+        """A drug-safety notification with its case's text, opened from the sealed case
+        (the outbox holds no copy); a text that cannot be opened fails the attempt, so the
+        notification is retried and, if it never opens, ends dead and counted by /healthz."""
+        case_id = job.data.get("case_id")
+        if job.template not in DRUG_SAFETY or "text" in job.data or not isinstance(case_id, int):
+            return job
+        vault = self.runtime.policy.pv_vault
+        text = await self.runtime.run_alongside(
+            partial(pv_cases.text_for, case_id=case_id, vault=vault)
+        )
+        return replace(job, data={**job.data, "text": text})
 
     def _record(self, outcome: Callable[[Session], None] | None) -> None:
         """Queue an outcome; they are written together, a moment later, in one transaction."""

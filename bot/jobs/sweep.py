@@ -130,4 +130,4 @@ def purge(session: Session, *, now: datetime, runtime: Runtime) -> int:
     ):
         return 0
     done = retention.purge(session, retention=policy, now=now)
-    return done.texts + done.pv_links
+    return done.texts + done.pv_links + done.pv_texts

@@ -12,6 +12,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TextIO
 
+from pydantic import SecretStr
+
 from bot.settings import Settings
 
 REDACTED = "[redacted]"
@@ -38,6 +40,20 @@ _PATTERNS = (
         r"(?<![\w.:/-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\d{2,4}[\s.-])"
         r"\d{3,4}[\s.-]\d{3,4}(?![\w:/-]|\.\d)"
     ),
+)
+_BODY_LOGGERS = (
+    "slack_sdk",
+    "slack_bolt",
+    "botbuilder",
+    "botframework",
+    "msrest",
+    "aiohttp",
+    "urllib3",
+    "httpx",
+    "httpcore",
+    "requests",
+    "uvicorn",
+    "apscheduler",
 )
 _BEARER = re.compile(r"\b(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.I)
 _MARK = "_plaudit_handler"
@@ -160,21 +176,25 @@ def configure(
         root.setLevel(level.upper())
     except ValueError:
         root.setLevel(logging.INFO)
+    # The SDKs' debug lines print whole request and response bodies: every kudos text and
+    # drug-safety report, with names no pattern can find. At debug they are held at info.
+    for name in _BODY_LOGGERS:
+        sdk = logging.getLogger(name)
+        if sdk.level < logging.INFO:  # never lowered: SQLAlchemy's own is at warning
+            sdk.setLevel(logging.INFO)
     return handler
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    """The configured credentials, to be kept out of the logs."""
-    values = (
-        settings.slack_bot_token,
-        settings.slack_signing_secret,
-        settings.slack_client_secret,
-        settings.microsoft_app_password,
-        settings.bigcommerce_access_token,
-        settings.bigcommerce_webhook_secret,
-        settings.smtp_password,
-    )
-    return [v.get_secret_value() for v in values if v is not None]
+    """Every configured credential (each secret setting, and each PV key on its own), to be
+    kept out of the logs: a secret added to the settings is covered without a list to keep."""
+    found: list[str] = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            found.append(value.get_secret_value())
+            found += [part for part in re.split(r"[\s,]+", value.get_secret_value()) if part]
+    return found
 
 
 def configure_from_environment() -> None:

@@ -209,6 +209,8 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
+            # The route's template, never the path or query (a sign-in link's token).
+            log.debug("%s %s answered %d in %.1f ms", method, route, status, elapsed * 1000)
             logs.request_id.reset(token)
             self.metrics.http_requests.labels(route, method, str(status)).inc()
             self.metrics.http_seconds.labels(route).observe(elapsed)

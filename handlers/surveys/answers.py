@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from compliance_rules import Outcome, RuleSet, check, redact
+from compliance_rules import Outcome, RuleSet, check
 from handlers import safety
 from handlers.events import Person
 from handlers.members import find
@@ -336,7 +336,7 @@ def _screen_text(
     text = text.strip()
     result = check(text, rules)
     flags = sorted({f.category for f in result.findings})
-    kept = redact(text, result)
+    kept = safety.kept_text(text, result)
     note = None
     if result.outcome is Outcome.ROUTE_PV and kept == before:
         note = (
@@ -349,7 +349,7 @@ def _screen_text(
         safety.open_case(
             session,
             source="survey",
-            text=kept,
+            text=text,
             findings=result.findings,
             reporter=reporter,
             recognition_id=None,

@@ -36,15 +36,19 @@ from handlers.exports import cell
 from handlers.milestones import Milestone
 from handlers.policy import KudosPolicy
 from storage import queries
-from storage.models import AuditEntry, BcOrder, Member, Outbox, Recognition, Review
+from storage.models import AuditEntry, BcOrder, Member, Outbox, PvCase, Recognition, Review
+from storage.vault import Vault
 from tests.fakes.oidc import FakeOidc
-from tests.harness import run_uvicorn
+from tests.harness import PV_KEY, run_uvicorn
 
 SECRET = "dashboard-test-secret-0123456789abcdef"
 SALT = "plaudit.dashboard.session"
 HEADER = "X-Forwarded-Email"
 POLICY = KudosPolicy(
-    recognition_channel="C0KUDOS", review_channel="C0REVIEW", reviewers=("ray@example.com",)
+    recognition_channel="C0KUDOS",
+    review_channel="C0REVIEW",
+    reviewers=("ray@example.com",),
+    pv_vault=Vault.parse(PV_KEY),
 )
 XSS = "<script>alert(1)</script>"
 PEOPLE: dict[str, dict[str, str]] = {
@@ -711,6 +715,11 @@ def test_pv_cases_show_their_text_to_the_safety_team_only(world: World) -> None:
         assert ">kudos<" in page and ">open<" in page and "Dan" in page
     assert "hospitalized" in safety
     assert "hospitalized" not in admin and "safety team only" in admin
+    with Session(world.runtime.engine) as s:
+        case = s.exec(select(PvCase)).one()
+        (read,) = s.exec(select(AuditEntry).where(AuditEntry.action == "pv.texts_read")).all()
+    assert case.text.startswith("pv1:")  # sealed at rest: the page opened it for Sam
+    assert read.actor == "email:sam@example.com" and read.detail == {"cases": [case.id]}
 
 
 def test_the_served_app_mounts_the_dashboard_only_when_its_secret_is_set(

@@ -6,6 +6,7 @@ import itertools
 import os
 import queue
 import re
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -199,6 +200,12 @@ def running(tmp_path: Path) -> Iterator[tuple[str, str]]:
                 time.sleep(0.1)
         assert (tmp_path / "plaudit-demo.db").exists()
         assert not (tmp_path / "real.db").exists()
+        # The sandbox seals its PV cases as an installation does, with a key of its own.
+        key = tmp_path / "plaudit-demo.db.pv-key"
+        assert key.exists() and key.stat().st_mode & 0o077 == 0
+        with sqlite3.connect(tmp_path / "plaudit-demo.db") as db:
+            texts = [t for (t,) in db.execute("SELECT text FROM pv_case")]
+        assert texts and all(t.startswith("pv1:") for t in texts)
         yield base, link
     finally:
         proc.terminate()

@@ -12,7 +12,7 @@ from handlers.clock import FixedClock
 from handlers.events import KudosRequested, Person
 from handlers.policy import KudosPolicy
 from storage import queries
-from storage.models import AuditEntry, Member, Outbox, Recognition, RecognitionRecipient
+from storage.models import AuditEntry, Member, Outbox, PvCase, Recognition, RecognitionRecipient
 from tests.conftest import slack_person
 
 
@@ -187,7 +187,9 @@ def test_a_possible_adverse_event_goes_to_drug_safety_and_not_to_the_channel(
     assert isinstance(result, kudos.Stopped) and result.outcome.value == "route_pv"
     (row,) = session.exec(select(Outbox)).all()
     assert row.channel == "C0SAFETY" and row.template == "pv.alert"
-    assert row.data["text"] == text
+    assert "text" not in row.data  # the case holds it; the dispatcher adds it as it sends
+    (case,) = session.exec(select(PvCase)).all()
+    assert row.data["case_id"] == case.id and case.text == text  # no key: kept redacted
 
 
 def test_me_counts_this_quarter_and_what_is_left_today(

@@ -20,6 +20,7 @@ from bot.cli.main import main
 from storage import migrate
 from storage.db import make_engine
 from storage.models import Member
+from tests.harness import PV_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -126,7 +127,7 @@ def serve(workdir: Path, port: int, *extra: str, **env: str) -> subprocess.Popen
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli.main", "serve", "--port", str(port), *extra],
         cwd=workdir,
-        env=clean | {"PYTHONPATH": str(ROOT)} | env,
+        env=clean | {"PYTHONPATH": str(ROOT), "PLAUDIT_PV_KEY": PV_KEY} | env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

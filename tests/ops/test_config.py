@@ -214,4 +214,4 @@ def test_the_readme_example_and_the_example_file_load(tmp_path: Path) -> None:
     )
     org = load(write(tmp_path, uncommented))
     assert [s.id for s in org.survey_definitions()] == ["weekly-pulse"]
-    assert org.retention.retention() == Retention(180, 730)
+    assert org.retention.retention() == Retention(180, 730, 365)

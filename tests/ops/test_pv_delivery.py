@@ -24,6 +24,7 @@ from handlers.clock import SystemClock
 from handlers.events import KudosRequested, Person
 from handlers.policy import KudosPolicy
 from storage.models import Outbox
+from storage.vault import Vault
 
 
 class SafetyInbox:
@@ -81,8 +82,8 @@ def report(engine: Engine, policy: KudosPolicy) -> None:
     assert isinstance(result, kudos.Stopped) and result.outcome.value == "route_pv"
 
 
-async def deliver(engine: Engine, *, max_attempts: int = 8) -> None:
-    runtime = Runtime(engine=engine, policy=KudosPolicy(), rules=default_rules())
+async def deliver(engine: Engine, *, max_attempts: int = 8, vault: Vault | None = None) -> None:
+    runtime = Runtime(engine=engine, policy=KudosPolicy(pv_vault=vault), rules=default_rules())
     async with aiohttp.ClientSession() as http:
         dispatcher = Dispatcher(
             runtime,

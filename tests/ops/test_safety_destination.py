@@ -23,7 +23,7 @@ from handlers.policy import KudosPolicy
 from storage.models import Outbox, PvCase, Recognition
 from tests.fakes.bot_connector import FakeConnector
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import TOKEN, Server, eventually, payload
+from tests.harness import PV_KEY, TOKEN, Server, eventually, payload
 from tests.ops.test_cli import ROOT, free_port, with_ana_and_dana
 from tests.teams.test_teams_http import activity, card_text, send, teams_server
 
@@ -87,6 +87,30 @@ def test_serve_refuses_to_start_slack_without_a_drug_safety_destination(workdir:
     assert not (workdir / "cli.db").exists()  # refused before touching the database
 
 
+def test_serve_refuses_chat_without_a_pv_key_and_takes_one_from_a_file(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[object] = []
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.append(a))
+    (workdir / "plaudit.yaml").write_text("compliance:\n  safety_channel: C0SAFETY\n")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret-0123456789")
+    assert main(["serve", "--port", "1"]) == 2
+    said = capsys.readouterr().err
+    assert "PLAUDIT_PV_KEY is required" in said and "plaudit pv keygen" in said
+    assert started == [] and not (workdir / "cli.db").exists()
+
+    (workdir / "pv.key").write_text("not a key\n")
+    monkeypatch.setenv("PLAUDIT_PV_KEY_FILE", str(workdir / "pv.key"))
+    assert main(["serve", "--port", "1"]) == 2
+    assert "PLAUDIT_PV_KEY_FILE" in capsys.readouterr().err and started == []
+
+    assert main(["pv", "keygen"]) == 0
+    (workdir / "pv.key").write_text(capsys.readouterr().out)
+    assert main(["serve", "--port", "1"]) == 0
+    assert len(started) == 1
+
+
 def test_serve_refuses_teams_and_destinations_whose_sender_is_off(
     workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -132,6 +156,7 @@ def test_serve_says_where_cases_go(workdir: Path) -> None:
     with FakeSlack(token=TOKEN) as slack:
         env = dict(os.environ) | {
             "PYTHONPATH": str(ROOT),
+            "PLAUDIT_PV_KEY": PV_KEY,
             "SLACK_BOT_TOKEN": TOKEN,
             "SLACK_SIGNING_SECRET": "secret-0123456789",
             "SLACK_API_URL": slack.base_url,
