@@ -7,16 +7,19 @@ from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
+import regex
+
 from compliance_rules.compiled import Compiled, fold
 from compliance_rules.hits import Text, anchored, confirm, everywhere, starts_of
 from compliance_rules.model import CATEGORIES, Finding, Outcome, Result, RuleError
 from compliance_rules.normalise import normalise
 from compliance_rules.offlabel import OFF_LABEL_RULE, OffLabel
-from compliance_rules.packs import Rule, load_pack
+from compliance_rules.packs import Rule, load_pack, read_yaml
 from compliance_rules.registry import DEFAULT as DEFAULT_REGISTRY
 from compliance_rules.registry import Registry, load_registry
 
 PACKS = Path(__file__).parent / "packs"
+DRUGS = Path(__file__).parent / "drugs.yml"
 TIMEOUT = 0.25  # seconds one check may take before the text is held for a person
 _PII_CATEGORIES = {"phi_patient_identifier"}
 _PASSED = Result(Outcome.PASS, ())
@@ -80,7 +83,7 @@ def load_rules(
 ) -> RuleSet:
     """Load packs (default: every shipped pack) with the product registry's vocabulary."""
     products = load_registry(registry) if registry is not None else None
-    vocabulary = products.vocabulary() if products else {}
+    vocabulary = {**drug_vocabulary(), **(products.vocabulary() if products else {})}
     files = paths or tuple(sorted(PACKS.glob("*.yml")))
     rules: list[Rule] = []
     for path in files:
@@ -99,6 +102,19 @@ def load_rules(
         except ValueError as exc:
             raise RuleError(f"actions: {category}: unknown outcome {outcome!r}") from exc
     return RuleSet(rules, products, overrides)
+
+
+@cache
+def drug_vocabulary(path: Path = DRUGS) -> dict[str, list[str]]:
+    """`${drugs}` (brand and generic names of marketed medicines) and `${drug_classes}`."""
+    raw = read_yaml(path)
+    if not isinstance(raw, dict) or set(raw) - {"brands", "generics", "classes"}:
+        raise RuleError(f"{path}: a mapping of brands, generics and classes")
+    names = [str(n) for key in ("brands", "generics") for n in raw.get(key) or []]
+    return {
+        "drugs": [rf"\b{regex.escape(n)}\b" for n in names] or [r"(?!x)x"],
+        "drug_classes": [rf"\b(?:{c})\b" for c in raw.get("classes") or []] or [r"(?!x)x"],
+    }
 
 
 @cache

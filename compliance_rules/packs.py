@@ -34,7 +34,10 @@ _RULE_KEYS = {
     "cites",
 }
 _REQUIRED = {"id", "category", "type", "outcome", "message", "must_match", "must_not_match"}
-_PACK_KEYS = {"pack", "version", "vocabulary", "rules"}
+_PACK_KEYS = {"pack", "version", "language", "vocabulary", "rules"}
+# The languages a pack may be written for (ISO 639-1); a text is checked by the packs of
+# every language found in it, and English always.
+LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "ja", "zh", "nl", "pl")
 _VOCAB = re.compile(r"\$\{(\w+)\}")
 
 
@@ -59,6 +62,7 @@ class Rule:
     # Each pattern on its own, with its gate: the rule set's scan finds where each may
     # match. At one place, the rule's match is that of its first pattern matching there.
     parts: tuple[tuple[regex.Pattern[str], frozenset[str] | None], ...] = ()
+    language: str = "en"  # the language of the text the rule reads (its pack's)
 
 
 def read_yaml(path: Path) -> Any:
@@ -89,7 +93,10 @@ def load_pack(path: Path, extra_vocabulary: dict[str, list[str]] | None = None) 
     for _ in range(3):
         words = _expand_vocabulary(words)
     pack = f"{raw.get('pack', path.stem)}@{raw.get('version', 0)}"
-    rules = [_rule(path, entry, words, pack) for entry in raw["rules"]]
+    language = str(raw.get("language", "en"))
+    if language not in LANGUAGES:
+        raise RuleError(f"{path}: language {language!r} is not one of {', '.join(LANGUAGES)}")
+    rules = [_rule(path, entry, words, pack, language) for entry in raw["rules"]]
     ids = [r.id for r in rules]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
@@ -105,7 +112,7 @@ def _expand_vocabulary(words: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _rule(path: Path, entry: Any, words: dict[str, str], pack: str) -> Rule:
+def _rule(path: Path, entry: Any, words: dict[str, str], pack: str, language: str) -> Rule:
     if not isinstance(entry, dict):
         raise RuleError(f"{path}: every rule is a mapping")
     rule_id = str(entry.get("id", "<no id>"))
@@ -163,6 +170,7 @@ def _rule(path: Path, entry: Any, words: dict[str, str], pack: str) -> Rule:
         pack=pack,
         gate=literal_gate(pattern),
         parts=parts,
+        language=language,
     )
 
 

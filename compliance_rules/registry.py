@@ -12,7 +12,7 @@ from compliance_rules.packs import read_yaml
 
 DEFAULT = Path(__file__).parent / "products.yml"
 _KEYS = {"company", "medical_information", "competitors", "products"}
-_PRODUCT_KEYS = {"brand", "generic", "approved", "off_label"}
+_PRODUCT_KEYS = {"brand", "generic", "aliases", "approved", "off_label"}
 
 
 @dataclass(frozen=True)
@@ -20,8 +20,9 @@ class Product:
     brand: str
     generic: str
     approved: str
-    names: re.Pattern[str]  # brand or generic, as whole words
+    names: re.Pattern[str]  # brand, generic or an alias, as whole words
     off_label: re.Pattern[str] | None
+    aliases: tuple[str, ...] = ()  # the names in other scripts: ソムニラ, Сомнира
 
     @property
     def lowered_names(self) -> tuple[str, str]:
@@ -37,7 +38,7 @@ class Registry:
 
     def vocabulary(self) -> dict[str, list[str]]:
         """Word lists the packs can use as ${products} and ${competitors}."""
-        names = [n for p in self.products for n in (p.brand, p.generic)]
+        names = [n for p in self.products for n in (p.brand, p.generic, *p.aliases)]
         return {
             "products": [rf"\b{re.escape(n)}\b" for n in names] or [r"(?!x)x"],
             "competitors": [rf"\b{re.escape(c)}\b" for c in self.competitors] or [r"(?!x)x"],
@@ -59,9 +60,9 @@ def load_registry(path: Path = DEFAULT) -> Registry:
         extra = set(entry) - _PRODUCT_KEYS
         if extra:
             raise RuleError(f"{path}: product {brand}: unknown key(s) {sorted(extra)}")
-        names = re.compile(
-            rf"\b(?:{re.escape(brand)}|{re.escape(str(entry['generic']))})\b", re.IGNORECASE
-        )
+        aliases = tuple(str(a) for a in entry.get("aliases") or [])
+        every = [brand, str(entry["generic"]), *aliases]
+        names = re.compile(rf"\b(?:{'|'.join(map(re.escape, every))})\b", re.IGNORECASE)
         cues = [str(c) for c in entry.get("off_label") or []]
         try:
             off_label = (
@@ -70,7 +71,14 @@ def load_registry(path: Path = DEFAULT) -> Registry:
         except re.error as exc:
             raise RuleError(f"{path}: product {brand}: bad off_label regex: {exc}") from exc
         products.append(
-            Product(brand, str(entry["generic"]), str(entry.get("approved", "")), names, off_label)
+            Product(
+                brand,
+                str(entry["generic"]),
+                str(entry.get("approved", "")),
+                names,
+                off_label,
+                aliases,
+            )
         )
     return Registry(
         company=str(raw.get("company", "")),
