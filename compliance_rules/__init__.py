@@ -1,6 +1,14 @@
 """The compliance gate: rule packs in YAML, checked against every text before it is published."""
 
-from compliance_rules.engine import RuleSet, check, default_rules, load_rules, pack_path, redact
+from compliance_rules.engine import (
+    RuleSet,
+    check,
+    default_rules,
+    language_packs,
+    load_rules,
+    pack_path,
+    redact,
+)
 from compliance_rules.model import CATEGORIES, Finding, Outcome, Result, RuleError
 
 __all__ = [
@@ -12,6 +20,7 @@ __all__ = [
     "RuleSet",
     "check",
     "default_rules",
+    "language_packs",
     "load_rules",
     "pack_path",
     "redact",

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 
 import regex
 
+from compliance_rules import language
 from compliance_rules.compiled import Compiled, fold
+from compliance_rules.evasion import unevade
 from compliance_rules.hits import Text, anchored, confirm, everywhere, starts_of
 from compliance_rules.model import CATEGORIES, Finding, Outcome, Result, RuleError
-from compliance_rules.normalise import normalise
+from compliance_rules.normalise import Normalised, normalise
 from compliance_rules.offlabel import OFF_LABEL_RULE, OffLabel
-from compliance_rules.packs import Rule, load_pack, read_yaml
+from compliance_rules.packs import LANGUAGES, Rule, load_pack, read_yaml
 from compliance_rules.registry import DEFAULT as DEFAULT_REGISTRY
 from compliance_rules.registry import Registry, load_registry
 
@@ -23,6 +25,8 @@ DRUGS = Path(__file__).parent / "drugs.yml"
 TIMEOUT = 0.25  # seconds one check may take before the text is held for a person
 _PII_CATEGORIES = {"phi_patient_identifier"}
 _PASSED = Result(Outcome.PASS, ())
+# The finding of a text in a language no pack covers (`compliance.unknown_language`).
+UNKNOWN_LANGUAGE = "unknown_language"
 
 
 class RuleSet:
@@ -39,15 +43,36 @@ class RuleSet:
         actions: Mapping[str, Outcome] | None = None,
         *,
         scan: bool = True,
+        unknown_language: Outcome = Outcome.HOLD,
+        proven: bool = False,
     ) -> None:
         self.rules = tuple(rules)
         self.registry = registry
         self.actions = dict(actions or {})
+        self.unknown_language = unknown_language
         self.packs = tuple(dict.fromkeys(r.pack for r in rules))
+        self.languages = frozenset(r.language for r in rules) | {"en"}
+        by_language = {lang: [r for r in rules if r.language == lang] for lang in self.languages}
+        if set(by_language) == {"en"} or proven:
+            self.parts: dict[str, RuleSet] = {"en": self}
+        else:
+            # One scan per language, so an English text pays only for the English rules; the
+            # product registry's off-label talk is English, read with the English rules.
+            self.parts = {
+                lang: RuleSet(
+                    part,
+                    registry if lang == "en" else None,
+                    actions,
+                    scan=scan,
+                    proven=True,
+                )
+                for lang, part in by_language.items()
+            }
+            language.warm()
         self.off_label = OffLabel(registry)
         names, cues = self.off_label.patterns()
-        self.compiled = Compiled(self.rules, names, cues) if scan else None
-        for rule in self.rules:
+        self.compiled = Compiled(self.rules, names, cues) if scan and len(self.parts) == 1 else None
+        for rule in () if proven else self.rules:
             for text in rule.must_match:
                 if not _hits(rule, text):
                     raise RuleError(
@@ -76,10 +101,17 @@ def pack_path(name: str) -> Path:
     return PACKS / f"{name}.yml"
 
 
+def language_packs(languages: Iterable[str] | None = None) -> list[Path]:
+    """The shipped packs for other languages (all of them, or those of `languages`)."""
+    wanted = LANGUAGES[1:] if languages is None else tuple(languages)
+    return [PACKS / f"{code}.yml" for code in wanted if (PACKS / f"{code}.yml").exists()]
+
+
 def load_rules(
     *paths: Path,
     registry: Path | None = DEFAULT_REGISTRY,
     actions: Mapping[str, str] | None = None,
+    unknown_language: str = "hold",
 ) -> RuleSet:
     """Load packs (default: every shipped pack) with the product registry's vocabulary."""
     products = load_registry(registry) if registry is not None else None
@@ -101,7 +133,11 @@ def load_rules(
             overrides[category] = Outcome(outcome)
         except ValueError as exc:
             raise RuleError(f"actions: {category}: unknown outcome {outcome!r}") from exc
-    return RuleSet(rules, products, overrides)
+    try:
+        unknown = Outcome(unknown_language)
+    except ValueError as exc:
+        raise RuleError(f"unknown_language: unknown outcome {unknown_language!r}") from exc
+    return RuleSet(rules, products, overrides, unknown_language=unknown)
 
 
 @cache
@@ -119,8 +155,9 @@ def drug_vocabulary(path: Path = DRUGS) -> dict[str, list[str]]:
 
 @cache
 def default_rules() -> RuleSet:
-    """The default pack with the example product registry, as a new installation has."""
-    return load_rules(pack_path("default"))
+    """The default pack and the other languages' packs with the example product registry,
+    as a new installation has."""
+    return load_rules(pack_path("default"), *language_packs())
 
 
 def check(text: str, rules: RuleSet | None = None, *, timeout: float = TIMEOUT) -> Result:
@@ -140,6 +177,38 @@ def _check(text: str, ruleset: RuleSet, deadline: float) -> Result:
     if time.monotonic() >= deadline:
         raise TimeoutError("no time to check")
     norm = normalise(text)
+    unevaded = unevade(norm)
+    views = (norm,) if unevaded is None else (norm, unevaded)
+    seen = language.ENGLISH
+    if len(ruleset.parts) > 1:
+        seen = language.detect(views[-1].text, ruleset.languages)
+    findings: list[Finding] = []
+    for lang in sorted(seen.found & set(ruleset.parts)):
+        for view in views:
+            findings.extend(_findings(text, view, ruleset.parts[lang], deadline))
+    if seen.unknown:
+        findings.append(_unknown(seen.unknown, len(text), ruleset.unknown_language))
+    if not findings:
+        return _PASSED
+    findings = _dedupe(findings)
+    outcome = max((f.outcome for f in findings), key=lambda o: o.rank, default=Outcome.PASS)
+    return Result(outcome, tuple(findings))
+
+
+def _unknown(code: str, length: int, outcome: Outcome) -> Finding:
+    return Finding(
+        UNKNOWN_LANGUAGE,
+        UNKNOWN_LANGUAGE,
+        outcome,
+        0,
+        length,
+        f"This text is in a language Plaudit's rules do not cover ({code}), so they could "
+        "not check it; a compliance reviewer reads it before anything is posted.",
+    )
+
+
+def _findings(text: str, norm: Normalised, ruleset: RuleSet, deadline: float) -> list[Finding]:
+    """What the rules of one language find in one reading of the text."""
     this, spans, named = _matches(norm.text, ruleset, deadline)
     findings: list[Finding] = []
     for i, found in spans.items():
@@ -169,11 +238,7 @@ def _check(text: str, ruleset: RuleSet, deadline: float) -> Result:
     if ruleset.registry is not None:
         outcome = ruleset.actions.get("off_label", Outcome.HOLD)
         findings.extend(ruleset.off_label.findings(text, norm.span, this, named, outcome))
-    if not findings:
-        return _PASSED
-    findings = _dedupe(findings)
-    outcome = max((f.outcome for f in findings), key=lambda o: o.rank, default=Outcome.PASS)
-    return Result(outcome, tuple(findings))
+    return findings
 
 
 def _matches(

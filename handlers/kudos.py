@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -20,6 +19,7 @@ from handlers.drafts import draft as draft
 from handlers.events import KudosRequested, Person
 from handlers.messages import Notice, Template
 from handlers.policy import KudosPolicy
+from handlers.stops import stop_message as stop_message  # re-exported
 from storage import queries
 from storage.models import Recognition
 from storage.people import MemberRow
@@ -106,7 +106,13 @@ def give(
         names = tuple(r.display_name for r in recipients)
         return Recorded(recognition_id, names, left - len(recipients), warnings)
     _escalate(session, event, policy, giver, result, recognition_id, now)
-    message = stop_message(result.outcome, result.findings, routed=safety.routed(policy))
+    message = stop_message(
+        result.outcome,
+        result.findings,
+        routed=safety.routed(policy),
+        text=event.message,
+        rules=rules,
+    )
     return Stopped(result.outcome, result.findings, message, recognition_id)
 
 
@@ -310,29 +316,6 @@ def _words(message: str, values: tuple[str, ...]) -> str:
     for value in values:
         out = re.sub(re.escape(value), " ", out, flags=re.IGNORECASE)
     return " ".join(out.split())
-
-
-def stop_message(outcome: Outcome, findings: Sequence[Finding], *, routed: bool = True) -> str:
-    """What the giver is told when the gate keeps a text from being posted; `routed`: drug
-    safety has a destination to be told of an adverse event at."""
-    reasons = "; ".join(
-        f"{f.message} ({f.rule})" for f in findings if f.outcome is not Outcome.WARN
-    )
-    if not reasons:
-        reasons = "it could not be checked automatically, so a person will read it"
-    suggestion = next((f.suggestion for f in findings if f.suggestion), None)
-    if outcome is Outcome.ROUTE_PV:
-        told = safety.PASSED_ON if routed else safety.NOT_ROUTED
-        head = "This kudos mentions what may be an adverse event, so it was not posted. "
-        head += told[0].upper() + told[1:]
-    elif outcome is Outcome.HOLD:
-        head = "This kudos is held for a compliance reviewer before it can be posted."
-    else:
-        head = "This kudos was not posted: its wording is not compliant."
-    lines = [head, f"Why: {reasons}."]
-    if suggestion:
-        lines.append(f"Try instead: {suggestion}")
-    return "\n".join(lines)
 
 
 def _unique(found: list[MemberRow]) -> list[MemberRow]:

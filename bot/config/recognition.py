@@ -9,7 +9,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from bot.config.fields import _channel_id, _Strict
-from compliance_rules import CATEGORIES, RuleSet, load_rules, pack_path
+from compliance_rules import CATEGORIES, RuleSet, language_packs, load_rules, pack_path
+from compliance_rules.registry import DEFAULT as DEFAULT_REGISTRY
 from handlers.policy import KudosPolicy
 
 _VALUE = re.compile(r"^#[a-z0-9][a-z0-9_-]{0,48}$")
@@ -54,6 +55,10 @@ class ComplianceConfig(_Strict):
     review_channel: str | None = None
     reviewers: list[str] = Field(default_factory=list)  # Slack user ids or emails
     packs: list[str] = Field(default_factory=lambda: ["default"], min_length=1)
+    # The shipped packs of other languages read with them (default: every one); a text in a
+    # language no pack covers is held, blocked or warned about, never published unchecked.
+    languages: list[Literal["de", "fr", "es", "it", "pt", "ja", "zh", "nl", "pl"]] | None = None
+    unknown_language: Literal["hold", "block", "warn"] = "hold"
     products: Path | None = None  # the company's product registry; default: the example
     actions: dict[str, Literal["pass", "warn", "block", "hold", "route_pv"]] = Field(
         default_factory=dict
@@ -71,12 +76,16 @@ class ComplianceConfig(_Strict):
         """Load the configured packs; relative paths are relative to plaudit.yaml."""
         packs = [p if "/" in p else str(pack_path(p)) for p in self.packs]
         paths = [Path(p) if Path(p).is_absolute() else base / p for p in packs]
-        registry = None
+        paths += [p for p in language_packs(self.languages) if p not in paths]
+        registry = DEFAULT_REGISTRY
         if self.products is not None:
             registry = self.products if self.products.is_absolute() else base / self.products
-        if registry is None:
-            return load_rules(*paths, actions=self.actions)
-        return load_rules(*paths, registry=registry, actions=self.actions)
+        return load_rules(
+            *paths,
+            registry=registry,
+            actions=self.actions,
+            unknown_language=self.unknown_language,
+        )
 
     _channel = field_validator("safety_channel", "review_channel")(
         classmethod(lambda cls, v: _channel_id(v))

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, select
 
+import compliance_rules
 from handlers import kudos, stats
 from handlers.clock import FixedClock
 from handlers.events import KudosRequested, Person
@@ -227,4 +228,5 @@ def test_the_audit_entry_names_the_rule_packs_that_decided(
 ) -> None:
     give(session, request(alice, bob), policy, clock)
     entry = session.exec(select(AuditEntry)).one()
-    assert entry.detail["packs"] == ["default@1"]
+    assert entry.detail["packs"] == list(compliance_rules.default_rules().packs)
+    assert entry.detail["packs"][0] == "default@1"

@@ -1,0 +1,162 @@
+"""Undo the ways a text can hide words from the rules, remembering where each letter was.
+
+Unicode NFKC (full-width and mathematical letters, ligatures); default-ignorable and format
+characters dropped (soft hyphen, zero-width characters, word joiner, BOM, bidi controls,
+variation selectors); floods of combining marks cut to two per letter; letters of another
+script that look like Latin ones, inside a Latin word, replaced by their Latin prototype
+(Unicode TS #39's confusables data, as shipped by `confusable_homoglyphs`); spaced-out or
+dotted letters joined ("c u r e s", "s.a.f.e.s.t"); digits and symbols standing for letters
+inside a word ("b3st", "0ff-label") read as letters. The rules then read this text too, and
+each finding still points at the original.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from functools import cache
+from importlib import resources
+
+from compliance_rules.normalise import Normalised
+
+# Characters that change nothing a reader sees but split a word for a pattern.
+_IGNORABLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U0001bca0-\U0001bca3\U000e0000-\U000e0fff]"
+)
+_LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
+# A word with a digit or symbol between letters, or starting one: "b3st", "0ff", "a$$".
+_LEETY = re.compile(
+    r"(?<![\w@$])[a-z]*[a-z][0134579@$!]+[a-z]"  # b3st, s@fe
+    r"|(?<![\w@$])[0134579][a-z]{2}"  # 0ff
+    r"|(?<![\w@$])[a-z]{2,}[0134579$]+(?![\w@$])",  # cur3
+    re.IGNORECASE,
+)
+# Three or more single letters with one separator between each: "c u r e", "s.a.f.e", "c-u-r-e".
+_SPACED = re.compile(r"(?<![^\W_])[^\W\d_](?:[ .\-_*·•] ?[^\W\d_]){2,}(?![^\W_])")
+_DIGITISH = re.compile(r"[0134579@$!]")
+_MAX_MARKS = 2
+
+
+@cache
+def _prototypes() -> dict[str, str]:
+    """Each non-ASCII letter that Unicode lists as confusable with one ASCII letter or digit,
+    and that letter (the TS #39 prototype, as far as a single Latin character is one)."""
+    data = json.loads(
+        resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text("utf-8")
+    )
+    table: dict[str, str] = {}
+    for char, similar in data.items():
+        if len(char) != 1 or char.isascii() or not char.isalpha():
+            continue
+        for entry in similar:
+            glyph = entry.get("c", "")
+            if len(glyph) == 1 and glyph.isascii() and glyph.isalnum():
+                table[char] = glyph.lower() if glyph.isalpha() else _LEET.get(glyph, glyph)
+                break
+    return table
+
+
+def suspicious(text: str) -> bool:
+    """Whether `text` may hide a word (cheap: most kudos are plain ASCII and are not)."""
+    if not text.isascii() or "*" in text:
+        return True
+    if _DIGITISH.search(text) and _LEETY.search(text):
+        return True
+    return _SPACED.search(text) is not None
+
+
+def unevade(norm: Normalised) -> Normalised | None:
+    """`norm` with its evasions undone, mapped to the same original; None when nothing
+    changed (then the rules need not read the text twice)."""
+    text = norm.text
+    if not suspicious(text):
+        return None
+    chars, starts, ends = _characters(norm)
+    _latin_lookalikes(chars)
+    folded, starts, ends = _joined("".join(chars), starts, ends)
+    if _DIGITISH.search(folded):
+        folded = _LEETY.sub(_read_letters, folded)
+    if folded == text:
+        return None
+    return Normalised(folded, tuple(starts), tuple(ends))
+
+
+def _characters(norm: Normalised) -> tuple[list[str], list[int], list[int]]:
+    """One entry per character after NFKC, without ignorables and mark floods."""
+    chars: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    marks = 0
+    for i, char in enumerate(norm.text):
+        if _IGNORABLE.match(char):
+            continue
+        if unicodedata.category(char) in ("Mn", "Me"):
+            marks += 1
+            if marks > _MAX_MARKS:
+                continue
+        else:
+            marks = 0
+        kept = char if char.isascii() else unicodedata.normalize("NFKC", char)
+        for piece in kept:
+            chars.append(piece)
+            starts.append(norm.starts[i])
+            ends.append(norm.ends[i])
+    return chars, starts, ends
+
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _latin_lookalikes(chars: list[str]) -> None:
+    """In a word with Latin letters, or one made only of letters that look Latin in a
+    mostly Latin text, replace each look-alike by its Latin letter (in place)."""
+    text = "".join(chars)
+    table = _prototypes()
+    latin = sum(1 for c in text if c.isascii() and c.isalpha())
+    letters = sum(1 for c in text if c.isalpha()) or 1
+    mostly_latin = latin / letters >= 0.5
+    for word in _WORD.finditer(text):
+        piece = word.group()
+        if piece.isascii():
+            continue
+        has_latin = any(c.isascii() for c in piece)
+        every_one = all(c.isascii() or c in table for c in piece)
+        if has_latin or (mostly_latin and every_one):
+            for offset, c in enumerate(piece):
+                if not c.isascii() and c in table:
+                    chars[word.start() + offset] = table[c]
+
+
+def _joined(text: str, starts: list[int], ends: list[int]) -> tuple[str, list[int], list[int]]:
+    """Spaced-out or dotted single letters joined into the word they spell."""
+    if not _SPACED.search(text):
+        return text, starts, ends
+    out: list[str] = []
+    new_starts: list[int] = []
+    new_ends: list[int] = []
+    pos = 0
+    for m in _SPACED.finditer(text):
+        out.append(text[pos : m.start()])
+        new_starts += starts[pos : m.start()]
+        new_ends += ends[pos : m.start()]
+        for i in range(m.start(), m.end()):
+            if text[i].isalpha():
+                out.append(text[i])
+                new_starts.append(starts[i])
+                new_ends.append(ends[i])
+        pos = m.end()
+    out.append(text[pos:])
+    new_starts += starts[pos:]
+    new_ends += ends[pos:]
+    return "".join(out), new_starts, new_ends
+
+
+def _read_letters(m: re.Match[str]) -> str:
+    """A leet word read as letters, one character for one (so offsets stay put); a code in
+    mixed case (HbA1c, mRNA2) is left as it is."""
+    word = m.group()
+    if any(c.isupper() for c in word[1:]) and any(c.islower() for c in word):
+        return word
+    return "".join(_LEET.get(c, c) for c in word)

@@ -1,0 +1,95 @@
+"""Which languages a text is written in, so each is read by the packs written for it.
+
+English is recognised by its common words without a model (most kudos); anything else is
+split into sentences and each is identified by `py3langid` (a naive Bayes model shipped in
+its wheel; nothing is downloaded). A sentence identified with confidence as a language no
+pack covers makes the text "unknown": it is never published unchecked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+# Words that are English and rarely anything else (not "a", "in", "die", "per", "also").
+_ENGLISH = frozenset(
+    """the and for you your thanks thank thx to of with this that was were great team work
+    job it its we our all so she he they them their is are be been at from just really help
+    helping helped who what when my me us awesome amazing huge shoutout shout out kudos
+    everyone making made getting got nice well done love appreciate appreciated big
+    pulling together over last week today yesterday new launch campaign patient patients
+    her his him had has have not no but if than then there here can will would could should
+    took taking after while because about into out up down during every each any""".split()  # noqa: SIM905
+)
+_WORDS = re.compile(r"[^\W\d_]+")
+_SENTENCES = re.compile("[^.!?;\n\u3002\uff01\uff1f]+")  # and the full-width stops
+_MIN_LETTERS = 12  # shorter sentences say too little to tell languages apart
+_SURE = 0.95  # how sure the model must be before a sentence counts as uncovered
+_CJK = frozenset({"ja", "zh"})  # kanji-only text is easily taken for the other one
+
+
+@dataclass(frozen=True)
+class Languages:
+    found: frozenset[str]  # covered languages seen (English always checked besides)
+    unknown: str | None  # a language no pack covers, seen with confidence
+
+
+ENGLISH = Languages(frozenset({"en"}), None)
+
+
+def looks_english(text: str) -> bool:
+    """Plain ASCII with enough common English words: no model needed."""
+    if not text.isascii():
+        return False
+    words = _WORDS.findall(text.lower())
+    if len(words) < 3:
+        return True
+    return sum(1 for w in words if w in _ENGLISH) / len(words) >= 0.25
+
+
+def detect(text: str, covered: frozenset[str]) -> Languages:
+    """The covered languages of `text`'s sentences, and one it has that none covers."""
+    sentences = _SENTENCES.findall(text)
+    if len(sentences) <= 1 and looks_english(text):
+        return ENGLISH
+    found: set[str] = {"en"}
+    unknown: str | None = None
+    for sentence in sentences:
+        letters = sum(1 for c in sentence if c.isalpha())
+        if letters < _MIN_LETTERS and not _has_cjk(sentence):
+            continue
+        if looks_english(sentence):
+            continue
+        ranked: list[tuple[str, float]] = _model().rank(sentence)
+        best, confidence = ranked[0]
+        if best in covered:
+            found.add(best)
+        elif confidence >= _SURE and letters >= 2 * _MIN_LETTERS:
+            unknown = unknown or best
+        else:
+            # Unsure: the likeliest covered languages read it.
+            found.update(lang for lang, _ in ranked[:3] if lang in covered)
+    if found & _CJK:
+        found |= _CJK & covered
+    return Languages(frozenset(found & (covered | {"en"})), unknown)
+
+
+def _has_cjk(text: str) -> bool:
+    return any("\u3040" <= c <= "\u30ff" or "\u4e00" <= c <= "\u9fff" for c in text)
+
+
+@cache
+def _model() -> Any:
+    from py3langid.langid import (  # type: ignore[import-untyped]
+        MODEL_FILE,
+        LanguageIdentifier,
+    )
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def warm() -> None:
+    """Load the model now (rule sets do, so the first check does not pay for it)."""
+    _model()

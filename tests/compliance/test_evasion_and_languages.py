@@ -1,0 +1,150 @@
+"""Evasions are undone before the rules read a text, each language is read by its own packs,
+and a text in a language no pack covers is held, never published unchecked."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from compliance_rules import Outcome, check, load_rules, pack_path
+from compliance_rules.engine import UNKNOWN_LANGUAGE
+from compliance_rules.evasion import unevade
+from compliance_rules.language import detect, looks_english
+from compliance_rules.normalise import normalise
+
+PLAIN = "the new deck says our pill cures migraines for good"
+# (how it is hidden, the hidden text, the word as it is written in it)
+EVASIONS = [
+    ("soft hyphen", "the new deck says our pill cu\u00adres migraines for good", "cu\u00adres"),
+    (
+        "zero-width space",
+        "the new deck says our pill cu\u200bres migraines for good",
+        "cu\u200bres",
+    ),
+    ("Cyrillic letters", "the new deck says our pill \u0441ur\u0435s migraines for good", None),
+    (
+        "full-width letters",
+        "the new deck says our pill \uff43\uff55\uff52\uff45\uff53 migraines",
+        None,
+    ),
+    ("spaced letters", "the new deck says our pill c u r e s migraines for good", "c u r e s"),
+    ("dotted letters", "the new deck says our pill c.u.r.e.s migraines for good", "c.u.r.e.s"),
+    ("digit for a letter", "the new deck says our pill cur3s migraines for good", "cur3s"),
+    ("word joiner", "the new deck says our pill cur\u2060es migraines for good", None),
+    ("bidi control", "the new deck says our pill \u202acures\u202c migraines for good", None),
+]
+
+
+def categories(text: str) -> set[str]:
+    return {f.category for f in check(text).findings}
+
+
+def test_the_plain_text_is_caught_so_the_hidden_ones_can_be_compared() -> None:
+    assert "cure_guarantee" in categories(PLAIN)
+
+
+@pytest.mark.parametrize(("how", "text", "quoted"), EVASIONS, ids=[e[0] for e in EVASIONS])
+def test_an_evasion_is_caught_and_quoted_as_written(
+    how: str, text: str, quoted: str | None
+) -> None:
+    result = check(text)
+    (found,) = [f for f in result.findings if f.category == "cure_guarantee"]
+    assert found.match == text[found.start : found.end]  # points into the original
+    if quoted is not None:
+        assert quoted in found.match
+
+
+def test_an_adverse_event_hidden_with_look_alike_letters_goes_to_drug_safety() -> None:
+    plain = "my aunt was hospitalised with a severe rash after her second dose of Cardivex"
+    assert check(plain).outcome is Outcome.ROUTE_PV
+    hidden = plain.replace("hospitalised", "h\u043esp\u0456talised").replace("rash", "ra\u00adsh")
+    assert check(hidden).outcome is Outcome.ROUTE_PV
+
+
+def test_ordinary_texts_are_not_read_twice_and_keep_their_meaning() -> None:
+    for text in (
+        "thanks Bob for the site activation email, great job",
+        "HbA1c results dashboard is live, thanks T2D team",
+        "Danke an Jonas für die schnelle Freigabe",
+        "田中さん、資料作成ありがとうございました",
+    ):
+        assert unevade(normalise(text)) is None, text
+    for text in ("thanks for the Q3 plan", "great work on the B2B portal, A+ job"):
+        assert check(text).outcome is Outcome.PASS, text
+
+
+def test_hostile_input_gets_an_answer_in_time_and_never_an_exception() -> None:
+    texts = [
+        "cures " * 17_000,  # 100 kB
+        "thanks \ud800 for the \udfff email",  # unpaired surrogates
+        "\u202e" * 500 + "cures everything" + "\u202c" * 500,  # bidi overrides
+        "c" + "\u0301" * 5_000 + "ures migraines with our pill",  # a flood of combining marks
+        "\u200b".join("our pill cures migraines") * 50,
+        "a b " * 20_000,
+    ]
+    for text in texts:
+        started = time.monotonic()
+        result = check(text)
+        assert time.monotonic() - started < 2.0
+        assert result.outcome in set(Outcome)
+
+
+def test_english_is_told_by_its_words_without_the_model() -> None:
+    assert looks_english("huge thanks to Maria for the launch checklist")
+    assert not looks_english("Grazie a Marco per il lavoro sul sito web")
+    covered = frozenset({"en", "de", "it"})
+    assert detect("Grazie a Marco per il lavoro sul sito web, bravissimo", covered).found == {
+        "en",
+        "it",
+    }
+
+
+GERMAN_PACK = """\
+pack: test-de
+language: de
+rules:
+  - id: test.de.wundermittel
+    category: efficacy_overstatement
+    type: existence
+    outcome: block
+    message: A medicine is not a miracle.
+    patterns: ['wundermittel']
+    must_match: ['Das ist ein Wundermittel']
+    must_not_match: ['Das ist ein Mittel']
+"""
+
+
+@pytest.fixture
+def german(tmp_path: Path) -> Path:
+    path = tmp_path / "de.yml"
+    path.write_text(GERMAN_PACK, encoding="utf-8")
+    return path
+
+
+def test_each_language_is_read_by_its_own_pack_and_english_always(german: Path) -> None:
+    rules = load_rules(pack_path("default"), german)
+    assert rules.languages == {"en", "de"}
+    text = "Danke an Jonas: unser Präparat ist ein echtes Wundermittel für alle Patienten"
+    assert {f.rule for f in check(text, rules).findings} == {"test.de.wundermittel"}
+    # The same word in an English text is not read by the German pack...
+    assert check("thanks Jonas, the slide is great", rules).outcome is Outcome.PASS
+    # ...and a mixed text is read by both.
+    mixed = f"{text}. Also our pill cures migraines for good."
+    found = {f.category for f in check(mixed, rules).findings}
+    assert {"efficacy_overstatement", "cure_guarantee"} <= found
+
+
+def test_a_language_no_pack_covers_is_held_with_the_reason(german: Path) -> None:
+    rules = load_rules(pack_path("default"), german)
+    swedish = "Tack till Erik för hjälpen med kampanjen, riktigt bra jobbat av hela gruppen!"
+    result = check(swedish, rules)
+    assert result.outcome is Outcome.HOLD
+    (finding,) = result.findings
+    assert finding.rule == UNKNOWN_LANGUAGE and "do not cover (sv)" in finding.message
+    warned = load_rules(pack_path("default"), german, unknown_language="warn")
+    assert check(swedish, warned).outcome is Outcome.WARN
+    # Short or English texts are never "unknown".
+    for text in ("tack!", "thanks Erik for the help with the campaign, great work"):
+        assert check(text, rules).outcome is Outcome.PASS, text
