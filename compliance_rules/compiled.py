@@ -13,13 +13,10 @@ from typing import Any, NamedTuple
 
 import regex
 
-from compliance_rules.packs import WORD_START, Rule, may_match_empty, start_literals
+from compliance_rules.packs import NOT_ALONE, WORD_START, Rule, may_match_empty, start_literals
 
 Pattern = regex.Pattern[str] | re.Pattern[str]
 _CASE_BLIND = regex.IGNORECASE | regex.VERSION0
-# A back-reference by number or name, a call of a group, or a flag for the whole pattern:
-# a pattern with one of these may not match alone as it does in its rule's alternation.
-_NOT_ALONE = re.compile(r"\\[1-9]|\\g<|\(\?P[=>]|\(\?&|\(\?[a-zA-Z0-9+-]+\)")
 _NOT_WORD = "".join(ch for ch in map(chr, range(1, 128)) if not (ch.isalnum() or ch == "_"))
 _WORD_CHAR = re.compile(r"[a-z0-9_]")
 
@@ -175,7 +172,7 @@ class Compiled:
         gates: set[str] = set()
         whole = []
         for i, rule in enumerate(rules):
-            if may_match_empty(rule.pattern):
+            if any(may_match_empty(part) for part, _ in rule.parts):
                 whole.append(i)  # an empty match cannot be found by its literals
                 continue
             for j, (part, gate) in enumerate(rule.parts or ((rule.pattern, rule.gate),)):
@@ -330,7 +327,7 @@ def _alternatives(rules: Sequence[Rule]) -> tuple[tuple[regex.Pattern[str], ...]
     flag in one of them)."""
     return tuple(
         tuple(p for p, _ in rule.parts)
-        if rule.parts and not _NOT_ALONE.search(rule.pattern.pattern)
+        if rule.parts and not NOT_ALONE.search(rule.expression)
         else (rule.pattern,) * max(1, len(rule.parts))
         for rule in rules
     )
@@ -354,7 +351,7 @@ def _slow_patterns(rules: Sequence[Rule]) -> frozenset[regex.Pattern[str]]:
         for rule in rules
         for pattern in (
             *(p for p, _ in rule.parts),
-            rule.pattern,
+            *((rule.pattern,) if NOT_ALONE.search(rule.expression) else ()),
             *rule.exceptions,
             *((rule.nearby,) if rule.nearby is not None else ()),
         )

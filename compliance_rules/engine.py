@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import threading
 import time
-from collections.abc import Iterable, Mapping
-from functools import cache
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache, partial
 from pathlib import Path
 
 import regex
@@ -16,7 +19,7 @@ from compliance_rules.hits import Text, anchored, confirm, everywhere, starts_of
 from compliance_rules.model import CATEGORIES, Finding, Outcome, Result, RuleError
 from compliance_rules.normalise import Normalised, normalise
 from compliance_rules.offlabel import OFF_LABEL_RULE, OffLabel
-from compliance_rules.packs import LANGUAGES, Rule, load_pack, read_yaml
+from compliance_rules.packs import LANGUAGES, NOT_ALONE, Rule, load_pack, read_yaml
 from compliance_rules.registry import DEFAULT as DEFAULT_REGISTRY
 from compliance_rules.registry import Registry, load_registry
 
@@ -45,14 +48,21 @@ class RuleSet:
         scan: bool = True,
         unknown_language: Outcome = Outcome.HOLD,
         proven: bool = False,
+        deferred: Sequence[Deferred] = (),
     ) -> None:
         self.rules = tuple(rules)
         self.registry = registry
         self.actions = dict(actions or {})
         self.unknown_language = unknown_language
-        self.packs = tuple(dict.fromkeys(r.pack for r in rules))
-        self.languages = frozenset(r.language for r in rules) | {"en"}
-        by_language = {lang: [r for r in rules if r.language == lang] for lang in self.languages}
+        self._scan = scan
+        self._deferred = {d.language: d for d in deferred}
+        self._lock = threading.Lock()
+        self.packs = tuple(dict.fromkeys([*(r.pack for r in rules), *(d.pack for d in deferred)]))
+        eager = frozenset(r.language for r in rules) | {"en"}
+        self.languages = eager | set(self._deferred)
+        by_language = {lang: [r for r in rules if r.language == lang] for lang in eager}
+        if deferred:
+            language.warm()
         if set(by_language) == {"en"} or proven:
             self.parts: dict[str, RuleSet] = {"en": self}
         else:
@@ -87,11 +97,45 @@ class RuleSet:
     def outcome_of(self, rule: Rule) -> Outcome:
         return self.actions.get(rule.category, rule.outcome)
 
+    def part(self, lang: str) -> RuleSet | None:
+        """The rules of one language; a deferred pack is loaded (its examples proven) the
+        first time a text in its language comes, or by `warm()`."""
+        found = self.parts.get(lang)
+        if found is not None or lang not in self._deferred:
+            return found
+        with self._lock:
+            if lang not in self.parts:
+                rules = self._deferred[lang].load()
+                built = RuleSet(rules, None, self.actions, scan=self._scan)
+                self.parts = {**self.parts, lang: built}
+        return self.parts[lang]
+
+    def warm(self) -> None:
+        """Load every deferred pack now (raises RuleError for one that does not load)."""
+        for lang in sorted(self._deferred):
+            self.part(lang)
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A shipped pack of another language, loaded when first needed: most texts are in
+    one language, and compiling every pack's patterns would slow every start."""
+
+    path: Path
+    language: str
+    pack: str
+    load: Callable[[], list[Rule]]
+
 
 def _hits(rule: Rule, text: str) -> list[object]:
-    """Where `rule` fires in `text` on its own, searched for the plain way."""
+    """Where `rule` fires in `text` on its own: its patterns tried one by one at each place
+    one may start, as the scan tries them (the alternation itself when they cannot be)."""
     plain = Text(text, None)
-    return list(confirm(rule, plain, everywhere(rule.pattern, plain)))
+    if len(rule.parts) <= 1 or NOT_ALONE.search(rule.expression):
+        return list(confirm(rule, plain, everywhere(rule.pattern, plain)))
+    parts = [part for part, _ in rule.parts]
+    tries = sorted((0, at, j) for j, part in enumerate(parts) for at in starts_of(part, plain))
+    return list(confirm(rule, plain, anchored([parts], plain, tries).get(0, [])))
 
 
 def pack_path(name: str) -> Path:
@@ -112,10 +156,13 @@ def load_rules(
     registry: Path | None = DEFAULT_REGISTRY,
     actions: Mapping[str, str] | None = None,
     unknown_language: str = "hold",
+    deferred: Iterable[Path] = (),
 ) -> RuleSet:
-    """Load packs (default: every shipped pack) with the product registry's vocabulary."""
+    """Load packs (default: every shipped pack) with the product registry's vocabulary;
+    `deferred` packs (other languages') are loaded when first needed."""
     products = load_registry(registry) if registry is not None else None
     vocabulary = {**drug_vocabulary(), **(products.vocabulary() if products else {})}
+    later = [_deferred(path, vocabulary) for path in deferred if path not in paths]
     files = paths or tuple(sorted(PACKS.glob("*.yml")))
     rules: list[Rule] = []
     for path in files:
@@ -137,7 +184,23 @@ def load_rules(
         unknown = Outcome(unknown_language)
     except ValueError as exc:
         raise RuleError(f"unknown_language: unknown outcome {unknown_language!r}") from exc
-    return RuleSet(rules, products, overrides, unknown_language=unknown)
+    return RuleSet(rules, products, overrides, unknown_language=unknown, deferred=later)
+
+
+_HEAD = re.compile(r"^(pack|version|language):\s*(\S+)", re.MULTILINE)
+
+
+def _deferred(path: Path, vocabulary: dict[str, list[str]]) -> Deferred:
+    """A pack to load later, named from its head (`pack`, `version`, `language` lines)."""
+    try:
+        head = dict(_HEAD.findall(path.read_text(encoding="utf-8")[:4000]))
+    except OSError as exc:
+        raise RuleError(f"{path}: {exc}") from exc
+    language = head.get("language", "en")
+    if language not in LANGUAGES or language == "en":
+        raise RuleError(f"{path}: a deferred pack names another language (language: xx)")
+    label = f"{head.get('pack', path.stem)}@{head.get('version', 0)}"
+    return Deferred(path, language, label, partial(load_pack, path, vocabulary))
 
 
 @cache
@@ -157,7 +220,7 @@ def drug_vocabulary(path: Path = DRUGS) -> dict[str, list[str]]:
 def default_rules() -> RuleSet:
     """The default pack and the other languages' packs with the example product registry,
     as a new installation has."""
-    return load_rules(pack_path("default"), *language_packs())
+    return load_rules(pack_path("default"), deferred=language_packs())
 
 
 def check(text: str, rules: RuleSet | None = None, *, timeout: float = TIMEOUT) -> Result:
@@ -169,7 +232,8 @@ def check(text: str, rules: RuleSet | None = None, *, timeout: float = TIMEOUT) 
     ruleset = rules or default_rules()  # loaded (once) before the clock starts
     try:
         return _check(text, ruleset, time.monotonic() + timeout)
-    except TimeoutError:
+    except (TimeoutError, RuleError):
+        # Out of time, or a language's pack that would not load: a person reads it.
         return Result(Outcome.HOLD, (), incomplete=True)
 
 
@@ -180,12 +244,15 @@ def _check(text: str, ruleset: RuleSet, deadline: float) -> Result:
     unevaded = unevade(norm)
     views = (norm,) if unevaded is None else (norm, unevaded)
     seen = language.ENGLISH
-    if len(ruleset.parts) > 1:
+    if len(ruleset.languages) > 1:
         seen = language.detect(views[-1].text, ruleset.languages)
     findings: list[Finding] = []
-    for lang in sorted(seen.found & set(ruleset.parts)):
+    building = time.monotonic()
+    parts = [ruleset.part(lang) for lang in sorted(seen.found)]
+    deadline += time.monotonic() - building  # loading a language's pack is not the text's time
+    for part in (p for p in parts if p is not None):
         for view in views:
-            findings.extend(_findings(text, view, ruleset.parts[lang], deadline))
+            findings.extend(_findings(text, view, part, deadline))
     if seen.unknown:
         findings.append(_unknown(seen.unknown, len(text), ruleset.unknown_language))
     if not findings:

@@ -36,6 +36,7 @@ _LEETY = re.compile(
 # Three or more single letters with one separator between each: "c u r e", "s.a.f.e", "c-u-r-e".
 _SPACED = re.compile(r"(?<![^\W_])[^\W\d_](?:[ .\-_*·•] ?[^\W\d_]){2,}(?![^\W_])")
 _DIGITISH = re.compile(r"[0134579@$!]")
+_MARKS = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]{2}")
 _MAX_MARKS = 2
 
 
@@ -58,9 +59,23 @@ def _prototypes() -> dict[str, str]:
     return table
 
 
+@cache
+def _lookalike() -> re.Pattern[str]:
+    """Any letter that has a Latin prototype."""
+    return re.compile("[" + "".join(re.escape(c) for c in sorted(_prototypes())) + "]")
+
+
 def suspicious(text: str) -> bool:
-    """Whether `text` may hide a word (cheap: most kudos are plain ASCII and are not)."""
-    if not text.isascii() or "*" in text:
+    """Whether `text` may hide a word (cheap: most kudos are plain text and are not; dashes,
+    curly quotes, emoji and accented letters are no reason to read a text twice)."""
+    if "*" in text:
+        return True
+    if not text.isascii() and (
+        _IGNORABLE.search(text)
+        or _MARKS.search(text)
+        or not unicodedata.is_normalized("NFKC", text)
+        or _lookalike().search(text)
+    ):
         return True
     if _DIGITISH.search(text) and _LEETY.search(text):
         return True
@@ -85,11 +100,17 @@ def unevade(norm: Normalised) -> Normalised | None:
 
 def _characters(norm: Normalised) -> tuple[list[str], list[int], list[int]]:
     """One entry per character after NFKC, without ignorables and mark floods."""
+    text = norm.text
+    if text.isascii() or (
+        not (_IGNORABLE.search(text) or _MARKS.search(text))
+        and unicodedata.is_normalized("NFKC", text)
+    ):
+        return list(text), list(norm.starts), list(norm.ends)
     chars: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
     marks = 0
-    for i, char in enumerate(norm.text):
+    for i, char in enumerate(text):
         if _IGNORABLE.match(char):
             continue
         if unicodedata.category(char) in ("Mn", "Me"):
@@ -107,6 +128,7 @@ def _characters(norm: Normalised) -> tuple[list[str], list[int], list[int]]:
 
 
 _WORD = re.compile(r"[^\W_]+")
+_ASCII_LETTERS = re.compile(r"[A-Za-z]")
 
 
 def _latin_lookalikes(chars: list[str]) -> None:
@@ -114,8 +136,8 @@ def _latin_lookalikes(chars: list[str]) -> None:
     mostly Latin text, replace each look-alike by its Latin letter (in place)."""
     text = "".join(chars)
     table = _prototypes()
-    latin = sum(1 for c in text if c.isascii() and c.isalpha())
-    letters = sum(1 for c in text if c.isalpha()) or 1
+    latin = len(_ASCII_LETTERS.findall(text))
+    letters = sum(map(str.isalpha, text)) or 1
     mostly_latin = latin / letters >= 0.5
     for word in _WORD.finditer(text):
         piece = word.group()

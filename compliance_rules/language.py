@@ -18,12 +18,22 @@ _ENGLISH = frozenset(
     """the and for you your thanks thank thx to of with this that was were great team work
     job it its we our all so she he they them their is are be been at from just really help
     helping helped who what when my me us awesome amazing huge shoutout shout out kudos
-    everyone making made getting got nice well done love appreciate appreciated big
+    everyone making made getting got nice well done love loved appreciate appreciated big
     pulling together over last week today yesterday new launch campaign patient patients
     her his him had has have not no but if than then there here can will would could should
-    took taking after while because about into out up down during every each any""".split()  # noqa: SIM905
+    took taking after while because about into out up down during every each any best
+    wishes good fantastic brilliant excellent superb stellar incredible props cheers
+    congrats congratulations welcome happy safe travels shipped email emails copy page
+    deck slide slides line subject open rate video webinar booth demo portal site landing
+    catch turnaround launch data import review legal approved by how why which where
+    handling handled call calls caller said says told tells keep keeps kept way ways than
+    more most less fewer better faster one two three first second our your their thing
+    things time times day days month year quarter team's everyone's someone something
+    anyone people folks guys crew hero rockstar legend on off as an or do did does doing
+    make get give gave given going gone come came see saw seen know knew feel felt""".split()  # noqa: SIM905
 )
 _WORDS = re.compile(r"[^\W\d_]+")
+_OTHER_LETTERS = re.compile(r"[^\W\d_A-Za-z]")  # a letter that is not English's
 _SENTENCES = re.compile("[^.!?;\n\u3002\uff01\uff1f]+")  # and the full-width stops
 _MIN_LETTERS = 12  # shorter sentences say too little to tell languages apart
 _SURE = 0.95  # how sure the model must be before a sentence counts as uncovered
@@ -40,8 +50,8 @@ ENGLISH = Languages(frozenset({"en"}), None)
 
 
 def looks_english(text: str) -> bool:
-    """Plain ASCII with enough common English words: no model needed."""
-    if not text.isascii():
+    """Only English letters, and enough common English words: no model needed."""
+    if _OTHER_LETTERS.search(text):
         return False
     words = _WORDS.findall(text.lower())
     if len(words) < 3:
@@ -57,19 +67,19 @@ def detect(text: str, covered: frozenset[str]) -> Languages:
     found: set[str] = {"en"}
     unknown: str | None = None
     for sentence in sentences:
-        letters = sum(1 for c in sentence if c.isalpha())
+        letters = sum(map(str.isalpha, sentence))
         if letters < _MIN_LETTERS and not _has_cjk(sentence):
             continue
         if looks_english(sentence):
             continue
-        ranked: list[tuple[str, float]] = _model().rank(sentence)
-        best, confidence = ranked[0]
+        best, confidence = _model().classify(sentence)
         if best in covered:
             found.add(best)
         elif confidence >= _SURE and letters >= 2 * _MIN_LETTERS:
             unknown = unknown or best
         else:
             # Unsure: the likeliest covered languages read it.
+            ranked: list[tuple[str, float]] = _model().rank(sentence)
             found.update(lang for lang, _ in ranked[:3] if lang in covered)
     if found & _CJK:
         found |= _CJK & covered

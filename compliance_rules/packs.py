@@ -7,7 +7,7 @@ import string
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from re import _constants as _c  # type: ignore[attr-defined]
 from re import _parser  # type: ignore[attr-defined]
@@ -38,7 +38,12 @@ _PACK_KEYS = {"pack", "version", "language", "vocabulary", "rules"}
 # The languages a pack may be written for (ISO 639-1); a text is checked by the packs of
 # every language found in it, and English always.
 LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "ja", "zh", "nl", "pl")
+# libyaml's safe loader when PyYAML has it (several times faster), else the Python one.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _VOCAB = re.compile(r"\$\{(\w+)\}")
+# What keeps a rule's patterns from being tried one by one: a numbered back-reference or a
+# global flag means something else inside the alternation than alone.
+NOT_ALONE = re.compile(r"\\[1-9]|\\g<|\(\?P[=>]|\(\?&|\(\?[a-zA-Z0-9+-]+\)")
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ class Rule:
     kind: str  # existence | substitution
     outcome: Outcome
     message: str
-    pattern: regex.Pattern[str]
+    expression: str  # the rule's patterns as one alternation, vocabulary expanded
     swaps: tuple[tuple[regex.Pattern[str], str], ...]
     exceptions: tuple[regex.Pattern[str], ...]
     nearby: regex.Pattern[str] | None
@@ -63,12 +68,22 @@ class Rule:
     # match. At one place, the rule's match is that of its first pattern matching there.
     parts: tuple[tuple[regex.Pattern[str], frozenset[str] | None], ...] = ()
     language: str = "en"  # the language of the text the rule reads (its pack's)
+    flags: int = 0
+
+    @cached_property
+    def pattern(self) -> regex.Pattern[str]:
+        """The alternation of the rule's patterns, compiled when first needed: the scan
+        tries each pattern on its own, so most rules never need it (and compiling every
+        alternation would double the time packs take to load)."""
+        if len(self.parts) == 1:
+            return self.parts[0][0]
+        return regex.compile(self.expression, self.flags | regex.VERSION0)
 
 
 def read_yaml(path: Path) -> Any:
     """A YAML file's content, or a RuleError naming the file."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
     except FileNotFoundError as exc:
         raise RuleError(f"{path}: file not found") from exc
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -76,6 +91,24 @@ def read_yaml(path: Path) -> Any:
 
 
 def load_pack(path: Path, extra_vocabulary: dict[str, list[str]] | None = None) -> list[Rule]:
+    """A pack's rules, compiled. Compiling is most of the cost of loading, and rules are
+    immutable, so a pack loaded before (same file, unchanged, same vocabulary) is reused."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise RuleError(f"{path}: file not found") from exc
+    words = tuple(sorted((k, tuple(v)) for k, v in (extra_vocabulary or {}).items()))
+    return list(_load_pack(str(path), stat.st_mtime_ns, stat.st_size, words))
+
+
+@lru_cache(maxsize=64)
+def _load_pack(
+    name: str, mtime: int, size: int, words: tuple[tuple[str, tuple[str, ...]], ...]
+) -> tuple[Rule, ...]:
+    return tuple(_read_pack(Path(name), {k: list(v) for k, v in words}))
+
+
+def _read_pack(path: Path, extra_vocabulary: dict[str, list[str]]) -> list[Rule]:
     raw = read_yaml(path)
     if not isinstance(raw, dict) or not isinstance(raw.get("rules"), list):
         raise RuleError(f"{path}: a pack is a mapping with a `rules` list")
@@ -124,22 +157,28 @@ def _rule(path: Path, entry: Any, words: dict[str, str], pack: str, language: st
     kind = entry["type"]
     flags = 0 if entry.get("case_sensitive") else re.IGNORECASE
 
-    def compile_(source: str, what: str) -> regex.Pattern[str]:
+    def expand_(source: str, what: str) -> str:
         def expand(m: re.Match[str]) -> str:
             if m.group(1) not in words:
                 raise fail(f"{what}: unknown vocabulary ${{{m.group(1)}}}")
             return words[m.group(1)]
 
+        return _VOCAB.sub(expand, source)
+
+    def compile_(source: str, what: str) -> regex.Pattern[str]:
         try:
             # The `regex` engine, because it can stop a search that runs too long.
-            return regex.compile(_VOCAB.sub(expand, source), flags | regex.VERSION0)
+            return regex.compile(expand_(source, what), flags | regex.VERSION0)
         except regex.error as exc:
             raise fail(f"{what}: bad regex {source!r}: {exc}") from exc
 
     patterns = _patterns(entry, fail)
     swap = entry.get("swap") or {}  # none in an existence rule
     swaps = tuple((compile_(str(k), "swap"), str(v)) for k, v in swap.items())
-    pattern = compile_("|".join(f"(?:{p})" for p in patterns), "patterns")
+    whole = "|".join(f"(?:{p})" for p in patterns)
+    expression = expand_(whole, "patterns")
+    if NOT_ALONE.search(expression):
+        compile_(whole, "patterns")  # its parts are tried together: prove it compiles
     compiled_parts = [compile_(str(p), "patterns") for p in patterns]
     parts = tuple((c, literal_gate(c)) for c in compiled_parts)
     nearby_list = entry.get("requires_nearby") or []
@@ -159,7 +198,7 @@ def _rule(path: Path, entry: Any, words: dict[str, str], pack: str, language: st
         kind=kind,
         outcome=outcome,
         message=str(entry["message"]),
-        pattern=pattern,
+        expression=expression,
         swaps=swaps,
         exceptions=exceptions,
         nearby=nearby,
@@ -168,9 +207,10 @@ def _rule(path: Path, entry: Any, words: dict[str, str], pack: str, language: st
         must_not_match=tuple(examples["must_not_match"]),
         source=str(path),
         pack=pack,
-        gate=literal_gate(pattern),
+        gate=_literal_gate(expression, flags & regex.IGNORECASE),
         parts=parts,
         language=language,
+        flags=flags,
     )
 
 

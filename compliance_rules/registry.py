@@ -15,6 +15,16 @@ _KEYS = {"company", "medical_information", "competitors", "products"}
 _PRODUCT_KEYS = {"brand", "generic", "aliases", "approved", "off_label"}
 
 
+# Kana and CJK: scripts written without spaces, where a name runs on into the next word.
+_UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def whole_word(name: str) -> str:
+    """A regex of `name` as a word of its own (in kana or CJK, just the name)."""
+    escaped = re.escape(name)
+    return escaped if _UNSPACED.search(name) else rf"\b{escaped}\b"
+
+
 @dataclass(frozen=True)
 class Product:
     brand: str
@@ -40,8 +50,8 @@ class Registry:
         """Word lists the packs can use as ${products} and ${competitors}."""
         names = [n for p in self.products for n in (p.brand, p.generic, *p.aliases)]
         return {
-            "products": [rf"\b{re.escape(n)}\b" for n in names] or [r"(?!x)x"],
-            "competitors": [rf"\b{re.escape(c)}\b" for c in self.competitors] or [r"(?!x)x"],
+            "products": [whole_word(n) for n in names] or [r"(?!x)x"],
+            "competitors": [whole_word(c) for c in self.competitors] or [r"(?!x)x"],
         }
 
 
@@ -62,7 +72,7 @@ def load_registry(path: Path = DEFAULT) -> Registry:
             raise RuleError(f"{path}: product {brand}: unknown key(s) {sorted(extra)}")
         aliases = tuple(str(a) for a in entry.get("aliases") or [])
         every = [brand, str(entry["generic"]), *aliases]
-        names = re.compile(rf"\b(?:{'|'.join(map(re.escape, every))})\b", re.IGNORECASE)
+        names = re.compile("|".join(map(whole_word, every)), re.IGNORECASE)
         cues = [str(c) for c in entry.get("off_label") or []]
         try:
             off_label = (

@@ -76,7 +76,7 @@ class ComplianceConfig(_Strict):
         """Load the configured packs; relative paths are relative to plaudit.yaml."""
         packs = [p if "/" in p else str(pack_path(p)) for p in self.packs]
         paths = [Path(p) if Path(p).is_absolute() else base / p for p in packs]
-        paths += [p for p in language_packs(self.languages) if p not in paths]
+        later = [p for p in language_packs(self.languages) if p not in paths]
         registry = DEFAULT_REGISTRY
         if self.products is not None:
             registry = self.products if self.products.is_absolute() else base / self.products
@@ -85,6 +85,7 @@ class ComplianceConfig(_Strict):
             registry=registry,
             actions=self.actions,
             unknown_language=self.unknown_language,
+            deferred=later,
         )
 
     _channel = field_validator("safety_channel", "review_channel")(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from functools import partial
 
@@ -14,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 from starlette.datastructures import State
 
+import compliance_rules
 from bot.bigcommerce.sync import StoreSync
 from bot.jobs.leader import Leadership
 from bot.jobs.outbox import Dispatcher, Sender
@@ -24,6 +26,8 @@ from bot.safety.webhook import WebhookSender
 from bot.settings import Settings
 from bot.slack import socket as slack_socket
 from bot.slack.clients import SlackClients
+
+log = logging.getLogger("plaudit")
 
 
 async def channel_members(clients: SlackClients, channel: str) -> list[str]:
@@ -53,6 +57,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         senders["email"] = EmailSender(settings)
     dispatcher = _start_dispatcher(state, settings, senders)
     scheduler = _start_scheduler(state)
+    runtime: Runtime = state.runtime
+    warming = asyncio.get_running_loop().create_task(_warm_rules(runtime), name="rules")
     state.ready = True
     state.dispatcher = dispatcher
     state.scheduler = scheduler
@@ -61,6 +67,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
     finally:
         state.ready = False
+        warming.cancel()
         if socket is not None:
             await socket.stop()
         refetches: set[asyncio.Task[object]] = state.refetches
@@ -73,6 +80,15 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if client is not None and client.session is not None:
             await client.session.close()
         await webhooks.close()
+
+
+async def _warm_rules(runtime: Runtime) -> None:
+    """Load the other languages' rule packs in the background, so the first text in each
+    does not wait for them; one that does not load holds such texts for a person."""
+    try:
+        await asyncio.to_thread(runtime.rules.warm)
+    except compliance_rules.RuleError as exc:
+        log.critical("a language's rule pack does not load; its texts are held: %s", exc)
 
 
 async def _connect_slack(

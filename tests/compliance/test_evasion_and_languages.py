@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from compliance_rules import Outcome, check, load_rules, pack_path
+from compliance_rules import Outcome, RuleError, check, load_rules, pack_path
 from compliance_rules.engine import UNKNOWN_LANGUAGE
 from compliance_rules.evasion import unevade
 from compliance_rules.language import detect, looks_english
@@ -148,3 +148,24 @@ def test_a_language_no_pack_covers_is_held_with_the_reason(german: Path) -> None
     # Short or English texts are never "unknown".
     for text in ("tack!", "thanks Erik for the help with the campaign, great work"):
         assert check(text, rules).outcome is Outcome.PASS, text
+
+
+def test_another_language_s_pack_loads_when_a_text_first_needs_it(german: Path) -> None:
+    rules = load_rules(pack_path("default"), deferred=[german])
+    assert rules.languages == {"en", "de"} and "test-de@0" in rules.packs
+    assert "de" not in rules.parts  # not compiled at start
+    text = "Danke an Jonas: unser Präparat ist ein echtes Wundermittel für alle Patienten"
+    assert check(text, rules).outcome is Outcome.BLOCK
+    assert "de" in rules.parts
+
+
+def test_a_language_pack_that_does_not_load_holds_its_texts(tmp_path: Path) -> None:
+    broken = tmp_path / "de.yml"
+    broken.write_text(GERMAN_PACK.replace("Das ist ein Wundermittel", "Nichts"), "utf-8")
+    rules = load_rules(pack_path("default"), deferred=[broken])
+    text = "Danke an Jonas für die schnelle Freigabe der Kampagne, super Arbeit!"
+    result = check(text, rules)
+    assert result.outcome is Outcome.HOLD and result.incomplete
+    assert check("thanks Jonas for the quick approval", rules).outcome is Outcome.PASS
+    with pytest.raises(RuleError, match="must_match example not matched"):
+        rules.warm()
