@@ -25,6 +25,7 @@ from compliance_rules.registry import Registry, load_registry
 
 PACKS = Path(__file__).parent / "packs"
 DRUGS = Path(__file__).parent / "drugs.yml"
+SAFETY = PACKS / "safety.yml"  # adverse events and patient identifiers: always loaded
 TIMEOUT = 0.25  # seconds one check may take before the text is held for a person
 _PII_CATEGORIES = {"phi_patient_identifier"}
 _PASSED = Result(Outcome.PASS, ())
@@ -164,6 +165,8 @@ def load_rules(
     vocabulary = {**drug_vocabulary(), **(products.vocabulary() if products else {})}
     later = [_deferred(path, vocabulary) for path in deferred if path not in paths]
     files = paths or tuple(sorted(PACKS.glob("*.yml")))
+    if SAFETY not in files:
+        files = (*files, SAFETY)  # never optional
     rules: list[Rule] = []
     for path in files:
         rules.extend(load_pack(path, vocabulary))

@@ -20,13 +20,18 @@ WINDOW = 40  # characters each side of a hit in which an exception phrase is loo
 # steps; a longer (possibly hostile) text has every `regex` call timed, and so does a
 # pattern that backtracks badly on the probes it is tried on when the rules are compiled.
 UNTIMED_CHARS = 1_000
-# A full stop after a title ("Dr. Patel", "Mrs. Okafor") or "vs." does not end a clause.
+# A full stop after a title ("Dr. Patel", "Mrs. Okafor", "Mme. Dubois") or "vs." does not
+# end a clause.
 # (The first character comes first, so that the regex engine skips fast to one; the titles
 # are then looked for behind it.)
 _CLAUSE_END = re.compile(
     r"[.!?;\n\s](?:(?<=[.!?;\n])"
     r"(?<!\bdr[.!?;\n])(?<!\bmr[.!?;\n])(?<!\bmrs[.!?;\n])(?<!\bms[.!?;\n])"
     r"(?<!\bst[.!?;\n])(?<!\bvs[.!?;\n])(?<!\bprof[.!?;\n])"
+    # Other languages' titles: M., Mme., Mlle., Sr., Sra., Dra., Hr., Fr., Sig., Pan., Dhr.
+    r"(?<!\bm[.!?;\n])(?<!\bmme[.!?;\n])(?<!\bmlle[.!?;\n])(?<!\bsr[.!?;\n])"
+    r"(?<!\bsra[.!?;\n])(?<!\bdra[.!?;\n])(?<!\bhr[.!?;\n])(?<!\bfr[.!?;\n])"
+    r"(?<!\bsig[.!?;\n])(?<!\bpan[.!?;\n])(?<!\bdhr[.!?;\n])"
     r"[.!?;\n]*(?:\s|$)|(?<=\s)(?:but|however|whereas)\s)",
     re.IGNORECASE,
 )

@@ -10,9 +10,7 @@ import pytest
 from compliance_rules import CATEGORIES, Outcome, RuleSet, check, load_rules, pack_path
 from compliance_rules.registry import load_registry
 
-FULL = ("de", "fr", "es", "it", "pt", "ja")  # every category
-PARTIAL = ("zh", "nl", "pl")  # adverse events and patient identifiers at least
-PARTIAL_CATEGORIES = {"adverse_event_mention", "phi_patient_identifier"}
+FULL = ("de", "fr", "es", "it", "pt", "ja", "zh", "nl", "pl")  # every category
 
 
 @cache
@@ -23,14 +21,14 @@ def _pack(code: str) -> RuleSet:
 @cache
 def _everything() -> RuleSet:
     """The English pack with every language's pack, as an installation runs them."""
-    return load_rules(pack_path("default"), *(pack_path(code) for code in FULL + PARTIAL))
+    return load_rules(pack_path("default"), *(pack_path(code) for code in FULL))
 
 
 def _categories(text: str) -> set[str]:
     return {f.category for f in check(text, _everything(), timeout=10).findings}
 
 
-@pytest.mark.parametrize("code", FULL + PARTIAL)
+@pytest.mark.parametrize("code", FULL)
 def test_each_pack_loads_and_declares_its_language(code: str) -> None:
     rules = _pack(code).rules
     assert rules
@@ -45,12 +43,7 @@ def test_a_full_pack_covers_every_category(code: str) -> None:
     assert {r.category for r in _pack(code).rules} == set(CATEGORIES)
 
 
-@pytest.mark.parametrize("code", PARTIAL)
-def test_a_partial_pack_covers_adverse_events_and_patient_identifiers(code: str) -> None:
-    assert {r.category for r in _pack(code).rules} >= PARTIAL_CATEGORIES
-
-
-@pytest.mark.parametrize("code", FULL + PARTIAL)
+@pytest.mark.parametrize("code", FULL)
 def test_each_rule_has_the_outcome_the_english_pack_gives_its_category(code: str) -> None:
     english: dict[str, set[Outcome]] = {}
     for rule in _pack("default").rules:
@@ -59,7 +52,7 @@ def test_each_rule_has_the_outcome_the_english_pack_gives_its_category(code: str
         assert rule.outcome in english[rule.category], (rule.id, rule.outcome)
 
 
-@pytest.mark.parametrize("code", FULL + PARTIAL)
+@pytest.mark.parametrize("code", FULL)
 def test_each_message_explains_in_english_then_in_the_pack_language(code: str) -> None:
     for rule in _pack(code).rules:
         english, _, local = rule.message.partition(" / ")
@@ -231,7 +224,64 @@ FLAGGED = [
         "Dobra robota z pacjentką panią Wiśniewską, PESEL 49120312345",
         "phi_patient_identifier",
     ),
+    ("nl", "De nieuwe folder noemt Lipiva het veiligste cholesterolmedicijn", "superlative_claim"),
+    ("nl", "De artsen krijgen een skireis als ze overstappen op Glucentra", "hcp_inducement"),
+    (
+        "nl",
+        "Het middel van de concurrent is gewoon troep, sterke slide",
+        "competitor_disparagement",
+    ),
+    ("pl", "Nowa ulotka mówi, że Immunexa jest całkowicie bezpieczna", "safety_minimization"),
+    ("pl", "Po rejestracji kurs akcji poszybuje, kupujcie akcje", "forward_looking_financial"),
+    ("zh", "我们跟医生说索姆尼拉可以超说明书给儿童用", "off_label"),
+    ("zh", "宣传册说立匹瓦比其他降脂药更有效", "unsubstantiated_comparative"),
 ]
+
+# Lay words and special situations: no clinical term, still an adverse event to report;
+# and people told apart by what is said of them, without a cue word such as "patient".
+LAY = [
+    ("de", "Seit Opa die neuen Tabletten nimmt, ist er zweimal gestürzt", "adverse_event_mention"),
+    ("de", "Meine Schwester stillt und hat Somnira genommen", "adverse_event_mention"),
+    (
+        "fr",
+        "Mon fils a avalé trois comprimés de Somnira trouvés dans le sac",
+        "adverse_event_mention",
+    ),
+    ("es", "Mi madre toma Cardivex y tiene los tobillos hinchados", "adverse_event_mention"),
+    ("it", "Mia zia prende Lipiva e ha dolori muscolari fortissimi", "adverse_event_mention"),
+    ("pt", "Meu pai toma Hepavir e ficou com os olhos amarelados", "adverse_event_mention"),
+    ("ja", "父がリピバを飲み始めてから鼻血が止まらないそうです", "adverse_event_mention"),
+    ("zh", "我妈吃了卡迪维以后腿都肿了", "adverse_event_mention"),
+    ("nl", "Mijn moeder slikt Cardivex en heeft nu dikke enkels", "adverse_event_mention"),
+    ("pl", "Mój mąż bierze Lipiva i ma opuchnięte nogi", "adverse_event_mention"),
+    (
+        "fr",
+        "Mme Odile Marchand, 83 ans, de Tours, voudrait une nouvelle boîte",
+        "phi_patient_identifier",
+    ),
+    ("es", "R.M., 52 años, de Zaragoza, se apuntó al programa el lunes", "phi_patient_identifier"),
+    ("it", "Il signor Franco Gallo, 74 anni, di Como, chiede la ricetta", "phi_patient_identifier"),
+    ("pt", "O senhor Carlos Nunes, quarto 9, leito A, pediu a bula", "phi_patient_identifier"),
+    ("ja", "M.T.さん\uff0858歳、仙台市\uff09から問い合わせがありました", "phi_patient_identifier"),
+    ("zh", "陈桂兰\uff0c80岁\uff0c住在南京\uff0c想要大字版说明书", "phi_patient_identifier"),
+    (
+        "nl",
+        "Meneer Bos, kamer 5, bed 1, wil de bijsluiter in grote letters",
+        "phi_patient_identifier",
+    ),
+    (
+        "pl",
+        "Pani Anna Wójcik, 71 lat, z Opola, dzwoniła w sprawie recepty",
+        "phi_patient_identifier",
+    ),
+]
+
+
+@pytest.mark.parametrize(("code", "text", "category"), LAY)
+def test_lay_words_and_identifiers_without_cue_words_are_caught(
+    code: str, text: str, category: str
+) -> None:
+    assert category in _categories(text), (code, text)
 
 
 @pytest.mark.parametrize(("code", "text", "category"), FLAGGED)
@@ -268,6 +318,16 @@ COMPLIANT = [
     ("zh", "谢谢你组织的不良反应上报培训\uff0c很有帮助"),
     ("nl", "Bedankt voor de training over het melden van bijwerkingen"),
     ("pl", "Dzięki za szkolenie ze zgłaszania działań niepożądanych"),
+    ("de", "Das Projekt hat leider nichts gebracht, aber wir haben viel gelernt"),
+    ("fr", "Je suis en overdose de réunions cette semaine"),
+    ("es", "Llámame a mi mesa, extensión 4471"),
+    ("it", "La sala 412 è prenotata per giovedì"),
+    ("nl", "Ik ben allergisch voor spreadsheets, maar dit rapport is top"),
+    ("nl", "Beste team, bedankt voor de lancering"),
+    ("pl", "Ten projekt to był niezły ból głowy, ale już skończony"),
+    ("pl", "Najlepszy zespół, dzięki za start portalu"),
+    ("zh", "这个项目真是让人头疼\uff0c不过终于完成了"),
+    ("zh", "最好的团队\uff0c谢谢大家"),
 ]
 
 
