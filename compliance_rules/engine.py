@@ -116,6 +116,12 @@ class RuleSet:
         for lang in sorted(self._deferred):
             self.part(lang)
 
+    def every_rule(self) -> tuple[Rule, ...]:
+        """The rules of every language, deferred packs loaded."""
+        self.warm()
+        later = [r for lang, part in self.parts.items() if part is not self for r in part.rules]
+        return tuple(dict.fromkeys([*self.rules, *later]))
+
 
 @dataclass(frozen=True)
 class Deferred:

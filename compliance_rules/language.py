@@ -32,6 +32,13 @@ _ENGLISH = frozenset(
     anyone people folks guys crew hero rockstar legend on off as an or do did does doing
     make get give gave given going gone come came see saw seen know knew feel felt""".split()  # noqa: SIM905
 )
+# Common words of the other covered languages written in plain ASCII (Dutch, German,
+# French, Spanish, Italian, Portuguese, Polish): one of them sends a text to the model.
+_FOREIGN = frozenset(
+    """het een van ist und der das nicht auf ein eine sehr les est pour avec dans une
+    sont tres los las por para muy una che gli della sono molto uma nao muito
+    jest sie nie oraz bardzo dla oder aber wir ihr zijn niet wel ook heel voor naar""".split()  # noqa: SIM905
+)
 _WORDS = re.compile(r"[^\W\d_]+")
 _OTHER_LETTERS = re.compile(r"[^\W\d_A-Za-z]")  # a letter that is not English's
 _SENTENCES = re.compile("[^.!?;\n\u3002\uff01\uff1f]+")  # and the full-width stops
@@ -56,7 +63,9 @@ def looks_english(text: str) -> bool:
     words = _WORDS.findall(text.lower())
     if len(words) < 3:
         return True
-    return sum(1 for w in words if w in _ENGLISH) / len(words) >= 0.25
+    english = sum(1 for w in words if w in _ENGLISH)
+    foreign = sum(1 for w in words if w in _FOREIGN)
+    return english / len(words) >= 0.25 and foreign * 3 <= english
 
 
 def detect(text: str, covered: frozenset[str]) -> Languages:

@@ -68,3 +68,25 @@ def test_the_development_corpus_holds_its_levels() -> None:
     assert report.missed_share <= 0.02
     assert report.score("adverse_event_mention").recall >= 0.95
     assert report.score("phi_patient_identifier").recall >= 0.95
+
+
+INDEPENDENT = Path(__file__).parent.parent / "corpus" / "independent.jsonl"
+# Today's levels on it (before the multilingual packs, evasion folding and the safety pack:
+# macro-F1 0.48, AE recall 0.33, patient-identifier recall 0.41, 3.1% compliant flagged).
+MACRO_FLOOR = 0.76
+FLAGGED_CEILING = 0.05
+AE_FLOOR = 0.81
+PHI_FLOOR = 0.81
+
+
+def test_the_independent_corpus_holds_its_levels() -> None:
+    """475 messages written by a reviewer who never saw the rules, in ten languages and with
+    evasions (tests/corpus/INDEPENDENT.md); never read while the rules were written, only
+    scored. Today's levels, rounded down, so a regression fails (targets in the README)."""
+    rows = read_corpus(INDEPENDENT)
+    assert len(rows) >= 450
+    report = evaluate(rows)
+    assert report.macro_f1 >= MACRO_FLOOR, "\n".join(report.lines())
+    assert report.flagged_share <= FLAGGED_CEILING
+    assert report.score("adverse_event_mention").recall >= AE_FLOOR
+    assert report.score("phi_patient_identifier").recall >= PHI_FLOOR

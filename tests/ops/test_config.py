@@ -191,7 +191,7 @@ def test_a_market_pack_is_switched_on_in_plaudit_yaml(tmp_path: Path) -> None:
     assert check(text, eu).outcome is Outcome.HOLD  # advertising to the public: EU only
     assert eu.packs[:2] == ("default@1", "eu@1")  # then the other languages' packs
     only = load(write(tmp_path, "compliance:\n  packs: [default, eu]\n  languages: []\n"))
-    assert only.compliance.rules(tmp_path).packs == ("default@1", "eu@1")
+    assert only.compliance.rules(tmp_path).packs == ("default@1", "eu@1", "safety@1")
 
 
 ROOT = Path(__file__).resolve().parents[2]
