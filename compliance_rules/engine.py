@@ -59,13 +59,14 @@ class RuleSet:
         self._deferred = {d.language: d for d in deferred}
         self._lock = threading.Lock()
         self.packs = tuple(dict.fromkeys([*(r.pack for r in rules), *(d.pack for d in deferred)]))
-        eager = frozenset(r.language for r in rules) | {"en"}
-        self.languages = eager | set(self._deferred)
-        by_language = {lang: [r for r in rules if r.language == lang] for lang in eager}
+        present = {r.language for r in rules}
+        self.languages = frozenset(present | {"en"} | set(self._deferred))
+        by_language = {lang: [r for r in rules if r.language == lang] for lang in present}
         if deferred:
             language.warm()
-        if set(by_language) == {"en"} or proven:
-            self.parts: dict[str, RuleSet] = {"en": self}
+        if proven or len(present) <= 1:
+            # One language: this rule set is its own part, compiled into one scan.
+            self.parts: dict[str, RuleSet] = {next(iter(present), "en"): self}
         else:
             # One scan per language, so an English text pays only for the English rules; the
             # product registry's off-label talk is English, read with the English rules.
