@@ -13,7 +13,8 @@ from typing import Any, NamedTuple
 
 import regex
 
-from compliance_rules.packs import NOT_ALONE, WORD_START, Rule, may_match_empty, start_literals
+from compliance_rules.literals import WORD_START, may_match_empty, start_literals
+from compliance_rules.packs import NOT_ALONE, Rule
 
 Pattern = regex.Pattern[str] | re.Pattern[str]
 _CASE_BLIND = regex.IGNORECASE | regex.VERSION0
