@@ -62,8 +62,6 @@ class RuleSet:
         present = {r.language for r in rules}
         self.languages = frozenset(present | {"en"} | set(self._deferred))
         by_language = {lang: [r for r in rules if r.language == lang] for lang in present}
-        if deferred:
-            language.warm()
         if proven or len(present) <= 1:
             # One language: this rule set is its own part, compiled into one scan.
             self.parts: dict[str, RuleSet] = {next(iter(present), "en"): self}
@@ -80,7 +78,6 @@ class RuleSet:
                 )
                 for lang, part in by_language.items()
             }
-            language.warm()
         self.off_label = OffLabel(registry)
         names, cues = self.off_label.patterns()
         self.compiled = Compiled(self.rules, names, cues) if scan and len(self.parts) == 1 else None
@@ -113,7 +110,10 @@ class RuleSet:
         return self.parts[lang]
 
     def warm(self) -> None:
-        """Load every deferred pack now (raises RuleError for one that does not load)."""
+        """Load the language model and every deferred pack now (raises RuleError for a pack
+        that does not load)."""
+        if len(self.languages) > 1:
+            language.warm()
         for lang in sorted(self._deferred):
             self.part(lang)
 
@@ -254,12 +254,14 @@ def _check(text: str, ruleset: RuleSet, deadline: float) -> Result:
     unevaded = unevade(norm)
     views = (norm,) if unevaded is None else (norm, unevaded)
     seen = language.ENGLISH
+    loading = time.monotonic()
     if len(ruleset.languages) > 1:
         seen = language.detect(views[-1].text, ruleset.languages)
-    findings: list[Finding] = []
-    building = time.monotonic()
     parts = [ruleset.part(lang) for lang in sorted(seen.found)]
-    deadline += time.monotonic() - building  # loading a language's pack is not the text's time
+    # Telling languages apart takes microseconds; loading the model or a language's pack
+    # (once, unless warmed at start) takes seconds and is not the text's time.
+    deadline += time.monotonic() - loading
+    findings: list[Finding] = []
     for part in (p for p in parts if p is not None):
         for view in views:
             findings.extend(_findings(text, view, part, deadline))

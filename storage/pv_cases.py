@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from storage import maintenance
@@ -74,7 +74,10 @@ def seal_plain(session: Session, vault: Vault, *, rekey: bool = False) -> Sealed
     maintenance.overwrite_freed(session)  # the plain text must not linger in free pages
     connection = session.connection()
     done = 0
-    for case_id, stored in connection.execute(select(_pv.c.id, _pv.c.text)).all():
+    rows = select(_pv.c.id, _pv.c.text)
+    if not rekey:  # only texts kept plain: a start-up need not read every sealed one
+        rows = rows.where(~_pv.c.text.startswith("pv1:"), _pv.c.text != ERASED)
+    for case_id, stored in connection.execute(rows).all():
         if stored == ERASED:
             continue
         if not is_sealed(stored):
@@ -97,12 +100,6 @@ def seal_plain(session: Session, vault: Vault, *, rekey: bool = False) -> Sealed
     if done or notices:
         maintenance.checkpoint_after_commit(session)  # nor in SQLite's write-ahead log
     return Sealed(done, notices)
-
-
-def count_plain(session: Session) -> int:
-    """Cases whose text is kept unsealed (opened without a key, or before keys existed)."""
-    plain = ~_pv.c.text.startswith("pv1:") & (_pv.c.text != ERASED)
-    return int(session.connection().execute(select(func.count()).where(plain)).scalar() or 0)
 
 
 def erase_texts(session: Session, case_ids: list[int]) -> None:
