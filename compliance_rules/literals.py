@@ -13,6 +13,8 @@ from typing import Any
 
 import regex
 
+from compliance_rules.lists import stand_ins, words_of
+
 
 def literal_gate(pattern: regex.Pattern[str] | re.Pattern[str]) -> frozenset[str] | None:
     """Literals (2+ characters, or a rare sign like "@") one of which is in every match.
@@ -133,6 +135,8 @@ def _prefixes_here(
     def mark(first: str) -> str:  # a word character right after `\b` starts a word
         return WORD_START + first if start and word_start and _WORD.match(first) else first
 
+    if op is _c.LITERAL and (words := words_of(arg)) is not None:
+        return _listed(words, rest, budget, steps, mark)
     if op is _c.LITERAL:
         tail = _prefixes(rest, budget - 1, False, steps)
         return None if tail is None else {mark(chr(arg)) + t for t in tail}
@@ -180,6 +184,23 @@ def _prefixes_here(
     return {""}
 
 
+def _listed(
+    words: tuple[str, ...], rest: list[Any], budget: int, steps: list[int], mark: Any
+) -> set[str] | None:
+    """The prefixes of a named list's words (each up to `budget` characters, then what
+    follows the list for a shorter word)."""
+    found: set[str] = set()
+    for word in words:
+        if len(word) >= budget:
+            found.add(mark(word[0]) + word[1:budget])
+            continue
+        tail = _prefixes(rest, budget - len(word), False, steps)
+        if tail is None:
+            return None
+        found |= {mark(word[0]) + word[1:] + t for t in tail}
+    return found
+
+
 def may_match_empty(pattern: regex.Pattern[str] | re.Pattern[str]) -> bool:
     """Whether `pattern` may match an empty string (True when that cannot be told)."""
     tree = _parse(pattern.pattern, pattern.flags & regex.IGNORECASE)
@@ -202,6 +223,6 @@ def _parse(source: str, flags: int) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         try:
-            return _parser.parse(source, flags)
+            return _parser.parse(stand_ins(source), flags)
         except (re.error, RecursionError, Warning):
             return None

@@ -12,6 +12,7 @@ from typing import Any
 import regex
 import yaml
 
+from compliance_rules.lists import compile_pattern
 from compliance_rules.literals import _literal_gate, literal_gate
 from compliance_rules.model import CATEGORIES, Outcome, RuleError
 
@@ -74,7 +75,7 @@ class Rule:
         alternation would double the time packs take to load)."""
         if len(self.parts) == 1:
             return self.parts[0][0]
-        return regex.compile(self.expression, self.flags | regex.VERSION0)
+        return compile_pattern(self.expression, self.flags)
 
 
 def read_yaml(path: Path) -> Any:
@@ -165,7 +166,7 @@ def _rule(path: Path, entry: Any, words: dict[str, str], pack: str, language: st
     def compile_(source: str, what: str) -> regex.Pattern[str]:
         try:
             # The `regex` engine, because it can stop a search that runs too long.
-            return regex.compile(expand_(source, what), flags | regex.VERSION0)
+            return compile_pattern(expand_(source, what), flags)
         except regex.error as exc:
             raise fail(f"{what}: bad regex {source!r}: {exc}") from exc
 
