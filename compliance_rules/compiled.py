@@ -8,27 +8,18 @@ import string
 import time
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from functools import lru_cache
 from typing import Any, NamedTuple
 
 import regex
 
-from compliance_rules.literals import WORD_START, may_match_empty, start_literals
+from compliance_rules.literals import WORD_START, literal_gate, may_match_empty, start_literals
 from compliance_rules.packs import NOT_ALONE, Rule
+from compliance_rules.pattern import Regex
 
-Pattern = regex.Pattern[str] | re.Pattern[str]
+Pattern = Regex | re.Pattern[str]
 _CASE_BLIND = regex.IGNORECASE | regex.VERSION0
 _NOT_WORD = "".join(ch for ch in map(chr, range(1, 128)) if not (ch.isalnum() or ch == "_"))
 _WORD_CHAR = re.compile(r"[a-z0-9_]")
-
-
-# Texts of the shape that makes a badly written pattern backtrack for ever (a run of one
-# character or word, then one that does not fit), and how long a search of one may take.
-_PROBES = tuple(
-    unit * (200 // len(unit)) + "!"
-    for unit in ("a", "1", " ", "a ", "a-", ". ", "ab1 ", "the ", "patient ")
-)
-_PROBE_SECONDS = 0.02
 
 
 class _Fold(dict[int, int]):
@@ -96,7 +87,7 @@ class Fallback(NamedTuple):
 
     rule: int
     part: int
-    pattern: regex.Pattern[str]
+    pattern: Regex
     gate: frozenset[str] | None
 
 
@@ -150,8 +141,6 @@ class Compiled:
         ]
         self._names = frozenset(x for _, heads in self._name_heads for x in heads or ())
         self._unnamed = [n for n, heads in self._name_heads if heads is None]
-        # Patterns that backtrack badly on a probe: their calls are timed on every text.
-        self.slow = _slow_patterns(rules)
         self._finder = _Finder(
             parts.keys() | needy.keys() | nearby.keys() | gates, parts, needy, nearby
         )
@@ -176,7 +165,9 @@ class Compiled:
             if any(may_match_empty(part) for part, _ in rule.parts):
                 whole.append(i)  # an empty match cannot be found by its literals
                 continue
-            for j, (part, gate) in enumerate(rule.parts or ((rule.pattern, rule.gate),)):
+            for j, (part, gate) in enumerate(
+                rule.parts or ((rule.pattern, literal_gate(rule.pattern)),)
+            ):
                 literals = folded(start_literals(part))
                 needs = gate_literals(gate)
                 if literals is None:
@@ -312,17 +303,7 @@ class _Finder:
         return found
 
 
-@lru_cache(maxsize=8192)
-def _slow(pattern: regex.Pattern[str]) -> bool:
-    try:
-        for probe in _PROBES:
-            pattern.search(probe, timeout=_PROBE_SECONDS)
-    except TimeoutError:
-        return True
-    return False
-
-
-def _alternatives(rules: Sequence[Rule]) -> tuple[tuple[regex.Pattern[str], ...], ...]:
+def _alternatives(rules: Sequence[Rule]) -> tuple[tuple[Regex, ...], ...]:
     """Each rule's patterns, to be tried one by one at a place as its alternation would try
     them; the alternation itself when they cannot be (a numbered back-reference or a global
     flag in one of them)."""
@@ -342,22 +323,6 @@ def _later_searches(later: Mapping[str, list[int]]) -> dict[int, re.Pattern[str]
         for k in ks:
             literals_of.setdefault(k, set()).add(literal.lstrip(WORD_START))
     return {k: re.compile("|".join(map(re.escape, sorted(ls)))) for k, ls in literals_of.items()}
-
-
-def _slow_patterns(rules: Sequence[Rule]) -> frozenset[regex.Pattern[str]]:
-    """The rules' patterns (parts, alternations, exceptions, context) that backtrack badly
-    on a probe."""
-    return frozenset(
-        pattern
-        for rule in rules
-        for pattern in (
-            *(p for p, _ in rule.parts),
-            *((rule.pattern,) if NOT_ALONE.search(rule.expression) else ()),
-            *rule.exceptions,
-            *((rule.nearby,) if rule.nearby is not None else ()),
-        )
-        if _slow(pattern)
-    )
 
 
 def _word_starts(literals: frozenset[str]) -> bool:

@@ -19,6 +19,7 @@ from compliance_rules.model import CATEGORIES, Finding, Outcome, Result, RuleErr
 from compliance_rules.normalise import Normalised, normalise
 from compliance_rules.offlabel import OFF_LABEL_RULE, OffLabel
 from compliance_rules.packs import LANGUAGES, NOT_ALONE, Rule, load_pack, read_yaml
+from compliance_rules.pattern import compiling, start_clock
 from compliance_rules.registry import DEFAULT as DEFAULT_REGISTRY
 from compliance_rules.registry import Registry, load_registry
 
@@ -33,7 +34,10 @@ UNKNOWN_LANGUAGE = "unknown_language"
 
 
 class RuleSet:
-    """Rules loaded from packs, with every rule's own examples already proven.
+    """Rules loaded from packs, each rule's own examples proven: those of a pack of the
+    company's own as it loads; those of the shipped packs by the test suite and by
+    `prove()` (which `warm()` runs), since compiling every pattern at every load would make
+    each start and command take seconds.
 
     `scan=False` leaves the rule set uncompiled: every rule is then searched for in every
     text, the plain way, which is what the compiled scan must always agree with.
@@ -80,17 +84,15 @@ class RuleSet:
         self.off_label = OffLabel(registry)
         names, cues = self.off_label.patterns()
         self.compiled = Compiled(self.rules, names, cues) if scan and len(self.parts) == 1 else None
-        for rule in () if proven else self.rules:
-            for text in rule.must_match:
-                if not _hits(rule, text):
-                    raise RuleError(
-                        f"{rule.source}: rule {rule.id}: must_match example not matched: {text!r}"
-                    )
-            for text in rule.must_not_match:
-                if _hits(rule, text):
-                    raise RuleError(
-                        f"{rule.source}: rule {rule.id}: must_not_match example matched: {text!r}"
-                    )
+        self._unproven = [] if proven else [r for r in self.rules if r.shipped]
+        _prove(() if proven else [r for r in self.rules if not r.shipped])
+
+    def prove(self) -> None:
+        """Compile every rule (of every part loaded) and prove its examples now: RuleError
+        for the first that does not hold."""
+        for part in {id(p): p for p in (self, *self.parts.values())}.values():
+            _prove(part._unproven)
+            part._unproven = []
 
     def outcome_of(self, rule: Rule) -> Outcome:
         return self.actions.get(rule.category, rule.outcome)
@@ -115,6 +117,7 @@ class RuleSet:
             language.warm()
         for lang in sorted(self._deferred):
             self.part(lang)
+        self.prove()
 
     def every_rule(self) -> tuple[Rule, ...]:
         """The rules of every language, deferred packs loaded."""
@@ -132,6 +135,22 @@ class Deferred:
     language: str
     pack: str
     load: Callable[[], list[Rule]]
+
+
+def _prove(rules: Iterable[Rule]) -> None:
+    """Compile each rule and check its examples: RuleError for the first that fails."""
+    for rule in rules:
+        rule.compile()
+        for text in rule.must_match:
+            if not _hits(rule, text):
+                raise RuleError(
+                    f"{rule.source}: rule {rule.id}: must_match example not matched: {text!r}"
+                )
+        for text in rule.must_not_match:
+            if _hits(rule, text):
+                raise RuleError(
+                    f"{rule.source}: rule {rule.id}: must_not_match example matched: {text!r}"
+                )
 
 
 def _hits(rule: Rule, text: str) -> list[object]:
@@ -251,6 +270,7 @@ def check(text: str, rules: RuleSet | None = None, *, timeout: float = TIMEOUT) 
 def _check(text: str, ruleset: RuleSet, deadline: float) -> Result:
     if time.monotonic() >= deadline:
         raise TimeoutError("no time to check")
+    start_clock()
     norm = normalise(text)
     unevaded = unevade(norm)
     views = (norm,) if unevaded is None else (norm, unevaded)
@@ -332,7 +352,7 @@ def _matches(
         this = Text(plain, deadline)
         return this, {i: everywhere(rule.pattern, this) for i, rule in enumerate(rules)}, None
     folded = fold(plain)
-    tries, fallbacks, hits, found = compiled.scan(folded, deadline)
+    tries, fallbacks, hits, found = compiled.scan(folded, deadline + compiling())
     this = Text(plain, deadline, compiled, hits, folded)
     for fallback in fallbacks:
         i, j = fallback.rule, fallback.part

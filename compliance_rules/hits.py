@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -12,6 +11,7 @@ import regex
 
 from compliance_rules.compiled import Compiled, Literal, Pattern
 from compliance_rules.packs import Rule
+from compliance_rules.pattern import Regex, compiling
 
 Match = regex.Match[str] | re.Match[str]
 WINDOW = 40  # characters each side of a hit in which an exception phrase is looked for
@@ -87,16 +87,17 @@ class Text:
         TimeoutError when there are none left."""
         if self.deadline is None:
             return None
-        left = self.deadline - time.monotonic()
+        # Compiling a pattern a text is the first to need is not that text's time.
+        left = self.deadline + compiling() - time.monotonic()
         if left <= 0:
             raise TimeoutError("out of time")
-        slow = self.compiled is not None and pattern in self.compiled.slow
+        slow = self.compiled is not None and isinstance(pattern, Regex) and pattern.slow
         return left if self.timed or slow else None
 
     def tick(self) -> None:
         """TimeoutError once the deadline has passed: called between steps that are not
         regex calls of their own (finding a clause takes time on a long text)."""
-        if self.deadline is not None and time.monotonic() >= self.deadline:
+        if self.deadline is not None and time.monotonic() >= self.deadline + compiling():
             raise TimeoutError("out of time")
 
     def clause(self, start: int, end: int) -> tuple[int, int]:
@@ -207,7 +208,7 @@ def confirm(rule: Rule, text: Text, spans: Iterable[tuple[int, int]]) -> list[Hi
     return hits
 
 
-def _excepted(exceptions: tuple[regex.Pattern[str], ...], text: Text, start: int, end: int) -> bool:
+def _excepted(exceptions: tuple[Regex, ...], text: Text, start: int, end: int) -> bool:
     lo, hi = max(0, start - WINDOW), min(len(text.text), end + WINDOW)
     for exception in exceptions:
         if any(e.start() < end and e.end() > start for e in text.matches(exception, lo, hi)):
@@ -216,7 +217,7 @@ def _excepted(exceptions: tuple[regex.Pattern[str], ...], text: Text, start: int
 
 
 def anchored(
-    patterns: Sequence[Sequence[regex.Pattern[str]]],
+    patterns: Sequence[Sequence[Regex]],
     text: Text,
     tries: list[tuple[int, int, int]],
 ) -> dict[int, list[tuple[int, int]]]:
@@ -231,35 +232,33 @@ def anchored(
     """
     spans: dict[int, list[tuple[int, int]]] = {}
     plain = text.text
-    deadline = math.inf if text.deadline is None else text.deadline
     timed = text.timed
-    slow = text.compiled.slow if text.compiled is not None else frozenset()
     previous = (-1, -1, -1)
-    these: Sequence[regex.Pattern[str]] = ()
+    these: Sequence[Regex] = ()
     found: list[tuple[int, int]] = []
     rule_at = -1
     last = 0
     for i, at, j in tries:
         if i != rule_at:
-            if time.monotonic() >= deadline:
-                raise TimeoutError("out of time")
+            text.tick()
             rule_at, last, these = i, 0, patterns[i]
             found = spans[i] = []
         if at < last or (i, at, j) == previous:
             continue  # covered by a match, or found twice (by two of its literals)
         previous = (i, at, j)
         pattern = these[j]
-        if timed or pattern in slow:
+        compiled, slow = pattern.ready()
+        if timed or slow:
             m = _match(pattern, text, at, len(plain))
         else:
-            m = pattern.match(plain, at)
+            m = compiled.match(plain, at)
         if m is not None:
             found.append(m.span())
             last = m.end()
     return spans
 
 
-def everywhere(pattern: regex.Pattern[str], text: Text) -> list[tuple[int, int]]:
+def everywhere(pattern: Regex, text: Text) -> list[tuple[int, int]]:
     """Where `pattern` matches in the text, leftmost first, none overlapping."""
     timeout = text.budget(pattern)
     found = (
@@ -270,7 +269,7 @@ def everywhere(pattern: regex.Pattern[str], text: Text) -> list[tuple[int, int]]
     return [m.span() for m in found]
 
 
-def starts_of(pattern: regex.Pattern[str], text: Text) -> list[int]:
+def starts_of(pattern: Regex, text: Text) -> list[int]:
     """Every place a match of `pattern` starts, overlapping ones too."""
     timeout = text.budget(pattern)
     found = (

@@ -9,14 +9,24 @@ import warnings
 from functools import lru_cache
 from re import _constants as _c  # type: ignore[attr-defined]
 from re import _parser  # type: ignore[attr-defined]
-from typing import Any
+from typing import Any, Protocol
 
 import regex
 
 from compliance_rules.lists import stand_ins, words_of
 
 
-def literal_gate(pattern: regex.Pattern[str] | re.Pattern[str]) -> frozenset[str] | None:
+class Source(Protocol):
+    """A pattern's source and flags (a compiled regex, or one compiled when first used)."""
+
+    @property
+    def pattern(self) -> str: ...
+
+    @property
+    def flags(self) -> int: ...
+
+
+def literal_gate(pattern: Source) -> frozenset[str] | None:
     """Literals (2+ characters, or a rare sign like "@") one of which is in every match.
 
     A text containing none of them (lower-cased) cannot match, so the rule is skipped.
@@ -40,7 +50,7 @@ def _literal_gate(source: str, flags: int) -> frozenset[str] | None:
     return frozenset(p.lower() for p in found)
 
 
-def start_literals(pattern: regex.Pattern[str] | re.Pattern[str]) -> frozenset[str] | None:
+def start_literals(pattern: Source) -> frozenset[str] | None:
     """Lower-case literals one of which every match of `pattern` starts with, as in
     `literal_gate`; None when they cannot be told or some match may be empty.
 
@@ -201,7 +211,7 @@ def _listed(
     return found
 
 
-def may_match_empty(pattern: regex.Pattern[str] | re.Pattern[str]) -> bool:
+def may_match_empty(pattern: Source) -> bool:
     """Whether `pattern` may match an empty string (True when that cannot be told)."""
     tree = _parse(pattern.pattern, pattern.flags & regex.IGNORECASE)
     return tree is None or tree.getwidth()[0] == 0

@@ -9,12 +9,11 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
-import regex
 import yaml
 
-from compliance_rules.lists import compile_pattern
-from compliance_rules.literals import _literal_gate, literal_gate
+from compliance_rules.literals import literal_gate
 from compliance_rules.model import CATEGORIES, Outcome, RuleError
+from compliance_rules.pattern import Regex
 
 _RULE_KEYS = {
     "id",
@@ -38,6 +37,7 @@ _PACK_KEYS = {"pack", "version", "language", "vocabulary", "rules"}
 LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "ja", "zh", "nl", "pl")
 # libyaml's safe loader when PyYAML has it (several times faster), else the Python one.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SHIPPED = (Path(__file__).parent / "packs").resolve()  # the packs that come with Plaudit
 _VOCAB = re.compile(r"\$\{(\w+)\}")
 # What keeps a rule's patterns from being tried one by one: a numbered back-reference or a
 # global flag means something else inside the alternation than alone.
@@ -52,30 +52,46 @@ class Rule:
     outcome: Outcome
     message: str
     expression: str  # the rule's patterns as one alternation, vocabulary expanded
-    swaps: tuple[tuple[regex.Pattern[str], str], ...]
-    exceptions: tuple[regex.Pattern[str], ...]
-    nearby: regex.Pattern[str] | None
+    swaps: tuple[tuple[Regex, str], ...]
+    exceptions: tuple[Regex, ...]
+    nearby: Regex | None
     cites: str | None
     must_match: tuple[str, ...]
     must_not_match: tuple[str, ...]
     source: str
     pack: str
-    # Lower-case literals one of which every match contains; None when not derivable.
-    gate: frozenset[str] | None = None
     # Each pattern on its own, with its gate: the rule set's scan finds where each may
     # match. At one place, the rule's match is that of its first pattern matching there.
-    parts: tuple[tuple[regex.Pattern[str], frozenset[str] | None], ...] = ()
+    parts: tuple[tuple[Regex, frozenset[str] | None], ...] = ()
     language: str = "en"  # the language of the text the rule reads (its pack's)
     flags: int = 0
+    # A pack shipped with Plaudit: its examples are proven by the test suite and when the
+    # rules are warmed, not at every load (a pack of the company's own is, as it loads).
+    shipped: bool = False
 
     @cached_property
-    def pattern(self) -> regex.Pattern[str]:
-        """The alternation of the rule's patterns, compiled when first needed: the scan
-        tries each pattern on its own, so most rules never need it (and compiling every
-        alternation would double the time packs take to load)."""
+    def pattern(self) -> Regex:
+        """The alternation of the rule's patterns: the scan tries each pattern on its own,
+        so most rules never need it."""
         if len(self.parts) == 1:
             return self.parts[0][0]
-        return compile_pattern(self.expression, self.flags)
+        return Regex(self.expression, self.flags)
+
+    def compile(self) -> None:
+        """Compile every pattern of the rule now (RuleError naming the rule if one is bad)."""
+        patterns = [
+            *(p for p, _ in self.parts),
+            *(p for p, _ in self.swaps),
+            *self.exceptions,
+            *((self.nearby,) if self.nearby is not None else ()),
+        ]
+        if NOT_ALONE.search(self.expression):
+            patterns.append(self.pattern)  # its parts are tried together
+        try:
+            for pattern in patterns:
+                _ = pattern.compiled
+        except RuleError as exc:
+            raise RuleError(f"{self.source}: rule {self.id}: {exc}") from exc
 
 
 def read_yaml(path: Path) -> Any:
@@ -127,7 +143,8 @@ def _read_pack(path: Path, extra_vocabulary: dict[str, list[str]]) -> list[Rule]
     language = str(raw.get("language", "en"))
     if language not in LANGUAGES:
         raise RuleError(f"{path}: language {language!r} is not one of {', '.join(LANGUAGES)}")
-    rules = [_rule(path, entry, words, pack, language) for entry in raw["rules"]]
+    shipped = path.resolve().parent == SHIPPED
+    rules = [_rule(path, entry, words, pack, language, shipped) for entry in raw["rules"]]
     ids = [r.id for r in rules]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
@@ -143,7 +160,9 @@ def _expand_vocabulary(words: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _rule(path: Path, entry: Any, words: dict[str, str], pack: str, language: str) -> Rule:
+def _rule(
+    path: Path, entry: Any, words: dict[str, str], pack: str, language: str, shipped: bool
+) -> Rule:
     if not isinstance(entry, dict):
         raise RuleError(f"{path}: every rule is a mapping")
     rule_id = str(entry.get("id", "<no id>"))
@@ -163,20 +182,16 @@ def _rule(path: Path, entry: Any, words: dict[str, str], pack: str, language: st
 
         return _VOCAB.sub(expand, source)
 
-    def compile_(source: str, what: str) -> regex.Pattern[str]:
-        try:
-            # The `regex` engine, because it can stop a search that runs too long.
-            return compile_pattern(expand_(source, what), flags)
-        except regex.error as exc:
-            raise fail(f"{what}: bad regex {source!r}: {exc}") from exc
+    def compile_(source: str, what: str) -> Regex:
+        # The `regex` engine, because it can stop a search that runs too long; compiled
+        # when first used (a pack of the company's own: when proven, as it loads).
+        return Regex(expand_(source, what), flags)
 
     patterns = _patterns(entry, fail)
     swap = entry.get("swap") or {}  # none in an existence rule
     swaps = tuple((compile_(str(k), "swap"), str(v)) for k, v in swap.items())
     whole = "|".join(f"(?:{p})" for p in patterns)
     expression = expand_(whole, "patterns")
-    if NOT_ALONE.search(expression):
-        compile_(whole, "patterns")  # its parts are tried together: prove it compiles
     compiled_parts = [compile_(str(p), "patterns") for p in patterns]
     parts = tuple((c, literal_gate(c)) for c in compiled_parts)
     nearby_list = entry.get("requires_nearby") or []
@@ -205,10 +220,10 @@ def _rule(path: Path, entry: Any, words: dict[str, str], pack: str, language: st
         must_not_match=tuple(examples["must_not_match"]),
         source=str(path),
         pack=pack,
-        gate=_literal_gate(expression, flags & regex.IGNORECASE),
         parts=parts,
         language=language,
         flags=flags,
+        shipped=shipped,
     )
 
 
