@@ -13,12 +13,12 @@ from pathlib import Path
 from compliance_rules import language
 from compliance_rules.compiled import Compiled, fold
 from compliance_rules.evasion import unevade
-from compliance_rules.hits import Text, anchored, confirm, everywhere, starts_of
+from compliance_rules.hits import Text, anchored, confirm, everywhere, prove, starts_of
 from compliance_rules.lists import named
 from compliance_rules.model import CATEGORIES, Finding, Outcome, Result, RuleError
 from compliance_rules.normalise import Normalised, normalise
 from compliance_rules.offlabel import OFF_LABEL_RULE, OffLabel
-from compliance_rules.packs import LANGUAGES, NOT_ALONE, Rule, load_pack, read_yaml
+from compliance_rules.packs import LANGUAGES, Rule, load_pack, read_yaml
 from compliance_rules.pattern import compiling, start_clock
 from compliance_rules.registry import DEFAULT as DEFAULT_REGISTRY
 from compliance_rules.registry import Registry, load_registry
@@ -85,13 +85,13 @@ class RuleSet:
         names, cues = self.off_label.patterns()
         self.compiled = Compiled(self.rules, names, cues) if scan and len(self.parts) == 1 else None
         self._unproven = [] if proven else [r for r in self.rules if r.shipped]
-        _prove(() if proven else [r for r in self.rules if not r.shipped])
+        prove(() if proven else [r for r in self.rules if not r.shipped])
 
     def prove(self) -> None:
         """Compile every rule (of every part loaded) and prove its examples now: RuleError
         for the first that does not hold."""
         for part in {id(p): p for p in (self, *self.parts.values())}.values():
-            _prove(part._unproven)
+            prove(part._unproven)
             part._unproven = []
 
     def outcome_of(self, rule: Rule) -> Outcome:
@@ -135,33 +135,6 @@ class Deferred:
     language: str
     pack: str
     load: Callable[[], list[Rule]]
-
-
-def _prove(rules: Iterable[Rule]) -> None:
-    """Compile each rule and check its examples: RuleError for the first that fails."""
-    for rule in rules:
-        rule.compile()
-        for text in rule.must_match:
-            if not _hits(rule, text):
-                raise RuleError(
-                    f"{rule.source}: rule {rule.id}: must_match example not matched: {text!r}"
-                )
-        for text in rule.must_not_match:
-            if _hits(rule, text):
-                raise RuleError(
-                    f"{rule.source}: rule {rule.id}: must_not_match example matched: {text!r}"
-                )
-
-
-def _hits(rule: Rule, text: str) -> list[object]:
-    """Where `rule` fires in `text` on its own: its patterns tried one by one at each place
-    one may start, as the scan tries them (the alternation itself when they cannot be)."""
-    plain = Text(text, None)
-    if len(rule.parts) <= 1 or NOT_ALONE.search(rule.expression):
-        return list(confirm(rule, plain, everywhere(rule.pattern, plain)))
-    parts = [part for part, _ in rule.parts]
-    tries = sorted((0, at, j) for j, part in enumerate(parts) for at in starts_of(part, plain))
-    return list(confirm(rule, plain, anchored([parts], plain, tries).get(0, [])))
 
 
 def pack_path(name: str) -> Path:

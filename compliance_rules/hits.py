@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import regex
 
 from compliance_rules.compiled import Compiled, Literal, Pattern
-from compliance_rules.packs import Rule
+from compliance_rules.model import RuleError
+from compliance_rules.packs import NOT_ALONE, Rule
 from compliance_rules.pattern import Regex, compiling
 
 Match = regex.Match[str] | re.Match[str]
@@ -248,10 +249,7 @@ def anchored(
         previous = (i, at, j)
         pattern = these[j]
         compiled, slow = pattern.ready()
-        if timed or slow:
-            m = _match(pattern, text, at, len(plain))
-        else:
-            m = compiled.match(plain, at)
+        m = _match(pattern, text, at, len(plain)) if timed or slow else compiled.match(plain, at)
         if m is not None:
             found.append(m.span())
             last = m.end()
@@ -278,3 +276,30 @@ def starts_of(pattern: Regex, text: Text) -> list[int]:
         else pattern.finditer(text.text, overlapped=True, timeout=timeout)
     )
     return [m.start() for m in found]
+
+
+def prove(rules: Iterable[Rule]) -> None:
+    """Compile each rule and check its examples: RuleError for the first that fails."""
+    for rule in rules:
+        rule.compile()
+        for text in rule.must_match:
+            if not _hits(rule, text):
+                raise RuleError(
+                    f"{rule.source}: rule {rule.id}: must_match example not matched: {text!r}"
+                )
+        for text in rule.must_not_match:
+            if _hits(rule, text):
+                raise RuleError(
+                    f"{rule.source}: rule {rule.id}: must_not_match example matched: {text!r}"
+                )
+
+
+def _hits(rule: Rule, text: str) -> list[object]:
+    """Where `rule` fires in `text` on its own: its patterns tried one by one at each place
+    one may start, as the scan tries them (the alternation itself when they cannot be)."""
+    plain = Text(text, None)
+    if len(rule.parts) <= 1 or NOT_ALONE.search(rule.expression):
+        return list(confirm(rule, plain, everywhere(rule.pattern, plain)))
+    parts = [part for part, _ in rule.parts]
+    tries = sorted((0, at, j) for j, part in enumerate(parts) for at in starts_of(part, plain))
+    return list(confirm(rule, plain, anchored([parts], plain, tries).get(0, [])))

@@ -131,12 +131,7 @@ def _prefixes(
 def _prefixes_here(
     items: list[Any], budget: int, start: bool, steps: list[int], word_start: bool, anchored: bool
 ) -> set[str] | None:
-    index = 0
-    zero_width = _ZERO_WIDTH if anchored and start else (_c.AT,)
-    while index < len(items) and items[index][0] in zero_width:
-        word_start = word_start or (start and items[index][1] is _c.AT_BOUNDARY)
-        word_start = word_start or (anchored and start and _not_after_word(items[index]))
-        index += 1
+    index, word_start = _past_assertions(items, start, word_start, anchored)
     if index == len(items) or budget == 0:
         return {""}
     op, arg = items[index]
@@ -145,9 +140,9 @@ def _prefixes_here(
     def mark(first: str) -> str:  # a word character right after `\b` starts a word
         return WORD_START + first if start and word_start and _WORD.match(first) else first
 
-    if op is _c.LITERAL and (words := words_of(arg)) is not None:
-        return _listed(words, rest, budget, steps, mark)
     if op is _c.LITERAL:
+        if (words := words_of(arg)) is not None:  # a named list's stand-in
+            return _listed(words, rest, budget, steps, mark)
         tail = _prefixes(rest, budget - 1, False, steps)
         return None if tail is None else {mark(chr(arg)) + t for t in tail}
     if op is _c.SUBPATTERN:
@@ -192,6 +187,20 @@ def _prefixes_here(
             return None
         return {mark(chr(code)) + t for _, code in arg for t in tail}
     return {""}
+
+
+def _past_assertions(
+    items: list[Any], start: bool, word_start: bool, anchored: bool
+) -> tuple[int, bool]:
+    """Where the first item that takes up text is, past the assertions before it, and
+    whether a word starts there."""
+    index = 0
+    zero_width = _ZERO_WIDTH if anchored and start else (_c.AT,)
+    while index < len(items) and items[index][0] in zero_width:
+        word_start = word_start or (start and items[index][1] is _c.AT_BOUNDARY)
+        word_start = word_start or (anchored and start and _not_after_word(items[index]))
+        index += 1
+    return index, word_start
 
 
 def _listed(
