@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from functools import cache, partial
 from pathlib import Path
 
-from compliance_rules import language
+from compliance_rules import evasion, language
 from compliance_rules.compiled import Compiled, fold
-from compliance_rules.evasion import unevade
 from compliance_rules.hits import Text, anchored, confirm, everywhere, prove, starts_of
 from compliance_rules.lists import named
 from compliance_rules.model import CATEGORIES, Finding, Outcome, Result, RuleError
@@ -113,6 +112,7 @@ class RuleSet:
     def warm(self) -> None:
         """Load the language model and every deferred pack now (raises RuleError for a pack
         that does not load)."""
+        evasion.warm()
         if len(self.languages) > 1:
             language.warm()
         for lang in sorted(self._deferred):
@@ -244,8 +244,11 @@ def _check(text: str, ruleset: RuleSet, deadline: float) -> Result:
     if time.monotonic() >= deadline:
         raise TimeoutError("no time to check")
     start_clock()
+    loading = time.monotonic()
+    evasion.warm()  # Unicode's confusables table, read once: not this text's time
+    deadline += time.monotonic() - loading
     norm = normalise(text)
-    unevaded = unevade(norm)
+    unevaded = evasion.unevade(norm)
     views = (norm,) if unevaded is None else (norm, unevaded)
     seen = language.ENGLISH
     loading = time.monotonic()

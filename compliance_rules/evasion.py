@@ -30,11 +30,18 @@ _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "
 _LEETY = re.compile(
     r"(?<![\w@$])[a-z]*[a-z][0134579@$!]+[a-z]"  # b3st, s@fe
     r"|(?<![\w@$])[0134579][a-z]{2}"  # 0ff
-    r"|(?<![\w@$])[a-z]{2,}[0134579$]+(?![\w@$])",  # cur3
+    r"|(?<![\w@$])[a-z]{2,}[0134579$]+(?![\w@$])"  # cur3
+    r"|(?<![\w@$])n0(?![\w@$])",  # n0 (no)
     re.IGNORECASE,
 )
-# Three or more single letters with one separator between each: "c u r e", "s.a.f.e", "c-u-r-e".
-_SPACED = re.compile(r"(?<![^\W_])[^\W\d_](?:[ .\-_*·•] ?[^\W\d_]){2,}(?![^\W_])")
+# Three or more single letters with the same separator between each: "c u r e", "s.a.f.e",
+# "c-u-r-e", "c. u. r. e". A letter of an elided word ("l'", "she's") is not one of them.
+_SPACED = re.compile(
+    r"(?<![^\W_])(?<!['\u2019])[^\W\d_](?P<sep>[ .\-_*·•]) ?[^\W\d_]"
+    r"(?:(?P=sep) ?[^\W\d_])+(?![^\W_])(?!['\u2019])"
+)
+# An e-mail address: its "@" is not a letter standing for "a".
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _DIGITISH = re.compile(r"[0134579@$!]")
 _MARKS = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]{2}")
 _MAX_MARKS = 2
@@ -65,6 +72,11 @@ def _lookalike() -> re.Pattern[str]:
     return re.compile("[" + "".join(re.escape(c) for c in sorted(_prototypes())) + "]")
 
 
+def warm() -> None:
+    """Load Unicode's confusables table now (a fraction of a second, once)."""
+    _lookalike()
+
+
 def suspicious(text: str) -> bool:
     """Whether `text` may hide a word (cheap: most kudos are plain text and are not; dashes,
     curly quotes, emoji and accented letters are no reason to read a text twice)."""
@@ -92,7 +104,8 @@ def unevade(norm: Normalised) -> Normalised | None:
     _latin_lookalikes(chars)
     folded, starts, ends = _joined("".join(chars), starts, ends)
     if _DIGITISH.search(folded):
-        folded = _LEETY.sub(_read_letters, folded)
+        mails = [m.span() for m in _EMAIL.finditer(folded)] if "@" in folded else []
+        folded = _LEETY.sub(lambda m: _read_letters(m, mails), folded)
     if folded == text:
         return None
     return Normalised(folded, tuple(starts), tuple(ends))
@@ -175,10 +188,12 @@ def _joined(text: str, starts: list[int], ends: list[int]) -> tuple[str, list[in
     return "".join(out), new_starts, new_ends
 
 
-def _read_letters(m: re.Match[str]) -> str:
+def _read_letters(m: re.Match[str], mails: list[tuple[int, int]]) -> str:
     """A leet word read as letters, one character for one (so offsets stay put); a code in
-    mixed case (HbA1c, mRNA2) is left as it is."""
+    mixed case (HbA1c, mRNA2) or a piece of an e-mail address is left as it is."""
     word = m.group()
     if any(c.isupper() for c in word[1:]) and any(c.islower() for c in word):
+        return word
+    if any(lo < m.end() and m.start() < hi for lo, hi in mails):
         return word
     return "".join(_LEET.get(c, c) for c in word)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -51,6 +52,7 @@ class Text:
 
     __slots__ = (
         "_begins",
+        "_clause_ends",
         "_hits",
         "_later",
         "_near",
@@ -80,6 +82,7 @@ class Text:
         self._places: dict[int, list[int]] = {}  # by other pattern: where it may match
         self._later: dict[tuple[int, int], dict[int, list[int]]] = {}  # by stretch of text
         self._begins: dict[int, int] = {}
+        self._clause_ends: list[int] | None = None
         self._stops: dict[int, int] = {}
         self._near: dict[tuple[Pattern, int, int], str | None] = {}
 
@@ -105,8 +108,15 @@ class Text:
         """The clause text[start:end] is in: from the last clause end before it to the next."""
         begin = self._begins.get(start)
         if begin is None:
-            begin = 0
-            for m in _CLAUSE_END.finditer(self.text, 0, start):
+            # From the last clause end of the whole text before `start` (found once per
+            # text: a text with hundreds of hits would otherwise be read from its start for
+            # each), up to `start`, where the search stops as it would have.
+            ends = self._clause_ends
+            if ends is None:
+                ends = self._clause_ends = [m.end() for m in _CLAUSE_END.finditer(self.text)]
+            known = bisect.bisect_right(ends, start)
+            begin = ends[known - 1] if known else 0
+            for m in _CLAUSE_END.finditer(self.text, begin, start):
                 begin = m.end()
             self._begins[start] = begin
         stop = self._stops.get(end)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from compliance_rules import Outcome, RuleError, check, load_rules, pack_path
+from compliance_rules import Outcome, RuleError, check, default_rules, load_rules, pack_path
 from compliance_rules.engine import UNKNOWN_LANGUAGE
 from compliance_rules.evasion import unevade
 from compliance_rules.language import detect, looks_english
@@ -169,3 +169,32 @@ def test_a_language_pack_that_does_not_load_holds_its_texts(tmp_path: Path) -> N
     assert check("thanks Jonas for the quick approval", rules).outcome is Outcome.PASS
     with pytest.raises(RuleError, match="must_match example not matched"):
         rules.warm()
+
+
+@pytest.mark.parametrize(
+    ("text", "spelled"),
+    [
+        # A letter of an elided word next to spaced-out letters is not one of them.
+        ("she's b.r.e.a.s.t.f.e.e.d.i.n.g on it", "she's breastfeeding on it"),
+        ("g.u.a.r.i.s.c.e l'epatite", "guarisce l'epatite"),
+        # One separator throughout: dots then a space do not run on into the next word.
+        ("s.a.f.e.s.t d rug", "safest d rug"),
+        ("c. u. r. e. s it", "cures it"),
+    ],
+)
+def test_spaced_letters_are_joined_only_within_their_run(text: str, spelled: str) -> None:
+    unevaded = unevade(normalise(text))
+    assert unevaded is not None and unevaded.text == spelled
+
+
+def test_the_at_sign_of_an_email_address_is_not_read_as_a_letter() -> None:
+    unevaded = unevade(normalise("write to jane.doe\u200b@gmail.com, she is b3st"))
+    assert unevaded is not None
+    assert unevaded.text == "write to jane.doe@gmail.com, she is best"
+    found = check("Patient contact: jane.doe\u200b@gmail.com", default_rules())
+    assert "phi_patient_identifier" in {f.category for f in found.findings}
+
+
+def test_n0_reads_as_no() -> None:
+    found = check("Somnira has n0 side effects at all", default_rules())
+    assert "safety_minimization" in {f.category for f in found.findings}
