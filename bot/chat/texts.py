@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.chat.counts import count
 from compliance_rules import Outcome
 from handlers import surveys
 from handlers.kudos import Duplicate, KudosResult, Recorded, Refused, Stopped
@@ -197,7 +198,7 @@ def milestone(data: Mapping[str, Any]) -> Text:
     points = int(data.get("points") or 0)
     head = (Icon("trophy"), Words(" Campaign milestone: "), Strong(str(data["title"])))
     body = (
-        [Words(f"{points} sprint points for "), *who, Words(".")]
+        [Words(f"{count(points, 'sprint point')} for "), *who, Words(".")]
         if points
         else [Words("Well done, "), *who, Words("!")]
     )
@@ -327,7 +328,7 @@ def help_text(
             *(shown or [Words("none configured")]),
             Words(
                 f". You can give {daily_allowance} kudos a day, "
-                f"to at most {max_recipients} people at once."
+                f"to at most {count(max_recipients, 'person', 'people')} at once."
             ),
         ),
         (

@@ -1,4 +1,5 @@
-"""`plaudit audit` and `teams-package`: verify the audit trail, build the Teams app upload."""
+"""`plaudit audit`, `dashboard` and `teams-package`: verify the audit trail, print a one-time
+dashboard sign-in link, build the Teams app upload."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from bot.cli.bootstrap import UsageError, load_settings
+from bot.chat.counts import count
+from bot.cli.bootstrap import UsageError, build_runtime, load_settings
+from bot.settings import Settings
+from handlers import signin_links
 from storage import queries
 from storage.db import make_engine
 
@@ -17,12 +21,63 @@ def cmd_audit(args: argparse.Namespace) -> int:
     settings = load_settings()
     engine = make_engine(settings.database_url)
     with Session(engine) as session:
-        intact, count, bad = queries.verify_audit(session=session)
+        intact, checked, bad = queries.verify_audit(session=session)
     if intact:
-        print(f"audit trail intact: {count} entries")
+        print(f"audit trail intact: {count(checked, 'entry', 'entries')}")
         return 0
-    print(f"audit trail BROKEN at entry {bad} (after {count} good entries)")
+    print(
+        f"audit trail BROKEN at entry {bad} (after {count(checked, 'good entry', 'good entries')})"
+    )
     return 1
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """`dashboard link --as EMAIL`: a one-time sign-in link, printed here on the server."""
+    settings = load_settings()
+    if settings.dashboard_secret is None:
+        raise UsageError(
+            "the dashboard is off: set PLAUDIT_DASHBOARD_SECRET (the same value plaudit serve "
+            "uses) and run this again"
+        )
+    key = signin_links.link_key(settings.dashboard_secret.get_secret_value())
+    runtime = build_runtime(settings)
+    listed = (
+        *runtime.admins,
+        *runtime.safety,
+        *(r for r in runtime.policy.reviewers if "@" in r),
+    )
+    now = runtime.clock.now()
+    try:
+        issued = runtime.run_sync(
+            lambda s: signin_links.issue(
+                args.as_email,
+                session=s,
+                key=key,
+                now=now,
+                minutes=args.minutes,
+                listed=listed,
+                actor="cli",
+            )
+        )
+    finally:
+        runtime.close()
+    if isinstance(issued, str):
+        print(f"No link: {issued}.")
+        return 1
+    print(
+        f"One-time sign-in link for {issued.name} ({issued.email}), good once until "
+        f"{issued.expires_at:%Y-%m-%d %H:%M} UTC:"
+    )
+    print(f"    {_dashboard_url(settings)}/link?token={issued.token}")
+    return 0
+
+
+def _dashboard_url(settings: Settings) -> str:
+    if settings.public_url:
+        return f"{settings.public_url}/dashboard"
+    host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{settings.port}/dashboard"
 
 
 def cmd_teams_package(args: argparse.Namespace) -> int:
@@ -59,10 +114,30 @@ def _installed_version() -> str:
 
 
 def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """The audit and teams-package commands."""
+    """The audit, dashboard and teams-package commands."""
     audit = sub.add_parser("audit", help="audit trail")
     audit.add_argument("action", choices=["verify"])
     audit.set_defaults(func=cmd_audit)
+
+    dash = sub.add_parser(
+        "dashboard", help="a one-time dashboard sign-in link (when there is no single sign-on)"
+    )
+    dash.add_argument("action", choices=["link"])
+    dash.add_argument(
+        "--as",
+        dest="as_email",
+        required=True,
+        metavar="EMAIL",
+        help="an active member with an admin, reviewer or safety role",
+    )
+    dash.add_argument(
+        "--minutes",
+        type=int,
+        default=signin_links.DEFAULT_MINUTES,
+        help=f"how long the link is good for (default {signin_links.DEFAULT_MINUTES}, "
+        f"at most {signin_links.MAX_MINUTES})",
+    )
+    dash.set_defaults(func=cmd_dashboard)
 
     tp = sub.add_parser(
         "teams-package", help="the Teams app package to upload (bot id from MICROSOFT_APP_ID)"

@@ -9,6 +9,7 @@ import sys
 
 from sqlmodel import Session
 
+from bot.chat.counts import count
 from bot.cli.bootstrap import UsageError, build_runtime, load_settings
 from bot.runtime import Runtime
 from handlers import digests, leaderboard, sprints
@@ -80,7 +81,7 @@ def cmd_sprint(args: argparse.Namespace) -> int:
             counted = runtime.run_sync(
                 lambda s: sprints.rebuild(s, runtime.policy.sprints, now=runtime.clock.now())
             )
-            print(f"Sprint totals recounted from the recognitions ({counted} rows).")
+            print(f"Sprint totals recounted from the recognitions ({count(counted, 'row')}).")
             return 0
         sprint = _sprint(runtime, args.id)
         if args.action == "close":
@@ -140,17 +141,18 @@ def cmd_bigcommerce(args: argparse.Namespace) -> int:
         runtime.close()
     since = f" since {report.since:%Y-%m-%d %H:%M:%S} UTC" if report.since else " (first sync)"
     print(
-        f"Fetched {report.promotions} promotions, {report.coupons} coupons, "
-        f"{report.channels} channels and {report.orders} orders{since}; "
-        f"{report.orders_stored} orders stored."
+        f"Fetched {count(report.promotions, 'promotion')}, {count(report.coupons, 'coupon')}, "
+        f"{count(report.channels, 'channel')} and {count(report.orders, 'order')}{since}; "
+        f"{count(report.orders_stored, 'order')} stored."
     )
     for award in report.awarded:
-        print(f"Milestone awarded: {award.title} ({award.points} points, sprint {award.sprint})")
+        points = count(award.points, "point")
+        print(f"Milestone awarded: {award.title} ({points}, sprint {award.sprint})")
     if not report.awarded:
         print("No new milestones.")
     share = f" = {report.quota_share:.1%} of the quota of {report.quota}" if report.quota else ""
     print(
-        f"{report.requests} API requests{share}; {report.throttled} rate-limited; "
+        f"{count(report.requests, 'API request')}{share}; {report.throttled} rate-limited; "
         f"{report.seconds:.1f} s."
     )
     if report.error:

@@ -13,13 +13,13 @@ from sqlmodel import Session
 
 import compliance_rules
 from bot import config as org_config
+from bot.chat import handles
 from bot.cli.bootstrap import UsageError, build_runtime, load_settings
 from compliance_rules.evaluate import evaluate, read_corpus
 from handlers import kudos, review
 from handlers.events import KudosRequested, Person
 from storage import directory
 
-_HANDLE = re.compile(r"(?<![\w@])@([\w.+\-']+(?:@[\w.\-]+)?)")
 _VALUE = re.compile(r"(?<![\w#&/])#[a-z0-9][a-z0-9_-]*", re.IGNORECASE)
 
 
@@ -27,25 +27,21 @@ def cmd_kudos(args: argparse.Namespace) -> int:
     settings = load_settings()
     runtime = build_runtime(settings)
     text: str = args.text
-    handles = _HANDLE.findall(text)
-    message = text
-    leading = re.match(r"^(\s*@[\w.+\-'@]+[\s,]*)+", message)
-    if leading:
-        message = message[leading.end() :]
 
     def work(session: Session) -> kudos.KudosResult:
-        giver = _member_person(session, args.as_email)
+        members = directory.active_with_email(session=session)
+        giver = next(
+            (m for m in members if (m.email or "").lower() == args.as_email.strip().lower()), None
+        )
         if giver is None:
             raise UsageError(f"no member with email {args.as_email}; import or create them first")
-        recipients = tuple(
-            _member_person(session, h) or Person("email", None, h, h, exists=False) for h in handles
-        )
+        recipients, message = handles.parse(text, members)
         values = tuple(dict.fromkeys(v.lower() for v in _VALUE.findall(message)))
         event = KudosRequested(
             key=f"cli:{uuid.uuid4()}",
-            giver=giver,
-            recipients=recipients,
-            message=message.strip(),
+            giver=handles.person(giver),
+            recipients=tuple(recipients),
+            message=message,
             values=values,
             source="cli",
         )
@@ -73,20 +69,6 @@ def cmd_kudos(args: argparse.Namespace) -> int:
         return 1
     print("Already recorded.")
     return 0
-
-
-def _member_person(session: Session, handle: str) -> Person | None:
-    """A member by email, email local part, or display name (case-insensitive)."""
-    handle = handle.strip().lstrip("@")
-    found = directory.by_handle(session=session, handle=handle, limit=2)
-    if len(found) != 1:
-        return None
-    member = found[0]
-    if member.email is None:
-        return None
-    return Person.by_email(
-        member.email, member.display_name, timezone=member.timezone, is_bot=member.is_bot
-    )
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -174,7 +156,11 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The kudos, check and review commands."""
     give = sub.add_parser("kudos", help="give kudos from the terminal")
     give.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
-    give.add_argument("text", help='e.g. "@dana thanks for the launch checklist #collaboration"')
+    give.add_argument(
+        "text",
+        help='e.g. "@Dana Smith thanks for the launch checklist #collaboration" (recipients by '
+        "display name, email, or an email's local part)",
+    )
     give.set_defaults(func=cmd_kudos)
 
     check = sub.add_parser("check", help="run a text through the compliance rules")

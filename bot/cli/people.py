@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from bot.chat.counts import count
 from bot.cli.bootstrap import UsageError, build_runtime, load_settings
 from bot.settings import Settings
 from handlers import history, members, privacy, retention, roster
@@ -145,8 +146,8 @@ def _purge(settings: Settings) -> int:
     finally:
         runtime.close()
     print(
-        f"erased {done.texts} stopped texts; unlinked {done.pv_links} PV cases; "
-        f"erased the texts of {done.pv_texts} PV cases"
+        f"erased {count(done.texts, 'stopped text')}; unlinked {count(done.pv_links, 'PV case')}; "
+        f"erased the texts of {count(done.pv_texts, 'PV case')}"
     )
     return 0
 

@@ -9,10 +9,13 @@ from typing import Any
 
 from sqlmodel import Session
 
+from bot.chat.counts import count
 from bot.cli.bootstrap import UsageError, build_runtime, load_settings
+from bot.dashboard import queries_surveys
 from bot.runtime import Runtime
 from bot.settings import Settings
 from handlers import surveys
+from storage.models import SurveyRound
 
 
 def _describe(survey: surveys.Survey) -> str:
@@ -26,7 +29,8 @@ def _describe(survey: surveys.Survey) -> str:
         when = "on demand"
     return (
         f"{survey.id}: {survey.title} - {when}, open {survey.open_for}, "
-        f"{'anonymous' if survey.anonymous else 'named'}, {len(survey.questions)} questions"
+        f"{'anonymous' if survey.anonymous else 'named'}, "
+        f"{count(len(survey.questions), 'question')}"
     )
 
 
@@ -66,13 +70,7 @@ def cmd_survey(args: argparse.Namespace) -> int:
     runtime = build_runtime(settings)
     try:
         if args.action == "list":
-            if not runtime.surveys:
-                print("No surveys are defined; add them under surveys: in plaudit.yaml.")
-            for defined in runtime.surveys:
-                print(_describe(defined))
-                for r in runtime.run_sync(partial(_open_rounds, defined.id)):
-                    print(f"  round {r.number} open until {r.closes_at:%Y-%m-%d %H:%M} UTC")
-            return 0
+            return _list(runtime)
         if not args.id:
             raise UsageError(f"survey {args.action} needs a survey ID")
         survey = runtime.survey(args.id)
@@ -111,8 +109,9 @@ def _open_now(settings: Settings, runtime: Runtime, survey: surveys.Survey) -> i
         return 1
     assert isinstance(opened, surveys.Opened)
     print(
-        f"Opened round {opened.number} of {survey.id} for {opened.invited} people; "
-        f"{opened.due_now} messages queued (the running bot delivers them)."
+        f"Opened round {opened.number} of {survey.id} for "
+        f"{count(opened.invited, 'person', 'people')}; "
+        f"{count(opened.due_now, 'message')} queued (the running bot delivers them)."
     )
     return 0
 
@@ -140,16 +139,57 @@ def _open_rounds(survey_id: str, session: Session) -> list[Any]:
     return surveys.open_rounds(session, survey_id)
 
 
-def _survey_results(runtime: Runtime, survey_id: str, number: int | None, *, as_json: bool) -> int:
-    def work(session: Session) -> surveys.Results | None:
-        found = surveys.latest_round(session, survey_id, number)
-        return surveys.results(session, found.id) if found and found.id else None
+def _list(runtime: Runtime) -> int:
+    """The surveys in plaudit.yaml, then those only the database knows (their rounds were
+    opened under an earlier configuration, or by the demo), each with its open rounds."""
+    defined = list(runtime.surveys)
+    known = {s.id for s in defined}
+    listing = runtime.run_sync(queries_surveys.survey_listing)
+    kept = [r for r in listing if r.id not in known]
+    if not defined and not kept:
+        print("No surveys are defined; add them under surveys: in plaudit.yaml.")
+    for survey in defined:
+        print(_describe(survey))
+        _print_open(runtime, survey.id)
+    for row in kept:
+        found = runtime.run_sync(partial(_latest, row.id))
+        if found is None:
+            continue
+        print(
+            f"{_describe(surveys.survey_from_json(found.definition))}; not in plaudit.yaml, "
+            f"{count(row.rounds, 'round')} in the database"
+        )
+        _print_open(runtime, row.id)
+    return 0
 
-    result = runtime.run_sync(work)
-    if result is None:
+
+def _latest(survey_id: str, session: Session) -> SurveyRound | None:
+    return surveys.latest_round(session, survey_id)
+
+
+def _print_open(runtime: Runtime, survey_id: str) -> None:
+    for r in runtime.run_sync(partial(_open_rounds, survey_id)):
+        print(f"  round {r.number} open until {r.closes_at:%Y-%m-%d %H:%M} UTC")
+
+
+def _survey_results(runtime: Runtime, survey_id: str, number: int | None, *, as_json: bool) -> int:
+    """A round's results as the dashboard shows them: by default the latest closed round;
+    of an open round only its participation, since results change with every answer."""
+    page = runtime.run_sync(lambda s: queries_surveys.survey_round(s, survey_id, number))
+    if page is None:
         which = f"round {number} of " if number else "any round of "
         print(f"There is no {which}{survey_id}.")
         return 1
+    result = page.results
+    if not result.closed:
+        if as_json:
+            keys = ("survey_id", "title", "number", "closed", "invited", "respondents")
+            shown = {k: v for k, v in result.as_json().items() if k in keys}
+            print(json.dumps(shown | {"participation": round(result.participation, 4)}, indent=2))
+        else:
+            print(surveys.summary_lines(result)[0])
+            print(f"Round {result.number} is open: results when the round closes.")
+        return 0
     if as_json:
         print(json.dumps(result.as_json(), indent=2))
     else:
@@ -162,6 +202,11 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     srv = sub.add_parser("survey", help="pulse surveys: list, open a round now, close, results")
     srv.add_argument("action", choices=["list", "run", "close", "results"])
     srv.add_argument("id", nargs="?", help="the survey id from plaudit.yaml")
-    srv.add_argument("--round", type=int, help="with results: which round (default the latest)")
+    srv.add_argument(
+        "--round",
+        type=int,
+        help="with results: which round (default the latest closed one; an open round shows "
+        "only its participation)",
+    )
     srv.add_argument("--json", action="store_true", help="with results: machine-readable")
     srv.set_defaults(func=cmd_survey)

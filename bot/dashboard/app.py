@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.dashboard import configuration, exports, milestones, pages, signin, surveys
+from bot.dashboard import configuration, exports, links, milestones, pages, signin, surveys
 from bot.dashboard.config import DashboardConfig
 from bot.dashboard.core import ACCESS, HERE, NAV, Dashboard, Endpoint, Handler
 from bot.runtime import Runtime
@@ -144,5 +144,6 @@ def _routes(d: Dashboard) -> list[BaseRoute]:
         Route("/login", partial(signin.login, d), methods=["GET"], name="login"),
         Route("/auth/callback", partial(signin.callback, d), methods=["GET"], name="callback"),
         Route("/logout", partial(signin.logout, d), methods=["POST"], name="logout"),
+        Route("/link", partial(links.redeem, d), methods=["GET"], name="link"),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]

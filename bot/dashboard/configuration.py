@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bot.chat.counts import count
 from bot.dashboard.auth import Viewer
 from bot.dashboard.milestones import award_of, rule_of
 from compliance_rules.model import CATEGORIES
@@ -38,13 +39,15 @@ def _days(value: timedelta | None) -> str:
     if value is None:
         return "none"
     hours = int(value.total_seconds() // 3600)
-    return f"{hours // 24} days" if hours % 24 == 0 else f"{hours} hours"
+    return count(hours // 24, "day") if hours % 24 == 0 else count(hours, "hour")
 
 
 def _schedule(s: Survey) -> str:
     sched = s.schedule
     if sched.cron:
         return f"cron {sched.cron} ({sched.timezone})"
+    if sched.local_time is None:
+        return "on demand (plaudit survey run)"
     day = WEEKDAYS[sched.local_day] + " " if sched.local_day is not None else "every day "
     at = sched.local_time.strftime("%H:%M") if sched.local_time else ""
     return f"{day}{at} on each person's own clock"
@@ -68,7 +71,8 @@ def _sign_in(config: DashboardConfig) -> str:
         ways.append(f"OpenID Connect ({config.oidc.issuer})")
     if config.proxy_header:
         ways.append(f"header {config.proxy_header} from {_list(config.trusted_proxies)}")
-    return _list(ways, "none") + f"; sessions last {config.session_hours} hours"
+    ways.append("one-time links (plaudit dashboard link)")
+    return _list(ways) + f"; sessions last {count(config.session_hours, 'hour')}"
 
 
 def sections(runtime: Runtime, config: DashboardConfig) -> list[Section]:
@@ -107,9 +111,9 @@ def _kudos(runtime: Runtime) -> Section:
         [
             ("Values", _list(p.values)),
             ("A value is required", "yes" if p.require_value else "no"),
-            ("Daily allowance", f"{p.daily_allowance} points a day"),
+            ("Daily allowance", f"{count(p.daily_allowance, 'point')} a day"),
             ("Most recipients", str(p.max_recipients)),
-            ("Shortest message", f"{p.min_message_length} characters"),
+            ("Shortest message", count(p.min_message_length, "character")),
             ("Slack reactions that give a point", _list([f":{e}:" for e in p.reaction_emoji])),
             ("Teams reactions that second a kudos", _list(p.teams_reactions)),
             ("Slack recognition channel", p.recognition_channel or "none (DMs only)"),
@@ -142,7 +146,7 @@ def _compliance(runtime: Runtime) -> Section:
             ("Rules", str(len(rules.rules))),
             (
                 "Product registry",
-                f"{len(rules.registry.products)} products" if rules.registry else "none",
+                count(len(rules.registry.products), "product") if rules.registry else "none",
             ),
             ("Review channel (Slack)", p.review_channel or "none"),
             ("Review channel (Teams)", p.teams_review_channel or "none"),
@@ -187,8 +191,8 @@ def _surveys(runtime: Runtime) -> Section:
                 f"{s.title} ({s.id})",
                 f"{_schedule(s)}; audience {_audience(s)}; open {_days(s.open_for)}; "
                 f"{'anonymous, ' if s.anonymous else 'named, '}"
-                f"results shown from {s.min_responses} answers; "
-                f"{len(s.questions)} questions",
+                f"results shown from {count(s.min_responses, 'answer')}; "
+                f"{count(len(s.questions), 'question')}",
             )
             for s in runtime.surveys
         ]
@@ -219,11 +223,13 @@ def _retention(runtime: Runtime) -> Section:
         [
             (
                 "Texts the gate stopped",
-                f"erased after {r.stopped_text_days} days" if r.stopped_text_days else "kept",
+                f"erased after {count(r.stopped_text_days, 'day')}"
+                if r.stopped_text_days
+                else "kept",
             ),
             (
                 "PV cases' links to chat",
-                f"cut after {r.pv_link_days} days" if r.pv_link_days else "kept",
+                f"cut after {count(r.pv_link_days, 'day')}" if r.pv_link_days else "kept",
             ),
         ],
     )

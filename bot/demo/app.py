@@ -1,4 +1,4 @@
-"""`plaudit demo`: Larkspur Pharma in a separate database, a one-time sign-in link, and a
+"""`plaudit demo`: Larkspur Pharma in a separate database, one-time sign-in links, and a
 sandbox page that gives kudos and answers the pulse survey as any member, showing what the
 bot would send to Slack and Teams."""
 
@@ -16,13 +16,30 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from bot.demo import sandbox as demo_sandbox
-from bot.demo.seed import ADMIN, MILESTONES, policy, seed
+from bot.demo.seed import ADMIN, MILESTONES, PULSE, policy, seed
 from bot.runtime import Runtime
+from handlers import signin_links
 from storage import directory
 from storage.models import Member
 
-__all__ = ["ADMIN", "MILESTONES", "OneTimeLink", "app", "pages", "policy", "seed"]
+__all__ = [
+    "ADMIN",
+    "MILESTONES",
+    "NEW_LINK",
+    "OneTimeLink",
+    "app",
+    "issue_link",
+    "pages",
+    "policy",
+    "seed",
+]
 KUDOS_EXAMPLE = "@Ana Lopez thanks for the site activation email #site-activation"
+LINK_MINUTES = signin_links.MAX_MINUTES
+SIGN_IN = "demo.sign_in"
+NEW_LINK = (
+    "For a new one-time sign-in link, run plaudit demo --link in another terminal (with the "
+    "same --port and --db as the running demo) and open the link it prints."
+)
 
 
 @dataclass
@@ -40,30 +57,39 @@ class OneTimeLink:
         return ok
 
 
-def pages(link: OneTimeLink, admin: str = ADMIN) -> Callable[[Any], list[BaseRoute]]:
-    """The demo's routes on the dashboard: `/demo-login`, and `/sandbox` with its survey
-    form posting to `/sandbox/survey`."""
+def issue_link(runtime: Runtime, secret: str, *, minutes: int = LINK_MINUTES) -> str:
+    """A one-time sign-in token for the demo's administrator (audited like any other), that
+    the demo serving the same database with the same secret accepts once."""
+    now = runtime.clock.now()
+    key = signin_links.link_key(secret)
+    issued = runtime.run_sync(
+        lambda s: signin_links.issue(ADMIN, session=s, key=key, now=now, minutes=minutes)
+    )
+    if isinstance(issued, str):
+        raise RuntimeError(f"demo sign-in link: {issued}")
+    return issued.token
+
+
+def pages(link: OneTimeLink | None = None, admin: str = ADMIN) -> Callable[[Any], list[BaseRoute]]:
+    """The demo's routes on the dashboard: `/demo-login` (a link printed by `plaudit demo`
+    or `plaudit demo --link`), and `/sandbox` with its survey form posting to
+    `/sandbox/survey`."""
 
     def build(d: Any) -> list[BaseRoute]:
+        from bot.dashboard import links
         from bot.dashboard.app import Dashboard
-        from bot.dashboard.auth import Viewer, base_path
+        from bot.dashboard.auth import Viewer, base_path, safe_next
 
         assert isinstance(d, Dashboard)
         d.extra_nav.append(("/sandbox", "Sandbox"))
         runtime = d.runtime
 
         async def demo_login(request: Request) -> Response:
-            if not link.use(request.query_params.get("token", "")):
-                return d.problem(
-                    request,
-                    403,
-                    "Link used",
-                    "This sign-in link has been used or is not valid. Restart plaudit demo "
-                    "for a new one.",
-                )
-            response = RedirectResponse(f"{base_path(request)}/", status_code=303)
-            d.sessions.write(response, request, sid=d.sessions.new_sid(), email=admin)
-            return response
+            if link is not None and link.use(request.query_params.get("token", "")):
+                response = RedirectResponse(f"{base_path(request)}/", status_code=303)
+                d.sessions.write(response, request, sid=d.sessions.new_sid(), email=admin)
+                return response
+            return await links.redeem(d, request, ask_again=NEW_LINK)
 
         def roster_of(s: Session) -> list[Member]:
             return directory.active_with_email(session=s)
@@ -137,7 +163,17 @@ def pages(link: OneTimeLink, admin: str = ADMIN) -> Callable[[Any], list[BaseRou
                 survey_result=result,
             )
 
+        async def sign_in(request: Request) -> Response:
+            found = await d.identify(request)
+            if isinstance(found, Response):
+                return found
+            if found is not None:
+                target = safe_next(request, request.query_params.get("next"))
+                return RedirectResponse(target, status_code=303)
+            return d.problem(request, 401, "Sign in", NEW_LINK)
+
         return [
+            Route("/login", sign_in, methods=["GET"], name=SIGN_IN),
             Route("/demo-login", demo_login, methods=["GET"]),
             Route("/sandbox", d.guarded("feed")(sandbox), methods=["GET", "POST"]),
             Route("/sandbox/survey", d.guarded("feed")(survey), methods=["POST"]),
@@ -146,13 +182,17 @@ def pages(link: OneTimeLink, admin: str = ADMIN) -> Callable[[Any], list[BaseRou
     return build
 
 
-def app(runtime: Runtime, *, secret: str, link: OneTimeLink) -> Starlette:
+def app(runtime: Runtime, *, secret: str, link: OneTimeLink | None = None) -> Starlette:
     """The dashboard with the demo's pages at /dashboard; `/` leads there. Nothing is sent:
-    there is no outbox dispatcher. The milestones shown are Larkspur's, the ones its store
-    was synced against."""
+    there is no outbox dispatcher. The milestones and the pulse survey shown are Larkspur's
+    (the store was synced against those milestones; the survey's rounds are in the
+    database). Its sign-in page says how to get a new one-time link, since the demo has no
+    single sign-on."""
     from bot.dashboard import DashboardConfig, dashboard_app
 
     runtime.milestones = MILESTONES
+    if runtime.survey(PULSE.id) is None:
+        runtime.surveys = (*runtime.surveys, PULSE)
     config = DashboardConfig(
         secret_key=secret,
         secure_cookies=False,  # plain HTTP on 127.0.0.1
@@ -164,9 +204,13 @@ def app(runtime: Runtime, *, secret: str, link: OneTimeLink) -> Starlette:
     async def home(_: Request) -> Response:
         return RedirectResponse("/dashboard/", status_code=303)
 
+    dashboard = dashboard_app(runtime, config, extra=pages(link))
+    # The demo's sign-in page goes before the dashboard's own (which speaks of single sign-on).
+    routes = dashboard.router.routes
+    routes.sort(key=lambda r: getattr(r, "name", None) != SIGN_IN)
     return Starlette(
         routes=[
             Route("/", home, methods=["GET"]),
-            Mount("/dashboard", app=dashboard_app(runtime, config, extra=pages(link))),
+            Mount("/dashboard", app=dashboard),
         ]
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from bot.chat.handles import parse
 from bot.demo.seed import open_round_id, person
 from bot.runtime import Runtime
 from bot.slack import blocks as slack_render
@@ -24,56 +25,9 @@ from storage import queries
 from storage.models import Member, SurveyRound
 
 _VALUE = re.compile(r"(?<![\w#&/])#[a-z0-9][a-z0-9_-]*", re.IGNORECASE)
-_EMAIL_MENTION = re.compile(r"@([\w.+\-']+@[\w.\-]+\w)")
 _SLACK_MENTION = re.compile(r"<@([A-Z0-9]+)>")
 _TEAMS_MENTION = re.compile(r"<at>(.*?)</at>")
 MAX_TEXT = 1000
-
-
-def parse(text: str, members: Sequence[Member]) -> tuple[list[Person], str]:
-    """The people mentioned (`@First Last` or `@email`) and the message after the leading
-    mentions; an unknown `@name` becomes a person who does not exist (the use case says so)."""
-    by_name = sorted(
-        ((m.display_name.lower(), m) for m in members if m.email), key=lambda p: -len(p[0])
-    )
-    by_email = {(m.email or "").lower(): m for m in members if m.email}
-    found: list[Person] = []
-    spans: list[tuple[int, int]] = []
-    for at in (i for i, c in enumerate(text) if c == "@"):
-        if at > 0 and (text[at - 1].isalnum() or text[at - 1] in "._+-"):
-            continue  # the @ inside an email address
-        if spans and at < spans[-1][1]:
-            continue
-        rest = text[at + 1 :]
-        handle = ""
-        email = _EMAIL_MENTION.match(text, at)
-        if email:
-            member = by_email.get(email.group(1).lower())
-            handle = email.group(1)
-            end = email.end()
-        else:
-            member = None
-            for name, candidate in by_name:
-                tail = rest[len(name) : len(name) + 1]
-                if rest.lower().startswith(name) and not (tail.isalnum() or tail == "_"):
-                    member, end = candidate, at + 1 + len(name)
-                    break
-            else:
-                word = re.match(r"[\w.'\-]+", rest)
-                handle = word.group(0) if word else ""
-                end = at + 1 + len(handle)
-        if member is not None:
-            found.append(person(member))
-        elif handle:
-            found.append(Person("email", None, handle, handle, exists=False))
-        spans.append((at, end))
-    pos = 0
-    for start, end in spans:
-        if text[pos:start].strip(" ,\t\n"):
-            break
-        pos = end
-    message = text[pos:]
-    return found, message.strip(" ,\n\t")
 
 
 # -- kudos ------------------------------------------------------------------------------------
