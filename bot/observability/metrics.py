@@ -5,23 +5,34 @@ Each app has its own registry. The app's middleware makes that registry the curr
 every request and for the app's lifespan, so the outbox dispatcher, the scheduler and the
 adapters count through the module functions below without holding a reference; outside a
 running app (the CLI, unit tests of a single part) those functions do nothing.
+
+With `PROMETHEUS_MULTIPROC_DIR` set (`prepare_multiprocess` sets it for `serve --workers N`),
+each worker process writes its numbers to files there and every scrape adds up all workers'.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import logging
+import os
 import re
+import shutil
+import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from functools import partial
+from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client import values as prometheus_values
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
@@ -43,6 +54,7 @@ HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10
 DB_TIMEOUT = 3.0  # a scrape answers without the outbox gauges rather than hang on the database
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 _current: ContextVar[Metrics | None] = ContextVar("plaudit_metrics", default=None)
 
@@ -52,9 +64,11 @@ class Metrics:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self.shared = shared_directory()
         self.registry = CollectorRegistry()
         registry = self.registry
-        ProcessCollector(registry=registry)
+        if self.shared is None:  # one process's memory and CPU would stand for all workers'
+            ProcessCollector(registry=registry)
         self.http_requests = Counter(
             "plaudit_http_requests",
             "HTTP requests answered, by route template, method and status.",
@@ -95,8 +109,29 @@ class Metrics:
             ["job", "result"],
             registry=registry,
         )
+        self.workers = Gauge(
+            "plaudit_worker_processes",
+            "Worker processes serving (serve --workers N), those alive at the scrape.",
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+        self.workers.set(1)
+        self._quota: Gauge | None = None
+        self._quota_guard = threading.Lock()
         self.scraped = _ScrapeTime()
         registry.register(self.scraped)
+        self.exposed = self._exposed()  # what a scrape reads
+
+    def _exposed(self) -> CollectorRegistry:
+        """This registry; with a shared directory, every worker's numbers read from it (this
+        process's among them) and the backlog gauges, and this process marked dead at exit."""
+        if self.shared is None:
+            return self.registry
+        exposed = CollectorRegistry()
+        MultiProcessCollector(exposed, path=str(self.shared))  # type: ignore[no-untyped-call]
+        exposed.register(self.scraped)
+        atexit.register(mark_process_dead, os.getpid(), str(self.shared))
+        return exposed
 
     @contextlib.contextmanager
     def current(self) -> Iterator[None]:
@@ -119,7 +154,27 @@ class Metrics:
             log.warning("metrics: could not read the outbox backlog: %s", type(exc).__name__)
             backlog = None
         self.scraped.set_backlog(backlog)
-        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE)
+        return Response(self.exposition(), media_type=CONTENT_TYPE)
+
+    def exposition(self) -> bytes:
+        """The Prometheus text of every worker (with a shared directory) or of this one."""
+        if self.shared is not None:
+            _sweep(self.shared)
+        return generate_latest(self.exposed)
+
+    def set_quota_used(self, ratio: float) -> None:
+        """Made at the first report, so the gauge is absent until there is one; with several
+        workers, the most recent report of any of them counts."""
+        with self._quota_guard:
+            if self._quota is None:
+                self._quota = Gauge(
+                    "plaudit_bigcommerce_quota_used_ratio",
+                    "Share of the BigCommerce store's request quota used in the current "
+                    "window (all apps together), as of Plaudit's last request.",
+                    multiprocess_mode="mostrecent",
+                    registry=self.registry,
+                )
+        self._quota.set(min(1.0, max(0.0, ratio)))
 
     def count_kudos(self, result: KudosResult) -> None:
         if isinstance(result, Recorded):
@@ -134,12 +189,11 @@ class Metrics:
 
 
 class _ScrapeTime(Collector):
-    """Gauges read when scraped: the outbox backlog and the BigCommerce quota."""
+    """Gauges read when scraped: the outbox backlog, from the database."""
 
     def __init__(self) -> None:
         self._backlog: dict[str, tuple[int, float]] | None = None
         self._platforms: set[str] = set()
-        self.quota_used: float | None = None
 
     def set_backlog(self, backlog: dict[str, tuple[int, float]] | None) -> None:
         if backlog is not None:
@@ -164,13 +218,6 @@ class _ScrapeTime(Collector):
                 oldest.add_metric([platform], age)
             yield pending
             yield oldest
-        if self.quota_used is not None:
-            yield GaugeMetricFamily(
-                "plaudit_bigcommerce_quota_used_ratio",
-                "Share of the BigCommerce store's request quota used in the current window "
-                "(all apps together), as of Plaudit's last request.",
-                value=self.quota_used,
-            )
 
 
 class ObservabilityMiddleware:
@@ -272,4 +319,59 @@ def set_bigcommerce_quota_used(ratio: float) -> None:
     """The share of the store's request quota spent in its current window."""
     metrics = _current.get()
     if metrics is not None:
-        metrics.scraped.quota_used = min(1.0, max(0.0, ratio))
+        metrics.set_quota_used(ratio)
+
+
+# -- several worker processes ---------------------------------------------------------------
+
+
+def shared_directory() -> Path | None:
+    """Where this process's metrics are shared with the other workers', if they are:
+    `PROMETHEUS_MULTIPROC_DIR`, as prometheus_client read it when it was loaded."""
+    value = os.environ.get(MULTIPROC_ENV)
+    if not value:
+        return None
+    if prometheus_values.ValueClass is prometheus_values.MutexValue:
+        log.warning(
+            "%s was set after the metrics were loaded; they stay per process", MULTIPROC_ENV
+        )
+        return None
+    return Path(value)
+
+
+def prepare_multiprocess(workers: int) -> Path | None:
+    """Before `serve` starts its workers: the directory they will share their metrics
+    through (`PROMETHEUS_MULTIPROC_DIR`, or with several workers and none named, a new private
+    one, named in the environment they inherit), emptied of an earlier run's files. None: one
+    process, metrics in its memory."""
+    named = os.environ.get(MULTIPROC_ENV)
+    if named:
+        directory = Path(named)
+        directory.mkdir(parents=True, exist_ok=True)
+    elif workers > 1:
+        directory = Path(tempfile.mkdtemp(prefix="plaudit-metrics-"))
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        os.environ[MULTIPROC_ENV] = str(directory)
+    else:
+        return None
+    for stale in directory.glob("*.db"):
+        stale.unlink(missing_ok=True)
+    return directory
+
+
+def _sweep(directory: Path) -> None:
+    """Mark dead the workers that went without saying so (killed): their live gauges go."""
+    for path in directory.glob("gauge_live*_*.db"):
+        pid = path.stem.rpartition("_")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            mark_process_dead(int(pid), str(directory))  # type: ignore[no-untyped-call]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process by now: not our worker
+        return False
+    return True
