@@ -11,6 +11,7 @@ from sqlmodel import Session
 import compliance_rules
 from bot import config as org_config
 from bot import status
+from bot.chat.counts import count
 from bot.chat.ratelimit import PerUserLimit
 from bot.runtime import BoardSettings, Runtime, StoreSettings
 from bot.settings import Settings
@@ -178,9 +179,9 @@ def _seal_plain_cases(runtime: Runtime, vault: Vault) -> None:
         done = pv_cases.seal_plain(session, vault)
     if done.cases or done.notices:
         log.info(
-            "sealed %d PV case texts kept plain; removed the text from %d notifications",
-            done.cases,
-            done.notices,
+            "sealed %s kept plain; removed the text from %s",
+            count(done.cases, "PV case text"),
+            count(done.notices, "notification"),
         )
 
 

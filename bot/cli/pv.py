@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from bot.chat.counts import count
 from bot.cli.bootstrap import UsageError, load_settings, pv_vault
 from storage import pv_cases
 from storage.db import make_engine, transaction
@@ -28,8 +29,8 @@ def cmd_rekey(args: argparse.Namespace) -> int:
     except VaultError as exc:
         raise UsageError(f"{exc}: keep every key in PLAUDIT_PV_KEY until rekey succeeds") from exc
     print(
-        f"sealed {done.cases} PV case texts with key {vault.key_id}; "
-        f"removed the text from {done.notices} notifications"
+        f"sealed {count(done.cases, 'PV case text')} with key {vault.key_id}; "
+        f"removed the text from {count(done.notices, 'notification')}"
     )
     return 0
 

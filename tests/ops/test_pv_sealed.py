@@ -166,7 +166,7 @@ def test_texts_kept_plain_are_sealed_and_keys_rotate_with_plaudit_pv_rekey(
     monkeypatch.setenv("PLAUDIT_DATABASE_URL", url)
     monkeypatch.setenv("PLAUDIT_PV_KEY", PV_KEY)
     assert main(["pv", "rekey"]) == 0
-    assert "sealed 1 PV case texts" in capsys.readouterr().out
+    assert "sealed 1 PV case text with key" in capsys.readouterr().out
     assert "Crawley" not in dump(engine)
     for path in (tmp_path / "old.db", tmp_path / "old.db-wal"):  # nor in freed pages or log
         assert not path.exists() or b"Crawley" not in path.read_bytes(), path
