@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from bot.process_settings import ProcessSettings
 from bot.status import status_lines as _status_lines
 from storage.vault import Vault, VaultError
 
@@ -30,15 +31,12 @@ SLACK_BOT_SCOPES = (
 )
 
 
-class Settings(BaseSettings):
+class Settings(ProcessSettings):
+    """Every setting: the process's (database, address, logs, edge limits) and the rest."""
+
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
-    database_url: str = Field("sqlite:///plaudit.db", alias="PLAUDIT_DATABASE_URL")
-    host: str = Field("127.0.0.1", alias="PLAUDIT_HOST")
-    port: int = Field(3000, alias="PLAUDIT_PORT", ge=1, le=65535)
     config_path: Path = Field(Path("plaudit.yaml"), alias="PLAUDIT_CONFIG")
-    log_level: str = Field("info", alias="PLAUDIT_LOG_LEVEL")
-    log_format: Literal["text", "json"] = Field("text", alias="PLAUDIT_LOG_FORMAT")
 
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")

@@ -17,22 +17,30 @@ from handlers.sprints import PUBLISHED, Sprint
 from handlers.surveys import Results
 from storage import feed, queries
 
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+# What makes a spreadsheet read a cell as a formula (OWASP's CSV injection list, with the
+# full-width forms some spreadsheets also accept), and the blanks they skip before it.
+_FORMULA = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_BLANKS = " \t\r\n\u00a0\u2007\u202f\u3000\ufeff"
 
 
 def cell(value: object) -> str:
-    """A CSV cell a spreadsheet will not run: text starting like a formula gets a quote."""
+    """A CSV cell a spreadsheet will not run: text that starts like a formula, even after
+    spaces, tabs or line breaks, gets a leading apostrophe."""
     if value is None:
         return ""
     text = str(value)
-    if isinstance(value, str) and text.startswith(_FORMULA):
+    if isinstance(value, str) and (
+        text.startswith(_FORMULA) or text.lstrip(_BLANKS).startswith(_FORMULA)
+    ):
         return "'" + text
     return text
 
 
 def to_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """Every cell quoted: a spreadsheet set to a `;`-separated locale splits an unquoted cell
+    at each `;`, and the piece after one could start a formula."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
     writer.writerow(header)
     for row in rows:
         writer.writerow([cell(v) for v in row])

@@ -2,21 +2,75 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
+
+# The forms providers print (Heroku, Render, Fly, RDS consoles), read with psycopg 3.
+_POSTGRES = ("postgres://", "postgresql://")
+_EXAMPLES = "e.g. sqlite:///plaudit.db or postgresql://user:password@host:5432/plaudit"
+_CREDENTIALS = re.compile(r"(://[^:/@]*:)[^@]*@")
+
+
+def normalise_url(url: str) -> str:
+    """`url` with `postgres://` and `postgresql://` spelled `postgresql+psycopg://`, the driver
+    Plaudit installs (SQLAlchemy would otherwise look for psycopg2, or not know `postgres`)."""
+    url = url.strip()
+    for prefix in _POSTGRES:
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def masked(url: str) -> str:
+    """`url` fit to print: its password replaced by `***`."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return _CREDENTIALS.sub(r"\1***@", url)
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot name a database Plaudit can open (unparseable, an unknown database,
+    a driver that is not installed), or None. Whether the server answers is not asked."""
+    try:
+        parsed = make_url(normalise_url(url))
+    except (ArgumentError, ValueError):
+        return f"not a database URL ({_EXAMPLES})"
+    try:
+        dialect = parsed.get_dialect()
+    except NoSuchModuleError:
+        return f"unknown database {parsed.drivername!r} ({_EXAMPLES})"
+    if dialect.name not in ("sqlite", "postgresql"):
+        return f"Plaudit runs on SQLite or PostgreSQL, not {dialect.name} ({_EXAMPLES})"
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        extra = ""
+        if dialect.name == "postgresql":
+            extra = "; write postgresql://... for psycopg 3 (pip install 'plaudit[postgres]')"
+        return f"the driver of {parsed.drivername!r} is not installed ({exc}){extra}"
+    return None
+
+
+def connection_problem(exc: BaseException) -> str:
+    """The first line of what the database driver said when it could not be reached."""
+    reason = str(getattr(exc, "orig", None) or exc).strip()
+    return reason.splitlines()[0].strip() if reason else type(exc).__name__
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create an engine for `url`, tuned for how Plaudit uses the database."""
+    url = normalise_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url, echo=echo)
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.bigcommerce.models import Kind
-from bot.http.guards import MAX_BODY, payload_too_large
+from bot.http.guards import MAX_BODY, json_problem, payload_too_large
 from bot.runtime import Runtime
 from bot.settings import Settings
 
@@ -58,10 +58,9 @@ async def bigcommerce_webhook(request: Request) -> Response:
         return payload_too_large()
     if not verify_webhook(request.headers, secret.get_secret_value()):
         return JSONResponse({"error": "invalid_secret"}, status_code=401)
-    try:
-        json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return JSONResponse({"error": "bad_request", "detail": "not JSON"}, status_code=400)
+    problem = json_problem(body)
+    if problem:
+        return JSONResponse({"error": "bad_request", "detail": problem}, status_code=400)
     target = parse_webhook(body)
     if target is None:
         return JSONResponse({"status": "ignored"}, status_code=200)

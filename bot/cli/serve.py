@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import gc
+import io
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.cli.bootstrap import UsageError, build_runtime, load_settings
 from bot.observability import logs
 from bot.status import status_lines
 from storage import migrate
-from storage.db import make_engine
+from storage.db import connection_problem, make_engine, masked
 from storage.vault import new_key
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from bot.http.app import create_app
+    from bot.http.server import serve, server_config
 
     settings = load_settings()
     host = args.host or settings.host
@@ -33,31 +37,44 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     if problem:
         raise UsageError(problem)
-    runtime = build_runtime(settings, upgrade=not args.no_migrate, serving=True)
+    with database_errors(settings.database_url):
+        runtime = build_runtime(settings, upgrade=not args.no_migrate, serving=True)
+    # Under systemd or docker stdout is a pipe: without this the status lines would wait in
+    # its buffer until the process ends.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
     print(
         f"Plaudit listening on http://{host}:{port}"
         + (f" with {args.workers} worker processes" if args.workers > 1 else "")
     )
     for line in status_lines(settings, runtime.policy):
         print(f"  {line}")
-    options: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "log_level": settings.log_level,
-        "access_log": False,
-    }
+    sys.stdout.flush()
     if args.workers > 1:
         # Each worker builds its own app; the schema was upgraded once, above. Dedupe keys,
         # leases and BEGIN IMMEDIATE / SKIP LOCKED keep the workers from doing anything twice.
         runtime.close()
-        uvicorn.run("bot.cli.serve:worker_app", factory=True, workers=args.workers, **options)
-        return 0
+        workers = server_config(
+            "bot.cli.serve:worker_app", settings, host=host, port=port, workers=args.workers
+        )
+        return serve(workers)
     _tune()
     try:
-        uvicorn.run(create_app(settings, runtime), **options)
+        return serve(server_config(create_app(settings, runtime), settings, host=host, port=port))
     finally:
         runtime.close()
-    return 0
+
+
+@contextlib.contextmanager
+def database_errors(url: str) -> Iterator[None]:
+    """A database that cannot be reached, as one line naming the setting (no traceback)."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        raise UsageError(
+            f"PLAUDIT_DATABASE_URL: cannot use the database at {masked(url)}: "
+            f"{connection_problem(exc)}"
+        ) from exc
 
 
 def _tune() -> None:
@@ -110,7 +127,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     }
     if settings.pv_key is None and settings.pv_key_file is None:
         update["pv_key_file"] = _demo_pv_key(path)
-    runtime = build_runtime(settings.model_copy(update=update))
+    with database_errors(str(update["database_url"])):
+        runtime = build_runtime(settings.model_copy(update=update))
     runtime.policy = demo.policy(runtime.policy)
     try:
         report = demo.seed(runtime, now=runtime.clock.now())
@@ -132,6 +150,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             host="127.0.0.1",
             port=args.port,
             log_level="warning",
+            log_config=None,  # uvicorn's lines in Plaudit's format
             access_log=False,
         )
     finally:
@@ -142,13 +161,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_db(args: argparse.Namespace) -> int:
     settings = load_settings()
     engine = make_engine(settings.database_url)
-    if args.action == "upgrade":
-        migrate.upgrade(engine, args.revision or "head")
-    elif args.action == "downgrade":
-        if not args.revision:
-            raise UsageError("db downgrade needs a revision, e.g. -1 or base")
-        migrate.downgrade(engine, args.revision)
-    print(f"database at revision {migrate.current(engine) or 'base'}")
+    if args.action == "downgrade" and not args.revision:
+        raise UsageError("db downgrade needs a revision, e.g. -1 or base")
+    with database_errors(settings.database_url):
+        if args.action == "upgrade":
+            migrate.upgrade(engine, args.revision or "head")
+        elif args.action == "downgrade":
+            migrate.downgrade(engine, args.revision)
+        print(f"database at revision {migrate.current(engine) or 'base'}")
     return 0
 
 

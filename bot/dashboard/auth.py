@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from bot.dashboard.config import DashboardConfig
 SESSION_COOKIE = "plaudit_dashboard"
 OIDC_COOKIE = "plaudit_dashboard_oidc"
 OIDC_SECONDS = 600  # a sign-in must come back from the provider within ten minutes
+SIGNED_OUT = "dashboard.signed_out"  # the kind of the record a sign-out leaves
 
 ADMIN, REVIEWER, SAFETY, MANAGER, MEMBER = "admin", "reviewer", "safety", "manager", "member"
 EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
@@ -87,6 +89,9 @@ class Sessions:
         self._session = URLSafeTimedSerializer(config.secret_key, salt="plaudit.dashboard.session")
         self._oidc = URLSafeTimedSerializer(config.secret_key, salt="plaudit.dashboard.oidc")
         self._csrf_key = hashlib.sha256(b"plaudit.dashboard.csrf\x00" + config.secret_key.encode())
+        # Sessions signed out in this process, until their cookies would have expired anyway;
+        # other processes learn of them from the database (`bot.dashboard.signout`).
+        self._signed_out: dict[str, float] = {}
 
     @staticmethod
     def new_sid() -> str:
@@ -102,7 +107,17 @@ class Sessions:
 
     def read(self, request: Request) -> tuple[str, str] | None:
         """(session id, email) of a valid, unexpired session cookie."""
-        raw = request.cookies.get(SESSION_COOKIE)
+        return self.parse(request.cookies.get(SESSION_COOKIE))
+
+    def sign_out(self, sid: str) -> None:
+        """Refuse session `sid` from now on, whatever copies of its cookie remain."""
+        now = time.monotonic()
+        self._signed_out = {s: t for s, t in self._signed_out.items() if t > now}
+        self._signed_out[sid] = now + self.max_age
+
+    def parse(self, raw: str | None) -> tuple[str, str] | None:
+        """(session id, email) of a session cookie's value, if it is valid, unexpired and
+        not signed out here."""
         if not raw:
             return None
         try:
@@ -113,6 +128,8 @@ class Sessions:
             return None
         sid, email = data.get("sid"), data.get("email")
         if not isinstance(sid, str) or not isinstance(email, str):
+            return None
+        if sid in self._signed_out:
             return None
         return sid, email
 
@@ -161,6 +178,12 @@ class Sessions:
             httponly=True,
             samesite="lax",
         )
+
+
+def signed_out_key(sid: str) -> str:
+    """The key under which the sign-out of session `sid` is recorded (a digest: the record
+    needs no usable session id)."""
+    return f"{SIGNED_OUT}:{hashlib.sha256(sid.encode()).hexdigest()}"
 
 
 def base_path(request: Request) -> str:

@@ -10,8 +10,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from bot.dashboard import queries
-from bot.dashboard.auth import EMAIL, safe_next
+from bot.dashboard.auth import EMAIL, SIGNED_OUT, safe_next, signed_out_key
 from bot.dashboard.oidc import OidcError, TokenRejected
+from storage.queries import claim_inbound
 
 if TYPE_CHECKING:
     from bot.dashboard.core import Dashboard
@@ -136,6 +137,11 @@ async def logout(d: Dashboard, request: Request) -> Response:
     fields = await d.form(request, found)
     if isinstance(fields, Response):
         return fields
+    # Recorded server-side: the cookie is signed and would stay valid for its 8 hours if a
+    # copy of it were replayed; the dashboard's mount refuses a signed-out session's cookie.
+    d.sessions.sign_out(found.sid)
+    key = signed_out_key(found.sid)
+    await d.runtime.run(lambda s: claim_inbound(session=s, key=key, kind=SIGNED_OUT))
     text = "You are signed out."
     if d.config.proxy_header:
         text += " Your single sign-on proxy may sign you in again on your next visit."

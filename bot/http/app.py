@@ -8,7 +8,9 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 
 from bot.bigcommerce.webhook import bigcommerce_webhook
+from bot.http.guards import BodyGuard
 from bot.http.health import healthz, readyz
+from bot.http.home import home, readme
 from bot.http.lifespan import channel_members, lifespan
 from bot.http.state import build_state, slack_client
 from bot.http.teams import teams_messages
@@ -38,6 +40,8 @@ def create_app(
     state.metrics = metrics
     app = Starlette(
         routes=[
+            Route("/", home, methods=["GET"]),
+            Route("/readme", readme, methods=["GET"]),
             Route("/slack/events", slack_events, methods=["POST"]),
             Route(slack_install.INSTALL_PATH, slack_oauth, methods=["GET"]),
             Route(slack_install.REDIRECT_PATH, slack_oauth, methods=["GET"]),
@@ -49,7 +53,11 @@ def create_app(
             *dashboard_routes(settings, runtime),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(ObservabilityMiddleware, metrics=metrics)],
+        middleware=[
+            Middleware(ObservabilityMiddleware, metrics=metrics),
+            # Every body is read (bounded in size and time) before a route or Bolt sees it.
+            Middleware(BodyGuard, timeout=settings.body_timeout),
+        ],
     )
     app.state = state
     return app
@@ -60,6 +68,8 @@ def dashboard_routes(settings: Settings, runtime: Runtime) -> list[BaseRoute]:
     if settings.dashboard_secret is None:
         return []
     from bot.dashboard import DashboardConfig, OidcConfig, dashboard_app
+    from bot.dashboard.auth import Sessions
+    from bot.dashboard.signout import SignedOutSessions
 
     oidc = None
     if settings.oidc_enabled and settings.public_url:
@@ -87,4 +97,5 @@ def dashboard_routes(settings: Settings, runtime: Runtime) -> list[BaseRoute]:
         workspaces_apart=settings.slack_isolated,
         home_workspace=settings.slack_home_workspace,
     )
-    return [Mount("/dashboard", app=dashboard_app(runtime, config))]
+    dashboard = SignedOutSessions(dashboard_app(runtime, config), Sessions(config), runtime)
+    return [Mount("/dashboard", app=dashboard)]

@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from importlib import metadata
 
+from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.jobs.outbox import Dispatcher, pending_count, undelivered_safety_count
 from bot.jobs.scheduler import Scheduler
+from bot.observability.logs import quiet_alembic
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.slack import install as slack_install
@@ -18,6 +22,22 @@ from handlers import safety
 from storage import migrate
 
 log = logging.getLogger("plaudit.web")
+
+
+@functools.cache
+def version() -> str:
+    """The installed package's version ("unknown" when run from a bare source tree)."""
+    try:
+        return metadata.version("plaudit")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@functools.cache
+def _head() -> str | None:
+    """The newest migration the code knows: read from the migration scripts once, not on
+    every probe."""
+    return migrate.head()
 
 
 async def healthz(request: Request) -> Response:
@@ -42,6 +62,7 @@ async def healthz(request: Request) -> Response:
     return JSONResponse(
         {
             "status": "ok",
+            "version": version(),
             "database": runtime.engine.dialect.name,
             "slack": settings.slack_enabled,
             **extra,
@@ -94,10 +115,15 @@ async def readyz(request: Request) -> Response:
 async def _database(runtime: Runtime) -> dict[str, object]:
     """Whether the database answers, and whether its schema is at the latest migration."""
     checks: dict[str, object] = {}
+
+    def revision(session: Session) -> str | None:
+        with quiet_alembic():  # two INFO lines per probe otherwise
+            return migrate.revision_of(session.connection())
+
     try:
-        current = await runtime.run(lambda s: migrate.revision_of(s.connection()))
+        current = await runtime.run(revision)
         checks["database"] = "ok"
-        checks["migrations"] = "current" if current == migrate.head() else f"at {current}"
+        checks["migrations"] = "current" if current == _head() else f"at {current}"
     except Exception as exc:
         log.warning("readiness check: database unreachable: %s", type(exc).__name__)
         checks["database"] = "unreachable"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 from functools import partial
 
@@ -58,7 +59,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     dispatcher = _start_dispatcher(state, settings, senders)
     scheduler = _start_scheduler(state)
     runtime: Runtime = state.runtime
-    warming = asyncio.get_running_loop().create_task(_warm_rules(runtime), name="rules")
+    _warm_rules(runtime)
     state.ready = True
     state.dispatcher = dispatcher
     state.scheduler = scheduler
@@ -67,7 +68,6 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
     finally:
         state.ready = False
-        warming.cancel()
         if socket is not None:
             await socket.stop()
         refetches: set[asyncio.Task[object]] = state.refetches
@@ -80,15 +80,23 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if client is not None and client.session is not None:
             await client.session.close()
         await webhooks.close()
+        log.info("Plaudit stopped: outbox dispatcher and scheduler shut down")
 
 
-async def _warm_rules(runtime: Runtime) -> None:
+def _warm_rules(runtime: Runtime) -> None:
     """Load the other languages' rule packs in the background, so the first text in each
-    does not wait for them; one that does not load holds such texts for a person."""
-    try:
-        await asyncio.to_thread(runtime.rules.warm)
-    except compliance_rules.RuleError as exc:
-        log.critical("a language's rule pack does not load; its texts are held: %s", exc)
+    does not wait for them; one that does not load holds such texts for a person.
+
+    A daemon thread, not the loop's executor: a stop (SIGTERM) need not wait for packs
+    still loading, which the executor's shutdown and the interpreter's exit would."""
+
+    def warm() -> None:
+        try:
+            runtime.rules.warm()
+        except compliance_rules.RuleError as exc:
+            log.critical("a language's rule pack does not load; its texts are held: %s", exc)
+
+    threading.Thread(target=warm, name="rules-warm", daemon=True).start()
 
 
 async def _connect_slack(

@@ -3,11 +3,13 @@ identifiers redacted, and the id of the HTTP request each line was written for."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import sys
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TextIO
@@ -55,6 +57,13 @@ _BODY_LOGGERS = (
     "uvicorn",
     "apscheduler",
 )
+# Loggers that bring their own handlers (uvicorn's dictConfig): theirs are removed, so every
+# line goes through the one formatter on the root logger.
+_OWN_HANDLERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+# Lines written on every scheduled run (every 30 s): kept for debugging, not for the day.
+_PER_RUN = ("apscheduler.executors.default",)
+# Alembic's context lines, written each time the schema revision is read (every probe).
+_ALEMBIC_CONTEXT = "alembic.runtime.migration"
 _BEARER = re.compile(r"\b(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.I)
 _MARK = "_plaudit_handler"
 
@@ -113,6 +122,42 @@ class _Handler(logging.Handler):
             stream.flush()
         except Exception:
             self.handleError(record)
+
+
+class _Demote(logging.Filter):
+    """Writes a logger's INFO lines at DEBUG: they show only when Plaudit logs at debug."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
+class _Quiet(logging.Filter):
+    """Drops INFO lines written by a thread inside `quiet()`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.local = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.INFO or not getattr(self.local, "on", False)
+
+
+_QUIET = _Quiet()
+logging.getLogger(_ALEMBIC_CONTEXT).addFilter(_QUIET)
+
+
+@contextlib.contextmanager
+def quiet_alembic() -> Iterator[None]:
+    """Alembic's INFO lines left out while this thread reads the schema revision (a readiness
+    probe every few seconds would otherwise write two lines each time)."""
+    _QUIET.local.on = True
+    try:
+        yield
+    finally:
+        _QUIET.local.on = False
 
 
 class JsonFormatter(logging.Formatter):
@@ -182,7 +227,24 @@ def configure(
         sdk = logging.getLogger(name)
         if sdk.level < logging.INFO:  # never lowered: SQLAlchemy's own is at warning
             sdk.setLevel(logging.INFO)
+    adopt_uvicorn()
+    for name in _PER_RUN:
+        per_run = logging.getLogger(name)
+        if not any(isinstance(f, _Demote) for f in per_run.filters):
+            per_run.addFilter(_Demote())
     return handler
+
+
+def adopt_uvicorn() -> None:
+    """uvicorn's loggers write through the root logger's handler (and so in Plaudit's text or
+    JSON format) instead of handlers of their own (`plaudit serve` also keeps uvicorn from
+    installing its own: `log_config=None`)."""
+    for name in _OWN_HANDLERS:
+        own = logging.getLogger(name)
+        for old in list(own.handlers):
+            own.removeHandler(old)
+        if name != "uvicorn.access":  # off unless uvicorn is told otherwise (access_log)
+            own.propagate = True
 
 
 def secrets_of(settings: Settings) -> list[str]:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
+from slack_bolt.logger import get_bolt_logger
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -68,15 +73,16 @@ def build(
                 logger=log,
             ),
         }
-    app = AsyncApp(
-        client=client,
-        signing_secret=signing_secret,
-        # Ack only after the work is committed: a crash before then makes Slack retry,
-        # and the dedupe keys make the retry harmless.
-        process_before_response=True,
-        raise_error_for_unhandled_request=False,
-        **options,
-    )
+    with _same_token_as_environment(client):
+        app = AsyncApp(
+            client=client,
+            signing_secret=signing_secret,
+            # Ack only after the work is committed: a crash before then makes Slack retry,
+            # and the dedupe keys make the retry harmless.
+            process_before_response=True,
+            raise_error_for_unhandled_request=False,
+            **options,
+        )
     clients = clients or SlackClients(client)
     people = SlackPeople(clients)
     _register_uninstall(app, runtime, clients)  # before the catch-all event listener
@@ -84,6 +90,25 @@ def build(
     slack_review.register(app, runtime, people)
     slack_survey.register(app, runtime)
     return app
+
+
+@contextlib.contextmanager
+def _same_token_as_environment(client: AsyncWebClient) -> Iterator[None]:
+    """Bolt reads SLACK_BOT_TOKEN from the environment (no option stops it) and warns it "will
+    be unused" beside our client (needed for its base URL, timeout and retries); when the
+    client holds that very token the warning says nothing and is left out, others are kept."""
+    unused = warning_client_prioritized_and_token_skipped()
+    same = client.token is not None and client.token == os.environ.get("SLACK_BOT_TOKEN")
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not (same and record.getMessage() == unused)
+
+    bolt = get_bolt_logger(AsyncApp)
+    bolt.addFilter(keep)
+    try:
+        yield
+    finally:
+        bolt.removeFilter(keep)
 
 
 async def _command_event(
