@@ -90,3 +90,24 @@ def test_the_independent_corpus_holds_its_levels() -> None:
     assert report.flagged_share <= FLAGGED_CEILING
     assert report.score("adverse_event_mention").recall >= AE_FLOOR
     assert report.score("phi_patient_identifier").recall >= PHI_FLOOR
+
+
+RECALL_DEV = Path(__file__).parent.parent / "corpus" / "dev_recall.jsonl"
+
+
+def test_the_recall_corpus_holds_its_levels() -> None:
+    """A fourth corpus, chat-style and written before the rules were widened on it: idioms,
+    comparisons with classes, outcome numbers, lay adverse events and patient identifiers
+    without cue words, with as many compliant look-alikes. Today's levels, rounded down."""
+    rows = read_corpus(RECALL_DEV)
+    assert len(rows) >= 400
+    compliant = sum(1 for _, labels in rows if not labels)
+    assert 0.4 <= compliant / len(rows) <= 0.6
+    for category in CATEGORIES:
+        assert sum(category in labels for _, labels in rows) >= 20, category
+    report = evaluate(rows)
+    assert report.macro_f1 >= 0.97, "\n".join(report.lines())
+    assert report.flagged_share <= 0.015
+    assert report.missed_share <= 0.01
+    assert report.score("adverse_event_mention").recall >= 0.97
+    assert report.score("phi_patient_identifier").recall >= 0.99
