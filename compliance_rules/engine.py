@@ -244,19 +244,22 @@ def _check(text: str, ruleset: RuleSet, deadline: float) -> Result:
     if time.monotonic() >= deadline:
         raise TimeoutError("no time to check")
     start_clock()
+    # Loading Unicode's confusables table, the language model or a language's pack (once,
+    # unless warmed at start) takes up to seconds and is not the text's time.
+    many = len(ruleset.languages) > 1
     loading = time.monotonic()
-    evasion.warm()  # Unicode's confusables table, read once: not this text's time
+    evasion.warm()
+    if many:
+        language.warm()
     deadline += time.monotonic() - loading
     norm = normalise(text)
     unevaded = evasion.unevade(norm)
     views = (norm,) if unevaded is None else (norm, unevaded)
-    seen = language.ENGLISH
+    seen = (
+        language.detect(views[-1].text, ruleset.languages, deadline) if many else language.ENGLISH
+    )
     loading = time.monotonic()
-    if len(ruleset.languages) > 1:
-        seen = language.detect(views[-1].text, ruleset.languages)
     parts = [ruleset.part(lang) for lang in sorted(seen.found)]
-    # Telling languages apart takes microseconds; loading the model or a language's pack
-    # (once, unless warmed at start) takes seconds and is not the text's time.
     deadline += time.monotonic() - loading
     findings: list[Finding] = []
     for part in (p for p in parts if p is not None):

@@ -12,6 +12,7 @@ each finding still points at the original.
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 import unicodedata
@@ -194,6 +195,9 @@ def _read_letters(m: re.Match[str], mails: list[tuple[int, int]]) -> str:
     word = m.group()
     if any(c.isupper() for c in word[1:]) and any(c.islower() for c in word):
         return word
-    if any(lo < m.end() and m.start() < hi for lo, hi in mails):
+    # Mails are in order and do not overlap: only the last starting before this word's end
+    # can overlap it.
+    k = bisect.bisect_left(mails, (m.end(), -1)) - 1
+    if k >= 0 and m.start() < mails[k][1]:
         return word
     return "".join(_LEET.get(c, c) for c in word)

@@ -8,7 +8,9 @@ pack covers makes the text "unknown": it is never published unchecked.
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -68,14 +70,18 @@ def looks_english(text: str) -> bool:
     return english / len(words) >= 0.25 and foreign * 3 <= english
 
 
-def detect(text: str, covered: frozenset[str]) -> Languages:
-    """The covered languages of `text`'s sentences, and one it has that none covers."""
+def detect(text: str, covered: frozenset[str], deadline: float = math.inf) -> Languages:
+    """The covered languages of `text`'s sentences, and one it has that none covers
+    (TimeoutError once the `time.monotonic()` deadline has passed; a sentence said again is
+    read once)."""
     sentences = _SENTENCES.findall(text)
     if len(sentences) <= 1 and looks_english(text):
         return ENGLISH
     found: set[str] = {"en"}
     unknown: str | None = None
-    for sentence in sentences:
+    for n, sentence in enumerate(dict.fromkeys(sentences)):
+        if n % 16 == 15 and time.monotonic() >= deadline:
+            raise TimeoutError("out of time")
         letters = sum(map(str.isalpha, sentence))
         if letters < _MIN_LETTERS and not _has_cjk(sentence):
             continue
