@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 from pydantic import ValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session
 
 import compliance_rules
@@ -19,7 +22,7 @@ from handlers import sprints
 from handlers.policy import KudosPolicy
 from handlers.surveys import Survey
 from storage import migrate, pv_cases
-from storage.db import make_engine, transaction
+from storage.db import connection_problem, make_engine, masked, transaction
 from storage.vault import Vault, VaultError
 
 log = logging.getLogger("plaudit")
@@ -56,7 +59,8 @@ def build_runtime(settings: Settings, *, upgrade: bool = True, serving: bool = F
         raise UsageError(str(exc)) from exc
     engine = make_engine(settings.database_url)
     if upgrade:
-        migrate.upgrade(engine)
+        with database_errors(settings.database_url):
+            migrate.upgrade(engine)
     runtime = Runtime(
         engine=engine,
         policy=replace(org.policy(), pv_vault=vault),
@@ -92,11 +96,24 @@ def build_runtime(settings: Settings, *, upgrade: bool = True, serving: bool = F
             },
         ),
     )
-    if upgrade:
-        _recount_if_needed(runtime)
-    if vault is not None:
-        _seal_plain_cases(runtime, vault)
+    with database_errors(settings.database_url):
+        if upgrade:
+            _recount_if_needed(runtime)
+        if vault is not None:
+            _seal_plain_cases(runtime, vault)
     return runtime
+
+
+@contextmanager
+def database_errors(url: str) -> Iterator[None]:
+    """A database that cannot be reached, as one line naming the setting (no traceback)."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        raise UsageError(
+            f"PLAUDIT_DATABASE_URL: cannot use the database at {masked(url)}: "
+            f"{connection_problem(exc)}"
+        ) from exc
 
 
 def safety_problem(settings: Settings, policy: KudosPolicy) -> str | None:

@@ -10,8 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.chat.counts import count
-from bot.cli.bootstrap import UsageError, build_runtime, load_settings
-from bot.cli.serve import database_errors
+from bot.cli.bootstrap import UsageError, build_runtime, database_errors, load_settings
 from bot.runtime import Runtime
 from bot.settings import Settings
 from storage.vault import new_key

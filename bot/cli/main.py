@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib import metadata
+
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.cli import admin, boards, kudos, people, pv, serve, surveys
 from bot.cli.bootstrap import UsageError, build_runtime, load_settings
 from bot.cli.serve import worker_app
 from bot.cli.surveys import _channel_members
 from bot.observability import logs
+from storage.db import connection_problem
 
 __all__ = [
     "UsageError",
@@ -26,10 +30,19 @@ __all__ = [
 GROUPS = (serve, kudos, people, surveys, boards, pv, admin)
 
 
+def version() -> str:
+    """The installed distribution's version (from its metadata, not from the source tree)."""
+    try:
+        return metadata.version("plaudit")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="plaudit", description="Peer recognition for Slack and Microsoft Teams"
     )
+    p.add_argument("--version", action="version", version=f"plaudit {version()}")
     sub = p.add_subparsers(dest="command", required=True)
     for group in GROUPS:
         group.add(sub)
@@ -43,6 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except UsageError as exc:
         print(f"plaudit: {exc}", file=sys.stderr)
+        return 2
+    except (OperationalError, InterfaceError) as exc:  # the database went away mid-command
+        print(
+            f"plaudit: PLAUDIT_DATABASE_URL: cannot use the database: {connection_problem(exc)}",
+            file=sys.stderr,
+        )
         return 2
     return code
 

@@ -16,8 +16,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.dashboard import configuration, exports, links, milestones, pages, signin, surveys
+from bot.dashboard.auth import Sessions
 from bot.dashboard.config import DashboardConfig
 from bot.dashboard.core import ACCESS, HERE, NAV, Dashboard, Endpoint, Handler
+from bot.dashboard.signout import SignedOutSessions
 from bot.runtime import Runtime
 
 __all__ = [
@@ -80,7 +82,11 @@ def dashboard_app(
         routes[-1:-1] = extra(d)
     return Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders)],
+        # A signed-out session's cookie is taken off the request first (on any replica).
+        middleware=[
+            Middleware(SignedOutSessions, sessions=Sessions(config), runtime=runtime),
+            Middleware(SecurityHeaders),
+        ],
         exception_handlers={404: d.not_found, 405: d.not_found},
     )
 

@@ -68,8 +68,6 @@ def dashboard_routes(settings: Settings, runtime: Runtime) -> list[BaseRoute]:
     if settings.dashboard_secret is None:
         return []
     from bot.dashboard import DashboardConfig, OidcConfig, dashboard_app
-    from bot.dashboard.auth import Sessions
-    from bot.dashboard.signout import SignedOutSessions
 
     oidc = None
     if settings.oidc_enabled and settings.public_url:
@@ -97,5 +95,4 @@ def dashboard_routes(settings: Settings, runtime: Runtime) -> list[BaseRoute]:
         workspaces_apart=settings.slack_isolated,
         home_workspace=settings.slack_home_workspace,
     )
-    dashboard = SignedOutSessions(dashboard_app(runtime, config), Sessions(config), runtime)
-    return [Mount("/dashboard", app=dashboard)]
+    return [Mount("/dashboard", app=dashboard_app(runtime, config))]

@@ -247,6 +247,10 @@ def world(file_engine: Engine) -> Iterator[World]:
 SAMPLE = {"review_id": "1", "verdict": "approve", "survey_id": "pulse"}
 
 
+# Routes that sign in or out (a one-time link answers 403 without a valid token).
+SIGN_IN_ROUTES = ("/login", "/auth/callback", "/logout", "/link")
+
+
 def test_pages_redirect_to_sign_in_and_exports_answer_401(world: World) -> None:
     site = world.serve()
     anonymous = site.client()
@@ -256,7 +260,7 @@ def test_pages_redirect_to_sign_in_and_exports_answer_401(world: World) -> None:
     # Every route but signing in and out: pages redirect, exports and forms answer 401.
     checked = 0
     for route in dashboard_app(world.runtime, DashboardConfig(secret_key=SECRET)).routes:
-        if not isinstance(route, Route) or route.path in ("/login", "/auth/callback", "/logout"):
+        if not isinstance(route, Route) or route.path in SIGN_IN_ROUTES:
             continue
         path = "/dashboard" + re.sub(r"\{(\w+):\w+\}", lambda m: SAMPLE[m.group(1)], route.path)
         for method in sorted((route.methods or set()) - {"HEAD"}):

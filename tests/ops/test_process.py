@@ -186,7 +186,9 @@ BAD = {
 }
 
 
-@pytest.mark.parametrize("command", [["serve"], ["db", "current"]])
+@pytest.mark.parametrize(
+    "command", [["serve"], ["db", "current"], ["leaderboard"], ["audit", "verify"]]
+)
 @pytest.mark.parametrize("problem", sorted(BAD))
 def test_a_bad_database_url_is_one_line_naming_the_setting_and_exit_2(
     problem: str, command: list[str], tmp_path: Path
