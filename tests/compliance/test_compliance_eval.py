@@ -73,10 +73,10 @@ def test_the_development_corpus_holds_its_levels() -> None:
 INDEPENDENT = Path(__file__).parent.parent / "corpus" / "independent.jsonl"
 # Today's levels on it (before the multilingual packs, evasion folding and the safety pack:
 # macro-F1 0.48, AE recall 0.33, patient-identifier recall 0.41, 3.1% compliant flagged).
-MACRO_FLOOR = 0.76
-FLAGGED_CEILING = 0.05
+MACRO_FLOOR = 0.78
+FLAGGED_CEILING = 0.04
 AE_FLOOR = 0.81
-PHI_FLOOR = 0.81
+PHI_FLOOR = 0.83
 
 
 def test_the_independent_corpus_holds_its_levels() -> None:
