@@ -1,12 +1,17 @@
 # Quick start: `make run` starts the bot, `make test` runs the whole suite.
-# Both create .venv and install what they need on first use.
+# Both create .venv and install what they need on first use: `make run` only what Plaudit
+# needs to run (from the lock file), `make test` the development tools as well.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+LOG := $(VENV)/install.log
+# Every runtime dependency (and the PostgreSQL driver) pinned with hashes; `make lock` writes it.
+LOCK := requirements.lock
 
-.PHONY: run test install bench lint typecheck audit clean
+.PHONY: run test install install-locked lock smoke bench lint typecheck audit clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,13 +19,46 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The development install: Plaudit, editable, with the test, lint and type-check tools.
 install: $(STAMP)
 
-run: $(STAMP)
-	$(BIN)/plaudit serve
+# What `make run` and the container install: the locked versions, hashes checked, then
+# Plaudit itself (editable). A dependency added to pyproject.toml but not yet locked is
+# still installed (unpinned) so the bot runs; `make lock` pins it.
+$(RUNTIME_STAMP): pyproject.toml $(LOCK)
+	@test -x $(BIN)/python || { echo "==> Creating $(VENV) with $(PYTHON)"; \
+		$(PYTHON) -m venv $(VENV) || exit 1; }
+	@echo "==> Installing the locked runtime dependencies (log: $(LOG))"
+	@$(BIN)/python -m pip install -q --require-hashes --no-deps -r $(LOCK) >$(LOG) 2>&1 \
+		|| { tail -n 20 $(LOG); exit 1; }
+	@echo "==> Installing Plaudit"
+	@$(BIN)/python -m pip install -q -e . >>$(LOG) 2>&1 || { tail -n 20 $(LOG); exit 1; }
+	@touch $@
+
+install-locked: $(RUNTIME_STAMP)
+
+run: $(RUNTIME_STAMP)
+	@echo "==> $$($(BIN)/plaudit --version) in $(VENV); starting it (Ctrl+C stops it)"
+	@echo "    Without Slack or Teams, try it in a browser instead: $(BIN)/plaudit demo"
+	@$(BIN)/plaudit serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Re-pins every runtime dependency of pyproject.toml (and the postgres extra) with hashes,
+# for Python 3.11 and later on every platform. Re-run after changing the dependencies.
+LOCK_VENV := .venv-lock
+lock:
+	@test -x $(LOCK_VENV)/bin/uv || { $(PYTHON) -m venv $(LOCK_VENV) && echo '*' >$(LOCK_VENV)/.gitignore \
+		&& $(LOCK_VENV)/bin/python -m pip install --quiet 'uv>=0.13,<0.14'; }
+	$(LOCK_VENV)/bin/uv pip compile pyproject.toml --extra postgres --universal \
+		--python-version 3.11 --generate-hashes --quiet \
+		--custom-compile-command 'make lock' --output-file $(LOCK)
+
+# The built wheel in a clean virtualenv, and the container's install steps, each serving
+# with Slack and Teams on against local fakes until /readyz says ready.
+smoke: $(STAMP)
+	$(BIN)/python scripts/smoke_wheel.py $(SMOKE_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
@@ -42,4 +80,4 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) $(AUDIT) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(AUDIT) $(LOCK_VENV) .venv-3.13 build *.egg-info .pytest_cache .mypy_cache .ruff_cache

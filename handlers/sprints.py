@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import DateTime, bindparam, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -269,11 +269,14 @@ _COUNTED = (
     "r.outcome IN ('pass', 'warn') AND r.revoked_at IS NULL"
     " AND r.created_at >= :start AND r.created_at < :end"
 )
+# Typed, so each database's driver is given the window as it stores timestamps (sqlite3's
+# own datetime adapter is deprecated since Python 3.12).
+_WINDOW = (bindparam("start", type_=DateTime()), bindparam("end", type_=DateTime()))
 _MOVE_AWARDS = (
     text(
         "UPDATE milestone_award SET sprint = :sprint "
         "WHERE awarded_at >= :start AND awarded_at < :end"
-    ),
+    ).bindparams(*_WINDOW),
     text(
         "UPDATE milestone_share SET sprint = :sprint WHERE award_id IN "
         "(SELECT id FROM milestone_award WHERE sprint = :sprint)"
@@ -301,13 +304,13 @@ _INSERT_TOTALS = text(
             WHERE a.awarded_at >= :start AND a.awarded_at < :end
         ) x
         GROUP BY x.member_id"""
-)
+).bindparams(*_WINDOW)
 """A sprint's totals over all tags: received per recipient, given per giver, milestones."""
 _TAGGED = text(
     f"""SELECT r.id, r.giver_id, r.value_tags, rr.member_id
         FROM recognition r JOIN recognition_recipient rr ON rr.recognition_id = r.id
         WHERE {_COUNTED} AND r.value_tags IS NOT NULL"""
-)
+).bindparams(*_WINDOW)
 
 
 def _rebuild_sprint(session: Session, sprint: Sprint) -> int:
