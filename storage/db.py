@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -70,8 +71,20 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create an engine for `url`, tuned for how Plaudit uses the database."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        return _sqlite_engine(url, echo=echo)
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        engine = _sqlite_engine(url, echo=echo)
+    else:
+        engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    _MADE.add(engine)
+    return engine
+
+
+_MADE: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def engines_made() -> set[Engine]:
+    """The engines `make_engine` made that are still alive (a command disposes of those it
+    made when it ends, so no connection is left for the garbage collector to close)."""
+    return set(_MADE)
 
 
 def _sqlite_engine(url: str, *, echo: bool) -> Engine:

@@ -14,7 +14,7 @@ from bot.cli.bootstrap import UsageError, build_runtime, load_settings
 from bot.cli.serve import worker_app
 from bot.cli.surveys import _channel_members
 from bot.observability import logs
-from storage.db import connection_problem
+from storage.db import connection_problem, engines_made
 
 __all__ = [
     "UsageError",
@@ -52,6 +52,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logs.configure_from_environment()
+    before = engines_made()
     try:
         code: int = args.func(args)
     except UsageError as exc:
@@ -63,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    finally:
+        for engine in engines_made() - before:  # the command's own: connections closed
+            engine.dispose()
     return code
 
 

@@ -28,6 +28,8 @@ def cmd_rekey(args: argparse.Namespace) -> int:
             done = pv_cases.seal_plain(session, vault, rekey=True)
     except VaultError as exc:
         raise UsageError(f"{exc}: keep every key in PLAUDIT_PV_KEY until rekey succeeds") from exc
+    finally:
+        engine.dispose()
     print(
         f"sealed {count(done.cases, 'PV case text')} with key {vault.key_id}; "
         f"removed the text from {count(done.notices, 'notification')}"

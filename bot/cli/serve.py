@@ -87,12 +87,15 @@ def cmd_db(args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url)
     if args.action == "downgrade" and not args.revision:
         raise UsageError("db downgrade needs a revision, e.g. -1 or base")
-    with database_errors(settings.database_url):
-        if args.action == "upgrade":
-            migrate.upgrade(engine, args.revision or "head")
-        elif args.action == "downgrade":
-            migrate.downgrade(engine, args.revision)
-        print(f"database at revision {migrate.current(engine) or 'base'}")
+    try:
+        with database_errors(settings.database_url):
+            if args.action == "upgrade":
+                migrate.upgrade(engine, args.revision or "head")
+            elif args.action == "downgrade":
+                migrate.downgrade(engine, args.revision)
+            print(f"database at revision {migrate.current(engine) or 'base'}")
+    finally:
+        engine.dispose()
     return 0
 
 

@@ -91,7 +91,7 @@ def test_serve_refuses_chat_without_a_pv_key_and_takes_one_from_a_file(
     workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started: list[object] = []
-    monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.append(a))
+    monkeypatch.setattr("bot.http.server.serve", lambda *a, **k: started.append(a) or 0)
     (workdir / "plaudit.yaml").write_text("compliance:\n  safety_channel: C0SAFETY\n")
     monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret-0123456789")
@@ -117,7 +117,7 @@ def test_serve_refuses_teams_and_destinations_whose_sender_is_off(
     def served(*args: object, **kwargs: object) -> None:
         raise AssertionError("serve started without a drug-safety destination it can reach")
 
-    monkeypatch.setattr("uvicorn.run", served)
+    monkeypatch.setattr("bot.http.server.serve", served)
     monkeypatch.setenv("PLAUDIT_TEAMS_ALLOW_UNAUTHENTICATED", "true")
     assert main(["serve", "--port", "1"]) == 2
     err = capsys.readouterr().err
