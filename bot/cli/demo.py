@@ -33,7 +33,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print("Open this link once, within 15 minutes, to sign in to the demo as its admin:")
             print(f"    {base}/demo-login?token={token}")
             return 0
-        return _serve(runtime, path, args.port, base)
+        return _serve(runtime, path, args.port, base, host=args.host)
     finally:
         runtime.close()
 
@@ -63,7 +63,7 @@ def _runtime(settings: Settings, path: Path) -> Runtime:
     return runtime
 
 
-def _serve(runtime: Runtime, path: Path, port: int, base: str) -> int:
+def _serve(runtime: Runtime, path: Path, port: int, base: str, *, host: str) -> int:
     import uvicorn
 
     from bot.demo import app as demo
@@ -92,7 +92,7 @@ def _serve(runtime: Runtime, path: Path, port: int, base: str) -> int:
     print("", flush=True)
     uvicorn.run(
         demo.app(runtime, secret=secret),
-        host="127.0.0.1",
+        host=host,
         port=port,
         log_level="warning",
         log_config=None,  # uvicorn's lines in Plaudit's format
@@ -131,6 +131,12 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     dem.add_argument(
         "--db", default="plaudit-demo.db", metavar="PATH", help="default plaudit-demo.db"
+    )
+    dem.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; 0.0.0.0 inside a container whose "
+        "port is published to the host's 127.0.0.1 only)",
     )
     dem.add_argument(
         "--link",

@@ -470,3 +470,12 @@ def test_answers_keep_only_groups_big_enough_to_hide_in(session: Session) -> Non
     give(session, lonely, round_id, "energy", score=1)
     row = session.exec(select(SurveyAnswer)).one()
     assert (row.team, row.region) == (None, None)
+
+
+def test_summary_lines_say_one_written_answer_and_one_person() -> None:
+    from handlers.surveys.results import _count
+
+    assert _count(1, "written answer") == "1 written answer"
+    assert _count(2, "written answer") == "2 written answers"
+    assert _count(1, "person", "people") == "1 person"
+    assert _count(5, "person", "people") == "5 people"

@@ -135,6 +135,12 @@ def test_compose_runs_postgres_plaudit_and_the_demo() -> None:
     (published,) = plaudit["ports"]
     assert re.search(r"\d+-\d+}?:3000$", published), published
     assert demo["profiles"] == ["demo"] and demo["command"][0] == "demo"
+    # The demo listens on every address of its container, published on the host's loopback.
+    from bot.cli.main import parser
+
+    command = [re.sub(r"\$\{\w+:-(\w+)\}", r"\1", part) for part in demo["command"]]
+    assert parser().parse_args(command).host == "0.0.0.0"
+    assert all(p.startswith("127.0.0.1:") for p in demo["ports"]) and "network_mode" not in demo
     example = (ROOT / ".env.example").read_text(encoding="utf-8")
     for name in set(re.findall(r"\$\{([A-Z_]+)", (ROOT / "compose.yaml").read_text())):
         assert name in example, f"{name} is used by compose.yaml but not in .env.example"
