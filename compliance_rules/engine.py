@@ -253,7 +253,7 @@ def _check(text: str, ruleset: RuleSet, deadline: float) -> Result:
         language.warm()
     deadline += time.monotonic() - loading
     norm = normalise(text)
-    unevaded = evasion.unevade(norm)
+    unevaded = evasion.unevade(norm, deadline)
     views = (norm,) if unevaded is None else (norm, unevaded)
     seen = (
         language.detect(views[-1].text, ruleset.languages, deadline) if many else language.ENGLISH

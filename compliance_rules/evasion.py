@@ -13,8 +13,11 @@ each finding still points at the original.
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
+import math
 import re
+import time
 import unicodedata
 from functools import cache
 from importlib import resources
@@ -95,21 +98,36 @@ def suspicious(text: str) -> bool:
     return _SPACED.search(text) is not None
 
 
-def unevade(norm: Normalised) -> Normalised | None:
+def unevade(norm: Normalised, deadline: float = math.inf) -> Normalised | None:
     """`norm` with its evasions undone, mapped to the same original; None when nothing
-    changed (then the rules need not read the text twice)."""
+    changed (then the rules need not read the text twice). TimeoutError once the
+    `time.monotonic()` deadline has passed (between steps, and every 256 words read)."""
     text = norm.text
     if not suspicious(text):
         return None
     chars, starts, ends = _characters(norm)
     _latin_lookalikes(chars)
+    _in_time(deadline)
     folded, starts, ends = _joined("".join(chars), starts, ends)
+    _in_time(deadline)
     if _DIGITISH.search(folded):
         mails = [m.span() for m in _EMAIL.finditer(folded)] if "@" in folded else []
-        folded = _LEETY.sub(lambda m: _read_letters(m, mails), folded)
+        read = itertools.count()
+
+        def letters(m: re.Match[str]) -> str:
+            if next(read) % 256 == 255:
+                _in_time(deadline)
+            return _read_letters(m, mails)
+
+        folded = _LEETY.sub(letters, folded)
     if folded == text:
         return None
     return Normalised(folded, tuple(starts), tuple(ends))
+
+
+def _in_time(deadline: float) -> None:
+    if time.monotonic() >= deadline:
+        raise TimeoutError("out of time")
 
 
 def _characters(norm: Normalised) -> tuple[list[str], list[int], list[int]]:

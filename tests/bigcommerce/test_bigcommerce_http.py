@@ -169,7 +169,7 @@ def test_the_sync_command_reports_what_it_fetched_and_awarded(
     store.add_orders(300, start=datetime.now(UTC) - timedelta(days=2))
     assert main(["bigcommerce", "sync"]) == 0
     out = capsys.readouterr().out
-    assert "1 promotions" in out and f"{len(store.orders)} orders stored" in out
+    assert "1 promotion," in out and f"{len(store.orders)} orders stored" in out
     assert "Milestone awarded: Spring promotion live: Spring launch 2026 (4 points" in out
     assert "of the quota" in out
     assert main(["bigcommerce", "sync"]) == 0

@@ -68,14 +68,15 @@ def larkspur(browser: Browser, tmp_path: Path, request: pytest.FixtureRequest) -
     migrate.upgrade(engine)
     runtime = Runtime(engine=engine, policy=demo.policy(KudosPolicy()), rules=default_rules())
     assert demo.seed(runtime, now=runtime.clock.now())["seeded"] is True
-    link = demo.OneTimeLink(secrets.token_urlsafe(32))
-    server, thread, base = run_uvicorn(demo.app(runtime, secret="x" * 40, link=link))
+    secret = secrets.token_urlsafe(32)
+    token = demo.issue_link(runtime, secret)  # as `plaudit demo` prints it
+    server, thread, base = run_uvicorn(demo.app(runtime, secret=secret))
     context = browser.new_context()
     context.set_default_timeout(10_000)
     name = re.sub(r"[^\w.-]+", "-", request.node.name).strip("-")
     try:
         yield Demo(
-            f"{base}/dashboard", f"{base}/dashboard/demo-login?token={link.token}",
+            f"{base}/dashboard", f"{base}/dashboard/demo-login?token={token}",
             context.new_page(), name,
         )  # fmt: skip
     finally:
@@ -122,7 +123,9 @@ def test_the_sandbox_end_to_end(larkspur: Demo) -> None:
     again = page.context.new_page()
     gone = again.goto(larkspur.link)
     assert gone is not None and gone.status == 403
-    expect(again.get_by_role("heading", level=1)).to_have_text("Link used")
+    expect(again.get_by_role("heading", level=1)).to_have_text("Sign-in link not valid")
+    expect(again.locator("main")).to_contain_text("used already")
+    expect(again.locator("main")).to_contain_text("plaudit demo --link")
     again.close()
 
     page.get_by_role("navigation", name="Dashboard").get_by_role("link", name="Sandbox").click()

@@ -200,3 +200,22 @@ def test_a_bad_database_url_is_one_line_naming_the_setting_and_exit_2(
     assert len(lines) == 1, done.stderr
     assert "PLAUDIT_DATABASE_URL" in lines[0] and "Traceback" not in done.stderr
     assert PASSWORD not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["audit", "verify"], ["leaderboard"]])
+def test_a_command_leaves_no_database_connection_to_the_garbage_collector(
+    command: list[str], tmp_path: Path
+) -> None:
+    """Python 3.13's sqlite3 warns of a connection nobody closed; a command closes its own."""
+    env = _environment(tmp_path, PLAUDIT_DATABASE_URL=f"sqlite:///{tmp_path / 'p.db'}")
+    subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade"], env=env, check=True)
+    done = subprocess.run(
+        [sys.executable, "-W", "error::ResourceWarning", "-X", "dev", "-m", "bot.cli", *command],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    assert "ResourceWarning" not in done.stderr and "unclosed" not in done.stderr, done.stderr
