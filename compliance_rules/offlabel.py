@@ -28,6 +28,13 @@ _LABEL_TALK_AFTER = re.compile(
     re.IGNORECASE,
 )
 _LABEL_TALK_SPAN = 40
+# In the clause, the proper route for a question outside the label: Medical Information
+# answers unsolicited questions, a pregnancy registry collects exposures.
+_PROPER_CHANNEL = re.compile(
+    r"\b(?:medical information|med ?info|medinfo|medical affairs|MSL|unsolicited|"
+    r"pregnancy (?:exposure )?registry)\b",
+    re.IGNORECASE,
+)
 
 
 class OffLabel:
@@ -74,6 +81,8 @@ class OffLabel:
 
 
 def _label_talk(plain: str, lo: int, hi: int, cue: re.Match[str] | regex.Match[str]) -> bool:
+    if _PROPER_CHANNEL.search(plain, lo, hi):
+        return True
     before = plain[max(lo, cue.start() - _LABEL_TALK_SPAN) : cue.start()]
     after = plain[cue.end() : min(hi, cue.end() + _LABEL_TALK_SPAN)]
     return bool(_LABEL_TALK_BEFORE.search(before) or _LABEL_TALK_AFTER.search(after))

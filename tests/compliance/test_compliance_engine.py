@@ -255,3 +255,16 @@ def test_stop_message_without_findings_says_a_person_will_read_it() -> None:
     from handlers.kudos import stop_message
 
     assert "a person will read it" in stop_message(Outcome.HOLD, ())
+
+
+@pytest.mark.parametrize(
+    ("text", "held"),
+    [
+        ("send the question about kids and Cardivex to Medical Information", False),
+        ("the pregnancy registry slide for the Cardivex training", False),
+        ("Cardivex works great in kids too, tell your doctors", True),
+    ],
+)
+def test_an_off_label_question_sent_the_proper_way_is_not_promotion(text: str, held: bool) -> None:
+    found = {f.rule for f in check(text, default_rules()).findings}
+    assert ("offlabel.registry" in found) is held, found
