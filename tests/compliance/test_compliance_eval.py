@@ -74,7 +74,7 @@ INDEPENDENT = Path(__file__).parent.parent / "corpus" / "independent.jsonl"
 # Today's levels on it (before the multilingual packs, evasion folding and the safety pack:
 # macro-F1 0.48, AE recall 0.33, patient-identifier recall 0.41, 3.1% compliant flagged).
 MACRO_FLOOR = 0.78
-FLAGGED_CEILING = 0.04
+FLAGGED_CEILING = 0.035
 AE_FLOOR = 0.81
 PHI_FLOOR = 0.83
 
