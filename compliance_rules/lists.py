@@ -13,6 +13,7 @@ import regex
 
 _LISTS: dict[str, tuple[str, ...]] = {}
 _CODES: dict[str, int] = {}  # a list's stand-in character, for reading literals
+_NAMES: dict[int, str] = {}  # and back
 _REFERENCE = re.compile(r"\\L<(\w+)>")
 # Stand-ins are characters of a private-use plane no pattern or text uses.
 _FIRST_CODE = 0xF0000
@@ -29,6 +30,7 @@ def named(words: Iterable[str], label: str) -> str:
     if name not in _LISTS:
         _LISTS[name] = items
         _CODES[name] = _FIRST_CODE + len(_CODES)
+        _NAMES[_CODES[name]] = name
     return rf"\L<{name}>"
 
 
@@ -57,9 +59,5 @@ def stand_ins(source: str) -> str:
 
 def words_of(code: int) -> tuple[str, ...] | None:
     """The words a stand-in character stands for; None for any other character."""
-    if code < _FIRST_CODE:
-        return None
-    for name, at in _CODES.items():
-        if at == code:
-            return _LISTS[name]
-    return None
+    name = _NAMES.get(code)
+    return None if name is None else _LISTS[name]

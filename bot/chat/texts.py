@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.chat.counts import count
 from compliance_rules import Outcome
 from handlers import surveys
+from handlers.counts import count
 from handlers.kudos import Duplicate, KudosResult, Recorded, Refused, Stopped
 
 # Icons by their Slack short name; Teams shows the character.

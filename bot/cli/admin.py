@@ -9,10 +9,10 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from bot.chat.counts import count
 from bot.cli.bootstrap import UsageError, build_runtime, load_settings
 from bot.settings import Settings
 from handlers import signin_links
+from handlers.counts import count
 from storage import queries
 from storage.db import make_engine
 

@@ -9,10 +9,10 @@ import sys
 
 from sqlmodel import Session
 
-from bot.chat.counts import count
 from bot.cli.bootstrap import UsageError, build_runtime, load_settings
 from bot.runtime import Runtime
 from handlers import digests, leaderboard, sprints
+from handlers.counts import count
 from storage import directory, frozen_boards
 
 

@@ -14,11 +14,11 @@ from sqlmodel import Session
 import compliance_rules
 from bot import config as org_config
 from bot import status
-from bot.chat.counts import count
 from bot.chat.ratelimit import PerUserLimit
 from bot.runtime import BoardSettings, Runtime, StoreSettings
 from bot.settings import Settings
 from handlers import sprints
+from handlers.counts import count
 from handlers.policy import KudosPolicy
 from handlers.surveys import Survey
 from storage import migrate, pv_cases

@@ -9,10 +9,10 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.chat.counts import count
-from bot.cli.bootstrap import UsageError, build_runtime, database_errors, load_settings
+from bot.cli.bootstrap import UsageError, build_runtime, load_settings
 from bot.runtime import Runtime
 from bot.settings import Settings
+from handlers.counts import count
 from storage.vault import new_key
 
 DEFAULT_PORT = 8765
@@ -57,8 +57,7 @@ def _runtime(settings: Settings, path: Path) -> Runtime:
     update: dict[str, object] = {"database_url": f"sqlite:///{path}"}
     if settings.pv_key is None and settings.pv_key_file is None:
         update["pv_key_file"] = _beside(path, ".pv-key", new_key)
-    with database_errors(str(update["database_url"])):
-        runtime = build_runtime(settings.model_copy(update=update))
+    runtime = build_runtime(settings.model_copy(update=update))
     runtime.policy = demo.policy(runtime.policy)
     return runtime
 

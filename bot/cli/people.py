@@ -10,10 +10,10 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from bot.chat.counts import count
 from bot.cli.bootstrap import UsageError, build_runtime, load_settings
 from bot.settings import Settings
 from handlers import history, members, privacy, retention, roster
+from handlers.counts import count
 
 
 def _unlink(settings: Settings, email: str, platform: str | None) -> int:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from bot.chat.counts import count
 from bot.cli.bootstrap import UsageError, load_settings, pv_vault
+from handlers.counts import count
 from storage import pv_cases
 from storage.db import make_engine, transaction
 from storage.vault import VaultError, new_key

@@ -32,8 +32,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     if problem:
         raise UsageError(problem)
-    with database_errors(settings.database_url):
-        runtime = build_runtime(settings, upgrade=not args.no_migrate, serving=True)
+    runtime = build_runtime(settings, upgrade=not args.no_migrate, serving=True)
     # Under systemd or docker stdout is a pipe: without this the status lines would wait in
     # its buffer until the process ends.
     if isinstance(sys.stdout, io.TextIOWrapper):

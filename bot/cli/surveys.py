@@ -9,12 +9,12 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.chat.counts import count
 from bot.cli.bootstrap import UsageError, build_runtime, load_settings
 from bot.dashboard import queries_surveys
 from bot.runtime import Runtime
 from bot.settings import Settings
 from handlers import surveys
+from handlers.counts import count
 from storage.models import SurveyRound
 
 

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.chat.counts import count
 from bot.dashboard.auth import Viewer
 from bot.dashboard.milestones import award_of, rule_of
 from compliance_rules.model import CATEGORIES
+from handlers.counts import count
 from handlers.surveys import Survey
 
 if TYPE_CHECKING:

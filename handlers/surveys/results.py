@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from handlers.counts import count
 from handlers.surveys.definitions import Question, Survey, survey_from_json
 from handlers.surveys.suppression import Group, Memberships, shown_groups, sizes
 from storage.models import SurveyAnswer, SurveyInvite, SurveyRound
@@ -242,16 +243,14 @@ def summary_lines(res: Results) -> list[str]:
     if res.hidden:
         lines.append(
             f"Results are not shown: this survey is anonymous and fewer than "
-            f"{_count(res.min_responses, 'person', 'people')} answered."
+            f"{count(res.min_responses, 'person', 'people')} answered."
         )
         return lines
     for q in res.questions:
         if q.hidden:
             lines.append(f"{q.text} not shown: fewer than {res.min_responses} answered it.")
         elif q.type == "enps" and q.enps is not None:
-            lines.append(
-                f"{q.text} eNPS {q.enps:+d} (mean {q.mean}, {_count(q.answers, 'answer')})"
-            )
+            lines.append(f"{q.text} eNPS {q.enps:+d} (mean {q.mean}, {count(q.answers, 'answer')})")
         elif q.type == "scale" and q.mean is not None:
             spread = ", ".join(f"{k}: {v}" for k, v in q.distribution.items())
             lines.append(f"{q.text} mean {q.mean} of 5 ({spread})")
@@ -259,7 +258,7 @@ def summary_lines(res: Results) -> list[str]:
             spread = ", ".join(f"{k}: {v}" for k, v in q.distribution.items())
             lines.append(f"{q.text} {spread}")
         elif q.type == "text":
-            lines.append(f"{q.text} {_count(q.answers, 'written answer')}")
+            lines.append(f"{q.text} {count(q.answers, 'written answer')}")
             lines.extend(f"  - {t[:300]}" + ("..." if len(t) > 300 else "") for t in q.texts)
     for group in res.groups:
         scores = ", ".join(f"{k} {v:g}" for k, v in group.means.items())
@@ -276,8 +275,3 @@ def summary_lines(res: Results) -> list[str]:
             + (f"; {scores}" if scores else "")
         )
     return lines
-
-
-def _count(n: int, one: str, many: str | None = None) -> str:
-    """`n` and its noun, singular for exactly one ("1 written answer")."""
-    return f"{n} {one if n == 1 else (many or one + 's')}"

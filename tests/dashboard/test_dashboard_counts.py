@@ -17,12 +17,12 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from bot.chat import texts
-from bot.chat.counts import count
 from bot.cli.main import main
 from bot.dashboard import DashboardConfig, dashboard_app
 from bot.dashboard.core import Dashboard
 from bot.runtime import Runtime
 from compliance_rules import default_rules
+from handlers.counts import count
 from handlers.policy import KudosPolicy
 from storage import queries
 from storage.db import make_engine

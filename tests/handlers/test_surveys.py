@@ -473,9 +473,9 @@ def test_answers_keep_only_groups_big_enough_to_hide_in(session: Session) -> Non
 
 
 def test_summary_lines_say_one_written_answer_and_one_person() -> None:
-    from handlers.surveys.results import _count
+    from handlers.counts import count
 
-    assert _count(1, "written answer") == "1 written answer"
-    assert _count(2, "written answer") == "2 written answers"
-    assert _count(1, "person", "people") == "1 person"
-    assert _count(5, "person", "people") == "5 people"
+    assert count(1, "written answer") == "1 written answer"
+    assert count(2, "written answer") == "2 written answers"
+    assert count(1, "person", "people") == "1 person"
+    assert count(5, "person", "people") == "5 people"
