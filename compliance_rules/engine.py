@@ -266,7 +266,7 @@ def _check(text: str, ruleset: RuleSet, deadline: float) -> Result:
         for view in views:
             findings.extend(_findings(text, view, part, deadline))
     if seen.unknown:
-        findings.append(_unknown(seen.unknown, len(text), ruleset.unknown_language))
+        findings.append(_unknown(seen.unknown, text, ruleset.unknown_language))
     if not findings:
         return _PASSED
     findings = _dedupe(findings)
@@ -274,15 +274,16 @@ def _check(text: str, ruleset: RuleSet, deadline: float) -> Result:
     return Result(outcome, tuple(findings))
 
 
-def _unknown(code: str, length: int, outcome: Outcome) -> Finding:
+def _unknown(code: str, text: str, outcome: Outcome) -> Finding:
     return Finding(
         UNKNOWN_LANGUAGE,
         UNKNOWN_LANGUAGE,
         outcome,
         0,
-        length,
+        len(text),
         f"This text is in a language Plaudit's rules do not cover ({code}), so they could "
         "not check it; a compliance reviewer reads it before anything is posted.",
+        match=text,  # the whole text, as every finding quotes what it spans
     )
 
 

@@ -6,7 +6,7 @@ import json
 from functools import cache
 from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from compliance_rules import Outcome, RuleSet, check, default_rules
@@ -58,6 +58,7 @@ def test_normalise_never_crashes_and_maps_every_character(text: str) -> None:
 
 
 @given(TEXT)
+@example("thanks <@U0002|bob> <#C0001|launch> กะกำ <#C0001|launch>")  # a language no pack reads
 @settings(max_examples=300, deadline=None)
 def test_check_never_crashes_and_spans_point_inside_the_text(text: str) -> None:
     result = check(text)
