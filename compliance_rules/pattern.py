@@ -26,7 +26,11 @@ _PROBES = tuple(
     for unit in ("a", "1", " ", "a ", "a-", ". ", "ab1 ", "the ", "patient ")
 )
 _PROBE_SECONDS = 0.02
-_clock = threading.local()  # seconds this thread spent compiling since `start_clock`
+# Seconds any thread has spent compiling patterns (a check running while the rules warm in
+# the background waits for that thread as much as for its own compiling), and, per thread,
+# the total when its check started.
+_compiled_seconds = [0.0]
+_clock = threading.local()
 _made: dict[tuple[str, int], Regex] = {}
 _making = threading.Lock()
 
@@ -92,7 +96,7 @@ class Regex:
         except TimeoutError:
             slow = True
         self._slow, self._compiled = slow, compiled
-        _clock.spent = getattr(_clock, "spent", 0.0) + time.monotonic() - started
+        _compiled_seconds[0] += time.monotonic() - started
         return compiled
 
     def match(self, *args: Any, **kwargs: Any) -> regex.Match[str] | None:
@@ -112,10 +116,10 @@ class Regex:
 
 
 def start_clock() -> None:
-    """Start counting the time this thread spends compiling (at the start of a check)."""
-    _clock.spent = 0.0
+    """Start counting the time spent compiling (at the start of a check)."""
+    _clock.start = _compiled_seconds[0]
 
 
 def compiling() -> float:
-    """Seconds this thread spent compiling patterns since `start_clock`."""
-    return float(getattr(_clock, "spent", 0.0))
+    """Seconds spent compiling patterns, in any thread, since this thread's `start_clock`."""
+    return _compiled_seconds[0] - float(getattr(_clock, "start", _compiled_seconds[0]))
