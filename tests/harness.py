@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -19,7 +20,7 @@ from sqlalchemy import Engine
 from bot.http.app import create_app
 from bot.runtime import Runtime
 from bot.settings import Settings
-from compliance_rules import default_rules
+from compliance_rules import RuleSet, default_rules
 from handlers.clock import Clock, SystemClock
 from handlers.milestones import Milestone
 from handlers.policy import KudosPolicy
@@ -68,6 +69,15 @@ def run_uvicorn(app: Any, *, lifespan: str = "on") -> tuple[uvicorn.Server, thre
     return server, thread, f"http://127.0.0.1:{port}"
 
 
+@functools.cache
+def warm_rules() -> RuleSet:
+    """The default rules, warmed once per test run as a server warms them after it starts
+    (a test's first text should not race the background warm-up for the CPU)."""
+    rules = default_rules()
+    rules.warm()
+    return rules
+
+
 class Server:
     """uvicorn serving `create_app` in a thread; `stop()` runs the app's shutdown."""
 
@@ -96,7 +106,7 @@ class Server:
         self.runtime = Runtime(
             engine=engine,
             policy=policy or KudosPolicy(recognition_channel="C0KUDOS", safety_channel="C0SAFETY"),
-            rules=default_rules(),
+            rules=warm_rules(),
             clock=clock or SystemClock(),
             surveys=surveys,
             milestones=milestones,
