@@ -29,6 +29,8 @@ from bot.slack import socket as slack_socket
 from bot.slack.clients import SlackClients
 
 log = logging.getLogger("plaudit")
+# Seconds start-up waits for the rules to compile before serving regardless.
+WARM_LIMIT = 120.0
 
 
 async def channel_members(clients: SlackClients, channel: str) -> list[str]:
@@ -50,6 +52,10 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     state = app.state
     settings: Settings = state.settings
     client: AsyncWebClient | None = state.slack_web_client
+    runtime: Runtime = state.runtime
+    # Before any way in opens (the port, Socket Mode): a text checked by rules still
+    # compiling waits for the compiling and may be held for want of time.
+    await _warm_rules(runtime, WARM_LIMIT)
     socket = await _connect_slack(state, settings, client)
     webhooks = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
     senders: dict[str, Sender] = state.senders
@@ -58,8 +64,6 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         senders["email"] = EmailSender(settings)
     dispatcher = _start_dispatcher(state, settings, senders)
     scheduler = _start_scheduler(state)
-    runtime: Runtime = state.runtime
-    _warm_rules(runtime)
     state.ready = True
     state.dispatcher = dispatcher
     state.scheduler = scheduler
@@ -83,20 +87,40 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         log.info("Plaudit stopped: outbox dispatcher and scheduler shut down")
 
 
-def _warm_rules(runtime: Runtime) -> None:
-    """Load the other languages' rule packs in the background, so the first text in each
-    does not wait for them; one that does not load holds such texts for a person.
+async def _warm_rules(runtime: Runtime, limit: float) -> None:
+    """Compile every rule pack and load the language model before serving, so no text
+    waits for them; past `limit` seconds serve anyway (a text that then runs out of time
+    is held for a person), and a pack that does not load holds its language's texts.
 
     A daemon thread, not the loop's executor: a stop (SIGTERM) need not wait for packs
     still loading, which the executor's shutdown and the interpreter's exit would."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[compliance_rules.RuleError | None] = loop.create_future()
+
+    def finish(error: compliance_rules.RuleError | None) -> None:
+        if not done.done():
+            done.set_result(error)
 
     def warm() -> None:
+        error = None
         try:
             runtime.rules.warm()
         except compliance_rules.RuleError as exc:
-            log.critical("a language's rule pack does not load; its texts are held: %s", exc)
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop closed: startup was abandoned
+            loop.call_soon_threadsafe(finish, error)
 
+    started = loop.time()
     threading.Thread(target=warm, name="rules-warm", daemon=True).start()
+    try:
+        error = await asyncio.wait_for(asyncio.shield(done), limit)
+    except TimeoutError:
+        log.warning("compliance rules still compiling after %.0f s; serving anyway", limit)
+        return
+    if error is not None:
+        log.critical("a language's rule pack does not load; its texts are held: %s", error)
+    else:
+        log.info("compliance rules ready in %.1f s", loop.time() - started)
 
 
 async def _connect_slack(
