@@ -1,29 +1,41 @@
 """A small BigCommerce REST client for the store data that milestones are built from.
 
-It reads promotions and channels (v3) and coupons and orders (v2), pages lazily, and shares
-the store's API quota politely (`quota.Quota`): Plaudit spends at most `quota_share` of each
-window and waits for the window to reset before going further. Rate limiting (429) is waited
-out; server errors and broken connections are retried with jittered exponential backoff.
-Every failure surfaces as `BigCommerceError`, whose message never contains the access token.
+It reads promotions and channels (v3) and coupons and orders (v2), pages lazily (`paging`), and
+shares the store's API quota politely (`quota.Quota`): Plaudit spends at most `quota_share` of
+each window and waits for the window to reset before going further. Rate limiting (429) is
+waited out; server errors and broken connections are retried with jittered exponential backoff.
+An item of a listing that cannot be read is left out, logged and counted, not fatal. Every
+failure surfaces as `BigCommerceError`, whose message never contains the access token.
+
+One client may serve several threads (the scheduled sync and the webhook re-fetches): requests
+go out one at a time, so every thread spends the same quota.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import InvalidOperation
 from email.utils import format_datetime
 from types import TracebackType
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
-from bot.bigcommerce.errors import BigCommerceError, http_error, shape_error, unreadable
+from bot.bigcommerce.config import BigCommerceConfig
+from bot.bigcommerce.errors import (
+    BigCommerceError,
+    SkippedItem,
+    UnexpectedBody,
+    http_error,
+    scrub,
+    shape_error,
+    unreadable,
+)
 from bot.bigcommerce.models import (
     NON_COUNTING_STATUS_IDS,
     Channel,
@@ -37,6 +49,7 @@ from bot.bigcommerce.models import (
     read_order,
     read_promotion,
 )
+from bot.bigcommerce.paging import PAGE_LIMIT, v2_items, v3_items
 from bot.bigcommerce.quota import MAX_THROTTLED_RETRIES, ClientStats, Quota
 
 __all__ = [
@@ -51,6 +64,7 @@ __all__ = [
     "Coupon",
     "Order",
     "Promotion",
+    "SkippedItem",
     "parse_iso8601",
     "parse_rfc2822",
 ]
@@ -59,8 +73,10 @@ log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
-PAGE_LIMIT = 250
-"""Items per page asked for; the most the v2 and v3 list endpoints hand out at once."""
+OnSkip = Callable[[SkippedItem], None]
+"""Told of each item a listing leaves out because it could not be read."""
+
+_PARSE_ERRORS = (KeyError, TypeError, ValueError, InvalidOperation, AttributeError)
 
 _RETRIABLE_ERRORS = (
     requests.ConnectionError,
@@ -69,32 +85,11 @@ _RETRIABLE_ERRORS = (
 )
 
 
-@dataclass(frozen=True)
-class BigCommerceConfig:
-    """Where the store is and how hard Plaudit may lean on it."""
-
-    store_hash: str
-    access_token: str = field(repr=False)
-    api_url: str = "https://api.bigcommerce.com"
-    quota_share: float = 0.2
-    timeout: float = 10.0
-    max_retries: int = 5
-
-    def __post_init__(self) -> None:
-        if not self.store_hash or "/" in self.store_hash:
-            raise ValueError("store_hash must be a bare store hash")
-        if not 0 < self.quota_share <= 1:
-            raise ValueError("quota_share must be in (0, 1]")
-        if self.timeout <= 0:
-            raise ValueError("timeout must be positive")
-        if self.max_retries < 0:
-            raise ValueError("max_retries must not be negative")
-
-
 class BigCommerceClient:
     """Reads one store. Use as a context manager, or call `close()` when done.
 
-    One client serves one thread at a time: the quota bookkeeping is not locked.
+    Thread-safe: each request, with the waits before it, holds the client's lock, so threads
+    sharing a client take turns and keep to one quota.
     """
 
     def __init__(
@@ -116,6 +111,7 @@ class BigCommerceClient:
             monotonic=monotonic,
             rng=rng or random.Random(),
         )
+        self._lock = threading.RLock()
         self._base = f"{config.api_url.rstrip('/')}/stores/{config.store_hash}"
         self._owns_session = session is None
         self._session = session or requests.Session()
@@ -144,9 +140,9 @@ class BigCommerceClient:
         self.close()
 
     # -- promotions (v3) -----------------------------------------------------------------
-    def promotions(self) -> Iterator[Promotion]:
-        for item in self._iter_v3("/v3/promotions"):
-            yield self._parse("/v3/promotions", read_promotion, item)
+    def promotions(self, *, skipped: OnSkip | None = None) -> Iterator[Promotion]:
+        path = "/v3/promotions"
+        return self._readable(path, v3_items(self._get_json, path), read_promotion, skipped)
 
     def promotion(self, promotion_id: int) -> Promotion | None:
         path = f"/v3/promotions/{int(promotion_id)}"
@@ -158,9 +154,9 @@ class BigCommerceClient:
         return self._parse(path, read_promotion, body["data"])
 
     # -- coupons (v2) --------------------------------------------------------------------
-    def coupons(self) -> Iterator[Coupon]:
-        for item in self._iter_v2("/v2/coupons"):
-            yield self._parse("/v2/coupons", read_coupon, item)
+    def coupons(self, *, skipped: OnSkip | None = None) -> Iterator[Coupon]:
+        path = "/v2/coupons"
+        return self._readable(path, v2_items(self._get_json, path), read_coupon, skipped)
 
     def coupon(self, coupon_id: int) -> Coupon | None:
         # The v2 API has no GET /coupons/{id}; the list endpoint filters by id instead.
@@ -183,12 +179,13 @@ class BigCommerceClient:
         min_date_created: datetime | None = None,
         *,
         status_id: int | None = None,
+        skipped: OnSkip | None = None,
     ) -> Iterator[Order]:
         """Orders oldest-modified first; both date bounds are inclusive."""
         params = _order_filters(min_date_modified, min_date_created, status_id)
         params["sort"] = "date_modified:asc"
-        for item in self._iter_v2("/v2/orders", params):
-            yield self._parse("/v2/orders", read_order, item)
+        path = "/v2/orders"
+        return self._readable(path, v2_items(self._get_json, path, params), read_order, skipped)
 
     def orders_count(
         self,
@@ -214,48 +211,9 @@ class BigCommerceClient:
         return self._parse(path, read_order, body)
 
     # -- channels (v3) -------------------------------------------------------------------
-    def channels(self) -> Iterator[Channel]:
-        for item in self._iter_v3("/v3/channels"):
-            yield self._parse("/v3/channels", read_channel, item)
-
-    # -- paging --------------------------------------------------------------------------
-    def _iter_v3(self, path: str, params: Mapping[str, str | int] | None = None) -> Iterator[Any]:
-        query: dict[str, str | int] = {**(params or {}), "page": 1, "limit": PAGE_LIMIT}
-        while True:
-            body = self._get_json(path, query)
-            if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-                raise shape_error(path, "a JSON object with a data list")
-            data: list[Any] = body["data"]
-            yield from data
-            meta = body.get("meta")
-            pagination = meta.get("pagination") if isinstance(meta, dict) else None
-            if not data or not isinstance(pagination, dict):
-                return
-            current = _int_or(pagination.get("current_page"), int(query["page"]))
-            total = _int_or(pagination.get("total_pages"), current)
-            if current >= total:
-                return
-            links = pagination.get("links")
-            next_link = links.get("next") if isinstance(links, dict) else None
-            following = dict(query, page=current + 1)
-            if isinstance(next_link, str) and next_link:
-                following.update(parse_qsl(urlsplit(next_link).query))
-            if _int_or(following.get("page"), 0) <= current:
-                return
-            query = following
-
-    def _iter_v2(self, path: str, params: Mapping[str, str | int] | None = None) -> Iterator[Any]:
-        page = 1
-        while True:
-            body = self._get_json(path, {**(params or {}), "page": page, "limit": PAGE_LIMIT})
-            if body is None:  # 204 No Content: past the last page
-                return
-            if not isinstance(body, list):
-                raise shape_error(path, "a JSON list")
-            yield from body
-            if len(body) < PAGE_LIMIT:
-                return
-            page += 1
+    def channels(self, *, skipped: OnSkip | None = None) -> Iterator[Channel]:
+        path = "/v3/channels"
+        return self._readable(path, v3_items(self._get_json, path), read_channel, skipped)
 
     # -- one request, with waiting and retries -------------------------------------------
     def _get_json(
@@ -272,7 +230,7 @@ class BigCommerceClient:
         try:
             return response.json()
         except ValueError:
-            raise BigCommerceError(
+            raise UnexpectedBody(
                 f"BigCommerce GET {path} failed: {response.status_code} with a body that is "
                 "not valid JSON",
                 status=response.status_code,
@@ -280,6 +238,16 @@ class BigCommerceClient:
             ) from None
 
     def _request(
+        self,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        *,
+        allow_404: bool,
+    ) -> requests.Response | None:
+        with self._lock:
+            return self._attempts(path, params, allow_404=allow_404)
+
+    def _attempts(
         self,
         path: str,
         params: Mapping[str, str | int] | None,
@@ -341,22 +309,45 @@ class BigCommerceClient:
     def _parse(self, path: str, parser: Callable[[Any], _T], item: Any) -> _T:
         try:
             return parser(item)
-        except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
+        except _PARSE_ERRORS as exc:
             raise unreadable(path, exc, self.config.access_token) from None
+
+    def _readable(
+        self,
+        path: str,
+        items: Iterable[Any],
+        parser: Callable[[Any], _T],
+        skipped: OnSkip | None,
+    ) -> Iterator[_T]:
+        """The items that can be read; each one that cannot is logged, counted and skipped,
+        so one odd item does not cost the whole listing."""
+        for item in items:
+            try:
+                yield parser(item)
+            except _PARSE_ERRORS as exc:
+                reason = scrub(f"{type(exc).__name__}: {exc}", self.config.access_token)
+                skip = SkippedItem(path, _item_id(item), reason)
+                with self._lock:
+                    self.stats.skipped += 1
+                log.warning(
+                    "BigCommerce GET %s: skipped an item that could not be read (id %s): %s",
+                    path,
+                    skip.id if skip.id is not None else "unknown",
+                    reason,
+                )
+                if skipped is not None:
+                    skipped(skip)
 
 
 # -- helpers -------------------------------------------------------------------------------
-def _int_or(value: object, default: int) -> int:
-    if isinstance(value, bool):
-        return default
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
-            return default
-    return default
+def _item_id(item: Any) -> int | None:
+    value = item.get("id") if isinstance(item, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
 
 
 def _order_filters(

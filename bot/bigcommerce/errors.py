@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from http import HTTPStatus
 
 import requests
@@ -27,6 +28,25 @@ class BigCommerceError(Exception):
         self.path = path
 
 
+class UnexpectedBody(BigCommerceError):
+    """The store answered, but not with what its API reference describes for this endpoint."""
+
+
+class PagingError(UnexpectedBody):
+    """A listing's pages do not advance as its `page` numbers say they should (the same page
+    twice, a page other than the one asked for, more pages than the listing holds)."""
+
+
+@dataclass(frozen=True)
+class SkippedItem:
+    """An item of a listing that could not be read, and so was left out of it."""
+
+    path: str
+    id: int | None
+    """Its id, when at least that could be read."""
+    reason: str
+
+
 def http_error(
     path: str, response: requests.Response, token: str, suffix: str = ""
 ) -> BigCommerceError:
@@ -48,9 +68,15 @@ def http_error(
     )
 
 
-def shape_error(path: str, expected: str) -> BigCommerceError:
-    return BigCommerceError(
+def shape_error(path: str, expected: str) -> UnexpectedBody:
+    return UnexpectedBody(
         f"BigCommerce GET {path} returned an unexpected body: expected {expected}", path=path
+    )
+
+
+def paging_error(path: str, detail: str) -> PagingError:
+    return PagingError(
+        f"BigCommerce GET {path} stopped paging: {detail}; the listing was not used", path=path
     )
 
 

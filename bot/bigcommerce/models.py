@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
@@ -58,11 +58,14 @@ class Order:
     currency_code: str
     channel_id: int
     customer_id: int
+    is_deleted: bool = False
+    """Archived in the store (the control panel's "Archive", or DELETE /v2/orders/{id})."""
 
     @property
     def counts(self) -> bool:
-        """False for incomplete, refunded, cancelled and declined orders."""
-        return self.status_id not in NON_COUNTING_STATUS_IDS
+        """False for archived orders, and for incomplete, refunded, cancelled and declined
+        ones."""
+        return not self.is_deleted and self.status_id not in NON_COUNTING_STATUS_IDS
 
 
 @dataclass(frozen=True)
@@ -124,9 +127,33 @@ def _text(value: object) -> str:
 
 
 def _number(value: object) -> int:
+    # Some ids are typed `number` in the v2 files (customer_id): 20.0 is the integer 20.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise TypeError(f"expected an integer, got {type(value).__name__}")
     return int(value)
+
+
+def _money(value: object) -> Decimal:
+    """v2 money: "225.0000" mostly, though the files allow "(Float, Float-As-String, Integer)"."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError(f"expected an amount, got {type(value).__name__}")
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"expected an amount, got {value!r}") from None
+    if not amount.is_finite():
+        raise ValueError(f"expected a finite amount, got {value!r}")
+    return amount
+
+
+def _flag(value: object) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {type(value).__name__}")
+    return value
 
 
 def read_promotion(item: Any) -> Promotion:
@@ -164,10 +191,11 @@ def read_order(item: Any) -> Order:
         status=_text(item.get("status")),
         date_created=parse_rfc2822(_text(item["date_created"])),
         date_modified=parse_rfc2822(_text(item["date_modified"])),
-        total_inc_tax=Decimal(_text(item["total_inc_tax"])),
+        total_inc_tax=_money(item["total_inc_tax"]),
         currency_code=_text(item.get("currency_code")),
         channel_id=_number(item.get("channel_id") or 1),
         customer_id=_number(item.get("customer_id") or 0),
+        is_deleted=_flag(item.get("is_deleted")),
     )
 
 

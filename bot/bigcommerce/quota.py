@@ -1,5 +1,10 @@
 """Sharing a store's API quota: its rate-limit headers, Plaudit's share of each window, and
-the waits and jittered backoff between attempts."""
+the waits and jittered backoff between attempts.
+
+A store (or a proxy in front of it) that sends no rate-limit headers is paced as the smallest
+plan's quota would be: `DEFAULT_QUOTA` requests a `DEFAULT_WINDOW_MS` window, of which Plaudit
+spends its share.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,11 @@ log = logging.getLogger("bot.bigcommerce.client")
 MAX_THROTTLED_RETRIES = 20
 """How many 429 answers one call waits out before it gives up."""
 
+DEFAULT_QUOTA = 150
+DEFAULT_WINDOW_MS = 30_000
+"""BigCommerce's quota for Standard and Plus stores ("150 / 30sec", API rate limits), the
+lowest of its plans: assumed until the store says otherwise."""
+
 _WINDOW_MARGIN_S = 0.05
 _BACKOFF_BASE_S = 0.5
 _BACKOFF_CAP_S = 30.0
@@ -30,6 +40,8 @@ class ClientStats:
 
     requests: int = 0
     throttled: int = 0
+    skipped: int = 0
+    """Items of listings left out because they could not be read."""
     retries: int = 0
     waited_seconds: float = 0.0
     last_quota: int | None = None
@@ -79,8 +91,8 @@ class Quota:
         now = self._monotonic()
         if now >= window.ends_at:
             return
-        quota = self.stats.last_quota
-        share_spent = quota is not None and window.own_requests >= self._budget(quota)
+        quota = self.stats.last_quota if self.stats.last_quota is not None else DEFAULT_QUOTA
+        share_spent = window.own_requests >= self._budget(quota)
         left = self.stats.last_requests_left
         store_spent = left is not None and left <= 1
         if share_spent or store_spent:
@@ -114,7 +126,7 @@ class Quota:
             self.stats.last_window_ms = window_ms
         window = self._window
         if reset_ms is None:
-            window.own_requests += 1
+            self._count_unheaded(window_ms)
             return
         self.stats.last_reset_ms = reset_ms
         ends_at = self._monotonic() + reset_ms / 1000
@@ -125,6 +137,17 @@ class Quota:
             window.own_requests = 1
         else:
             window.ends_at = max(window.ends_at, ends_at)
+            window.own_requests += 1
+
+    def _count_unheaded(self, window_ms: int | None) -> None:
+        """Count an answer without a reset time in a window of Plaudit's own making, so a
+        store that says nothing is still paced."""
+        window = self._window
+        now = self._monotonic()
+        if window.ends_at is None or now >= window.ends_at:
+            window.ends_at = now + (window_ms or DEFAULT_WINDOW_MS) / 1000
+            window.own_requests = 1
+        else:
             window.own_requests += 1
 
     def throttled_delay(self, response: requests.Response, throttled: int) -> float:

@@ -1,4 +1,5 @@
-"""What a store sync or a re-fetch did: counts, cursor, awards, requests spent, error."""
+"""What a store sync or a re-fetch did: counts, cursor, awards, requests spent, what it had to
+leave out, error."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ class SyncReport:
     """The cursor it left behind."""
     awarded: list[Awarded] = field(default_factory=list)
     requests: int = 0
+    """Requests made while the sync ran, by its client (in the running bot, webhook
+    re-fetches made meanwhile share that client and are counted here too)."""
     throttled: int = 0
     """429 answers seen (and waited out)."""
     waited_seconds: float = 0.0
@@ -37,11 +40,23 @@ class SyncReport:
     quota_share: float | None = None
     """Requests made divided by that quota."""
     seconds: float = 0.0
+    skipped_parts: dict[Kind, str] = field(default_factory=dict)
+    """Parts of the copy left as they were, and why: the store refused the listing (403: the
+    API account lacks its scope) or answered it in a shape that cannot be trusted."""
+    missing_scopes: list[str] = field(default_factory=list)
+    """The read-only scopes those 403s ask for, e.g. "Channel Settings (read-only)"."""
+    unreadable: dict[Kind, int] = field(default_factory=dict)
+    """Items of a listing that could not be read and were skipped, by kind."""
     error: str | None = None
 
     @property
     def ok(self) -> bool:
+        """The sync ran to the end (perhaps without some parts: see `degraded`)."""
         return self.error is None
+
+    @property
+    def degraded(self) -> bool:
+        return bool(self.skipped_parts)
 
 
 @dataclass
@@ -53,6 +68,8 @@ class RefetchReport:
     awarded: list[Awarded] = field(default_factory=list)
     requests: int = 0
     error: str | None = None
+    missing_scope: str | None = None
+    """The read-only scope a 403 asks for, when that is why the re-fetch failed."""
 
     @property
     def ok(self) -> bool:

@@ -1,50 +1,48 @@
 """Keeping the local copy of a BigCommerce store fresh, and awarding milestones from it.
 
-`sync` reads promotions, coupons and channels in full (stores have few of them) and orders
-incrementally, by `date_modified` from a cursor kept in `sync_state`. Orders are stored a
-page at a time, each page in its own transaction together with the cursor it reaches, and
-every page is asked for afresh from that cursor: an order edited while the sync runs moves
-to the end of the listing instead of shifting the pages under the sync and hiding another
-order. A sync cut short by an error keeps what it committed and the next one goes on from
-there. `refetch` is the webhook path: one object fetched again by id and stored.
+`sync` copies promotions, coupons and channels in full (stores have few of them) and orders
+incrementally from a cursor (`parts`). Each part stands alone: a listing the store refuses
+(403: the API account lacks that scope) or answers in a shape that cannot be trusted is left
+out, said so in the report and the log, and the other parts go on. A sync cut short by
+anything else (the store down, a revoked token) keeps what it committed and the next one goes
+on from there. `refetch` is the webhook path: one object fetched again by id and stored.
 
 Both end by evaluating the milestones against the local tables; an award is unique by key,
-so a sync and a webhook racing each other award a milestone once. A `BigCommerceClient` is
-not thread-safe: give each thread (the scheduled sync, the webhook handler) its own.
+so a sync and a webhook racing each other award a milestone once. `StoreSync` is the running
+bot's side: one client (so one quota) for the scheduled sync and every webhook re-fetch, and
+a bounded queue of re-fetches.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Protocol, TypeVar
 
 import requests
 from sqlmodel import Session
 
 from bot.bigcommerce.client import PAGE_LIMIT, BigCommerceClient, BigCommerceConfig
-from bot.bigcommerce.errors import BigCommerceError, describe
+from bot.bigcommerce.errors import BigCommerceError, UnexpectedBody, describe
 from bot.bigcommerce.models import KINDS, Channel, Coupon, Kind, Order, Promotion
+from bot.bigcommerce.parts import (
+    DEFAULT_OVERLAP,
+    ORDERS_CURSOR,
+    UnitOfWork,
+    sync_listing,
+    sync_orders,
+)
 from bot.bigcommerce.records import channel_record, coupon_record, order_record, promotion_record
+from bot.bigcommerce.refetches import DEFAULT_LIMIT, Outcome, RefetchQueue
 from bot.bigcommerce.reports import RefetchReport, SyncReport
+from bot.bigcommerce.scopes import PLURALS, missing_scope
+from bot.bigcommerce.status import StoreStatus, status_line
 from bot.bigcommerce.webhook import WEBHOOK_SECRET_HEADER, parse_webhook, verify_webhook
 from bot.runtime import Runtime
 from bot.settings import Settings
-from handlers.commerce import (
-    ChannelRecord,
-    CouponRecord,
-    PromotionRecord,
-    datetime_value,
-    get_cursor,
-    prune,
-    set_cursor,
-    upsert_channels,
-    upsert_coupons,
-    upsert_orders,
-    upsert_promotions,
-)
+from handlers.commerce import upsert_channels, upsert_coupons, upsert_orders, upsert_promotions
 from handlers.milestones import Awarded, Milestone, evaluate
 from handlers.policy import KudosPolicy
 from handlers.sprints import SprintCalendar
@@ -68,25 +66,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-ORDERS_CURSOR = "bigcommerce.orders"
-"""The `sync_state` key of the orders cursor: {"date_modified": ISO 8601, "order_id": int}."""
-
-DEFAULT_OVERLAP = timedelta(seconds=1)
-"""How far before the cursor each listing starts: the filter is inclusive and BigCommerce
-keeps whole seconds, so orders modified in the cursor's own second are read again."""
-
-
 # What a failed conversation with the store can raise; the client wraps nearly all of it
 # in BigCommerceError, the rest is caught here so that a sync never raises for it.
 _FETCH_ERRORS = (BigCommerceError, requests.RequestException)
-
-
-class UnitOfWork(Protocol):
-    """Runs `work` in one transaction, commits, and returns its result (`Runtime.run_sync`)."""
-
-    def __call__(self, work: Callable[[Session], T], /) -> T: ...
 
 
 # -- full sync -----------------------------------------------------------------------------
@@ -104,11 +86,11 @@ def sync(
 ) -> SyncReport:
     """Bring the local copy up to date, then award the milestones that now hold.
 
-    `run` commits each step on its own. A failure to talk to the store never raises: it is
-    logged and returned as `error`, what was committed before it stays, and the milestones
-    are still evaluated against it. Database errors do raise. Orders are committed
-    `batch_size` at a time; the default, one page, is also how often the listing is asked
-    for afresh from the cursor.
+    `run` commits each step on its own. A failure to talk to the store never raises: a part
+    the store refuses is skipped (`skipped_parts`), anything else stops the sync and is
+    returned as `error`; what was committed before stays, and the milestones are still
+    evaluated against it. Database errors do raise. Orders are committed `batch_size` at a
+    time; the default, one page, is also how often the listing is asked for afresh.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be positive")
@@ -118,8 +100,8 @@ def sync(
     waited_before = stats.waited_seconds
     report = SyncReport()
     try:
-        _sync_listings(client, run, report, now=now)
-        _sync_orders(client, run, report, now=now, batch_size=batch_size, overlap=overlap)
+        for kind in KINDS:
+            _copy(kind, client, run, report, now=now, batch_size=batch_size, overlap=overlap)
     except _FETCH_ERRORS as exc:
         report.error = describe(exc, client.config.access_token)
         log.warning(
@@ -145,11 +127,57 @@ def sync(
     if stats.last_quota:
         report.quota_share = report.requests / stats.last_quota
     report.seconds = time.monotonic() - started
-    _log_sync(report)
+    _log_sync(client.config.store_hash, report)
     return report
 
 
-def _log_sync(report: SyncReport) -> None:
+def _copy(
+    kind: Kind,
+    client: BigCommerceClient,
+    run: UnitOfWork,
+    report: SyncReport,
+    *,
+    now: datetime,
+    batch_size: int,
+    overlap: timedelta,
+) -> None:
+    """One part of the copy; a failure that concerns this part only is reported and the
+    sync goes on with the next."""
+    try:
+        if kind == "order":
+            sync_orders(client, run, report, now=now, batch_size=batch_size, overlap=overlap)
+        else:
+            sync_listing(kind, client, run, report, now=now)
+    except BigCommerceError as exc:
+        if not _part_only(exc):
+            raise
+        _skip_part(client, report, kind, exc)
+
+
+def _part_only(exc: BigCommerceError) -> bool:
+    """Whether a failure concerns one listing only: refused (403: a scope the API account
+    lacks), or answered in a shape that cannot be trusted. A revoked token, a store that is
+    down or a wrong store hash concern every part alike."""
+    return exc.status == 403 or isinstance(exc, UnexpectedBody)
+
+
+def _skip_part(client: BigCommerceClient, report: SyncReport, kind: Kind, exc: Exception) -> None:
+    scope = missing_scope(kind, exc)
+    reason = describe(exc, client.config.access_token)
+    if scope is not None:
+        reason = f"{reason} (the API account lacks the {scope} scope)"
+        if str(scope) not in report.missing_scopes:
+            report.missing_scopes.append(str(scope))
+    report.skipped_parts[kind] = reason
+    log.warning(
+        "BigCommerce sync of store %s: %s left as they were: %s",
+        client.config.store_hash,
+        PLURALS[kind],
+        reason,
+    )
+
+
+def _log_sync(store_hash: str, report: SyncReport) -> None:
     log.info(
         "BigCommerce sync: %d promotions, %d coupons, %d channels, %d orders stored, "
         "%d milestones awarded, %d requests (%d throttled) in %.1fs",
@@ -162,102 +190,8 @@ def _log_sync(report: SyncReport) -> None:
         report.throttled,
         report.seconds,
     )
-
-
-def _sync_listings(
-    client: BigCommerceClient, run: UnitOfWork, report: SyncReport, *, now: datetime
-) -> None:
-    """Promotions, coupons and channels: each listing read in full, then stored at once."""
-    promotions = [promotion_record(p) for p in client.promotions()]
-    report.promotions = len(promotions)
-    report.removed += run(
-        lambda s: _replace(s, "promotion", upsert_promotions, promotions, now=now)
-    )
-    coupons = [coupon_record(c) for c in client.coupons()]
-    report.coupons = len(coupons)
-    report.removed += run(lambda s: _replace(s, "coupon", upsert_coupons, coupons, now=now))
-    channels = [channel_record(c) for c in client.channels()]
-    report.channels = len(channels)
-    report.removed += run(lambda s: _replace(s, "channel", upsert_channels, channels, now=now))
-
-
-def _replace(
-    session: Session,
-    kind: str,
-    upsert: Callable[..., int],
-    records: Sequence[PromotionRecord | CouponRecord | ChannelRecord],
-    *,
-    now: datetime,
-) -> int:
-    upsert(session, records, now=now)
-    return prune(session, kind, (r.id for r in records))
-
-
-def _sync_orders(
-    client: BigCommerceClient,
-    run: UnitOfWork,
-    report: SyncReport,
-    *,
-    now: datetime,
-    batch_size: int,
-    overlap: timedelta,
-) -> None:
-    state = run(lambda s: get_cursor(s, ORDERS_CURSOR))
-    since = datetime_value(state.get("date_modified")) if state else None
-    report.since = report.cursor = since
-    while True:
-        listing = client.orders(min_date_modified=None if since is None else since - overlap)
-        batch: list[Order] = []
-        moved = False
-        for order in listing:
-            report.orders += 1
-            batch.append(order)
-            if len(batch) < batch_size:
-                continue
-            newest = max(o.date_modified for o in batch)
-            moved = since is None or newest > since
-            since = _commit_orders(run, report, batch, since, now=now)
-            batch = []
-            if moved:
-                break  # ask again from the new cursor
-            # A full batch that does not pass the cursor (a crowded second): page on.
-        if moved:
-            continue
-        if batch:
-            _commit_orders(run, report, batch, since, now=now)
-        return
-
-
-def _commit_orders(
-    run: UnitOfWork,
-    report: SyncReport,
-    batch: Sequence[Order],
-    since: datetime | None,
-    *,
-    now: datetime,
-) -> datetime:
-    """Store a batch with the cursor it reaches, in one transaction; the cursor never goes
-    back. Returns the new cursor."""
-    last = max(batch, key=lambda o: (o.date_modified, o.id))
-    cursor = last.date_modified if since is None else max(since, last.date_modified)
-    records = [order_record(o) for o in batch]
-
-    def store(session: Session) -> int:
-        stored = upsert_orders(session, records)
-        set_cursor(
-            session,
-            ORDERS_CURSOR,
-            {"date_modified": cursor.isoformat(), "order_id": last.id},
-            now,
-        )
-        return stored
-
-    run(store)
-    report.stored_ids.update(r.id for r in records)
-    report.orders_stored = len(report.stored_ids)
-    report.batches += 1
-    report.cursor = cursor
-    return cursor
+    if report.degraded or report.unreadable:
+        log.warning("%s", status_line(store_hash, report))
 
 
 # -- one object again (webhooks) ----------------------------------------------------------
@@ -277,8 +211,7 @@ def refetch(
 
     An object the store no longer has is left as it is locally. Calling this twice for one
     delivery stores the same thing twice and awards nothing twice. Like `sync`, a failure
-    to reach the store is returned as `error` (so the caller may answer the webhook with an
-    error and have it delivered again), not raised.
+    to reach the store is returned as `error`, not raised.
     """
     if kind not in KINDS:
         raise ValueError(f"cannot re-fetch a {kind!r}; expected one of {', '.join(KINDS)}")
@@ -288,6 +221,8 @@ def refetch(
         fetched = _fetch_one(client, kind, int(object_id))
     except _FETCH_ERRORS as exc:
         report.error = describe(exc, client.config.access_token)
+        scope = missing_scope(kind, exc)
+        report.missing_scope = str(scope) if scope is not None else None
         report.requests = client.stats.requests - requests_before
         log.warning(
             "BigCommerce re-fetch of %s %d from store %s failed: %s",
@@ -349,36 +284,60 @@ def client_for(settings: Settings, quota_share: float) -> BigCommerceClient:
 
 
 class StoreSync:
-    """The running bot's link to the store: the scheduled sync and webhook re-fetches, each
-    in a worker thread with a client of its own, committing through `runtime.run_sync`."""
+    """The running bot's link to the store: the scheduled sync (in a worker thread) and the
+    webhook re-fetches (queued, on a thread of their own) share one client, so one quota,
+    and commit through `runtime.run_sync`. `status` is what `/readyz` shows of it."""
 
-    def __init__(self, settings: Settings, runtime: Runtime) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        runtime: Runtime,
+        *,
+        client: BigCommerceClient | None = None,
+        queue_limit: int = DEFAULT_LIMIT,
+    ) -> None:
         self.settings = settings
         self.runtime = runtime
+        self.client = client or client_for(settings, runtime.store.quota_share)
+        self.status = StoreStatus(self.client.config.store_hash)
+        self.refetches = RefetchQueue(self.refetch, limit=queue_limit, done=self._refetched)
 
-    def _client(self) -> BigCommerceClient:
-        return client_for(self.settings, self.runtime.store.quota_share)
+    def close(self) -> None:
+        self.client.close()
 
     def sync(self) -> SyncReport:
-        with self._client() as client:
-            return sync(
-                client,
-                self.runtime.run_sync,
-                milestones=self.runtime.milestones,
-                calendar=self.runtime.policy.sprints,
-                policy=self.runtime.policy,
-                now=self.runtime.clock.now(),
-            )
+        now = self.runtime.clock.now()
+        report = sync(
+            self.client,
+            self.runtime.run_sync,
+            milestones=self.runtime.milestones,
+            calendar=self.runtime.policy.sprints,
+            policy=self.runtime.policy,
+            now=now,
+        )
+        self.status.synced(report, now)
+        return report
 
     def refetch(self, kind: Kind, object_id: int) -> RefetchReport:
-        with self._client() as client:
-            return refetch(
-                client,
-                self.runtime.run_sync,
-                kind,
-                object_id,
-                milestones=self.runtime.milestones,
-                calendar=self.runtime.policy.sprints,
-                policy=self.runtime.policy,
-                now=self.runtime.clock.now(),
-            )
+        report = refetch(
+            self.client,
+            self.runtime.run_sync,
+            kind,
+            object_id,
+            milestones=self.runtime.milestones,
+            calendar=self.runtime.policy.sprints,
+            policy=self.runtime.policy,
+            now=self.runtime.clock.now(),
+        )
+        self.status.refetched(report)
+        return report
+
+    def enqueue(
+        self, kind: Kind, object_id: int, tasks: set[asyncio.Task[object]] | None = None
+    ) -> Outcome:
+        """Queue a webhook's re-fetch (from the event loop)."""
+        return self.refetches.offer(kind, object_id, tasks)
+
+    def _refetched(self, report: RefetchReport) -> None:
+        if report.awarded:
+            self.runtime.poke()

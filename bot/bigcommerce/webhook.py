@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
-import logging
 from collections.abc import Mapping
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -15,16 +12,16 @@ from starlette.responses import JSONResponse, Response
 
 from bot.bigcommerce.models import Kind
 from bot.http.guards import MAX_BODY, json_problem, payload_too_large
-from bot.runtime import Runtime
 from bot.settings import Settings
 
 if TYPE_CHECKING:
     # Only a type here: the sync module re-exports this module's parsing.
     from bot.bigcommerce.sync import StoreSync
 
-log = logging.getLogger("plaudit.web")
-
 WEBHOOK_SECRET_HEADER = "X-Plaudit-Webhook-Secret"
+
+RETRY_AFTER_S = 60
+"""How long a webhook refused for a full queue is asked to wait before it comes again."""
 
 # Scopes worth a re-fetch. Promotions and coupons have no webhook events; channel-scoped
 # events (store/channel/{id}/...) are about carts and settings, not the channel itself.
@@ -32,7 +29,7 @@ _WEBHOOK_SCOPES: dict[str, Kind] = {
     "store/order/created": "order",
     "store/order/updated": "order",
     "store/order/statusUpdated": "order",
-    "store/order/archived": "order",
+    "store/order/archived": "order",  # the copy stops counting (`is_deleted`)
     "store/order/refund/created": "order",
     "store/channel/created": "channel",
     "store/channel/updated": "channel",
@@ -40,7 +37,7 @@ _WEBHOOK_SCOPES: dict[str, Kind] = {
 
 
 async def bigcommerce_webhook(request: Request) -> Response:
-    """Answers at once and re-fetches the object the callback names in a worker thread."""
+    """Answers at once and queues a re-fetch of the object the callback names."""
     settings: Settings = request.app.state.settings
     store: StoreSync | None = request.app.state.store
     secret = settings.bigcommerce_webhook_secret
@@ -64,29 +61,17 @@ async def bigcommerce_webhook(request: Request) -> Response:
     target = parse_webhook(body)
     if target is None:
         return JSONResponse({"status": "ignored"}, status_code=200)
-    # Answer at once (BigCommerce retries slow endpoints); the re-fetch runs after. A
-    # duplicate delivery re-fetches again, which changes nothing.
-    refetches: set[asyncio.Task[object]] = request.app.state.refetches
-    task: asyncio.Task[object] = asyncio.get_running_loop().create_task(
-        asyncio.to_thread(store.refetch, *target)
-    )
-    refetches.add(task)
-    task.add_done_callback(partial(_refetched, refetches, request.app.state.runtime))
-    return JSONResponse({"status": "queued", "kind": target[0], "id": target[1]})
-
-
-def _refetched(
-    refetches: set[asyncio.Task[object]], runtime: Runtime, task: asyncio.Task[object]
-) -> None:
-    refetches.discard(task)
-    if task.cancelled():
-        return
-    if task.exception() is not None:
-        log.error("BigCommerce re-fetch failed", exc_info=task.exception())
-        return
-    report = task.result()
-    if getattr(report, "awarded", None):
-        runtime.poke()
+    # Answer at once (BigCommerce retries slow endpoints); the re-fetch waits its turn in the
+    # queue, and a webhook for an object already waiting there joins it.
+    outcome = store.enqueue(*target, request.app.state.refetches)
+    if outcome == "full":
+        # A failure status makes BigCommerce deliver the webhook again later.
+        return JSONResponse(
+            {"error": "busy", "detail": "too many re-fetches waiting; deliver again later"},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+    return JSONResponse({"status": outcome, "kind": target[0], "id": target[1]})
 
 
 def verify_webhook(

@@ -1,5 +1,6 @@
 """`/healthz` (alive, with the outbox's backlog and undelivered drug-safety cases) and
-`/readyz` (ready for traffic, and where drug-safety cases go)."""
+`/readyz` (ready for traffic, where drug-safety cases go, and how the BigCommerce store's sync
+stands)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bot.bigcommerce.sync import StoreSync
 from bot.jobs.outbox import Dispatcher, pending_count, undelivered_safety_count
 from bot.jobs.scheduler import Scheduler
 from bot.observability.logs import quiet_alembic
@@ -99,6 +101,11 @@ async def readyz(request: Request) -> Response:
     if isinstance(socket, slack_socket.SocketMode):
         # Reported, not required: Slack keeps events for a replica that reconnects.
         checks["slack_socket_mode"] = "connected" if socket.connected else "connecting"
+    store = state.store
+    if isinstance(store, StoreSync):
+        # Reported, not required: a scope the store's API account lacks, or the store being
+        # down, leaves milestones behind but is no reason to take this replica out of service.
+        checks["bigcommerce"] = store.status.detail(queued=len(store.refetches))
     ready = (
         ready_flag
         and checks["database"] == "ok"

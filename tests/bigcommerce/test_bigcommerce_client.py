@@ -21,7 +21,9 @@ from bot.bigcommerce.client import (
     BigCommerceConfig,
     BigCommerceError,
     Order,
+    SkippedItem,
 )
+from tests.bigcommerce.support import FakeClock, client_for
 from tests.fakes.bigcommerce import FakeBigCommerce
 
 Connect = Callable[..., BigCommerceClient]
@@ -415,13 +417,28 @@ def test_invalid_json_is_an_error(store: FakeBigCommerce, connect: Connect) -> N
         list(connect().promotions())
 
 
-def test_unexpected_items_are_an_error(store: FakeBigCommerce, connect: Connect) -> None:
-    store.add_orders(1)
-    store.orders[0]["total_inc_tax"] = "lots"
+def test_an_unreadable_item_is_skipped_counted_and_logged(
+    store: FakeBigCommerce, connect: Connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    store.add_orders(3)
+    store.orders[1]["total_inc_tax"] = "lots"
     store.changed()
+    client = connect()
+    skipped: list[SkippedItem] = []
 
+    orders = list(client.orders(skipped=skipped.append))
+
+    assert [o.id for o in orders] == [100, 102]
+    assert [(s.path, s.id) for s in skipped] == [("/v2/orders", 101)]
+    assert "'lots'" in skipped[0].reason
+    assert client.stats.skipped == 1
+    assert any(
+        r.levelno == logging.WARNING and "could not be read (id 101)" in r.getMessage()
+        for r in caplog.records
+    )
+    # One object asked for by id has nothing to skip to: that is an error.
     with pytest.raises(BigCommerceError, match="could not be read"):
-        list(connect().orders())
+        client.order(101)
 
 
 # -- rate limits ---------------------------------------------------------------------------
@@ -534,3 +551,21 @@ def test_fifty_thousand_orders_sync(connect: Connect) -> None:
         assert client.stats.requests == 201
         assert big.requests[-1].status == 204
         assert elapsed < 20
+
+
+def test_without_rate_limit_headers_the_client_paces_itself() -> None:
+    # A proxy strips the X-Rate-Limit-* headers: the client cannot see the quota, so it
+    # assumes the smallest plan's (150 a 30 s window) and spends its fifth of that.
+    clock = FakeClock()
+    with FakeBigCommerce(quota=150, window_ms=30_000, clock=clock.monotonic) as shop:
+        shop.rate_limit_headers = False
+        shop.add_orders(70)
+        client = client_for(shop, sleep=clock.sleep, monotonic=clock.monotonic)
+
+        fetched = [client.order(o["id"]) for o in shop.orders]
+
+        assert all(order is not None for order in fetched)
+        per_window = shop.requests_per_window()
+        assert max(per_window.values()) == 30 and sum(per_window.values()) == 70
+        assert all(r.status == 200 for r in shop.requests)
+        assert client.stats.last_quota is None and client.stats.waited_seconds >= 60

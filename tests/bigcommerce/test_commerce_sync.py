@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func
@@ -21,11 +21,8 @@ import bot.bigcommerce.sync as commerce
 import handlers.milestones as milestones_module
 from bot.bigcommerce.client import BigCommerceClient, BigCommerceConfig, parse_rfc2822
 from bot.bigcommerce.sync import (
-    ORDERS_CURSOR,
-    SyncReport,
     parse_webhook,
     refetch,
-    sync,
     verify_webhook,
 )
 from bot.runtime import Runtime
@@ -40,100 +37,36 @@ from handlers.commerce import (
     upsert_promotions,
 )
 from handlers.milestones import Milestone
-from handlers.policy import KudosPolicy
-from handlers.sprints import SprintCalendar
 from storage import queries
-from storage.db import transaction
 from storage.models import (
     BcChannel,
     BcCoupon,
     BcOrder,
     BcPromotion,
-    Member,
-    MilestoneAward,
     Outbox,
+)
+from tests.bigcommerce.support import (
+    CALENDAR,
+    HUNDRED_ORDERS,
+    LATER,
+    MILESTONES,
+    NOW,
+    POLICY,
+    SPRING_LIVE,
+    Db,
+    add_growth_team,
+    no_sleep,
+    run_sync,
+    stock,
 )
 from tests.fakes.bigcommerce import FakeBigCommerce, rfc2822
 
-T = TypeVar("T")
 Connect = Callable[..., BigCommerceClient]
-
-NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
-CALENDAR = SprintCalendar()
-POLICY = KudosPolicy(recognition_channel="C0KUDOS")
-LATER = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)  # after every order the fake makes by default
-
-SPRING_LIVE = Milestone(
-    id="spring-live",
-    title="Spring sale is live",
-    source="promotion",
-    match_name="spring*",
-    points=6,
-    team="Growth",
-)
-HUNDRED_ORDERS = Milestone(
-    id="orders-100",
-    title="100 orders",
-    source="orders",
-    threshold="orders",
-    at_least=Decimal(100),
-    points=10,
-    team="Growth",
-)
-MILESTONES = (SPRING_LIVE, HUNDRED_ORDERS)
-
-
-def no_sleep(seconds: float) -> None:
-    pass
-
-
-class Db:
-    """A unit of work per call: one transaction, committed, like `Runtime.run_sync`."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.after_commit: Callable[[], None] | None = None
-
-    def __call__(self, work: Callable[[Session], T]) -> T:
-        with transaction(self.engine) as session:
-            result = work(session)
-        if self.after_commit is not None:
-            self.after_commit()
-        return result
-
-    def count(self, model: Any, *where: Any) -> int:
-        with Session(self.engine) as session:
-            return int(session.exec(select(func.count()).select_from(model).where(*where)).one())
-
-    def award_keys(self) -> list[str]:
-        with Session(self.engine) as session:
-            return sorted(session.exec(select(MilestoneAward.key)))
-
-    def order(self, order_id: int) -> BcOrder:
-        with Session(self.engine) as session:
-            found = session.get(BcOrder, order_id)
-            assert found is not None
-            return found
-
-    def cursor(self) -> datetime | None:
-        with Session(self.engine) as session:
-            value = get_cursor(session, ORDERS_CURSOR)
-        return None if value is None else datetime.fromisoformat(value["date_modified"])
 
 
 @pytest.fixture
 def db(file_engine: Engine) -> Db:
-    with transaction(file_engine) as session:
-        for n, name in enumerate(("Ana", "Ben"), start=1):
-            session.add(
-                Member(
-                    display_name=name,
-                    email=f"{name.lower()}@example.com",
-                    team="Growth",
-                    slack_team_id="T0001",
-                    slack_user_id=f"U000{n}",
-                )
-            )
+    add_growth_team(file_engine)
     return Db(file_engine)
 
 
@@ -169,25 +102,6 @@ def connect(store: FakeBigCommerce) -> Iterator[Connect]:
     yield make
     for client in made:
         client.close()
-
-
-def run_sync(
-    client: BigCommerceClient,
-    db: Callable[[Callable[[Session], Any]], Any],
-    milestones: tuple[Milestone, ...] = MILESTONES,
-) -> SyncReport:
-    return sync(client, db, milestones=milestones, calendar=CALENDAR, policy=POLICY, now=NOW)
-
-
-def stock(store: FakeBigCommerce, *, orders: int = 120, cancelled: int = 5) -> None:
-    store.add_promotion("Spring sale", current_uses=12)
-    store.add_promotion("Winter clearance", status="DISABLED")
-    store.add_coupon("$5 off", "FIVE")
-    store.add_coupon("Launch week", "LAUNCH", max_uses=25, num_uses=3)
-    store.add_channel("Wholesale", status="connected")
-    store.add_orders(orders, status_ids=[10, 11, 2])
-    if cancelled:
-        store.add_orders(cancelled, status_ids=[5], start=datetime(2024, 9, 1, tzinfo=UTC))
 
 
 def newest_modified(store: FakeBigCommerce) -> datetime:
@@ -337,6 +251,34 @@ def test_a_deleted_promotion_leaves_the_local_copy(
     assert report.removed == 1
     with Session(db.engine) as session:
         assert [p.name for p in session.exec(select(BcPromotion))] == ["Spring sale"]
+
+
+def test_unreadable_items_are_skipped_counted_and_kept_locally(
+    db: Db, store: FakeBigCommerce, connect: Connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    stock(store)
+    client = connect()
+    run_sync(client, db, milestones=())
+    store.promotions[1]["start_date"] = "the first of spring"
+    store.orders[3]["total_inc_tax"] = None
+    store.add_orders(2, start=LATER, status_ids=[10])
+    store.changed()
+    caplog.set_level(logging.INFO)
+
+    report = run_sync(client, db, milestones=())
+
+    assert report.ok and not report.degraded
+    assert report.unreadable == {"promotion": 1}  # the order was read before: not listed again
+    assert report.promotions == 1 and report.removed == 0
+    assert db.count(BcPromotion) == 2  # the unreadable one is not pruned
+    assert report.orders_stored == 3  # the overlap's order and the two new ones
+    assert any("1 unreadable item skipped" in r.getMessage() for r in caplog.records)
+
+    store.modify_order(store.orders[3]["id"], LATER + timedelta(hours=1))
+    again = run_sync(client, db, milestones=())
+
+    assert again.ok and again.unreadable == {"promotion": 1, "order": 1}
+    assert again.orders_stored >= 1
 
 
 # -- rate limits and failures --------------------------------------------------------------

@@ -1,11 +1,22 @@
 """A fake BigCommerce store on loopback: the real v2/v3 wire shapes, paging and rate limits.
 
 It serves the read endpoints Plaudit uses (promotions and channels on v3, coupons and orders on
-v2) from in-memory lists that tests may change at will, checks the store hash and the
-`X-Auth-Token`, pages like the real API (v3 `meta.pagination` with links, v2 `page`/`limit` ending
-in `204 No Content`), and runs one shared request quota per time window, answering every
-request with the four `X-Rate-Limit-*` headers and `429` once the window's quota is spent.
-Failures can be injected, other apps' traffic simulated, and every request is recorded.
+v2) from in-memory lists that tests may change at will, checks the store hash, the
+`X-Auth-Token` and the token's OAuth scopes, pages like the real API (v3 `meta.pagination` with
+links, v2 `page`/`limit` ending in `204 No Content`), and runs one shared request quota per time
+window, answering every request with the four `X-Rate-Limit-*` headers and `429` once the
+window's quota is spent. Failures can be injected, other apps' traffic simulated, an endpoint
+made to answer a fixed body whatever is asked (as a mock server built from the API reference's
+examples does), and every request is recorded.
+
+Shapes follow BigCommerce's API reference (github.com/bigcommerce/docs, `reference/`):
+promotions.v3.yml, marketing.v2.yml (coupons), orders.v2.oas2.yml, channels.v3.yml. Optional
+fields are left out rather than sent as null where the schema does not allow null (a promotion's
+`max_uses`, `schedule`, `shipping_address`); `end_date` is null for a promotion that never ends,
+as its description says. Which scope opens which endpoint is each file's
+`securitySchemes.X-Auth-Token` table; a token without it gets `403`, in the promotions file's
+`ErrorResponse403` shape on v3 promotions, the common v3 error shape on channels, and v2's
+`[{"status", "message"}]` on coupons and orders.
 """
 
 from __future__ import annotations
@@ -32,6 +43,28 @@ from urllib.parse import parse_qs, urlsplit
 from tests.fakes import loopback
 
 STATUS_TYPE_URL = "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes"
+
+NO_SCOPE = "You don't have a required scope to access the endpoint"
+
+READ_SCOPES = frozenset(
+    {
+        "store_v2_marketing_read_only",
+        "store_v2_orders_read_only",
+        "store_channel_settings_read_only",
+    }
+)
+"""What an API account made with read-only Marketing, Orders and Channel Settings holds."""
+
+# The scopes (modify or read-only) that open each endpoint, from the reference files.
+ENDPOINT_SCOPES: dict[str, frozenset[str]] = {
+    "/v3/promotions": frozenset({"store_v2_marketing", "store_v2_marketing_read_only"}),
+    "/v2/coupons": frozenset({"store_v2_marketing", "store_v2_marketing_read_only"}),
+    "/v2/orders": frozenset({"store_v2_orders", "store_v2_orders_read_only"}),
+    "/v3/channels": frozenset({"store_channel_settings", "store_channel_settings_read_only"}),
+}
+
+Reply = Callable[[dict[str, str]], tuple[int, Any]]
+"""A scripted endpoint: the query asked for, to (status, JSON body or None for no body)."""
 
 ORDER_STATUSES: dict[int, str] = {
     0: "Incomplete",
@@ -145,6 +178,11 @@ class FakeBigCommerce:
     clock: Callable[[], float] = time.monotonic
     competing_load: int = 0
     """Requests other apps on the store make, from the same quota, before each of ours."""
+    scopes: frozenset[str] = READ_SCOPES
+    """The OAuth scopes of `access_token`."""
+    rate_limit_headers: bool = True
+    """False: answer without the X-Rate-Limit-* headers (as a proxy that strips them would),
+    though the quota still holds."""
     promotions: list[dict[str, Any]] = field(default_factory=list)
     coupons: list[dict[str, Any]] = field(default_factory=list)
     orders: list[dict[str, Any]] = field(default_factory=list)
@@ -165,6 +203,10 @@ class FakeBigCommerce:
         default_factory=dict
     )
     _listing_basis: tuple[int, int, int] = (0, 0, -1)
+    _replies: dict[str, Reply] = field(default_factory=dict)
+    _in_flight: int = 0
+    max_in_flight: int = 0
+    """The most requests the fake was answering at the same moment."""
     url: str = ""
 
     def __post_init__(self) -> None:
@@ -251,7 +293,6 @@ class FakeBigCommerce:
                     }
                 ],
                 "current_uses": current_uses,
-                "max_uses": max_uses,
                 "status": status,
                 "start_date": iso8601(start or datetime(2024, 1, 1, tzinfo=UTC)),
                 "end_date": iso8601(end) if end is not None else None,
@@ -259,14 +300,14 @@ class FakeBigCommerce:
                 "can_be_used_with_other_promotions": True,
                 "currency_code": "*",
                 "notifications": [],
-                "shipping_address": None,
-                "schedule": None,
                 "created_from": "api",
             }
+            if max_uses is not None:
+                promotion["max_uses"] = max_uses
             if redemption_type == "COUPON":
                 promotion["coupon_type"] = "SINGLE"
+                promotion["coupon_overrides_other_promotions"] = False
                 promotion["coupon_overrides_automatic_when_offering_higher_discounts"] = False
-                promotion["multiple_codes"] = {"has_multiple_codes": False}
             self.promotions.append(promotion)
             return promotion
 
@@ -355,6 +396,16 @@ class FakeBigCommerce:
             if "status_id" in changes:
                 changes.setdefault("status", ORDER_STATUSES[int(changes["status_id"])])
             order.update(changes)
+            order["date_modified"] = rfc2822(when)
+            self._version += 1
+            return order
+
+    def archive_order(self, order_id: int, when: datetime) -> dict[str, Any]:
+        """Archive an order as the control panel's "Archive" (or DELETE /v2/orders/{id}) does:
+        it leaves the order listings, and GET /v2/orders/{id} answers it with is_deleted."""
+        with self._lock:
+            order = next(o for o in self.orders if o["id"] == order_id)
+            order["is_deleted"] = True
             order["date_modified"] = rfc2822(when)
             self._version += 1
             return order
@@ -450,6 +501,14 @@ class FakeBigCommerce:
         """
         with self._lock:
             self._faults.append(_Fault(status, count, body))
+
+    def answer(self, path: str, reply: Reply | Any, *, status: int = 200) -> None:
+        """Answer every GET of `path` (relative to the store, e.g. "/v3/channels") with
+        `reply` instead of the store's data, after the token and scope checks: a JSON body
+        sent as it is whatever the query (as a mock server answering each request with the
+        reference's example does), or a `Reply` computing (status, body) from the query."""
+        with self._lock:
+            self._replies[path] = reply if callable(reply) else fixed(reply, status)
 
     def delay_next(self, seconds: float, count: int = 1) -> None:
         """Hold the next `count` answers back for `seconds` (to trip client timeouts)."""
@@ -547,6 +606,24 @@ class FakeBigCommerce:
         version = "v2" if relative.startswith("/v2/") else "v3"
         headers = {k.lower(): v for k, v in request.headers.items()}
         with self._lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            self._answer(request, split.path, relative, version, query, headers)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _answer(
+        self,
+        request: BaseHTTPRequestHandler,
+        full_path: str,
+        relative: str,
+        version: str,
+        query: dict[str, str],
+        headers: dict[str, str],
+    ) -> None:
+        with self._lock:
             now = self.clock()
             self._roll_window(now)
             if self.competing_load:
@@ -561,9 +638,9 @@ class FakeBigCommerce:
                     reply = self._fault_reply(version, fault)
                 else:
                     reply = self._route(
-                        request.command, split.path, relative, version, query, headers
+                        request.command, full_path, relative, version, query, headers
                     )
-            rate = self._rate_headers(now)
+            rate = self._rate_headers(now) if self.rate_limit_headers else {}
             self._log.append(
                 RecordedRequest(
                     request.command,
@@ -633,6 +710,15 @@ class FakeBigCommerce:
             return _error(version, 401, "Unauthorized")
         if method != "GET":
             return _error(version, 405, "The requested method is not supported.")
+        needed = next(
+            (s for p, s in ENDPOINT_SCOPES.items() if path == p or path.startswith(p + "/")), None
+        )
+        if needed is not None and not needed & self.scopes:
+            return _forbidden(path, version)
+        scripted = self._replies.get(path)
+        if scripted is not None:
+            status, body = scripted(query)
+            return _Reply(204 if body is None else status, body)
         try:
             return self._dispatch(path, query)
         except _BadParameter as exc:
@@ -788,6 +874,23 @@ def _error(version: str, status: int, message: str) -> _Reply:
     return _Reply(
         status, {"status": status, "title": message, "type": STATUS_TYPE_URL, "errors": {}}
     )
+
+
+def fixed(body: Any, status: int = 200) -> Reply:
+    """A `Reply` that answers `body` with `status` whatever the query."""
+
+    def reply(query: dict[str, str]) -> tuple[int, Any]:
+        return status, body
+
+    return reply
+
+
+def _forbidden(path: str, version: str) -> _Reply:
+    """The 403 for a token without the endpoint's scope."""
+    if path.startswith("/v3/promotions"):
+        # promotions.v3.yml, components.schemas.ErrorResponse403: status is a string there.
+        return _Reply(403, {"status": "403", "title": NO_SCOPE, "error": "Forbidden"})
+    return _error(version, 403, NO_SCOPE)
 
 
 def _int_param(query: dict[str, str], name: str) -> int:
