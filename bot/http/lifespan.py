@@ -81,6 +81,9 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             await scheduler.stop()
         if dispatcher:
             await dispatcher.stop()
+        store: StoreSync | None = state.store
+        if store is not None:
+            store.close()  # the shared client's connections and the re-fetch worker
         if client is not None and client.session is not None:
             await client.session.close()
         await webhooks.close()
