@@ -29,7 +29,7 @@ from bot.chat.ratelimit import too_fast
 from bot.observability import metrics
 from bot.runtime import Runtime
 from bot.teams import activity as parsed
-from bot.teams import people, replies
+from bot.teams import forms, people, replies
 from bot.teams import render as teams_render
 from bot.teams.cards import MAX_TEXT, Cards
 from handlers import kudos, reactions, stats
@@ -101,9 +101,11 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             return
         text = parsed.without_bot(activity)
         if isinstance(activity.value, dict) and not text.strip():
-            # Action.Submit from a client without Universal Actions.
-            card = await self.cards.act(turn_context, conv, dict(activity.value))
-            await self._reply(conv, f"{activity.id}:submit", card=card)
+            # Action.Submit from a client without Universal Actions. Its answer (findings and
+            # all) is for the person who pressed: in a shared conversation, their 1:1 chat.
+            person = await people.sender(self.runtime, turn_context, conv)
+            card = await self.cards.act(turn_context, conv, dict(activity.value), person=person)
+            await self._reply(conv, f"{activity.id}:submit", card=card, private_to=person)
             return
         routed = route(parsed.plain(text), keyword=True)
         try:
@@ -118,9 +120,9 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         activity_id = turn_context.activity.id
         policy = self.runtime.policy
         if routed.command in (Command.HELP, Command.UNKNOWN):
-            head = "I didn't catch that. " if routed.command is Command.UNKNOWN else ""
-            help_text = head + teams_render.help_text(policy)
-            await self._reply(conv, f"{activity_id}:help", text=help_text)
+            head = "I didn't catch that." if routed.command is Command.UNKNOWN else ""
+            help_card = teams_render.help_card(policy, head=head)
+            await self._reply(conv, f"{activity_id}:help", card=help_card)
             return
         giver = await people.sender(self.runtime, turn_context, conv)
         if routed.command is Command.ME:
@@ -130,8 +132,8 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             neutral = texts.me(
                 summary.received, summary.given, summary.allowance_left, summary.allowance
             )
-            answer = teams_render.markdown(neutral)
-            await self._reply(conv, f"{activity_id}:me", text=answer, private_to=giver)
+            answer = teams_render.text_card(neutral)
+            await self._reply(conv, f"{activity_id}:me", card=answer, private_to=giver)
         elif routed.command is Command.LEADERBOARD:
             board = await boards.query(self.runtime, list(routed.args), command="@Plaudit")
             shown = (
@@ -139,7 +141,9 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
                 if isinstance(board, str)
                 else texts.board(board[1], title=board[0])
             )
-            await self._reply(conv, f"{activity_id}:leaderboard", text=teams_render.markdown(shown))
+            await self._reply(
+                conv, f"{activity_id}:leaderboard", card=teams_render.text_card(shown)
+            )
         else:
             await self._kudos_command(turn_context, conv, giver, text)
 
@@ -149,7 +153,7 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         activity = turn_context.activity
         body = re.sub(r"^\s*kudos\b", "", text, count=1, flags=re.IGNORECASE)
         if not parsed.plain(body).strip():
-            form = teams_render.kudos_form(self.runtime.policy)
+            form = forms.kudos_form(self.runtime.policy)
             await self._reply(conv, f"{activity.id}:form", card=form)
             return
         if len(body) > MAX_TEXT:
@@ -316,8 +320,8 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         conv: Conversation = turn_context.turn_state[CONVERSATION]
         if conv.kind != "personal":
             return  # a channel does not need an introduction each time the app is added
-        text = "👋 Hi, I'm Plaudit.\n\n" + teams_render.help_text(self.runtime.policy)
-        await self._reply(conv, "welcome", text=text)
+        welcome = teams_render.help_card(self.runtime.policy, head="👋 Hi, I'm Plaudit.")
+        await self._reply(conv, "welcome", card=welcome)
 
 
 def _typed(data: dict[str, Any]) -> tuple[str, bool]:

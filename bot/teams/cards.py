@@ -16,7 +16,7 @@ from bot.chat import screening
 from bot.observability import metrics
 from bot.runtime import Runtime
 from bot.teams import activity as parsed
-from bot.teams import people
+from bot.teams import forms, people
 from bot.teams import render as teams_render
 from handlers import kudos, review, surveys
 from handlers.events import KudosRequested, Person
@@ -38,15 +38,21 @@ class Cards:
         self.runtime = runtime
 
     async def act(
-        self, turn_context: TurnContext, conv: Conversation, data: dict[str, Any]
+        self,
+        turn_context: TurnContext,
+        conv: Conversation,
+        data: dict[str, Any],
+        *,
+        person: Person | None = None,
     ) -> dict[str, Any]:
+        """The card that answers `data` pressed by `person` (the turn's sender by default)."""
         verb = VERBS.get(str(data.get("verb") or ""))
         if verb is None:
             log.info(
                 "unknown card verb %r in activity %s", data.get("verb"), turn_context.activity.id
             )
             return teams_render.decided_card(OUT_OF_DATE)
-        person = await people.sender(self.runtime, turn_context, conv)
+        person = person or await people.sender(self.runtime, turn_context, conv)
         return await verb(self, turn_context, conv, person, data)
 
     async def give(
@@ -58,28 +64,23 @@ class Cards:
         chosen = tuple(
             dict.fromkeys(p.strip() for p in str(data.get("recipients") or "").split(",") if p)
         )
+        typed = str(data.get("people") or "").strip()
         value = str(data.get("value") or "").strip() or None
         text = str(data.get("message") or "").strip()
         if len(text) > MAX_TEXT:
             key = f"teams:{conv.row}:{turn_context.activity.id}"
             note = await screening.screen(runtime, text, key=key, reporter=giver)
-            return teams_render.kudos_form(
+            return forms.kudos_form(
                 policy,
                 recipients=chosen,
+                typed=typed,
                 message=text[:MAX_TEXT],
                 error="Please keep it shorter." + note,
             )
-        found = await people.accounts(runtime, turn_context, list(chosen), by_aad=True)
-        recipients = tuple(
-            parsed.person(found[a], conv.tenant_id)
-            if a in found
-            else Person("teams", conv.tenant_id, a, a, exists=False)
-            for a in chosen
-        )
         event = KudosRequested(
             key=f"teams:{conv.row}:{turn_context.activity.id}",
             giver=giver,
-            recipients=recipients,
+            recipients=await self._recipients(turn_context, conv, chosen, typed),
             message=f"{text} {value}".strip() if value else text,
             values=(value,) if value else (),
             source="modal",
@@ -93,10 +94,32 @@ class Cards:
         metrics.count_kudos(result)
         runtime.poke()
         if isinstance(result, kudos.Refused):
-            return teams_render.kudos_form(
-                policy, recipients=chosen, message=text, value=value, error=result.message
+            return forms.kudos_form(
+                policy,
+                recipients=chosen,
+                typed=typed,
+                message=text,
+                value=value,
+                error=result.message,
             )
         return teams_render.answer_card(result)
+
+    async def _recipients(
+        self, turn_context: TurnContext, conv: Conversation, chosen: tuple[str, ...], typed: str
+    ) -> tuple[Person, ...]:
+        """The people picked (AAD object ids) and typed (emails or names, where a client has
+        no picker); what names no one Plaudit knows in Teams is a person who does not exist,
+        which the use case refuses by name."""
+        found = await people.accounts(self.runtime, turn_context, list(chosen), by_aad=True)
+        picked = [
+            parsed.person(found[a], conv.tenant_id)
+            if a in found
+            else Person("teams", conv.tenant_id, a, a, exists=False)
+            for a in chosen
+        ]
+        named = await people.typed(self.runtime, forms.typed_people(typed), conv.tenant_id)
+        unique = {p.user_id: p for p in [*picked, *named]}
+        return tuple(unique.values())
 
     async def edit(
         self, turn_context: TurnContext, conv: Conversation, giver: Person, data: dict[str, Any]
@@ -108,7 +131,7 @@ class Cards:
         draft = await self.runtime.run(lambda s: kudos.draft(number, giver, session=s))
         if draft is None:
             return teams_render.decided_card("That kudos is not yours to edit.")
-        return teams_render.kudos_form(
+        return forms.kudos_form(
             self.runtime.policy,
             # AAD object ids: the people picker's values.
             recipients=tuple(p.user_id for p in draft.recipients),
@@ -175,14 +198,7 @@ class Cards:
         if isinstance(outcome, review.NotAllowed):
             if again is None:
                 return teams_render.decided_card(outcome.message)
-            shown: dict[str, Any] = again["attachments"][0]["content"]
-            note = {
-                "type": "TextBlock",
-                "text": outcome.message,
-                "wrap": True,
-                "color": "Attention",
-            }
-            return {**shown, "body": [note, *shown["body"]]}
+            return teams_render.noted(again["attachments"][0]["content"], outcome.message)
         word = "approved" if approve else f"rejected: {reason}"
         return teams_render.decided_card(
             f"Review #{outcome.review_id} {word} by {giver.display_name}."
@@ -225,6 +241,7 @@ def _record_answers(
         return None, ["This survey was not sent to you, so it cannot be answered."], False
     problems: list[str] = []
     saved = 0
+    indexed = data.get(teams_render.CHOICES) == teams_render.BY_INDEX
     for q in current["questions"]:
         raw = str(data.get(f"q_{q['id']}") or "").strip()
         if not raw:
@@ -234,7 +251,9 @@ def _record_answers(
             round_id=round_id,
             question_id=str(q["id"]),
             score=parsed.number(raw) if q["type"] in ("scale", "enps") else None,
-            choices=tuple(c for c in raw.split(",") if c) if q["type"] == "choice" else (),
+            choices=forms.chosen(raw, [str(o) for o in q.get("options") or ()], by_index=indexed)
+            if q["type"] == "choice"
+            else (),
             text=raw if q["type"] == "text" else None,
         )
         outcome = surveys.answer(

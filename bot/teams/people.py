@@ -1,6 +1,7 @@
 """Who is who in Teams: 29: ids and AAD object ids resolved to accounts, from the database
-first, else from the Bot Connector's member look-up (`TeamsInfo.get_member`); the sender
-recognised as their member, carrying that member's email."""
+first, else from the Bot Connector's member look-up (`TeamsInfo.get_member`); people typed
+by email or name found among the members; the sender recognised as their member, carrying
+that member's email."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from bot.runtime import Runtime
 from bot.teams import activity as parsed
 from handlers import members
 from handlers.events import Person
+from storage import directory
+from storage import people as identities
 from storage import teams as store
 from storage.teams import Account, Conversation
 
@@ -84,3 +87,33 @@ def _in_tenant(account: Account, home: set[str]) -> Account:
     if account.tenant_id and home and account.tenant_id.lower() not in home:
         return replace(account, email=None)
     return account
+
+
+async def typed(runtime: Runtime, handles: list[str], tenant: str | None) -> list[Person]:
+    """The people typed (an email, its local part, or a display name): each the one active
+    member it names who has a Teams identity in this tenant, else a person who does not
+    exist, named as typed (nobody, several people, or someone not met in Teams here)."""
+    if not handles:
+        return []
+    return await runtime.run(lambda s: [_typed_one(s, handle, tenant) for handle in handles])
+
+
+def _typed_one(session: Session, handle: str, tenant: str | None) -> Person:
+    nobody = Person("teams", tenant, handle, handle, exists=False)
+    matches = directory.by_handle(session=session, handle=handle, limit=2)
+    aad = identities.platform_id(matches[0], "teams") if len(matches) == 1 else None
+    if aad is None:
+        return nobody
+    account = store.accounts_by_aad(session=session, aad_ids=[aad]).get(aad)
+    if account and account.tenant_id and tenant and account.tenant_id.lower() != tenant.lower():
+        return nobody  # a guest from another organisation is picked, never typed
+    member = matches[0]
+    return Person(
+        "teams",
+        tenant,
+        aad,
+        member.display_name,
+        timezone=member.timezone,
+        email=member.email,
+        is_bot=member.is_bot,
+    )

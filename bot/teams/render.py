@@ -1,8 +1,15 @@
 """What Plaudit says in Teams: Adaptive Cards and markdown, rendered from the outbox
-payloads and the neutral texts of `bot.chat.texts` (never from Slack's markup)."""
+payloads and the neutral texts of `bot.chat.texts` (never from Slack's markup). People's
+words and names are made inert (shown as typed, never turned into links, emphasis or
+mentions); only Plaudit's own spans become markup.
+
+A multi-select `Input.ChoiceSet` comes back as its chosen values joined with commas, so a
+survey option's value is its index, never its words (which may hold a comma).
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -13,70 +20,45 @@ from handlers.policy import KudosPolicy
 
 CARD = "application/vnd.microsoft.card.adaptive"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+VERSION = "1.4"
 GIVE = "kudos.give"
 EDIT = "kudos.edit"
 ASK_REVIEW = "review.ask"
 APPROVE = "review.approve"
-SURVEY_ANSWER = "survey.answer"
 REJECT = "review.reject"
+SURVEY_ANSWER = "survey.answer"
 # People's words go in TextBlocks of at most this many characters, so that a card too big for
 # Teams can go on in a further message (`bot.teams.send`) without cutting a word.
 PIECE = 4000
+# The action data of survey cards whose choice values are option indices; cards sent
+# before carry no such key and send the options' words.
+CHOICES = "choices"
+BY_INDEX = "index"
+# What turns words into markup in Teams markdown (cards and messages alike, both CommonMark):
+# emphasis, links and images, HTML and autolinks, and the backslash itself.
+_MARKUP = re.compile(r"[\\*_\[\]<>]")
+# A piece of text is never cut between a backslash and the character it escapes.
+ESCAPE = r"\\."
+# What a mention's text may not hold: it ends the `<at>` tag or reads as markup inside it.
+_NOT_IN_MENTION = re.compile(r"[\\*_\[\]<>]+")
 
 
-def spans(items: Iterable[texts.Span]) -> str:
-    """Neutral spans as Teams markdown."""
-    out: list[str] = []
-    for span in items:
-        if isinstance(span, texts.Words):
-            out.append(span.text)
-        elif isinstance(span, texts.Strong):
-            out.append(f"**{span.text}**")
-        elif isinstance(span, texts.Name):
-            out.append(span.name)
-        elif isinstance(span, texts.Link):
-            out.append(f"[{span.label}]({span.url})")
-        elif isinstance(span, texts.Icon):
-            out.append(texts.ICONS.get(span.name, ""))
-        else:
-            out.append(f"`{span.text}`")
-    return "".join(out)
+def inert(text: str) -> str:
+    """Someone's words as Teams markdown that shows them exactly as typed."""
+    return _MARKUP.sub(lambda m: "\\" + m.group(0), text)
 
 
-def _block_md(block: texts.Block) -> str:
-    if isinstance(block, texts.Para):
-        # Teams markdown needs a blank line for a line break.
-        return "\n\n".join(spans(line) for line in block.lines if line)
-    if isinstance(block, texts.Quote):
-        return f"> {block.text}"
-    if isinstance(block, texts.Pre):
-        return f"```\n{block.text}\n```"
-    return f"_{spans(block.spans)}_"
-
-
-def markdown(text: texts.Text) -> str:
-    """A neutral text as one Teams markdown message."""
-    return "\n\n".join(_block_md(block) for block in text.blocks)
-
-
-def text_blocks(text: texts.Text) -> list[dict[str, Any]]:
-    """A neutral text as Adaptive Card TextBlocks (people's words kept whole)."""
-    body: list[dict[str, Any]] = []
-    for block in text.blocks:
-        if isinstance(block, texts.Pre):
-            body += _texts(block.text, fontType="Monospace")
-        elif isinstance(block, texts.Small):
-            body.append(_text(spans(block.spans), isSubtle=True, size="Small"))
-        else:
-            body += _texts(_block_md(block))
-    return body
+def mention_text(name: str) -> str:
+    """A name as the text of an `<at>` mention: without the characters that could end the
+    tag or make markup of it (the mention's entity keeps the name whole)."""
+    return " ".join(_NOT_IN_MENTION.sub(" ", name).split()) or "someone"
 
 
 def card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     content: dict[str, Any] = {
         "$schema": SCHEMA,
         "type": "AdaptiveCard",
-        "version": "1.4",
+        "version": VERSION,
         "body": body,
     }
     if actions:
@@ -88,15 +70,17 @@ def attachment(content: dict[str, Any]) -> dict[str, Any]:
     return {"contentType": CARD, "content": content}
 
 
-def _text(text: str, **extra: Any) -> dict[str, Any]:
-    return {"type": "TextBlock", "text": text, "wrap": True, **extra}
+def text(markdown: str, **extra: Any) -> dict[str, Any]:
+    """A TextBlock of Teams markdown (people's words in it already made inert)."""
+    return {"type": "TextBlock", "text": markdown, "wrap": True, **extra}
 
 
-def _texts(text: str, **extra: Any) -> list[dict[str, Any]]:
-    return [_text(piece, **extra) for piece in texts.pieces(text, PIECE)]
+def texts_of(markdown: str, **extra: Any) -> list[dict[str, Any]]:
+    """Long markdown as TextBlocks of at most `PIECE` characters, never cut in an escape."""
+    return [text(piece, **extra) for piece in texts.pieces(markdown, PIECE, whole=ESCAPE)]
 
 
-def _execute(title: str, verb: str, data: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+def execute(title: str, verb: str, data: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
     """An Action.Execute (Universal Actions); clients without it fall back to Action.Submit."""
     payload = {"verb": verb, **data}
     return {
@@ -109,12 +93,67 @@ def _execute(title: str, verb: str, data: Mapping[str, Any], **extra: Any) -> di
     }
 
 
+def spans(items: Iterable[texts.Span]) -> str:
+    """Neutral spans as Teams markdown: words and names inert, Plaudit's own emphasis, links
+    and code as markup."""
+    out: list[str] = []
+    for span in items:
+        if isinstance(span, texts.Words):
+            out.append(inert(span.text))
+        elif isinstance(span, texts.Strong):
+            out.append(f"**{inert(span.text)}**")
+        elif isinstance(span, texts.Name):
+            out.append(inert(span.name))
+        elif isinstance(span, texts.Link):
+            out.append(f"[{inert(span.label)}]({span.url})")
+        elif isinstance(span, texts.Icon):
+            out.append(texts.ICONS.get(span.name, ""))
+        else:
+            out.append(f"`{span.text}`")
+    return "".join(out)
+
+
+def _block_md(block: texts.Block) -> str:
+    if isinstance(block, texts.Para):
+        # Teams markdown needs a blank line for a line break.
+        return "\n\n".join(spans(line) for line in block.lines if line)
+    if isinstance(block, texts.Quote):
+        return f"> {inert(block.text)}"
+    if isinstance(block, texts.Pre):
+        return f"```\n{block.text}\n```"
+    return f"_{spans(block.spans)}_"
+
+
+def markdown(neutral: texts.Text) -> str:
+    """A neutral text as one Teams markdown message."""
+    return "\n\n".join(_block_md(block) for block in neutral.blocks)
+
+
+def text_blocks(neutral: texts.Text) -> list[dict[str, Any]]:
+    """A neutral text as Adaptive Card TextBlocks (people's words kept whole)."""
+    body: list[dict[str, Any]] = []
+    for block in neutral.blocks:
+        if isinstance(block, texts.Pre):
+            # A card has no preformatted text: the words are made inert instead.
+            body += texts_of(inert(block.text), fontType="Monospace")
+        elif isinstance(block, texts.Small):
+            body.append(text(spans(block.spans), isSubtle=True, size="Small"))
+        else:
+            body += texts_of(_block_md(block))
+    return body
+
+
+def text_card(neutral: texts.Text) -> dict[str, Any]:
+    """A neutral text as a card of its own (an answer of the Teams adapter)."""
+    return card(text_blocks(neutral))
+
+
 def _mention(person: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None]:
     name = str(person.get("name") or "someone")
     aad = person.get("teams_id")
     if not aad:
-        return f"**{name}**", None
-    tag = f"<at>{name}</at>"
+        return f"**{inert(name)}**", None
+    tag = f"<at>{mention_text(name)}</at>"
     return tag, {"type": "mention", "text": tag, "mentioned": {"id": aad, "name": name}}
 
 
@@ -132,37 +171,41 @@ def kudos_public(data: Mapping[str, Any]) -> dict[str, Any]:
         head = f"👏 {giver} recognised {who} with a reaction"
     else:
         head = f"🎉 {giver} recognised {who}"
-    body = [_text(head, weight="Bolder", size="Medium")]
+    body = [text(head, weight="Bolder", size="Medium")]
     if data.get("message"):
-        body += _texts(str(data["message"]))
+        body += texts_of(inert(str(data["message"])))
     if data.get("values"):
-        body.append(_text(" ".join(str(v) for v in data["values"]), isSubtle=True))
-    body.append(_text("React to this card to second it.", isSubtle=True, size="Small"))
+        body.append(text(_values(data["values"]), isSubtle=True))
+    body.append(text("React to this card to second it.", isSubtle=True, size="Small"))
     content = card(body)
     if entities:
         content["msteams"] = {"entities": entities}
     return {"attachments": [attachment(content)]}
 
 
+def _values(values: Iterable[Any]) -> str:
+    return inert(" ".join(str(v) for v in values))
+
+
 def kudos_received(data: Mapping[str, Any]) -> dict[str, Any]:
-    giver = str(data["giver"].get("name") or "A colleague")
+    giver = inert(str(data["giver"].get("name") or "A colleague"))
     if data.get("source") == "reaction":
-        text = f"👍 {giver} seconded a kudos for you with a {data.get('emoji') or 'like'}."
-        return {"text": text}
-    body = [_text(f"🎉 {giver} gave you kudos", weight="Bolder")]
+        emoji = inert(str(data.get("emoji") or "like"))
+        return {"text": f"👍 {giver} seconded a kudos for you with a {emoji}."}
+    body = [text(f"🎉 {giver} gave you kudos", weight="Bolder")]
     if data.get("message"):
-        body += _texts(str(data["message"]))
+        body += texts_of(inert(str(data["message"])))
     if data.get("values"):
-        body.append(_text(" ".join(str(v) for v in data["values"]), isSubtle=True))
+        body.append(text(_values(data["values"]), isSubtle=True))
     return {"attachments": [attachment(card(body))]}
 
 
 def review_request(data: Mapping[str, Any]) -> dict[str, Any]:
     review_id = data["review_id"]
     body = [
-        _text(f"⏳ Held for compliance review #{review_id}", weight="Bolder"),
-        *_texts(str(data.get("text") or "")),
-        _text(spans(texts.rules(data.get("rules") or [])), isSubtle=True),
+        text(f"⏳ Held for compliance review #{review_id}", weight="Bolder"),
+        *texts_of(inert(str(data.get("text") or ""))),
+        text(spans(texts.rules(data.get("rules") or [])), isSubtle=True),
         {
             "type": "Input.Text",
             "id": "reason",
@@ -172,78 +215,40 @@ def review_request(data: Mapping[str, Any]) -> dict[str, Any]:
         },
     ]
     actions = [
-        _execute("Approve", APPROVE, {"review_id": review_id}, style="positive"),
-        _execute("Reject", REJECT, {"review_id": review_id}, style="destructive"),
+        execute("Approve", APPROVE, {"review_id": review_id}, style="positive"),
+        execute("Reject", REJECT, {"review_id": review_id}, style="destructive"),
     ]
     return {"attachments": [attachment(card(body, actions))]}
 
 
-def decided_card(text: str) -> dict[str, Any]:
-    return card([_text(text)])
+def decided_card(words: str) -> dict[str, Any]:
+    """A card of plain words (which may hold people's names and words)."""
+    return card([text(inert(words))])
+
+
+def noted(shown: dict[str, Any], note: str) -> dict[str, Any]:
+    """`shown` again with a note in front of it (why what was pressed changed nothing)."""
+    return {**shown, "body": [text(inert(note), color="Attention"), *shown["body"]]}
 
 
 def answer_card(result: KudosResult) -> dict[str, Any]:
     """The giver's answer, as a card: recorded, refused, or stopped with what to do next."""
-    body = [_text(markdown(texts.kudos_answer(result)))]
+    body = [text(markdown(texts.kudos_answer(result)))]
     if texts.can_edit(result):
         assert isinstance(result, Stopped)
         ref = {"recognition_id": result.recognition_id}
         return card(
             body,
             [
-                _execute("Edit and resend", EDIT, ref, style="positive"),
-                _execute("Ask for review", ASK_REVIEW, ref),
+                execute("Edit and resend", EDIT, ref, style="positive"),
+                execute("Ask for review", ASK_REVIEW, ref),
             ],
         )
     return card(body)
 
 
-def kudos_form(
-    policy: KudosPolicy,
-    *,
-    recipients: tuple[str, ...] = (),
-    message: str = "",
-    value: str | None = None,
-    error: str | None = None,
-) -> dict[str, Any]:
-    """The kudos form: a people picker, the company values, and the message."""
-    body: list[dict[str, Any]] = [_text("Give kudos", weight="Bolder", size="Medium")]
-    if error:
-        body.append(_text(f"💡 {error}", color="Attention"))
-    body += [
-        {
-            "type": "Input.ChoiceSet",
-            "id": "recipients",
-            "label": "Who",
-            "isMultiSelect": True,
-            "isRequired": True,
-            "errorMessage": "Choose at least one colleague",
-            "choices": [],
-            "choices.data": {"type": "Data.Query", "dataset": "graph.microsoft.com/users"},
-            "value": ",".join(recipients),
-        },
-        {
-            "type": "Input.ChoiceSet",
-            "id": "value",
-            "label": "Company value",
-            "isRequired": policy.require_value,
-            "choices": [{"title": v, "value": v} for v in policy.values],
-            **({"value": value} if value else {}),
-        },
-        {
-            "type": "Input.Text",
-            "id": "message",
-            "label": "What did they do?",
-            "isMultiline": True,
-            "isRequired": True,
-            "maxLength": 1000,
-            "value": message,
-        },
-    ]
-    return card(body, [_execute("Send kudos", GIVE, {}, style="positive")])
-
-
-def help_text(policy: KudosPolicy) -> str:
+def help_card(policy: KudosPolicy, *, head: str = "") -> dict[str, Any]:
+    """What Plaudit does in Teams and how to ask (`head`, plain words, goes first)."""
     reactions = ", ".join(policy.teams_reactions) or "none"
     commands = texts.Commands(
         kudos="@Plaudit kudos",
@@ -256,8 +261,11 @@ def help_text(policy: KudosPolicy) -> str:
             ),
         ),
     )
-    text = texts.help_text(commands, policy.values, policy.daily_allowance, policy.max_recipients)
-    return markdown(text)
+    neutral = texts.help_text(
+        commands, policy.values, policy.daily_allowance, policy.max_recipients
+    )
+    body = text_blocks(neutral)
+    return card([text(inert(head)), *body] if head else body)
 
 
 def survey_card(
@@ -268,12 +276,12 @@ def survey_card(
     answers: Mapping[str, Any] = data.get("answers") or {}
     title = str(data["title"])
     head = f"Reminder: {title}" if data.get("reminder") else title
-    body: list[dict[str, Any]] = [_text(head, weight="Bolder", size="Medium")]
+    body: list[dict[str, Any]] = [text(head, weight="Bolder", size="Medium")]
     if data.get("intro"):
-        body.append(_text(str(data["intro"])))
+        body.append(text(str(data["intro"])))
     if data.get("anonymous"):
         body.append(
-            _text(
+            text(
                 "🔒 Anonymous: your name is never stored with your answers, and results are "
                 "only shown for groups large enough that no one can be singled out.",
                 isSubtle=True,
@@ -281,27 +289,27 @@ def survey_card(
             )
         )
     if note:
-        body.append(_text(note, color="Attention"))
+        body.append(text(inert(note), color="Attention"))
     for index, q in enumerate(data["questions"], start=1):
         given = answers.get(str(q["id"]))
         label = f"{index}. {q['text']}"
         if closed:
             shown = ", ".join(given) if isinstance(given, list) else given
-            body.append(_text(f"**{label}**\n\nYour answer: {shown if shown else '-'}"))
+            body.append(text(f"**{label}**\n\nYour answer: {inert(str(shown or '-'))}"))
         else:
             body.append(_question_input(q, label, given))
     if closed:
         return card(body)
     closes = str(data.get("closes_at") or "")[:16].replace("T", " ")
     body.append(
-        _text(
+        text(
             f"Open until {closes} UTC; you can change your answers until then.",
             isSubtle=True,
             size="Small",
         )
     )
-    action = _execute("Submit", SURVEY_ANSWER, {"round_id": data["round_id"]}, style="positive")
-    return card(body, [action])
+    round_data = {"round_id": data["round_id"], CHOICES: BY_INDEX}
+    return card(body, [execute("Submit", SURVEY_ANSWER, round_data, style="positive")])
 
 
 def _question_input(q: Mapping[str, Any], label: str, given: Any) -> dict[str, Any]:
@@ -316,14 +324,15 @@ def _question_input(q: Mapping[str, Any], label: str, given: Any) -> dict[str, A
         if isinstance(given, int):
             field["value"] = str(given)
     elif q["type"] == "choice":
+        options = [str(o) for o in q["options"]]
         field |= {
             "type": "Input.ChoiceSet",
             "isMultiSelect": bool(q.get("multi")),
             "style": "expanded",
-            "choices": [{"title": o, "value": o} for o in q["options"]],
+            "choices": [{"title": o, "value": str(i)} for i, o in enumerate(options)],
         }
         if isinstance(given, list) and given:
-            field["value"] = ",".join(given)
+            field["value"] = ",".join(str(options.index(g)) for g in given if g in options)
     else:
         field |= {"type": "Input.Text", "isMultiline": True, "maxLength": 2000}
         if isinstance(given, str):

@@ -268,7 +268,8 @@ def _parts(item: dict[str, Any], room: int) -> list[dict[str, Any]]:
     if item.get("type") != "TextBlock" or _size(item) <= room:
         return [item]
     left = room - _size({**item, "text": ""})
-    return [{**item, "text": p} for p in texts.pieces(str(item["text"]), left, _char_size)]
+    pieces = texts.pieces(str(item["text"]), left, _char_size, whole=teams_render.ESCAPE)
+    return [{**item, "text": p} for p in pieces]
 
 
 def as_text(content: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -278,7 +279,9 @@ def as_text(content: Mapping[str, Any]) -> list[dict[str, Any]]:
     for attachment in content.get("attachments") or []:
         words += _words(attachment.get("content") or {})
     text = re.sub(r"<at>(.*?)</at>", r"**\1**", "\n\n".join(words)) or "…"
-    return [{"text": piece} for piece in texts.pieces(text, BUDGET - 512, _char_size)]
+    return [
+        {"text": p} for p in texts.pieces(text, BUDGET - 512, _char_size, whole=teams_render.ESCAPE)
+    ]
 
 
 def _words(card: Mapping[str, Any]) -> list[str]:

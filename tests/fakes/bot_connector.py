@@ -13,7 +13,8 @@ Adele Vance    29:1adele   a1b2c3d4-0000-4000-8000-00000000000c     adelev@conto
 
 Tenant `TENANT_ID`; the bot is `BOT_ID` ("28:" + `BOT_APP_ID`) named "Plaudit". `add_people()`
 registers the three people; `PEOPLE`, `TEAM_ID`, `KUDOS_CHANNEL_ID`, `GROUP_CHAT_ID` and
-`personal_conversation_id(...)` give the remaining ids the fixtures use.
+`personal_conversation_id(...)` give the remaining ids the fixtures use. `submitted()` fills
+in a card as a Teams client sends it back (a multi-select's values joined with commas).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -779,6 +780,50 @@ class FakeConnector:
                 "access_token": token,
             },
         )
+
+
+# -- the client's side of a card --------------------------------------------------------------
+
+
+def _card_inputs(items: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+    for item in items:
+        if str(item.get("type") or "").startswith("Input.") and item.get("id"):
+            yield item
+        yield from _card_inputs(item.get("items") or [])
+        for column in item.get("columns") or []:
+            yield from _card_inputs(column.get("items") or [])
+
+
+def submitted(
+    card: Mapping[str, Any], filled: Mapping[str, str | list[str]] | None = None
+) -> dict[str, str]:
+    """A card's inputs as a Teams client sends them with an action's data: every input by
+    its id, as shown unless `filled` says otherwise (text typed, or the choices picked by
+    their titles; a people picker's by AAD object id). A choice set sends the values of the
+    choices picked, joined with commas when it is multi-select, whatever those values hold."""
+    filled = filled or {}
+    sent: dict[str, str] = {}
+    for item in _card_inputs(card.get("body") or []):
+        ident = str(item["id"])
+        if ident not in filled:
+            sent[ident] = str(item.get("value") or "")
+            continue
+        wanted = filled[ident]
+        if item.get("type") != "Input.ChoiceSet":
+            assert isinstance(wanted, str), f"{ident} takes text, not {wanted!r}"
+            sent[ident] = wanted
+            continue
+        picked = [wanted] if isinstance(wanted, str) else list(wanted)
+        assert item.get("isMultiSelect") or len(picked) <= 1, f"{ident} takes one choice"
+        if item.get("choices.data"):  # the people picker: the people it found
+            values = picked
+        else:
+            by_title = {str(c["title"]): str(c["value"]) for c in item.get("choices") or []}
+            missing = [p for p in picked if p not in by_title]
+            assert not missing, f"{ident} offers no {missing}: {sorted(by_title)}"
+            values = [by_title[p] for p in picked]
+        sent[ident] = ",".join(values)
+    return sent
 
 
 def _is_connector_call(call: Call) -> bool:

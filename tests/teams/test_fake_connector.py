@@ -18,6 +18,7 @@ from tests.fakes.bot_connector import (
     FakeConnector,
     personal_conversation_id,
     spec_check,
+    submitted,
 )
 
 
@@ -135,3 +136,50 @@ def test_spec_check(fake: FakeConnector) -> None:
     problems = spec_check(good)
     assert problems is not None and len(problems) == 1
     assert problems[0].endswith("'text_format' is not a property of Activity")
+
+
+def test_a_filled_card_comes_back_as_teams_sends_it() -> None:
+    """A multi-select sends its chosen values joined with commas (values that hold a comma
+    included: Teams does not quote them); a choice the card does not offer cannot be made."""
+    card = {
+        "type": "AdaptiveCard",
+        "body": [
+            {
+                "type": "Container",
+                "items": [
+                    {
+                        "type": "Input.ChoiceSet",
+                        "id": "many",
+                        "isMultiSelect": True,
+                        "choices": [
+                            {"title": "Meetings", "value": "Meetings, travel"},
+                            {"title": "Tools", "value": "Tools"},
+                        ],
+                    }
+                ],
+            },
+            {"type": "Input.ChoiceSet", "id": "one", "choices": [{"title": "A", "value": "a"}]},
+            {
+                "type": "Input.ChoiceSet",
+                "id": "who",
+                "isMultiSelect": True,
+                "choices": [],
+                "choices.data": {"type": "Data.Query", "dataset": "graph.microsoft.com/users"},
+            },
+            {"type": "Input.Text", "id": "note", "value": "as shown"},
+        ],
+    }
+    assert submitted(card) == {"many": "", "one": "", "who": "", "note": "as shown"}
+    filled = submitted(
+        card, {"many": ["Tools", "Meetings"], "one": "A", "who": [MEGAN.aad_id, ADELE.aad_id]}
+    )
+    assert filled == {
+        "many": "Tools,Meetings, travel",
+        "one": "a",
+        "who": f"{MEGAN.aad_id},{ADELE.aad_id}",
+        "note": "as shown",
+    }
+    with pytest.raises(AssertionError, match="offers no"):
+        submitted(card, {"many": ["Travel"]})
+    with pytest.raises(AssertionError, match="takes one choice"):
+        submitted(card, {"one": ["A", "A"]})

@@ -1,0 +1,103 @@
+"""The kudos form, and what comes back from Teams' cards: the people a client with no
+people picker typed, and the options a survey's choice input sent.
+
+The people picker (`choices.data`, Teams desktop and web only) is backed by a text input for
+emails and names, which every client shows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from bot.teams.render import GIVE, card, execute, inert, text
+from handlers.policy import KudosPolicy
+
+PEOPLE_PICKER = {"type": "Data.Query", "dataset": "graph.microsoft.com/users"}
+# Typed people: separated by commas, semicolons or new lines, or each starting with an @.
+_TYPED = re.compile(r"[,;\n]+|\s+(?=@)")
+
+
+def kudos_form(
+    policy: KudosPolicy,
+    *,
+    recipients: tuple[str, ...] = (),
+    typed: str = "",
+    message: str = "",
+    value: str | None = None,
+    error: str | None = None,
+) -> dict[str, Any]:
+    """The kudos form: a people picker and, for clients without one, their emails or names
+    typed; the company values; the message."""
+    body: list[dict[str, Any]] = [text("Give kudos", weight="Bolder", size="Medium")]
+    if error:
+        body.append(text(f"💡 {inert(error)}", color="Attention"))
+    body += [
+        {
+            "type": "Input.ChoiceSet",
+            "id": "recipients",
+            "label": "Who",
+            "isMultiSelect": True,
+            "choices": [],
+            "choices.data": dict(PEOPLE_PICKER),
+            "value": ",".join(recipients),
+        },
+        {
+            "type": "Input.Text",
+            "id": "people",
+            "label": "Who, by email or name (where the picker above does not show)",
+            "placeholder": "alex@example.com, @Megan Bowen",
+            "maxLength": 1000,
+            "value": typed,
+        },
+        {
+            "type": "Input.ChoiceSet",
+            "id": "value",
+            "label": "Company value",
+            "isRequired": policy.require_value,
+            "choices": [{"title": v, "value": v} for v in policy.values],
+            **({"value": value} if value else {}),
+        },
+        {
+            "type": "Input.Text",
+            "id": "message",
+            "label": "What did they do?",
+            "isMultiline": True,
+            "isRequired": True,
+            "maxLength": 1000,
+            "value": message,
+        },
+    ]
+    return card(body, [execute("Send kudos", GIVE, {}, style="positive")])
+
+
+def typed_people(raw: str) -> list[str]:
+    """The people typed into the form's text input: emails or names, an @ in front or not."""
+    found = (part.strip().lstrip("@").strip() for part in _TYPED.split(raw or ""))
+    return list(dict.fromkeys(part for part in found if part))
+
+
+def chosen(raw: str, options: Sequence[str], *, by_index: bool) -> tuple[str, ...]:
+    """The options a choice input sent, in order: indices from the cards that send them,
+    else the options' own words (cards sent before), joined with commas as Teams joins them,
+    so an option holding a comma is still found whole. What matches no option is kept as
+    sent, for the survey to refuse."""
+    parts = raw.split(",")
+    if by_index and all(p.strip().isdigit() and int(p) < len(options) for p in parts if p.strip()):
+        return tuple(dict.fromkeys(options[int(p)] for p in parts if p.strip()))
+    found: list[str] = []
+    start = 0
+    while start < len(parts):
+        end = next(
+            (e for e in range(len(parts), start, -1) if ",".join(parts[start:e]) in options),
+            None,
+        )
+        if end is None:
+            if parts[start].strip():
+                found.append(parts[start].strip())
+            start += 1
+        else:
+            found.append(",".join(parts[start:end]))
+            start = end
+    return tuple(dict.fromkeys(found))
