@@ -1,16 +1,33 @@
 """The outbox's claims and outcomes: leasing due rows per channel, recording what became of
-each, and the counts health and metrics report."""
+each, and the counts health and metrics report.
+
+A row of kind `update` redraws a message already sent (`message_ref`) in place: a newer
+redraw of the same message replaces one still waiting, and once it is done the row is
+deleted, as nothing is owed any more."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, String, bindparam, cast, exists, func, literal, or_, update
+from sqlalchemy import (
+    Connection,
+    String,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    update,
+)
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from storage.models import Outbox, PvCase
+from storage.queries import Message
 
 _table = Outbox.__table__  # type: ignore[attr-defined]
 _JOB_COLUMNS = (
@@ -25,6 +42,7 @@ _JOB_COLUMNS = (
     _table.c.attempts,
     _table.c.key,
     _table.c.claimed_until,
+    _table.c.message_ref,
 )
 _MARK_DELIVERED = (
     update(_table)
@@ -55,6 +73,7 @@ class Job:
     # Claimed before and never finished: the last owner died, perhaps after sending. A
     # sender that can ask the platform whether the message exists should ask first.
     uncertain: bool = False
+    ref: str | None = None  # kind `update`: the message it redraws
 
 
 def claim(
@@ -132,13 +151,46 @@ def _channel_jobs(
         due = row.next_attempt_at <= now
         if not due or (row.claimed_until is not None and row.claimed_until >= now):
             break  # keep the order: nothing after a row that has to wait
-        taken.append(Job(*row[:9], key=row.key, uncertain=row.claimed_until is not None))
+        uncertain = row.claimed_until is not None
+        ref = row.message_ref if row.kind == "update" else None
+        taken.append(Job(*row[:9], key=row.key, uncertain=uncertain, ref=ref))
     return taken
+
+
+def queue_update(session: Session, message: Message, *, ref: str, now: datetime) -> None:
+    """Queue a redraw of message `ref` in `message.channel`, in place of any earlier redraw of
+    it still waiting (one being sent is left to finish: this one comes after it)."""
+    conn = session.connection()
+    conn.execute(
+        delete(_table).where(
+            _table.c.platform == message.platform,
+            _table.c.channel == message.channel,
+            _table.c.kind == "update",
+            _table.c.message_ref == ref,
+            _table.c.status == "pending",
+            or_(_table.c.claimed_until.is_(None), _table.c.claimed_until < now),
+        )
+    )
+    values = {**vars(message), "kind": "update", "message_ref": ref}
+    conn.execute(
+        insert(_table).values(
+            **values, status="pending", attempts=0, next_attempt_at=now, created_at=now
+        )
+    )
 
 
 def mark_delivered(session: Session, delivered: list[dict[str, object]]) -> None:
     """Record deliveries in one statement: each item has `row_id`, `ref` and `at`."""
     session.connection().execute(_MARK_DELIVERED, delivered)
+    _forget_updates(session, [item["row_id"] for item in delivered])
+
+
+def _forget_updates(session: Session, row_ids: list[object]) -> None:
+    """Redraws that are done are deleted: nothing is owed, and a survey's redraw would
+    otherwise keep, after an anonymous round closes, who took part in it."""
+    session.connection().execute(
+        delete(_table).where(_table.c.id.in_(row_ids), _table.c.kind == "update")
+    )
 
 
 def mark_failed(
@@ -149,20 +201,24 @@ def mark_failed(
     counts: bool,
     max_attempts: int,
     retry_at: datetime,
+    uncertain: bool = False,
 ) -> Outbox:
     """Record a failed attempt (`counts`: one of the row's attempts): the row is dead once
-    it has had `max_attempts`, else due again at `retry_at`. Returns the row."""
+    it has had `max_attempts`, else due again at `retry_at`. Returns the row.
+
+    `uncertain`: the row may have been sent by an owner that died, and it is not known yet;
+    it stays so (its lease ends when it is due), and its sender will ask again."""
     row = session.get(Outbox, row_id)
     assert row is not None
     if counts:
         row.attempts += 1
     row.last_error = error[:500]
-    row.claimed_until = None
+    row.claimed_until = retry_at if uncertain else None
     if row.attempts >= max_attempts:
         row.status = "dead"
     else:
         row.next_attempt_at = retry_at
-    session.add(row)
+    _keep_or_forget(session, row)
     return row
 
 
@@ -180,7 +236,16 @@ def mark_dead(session: Session, *, row_id: int, error: str) -> None:
     assert row is not None
     row.status, row.last_error, row.claimed_until = "dead", error[:500], None
     row.attempts += 1
-    session.add(row)
+    _keep_or_forget(session, row)
+
+
+def _keep_or_forget(session: Session, row: Outbox) -> None:
+    """Keep a row's new state, but not a redraw that gave up (see `_forget_updates`); the
+    log has said why."""
+    if row.status == "dead" and row.kind == "update":
+        session.delete(row)
+    else:
+        session.add(row)
 
 
 def pending_count(session: Session) -> int:

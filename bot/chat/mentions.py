@@ -12,6 +12,8 @@ _LEADING = re.compile(
     r"^(?:\s*(?:<@[^>]+>|<#[^>]+>|<!subteam\^[^>]+>)[\s,]*(?:and\s+|&amp;\s+)?)+", re.IGNORECASE
 )
 _SPECIAL = {"here", "channel", "everyone"}
+_ESCAPE = re.compile(r"&(amp|lt|gt);")
+_ESCAPES = {"amp": "&", "lt": "<", "gt": ">"}
 
 
 @dataclass(frozen=True)
@@ -27,27 +29,20 @@ def parse(text: str, known_values: tuple[str, ...] = ()) -> ParsedKudos:
     known = {v.lower() for v in known_values}
     user_ids: list[str] = []
     groups: list[str] = []
+    linked: set[str] = set()  # channels Slack linked that spell no value: words, not values
     leading = _LEADING.match(text)
     lead_end = leading.end() if leading else 0
 
     def plain(match: re.Match[str]) -> str:
-        sigil, ident, label, url, url_label = match.groups()
-        if url is not None:
-            return url_label or url
-        if sigil == "@":
-            if ident not in user_ids:
-                user_ids.append(ident)
-            return f"@{label or ident}"
-        if sigil == "#":
-            name = f"#{label or ident}"
-            return name
-        # "!": special mentions and user groups
-        if ident.startswith("subteam^"):
+        sigil, ident, label = match.group(1), match.group(2), match.group(3)
+        shown = _typed(match)
+        if sigil == "@" and ident not in user_ids:
+            user_ids.append(ident)
+        elif sigil == "#" and shown.lower() not in known:
+            linked.add(shown.lower())
+        elif sigil == "!" and ident.startswith("subteam^"):
             groups.append(label or "@" + ident.split("^", 1)[1])
-            return label or "@group"
-        if ident in _SPECIAL:
-            return f"<!{ident}>"  # kept literally; escaped when posted, so it pings no one
-        return label or ident
+        return shown
 
     # Channels named among the leading recipients are "not people" unless they spell a
     # value (Slack turns "#site-activation" into a channel link when such a channel exists).
@@ -62,12 +57,33 @@ def parse(text: str, known_values: tuple[str, ...] = ()) -> ParsedKudos:
     message = " ".join([*lead_values, _TOKEN.sub(plain, text[lead_end:]).strip()]).strip()
     values: list[str] = []
     for found in _VALUE.findall(message):
-        if found.lower() not in {v.lower() for v in values}:
+        if found.lower() not in {v.lower() for v in values} | linked:
             values.append(found.lower() if found.lower() in known else found)
     return ParsedKudos(tuple(user_ids), tuple(groups), unescape(message), tuple(values))
 
 
+def as_typed(text: str) -> str:
+    """The whole text as the person typed it, mentions, channels and links by their names
+    (for what reads the words rather than the recipients: command words, a length, the
+    drug-safety screen of a refused text)."""
+    return unescape(_TOKEN.sub(_typed, text))
+
+
+def _typed(match: re.Match[str]) -> str:
+    sigil, ident, label, url, url_label = match.groups()
+    if url is not None:
+        return str(url_label or url)
+    if sigil in "@#":
+        return f"{sigil}{label or ident}"
+    if ident.startswith("subteam^"):
+        return str(label or "@group")
+    if ident in _SPECIAL:
+        return f"<!{ident}>"  # kept literally; escaped when posted, so it pings no one
+    return str(label or ident)
+
+
 def unescape(text: str) -> str:
     """The words as typed: Slack escapes `&`, `<` and `>` in the text it sends (and Teams
-    text is put in the same form), so each renderer can escape them exactly once."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    text is put in the same form), so each renderer can escape them exactly once. One pass,
+    so a typed `&lt;` (sent as `&amp;lt;`) stays `&lt;`."""
+    return _ESCAPE.sub(lambda m: _ESCAPES[m.group(1)], text)

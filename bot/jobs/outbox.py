@@ -8,19 +8,22 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from sqlmodel import Session
 
 from bot.observability import metrics
 from bot.runtime import Runtime
-from handlers.messages import DRUG_SAFETY, BadMessage
+from handlers import surveys
+from handlers.events import Person
+from handlers.messages import DRUG_SAFETY, BadMessage, Template
 from storage import outbox as store
 from storage import pv_cases
 from storage.outbox import Job, pending_count, undelivered_safety_count
 
 __all__ = [
+    "Deferred",
     "Dispatcher",
     "Job",
     "Permanent",
@@ -40,6 +43,11 @@ class RateLimited(Exception):
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"rate limited for {retry_after}s")
         self.retry_after = retry_after
+
+
+class Deferred(RateLimited):
+    """One method's limit is spent (not the workspace's): this row, and those after it in its
+    channel, wait `retry_after` seconds; the workspace's other sends go on."""
 
 
 class Transient(Exception):
@@ -84,15 +92,10 @@ class Dispatcher:
         # Sends are spaced a little wider than the limit: a send that leaves a few ms late
         # would otherwise put one too many into some one-second window and cost a pause.
         self._cruise = workspace_rate * 0.95
-        self.max_attempts = max_attempts
-        self.batch = batch
-        self.max_channels = max_channels
-        self.per_channel = per_channel
-        self.lease = lease
-        self.idle_poll = idle_poll
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
-        self.flush_interval = flush_interval
+        self.max_attempts, self.batch, self.lease = max_attempts, batch, lease
+        self.max_channels, self.per_channel = max_channels, per_channel
+        self.idle_poll, self.flush_interval = idle_poll, flush_interval
+        self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
         self._last_sent: dict[tuple[str | None, str], float] = {}
         self._next_slot: dict[str | None, float] = {}
         # Per workspace: sends a second now (below workspace_rate after a 429) and the end
@@ -121,16 +124,13 @@ class Dispatcher:
         return self._task is not None and not self._task.done()
 
     def start(self) -> None:
-        self.runtime.listeners.append(self._threadsafe_wake())
-        self._task = asyncio.get_running_loop().create_task(self._loop(), name="outbox")
-
-    def _threadsafe_wake(self) -> Callable[[], None]:
         loop = asyncio.get_running_loop()
 
-        def wake() -> None:
+        def wake() -> None:  # called on the DB threads, once a use case has committed
             loop.call_soon_threadsafe(self._wake.set)
 
-        return wake
+        self.runtime.listeners.append(wake)
+        self._task = loop.create_task(self._loop(), name="outbox")
 
     async def stop(self) -> None:
         """Finish what is in flight, then stop; unclaimed rows wait for the next start."""
@@ -244,55 +244,74 @@ class Dispatcher:
                 self._rate[workspace] = min(self._cruise, rate + 0.001)
 
     async def _deliver_channel(self, key: tuple[str | None, str], jobs: list[Job]) -> None:
-        loop = asyncio.get_running_loop()
         for index, job in enumerate(jobs):
+            if job.kind == "update" and any(
+                later.kind == "update" and later.ref == job.ref for later in jobs[index + 1 :]
+            ):
+                # A later redraw of the same message is in hand: this one would be undone.
+                self._delivered.append({"row_id": job.id, "ref": job.ref, "at": self._now()})
+                self._record(None)
+                continue
             stamp = await self._pace(key, job.workspace)
             if stamp is None:
                 # Hand the rest back now rather than holding shutdown for the pacing.
                 for later in jobs[index:]:
                     self._record(partial(self._release, job=later))
                 return
-            try:
-                try:
-                    ref = await self.senders[job.platform](await self._opened(job))
-                finally:
-                    stamp[0] = loop.time()
-            except RateLimited as limited:
-                metrics.count_delivery(job.platform, "rate_limited")
-                self._throttled(job.workspace, limited.retry_after)
+            limited = await self._deliver(job, stamp)
+            if limited is not None:
                 # Everything still queued for this channel waits too.
+                wait, why = limited.retry_after, str(limited)
                 for later in jobs[index:]:
                     self._record(
-                        partial(
-                            self._retry,
-                            job=later,
-                            delay=limited.retry_after,
-                            error=str(limited),
-                            counts=False,
-                        )
+                        partial(self._retry, job=later, delay=wait, error=why, counts=False)
                     )
                 return
-            except (Permanent, BadMessage) as exc:
-                metrics.count_delivery(job.platform, "dead")
-                log.error("outbox row %s is undeliverable: %s", job.id, exc)
-                self._record(partial(self._dead, job=job, error=str(exc)))
-            except Exception as exc:
-                last = job.attempts + 1 >= self.max_attempts
-                metrics.count_delivery(job.platform, "dead" if last else "retry")
-                delay = self._backoff(job.attempts + 1)
-                log.warning("outbox row %s failed (%s); retrying in %.0fs", job.id, exc, delay)
-                self._record(
-                    partial(self._retry, job=job, delay=delay, error=repr(exc), counts=True)
-                )
-            else:
-                log.debug("outbox row %s (%s) delivered on %s", job.id, job.template, job.platform)
-                metrics.count_delivery(job.platform, "delivered")
-                self._sent(job.workspace)
-                self._delivered.append(
-                    {"row_id": job.id, "ref": ref, "at": self.runtime.clock.now()}
-                )
-                self._record(None)
-            self._last_sent[key] = loop.time()
+            self._last_sent[key] = asyncio.get_running_loop().time()
+
+    async def _deliver(self, job: Job, stamp: list[float]) -> RateLimited | None:
+        """Send one job and record what became of it; the refusal when it has to wait."""
+        try:
+            try:
+                ref = await self.senders[job.platform](await self._current(job))
+            finally:
+                stamp[0] = asyncio.get_running_loop().time()
+        except RateLimited as limited:
+            metrics.count_delivery(job.platform, "rate_limited")
+            if not isinstance(limited, Deferred):
+                self._throttled(job.workspace, limited.retry_after)
+            return limited
+        except (Permanent, BadMessage) as exc:
+            metrics.count_delivery(job.platform, "dead")
+            log.error("outbox row %s is undeliverable: %s", job.id, exc)
+            self._record(partial(self._dead, job=job, error=str(exc)))
+        except Exception as exc:
+            last = job.attempts + 1 >= self.max_attempts
+            metrics.count_delivery(job.platform, "dead" if last else "retry")
+            delay = self._backoff(job.attempts + 1)
+            log.warning("outbox row %s failed (%s); retrying in %.0fs", job.id, exc, delay)
+            self._record(partial(self._retry, job=job, delay=delay, error=repr(exc), counts=True))
+        else:
+            log.debug("outbox row %s (%s) delivered on %s", job.id, job.template, job.platform)
+            metrics.count_delivery(job.platform, "delivered")
+            self._sent(job.workspace)
+            self._delivered.append({"row_id": job.id, "ref": ref, "at": self._now()})
+            self._record(None)
+        return None
+
+    def _now(self) -> datetime:
+        return self.runtime.clock.now()
+
+    async def _current(self, job: Job) -> Job:
+        """The job as it goes now: a survey message is redrawn with its person's answers as
+        they stand (an anonymous round's answers are never written beside a person's id)."""
+        if job.kind != "update" or job.template != Template.SURVEY_INVITE:
+            return await self._opened(job)
+        secret = self.runtime.survey_secret
+        data = await self.runtime.run_alongside(partial(_survey_as_now, job=job, secret=secret))
+        if data is None:
+            raise Permanent("no such survey invitation any more")
+        return replace(job, data=data)
 
     async def _opened(self, job: Job) -> Job:
         """A drug-safety notification with its case's text, opened from the sealed case
@@ -301,10 +320,8 @@ class Dispatcher:
         case_id = job.data.get("case_id")
         if job.template not in DRUG_SAFETY or "text" in job.data or not isinstance(case_id, int):
             return job
-        vault = self.runtime.policy.pv_vault
-        text = await self.runtime.run_alongside(
-            partial(pv_cases.text_for, case_id=case_id, vault=vault)
-        )
+        opened = partial(pv_cases.text_for, case_id=case_id, vault=self.runtime.policy.pv_vault)
+        text = await self.runtime.run_alongside(opened)
         return replace(job, data={**job.data, "text": text})
 
     def _record(self, outcome: Callable[[Session], None] | None) -> None:
@@ -323,7 +340,6 @@ class Dispatcher:
         while self._outcomes or self._delivered:
             outcomes, self._outcomes = self._outcomes, []
             delivered, self._delivered = self._delivered, []
-
             try:
                 await self.runtime.run_alongside(
                     partial(_write, delivered=delivered, outcomes=outcomes)
@@ -345,18 +361,13 @@ class Dispatcher:
             counts=counts,
             max_attempts=self.max_attempts,
             retry_at=self.runtime.clock.now() + timedelta(seconds=delay),
+            uncertain=job.uncertain and not counts,  # made to wait, not tried
         )
         if row.status == "dead":
             # A drug-safety notification that cannot be delivered needs a person, now.
             level = logging.CRITICAL if job.template in DRUG_SAFETY else logging.ERROR
-            log.log(
-                level,
-                "outbox row %s (%s) is dead after %s attempts: %s",
-                job.id,
-                job.template,
-                row.attempts,
-                error,
-            )
+            what = f"outbox row {job.id} ({job.template}) is dead after {row.attempts} attempts"
+            log.log(level, "%s: %s", what, error)
 
     def _release(self, session: Session, *, job: Job) -> None:
         store.release(session, row_id=job.id)
@@ -365,6 +376,15 @@ class Dispatcher:
         store.mark_dead(session, row_id=job.id, error=error)
         if job.template in DRUG_SAFETY:
             log.critical("drug-safety notification %s cannot be delivered: %s", job.id, error)
+
+
+def _survey_as_now(session: Session, *, job: Job, secret: bytes | None) -> dict[str, object] | None:
+    """A survey message's data with the answers its person has given so far."""
+    round_id, user = job.data.get("round_id"), job.user or ""
+    if not isinstance(round_id, int):
+        return None
+    person = Person(job.platform, job.workspace, user, user)
+    return surveys.invite_for(session, round_id, person, secret=secret)
 
 
 def _write(

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import re
-from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
-from slack_bolt.logger import get_bolt_logger
-from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -20,14 +16,16 @@ from sqlmodel import Session
 
 from bot.chat import boards, screening
 from bot.chat.commands import Command, route
-from bot.chat.mentions import parse
+from bot.chat.mentions import as_typed, parse
 from bot.chat.ratelimit import too_fast
 from bot.observability import metrics
 from bot.runtime import Runtime
 from bot.slack import blocks as slack_render
+from bot.slack import deadline
 from bot.slack import review as slack_review
 from bot.slack import survey as slack_survey
-from bot.slack.clients import SlackClients
+from bot.slack.channels import SlackChannels, not_here, noted
+from bot.slack.clients import SlackClients, same_token_as_environment
 from bot.slack.install import Installations
 from bot.slack.people import SlackPeople
 from handlers import kudos, reactions, stats, workspaces
@@ -73,7 +71,7 @@ def build(
                 logger=log,
             ),
         }
-    with _same_token_as_environment(client):
+    with same_token_as_environment(client):
         app = AsyncApp(
             client=client,
             signing_secret=signing_secret,
@@ -90,25 +88,6 @@ def build(
     slack_review.register(app, runtime, people)
     slack_survey.register(app, runtime)
     return app
-
-
-@contextlib.contextmanager
-def _same_token_as_environment(client: AsyncWebClient) -> Iterator[None]:
-    """Bolt reads SLACK_BOT_TOKEN from the environment (no option stops it) and warns it "will
-    be unused" beside our client (needed for its base URL, timeout and retries); when the
-    client holds that very token the warning says nothing and is left out, others are kept."""
-    unused = warning_client_prioritized_and_token_skipped()
-    same = client.token is not None and client.token == os.environ.get("SLACK_BOT_TOKEN")
-
-    def keep(record: logging.LogRecord) -> bool:
-        return not (same and record.getMessage() == unused)
-
-    bolt = get_bolt_logger(AsyncApp)
-    bolt.addFilter(keep)
-    try:
-        yield
-    finally:
-        bolt.removeFilter(keep)
 
 
 async def _command_event(
@@ -155,22 +134,32 @@ async def _screened(
 def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated: bool) -> None:
     policy = runtime.policy
     poke = runtime.poke
+    where = SlackChannels(people.clients)
 
     @app.command("/kudos")
     async def on_kudos(
         ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
+        # Slack waits 3 s for the answer; a slower one goes to response_url instead.
+        work = partial(kudos_command, command=command, client=client, context=context)
+        url = command.get("response_url")
+        await deadline.answer(ack, work, response_url=url, sorry=SORRY, session=client.session)
+
+    async def kudos_command(
+        ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         text = str(command.get("text") or "").strip()
+        typed = as_typed(text)  # Slack's escapes undone, mentions as names: what was typed
         team = str(command.get("team_id") or context.team_id or "")
         user = str(command.get("user_id") or "")
         channel = command.get("channel_id")
         wait = runtime.limiter.wait("slack", team, user)
         if wait:
-            note = await _screened(runtime, people, text, _command_key(command, team), team, user)
+            note = await _screened(runtime, people, typed, _command_key(command, team), team, user)
             await ack(response_type="ephemeral", text=too_fast(wait) + note)
             return
         try:
-            routed = route(text, keyword=False)
+            routed = route(typed, keyword=False)
             if routed.command is Command.HELP:
                 await ack(**slack_render.help_answer(policy))
                 return
@@ -191,19 +180,20 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
                     trigger_id=command["trigger_id"], view=slack_render.modal(policy, channel)
                 )
                 return
-            if len(text) > MAX_TEXT:
+            if len(typed) > MAX_TEXT:
                 key = _command_key(command, team)
-                note = await _screened(runtime, people, text, key, team, user)
+                note = await _screened(runtime, people, typed, key, team, user)
                 await ack(
                     response_type="ephemeral",
-                    text=f"That kudos is too long ({len(text)} characters); "
+                    text=f"That kudos is too long ({len(typed)} characters); "
                     f"please keep it under {MAX_TEXT}.{note}",
                 )
                 return
-            event = await _command_event(people, policy, command, team, giver, text)
+            asked = await _command_event(people, policy, command, team, giver, text)
+            event = await where.for_kudos(asked, policy)  # posted only where Slack takes it
             result = await runtime.run(lambda s: _give(s, runtime, event))
             metrics.count_kudos(result)
-            await ack(**slack_render.answer(result))
+            await ack(**noted(slack_render.answer(result), result, asked, event))
             poke()
         except SlackApiError as exc:
             log.warning("Slack API error during /kudos: %s", exc.response.get("error"))
@@ -234,6 +224,7 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
                 source="modal",
                 channel_id=channel,
             )
+            event = await where.for_kudos(event, policy)  # posted only where Slack takes it
         except SlackApiError:
             await ack(response_action="errors", errors={"message": SORRY})
             return
@@ -247,13 +238,13 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
         def work(session: Session) -> kudos.KudosResult:
             result = _give(session, runtime, event)
             if not isinstance(result, kudos.Refused | kudos.Duplicate):
-                answer = slack_render.answer(result)["text"]
+                answer = slack_render.answer_words(result)  # the notice escapes it once
                 kudos.notify(
                     session,
                     key=f"{event.key}:answer",
                     person=giver,
-                    channel_id=channel or giver.user_id,
-                    text=answer,
+                    channel_id=event.channel_id or giver.user_id,
+                    text=f"{answer}\n{not_here(result, channel, event.channel_id)}".rstrip(),
                 )
             return result
 

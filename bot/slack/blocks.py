@@ -3,39 +3,31 @@ kudos and review forms."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Mapping
 from typing import Any
 
 from bot.chat import texts
+from bot.slack.markup import CONTEXT_LIMIT, TEXT_LIMIT, cut, shorten, spans, split, units
+from bot.slack.markup import escape as escape  # survey.py's too
+from bot.slack.markup import mrkdwn as mrkdwn  # render.py's too
+from bot.slack.markup import who as _who
 from handlers.kudos import KudosResult, Stopped
 from handlers.policy import KudosPolicy
 from handlers.stats import Summary
 
+log = logging.getLogger("plaudit.slack")
 MODAL_CALLBACK = "kudos_modal"
 REJECT_MODAL = "review_reject_modal"
 ASK_REVIEW = "kudos_ask_review"
 EDIT_KUDOS = "kudos_edit"
 REVIEW_APPROVE = "review_approve"
 REVIEW_REJECT = "review_reject"
-# What Slack refuses beyond (`invalid_blocks`, `msg_too_long`): a section's text, a context
-# element's, a message's blocks, a message's `text`; a notification's text is kept short.
-SECTION_LIMIT, CONTEXT_LIMIT, MAX_BLOCKS, TEXT_LIMIT, SUMMARY_LIMIT = 3000, 2000, 50, 40_000, 3000
+# A message's blocks (`invalid_blocks` beyond), a menu's options, an option's text and value.
+MAX_BLOCKS, MAX_OPTIONS, OPTION_TEXT, OPTION_VALUE = 50, 100, 75, 150
 # The words all of a message's blocks may carry: Slack does not say (`msg_blocks_too_long` has
 # been seen from about 11,000 characters), so a post keeps well below.
 BLOCKS_TEXT_LIMIT = 10_000
-FENCE = "```"
-# Never cut inside an escape (`&amp;`), a mention or link (`<@U…>`, `<url|label>`) or a fence.
-_WHOLE = r"&[#\w]+;|<[^<>\n]*>|```"
-
-
-def escape(text: str) -> str:
-    """Make user text inert: no pings, no links, no markup injected through `<...>`."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _who(person: Mapping[str, Any]) -> str:
-    slack_id = person.get("slack_id")
-    return f"<@{slack_id}>" if slack_id else escape(str(person.get("name", "someone")))
 
 
 def _names(people: list[Mapping[str, Any]]) -> str:
@@ -43,28 +35,19 @@ def _names(people: list[Mapping[str, Any]]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
+def _mrkdwn(text: str) -> dict[str, Any]:
+    """A mrkdwn text object. `verbatim`: Slack adds no links of its own to the words (a bare
+    URL, a channel name, an `@here` typed in a form), so people's words stay inert, while the
+    mentions and links Plaudit writes as `<...>` still work."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    return {"type": "section", "text": _mrkdwn(text)}
 
 
 def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
-
-
-def split(text: str, limit: int = SECTION_LIMIT) -> list[str]:
-    """mrkdwn in pieces of at most `limit` characters, cut at a line break or a space, never
-    inside an escape, a mention, a link or a fence mark; a code block cut in two is closed and
-    opened again, and a quote goes on quoted."""
-    if len(text) <= limit:
-        return [text]
-    again = "> " if text.startswith("> ") else ""
-    out: list[str] = []
-    fenced = False
-    for piece in texts.pieces(text, limit - 2 * len(FENCE), whole=_WHOLE):
-        head = FENCE if fenced else again if out else ""
-        fenced ^= piece.count(FENCE) % 2 == 1
-        out.append(head + piece + (FENCE if fenced else ""))
-    return out
+    return {"type": "context", "elements": [_mrkdwn(text)]}
 
 
 def split_section(text: str) -> list[dict[str, Any]]:
@@ -86,14 +69,7 @@ def _shown(block: Mapping[str, Any]) -> list[str]:
 
 def size(block: Mapping[str, Any]) -> int:
     """The characters a block shows, as Slack counts them against a message's words."""
-    return sum(len(t) for t in _shown(block))
-
-
-def shorten(text: str) -> str:
-    """A notification's text (Slack shows it alone, in the notification) kept short."""
-    if len(text) <= SUMMARY_LIMIT:
-        return text
-    return split(text, SUMMARY_LIMIT - 1)[0].rstrip() + "…"
+    return sum(units(t) for t in _shown(block))
 
 
 def capped(blocks: list[dict[str, Any]], words: int | None = None) -> list[dict[str, Any]]:
@@ -137,36 +113,6 @@ def as_text(content: Mapping[str, Any]) -> list[str]:
     shown = [t for b in content.get("blocks") or [] for t in _shown(b)]
     words = "\n\n".join(shown) if shown else str(content.get("text") or "")
     return [piece for piece in split(words, TEXT_LIMIT) if piece.strip()] or [words or "…"]
-
-
-def spans(items: Iterable[texts.Span]) -> str:
-    """Neutral spans as mrkdwn: people's words escaped once, names as mentions."""
-    out: list[str] = []
-    for span in items:
-        if isinstance(span, texts.Words):
-            out.append(escape(span.text))
-        elif isinstance(span, texts.Strong):
-            out.append(f"*{escape(span.text)}*")
-        elif isinstance(span, texts.Name):
-            mention = _who(span.person)
-            out.append(mention + escape(span.also) if mention.startswith("<@") else mention)
-        elif isinstance(span, texts.Link):
-            out.append(f"<{span.url}|{escape(span.label)}>")
-        elif isinstance(span, texts.Icon):
-            out.append(f":{span.name}:")
-        else:
-            out.append(f"`{escape(span.text)}`")
-    return "".join(out)
-
-
-def mrkdwn(block: texts.Block) -> str:
-    if isinstance(block, texts.Para):
-        return "\n".join(spans(line) for line in block.lines)
-    if isinstance(block, texts.Quote):
-        return f"> {escape(block.text)}"
-    if isinstance(block, texts.Pre):
-        return f"```{escape(block.text)}```"
-    return spans(block.spans)
 
 
 def sections(text: texts.Text) -> list[dict[str, Any]]:
@@ -288,6 +234,11 @@ def answer(result: KudosResult) -> dict[str, Any]:
     return _answer(texts.kudos_answer(result), edit, _button("Ask for review", ASK_REVIEW, ref))
 
 
+def answer_words(result: KudosResult) -> str:
+    """The giver's answer as plain words, for a notice (which escapes them, once)."""
+    return texts.kudos_answer(result).plain()
+
+
 def help_answer(policy: KudosPolicy) -> dict[str, Any]:
     commands = texts.Commands(
         kudos="/kudos",
@@ -347,7 +298,7 @@ def modal(
                 "multiline": True,
                 "min_length": max(policy.min_message_length, 1),
                 "max_length": 2000,
-                **({"initial_value": text[:2000]} if text else {}),
+                **({"initial_value": cut(text, 2000, mark="")} if text else {}),
             },
         }
     )
@@ -363,9 +314,13 @@ def modal(
 
 
 def _value_input(policy: KudosPolicy, value: str | None) -> dict[str, Any]:
-    """The company values as a menu (Slack shows at most 100 options)."""
+    """The company values as a menu (Slack shows at most 100 options, and refuses an option
+    whose value is over 150 characters: such a value is left out, and said so in the log)."""
+    fit = [v for v in policy.values if units(v) <= OPTION_VALUE][:MAX_OPTIONS]
+    if len(fit) < len(policy.values):
+        log.warning("the kudos form offers %d of %d values", len(fit), len(policy.values))
     options = [
-        {"text": {"type": "plain_text", "text": v[:75]}, "value": v} for v in policy.values[:100]
+        {"text": {"type": "plain_text", "text": cut(v, OPTION_TEXT)}, "value": v} for v in fit
     ]
     chosen = next((o for o in options if o["value"] == value), None)
     return {

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import time
+from collections.abc import Iterator
 
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger import get_bolt_logger
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.install import Installations
@@ -71,3 +78,22 @@ class SlackClients:
 
     def forget(self, team_id: str) -> None:
         self._cache.pop(team_id, None)
+
+
+@contextlib.contextmanager
+def same_token_as_environment(client: AsyncWebClient) -> Iterator[None]:
+    """Bolt reads SLACK_BOT_TOKEN from the environment (no option stops it) and warns it "will
+    be unused" beside our client (needed for its base URL, timeout and retries); when the
+    client holds that very token the warning says nothing and is left out, others are kept."""
+    unused = warning_client_prioritized_and_token_skipped()
+    same = client.token is not None and client.token == os.environ.get("SLACK_BOT_TOKEN")
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not (same and record.getMessage() == unused)
+
+    bolt = get_bolt_logger(AsyncApp)
+    bolt.addFilter(keep)
+    try:
+        yield
+    finally:
+        bolt.removeFilter(keep)

@@ -10,9 +10,10 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.jobs.outbox import Job, Permanent, RateLimited, Transient
+from bot.jobs.outbox import Deferred, Job, Permanent, RateLimited, Transient
 from bot.slack import blocks
 from bot.slack.clients import NotInstalled, SlackClients
+from bot.slack.limits import LIMITED_HISTORY_PAGE, Budget, SlackLimits
 from bot.slack.render import Upload, render
 
 # Errors that no retry will fix; anything else unexpected is retried with backoff.
@@ -33,6 +34,8 @@ _PERMANENT = {
     "token_revoked",
     "not_authed",
     "missing_scope",
+    "message_not_found",
+    "cant_update_message",
 }
 _TOKEN_GONE = {"invalid_auth", "token_revoked", "account_inactive", "not_authed"}
 # Slack refused the message's form, not its place: the same words go once more as plain text.
@@ -45,13 +48,23 @@ log = logging.getLogger("plaudit.outbox")
 class SlackSender:
     """Delivers a job with the bot token of the job's workspace. `org_channels` are the
     channels named in plaudit.yaml (reviews, drug safety, boards, survey results): with
-    several workspaces installed they live in the home workspace, and go with its token."""
+    several workspaces installed they live in the home workspace, and go with its token.
+
+    `limits`: the budgets of chat.update and conversations.history per workspace; a row
+    whose method has none left waits (`Deferred`) while the workspace's posts go on."""
 
     def __init__(
-        self, clients: SlackClients | AsyncWebClient, *, org_channels: frozenset[str] = frozenset()
+        self,
+        clients: SlackClients | AsyncWebClient,
+        *,
+        org_channels: frozenset[str] = frozenset(),
+        limits: SlackLimits | None = None,
     ) -> None:
         self.clients = clients if isinstance(clients, SlackClients) else SlackClients(clients)
         self.org_channels = org_channels
+        # Installed into several workspaces, Plaudit is a distributed app: outside the
+        # Marketplace, conversations.history is in the limited mode there.
+        self.limits = limits or SlackLimits(limited=True if self.clients.multi_workspace else None)
 
     async def __call__(self, job: Job) -> str | None:
         team = job.workspace
@@ -78,6 +91,8 @@ class SlackSender:
         content = render(job.template, job.data)
         if isinstance(content, Upload):
             return await self._upload(client, job, content)
+        if job.kind == "update":
+            return await self._update(client, job, content)
         try:
             if job.uncertain and job.kind == "dm":
                 found = await self._already_posted(client, job)
@@ -127,22 +142,49 @@ class SlackSender:
             first = first or ts
         return first
 
+    async def _update(self, client: AsyncWebClient, job: Job, content: dict[str, Any]) -> str:
+        """Redraw message `job.ref` in place, within chat.update's budget (Tier 3)."""
+        ref = job.ref or ""
+        _spend(self.limits.update, job.workspace)
+        try:
+            await client.chat_update(channel=job.channel, ts=ref, **content)
+        except SlackApiError as exc:
+            raise _waited(exc, self.limits.update, job.workspace) or _mapped(exc) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise Transient(f"{type(exc).__name__}: {exc}") from exc
+        return ref
+
     async def _already_posted(self, client: AsyncWebClient, job: Job) -> str | None:
         """The ts of this job's DM if an earlier owner sent it before dying; Slack has no
-        idempotency key, so the outbox key travels in the message's metadata."""
+        idempotency key, so the outbox key travels in the message's metadata.
+
+        Where conversations.history is in the limited mode (one call a minute, 15 messages)
+        the look-up waits its turn rather than send blind: a DM sent twice is worse than one
+        sent a minute late, and the message, if sent, went out within the lease, so it is
+        among the newest 15."""
+        budget, page = self.limits.history_budget(job.workspace)
+        _spend(budget, job.workspace)
         try:
             opened = await client.conversations_open(users=job.channel)
             history = await client.conversations_history(
-                channel=str(opened["channel"]["id"]), limit=100, include_all_metadata=True
+                channel=str(opened["channel"]["id"]), limit=page, include_all_metadata=True
             )
         except SlackApiError as exc:
+            if exc.response.status_code == 429:
+                if str(exc.response.api_url).endswith("conversations.history"):
+                    self.limits.learn_limited(job.workspace)
+                    budget, _ = self.limits.history_budget(job.workspace)
+                raise _waited(exc, budget, job.workspace) or _mapped(exc) from exc
             log.warning(
                 "could not check for an earlier copy of row %s: %s",
                 job.id,
                 exc.response.get("error"),
             )
             return None
-        for message in history.get("messages") or []:
+        found = history.get("messages") or []
+        if page > LIMITED_HISTORY_PAGE >= len(found) and history.get("has_more"):
+            self.limits.learn_limited(job.workspace)  # Slack cut the page short
+        for message in found:
             metadata = message.get("metadata") or {}
             payload = metadata.get("event_payload") or {}
             if metadata.get("event_type") == METADATA_EVENT and payload.get("key") == job.key:
@@ -183,11 +225,32 @@ class SlackSender:
             raise Transient(f"{type(exc).__name__}: {exc}") from exc
 
 
+def _spend(budget: Budget, team: str | None) -> None:
+    """Count a call of a limited method, or make the row wait for one (`Deferred`)."""
+    wait = budget.take(team)
+    if wait > 0:
+        raise Deferred(wait)
+
+
+def _waited(exc: SlackApiError, budget: Budget, team: str | None) -> Deferred | None:
+    """A 429 on a limited method: that method waits as long as Slack said, and the row is
+    tried again then (never dropped); the workspace's other calls go on."""
+    if exc.response.status_code != 429:
+        return None
+    retry = _retry_after(exc)
+    budget.pause(team, retry)
+    return Deferred(retry)
+
+
+def _retry_after(exc: SlackApiError) -> float:
+    headers = exc.response.headers
+    return float(headers.get("Retry-After") or headers.get("retry-after") or 30)
+
+
 def _mapped(exc: SlackApiError) -> Exception:
     status = exc.response.status_code
     if status == 429:
-        retry = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
-        return RateLimited(float(retry or 30))
+        return RateLimited(_retry_after(exc))
     if status >= 500:
         return Transient(f"Slack answered HTTP {status}")
     error = str(exc.response.get("error") or f"HTTP {status}")

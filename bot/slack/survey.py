@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from functools import partial
@@ -26,16 +27,14 @@ from bot.slack.blocks import (
 )
 from handlers import surveys
 from handlers.events import Person
+from handlers.messages import Template, message
+from storage import outbox
 
 log = logging.getLogger("plaudit.slack")
 ANSWER = re.compile(r"^survey:")
 WRITE = re.compile(r"^survey-text:")
 TEXT_MODAL = "survey_text"
 SORRY = "Something went wrong on our side and your answer was not recorded; please try again."
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
 def _context(text: str) -> dict[str, Any]:
@@ -215,18 +214,16 @@ def text_modal(meta: dict[str, Any], question: str, current: str | None) -> dict
 
 
 def register(app: AsyncApp, runtime: Runtime) -> None:
-    """Listeners for survey buttons, menus and the free-text form."""
+    """Listeners for survey buttons, menus and the free-text form.
+
+    The message is redrawn through the outbox, paced within chat.update's Tier 3 and
+    retried after a 429; a click made while an earlier redraw still waits replaces it."""
 
     async def record(
-        event: surveys.SurveyAnswered,
+        event: surveys.SurveyAnswered, channel: str | None, ts: str | None
     ) -> surveys.Answered | surveys.AnswerRefused:
-        result = await runtime.run(
-            partial(
-                _answer_in,
-                event,
-                runtime=runtime,
-            )
-        )
+        where = (channel, ts) if channel and ts else None
+        result = await runtime.run(partial(_answer_in, event, runtime=runtime, where=where))
         runtime.poke()
         return result
 
@@ -234,25 +231,16 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         client: AsyncWebClient,
         person: Person,
         channel: str | None,
-        ts: str | None,
         result: surveys.Answered | surveys.AnswerRefused,
     ) -> None:
+        """Say what the redrawn message cannot: a refusal, or a note on the answer."""
+        said = result.message if isinstance(result, surveys.AnswerRefused) else result.note
+        if not (said and channel):
+            return
         try:
-            if isinstance(result, surveys.AnswerRefused):
-                if channel:
-                    await client.chat_postEphemeral(
-                        channel=channel, user=person.user_id, text=result.message
-                    )
-                return
-            if channel and ts:
-                await client.chat_update(channel=channel, ts=ts, **invite(result.invite))
-            if result.note and channel:
-                await client.chat_postEphemeral(
-                    channel=channel, user=person.user_id, text=result.note
-                )
+            await client.chat_postEphemeral(channel=channel, user=person.user_id, text=said)
         except SlackApiError as exc:
-            # The answer is recorded; only the refresh of the message failed.
-            log.warning("could not refresh a survey message: %s", exc.response.get("error"))
+            log.warning("could not answer a survey click: %s", exc.response.get("error"))
 
     @app.action(ANSWER)
     async def on_answer(
@@ -263,14 +251,14 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         channel, ts = _where(body)
         event = _event(person, action)
         if event is None:
-            await show(client, person, channel, ts, surveys.AnswerRefused("invalid", SORRY))
+            await show(client, person, channel, surveys.AnswerRefused("invalid", SORRY))
             return
         try:
-            result = await record(event)
+            result = await record(event, channel, ts)
         except Exception:
             log.exception("recording a survey answer failed")
             result = surveys.AnswerRefused("error", SORRY)
-        await show(client, person, channel, ts, result)
+        await show(client, person, channel, result)
 
     @app.action(WRITE)
     async def on_write(
@@ -318,7 +306,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         text = str(values.get("answer", {}).get("text", {}).get("value") or "")
         event = surveys.SurveyAnswered(person, round_id, qid, text=text)
         try:
-            result = await record(event)
+            result = await record(event, meta.get("c"), meta.get("t"))
         except Exception:
             log.exception("recording a survey answer failed")
             await ack(response_action="errors", errors={"answer": SORRY})
@@ -327,20 +315,44 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await ack(response_action="errors", errors={"answer": result.message[:150]})
             return
         await ack()
-        await show(client, person, meta.get("c"), meta.get("t"), result)
+        await show(client, person, meta.get("c"), result)
 
 
 def _answer_in(
-    event: surveys.SurveyAnswered, session: Session, *, runtime: Runtime
+    event: surveys.SurveyAnswered,
+    session: Session,
+    *,
+    runtime: Runtime,
+    where: tuple[str, str] | None,
 ) -> surveys.Answered | surveys.AnswerRefused:
-    return surveys.answer(
+    """Record the answer and, in the same transaction, queue the redraw of the message
+    `where` (channel, ts) it was given in."""
+    now = runtime.clock.now()
+    result = surveys.answer(
         event,
         session=session,
-        now=runtime.clock.now(),
+        now=now,
         rules=runtime.rules,
         policy=runtime.policy,
         secret=runtime.survey_secret,
     )
+    if isinstance(result, surveys.Answered) and where is not None:
+        channel, ts = where
+        # The row carries no answers (an anonymous round's are never written beside a
+        # person's id): the dispatcher reads them when it sends.
+        data = {k: v for k, v in result.invite.items() if k != "answers"}
+        redraw = message(
+            Template.SURVEY_INVITE,
+            data,
+            key=f"survey:redraw:{channel}:{ts}:{uuid.uuid4().hex}",
+            platform="slack",
+            workspace=event.person.workspace,
+            channel=channel,
+            kind="update",
+            user=event.person.user_id,
+        )
+        outbox.queue_update(session, redraw, ref=ts, now=now)
+    return result
 
 
 def _question_of(

@@ -1,11 +1,15 @@
 """A fake Slack Web API on loopback: Slack's wire format, recorded calls, injected failures,
-and Slack's refusal of messages and views beyond its limits (`refusal`)."""
+Slack's refusal of messages and views beyond its limits (`refusal`), its per-method rate
+limits (chat.update's Tier 3; conversations.history's one a minute for apps in the limited
+mode), the conversations the bot is in, and commands' `response_url`s."""
 
 from __future__ import annotations
 
 import base64
 import itertools
 import json
+import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -16,13 +20,17 @@ from urllib.parse import parse_qs, urlparse
 
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
 
 from tests.fakes import loopback
 
 # Slack's limits: blocks in a message and in a view, a message's `text`, a context element's
-# text, a button's or an option's text, an option's value.
+# text, a button's or an option's text, an option's value; a section's text, a section field's,
+# a header's; a text input's most characters. Lengths are counted in UTF-16 code units (an
+# emoji outside the Basic Multilingual Plane counts twice), never less than Slack counts.
 MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, MAX_TEXT = 50, 100, 40_000
 MAX_CONTEXT_TEXT, MAX_LABEL, MAX_OPTION_VALUE = 2000, 75, 150
+MAX_SECTION_TEXT, MAX_FIELD_TEXT, MAX_HEADER_TEXT, MAX_INPUT_LENGTH = 3000, 2000, 150, 3000
 # The words all of a message's blocks may carry. Slack documents no number; it answers
 # `msg_blocks_too_long` from about 11,000 characters (reported between 11,341 and 13,297).
 MAX_BLOCKS_TEXT = 11_000
@@ -34,7 +42,7 @@ def refusal(method: str, args: dict[str, Any]) -> dict[str, Any] | None:
     """Slack's answer (HTTP 200, `ok: false`) to a message or view it refuses for its size or
     form, as Slack words it; None when Slack takes it."""
     if method in _MESSAGES:
-        if len(str(args.get("text") or "")) > MAX_TEXT:
+        if _units(str(args.get("text") or "")) > MAX_TEXT:
             return {"ok": False, "error": "msg_too_long"}
         blocks = _decoded(args.get("blocks"))
         problems = block_problems(blocks, most=MAX_MESSAGE_BLOCKS, where="/blocks")
@@ -45,12 +53,13 @@ def refusal(method: str, args: dict[str, Any]) -> dict[str, Any] | None:
                 "errors": [p.removeprefix("[ERROR] ") for p in problems],
                 "response_metadata": {"messages": problems},
             }
-        if sum(len(t) for b in blocks or [] for t in _words(b)) > MAX_BLOCKS_TEXT:
+        if sum(_units(t) for b in blocks or [] for t in _words(b)) > MAX_BLOCKS_TEXT:
             return {"ok": False, "error": "msg_blocks_too_long"}
     if method in _VIEWS:
         view = _decoded(args.get("view")) or {}
         blocks = view.get("blocks") if isinstance(view, dict) else None
         problems = block_problems(blocks, most=MAX_VIEW_BLOCKS, where="/view/blocks")
+        problems = problems or view_problems(view)
         if problems:
             # A view's blocks are one of its arguments: Slack calls them invalid arguments.
             return {
@@ -86,41 +95,74 @@ def _block_problems(raw: Any) -> list[str]:
         block = Block.parse(raw)
         if block is None:
             return [f"unsupported block type {raw.get('type')!r}"]
-        block.validate_json()
+        block.to_dict()  # validates the block and, through it, every element it holds
     except SlackObjectFormationError as exc:
         return [str(exc)]
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         return [f"invalid block: {exc!r}"]
-    problems: list[str] = []
-    kind = raw.get("type")
-    if kind == "section" and "text" in raw and not str((raw["text"] or {}).get("text") or ""):
-        problems.append("must be more than 0 characters (text)")
-    if kind == "context":
-        for element in raw.get("elements") or []:
-            text = element.get("text") if isinstance(element, dict) else None
-            if isinstance(text, str) and not 0 < len(text) <= MAX_CONTEXT_TEXT:
-                problems.append(f"context text must be 1 to {MAX_CONTEXT_TEXT} characters")
+    problems = _text_problems(raw)
     for element in _interactive(raw):
         problems += _element_problems(element)
     return problems
 
 
+def _text_problems(raw: dict[str, Any]) -> list[str]:
+    """The lengths of a block's texts: a section's, its fields', a header's, a context's."""
+    kind, shown, problems = raw.get("type"), raw.get("text"), []
+    text = str(shown.get("text") or "") if isinstance(shown, dict) else ""
+    most = {"section": MAX_SECTION_TEXT, "header": MAX_HEADER_TEXT}.get(str(kind))
+    if most is not None and "text" in raw and not 0 < _units(text) <= most:
+        problems.append(f"text must be 1 to {most} characters")
+    for field_ in raw.get("fields") or [] if kind == "section" else []:
+        if not 0 < _units(str((field_ or {}).get("text") or "")) <= MAX_FIELD_TEXT:
+            problems.append(f"fields text must be 1 to {MAX_FIELD_TEXT} characters")
+    for element in raw.get("elements") or [] if kind == "context" else []:
+        text = element.get("text") if isinstance(element, dict) else None
+        if isinstance(text, str) and not 0 < _units(text) <= MAX_CONTEXT_TEXT:
+            problems.append(f"context text must be 1 to {MAX_CONTEXT_TEXT} characters")
+    return problems
+
+
+def view_problems(view: Any) -> list[str]:
+    """What Slack says of a view it refuses beyond its blocks: slack_sdk's own View model
+    (a title or button of at most 24 characters, private_metadata of 3,000, a callback_id
+    of 255)."""
+    if not isinstance(view, dict):
+        return ["[ERROR] must be an object [json-pointer:/view]"]
+    try:
+        View(**view).to_dict()
+    except SlackObjectFormationError as exc:
+        return [f"[ERROR] {exc} [json-pointer:/view]"]
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        return [f"[ERROR] invalid view: {exc!r} [json-pointer:/view]"]
+    return []
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
 def _interactive(block: dict[str, Any]) -> list[dict[str, Any]]:
-    """A block's buttons and menus: an actions block's elements, a section's accessory."""
+    """A block's buttons, menus and inputs: an actions block's elements, a section's
+    accessory, an input block's element."""
     found = (
         [e for e in block.get("elements") or [] if isinstance(e, dict)]
         if block.get("type") == "actions"
         else []
     )
-    accessory = block.get("accessory")
-    return found + ([accessory] if isinstance(accessory, dict) else [])
+    accessory, element = block.get("accessory"), block.get("element")  # an input's element
+    return found + [e for e in (accessory, element) if isinstance(e, dict)]
 
 
 def _element_problems(element: dict[str, Any]) -> list[str]:
     problems = []
     label = element.get("text")
-    if isinstance(label, dict) and len(str(label.get("text") or "")) > MAX_LABEL:
+    if isinstance(label, dict) and _units(str(label.get("text") or "")) > MAX_LABEL:
         problems.append(f"button text must be less than {MAX_LABEL + 1} characters")
+    if element.get("type") == "plain_text_input":
+        most = int(element.get("max_length") or MAX_INPUT_LENGTH)
+        if most > MAX_INPUT_LENGTH or _units(str(element.get("initial_value") or "")) > most:
+            problems.append(f"initial_value must be at most {most} of {MAX_INPUT_LENGTH}")
     chosen = element.get("initial_option")
     options = [
         *(element.get("options") or []),
@@ -128,9 +170,9 @@ def _element_problems(element: dict[str, Any]) -> list[str]:
         *([chosen] if isinstance(chosen, dict) else []),
     ]
     for option in options:
-        if len(str((option.get("text") or {}).get("text") or "")) > MAX_LABEL:
+        if _units(str((option.get("text") or {}).get("text") or "")) > MAX_LABEL:
             problems.append(f"option text must be less than {MAX_LABEL + 1} characters")
-        if len(str(option.get("value") or "")) > MAX_OPTION_VALUE:
+        if _units(str(option.get("value") or "")) > MAX_OPTION_VALUE:
             problems.append(f"option value must be less than {MAX_OPTION_VALUE + 1} characters")
     return problems
 
@@ -146,6 +188,37 @@ def _words(block: Any) -> list[str]:
         for e in block.get("elements") or []
         if isinstance(e, dict) and isinstance(e.get("text"), str)
     ]
+
+
+_BROADCAST = re.compile(r"<!(channel|here|everyone)(?:\|[^>]*)?>")
+_TYPED_BROADCAST = re.compile(r"(?<![\w@&])@(channel|here|everyone)\b")
+
+
+def broadcasts(args: dict[str, Any]) -> list[str]:
+    """Whom a message notifies beyond its mentions ("channel", "here", "everyone"): every
+    `<!channel>` token in its text or its mrkdwn, and a plain `@channel` wherever Slack parses
+    one itself: in mrkdwn text objects that are not `verbatim` ("certain mentions will be
+    automatically parsed"), and in the text when `link_names` or `parse=full` asks for it."""
+    found: list[str] = []
+    text = str(args.get("text") or "")
+    found += _BROADCAST.findall(text)
+    if str(args.get("link_names")).lower() in ("1", "true") or args.get("parse") == "full":
+        found += _TYPED_BROADCAST.findall(text)
+    for obj in _text_objects(_decoded(args.get("blocks"))):
+        found += _BROADCAST.findall(str(obj.get("text") or ""))
+        if not obj.get("verbatim"):
+            found += _TYPED_BROADCAST.findall(str(obj.get("text") or ""))
+    return found
+
+
+def _text_objects(value: Any) -> list[dict[str, Any]]:
+    """Every mrkdwn text object in `value`, however deep."""
+    if isinstance(value, list):
+        return [obj for item in value for obj in _text_objects(item)]
+    if not isinstance(value, dict):
+        return []
+    own = [value] if value.get("type") == "mrkdwn" and isinstance(value.get("text"), str) else []
+    return own + [obj for v in value.values() for obj in _text_objects(v)]
 
 
 def _decoded(value: Any) -> Any:
@@ -164,6 +237,27 @@ class Call:
     args: dict[str, Any]
     headers: dict[str, str]
     at: float
+    ended: float | None = None  # when the answer had been written
+    status: int = 200
+
+
+@dataclass
+class _Channel:
+    """A conversation as Slack keeps it: its kind and whether the bot is in it."""
+
+    id: str
+    kind: str  # public | private | im | mpim
+    member: bool
+    members: list[str]
+    archived: bool = False
+
+
+# Slack's per-method limits, per workspace: chat.update is Tier 3 ("50+ per minute");
+# conversations.history of apps in the limited mode is one a minute, 15 messages at most.
+UPDATE_LIMIT = (50, 60.0)
+LIMITED_HISTORY_PAGE = 15
+# A command's response_url takes five answers within 30 minutes.
+RESPONSE_URL_USES, RESPONSE_URL_TTL = 5, 1800.0
 
 
 @dataclass
@@ -223,7 +317,16 @@ class FakeSlack:
     _ims: dict[str, str] = field(default_factory=dict)
     _counts: dict[str, int] = field(default_factory=dict)
     _channel_members: dict[str, list[str]] = field(default_factory=dict)
+    _channels: dict[str, _Channel] = field(default_factory=dict)
     rate_limit: float | None = None  # chat.postMessage calls a second before 429s
+    # chat.update calls a workspace may make in a window of seconds (Tier 3); None: no limit.
+    update_limit: tuple[int, float] | None = UPDATE_LIMIT
+    # The limited mode of commercially distributed apps outside the Marketplace installed
+    # since 2025-05-29: conversations.history once per `history_window` s, 15 messages a page.
+    history_limited: bool = False
+    history_window: float = 60.0
+    _method_calls: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    _responses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _refuse_until: float = 0.0  # an outage: every chat.postMessage is a 429 until then
     _window: list[float] = field(default_factory=list)
     _lock: threading.Condition = field(default_factory=threading.Condition)
@@ -317,6 +420,33 @@ class FakeSlack:
         with self._lock:
             self._channel_members[channel] = list(users)
 
+    def add_channel(
+        self,
+        channel: str,
+        *,
+        kind: str = "public",
+        member: bool = True,
+        members: list[str] | None = None,
+        archived: bool = False,
+    ) -> None:
+        """A conversation Slack knows: `kind` public, private, im or mpim; `member`: the bot
+        is in it. Plaudit may post in a public channel it is not in (chat:write.public), in no
+        other conversation it is not in; channels never added take posts as public ones."""
+        assert kind in ("public", "private", "im", "mpim"), kind
+        with self._lock:
+            self._channels[channel] = _Channel(channel, kind, member, list(members or []), archived)
+            if members is not None:
+                self._channel_members[channel] = list(members)
+
+    def response_url(self, name: str = "commands/T0001/1/abc") -> str:
+        """A slash command's response_url on this fake (what Slack puts in its payload)."""
+        return self.base_url.removesuffix("/api/") + "/" + name.strip("/")
+
+    def responses(self, url: str) -> list[dict[str, Any]]:
+        """What was posted to a response_url, in order."""
+        with self._lock:
+            return list(self._responses.get(urlparse(url).path, []))
+
     def file(self, file_id: str) -> bytes:
         with self._lock:
             return self._files[file_id]
@@ -332,6 +462,8 @@ class FakeSlack:
             self._delays.clear()
             self._messages.clear()
             self._counts.clear()
+            self._method_calls.clear()
+            self._responses.clear()
 
     # -- inspection --------------------------------------------------------------------
     def calls(self, method: str | None = None) -> list[Call]:
@@ -379,6 +511,9 @@ class FakeSlack:
             request.wfile.write(answer)
             return
         raw = request.rfile.read(length).decode("utf-8") if length else ""
+        if url.path.startswith("/commands/"):
+            self._respond(request, url.path, raw)
+            return
         args: dict[str, Any] = {k: v[0] for k, v in parse_qs(url.query).items()}
         content_type = request.headers.get("Content-Type", "")
         if raw and "json" in content_type:
@@ -386,15 +521,40 @@ class FakeSlack:
         elif raw:
             args.update({k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()})
         headers = {k.lower(): v for k, v in request.headers.items()}
+        auth = headers.get("authorization", "")
+        token = auth.removeprefix("Bearer ").strip() or str(args.get("token", ""))
+        call = Call(method, args, headers, time.monotonic())
         with self._lock:
-            self._calls.append(Call(method, args, headers, time.monotonic()))
+            self._calls.append(call)
             self._counts[method] = self._counts.get(method, 0) + 1
             self._lock.notify_all()
             delay = self._delays.get(method, 0.0)
-            failure = self._take_failure(method) or self._over_limit(method)
+            team = self.team_id if token == self.token else self._workspaces.get(token)
+            failure = (
+                self._take_failure(method)
+                or self._over_limit(method)
+                or self._over_method_limit(method, team)
+            )
         if delay:
             time.sleep(delay)
+        try:
+            self._answer(request, call, failure, token, auth)
+        finally:
+            with self._lock:
+                call.ended = time.monotonic()
+                self._lock.notify_all()
+
+    def _answer(
+        self,
+        request: BaseHTTPRequestHandler,
+        call: Call,
+        failure: _Failure | None,
+        token: str,
+        auth: str,
+    ) -> None:
+        method, args = call.method, call.args
         if failure is not None:
+            call.status = failure.status
             extra = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
             default = {
                 "ok": False,
@@ -402,8 +562,6 @@ class FakeSlack:
             }
             self._reply(request, failure.status, failure.body or default, extra)
             return
-        auth = headers.get("authorization", "")
-        token = auth.removeprefix("Bearer ").strip() or str(args.get("token", ""))
         if method == "apps.connections.open" and self.socket_url is not None:
             self._reply(request, 200, self._connections_open(token))
             return
@@ -436,6 +594,43 @@ class FakeSlack:
             return _Failure(429, 1, None, 1)
         self._window.append(now)
         return None
+
+    def _over_method_limit(self, method: str, team: str | None) -> _Failure | None:
+        """Slack's per-method limits, per workspace: chat.update (Tier 3), and
+        conversations.history in the limited mode; beyond them, a 429 with Retry-After."""
+        if method == "chat.update" and self.update_limit is not None:
+            most, window = self.update_limit
+        elif method == "conversations.history" and self.history_limited:
+            most, window = 1, self.history_window
+        else:
+            return None
+        now = time.monotonic()
+        recent = [t for t in self._method_calls.get((method, team or ""), []) if t > now - window]
+        self._method_calls[(method, team or "")] = recent
+        if len(recent) >= most:
+            return _Failure(429, max(1, math.ceil(recent[0] + window - now)), None, 1)
+        recent.append(now)
+        return None
+
+    def _respond(self, request: BaseHTTPRequestHandler, path: str, raw: str) -> None:
+        """A command's response_url: JSON in, "ok" out, five times in 30 minutes."""
+        body = json.loads(raw) if raw else {}
+        with self._lock:
+            self._calls.append(Call("response_url", body, {}, time.monotonic(), time.monotonic()))
+            self._lock.notify_all()
+            taken = self._responses.setdefault(path, [])
+            used = len(taken) >= RESPONSE_URL_USES
+            # Slack refuses a message it would refuse from chat.postEphemeral: HTTP 400, the
+            # error as the body (as incoming webhooks answer).
+            refused = None if used else refusal("chat.postEphemeral", body)
+            if not used and refused is None:
+                taken.append(body)
+        answer = b"used_url" if used else str(refused["error"]).encode() if refused else b"ok"
+        request.send_response(404 if used else 400 if refused else 200)
+        request.send_header("Content-Type", "text/plain")
+        request.send_header("Content-Length", str(len(answer)))
+        request.end_headers()
+        request.wfile.write(answer)
 
     def _take_failure(self, method: str) -> _Failure | None:
         queue = self._failures.get(method)
@@ -556,6 +751,9 @@ class FakeSlack:
             return {"ok": False, "error": "channel_not_found"}
         if not args.get("text") and not args.get("blocks"):
             return {"ok": False, "error": "no_text"}
+        refused = self._cannot_post(channel)
+        if refused:
+            return {"ok": False, "error": refused}
         ts = self._next_ts()
         message = {
             "type": "message",
@@ -575,17 +773,40 @@ class FakeSlack:
     def _post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         if not args.get("channel") or not args.get("user"):
             return {"ok": False, "error": "channel_not_found"}
+        refused = self._cannot_post(str(args["channel"]))
+        if refused:
+            return {"ok": False, "error": refused}
         return {"ok": True, "message_ts": self._next_ts()}
+
+    def _cannot_post(self, channel: str) -> str | None:
+        """Why the bot may not post in `channel` (None: it may): only in public channels
+        (chat:write.public) and in the conversations it is in; never in an archived one."""
+        with self._lock:
+            known = self._channels.get(channel)
+        if known is None:
+            return None
+        if known.archived:
+            return "is_archived"
+        if known.kind != "public" and not known.member:
+            return "channel_not_found"
+        return None
 
     def _update(self, args: dict[str, Any]) -> dict[str, Any]:
         blocks = args.get("blocks")
         parsed = json.loads(blocks) if isinstance(blocks, str) else blocks
+        refused = self._cannot_post(str(args.get("channel")))
+        if refused:
+            return {"ok": False, "error": refused}
         with self._lock:
-            for message in self._messages.get(str(args.get("channel")), []):
-                if message["ts"] == args.get("ts"):
-                    message["text"] = args.get("text", "")
-                    if parsed is not None:
-                        message["blocks"] = parsed
+            # A DM's messages are kept under the user id they were posted to.
+            channel = str(args.get("channel"))
+            stored = self._messages.get(self._ims.get(channel, channel), [])
+            found = [m for m in stored if m["ts"] == args.get("ts")]
+            if not found:
+                return {"ok": False, "error": "message_not_found"}
+            found[0]["text"] = args.get("text", "")
+            if parsed is not None:
+                found[0]["blocks"] = parsed
         return {
             "ok": True,
             "channel": args.get("channel"),
@@ -615,20 +836,32 @@ class FakeSlack:
         channel = str(args.get("channel", ""))
         with self._lock:
             stored = self._messages.get(self._ims.get(channel, channel))
+            if stored is None and channel in self._ims:
+                stored = []  # a DM opened, nothing said in it yet
             if stored is None:
                 return {"ok": False, "error": "channel_not_found"}
             keep_metadata = str(args.get("include_all_metadata")).lower() in ("1", "true")
-            newest = list(reversed(stored))[: int(args.get("limit") or 100)]
+            limit = min(int(args.get("limit") or 100), 999)
+            if self.history_limited:  # the limit's default and most are 15 in that mode
+                limit = min(int(args.get("limit") or LIMITED_HISTORY_PAGE), LIMITED_HISTORY_PAGE)
+            newest = list(reversed(stored))[:limit]
         messages = [
             m if keep_metadata else {k: v for k, v in m.items() if k != "metadata"} for m in newest
         ]
-        return {"ok": True, "messages": messages, "has_more": False}
+        return {"ok": True, "messages": messages, "has_more": len(stored) > limit}
 
     def _members(self, args: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
+            known = self._channels.get(str(args.get("channel")))
             members = self._channel_members.get(str(args.get("channel")))
-        if members is None:
+        if known is not None and known.kind != "public" and not known.member:
             return {"ok": False, "error": "channel_not_found"}
+        if known is not None and known.kind in ("im", "mpim"):
+            # The manifest asks for channels:read and groups:read, not im:read or mpim:read.
+            return {"ok": False, "error": "missing_scope", "needed": f"{known.kind}:read"}
+        if members is None:
+            # A channel never added is a public one (as for posts), its members unknown here.
+            members = known.members if known is not None else []
         # Two to a page, to exercise the cursor.
         start = int(args.get("cursor") or 0)
         page = members[start : start + 2]

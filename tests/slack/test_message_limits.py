@@ -1,8 +1,10 @@
 """No message dies of its length in Slack: the fake refuses what Slack refuses (a section's
-3,000 characters, a context line's 2,000, a header's 150, 50 blocks, 100 in a view, a text's
-40,000, the words of all of a message's blocks), every template rendered with oversize data
-passes, long kudos and adverse-event reports arrive whole over real HTTP, and a message Slack
-refuses anyway goes again as plain text."""
+3,000 characters, counted in UTF-16 units, a field's 2,000, a context line's 2,000 and its 10
+elements, a header's 150, a button's or option's 75, an option value's 150, ids of 255, 50
+blocks, 100 in a view, a view's title of 24, a text's 40,000, the words of all of a message's
+blocks), every template rendered with oversize data passes, long kudos and adverse-event
+reports arrive whole over real HTTP, and a message Slack refuses anyway goes again as plain
+text."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from bot.slack import blocks, render, survey
+from bot.slack import blocks, markup, render, survey
 from compliance_rules import Outcome
 from handlers import kudos
 from handlers.events import KudosRequested, Person
@@ -87,8 +89,42 @@ def button(text: str) -> dict[str, Any]:
     return {"type": "actions", "elements": [{"type": "button", "action_id": "a", "text": label}]}
 
 
+def fields(*texts: str) -> dict[str, Any]:
+    return {"type": "section", "fields": [{"type": "mrkdwn", "text": t} for t in texts]}
+
+
+def menu(value: str, label: str = "x") -> dict[str, Any]:
+    option = {"text": {"type": "plain_text", "text": label}, "value": value}
+    element = {"type": "static_select", "action_id": "v", "options": [option]}
+    return {
+        "type": "input",
+        "block_id": "v",
+        "label": {"type": "plain_text", "text": "Value"},
+        "element": element,
+    }
+
+
+EMOJI = "\U0001f389"  # one character, two UTF-16 code units (a surrogate pair)
 REFUSED = {
     "a section over 3,000 characters": ([section("x" * 3001)], "x", "invalid_blocks"),
+    "a section of 1,501 emoji (3,002 UTF-16 units)": (
+        [section(EMOJI * 1501)],
+        "x",
+        "invalid_blocks",
+    ),
+    "a context of 11 elements": (
+        [{"type": "context", "elements": [{"type": "mrkdwn", "text": "x"}] * 11}],
+        "x",
+        "invalid_blocks",
+    ),
+    "11 section fields": ([fields(*["x"] * 11)], "x", "invalid_blocks"),
+    "a section field over 2,000": ([fields("x" * 2001)], "x", "invalid_blocks"),
+    "a block_id over 255": ([{**section("x"), "block_id": "b" * 256}], "x", "invalid_blocks"),
+    "an action_id over 255": (
+        [{"type": "actions", "elements": [{**button("x")["elements"][0], "action_id": "a" * 256}]}],
+        "x",
+        "invalid_blocks",
+    ),
     "a context line over 2,000": ([context("x" * 2001)], "x", "invalid_blocks"),
     "a header over 150": ([header("x" * 151)], "x", "invalid_blocks"),
     "a button over 75": ([button("x" * 76)], "x", "invalid_blocks"),
@@ -103,6 +139,8 @@ TAKEN = {
     "a header of 150": [header("x" * 150)],
     "a button of 75": [button("x" * 75)],
     "50 blocks": [section("x")] * 50,
+    "a section of 1,500 emoji": [section(EMOJI * 1500)],
+    "10 section fields of 2,000": [fields(*["x" * 1000] * 10)],
 }
 
 
@@ -132,11 +170,26 @@ def test_the_fake_refuses_views_past_their_limits(fake: FakeSlack) -> None:
     client = WebClient(token=TOKEN, base_url=fake.base_url)
     view = {"type": "modal", "title": {"type": "plain_text", "text": "Form"}}
     client.views_open(trigger_id="t", view={**view, "blocks": [section("x")] * 100})
-    for bad in ([section("x")] * 101, [section("x" * 3001)]):
+    for bad in (
+        [section("x")] * 101,
+        [section("x" * 3001)],
+        [menu("v" * 151)],
+        [menu("v", "x" * 76)],
+    ):
         with pytest.raises(SlackApiError) as refused:
             client.views_open(trigger_id="t", view={**view, "blocks": bad})
         assert refused.value.response["error"] == "invalid_arguments"
         assert "/view/blocks" in refused.value.response["response_metadata"]["messages"][0]
+    client.views_open(trigger_id="t", view={**view, "blocks": [menu("v" * 150, "x" * 75)]})
+    titled = {**view, "blocks": [section("x")]}
+    for bad_view in (
+        {**titled, "title": {"type": "plain_text", "text": "x" * 25}},
+        {**titled, "submit": {"type": "plain_text", "text": "x" * 25}},
+        {**titled, "callback_id": "c" * 256},
+    ):
+        with pytest.raises(SlackApiError) as refused:
+            client.views_open(trigger_id="t", view=bad_view)
+        assert "/view]" in refused.value.response["response_metadata"]["messages"][0]
 
 
 # -- every template fits, whatever its data ----------------------------------------------------
@@ -222,7 +275,7 @@ def test_every_template_rendered_with_oversize_data_is_taken_by_slack(
         return
     for post in blocks.posts(rendered):
         assert refusal("chat.postMessage", post) is None, template
-        assert len(post["text"]) <= blocks.SUMMARY_LIMIT
+        assert len(post["text"]) <= markup.SUMMARY_LIMIT
 
 
 def test_long_kudos_and_reviews_keep_every_word() -> None:
@@ -230,7 +283,7 @@ def test_long_kudos_and_reviews_keep_every_word() -> None:
         rendered = render.RENDERERS[template](OVERSIZE[template])
         assert isinstance(rendered, dict)
         assert_whole(OVERSIZE[template][key], posted(rendered))
-        assert len(rendered["text"]) <= blocks.SUMMARY_LIMIT  # the notification is short
+        assert len(rendered["text"]) <= markup.SUMMARY_LIMIT  # the notification is short
     public = render.RENDERERS[Template.KUDOS_PUBLIC](OVERSIZE[Template.KUDOS_PUBLIC])
     assert isinstance(public, dict) and public["text"].endswith("…")
 
@@ -263,18 +316,32 @@ def test_long_mrkdwn_is_cut_at_words_never_inside_an_escape_a_mention_or_a_fence
     text = " ".join(
         f"<@U{n:04d}> R&amp;D &lt;{n}&gt; <https://x.example/{n}|a link {n}>" for n in range(400)
     )
-    pieces = blocks.split(text, 100)
+    pieces = markup.split(text, 100)
     assert all(len(p) <= 100 for p in pieces)
     for piece in pieces:
         assert piece.count("<") == piece.count(">"), piece  # no mention or link cut in two
         assert not re.search(r"&[#\w]*$|^[#\w]*;", piece.strip()), piece  # no escape cut
     assert "".join(pieces) == text
     code = "```" + "\n".join(f"line {n} &amp; more" for n in range(400)) + "```"
-    fenced = blocks.split(code, 300)
+    fenced = markup.split(code, 300)
     assert all(p.startswith("```") and p.endswith("```") and len(p) <= 300 for p in fenced)
     assert "".join(p[3:-3] for p in fenced) == code[3:-3]
-    quoted = blocks.split("> " + "quoted words " * 1000)
+    quoted = markup.split("> " + "quoted words " * 1000)
     assert all(p.startswith("> ") for p in quoted)
+
+
+def test_long_mrkdwn_and_labels_are_measured_and_cut_in_utf16_units_never_inside_a_character() -> (
+    None
+):
+    text = " ".join(f"{EMOJI} R&amp;D {n} {EMOJI * 3}" for n in range(2_000))
+    pieces = markup.split(text)
+    assert len(pieces) > 1 and "".join(pieces) == text
+    assert all(markup.units(p) <= markup.SECTION_LIMIT for p in pieces)
+    assert all(refusal("chat.postMessage", {"blocks": [section(p)]}) is None for p in pieces)
+    label = markup.cut(f"R&D {EMOJI * 80}", 75)
+    assert markup.units(label) <= 75 and label.endswith(f"{EMOJI}…")
+    assert markup.cut(EMOJI * 3, 5, mark="") == EMOJI * 2  # never half a surrogate pair
+    assert markup.units(markup.shorten(EMOJI * 2_000)) <= markup.SUMMARY_LIMIT
 
 
 def test_a_survey_with_more_questions_than_a_message_holds_says_which_are_left_out() -> None:

@@ -1,0 +1,111 @@
+"""Whether Plaudit may post in the conversation a command came from, asked before a kudos is
+recorded, so that a post Slack would refuse is never queued."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.clients import NotInstalled, SlackClients
+from compliance_rules import Outcome
+from handlers.events import KudosRequested
+from handlers.kudos import KudosResult, Recorded, Stopped
+from handlers.policy import KudosPolicy
+
+log = logging.getLogger("plaudit.slack")
+
+NOT_HERE = (
+    ":information_source: Plaudit can't post in this conversation, so this kudos is not "
+    "shared here; its recipients hear of it by direct message. To share kudos publicly, use "
+    "/kudos in a public channel, or in a private one Plaudit has been added to."
+)
+
+
+class SlackChannels:
+    """Asks Slack, and remembers for a while, where the bot may post.
+
+    With chat:write.public the bot posts in any public channel; elsewhere only where it is a
+    member. `conversations.members` answers for a public channel and for a private one the
+    bot is in (channels:read, groups:read) and refuses the rest; a direct message is the
+    bot's own only when it is the one `conversations.open` gives for the person."""
+
+    def __init__(
+        self, clients: SlackClients, *, ttl: float = 600.0, refused_ttl: float = 60.0
+    ) -> None:
+        self._clients = clients
+        self._ttl = ttl
+        self._refused_ttl = refused_ttl  # a person may add Plaudit right after being told
+        self._known: dict[tuple[str, str, str], tuple[float, bool]] = {}
+
+    async def for_kudos(self, event: KudosRequested, policy: KudosPolicy) -> KudosRequested:
+        """The kudos as it can be given: when its post would go to the conversation it was
+        given in (no recognition channel) and Plaudit may not post there, it has no channel,
+        so nothing is queued that Slack would refuse; its recipients' DMs still go."""
+        channel = event.channel_id
+        if policy.recognition_channel or not channel:
+            return event
+        giver = event.giver
+        if await self.postable(giver.workspace or "", channel, giver.user_id):
+            return event
+        return replace(event, channel_id=None)
+
+    async def postable(self, team: str, channel: str, user: str) -> bool:
+        """Whether a post in `channel` (where `user` gave a command) would be taken."""
+        key = (team, channel, user if channel.startswith("D") else "")
+        hit = self._known.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        allowed = await self._ask(team, channel, user)
+        ttl = self._ttl if allowed else self._refused_ttl
+        if len(self._known) >= 10_000:
+            self._known.clear()  # kept small; an answer forgotten is only asked again
+        self._known[key] = (time.monotonic() + ttl, allowed)
+        return allowed
+
+    async def _ask(self, team: str, channel: str, user: str) -> bool:
+        try:
+            client: AsyncWebClient = await self._clients.for_team(team)
+            if channel.startswith("D"):
+                opened: Any = await client.conversations_open(users=user)
+                return bool(opened["channel"]["id"] == channel)
+            await client.conversations_members(channel=channel, limit=1)
+            return True
+        except SlackApiError as exc:
+            log.info("not posting in %s: %s", channel, exc.response.get("error"))
+        except (NotInstalled, aiohttp.ClientError, TimeoutError) as exc:
+            # Unsure is not allowed: the giver is told, rather than the post dying unseen.
+            log.warning("could not tell whether Plaudit may post in %s: %r", channel, exc)
+        return False
+
+
+def noted(
+    answer: dict[str, Any], result: KudosResult, asked: KudosRequested, given: KudosRequested
+) -> dict[str, Any]:
+    """The giver's answer, with `not_here`'s line when there is one."""
+    note = not_here(result, asked.channel_id, given.channel_id)
+    return with_note(answer, note) if note else answer
+
+
+def not_here(result: KudosResult, asked: str | None, given: str | None) -> str:
+    """What to tell the giver when `for_kudos` took the channel away (`asked` is not `given`)
+    from a kudos that is published, or held for review and published once approved."""
+    published = isinstance(result, Recorded)
+    held = isinstance(result, Stopped) and result.outcome is Outcome.HOLD
+    return NOT_HERE if asked != given and (published or held) else ""
+
+
+def with_note(answer: dict[str, Any], note: str) -> dict[str, Any]:
+    """A private answer with one more line under it."""
+    blocks = [*answer.get("blocks", []), _context(note)] if "blocks" in answer else None
+    noted = {**answer, "text": f"{answer.get('text', '')}\n{note}".strip()}
+    return noted if blocks is None else {**noted, "blocks": blocks}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
