@@ -38,7 +38,7 @@ SORRY = "Something went wrong on our side and your answer was not recorded; plea
 
 
 def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text, "verbatim": True}]}
 
 
 def _button(text: str, action_id: str, value: dict[str, Any], chosen: bool) -> dict[str, Any]:
