@@ -73,7 +73,7 @@ def test_the_development_corpus_holds_its_levels() -> None:
 INDEPENDENT = Path(__file__).parent.parent / "corpus" / "independent.jsonl"
 # Today's levels on it (before the multilingual packs, evasion folding and the safety pack:
 # macro-F1 0.48, AE recall 0.33, patient-identifier recall 0.41, 3.1% compliant flagged).
-MACRO_FLOOR = 0.78
+MACRO_FLOOR = 0.80
 FLAGGED_CEILING = 0.035
 AE_FLOOR = 0.81
 PHI_FLOOR = 0.83
@@ -111,3 +111,27 @@ def test_the_recall_corpus_holds_its_levels() -> None:
     assert report.missed_share <= 0.01
     assert report.score("adverse_event_mention").recall >= 0.97
     assert report.score("phi_patient_identifier").recall >= 0.99
+
+
+WILD = Path(__file__).parent.parent / "corpus" / "dev_wild.jsonl"
+FIELD = Path(__file__).parent.parent / "corpus" / "dev_field.jsonl"
+
+
+@pytest.mark.parametrize(
+    ("corpus", "macro", "flagged", "ae", "phi"),
+    [(WILD, 0.84, 0.01, 0.86, 0.92), (FIELD, 0.80, 0.03, 0.81, 0.89)],
+    ids=["dev_wild", "dev_field"],
+)
+def test_the_newest_corpora_hold_their_levels(
+    corpus: Path, macro: float, flagged: float, ae: float, phi: float
+) -> None:
+    """Two corpora written apart from the rules (DEV_WILD.md, DEV_FIELD.md): each scored
+    before the rules were widened on the even-numbered half of its lines, the odd half
+    kept for scoring only. Today's levels, rounded down, so a regression fails."""
+    rows = read_corpus(corpus)
+    assert len(rows) >= 500
+    report = evaluate(rows)
+    assert report.macro_f1 >= macro, "\n".join(report.lines())
+    assert report.flagged_share <= flagged
+    assert report.score("adverse_event_mention").recall >= ae
+    assert report.score("phi_patient_identifier").recall >= phi
