@@ -323,7 +323,7 @@ def _answer_in(
     session: Session,
     *,
     runtime: Runtime,
-    where: tuple[str, str] | None,
+    where: tuple[str, str] | None = None,
 ) -> surveys.Answered | surveys.AnswerRefused:
     """Record the answer and, in the same transaction, queue the redraw of the message
     `where` (channel, ts) it was given in."""

@@ -366,8 +366,8 @@ def test_the_bigcommerce_quota_share_is_reported(file_engine: Engine) -> None:
 
 
 AE_KUDOS = (
-    "<@U0002|bob> thanks for taking the call: Edith Crawley, who lives on Harrow Lane, was "
-    "hospitalised with a severe rash two days after her first dose of Cardivex"
+    "<@U0002|bob> thanks for taking the call: Edith Crawley, who sings in the Harrow Lane "
+    "choir, was hospitalised with a severe rash two days after her first dose of Cardivex"
 )
 
 

@@ -28,10 +28,11 @@ from tests.harness import PV_KEY
 from tests.ops.test_pv_delivery import SafetyInbox, deliver
 
 VAULT = Vault.parse(PV_KEY)
-# A name and a street no rule can recognise as a patient identifier.
+# A name and a street no rule can recognise as a patient identifier (where someone lives
+# would be: "who lives on Harrow Lane").
 REPORT = (
-    "thanks for taking the call: Edith Crawley, who lives on Harrow Lane, was hospitalised "
-    "with a severe rash two days after her first dose of Cardivex"
+    "thanks for taking the call: Edith Crawley, who sings in the Harrow Lane choir, was "
+    "hospitalised with a severe rash two days after her first dose of Cardivex"
 )
 IDENTIFYING = ("Crawley", "Harrow Lane")
 ALICE = Person("slack", "T0001", "U0001", "Alice", timezone="UTC", email="alice@example.com")
