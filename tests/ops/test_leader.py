@@ -151,10 +151,10 @@ def test_when_the_leading_replica_is_killed_another_takes_over_and_nothing_runs_
         )
         s.commit()
     first, port_a = start()
-    wait(lambda: role(port_a) == "leader", 30)
+    wait(lambda: role(port_a) == "leader", 90)
     second, port_b = start()
     try:
-        wait(lambda: role(port_b) == "standby", 30)
+        wait(lambda: role(port_b) == "standby", 90)
         with engine.connect() as conn:
             rounds = conn.execute(text("SELECT count(*) FROM survey_round")).scalar()
         assert rounds == 1

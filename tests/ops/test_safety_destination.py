@@ -178,7 +178,7 @@ def test_serve_says_where_cases_go(workdir: Path) -> None:
                 except (httpx.TransportError, ValueError):
                     return False
 
-            eventually(ready, timeout=30)
+            eventually(ready, timeout=90)
             assert httpx.get(url, timeout=2).json()["drug_safety"] == ["webhook"]
         finally:
             proc.terminate()
