@@ -8,6 +8,7 @@ text."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Iterator, Mapping
@@ -19,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+import compliance_rules
 from bot.slack import blocks, markup, render, survey
 from compliance_rules import Outcome
 from handlers import kudos
@@ -38,6 +40,16 @@ ADVERSE = (
     "for staying calm when the caller said her mother was hospitalised with a severe rash "
     "after starting Larkspur"
 )
+
+
+@pytest.fixture(autouse=True)
+def unhurried_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about how long texts are rendered, not how fast they are checked
+    (the time budget has tests of its own): on a busy machine a 10,000-character text can
+    use up the budget and be held for a person, the fail-safe outcome."""
+    monkeypatch.setattr(
+        compliance_rules, "check", functools.partial(compliance_rules.check, timeout=5.0)
+    )
 
 
 def prose(length: int, word: str = "step{}&R<D>", *, lines: int = 37) -> str:
