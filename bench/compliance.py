@@ -4,8 +4,9 @@ Both run over the same texts in the same process, alternating, and the throughpu
 is printed. The texts are every labelled corpus in tests/corpus/ (other languages and
 evasions included, so normalisation and language detection are paid for), or a file you
 name. Loading the rules is timed too: ready (the English rules' scan built, patterns
-compiled when first used), then warmed (every language's pack loaded, every pattern
-compiled and every example proven, as the server does in the background at start).
+compiled when first used), then warmed (every language's pack loaded, every scan sharpened
+with what each pattern needs, every pattern compiled and every example proven, as the
+server does at start).
 
     python bench/compliance.py [--corpus FILE.jsonl] [--rounds 3]
 """
@@ -70,7 +71,7 @@ def main() -> int:
     rules = default_rules()
     load = time.perf_counter() - started
     started = time.perf_counter()
-    rules.warm()  # other languages' packs, every pattern compiled and proven
+    rules.warm()  # other languages' packs, the scans sharpened, every pattern compiled and proven
     warm = time.perf_counter() - started
     lint = proselint_checker()
     ours: list[float] = []

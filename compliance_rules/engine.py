@@ -18,7 +18,7 @@ from compliance_rules.model import CATEGORIES, Finding, Outcome, Result, RuleErr
 from compliance_rules.normalise import Normalised, normalise
 from compliance_rules.offlabel import OFF_LABEL_RULE, OffLabel
 from compliance_rules.packs import LANGUAGES, Rule, load_pack, read_yaml
-from compliance_rules.pattern import compiling, start_clock
+from compliance_rules.pattern import start_clock
 from compliance_rules.registry import DEFAULT as DEFAULT_REGISTRY
 from compliance_rules.registry import Registry, load_registry
 
@@ -39,7 +39,8 @@ class RuleSet:
     each start and command take seconds.
 
     `scan=False` leaves the rule set uncompiled: every rule is then searched for in every
-    text, the plain way, which is what the compiled scan must always agree with.
+    text, the plain way, which is what the compiled scan must always agree with. `sharp`:
+    the scan is sharpened at once (`Compiled.sharpen`), not when the rules are warmed.
     """
 
     def __init__(
@@ -52,6 +53,7 @@ class RuleSet:
         unknown_language: Outcome = Outcome.HOLD,
         proven: bool = False,
         deferred: Sequence[Deferred] = (),
+        sharp: bool = False,
     ) -> None:
         self.rules = tuple(rules)
         self.registry = registry
@@ -77,12 +79,14 @@ class RuleSet:
                     actions,
                     scan=scan,
                     proven=True,
+                    sharp=sharp,
                 )
                 for lang, part in by_language.items()
             }
         self.off_label = OffLabel(registry)
         names, cues = self.off_label.patterns()
-        self.compiled = Compiled(self.rules, names, cues) if scan and len(self.parts) == 1 else None
+        one = scan and len(self.parts) == 1
+        self.compiled = Compiled(self.rules, names, cues, sharp=sharp) if one else None
         self._unproven = [] if proven else [r for r in self.rules if r.shipped]
         prove(() if proven else [r for r in self.rules if not r.shipped])
 
@@ -96,27 +100,31 @@ class RuleSet:
     def outcome_of(self, rule: Rule) -> Outcome:
         return self.actions.get(rule.category, rule.outcome)
 
-    def part(self, lang: str) -> RuleSet | None:
+    def part(self, lang: str, sharp: bool = False) -> RuleSet | None:
         """The rules of one language; a deferred pack is loaded (its examples proven) the
-        first time a text in its language comes, or by `warm()`."""
+        first time a text in its language comes, or by `warm()` (with its scan `sharp`)."""
         found = self.parts.get(lang)
         if found is not None or lang not in self._deferred:
             return found
         with self._lock:
             if lang not in self.parts:
                 rules = self._deferred[lang].load()
-                built = RuleSet(rules, None, self.actions, scan=self._scan)
+                built = RuleSet(rules, None, self.actions, scan=self._scan, sharp=sharp)
                 self.parts = {**self.parts, lang: built}
         return self.parts[lang]
 
     def warm(self) -> None:
-        """Load the language model and every deferred pack now (raises RuleError for a pack
-        that does not load)."""
+        """Load the language model and every deferred pack now, read what each pattern needs
+        in a text (`Compiled.sharpen`) and prove every example (raises RuleError for a pack
+        that does not load or an example that does not hold)."""
         evasion.warm()
         if len(self.languages) > 1:
             language.warm()
         for lang in sorted(self._deferred):
-            self.part(lang)
+            self.part(lang, sharp=True)
+        for part in self.parts.values():
+            if part.compiled is not None:
+                part.compiled.sharpen()
         self.prove()
 
     def every_rule(self) -> tuple[Rule, ...]:
@@ -332,7 +340,7 @@ def _matches(
         this = Text(plain, deadline)
         return this, {i: everywhere(rule.pattern, this) for i, rule in enumerate(rules)}, None
     folded = fold(plain)
-    tries, fallbacks, hits, found = compiled.scan(folded, deadline + compiling())
+    tries, fallbacks, hits, found = compiled.scan(folded, deadline)
     this = Text(plain, deadline, compiled, hits, folded)
     for fallback in fallbacks:
         i, j = fallback.rule, fallback.part
@@ -349,13 +357,19 @@ def _matches(
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
     """One finding per category and stretch of text: overlapping ones say the same thing."""
-    out: list[Finding] = []
+    kept: dict[str, list[Finding]] = {}  # by category, and (below) the furthest end kept
+    reach: dict[str, int] = {}
     # The registry knows the product's label, so its finding explains more than a pack's.
     ranked = sorted(findings, key=lambda f: (f.rule != OFF_LABEL_RULE, f.start, f.start - f.end))
     for f in ranked:
-        if not any(g.category == f.category and g.start < f.end and f.start < g.end for g in out):
-            out.append(f)
-    return sorted(out, key=lambda f: (f.start, f.rule))
+        same = kept.setdefault(f.category, [])
+        # (Latest first: in a text of hundreds of findings, each overlaps the last kept.)
+        if reach.get(f.category, -1) <= f.start or not any(
+            g.start < f.end and f.start < g.end for g in reversed(same)
+        ):
+            same.append(f)
+            reach[f.category] = max(reach.get(f.category, -1), f.end)
+    return sorted((f for same in kept.values() for f in same), key=lambda f: (f.start, f.rule))
 
 
 def _suggest(rule: Rule, text: Text) -> str:

@@ -47,6 +47,9 @@ _SPACED = re.compile(
 # An e-mail address: its "@" is not a letter standing for "a".
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _DIGITISH = re.compile(r"[0134579@$!]")
+# What every leet word has: such a digit or sign next to a letter (much cheaper to look for
+# than the words themselves, which a run of letters makes `_LEETY` try again and again).
+_LEET_NEAR = re.compile(r"[a-z][0134579@$!]|[0134579][a-z]", re.IGNORECASE)
 _MARKS = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]{2}")
 _MAX_MARKS = 2
 
@@ -71,14 +74,15 @@ def _prototypes() -> dict[str, str]:
 
 
 @cache
-def _lookalike() -> re.Pattern[str]:
-    """Any letter that has a Latin prototype."""
-    return re.compile("[" + "".join(re.escape(c) for c in sorted(_prototypes())) + "]")
+def _lookalikes() -> frozenset[str]:
+    """The letters that have a Latin prototype (a set: a regex class of thousands of
+    letters, many outside the basic plane, is read one by one for every character)."""
+    return frozenset(_prototypes())
 
 
 def warm() -> None:
     """Load Unicode's confusables table now (a fraction of a second, once)."""
-    _lookalike()
+    _lookalikes()
 
 
 def suspicious(text: str) -> bool:
@@ -90,10 +94,10 @@ def suspicious(text: str) -> bool:
         _IGNORABLE.search(text)
         or _MARKS.search(text)
         or not unicodedata.is_normalized("NFKC", text)
-        or _lookalike().search(text)
+        or not _lookalikes().isdisjoint(text)
     ):
         return True
-    if _DIGITISH.search(text) and _LEETY.search(text):
+    if _DIGITISH.search(text) and _LEET_NEAR.search(text) and _LEETY.search(text):
         return True
     return _SPACED.search(text) is not None
 

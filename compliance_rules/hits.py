@@ -55,6 +55,7 @@ class Text:
         "_clause_ends",
         "_hits",
         "_later",
+        "_later_places",
         "_near",
         "_places",
         "_stops",
@@ -81,8 +82,9 @@ class Text:
         self._hits = hits or []  # the literals the scan found, where
         self._places: dict[int, list[int]] = {}  # by other pattern: where it may match
         self._later: dict[tuple[int, int], dict[int, list[int]]] = {}  # by stretch of text
+        self._later_places: list[tuple[int, tuple[int, ...]]] | None = None
         self._begins: dict[int, int] = {}
-        self._clause_ends: list[int] | None = None
+        self._clause_ends: tuple[list[int], list[int]] | None = None  # (starts, ends)
         self._stops: dict[int, int] = {}
         self._near: dict[tuple[Pattern, int, int], str | None] = {}
 
@@ -106,14 +108,16 @@ class Text:
 
     def clause(self, start: int, end: int) -> tuple[int, int]:
         """The clause text[start:end] is in: from the last clause end before it to the next."""
+        # Every clause end of the whole text, found once per text: a text with hundreds of
+        # hits would otherwise be read from its start (or on to its end) for each.
+        if self._clause_ends is None:
+            spans = [m.span() for m in _CLAUSE_END.finditer(self.text)]
+            self._clause_ends = [a for a, _ in spans], [b for _, b in spans]
+        starts, ends = self._clause_ends
         begin = self._begins.get(start)
         if begin is None:
-            # From the last clause end of the whole text before `start` (found once per
-            # text: a text with hundreds of hits would otherwise be read from its start for
-            # each), up to `start`, where the search stops as it would have.
-            ends = self._clause_ends
-            if ends is None:
-                ends = self._clause_ends = [m.end() for m in _CLAUSE_END.finditer(self.text)]
+            # From the last clause end before `start`, up to `start`, where the search stops
+            # as it would have.
             known = bisect.bisect_right(ends, start)
             begin = ends[known - 1] if known else 0
             for m in _CLAUSE_END.finditer(self.text, begin, start):
@@ -121,8 +125,15 @@ class Text:
             self._begins[start] = begin
         stop = self._stops.get(end)
         if stop is None:
-            found = _CLAUSE_END.search(self.text, end)
-            stop = self._stops[end] = found.start() if found else len(self.text)
+            # The first clause end from `end` on is the next one found, unless `end` falls
+            # inside one (a search from there may find one that starts later inside it).
+            after = bisect.bisect_left(starts, end)
+            if after and ends[after - 1] > end:
+                found = _CLAUSE_END.search(self.text, end)
+                stop = found.start() if found else len(self.text)
+            else:
+                stop = starts[after] if after < len(starts) else len(self.text)
+            self._stops[end] = stop
         return begin, stop
 
     def near(self, pattern: Pattern, lo: int, hi: int) -> str | None:
@@ -176,18 +187,40 @@ class Text:
         k = compiled.others[pattern]
         return k not in compiled.later or compiled.may_be_later(k, self.folded, 0, len(self.text))
 
+    def possible(self, patterns: Sequence[Pattern], lo: int, hi: int) -> list[Pattern]:
+        """Those of `patterns` (exceptions) that may match in text[lo:hi]: of those found
+        only when asked for, the ones whose literals are in it."""
+        compiled = self.compiled
+        if compiled is None:
+            return list(patterns)
+        others, later = compiled.others, compiled.later
+        there = self._later_in(lo, hi)
+        return [p for p in patterns if others[p] not in later or others[p] in there]
+
+    def _later_in(self, lo: int, hi: int) -> dict[int, list[int]]:
+        """Where in text[lo:hi] each pattern found only when asked for may match (the text
+        scanned for all of them once, the first time one is asked for)."""
+        found = self._later.get((lo, hi))
+        if found is None:
+            every = self._later_places
+            if every is None:
+                assert self.compiled is not None
+                self.tick()
+                every = self._later_places = self.compiled.scan_later(self.folded)
+            found = self._later[lo, hi] = {}
+            for at, ks in every[bisect.bisect_left(every, (lo,)) :]:
+                if at >= hi:
+                    break
+                for k in ks:
+                    found.setdefault(k, []).append(at)
+        return found
+
     def _places_of(self, k: int, lo: int, hi: int) -> list[int]:
         """Where in text[lo:hi] the scan found the other pattern `k` may match, in order."""
         compiled = self.compiled
         assert compiled is not None
-        if k in compiled.later:  # looked for in this stretch only, once
-            key = (lo, hi)
-            if key not in self._later and not compiled.may_be_later(k, self.folded, lo, hi):
-                return []
-            if key not in self._later:
-                self.tick()
-                self._later[key] = compiled.scan_later(self.folded, lo, hi)
-            return sorted(self._later[key].get(k, ()))
+        if k in compiled.later:  # looked for in this stretch only, once for all of them
+            return sorted(self._later_in(lo, hi).get(k, ()))
         places = self._places.get(k)
         if places is None:
             places = self._places[k] = sorted(at for at, e in self._hits if k in e.nearby)
@@ -221,7 +254,7 @@ def confirm(rule: Rule, text: Text, spans: Iterable[tuple[int, int]]) -> list[Hi
 
 def _excepted(exceptions: tuple[Regex, ...], text: Text, start: int, end: int) -> bool:
     lo, hi = max(0, start - WINDOW), min(len(text.text), end + WINDOW)
-    for exception in exceptions:
+    for exception in text.possible(exceptions, lo, hi):
         if any(e.start() < end and e.end() > start for e in text.matches(exception, lo, hi)):
             return True
     return False

@@ -41,6 +41,8 @@ _FOREIGN = frozenset(
     sont tres los las por para muy una che gli della sono molto uma nao muito
     jest sie nie oraz bardzo dla oder aber wir ihr zijn niet wel ook heel voor naar""".split()  # noqa: SIM905
 )
+# The words most texts have (rule patterns are not worth ruling out by one of these).
+COMMON_WORDS = _ENGLISH | _FOREIGN
 _WORDS = re.compile(r"[^\W\d_]+")
 _OTHER_LETTERS = re.compile(r"[^\W\d_A-Za-z]")  # a letter that is not English's
 _SENTENCES = re.compile("[^.!?;\n\u3002\uff01\uff1f]+")  # and the full-width stops
@@ -60,13 +62,13 @@ ENGLISH = Languages(frozenset({"en"}), None)
 
 def looks_english(text: str) -> bool:
     """Only English letters, and enough common English words: no model needed."""
-    if _OTHER_LETTERS.search(text):
+    if not text.isascii() and _OTHER_LETTERS.search(text):
         return False
     words = _WORDS.findall(text.lower())
     if len(words) < 3:
         return True
-    english = sum(1 for w in words if w in _ENGLISH)
-    foreign = sum(1 for w in words if w in _FOREIGN)
+    english = sum(map(_ENGLISH.__contains__, words))
+    foreign = sum(map(_FOREIGN.__contains__, words))
     return english / len(words) >= 0.25 and foreign * 3 <= english
 
 

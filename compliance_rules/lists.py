@@ -16,7 +16,7 @@ _CODES: dict[str, int] = {}  # a list's stand-in character, for reading literals
 _NAMES: dict[int, str] = {}  # and back
 _REFERENCE = re.compile(r"\\L<(\w+)>")
 # Stand-ins are characters of a private-use plane no pattern or text uses.
-_FIRST_CODE = 0xF0000
+FIRST_STAND_IN = 0xF0000
 
 
 def named(words: Iterable[str], label: str) -> str:
@@ -29,7 +29,7 @@ def named(words: Iterable[str], label: str) -> str:
     name = f"{label}_{digest}"
     if name not in _LISTS:
         _LISTS[name] = items
-        _CODES[name] = _FIRST_CODE + len(_CODES)
+        _CODES[name] = FIRST_STAND_IN + len(_CODES)
         _NAMES[_CODES[name]] = name
     return rf"\L<{name}>"
 

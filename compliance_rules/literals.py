@@ -71,6 +71,9 @@ def _start_literals(source: str, flags: int) -> frozenset[str] | None:
 
 
 _STEPS = 20_000  # how much work one pattern's literals may take to find
+# Literals of an alternation, at most: a set of hundreds (a list of drug names, say) still
+# makes a pattern tried only where one of them is, rather than searched for everywhere.
+_WIDEST = 2_000
 # Assertions take up no text: a literal after them still starts the match.
 _ZERO_WIDTH = (_c.AT, _c.ASSERT, _c.ASSERT_NOT)
 
@@ -154,7 +157,7 @@ def _prefixes_here(
             if sub is None:
                 return None
             found |= sub
-        return found if len(found) <= 200 else None
+        return found if len(found) <= _WIDEST else None
     if op in (_c.MAX_REPEAT, _c.MIN_REPEAT):
         # Repeated more than once, what follows a copy may be another copy, not `rest`:
         # only one copy's literals are certain ("f" then "*{2,}": "f*", not "f*ing").
@@ -218,6 +221,11 @@ def _listed(
             return None
         found |= {mark(word[0]) + word[1:] + t for t in tail}
     return found
+
+
+def parsed(pattern: Source) -> Any:
+    """`pattern` parsed as `re` reads it (named lists as stand-ins), or None."""
+    return _parse(pattern.pattern, pattern.flags & regex.IGNORECASE)
 
 
 def may_match_empty(pattern: Source) -> bool:

@@ -52,25 +52,26 @@ def _replacement(m: re.Match[str]) -> str:
 
 def normalise(text: str) -> Normalised:
     # Every kind of markup has a "<", "&" or ":" in it: most texts are passed by these.
-    if ("<" not in text and "&" not in text and ":" not in text) or not _MARKUP.search(text):
+    markup = "<" in text or "&" in text or ":" in text
+    found = list(_MARKUP.finditer(text)) if markup else []
+    if not found:
         # Most kudos carry no markup: the text maps onto itself.
         return Normalised(text, range(len(text)), range(1, len(text) + 1))
     out: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
     pos = 0
-    for m in _MARKUP.finditer(text):
-        for i in range(pos, m.start()):
-            out.append(text[i])
-            starts.append(i)
-            ends.append(i + 1)
+    for m in found:
+        # The plain stretch before the markup maps onto itself, a character for one.
+        out.append(text[pos : m.start()])
+        starts.extend(range(pos, m.start()))
+        ends.extend(range(pos + 1, m.start() + 1))
         replacement = _replacement(m)
         out.append(replacement)
         starts.extend([m.start()] * len(replacement))
         ends.extend([m.end()] * len(replacement))
         pos = m.end()
-    for i in range(pos, len(text)):
-        out.append(text[i])
-        starts.append(i)
-        ends.append(i + 1)
+    out.append(text[pos:])
+    starts.extend(range(pos, len(text)))
+    ends.extend(range(pos + 1, len(text) + 1))
     return Normalised("".join(out), tuple(starts), tuple(ends))
