@@ -32,7 +32,7 @@ _IGNORABLE = re.compile(
 _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
 # A word with a digit or symbol between letters, or starting one: "b3st", "0ff", "a$$".
 _LEETY = re.compile(
-    r"(?<![\w@$])[a-z]*[a-z][0134579@$!]+[a-z]"  # b3st, s@fe
+    r"(?<![\w@$])[a-z]*[a-z][0134579@$!]+[a-z](?:[0134579@$!]*[a-z])*"  # b3st, d1v1dend
     r"|(?<![\w@$])[0134579][a-z]{2}"  # 0ff
     r"|(?<![\w@$])[a-z]{2,}[0134579$]+(?![\w@$])"  # cur3
     r"|(?<![\w@$])n0(?![\w@$])",  # n0 (no)
@@ -43,6 +43,11 @@ _LEETY = re.compile(
 _SPACED = re.compile(
     r"(?<![^\W_])(?<!['\u2019])[^\W\d_](?P<sep>[ .\-_*·•]) ?[^\W\d_]"
     r"(?:(?P=sep) ?[^\W\d_])+(?![^\W_])(?!['\u2019])"
+)
+# A word cut by dots into pieces of one or two letters, most of them one: "Qu.a.d.d.e.l.n",
+# "sa.f.e". (Abbreviations such as "e.g." or "U.S.A." are joined too, which no rule minds.)
+_DOTTED = re.compile(
+    r"(?<![\w.])(?=(?:[^\W\d_]{1,2}[.·•]){2})[^\W\d_]{1,2}(?:[.·•][^\W\d_]{1,2}){2,}(?![\w])"
 )
 # An e-mail address: its "@" is not a letter standing for "a".
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -99,7 +104,7 @@ def suspicious(text: str) -> bool:
         return True
     if _DIGITISH.search(text) and _LEET_NEAR.search(text) and _LEETY.search(text):
         return True
-    return _SPACED.search(text) is not None
+    return _SPACED.search(text) is not None or _DOTTED.search(text) is not None
 
 
 def unevade(norm: Normalised, deadline: float = math.inf) -> Normalised | None:
@@ -112,7 +117,8 @@ def unevade(norm: Normalised, deadline: float = math.inf) -> Normalised | None:
     chars, starts, ends = _characters(norm)
     _latin_lookalikes(chars)
     _in_time(deadline)
-    folded, starts, ends = _joined("".join(chars), starts, ends)
+    folded, starts, ends = _joined("".join(chars), starts, ends, _DOTTED)
+    folded, starts, ends = _joined(folded, starts, ends, _SPACED)
     _in_time(deadline)
     if _DIGITISH.search(folded):
         mails = [m.span() for m in _EMAIL.finditer(folded)] if "@" in folded else []
@@ -187,15 +193,19 @@ def _latin_lookalikes(chars: list[str]) -> None:
                     chars[word.start() + offset] = table[c]
 
 
-def _joined(text: str, starts: list[int], ends: list[int]) -> tuple[str, list[int], list[int]]:
-    """Spaced-out or dotted single letters joined into the word they spell."""
-    if not _SPACED.search(text):
+def _joined(
+    text: str, starts: list[int], ends: list[int], pieces: re.Pattern[str]
+) -> tuple[str, list[int], list[int]]:
+    """Letters cut apart (spaced out, dotted: a match of `pieces`) joined into the word
+    they spell."""
+    found = [m for m in pieces.finditer(text) if _mostly_single(m.group())]
+    if not found:
         return text, starts, ends
     out: list[str] = []
     new_starts: list[int] = []
     new_ends: list[int] = []
     pos = 0
-    for m in _SPACED.finditer(text):
+    for m in found:
         out.append(text[pos : m.start()])
         new_starts += starts[pos : m.start()]
         new_ends += ends[pos : m.start()]
@@ -209,6 +219,13 @@ def _joined(text: str, starts: list[int], ends: list[int]) -> tuple[str, list[in
     new_starts += starts[pos:]
     new_ends += ends[pos:]
     return "".join(out), new_starts, new_ends
+
+
+def _mostly_single(word: str) -> bool:
+    """Whether most pieces of a cut-up word are single letters (a dotted run of two-letter
+    pieces is more likely a code than a word taken apart)."""
+    pieces = _WORD.findall(word)
+    return sum(len(p) == 1 for p in pieces) * 2 > len(pieces)
 
 
 def _read_letters(m: re.Match[str], mails: list[tuple[int, int]]) -> str:

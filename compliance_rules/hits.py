@@ -37,6 +37,13 @@ _CLAUSE_END = re.compile(
     r"[.!?;\n]*(?:\s|$)|(?<=\s)(?:but|however|whereas)\s)",
     re.IGNORECASE,
 )
+# A sentence ends where a clause does, but not at a semicolon or a "but": an adverse event
+# is often told in one clause and the medicine in the next ("she started Lipiva; two days
+# later she was in hospital").
+_SENTENCE_END = re.compile(
+    _CLAUSE_END.pattern.replace(";", "").replace(r"|(?<=\s)(?:but|however|whereas)\s", ""),
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,7 @@ class Text:
 
     __slots__ = (
         "_begins",
-        "_clause_ends",
+        "_ends",
         "_hits",
         "_later",
         "_later_places",
@@ -83,9 +90,10 @@ class Text:
         self._places: dict[int, list[int]] = {}  # by other pattern: where it may match
         self._later: dict[tuple[int, int], dict[int, list[int]]] = {}  # by stretch of text
         self._later_places: list[tuple[int, tuple[int, ...]]] | None = None
-        self._begins: dict[int, int] = {}
-        self._clause_ends: tuple[list[int], list[int]] | None = None  # (starts, ends)
-        self._stops: dict[int, int] = {}
+        # Clause and sentence ends, by the regex that finds them: (starts, ends).
+        self._ends: dict[re.Pattern[str], tuple[list[int], list[int]]] = {}
+        self._begins: dict[tuple[re.Pattern[str], int], int] = {}
+        self._stops: dict[tuple[re.Pattern[str], int], int] = {}
         self._near: dict[tuple[Pattern, int, int], str | None] = {}
 
     def budget(self, pattern: Pattern | None = None) -> float | None:
@@ -108,32 +116,48 @@ class Text:
 
     def clause(self, start: int, end: int) -> tuple[int, int]:
         """The clause text[start:end] is in: from the last clause end before it to the next."""
-        # Every clause end of the whole text, found once per text: a text with hundreds of
-        # hits would otherwise be read from its start (or on to its end) for each.
-        if self._clause_ends is None:
-            spans = [m.span() for m in _CLAUSE_END.finditer(self.text)]
-            self._clause_ends = [a for a, _ in spans], [b for _, b in spans]
-        starts, ends = self._clause_ends
-        begin = self._begins.get(start)
+        return self._between(_CLAUSE_END, start, end)
+
+    def sentence(self, start: int, end: int) -> tuple[int, int]:
+        """The sentence text[start:end] is in (a semicolon or a "but" does not end one)."""
+        return self._between(_SENTENCE_END, start, end)
+
+    def scope(self, scope: str, start: int, end: int) -> tuple[int, int]:
+        """Where a rule's context is looked for around text[start:end]: its clause, its
+        sentence, or the whole text."""
+        if scope == "text":
+            return 0, len(self.text)
+        return self.sentence(start, end) if scope == "sentence" else self.clause(start, end)
+
+    def _between(self, ending: re.Pattern[str], start: int, end: int) -> tuple[int, int]:
+        """From the last match of `ending` before text[start:end] to the next one after."""
+        # Every end of the whole text, found once per text: a text with hundreds of hits
+        # would otherwise be read from its start (or on to its end) for each.
+        found = self._ends.get(ending)
+        if found is None:
+            spans = [m.span() for m in ending.finditer(self.text)]
+            found = self._ends[ending] = [a for a, _ in spans], [b for _, b in spans]
+        starts, ends = found
+        begin = self._begins.get((ending, start))
         if begin is None:
-            # From the last clause end before `start`, up to `start`, where the search stops
-            # as it would have.
+            # From the last end before `start`, up to `start`, where the search stops as it
+            # would have.
             known = bisect.bisect_right(ends, start)
             begin = ends[known - 1] if known else 0
-            for m in _CLAUSE_END.finditer(self.text, begin, start):
+            for m in ending.finditer(self.text, begin, start):
                 begin = m.end()
-            self._begins[start] = begin
-        stop = self._stops.get(end)
+            self._begins[ending, start] = begin
+        stop = self._stops.get((ending, end))
         if stop is None:
-            # The first clause end from `end` on is the next one found, unless `end` falls
-            # inside one (a search from there may find one that starts later inside it).
+            # The first end from `end` on is the next one found, unless `end` falls inside
+            # one (a search from there may find one that starts later inside it).
             after = bisect.bisect_left(starts, end)
             if after and ends[after - 1] > end:
-                found = _CLAUSE_END.search(self.text, end)
-                stop = found.start() if found else len(self.text)
+                next_end = ending.search(self.text, end)
+                stop = next_end.start() if next_end else len(self.text)
             else:
                 stop = starts[after] if after < len(starts) else len(self.text)
-            self._stops[end] = stop
+            self._stops[ending, end] = stop
         return begin, stop
 
     def near(self, pattern: Pattern, lo: int, hi: int) -> str | None:
@@ -242,7 +266,7 @@ def confirm(rule: Rule, text: Text, spans: Iterable[tuple[int, int]]) -> list[Hi
         text.tick()
         context = None
         if nearby is not None:
-            lo, hi = text.clause(start, end)
+            lo, hi = text.scope(rule.scope, start, end)
             context = text.near(nearby, lo, hi)
             if context is None:
                 continue

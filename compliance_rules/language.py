@@ -41,6 +41,20 @@ _FOREIGN = frozenset(
     sont tres los las por para muy una che gli della sono molto uma nao muito
     jest sie nie oraz bardzo dla oder aber wir ihr zijn niet wel ook heel voor naar""".split()  # noqa: SIM905
 )
+# Words of one covered language that an English sentence borrows when its writer switches
+# language mid-sentence ("danke for calling Frau Huber about her Muskelschmerzen"): one of
+# them has that language's pack read the text too. Not words English also has ("die",
+# "per", "con", "met", "pan").
+_BORROWED = {
+    "de": "danke vielen bitte frau herrn kundin patientin seit nicht sehr und auch schon",
+    "fr": "merci madame monsieur mademoiselle avec depuis très elle mais aussi beaucoup",
+    "es": "gracias señora señor muchas muy desde pero está también paciente",
+    "it": "grazie signora signore molto dopo anche sono paziente",
+    "pt": "obrigado obrigada senhora senhor muito depois também não você",
+    "nl": "bedankt dankjewel mevrouw meneer niet sinds ook",
+    "pl": "dzięki dziękuję pani bardzo się także pacjentka",
+}
+_BORROWED_WORDS = {lang: frozenset(words.split()) for lang, words in _BORROWED.items()}
 # The words most texts have (rule patterns are not worth ruling out by one of these).
 COMMON_WORDS = _ENGLISH | _FOREIGN
 _WORDS = re.compile(r"[^\W\d_]+")
@@ -77,9 +91,10 @@ def detect(text: str, covered: frozenset[str], deadline: float = math.inf) -> La
     (TimeoutError once the `time.monotonic()` deadline has passed; a sentence said again is
     read once)."""
     sentences = _SENTENCES.findall(text)
+    borrowed = _borrowed(text, covered)
     if len(sentences) <= 1 and looks_english(text):
-        return ENGLISH
-    found: set[str] = {"en"}
+        return Languages(frozenset({"en"} | borrowed), None) if borrowed else ENGLISH
+    found: set[str] = {"en", *borrowed}
     unknown: str | None = None
     for n, sentence in enumerate(dict.fromkeys(sentences)):
         if n % 16 == 15 and time.monotonic() >= deadline:
@@ -101,6 +116,16 @@ def detect(text: str, covered: frozenset[str], deadline: float = math.inf) -> La
     if found & _CJK:
         found |= _CJK & covered
     return Languages(frozenset(found & (covered | {"en"})), unknown)
+
+
+def _borrowed(text: str, covered: frozenset[str]) -> set[str]:
+    """The covered languages whose words an otherwise English text borrows."""
+    words = set(_WORDS.findall(text.lower()))
+    return {
+        lang
+        for lang, known in _BORROWED_WORDS.items()
+        if lang in covered and not known.isdisjoint(words)
+    }
 
 
 def _has_cjk(text: str) -> bool:

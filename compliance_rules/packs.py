@@ -25,6 +25,7 @@ _RULE_KEYS = {
     "swap",
     "exceptions",
     "requires_nearby",
+    "nearby_scope",
     "case_sensitive",
     "must_match",
     "must_not_match",
@@ -35,6 +36,7 @@ _PACK_KEYS = {"pack", "version", "language", "vocabulary", "rules"}
 # The languages a pack may be written for (ISO 639-1); a text is checked by the packs of
 # every language found in it, and English always.
 LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "ja", "zh", "nl", "pl")
+SCOPES = ("clause", "sentence", "text")  # the values of a rule's `nearby_scope`
 # libyaml's safe loader when PyYAML has it (several times faster), else the Python one.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SHIPPED = (Path(__file__).parent / "packs").resolve()  # the packs that come with Plaudit
@@ -68,6 +70,9 @@ class Rule:
     # A pack shipped with Plaudit: its examples are proven by the test suite and when the
     # rules are warmed, not at every load (a pack of the company's own is, as it loads).
     shipped: bool = False
+    # Where `requires_nearby` context is looked for: the hit's clause (the default), its
+    # sentence, or the whole text (`SCOPES`).
+    scope: str = "clause"
 
     @cached_property
     def pattern(self) -> Regex:
@@ -224,6 +229,7 @@ def _rule(
         language=language,
         flags=flags,
         shipped=shipped,
+        scope=str(entry.get("nearby_scope", "clause")),
     )
 
 
@@ -241,6 +247,11 @@ def _checked_entry(entry: dict[str, Any], fail: Callable[[str], RuleError]) -> O
         outcome = Outcome(entry["outcome"])
     except ValueError as exc:
         raise fail(f"unknown outcome {entry['outcome']!r}") from exc
+    scope = entry.get("nearby_scope", "clause")
+    if scope not in SCOPES:
+        raise fail(f"nearby_scope {scope!r} is not one of {', '.join(SCOPES)}")
+    if "nearby_scope" in entry and not entry.get("requires_nearby"):
+        raise fail("nearby_scope says where requires_nearby is looked for; this rule has none")
     for key in ("patterns", "exceptions", "requires_nearby"):
         for item in entry.get(key) or []:
             if not isinstance(item, str):

@@ -151,6 +151,11 @@ GOOD_RULE = """
         (GOOD_RULE.replace("outcome: block", "outcome: explode"), "unknown outcome"),
         (GOOD_RULE.replace("    message: no\n", ""), "missing ['message']"),
         (GOOD_RULE.replace("type: existence", "type: magic"), "unknown type"),
+        (GOOD_RULE + "    nearby_scope: sentence\n", "this rule has none"),
+        (
+            GOOD_RULE + "    requires_nearby: [pill]\n    nearby_scope: page\n",
+            "nearby_scope 'page' is not one of clause, sentence, text",
+        ),
     ],
 )
 def test_a_broken_pack_refuses_to_load_naming_file_rule_and_problem(
@@ -170,6 +175,42 @@ def test_a_good_pack_loads(tmp_path: Path) -> None:
     loaded = load_rules(path)
     assert [r.id for r in loaded.rules if r.pack == "t@0"] == ["test.rule"]
     assert "safety@1" in loaded.packs  # adverse events and patient data: always read
+
+
+SCOPED_RULE = """
+  - id: test.scoped
+    category: adverse_event_mention
+    type: existence
+    outcome: route_pv
+    message: event
+    patterns: [\\bcramps\\b]
+    requires_nearby: [\\bzapril\\b]
+    nearby_scope: SCOPE
+    must_match: [zapril gave her cramps]
+    must_not_match: [cramps after the run]
+"""
+
+
+@pytest.mark.parametrize(
+    ("scope", "text", "fires"),
+    [
+        # A semicolon or a "but" ends a clause, not a sentence; a full stop ends both.
+        ("clause", "she started zapril; then came cramps", False),
+        ("sentence", "she started zapril; then came cramps", True),
+        ("sentence", "she started zapril but then the cramps", True),
+        ("sentence", "she started zapril. Dr. Li saw the cramps", False),
+        ("text", "she started zapril. Dr. Li saw the cramps", True),
+        ("text", "cramps after the run", False),
+    ],
+)
+def test_a_rule_s_context_is_looked_for_in_its_scope(
+    tmp_path: Path, scope: str, text: str, fires: bool
+) -> None:
+    path = tmp_path / "scoped.yml"
+    path.write_text("pack: t\nrules:\n" + SCOPED_RULE.replace("SCOPE", scope), encoding="utf-8")
+    rules = load_rules(path)
+    found = [f.match for f in check(text, rules).findings if f.rule == "test.scoped"]
+    assert found == (["cramps"] if fires else [])
 
 
 def test_a_missing_pack_is_named(tmp_path: Path) -> None:

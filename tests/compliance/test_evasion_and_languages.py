@@ -180,11 +180,21 @@ def test_a_language_pack_that_does_not_load_holds_its_texts(tmp_path: Path) -> N
         # One separator throughout: dots then a space do not run on into the next word.
         ("s.a.f.e.s.t d rug", "safest d rug"),
         ("c. u. r. e. s it", "cures it"),
+        # Dots between pieces of one or two letters, most of them one.
+        ("nach Dermalyn Qu.a.d.d.e.l.n bekommen", "nach Dermalyn Quaddeln bekommen"),
+        ("the U.S.A. team", "the USA. team"),
+        # A digit for a letter anywhere in the word, not only in its first part.
+        ("our d1v1dend will b00st", "our dividend will boost"),
     ],
 )
 def test_spaced_letters_are_joined_only_within_their_run(text: str, spelled: str) -> None:
     unevaded = unevade(normalise(text))
     assert unevaded is not None and unevaded.text == spelled
+
+
+@pytest.mark.parametrize("text", ["v1.2.3 is out", "see ab.cd.ef", "i.e. fine", "HbA1c of 7"])
+def test_codes_and_versions_are_not_read_as_hidden_words(text: str) -> None:
+    assert unevade(normalise(text)) is None
 
 
 def test_the_at_sign_of_an_email_address_is_not_read_as_a_letter() -> None:
@@ -198,3 +208,28 @@ def test_the_at_sign_of_an_email_address_is_not_read_as_a_letter() -> None:
 def test_n0_reads_as_no() -> None:
     found = check("Somnira has n0 side effects at all", default_rules())
     assert "safety_minimization" in {f.category for f in found.findings}
+
+
+ALL_COVERED = frozenset({"en", "de", "fr", "es", "it", "pt", "ja", "zh", "nl", "pl"})
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("danke for calling Frau Huber about her Lipiva Muskelschmerzen", "de"),
+        ("thanks for the deck, merci beaucoup, you saved the launch", "fr"),
+        ("gracias team, the webinar went great and the booth too", "es"),
+    ],
+)
+def test_a_sentence_that_switches_language_is_read_by_both_packs(text: str, language: str) -> None:
+    assert detect(text, ALL_COVERED).found == {"en", language}
+
+
+def test_an_english_word_that_another_language_also_has_calls_no_other_pack() -> None:
+    text = "thanks Della for the heel-to-toe jest at the con call, per the plan"
+    assert detect(text, ALL_COVERED).found == {"en"}
+
+
+def test_an_adverse_event_in_a_borrowed_word_goes_to_drug_safety() -> None:
+    text = "/kudos @lena, danke for calling back Frau Huber about her Lipiva Muskelschmerzen"
+    assert check(text, default_rules()).outcome is Outcome.ROUTE_PV
