@@ -6,7 +6,8 @@ Each script prints its own report as it runs, then `RESULT {json}` lines that en
 rows of the table: metric | Plaudit | peer | ratio | target | pass/fail, where ratio is
 Plaudit / peer. When PLAUDIT_BENCH_DATABASE_URL (or else PLAUDIT_TEST_DATABASE_URL) is a
 PostgreSQL URL, /kudos is also measured there with one and with two `plaudit serve`
-workers, and the leaderboards are timed there too. Exits 0 when every benchmark ran and
+workers, the leaderboards are timed there too, and the outbox's claims among millions of
+delivered rows (PostgreSQL only: skipped without one). Exits 0 when every benchmark ran and
 met its target, 1 otherwise.
 """
 
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import parse  # noqa: E402
 
-NAMES = ("ack", "compliance", "fanout", "store_sync", "leaderboard")
+NAMES = ("ack", "compliance", "fanout", "store_sync", "leaderboard", "outbox")
 GRACE = 20.0  # seconds between SIGTERM and SIGKILL for a benchmark over its time limit
 
 
@@ -120,6 +121,18 @@ def jobs(pg: str | None) -> list[Job]:
             ("--members", "2000", "--recognitions", "100000", "--runs", "20", *leaderboard_pg),
             1200,
             300,
+        ),
+        Job(
+            "outbox",
+            "outbox claims and purge",
+            ("--database-url", pg) if pg else (),
+            (
+                *(("--database-url", pg) if pg else ()),
+                *("--delivered", "200000", "--claims", "50", "--purge-batches", "10"),
+            ),
+            900,
+            180,
+            skip=no_pg,
         ),
     ]
     return runs

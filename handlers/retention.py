@@ -9,6 +9,12 @@ or the member who reported it, and that message's text is erased; after `pv_text
 (counted from day 0, and only once every notification of it was delivered) its sealed
 original text is erased too. The text hash, the findings' rule ids and the audit trail
 stay, so counts and the chain are unchanged.
+
+Outbox rows that are finished (delivered, or given up on) go after `outbox_days`, 30 by
+default: housekeeping, not erasure, so it is not audited. Every use case that could write
+the same outbox key again that late keeps its own lasting record of having done so (the
+recognition, the review, the round's invitations, the scheduled run, the inbound event),
+so a deleted key lets no message go out twice; see docs/architecture.md, "Outbox".
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from sqlalchemy import Connection, and_, exists, or_, select, update
 from sqlmodel import Session
 
 from handlers.messages import Template
-from storage import pv_cases, queries
+from storage import maintenance, pv_cases, queries
 from storage.models import Outbox, PvCase, Recognition, Review
 
 ERASED = pv_cases.ERASED
@@ -28,24 +34,31 @@ _recognition = Recognition.__table__  # type: ignore[attr-defined]
 _review = Review.__table__  # type: ignore[attr-defined]
 _pv = PvCase.__table__  # type: ignore[attr-defined]
 _outbox = Outbox.__table__  # type: ignore[attr-defined]
+OUTBOX_DAYS = 30
+OUTBOX_BATCH = 1_000  # rows deleted per transaction: milliseconds of locks, not minutes
+# Read after delivery: a reaction to the bot's public post is traced back to its kudos.
+_OUTBOX_KEPT = (Template.KUDOS_PUBLIC,)
 
 
 @dataclass(frozen=True)
 class Retention:
-    """Days to keep each kind of record; None keeps it (the default)."""
+    """Days to keep each kind of record; None keeps it. Texts are kept unless a policy
+    says otherwise; finished outbox rows go after `OUTBOX_DAYS` unless one does."""
 
     stopped_text_days: int | None = None
     pv_link_days: int | None = None
     pv_text_days: int | None = None
+    outbox_days: int | None = OUTBOX_DAYS
 
     def __post_init__(self) -> None:
-        for name in ("stopped_text_days", "pv_link_days", "pv_text_days"):
+        for name in ("stopped_text_days", "pv_link_days", "pv_text_days", "outbox_days"):
             days = getattr(self, name)
             if days is not None and days < 1:
                 raise ValueError(f"retention.{name} must be at least 1 day")
 
     @property
     def on(self) -> bool:
+        """Some text is erased when its time is up (`purge`; the outbox has its own)."""
         days = (self.stopped_text_days, self.pv_link_days, self.pv_text_days)
         return any(d is not None for d in days)
 
@@ -104,6 +117,29 @@ def purge(session: Session, *, retention: Retention, now: datetime) -> Purged:
             at=now,
         )
     return result
+
+
+def purge_outbox(
+    session: Session,
+    *,
+    retention: Retention,
+    now: datetime,
+    after: int = 0,
+    batch: int = OUTBOX_BATCH,
+) -> maintenance.PurgeBatch:
+    """One batch of the outbox's purge: finished rows written more than `outbox_days` ago,
+    from id `after` on. The caller commits each batch and goes on from `resume_after`
+    until it is None. Pending rows, drug-safety notifications and public kudos posts stay
+    (`maintenance.purge_outbox`)."""
+    if retention.outbox_days is None:
+        return maintenance.PurgeBatch(0, None)
+    return maintenance.purge_outbox(
+        session,
+        before=now - timedelta(days=retention.outbox_days),
+        after=after,
+        limit=batch,
+        keep_templates=_OUTBOX_KEPT,
+    )
 
 
 def _stopped_texts(connection: Connection, cutoff: datetime) -> list[int]:

@@ -1,21 +1,30 @@
-"""Storage upkeep for erasure: overwrite what a transaction frees, empty SQLite's write-ahead log.
+"""Storage upkeep: for erasure, overwrite what a transaction frees and empty SQLite's
+write-ahead log; for size, delete the outbox rows nothing needs any more.
 
 An erased value can outlive its row: SQLite keeps freed bytes in the file's free space and
 every written page in the write-ahead log until a checkpoint truncates it. PostgreSQL keeps
 dead row versions until vacuum, and its WAL segments, archives and backups hold whatever was
 written; nothing inside the application can reach those, so what must never be recoverable
 is never written (see the anonymous survey tokens in `handlers/surveys/`).
+
+The outbox's purge is housekeeping, not erasure: it does neither of those.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, delete, event, select
 from sqlmodel import Session
 
+from storage.models import Outbox
+
 log = logging.getLogger("plaudit")
+_outbox = Outbox.__table__  # type: ignore[attr-defined]
 
 
 def _engine(session: Session) -> Engine:
@@ -68,3 +77,52 @@ def checkpoint(engine: Engine) -> bool:
     finally:
         raw.close()
     return busy is None or int(busy[0]) == 0
+
+
+# Finished outbox rows: nothing will send them again.
+FINISHED = ("delivered", "dead")
+
+
+@dataclass(frozen=True)
+class PurgeBatch:
+    deleted: int
+    resume_after: int | None  # the id to go on from; None: nothing more is due
+
+
+def purge_outbox(
+    session: Session,
+    *,
+    before: datetime,
+    after: int,
+    limit: int,
+    keep_templates: Sequence[str] = (),
+) -> PurgeBatch:
+    """Delete at most `limit` finished rows written before `before`, the lowest ids above
+    `after` first; the caller commits each batch in a transaction of its own, so no lock is
+    held for long, and goes on from `resume_after`.
+
+    Pending rows are never touched. Kept whatever their age: drug-safety notifications
+    (keys `pv:`, see `outbox.pv_key`), the record that drug safety was told and what
+    `outbox.undelivered_safety_count` and `pv_cases.awaiting_delivery` read, and rows of
+    `keep_templates` (what something still looks up after delivery)."""
+    conn = session.connection()
+    finished = _outbox.c.status.in_(FINISHED)
+    due = (
+        select(_outbox.c.id)
+        .where(
+            _outbox.c.id > after,
+            finished,
+            _outbox.c.created_at < before,
+            ~_outbox.c.key.startswith("pv:", autoescape=True),
+        )
+        .order_by(_outbox.c.id)
+        .limit(limit)
+    )
+    if keep_templates:
+        due = due.where(_outbox.c.template.not_in(list(keep_templates)))
+    ids = list(conn.execute(due).scalars())
+    if not ids:
+        return PurgeBatch(0, None)
+    # The status again, so this statement on its own can never delete a row still owed.
+    gone = conn.execute(delete(_outbox).where(_outbox.c.id.in_(ids), finished)).rowcount
+    return PurgeBatch(gone, ids[-1] if len(ids) == limit else None)

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
-    Connection,
+    CTE,
+    ColumnElement,
+    Integer,
+    Select,
     String,
+    and_,
+    any_,
     bindparam,
     cast,
     delete,
@@ -20,29 +26,34 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     or_,
     update,
 )
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
 from storage.models import Outbox, PvCase
 from storage.queries import Message
+from storage.types import UTCDateTime
 
 _table = Outbox.__table__  # type: ignore[attr-defined]
+# What a claim reads of each candidate row (see `_job`).
 _JOB_COLUMNS = (
-    _table.c.id,
-    _table.c.platform,
-    _table.c.workspace,
-    _table.c.channel,
-    _table.c.kind,
-    _table.c.user,
-    _table.c.template,
-    _table.c.data,
-    _table.c.attempts,
-    _table.c.key,
-    _table.c.claimed_until,
-    _table.c.message_ref,
+    "id",
+    "platform",
+    "workspace",
+    "channel",
+    "kind",
+    "user",
+    "template",
+    "data",
+    "attempts",
+    "key",
+    "claimed_until",
+    "message_ref",
+    "next_attempt_at",
 )
 _MARK_DELIVERED = (
     update(_table)
@@ -76,6 +87,15 @@ class Job:
     ref: str | None = None  # kind `update`: the message it redraws
 
 
+def _pending(table: Any = _table) -> ColumnElement[bool]:
+    """`status = 'pending'`, with the value written into the SQL: the partial index
+    `ix_outbox_pending` serves a query only when its WHERE visibly implies the index's
+    predicate, which neither PostgreSQL's generic plans nor SQLite can see through a
+    bound parameter."""
+    pending: ColumnElement[bool] = table.c.status == literal_column("'pending'")
+    return pending
+
+
 def claim(
     session: Session,
     *,
@@ -92,69 +112,132 @@ def claim(
     A channel whose earliest waiting row is leased (being sent, by this replica or
     another) or waiting for a retry gets nothing, so each channel receives its
     messages in the order they were queued, however many dispatchers run; and a deep
-    backlog in one channel never keeps the others waiting."""
-    heads = (
-        sa_select(
-            _table.c.platform,
-            _table.c.channel,
-            func.min(_table.c.id).label("first"),
-        )
-        .where(_table.c.status == "pending", _table.c.platform.in_(platforms))
-        .group_by(_table.c.platform, _table.c.channel)
-        .subquery()
-    )
-    free = or_(_table.c.claimed_until.is_(None), _table.c.claimed_until < now)
-    ready = (
-        sa_select(_table.c.id, _table.c.platform, _table.c.channel)
-        .join(heads, _table.c.id == heads.c.first)
-        .where(_table.c.next_attempt_at <= now, free)
-        .order_by(_table.c.id)
-        .limit(room)
-    )
-    if busy:
-        ready = ready.where(_table.c.channel.not_in(busy))
+    backlog in one channel never keeps the others waiting. Two statements, whatever the
+    number of channels: one reads (and on PostgreSQL locks) the candidate rows of every
+    channel, one leases those taken."""
     conn = session.connection()
     jobs: list[Job] = []
-    for head_id, platform, channel in conn.execute(ready).all():
-        jobs.extend(_channel_jobs(conn, platform, channel, head_id, per_channel, now))
+    head, taking = None, False
+    params = {
+        "platforms": platforms,
+        "busy": busy,
+        "room": room,
+        "skip": per_channel - 1,
+        "now": now,
+    }
+    for row in conn.execute(_CANDIDATES, params):
+        if row.head != head:
+            # The next channel, taken only from its head: a replica claiming it holds the
+            # head's lock, and the head was skipped.
+            head, taking = row.head, row.id == row.head
+        if not taking:
+            continue
+        leased = row.claimed_until is not None and row.claimed_until >= now
+        if row.next_attempt_at > now or leased:
+            taking = False  # keep the order: nothing after a row that has to wait
+            continue
+        jobs.append(_job(row))
     if jobs:
-        conn.execute(
-            update(_table)
-            .where(_table.c.id.in_([j.id for j in jobs]))
-            .values(claimed_until=now + lease)
-        )
+        conn.execute(_LEASE[conn.dialect.name], {"ids": [j.id for j in jobs], "until": now + lease})
     return jobs
 
 
-def _channel_jobs(
-    conn: Connection, platform: str, channel: str, head_id: int, per_channel: int, now: datetime
-) -> list[Job]:
-    """The first rows of one channel from its head on, up to the first that has to wait;
-    none when another replica is claiming the channel (its head is locked)."""
-    rows = (
-        sa_select(*_JOB_COLUMNS, _table.c.next_attempt_at)
-        .where(
-            _table.c.platform == platform,
-            _table.c.channel == channel,
-            _table.c.status == "pending",
-            _table.c.id >= head_id,
-        )
-        .order_by(_table.c.id)
-        .limit(per_channel)
+def _job(row: Any) -> Job:
+    return Job(
+        id=row.id,
+        platform=row.platform,
+        workspace=row.workspace,
+        channel=row.channel,
+        kind=row.kind,
+        user=row.user,
+        template=row.template,
+        data=row.data,
+        attempts=row.attempts,
+        key=row.key,
+        uncertain=row.claimed_until is not None,
+        ref=row.message_ref if row.kind == "update" else None,
     )
-    if conn.dialect.name == "postgresql":
-        rows = rows.with_for_update(skip_locked=True)
-    taken: list[Job] = []
-    for row in conn.execute(rows):
-        if not taken and row.id != head_id:
-            break  # another replica is claiming this channel right now
-        due = row.next_attempt_at <= now
-        if not due or (row.claimed_until is not None and row.claimed_until >= now):
-            break  # keep the order: nothing after a row that has to wait
-        uncertain = row.claimed_until is not None
-        ref = row.message_ref if row.kind == "update" else None
-        taken.append(Job(*row[:9], key=row.key, uncertain=uncertain, ref=ref))
-    return taken
+
+
+def _heads_due() -> CTE:
+    """Each channel's head (earliest waiting row) among `platforms`, when it is due and
+    free at `now` and the channel is not `busy`."""
+    now = bindparam("now", type_=UTCDateTime())
+    heads = (
+        sa_select(_table.c.platform, _table.c.channel, func.min(_table.c.id).label("first"))
+        .where(_pending(), _table.c.platform.in_(bindparam("platforms", expanding=True)))
+        .group_by(_table.c.platform, _table.c.channel)
+        .subquery("heads")
+    )
+    due = (
+        sa_select(_table.c.id, _table.c.platform, _table.c.channel)
+        .join(heads, _table.c.id == heads.c.first)
+        .where(
+            _table.c.next_attempt_at <= now,
+            or_(_table.c.claimed_until.is_(None), _table.c.claimed_until < now),
+            _table.c.channel.not_in(bindparam("busy", expanding=True)),
+        )
+    )
+    # Planned apart from the LIMIT that follows: told that only `room` rows are wanted in
+    # id order, PostgreSQL would walk the primary key from the oldest delivered row, hoping
+    # to meet the heads early, when they are all at the far end.
+    return due.cte("heads_due").prefix_with("MATERIALIZED", dialect="postgresql")
+
+
+def _candidates() -> Select[Any]:
+    """The first `skip + 1` waiting rows of each channel whose head is due (`_heads_due`),
+    for the `room` channels with the oldest heads; ordered by head, then id. Every part
+    reads `ix_outbox_pending`, and the table only by primary key. Built once: a claim only
+    binds its values."""
+    heads_due = _heads_due()
+    later = _table.alias("later")
+    # Where a channel's run may end: its `per_channel`-th waiting row (None when fewer
+    # wait). PostgreSQL works it out after the LIMIT, only for the channels chosen.
+    last = (
+        sa_select(later.c.id)
+        .where(
+            later.c.platform == heads_due.c.platform,
+            later.c.channel == heads_due.c.channel,
+            _pending(later),
+            later.c.id >= heads_due.c.id,
+        )
+        .order_by(later.c.id)
+        .offset(bindparam("skip"))
+        .limit(1)
+        .scalar_subquery()
+    )
+    ready = (
+        sa_select(heads_due, last.label("last")).order_by(heads_due.c.id).limit(bindparam("room"))
+    )
+    runs = ready.subquery("runs")
+    job = _table.alias("job")
+    run = and_(
+        job.c.platform == runs.c.platform,
+        job.c.channel == runs.c.channel,
+        job.c.id >= runs.c.id,
+        or_(runs.c.last.is_(None), job.c.id <= runs.c.last),
+    )
+    return (
+        sa_select(runs.c.id.label("head"), *(job.c[name] for name in _JOB_COLUMNS))
+        .select_from(runs.join(job, run))
+        .where(_pending(job))
+        .order_by(runs.c.id, job.c.id)
+        # PostgreSQL: rows another replica is claiming are skipped, not waited for. SQLite
+        # has one writer at a time, and SQLAlchemy leaves the clause out there.
+        .with_for_update(of=job, skip_locked=True)
+    )
+
+
+_CANDIDATES = _candidates()
+# PostgreSQL takes the ids as one array: one statement to prepare whatever their number.
+_LEASE = {
+    "postgresql": update(_table)
+    .where(_table.c.id == any_(bindparam("ids", type_=postgresql.ARRAY(Integer))))
+    .values(claimed_until=bindparam("until")),
+    "sqlite": update(_table)
+    .where(_table.c.id.in_(bindparam("ids", expanding=True)))
+    .values(claimed_until=bindparam("until")),
+}
 
 
 def queue_update(session: Session, message: Message, *, ref: str, now: datetime) -> None:
@@ -167,7 +250,7 @@ def queue_update(session: Session, message: Message, *, ref: str, now: datetime)
             _table.c.channel == message.channel,
             _table.c.kind == "update",
             _table.c.message_ref == ref,
-            _table.c.status == "pending",
+            _pending(),
             or_(_table.c.claimed_until.is_(None), _table.c.claimed_until < now),
         )
     )
@@ -250,8 +333,8 @@ def _keep_or_forget(session: Session, row: Outbox) -> None:
 
 def pending_count(session: Session) -> int:
     """Rows still owed, for health reporting."""
-    stmt = select(func.count(col(Outbox.id))).where(Outbox.status == "pending")
-    return int(session.exec(stmt).one())
+    stmt = sa_select(func.count(_table.c.id)).where(_pending())
+    return int(session.connection().execute(stmt).scalar_one())
 
 
 # Where a drug-safety case can be sent; its outbox rows are keyed `pv:<case>:<platform>`.
@@ -280,9 +363,9 @@ def undelivered_safety_count(session: Session) -> int:
 def waiting_by_platform(session: Session, *, now: datetime) -> dict[str, tuple[int, float]]:
     """Per platform: pending rows, and the age in seconds of the oldest of them."""
     stmt = (
-        sa_select(col(Outbox.platform), func.count(), func.min(col(Outbox.created_at)))
-        .where(col(Outbox.status) == "pending")
-        .group_by(col(Outbox.platform))
+        sa_select(_table.c.platform, func.count(), func.min(_table.c.created_at))
+        .where(_pending())
+        .group_by(_table.c.platform)
     )
     return {
         str(platform): (int(count), max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)

@@ -6,11 +6,14 @@ import argparse
 import csv
 import io
 import json
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from sqlmodel import Session
 
 from bot.cli.bootstrap import UsageError, build_runtime, load_settings
+from bot.runtime import Runtime
 from bot.settings import Settings
 from handlers import history, members, privacy, retention, roster
 from handlers.counts import count
@@ -138,18 +141,33 @@ def _purge(settings: Settings) -> int:
     runtime = build_runtime(settings)
     try:
         policy = runtime.retention
-        if not policy.on:
+        if not policy.on and policy.outbox_days is None:
             print("No retention is set (retention: in plaudit.yaml): everything is kept.")
             return 0
         now = runtime.clock.now()
         done = runtime.run_sync(lambda s: retention.purge(s, retention=policy, now=now))
+        rows = _purge_outbox(runtime, now)
     finally:
         runtime.close()
     print(
         f"erased {count(done.texts, 'stopped text')}; unlinked {count(done.pv_links, 'PV case')}; "
-        f"erased the texts of {count(done.pv_texts, 'PV case')}"
+        f"erased the texts of {count(done.pv_texts, 'PV case')}; "
+        f"deleted {count(rows, 'finished outbox row')}"
     )
     return 0
+
+
+def _purge_outbox(runtime: Runtime, now: datetime) -> int:
+    """The outbox's purge, a batch per transaction (see `retention.purge_outbox`)."""
+    deleted, after = 0, 0
+    while True:
+        batch = runtime.run_sync(
+            partial(retention.purge_outbox, retention=runtime.retention, now=now, after=after)
+        )
+        deleted += batch.deleted
+        if batch.resume_after is None:
+            return deleted
+        after = batch.resume_after
 
 
 def cmd_privacy(args: argparse.Namespace) -> int:

@@ -13,19 +13,23 @@ from bot.config.surveys import DigestsConfig, SurveyConfig
 from handlers import surveys as sv
 from handlers.milestones import Milestone
 from handlers.policy import KudosPolicy
-from handlers.retention import Retention
+from handlers.retention import OUTBOX_DAYS, Retention
 
 
 class RetentionConfig(_Strict):
     """Days to keep texts the gate stopped, PV cases' links to chat and PV cases' original
-    texts; unset keeps them."""
+    texts (unset keeps them), and delivered or given-up outbox rows (unset: 30 days; null
+    keeps them)."""
 
     stopped_text_days: int | None = Field(None, ge=1, le=36_500)
     pv_link_days: int | None = Field(None, ge=1, le=36_500)
     pv_text_days: int | None = Field(None, ge=1, le=36_500)
+    outbox_days: int | None = Field(OUTBOX_DAYS, ge=1, le=36_500)
 
     def retention(self) -> Retention:
-        return Retention(self.stopped_text_days, self.pv_link_days, self.pv_text_days)
+        return Retention(
+            self.stopped_text_days, self.pv_link_days, self.pv_text_days, self.outbox_days
+        )
 
 
 _TEAMS_CHANNEL = re.compile(r"^19:[A-Za-z0-9_.@;=-]{1,60}$")

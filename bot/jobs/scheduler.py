@@ -108,6 +108,7 @@ class Scheduler:
         self.sweep_seconds = sweep_seconds
         self._aps: AsyncIOScheduler | None = None
         self._lock = asyncio.Lock()
+        self._outbox_purged: date | None = None  # the day (UTC) the outbox was last purged
 
     @property
     def role(self) -> str:
@@ -260,9 +261,33 @@ class Scheduler:
                 )
             except Exception:
                 log.exception("the retention purge failed; the next sweep tries again")
+        await self._purge_outbox(now, counts)
         if any(counts.values()):
             self.runtime.poke()
         return counts
+
+    async def _purge_outbox(self, now: datetime, counts: dict[str, int]) -> None:
+        """Once a day (UTC), on the replica that runs the scheduler: delete the finished
+        outbox rows `retention.outbox_days` lets go, a batch per transaction, so writers
+        never wait long behind it; counted in `counts` when there were any."""
+        if self.runtime.retention.outbox_days is None or self._outbox_purged == now.date():
+            return
+        deleted, after = 0, 0
+        try:
+            while True:
+                batch = await self.runtime.run_alongside(
+                    partial(steps.purge_outbox, now=now, runtime=self.runtime, after=after)
+                )
+                deleted += batch.deleted
+                if batch.resume_after is None:
+                    break
+                after = batch.resume_after
+        except Exception:
+            log.exception("purging the outbox failed; the next sweep tries again")
+        else:
+            self._outbox_purged = now.date()
+        if deleted:
+            counts["outbox_purged"] = deleted
 
     async def _boards(self, now: datetime) -> int:
         """Close the sprint that ended (freeze, final board) and post the mid-sprint update

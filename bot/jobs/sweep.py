@@ -11,7 +11,7 @@ from sqlmodel import Session
 from bot.runtime import BoardSettings, Runtime
 from handlers import digests, leaderboard, retention, surveys
 from handlers.sprints import Sprint
-from storage import people, schedule
+from storage import maintenance, people, schedule
 
 log = logging.getLogger("plaudit.scheduler")
 
@@ -131,3 +131,11 @@ def purge(session: Session, *, now: datetime, runtime: Runtime) -> int:
         return 0
     done = retention.purge(session, retention=policy, now=now)
     return done.texts + done.pv_links + done.pv_texts
+
+
+def purge_outbox(
+    session: Session, *, now: datetime, runtime: Runtime, after: int
+) -> maintenance.PurgeBatch:
+    """One batch of the outbox's purge (`retention.purge_outbox`); run again from
+    `resume_after` until it is None. Deleting twice deletes nothing, so it needs no key."""
+    return retention.purge_outbox(session, retention=runtime.retention, now=now, after=after)

@@ -25,7 +25,13 @@ def serve(handle: Handle) -> tuple[ThreadingHTTPServer, threading.Thread]:
 
         do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        # socketserver's default backlog is 5: a burst of connections (a dispatcher opening
+        # dozens at start) would overflow it and the client would time out and send again,
+        # which no real service's front end does.
+        request_queue_size = 128
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.daemon = True
