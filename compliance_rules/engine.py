@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cache, partial
 from pathlib import Path
 
-from compliance_rules import evasion, language
+from compliance_rules import evasion, language, second_opinion
 from compliance_rules.compiled import Compiled, fold
 from compliance_rules.hits import Text, anchored, confirm, everywhere, prove, starts_of
 from compliance_rules.lists import named
@@ -28,8 +28,6 @@ SAFETY = PACKS / "safety.yml"  # adverse events and patient identifiers: always 
 TIMEOUT = 0.25  # seconds one check may take before the text is held for a person
 _PII_CATEGORIES = {"phi_patient_identifier"}
 _PASSED = Result(Outcome.PASS, ())
-# The finding of a text in a language no pack covers (`compliance.unknown_language`).
-UNKNOWN_LANGUAGE = "unknown_language"
 
 
 class RuleSet:
@@ -41,6 +39,7 @@ class RuleSet:
     `scan=False` leaves the rule set uncompiled: every rule is then searched for in every
     text, the plain way, which is what the compiled scan must always agree with. `sharp`:
     the scan is sharpened at once (`Compiled.sharpen`), not when the rules are warmed.
+    `second_opinion`: a text the rules pass for a category may still be held (`second_opinion`).
     """
 
     def __init__(
@@ -54,8 +53,10 @@ class RuleSet:
         proven: bool = False,
         deferred: Sequence[Deferred] = (),
         sharp: bool = False,
+        second_opinion: bool = True,
     ) -> None:
         self.rules = tuple(rules)
+        self.second_opinion = second_opinion
         self.registry = registry
         self.actions = dict(actions or {})
         self.unknown_language = unknown_language
@@ -72,15 +73,9 @@ class RuleSet:
         else:
             # One scan per language, so an English text pays only for the English rules; the
             # product registry's off-label talk is English, read with the English rules.
+            part_of = partial(RuleSet, actions=actions, scan=scan, proven=True, sharp=sharp)
             self.parts = {
-                lang: RuleSet(
-                    part,
-                    registry if lang == "en" else None,
-                    actions,
-                    scan=scan,
-                    proven=True,
-                    sharp=sharp,
-                )
+                lang: part_of(part, registry if lang == "en" else None)
                 for lang, part in by_language.items()
             }
         self.off_label = OffLabel(registry)
@@ -114,9 +109,9 @@ class RuleSet:
         return self.parts[lang]
 
     def warm(self) -> None:
-        """Load the language model and every deferred pack now, read what each pattern needs
-        in a text (`Compiled.sharpen`) and prove every example (raises RuleError for a pack
-        that does not load or an example that does not hold)."""
+        """Load the language model, every deferred pack and the second opinion's weights now,
+        read what each pattern needs (`Compiled.sharpen`) and prove every example (RuleError
+        for a pack or weights that do not load, or an example that does not hold)."""
         evasion.warm()
         if len(self.languages) > 1:
             language.warm()
@@ -126,6 +121,8 @@ class RuleSet:
             if part.compiled is not None:
                 part.compiled.sharpen()
         self.prove()
+        if self.second_opinion:
+            second_opinion.shipped()
 
     def every_rule(self) -> tuple[Rule, ...]:
         """The rules of every language, deferred packs loaded."""
@@ -164,6 +161,7 @@ def load_rules(
     actions: Mapping[str, str] | None = None,
     unknown_language: str = "hold",
     deferred: Iterable[Path] = (),
+    second_opinion: bool = True,
 ) -> RuleSet:
     """Load packs (default: every shipped pack) with the product registry's vocabulary;
     `deferred` packs (other languages') are loaded when first needed."""
@@ -173,27 +171,27 @@ def load_rules(
     files = paths or tuple(sorted(PACKS.glob("*.yml")))
     if SAFETY not in files:
         files = (*files, SAFETY)  # never optional
-    rules: list[Rule] = []
-    for path in files:
-        rules.extend(load_pack(path, vocabulary))
+    rules = [rule for path in files for rule in load_pack(path, vocabulary)]
     ids = [r.id for r in rules]
     if len(set(ids)) != len(ids):
-        raise RuleError(
-            f"rule ids repeat across packs: {sorted({i for i in ids if ids.count(i) > 1})}"
-        )
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        raise RuleError(f"rule ids repeat across packs: {repeated}")
     overrides: dict[str, Outcome] = {}
     for category, outcome in (actions or {}).items():
         if category not in CATEGORIES:
             raise RuleError(f"actions: unknown category {category!r}")
-        try:
-            overrides[category] = Outcome(outcome)
-        except ValueError as exc:
-            raise RuleError(f"actions: {category}: unknown outcome {outcome!r}") from exc
+        overrides[category] = _outcome(outcome, f"actions: {category}")
+    unknown = _outcome(unknown_language, "unknown_language")
+    built = RuleSet(rules, products, overrides, unknown_language=unknown, deferred=later)
+    built.second_opinion = second_opinion
+    return built
+
+
+def _outcome(value: str, setting: str) -> Outcome:
     try:
-        unknown = Outcome(unknown_language)
+        return Outcome(value)
     except ValueError as exc:
-        raise RuleError(f"unknown_language: unknown outcome {unknown_language!r}") from exc
-    return RuleSet(rules, products, overrides, unknown_language=unknown, deferred=later)
+        raise RuleError(f"{setting}: unknown outcome {value!r}") from exc
 
 
 _HEAD = re.compile(r"^(pack|version|language):\s*(\S+)", re.MULTILINE)
@@ -252,10 +250,11 @@ def _check(text: str, ruleset: RuleSet, deadline: float) -> Result:
     if time.monotonic() >= deadline:
         raise TimeoutError("no time to check")
     start_clock()
-    # Loading Unicode's confusables table, the language model or a language's pack (once,
-    # unless warmed at start) takes up to seconds and is not the text's time.
+    # Loading Unicode's confusables table, the language model, a language's pack or the
+    # weights of the second opinion (once, unless warmed) takes seconds, not the text's time.
     many = len(ruleset.languages) > 1
     loading = time.monotonic()
+    opinion = second_opinion.shipped() if ruleset.second_opinion else None
     evasion.warm()
     if many:
         language.warm()
@@ -274,25 +273,15 @@ def _check(text: str, ruleset: RuleSet, deadline: float) -> Result:
         for view in views:
             findings.extend(_findings(text, view, part, deadline))
     if seen.unknown:
-        findings.append(_unknown(seen.unknown, text, ruleset.unknown_language))
+        findings.append(language.unknown(seen.unknown, text, ruleset.unknown_language))
+    if opinion is not None:  # categories the rules did not find, in the text they read
+        found = frozenset(f.category for f in findings)
+        findings += opinion.findings(text, found, fold(views[-1].text), deadline)
     if not findings:
         return _PASSED
     findings = _dedupe(findings)
     outcome = max((f.outcome for f in findings), key=lambda o: o.rank, default=Outcome.PASS)
     return Result(outcome, tuple(findings))
-
-
-def _unknown(code: str, text: str, outcome: Outcome) -> Finding:
-    return Finding(
-        UNKNOWN_LANGUAGE,
-        UNKNOWN_LANGUAGE,
-        outcome,
-        0,
-        len(text),
-        f"This text is in a language Plaudit's rules do not cover ({code}), so they could "
-        "not check it; a compliance reviewer reads it before anything is posted.",
-        match=text,  # the whole text, as every finding quotes what it spans
-    )
 
 
 def _findings(text: str, norm: Normalised, ruleset: RuleSet, deadline: float) -> list[Finding]:

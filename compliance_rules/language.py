@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from compliance_rules.model import Finding, Outcome
+
+# The finding of a text in a language no pack covers (`compliance.unknown_language`).
+UNKNOWN_LANGUAGE = "unknown_language"
 # Words that are English and rarely anything else (not "a", "in", "die", "per", "also").
 _ENGLISH = frozenset(
     """the and for you your thanks thank thx to of with this that was were great team work
@@ -145,3 +149,17 @@ def _model() -> Any:
 def warm() -> None:
     """Load the model now (rule sets do, so the first check does not pay for it)."""
     _model()
+
+
+def unknown(code: str, text: str, outcome: Outcome) -> Finding:
+    """The finding of a text in language `code`, which no pack covers: a person reads it."""
+    return Finding(
+        UNKNOWN_LANGUAGE,
+        UNKNOWN_LANGUAGE,
+        outcome,
+        0,
+        len(text),
+        f"This text is in a language Plaudit's rules do not cover ({code}), so they could "
+        "not check it; a compliance reviewer reads it before anything is posted.",
+        match=text,  # the whole text, as every finding quotes what it spans
+    )

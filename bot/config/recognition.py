@@ -59,6 +59,9 @@ class ComplianceConfig(_Strict):
     # language no pack covers is held, blocked or warned about, never published unchecked.
     languages: list[Literal["de", "fr", "es", "it", "pt", "ja", "zh", "nl", "pl"]] | None = None
     unknown_language: Literal["hold", "block", "warn"] = "hold"
+    # A linear model's reading of a text the rules pass for a category: a text it scores as
+    # a violation goes to a reviewer, with its reason and score (false: the rules alone).
+    second_opinion: bool = True
     products: Path | None = None  # the company's product registry; default: the example
     actions: dict[str, Literal["pass", "warn", "block", "hold", "route_pv"]] = Field(
         default_factory=dict
@@ -86,6 +89,7 @@ class ComplianceConfig(_Strict):
             actions=self.actions,
             unknown_language=self.unknown_language,
             deferred=later,
+            second_opinion=self.second_opinion,
         )
 
     _channel = field_validator("safety_channel", "review_channel")(

@@ -71,12 +71,13 @@ def test_the_development_corpus_holds_its_levels() -> None:
 
 
 INDEPENDENT = Path(__file__).parent.parent / "corpus" / "independent.jsonl"
-# Today's levels on it (before the multilingual packs, evasion folding and the safety pack:
-# macro-F1 0.48, AE recall 0.33, patient-identifier recall 0.41, 3.1% compliant flagged).
-MACRO_FLOOR = 0.80
-FLAGGED_CEILING = 0.035
-AE_FLOOR = 0.81
-PHI_FLOOR = 0.83
+# Today's levels on it, rules and second opinion (before the multilingual packs, evasion
+# folding and the safety pack: macro-F1 0.48, AE recall 0.33, patient-identifier recall
+# 0.41, 3.1% compliant flagged; the rules alone today: 0.807, 0.81, 0.84, 3.1%).
+MACRO_FLOOR = 0.83
+FLAGGED_CEILING = 0.045
+AE_FLOOR = 0.84
+PHI_FLOOR = 0.93
 
 
 def test_the_independent_corpus_holds_its_levels() -> None:
@@ -121,9 +122,9 @@ PULSE = Path(__file__).parent.parent / "corpus" / "dev_pulse.jsonl"
 @pytest.mark.parametrize(
     ("corpus", "macro", "flagged", "ae", "phi"),
     [
-        (WILD, 0.85, 0.01, 0.90, 0.92),
-        (FIELD, 0.84, 0.03, 0.87, 0.91),
-        (PULSE, 0.74, 0.055, 0.81, 0.88),
+        (WILD, 0.88, 0.01, 0.96, 0.94),
+        (FIELD, 0.86, 0.03, 0.93, 0.92),
+        (PULSE, 0.77, 0.075, 0.90, 0.95),
     ],
     ids=["dev_wild", "dev_field", "dev_pulse"],
 )

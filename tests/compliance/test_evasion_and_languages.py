@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from compliance_rules import Outcome, RuleError, check, default_rules, load_rules, pack_path
-from compliance_rules.engine import UNKNOWN_LANGUAGE
 from compliance_rules.evasion import unevade
-from compliance_rules.language import detect, looks_english
+from compliance_rules.language import UNKNOWN_LANGUAGE, detect, looks_english
 from compliance_rules.normalise import normalise
 
 PLAIN = "the new deck says our pill cures migraines for good"

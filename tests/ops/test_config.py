@@ -197,6 +197,24 @@ def test_a_market_pack_is_switched_on_in_plaudit_yaml(tmp_path: Path) -> None:
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def test_the_second_opinion_is_on_unless_plaudit_yaml_turns_it_off(tmp_path: Path) -> None:
+    from compliance_rules import Outcome, check
+
+    # A disparaging kudos the rules pass and the model reads as one (held, not blocked).
+    text = (
+        "Kudos to Petra for the battle card: Duravia is a failed drug and its makers hide the data."
+    )
+    held = load(write(tmp_path, "compliance:\n  languages: []\n")).compliance.rules(tmp_path)
+    assert held.second_opinion
+    assert check(text, held).outcome is Outcome.HOLD
+    off = "compliance:\n  languages: []\n  second_opinion: false\n"
+    rules = load(write(tmp_path, off)).compliance.rules(tmp_path)
+    assert not rules.second_opinion
+    assert check(text, rules).outcome is Outcome.PASS
+    with pytest.raises(ConfigError, match=r"compliance\.second_opinion"):
+        load(write(tmp_path, "compliance:\n  second_opinion: maybe\n"))
+
+
 def test_the_readme_example_and_the_example_file_load(tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     block = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
