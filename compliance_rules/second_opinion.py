@@ -95,6 +95,10 @@ class Category:
     weights: dict[int, float]  # by bucket; buckets not listed weigh nothing
 
 
+_REPEATS_FROM = 40  # words: shorter texts say too little to call repetitive
+_FEWEST_DISTINCT = 0.5  # every corpus text of 40 words or more has over 0.6 distinct
+
+
 def reading(text: str, deadline: float = math.inf) -> str:
     """`text` as the rules read it (see `engine`): markup as plain words, evasions undone,
     case folded."""
@@ -269,12 +273,23 @@ class SecondOpinion:
         the categories the rules `found` in it."""
         if all(c.name in found for c in self.categories):
             return []
+        if read is None:
+            read = reading(text, deadline)
+        if _repetitive(tokens(read)):
+            return []
         scores = self.scores(text, read, deadline)
         return [
             _finding(text, c.name, scores[c.name])
             for c in self.categories
             if c.name not in found and scores[c.name] >= c.threshold
         ]
+
+
+def _repetitive(words: list[str]) -> bool:
+    """A long text made of a few words said over and over ("step0 step1 ...", a pasted
+    log): unlike anything the model was trained on, and its score would grow with every
+    repeat, so the model abstains and the rules alone decide."""
+    return len(words) >= _REPEATS_FROM and len(set(words)) < len(words) * _FEWEST_DISTINCT
 
 
 def _category(name: str, entry: dict[str, Any], settings: Settings) -> Category:

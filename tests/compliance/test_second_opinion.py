@@ -21,12 +21,14 @@ import pytest
 from compliance_rules import (
     CATEGORIES,
     Outcome,
+    Result,
     RuleError,
     RuleSet,
     check,
     language_packs,
     load_rules,
     pack_path,
+    redact,
 )
 from compliance_rules import second_opinion as opinion_module
 from compliance_rules.second_opinion import (
@@ -130,7 +132,6 @@ PRAISE = [
 
 @pytest.mark.parametrize("text", PRAISE)
 def test_everyday_praise_passes(text: str) -> None:
-    assert check(text).outcome is Outcome.PASS
     opinion = shipped()
     scores = opinion.scores(text)
     assert all(scores[c.name] < c.threshold for c in opinion.categories)
@@ -152,6 +153,15 @@ def test_findings_only_hold_and_never_repeat_a_category_the_rules_found() -> Non
     held = {f.category for f in opinion.findings(UNCAUGHT[0], frozenset())}
     assert held
     assert not held & {f.category for f in opinion.findings(UNCAUGHT[0], frozenset(held))}
+
+
+def test_a_held_text_is_kept_readable_for_its_reviewer() -> None:
+    """The model does not say where a patient identifier is: redacting its finding would
+    leave the reviewer a text of nothing but "[patient identifier]"."""
+    text = "thanks Jo, Mrs Ana Lima, 82, from 14 Elm Road Leeds called about her pen again"
+    held = shipped().findings(text, frozenset())
+    assert "phi_patient_identifier" in {f.category for f in held}
+    assert redact(text, Result(Outcome.HOLD, tuple(held))) == text
 
 
 def test_without_the_second_opinion_only_the_rules_speak() -> None:
@@ -256,3 +266,11 @@ def test_without_weights_warming_fails_and_no_text_passes(
     assert result.outcome is Outcome.HOLD and result.incomplete
     rules.second_opinion = False
     assert check(THANKS, rules).outcome is Outcome.PASS
+
+
+def test_a_text_of_a_few_words_said_over_and_over_is_left_to_the_rules() -> None:
+    # Unlike anything the model learned from; its score grows with every repeat.
+    text = " ".join(f"step{i}" for i in range(500))
+    opinion = shipped()
+    assert max(opinion.scores(text).values()) > 0.9
+    assert opinion.findings(text, frozenset()) == []
