@@ -374,8 +374,13 @@ def _suggest(rule: Rule, text: Text) -> str:
 
 
 def redact(text: str, result: Result) -> str:
-    """`text` with patient identifiers replaced by their type, for storage."""
-    spans = sorted((f.start, f.end) for f in result.findings if f.category in _PII_CATEGORIES)
+    """`text` with patient identifiers replaced by their type, for storage. The second
+    opinion's finding spans the whole text, not an identifier: a reviewer must read it."""
+    spans = sorted(
+        (f.start, f.end)
+        for f in result.findings
+        if f.category in _PII_CATEGORIES and f.pack != second_opinion.PACK
+    )
     merged: list[list[int]] = []
     for start, end in spans:
         if merged and start <= merged[-1][1]:
