@@ -48,11 +48,12 @@ _FOREIGN = frozenset(
 # Words of one covered language that an English sentence borrows when its writer switches
 # language mid-sentence ("danke for calling Frau Huber about her Muskelschmerzen"): one of
 # them has that language's pack read the text too. Not words English also has ("die",
-# "per", "con", "met", "pan").
+# "per", "con", "met", "pan"), nor words another covered language shares ("paciente",
+# "está", "desde", "mais"), which would have the wrong pack read the text.
 _BORROWED = {
     "de": "danke vielen bitte frau herrn kundin patientin seit nicht sehr und auch schon",
-    "fr": "merci madame monsieur mademoiselle avec depuis très elle mais aussi beaucoup",
-    "es": "gracias señora señor muchas muy desde pero está también paciente",
+    "fr": "merci madame monsieur mademoiselle avec depuis très elle aussi beaucoup",
+    "es": "gracias señora señor muchas muy pero también",
     "it": "grazie signora signore molto dopo anche sono paziente",
     "pt": "obrigado obrigada senhora senhor muito depois também não você",
     "nl": "bedankt dankjewel mevrouw meneer niet sinds ook",
