@@ -46,6 +46,10 @@ def advise(text: str, findings: Sequence[Finding], rules: RuleSet | None = None)
 
 def _candidates(text: str, findings: list[Finding]) -> list[str]:
     suggested = [f.suggestion for f in findings if f.suggestion]
+    # A finding of the whole text (the second opinion's, a language no pack covers) names
+    # no words to take out: the text without them would be nothing, or "[patient]".
+    if any(f.start <= 0 and f.end >= len(text) for f in findings):
+        return suggested[:1]
     return [*suggested[:1], _without(text, findings)]
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from compliance_rules import Outcome, check, load_rules, pack_path
+from compliance_rules.advice import advise
+from compliance_rules.model import Finding
 from handlers.stops import stop_message
 
 RULES = load_rules(pack_path("default"))
+PLAIN = "thanks for calling back the lady from Leeds, so patient with her"
 
 
 def told(text: str) -> str:
@@ -36,3 +39,17 @@ def test_the_rewrite_offered_is_one_the_rules_pass() -> None:
 def test_an_adverse_event_gets_no_rewrite() -> None:
     message = told("thanks for the call where a patient had a severe rash after Cardivex")
     assert "drug safety" in message and "Try instead" not in message
+
+
+def test_a_whole_text_finding_offers_no_rewrite() -> None:
+    # The second opinion names no words, so cutting them out would leave "[patient]".
+    held = Finding(
+        "second-opinion.phi_patient_identifier",
+        "phi_patient_identifier",
+        Outcome.HOLD,
+        0,
+        len(PLAIN),
+        "Reads like patient details to a model trained on labelled examples (score 0.95).",
+        match=PLAIN,
+    )
+    assert advise(PLAIN, [held], RULES).rewrite is None
