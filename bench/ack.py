@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,14 +34,12 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
-from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import emit, exit_on_sigterm  # noqa: E402
+from bench.common import emit, exit_on_sigterm, private_schema  # noqa: E402
 from bot.slack.app import SORRY  # noqa: E402
-from storage.db import make_engine  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
 
 SECRET = "bench-signing-secret-0123456789"
@@ -86,18 +83,9 @@ def database(workdir: Path) -> Iterator[tuple[str, dict[str, str], str]]:
     if not url.startswith("postgresql"):
         yield url, {}, "SQLite" if url.startswith("sqlite") else url.split(":", 1)[0]
         return
-    schema = f"plaudit_bench_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    options = f"{os.environ.get('PGOPTIONS', '')} -csearch_path={schema}".strip()
-    try:
+    with private_schema(url) as (schema, _):
+        options = f"{os.environ.get('PGOPTIONS', '')} -csearch_path={schema}".strip()
         yield url, {"PGOPTIONS": options}, "PostgreSQL"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-        print(f"dropped schema {schema}")
 
 
 def start(

@@ -6,6 +6,9 @@ import json
 import math
 import signal
 import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 PREFIX = "RESULT "
@@ -62,3 +65,25 @@ def _round(value: float) -> float:
     if isinstance(value, int) or value == 0 or not math.isfinite(value):
         return value
     return round(value, max(1, 3 - math.floor(math.log10(abs(value)))))
+
+
+@contextmanager
+def private_schema(url: str) -> Iterator[tuple[str, Any]]:
+    """A new PostgreSQL schema on `url` for one benchmark run, dropped afterwards, so a
+    run never touches the database's own tables; yields its name and the URL as the
+    project's engines read it."""
+    from sqlalchemy import text
+
+    from storage.db import make_engine
+
+    schema = f"plaudit_bench_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield schema, admin.url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+        print(f"dropped schema {schema}")

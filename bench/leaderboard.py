@@ -26,7 +26,6 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import Engine, Table, create_engine, event, insert, text  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from bench.common import emit, exit_on_sigterm  # noqa: E402
+from bench.common import emit, exit_on_sigterm, private_schema  # noqa: E402
 from handlers import leaderboard, sprints  # noqa: E402
 from handlers.leaderboard import Filters  # noqa: E402
 from handlers.sprints import SprintCalendar  # noqa: E402
@@ -289,22 +288,17 @@ def sqlite_database(keep: bool) -> Iterator[tuple[Engine, str]]:
 
 @contextmanager
 def postgres_database(url: str) -> Iterator[tuple[Engine, str]]:
-    schema = f"plaudit_bench_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(
-        admin.url, connect_args={"options": f"-csearch_path={schema}"}, pool_pre_ping=True
-    )
-    try:
-        migrate.upgrade(engine)
-        yield engine, f"schema {schema}"
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-        print(f"dropped schema {schema}")
+    with private_schema(url) as (schema, where):
+        engine = create_engine(
+            where,
+            connect_args={"options": f"-csearch_path={schema}"},
+            pool_pre_ping=True,
+        )
+        try:
+            migrate.upgrade(engine)
+            yield engine, f"schema {schema}"
+        finally:
+            engine.dispose()
 
 
 def _table(model: Any) -> Table:

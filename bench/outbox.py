@@ -28,7 +28,6 @@ import os
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -50,10 +49,9 @@ from sqlalchemy import (  # noqa: E402
 )
 from sqlmodel import Session  # noqa: E402
 
-from bench.common import emit, exit_on_sigterm  # noqa: E402
+from bench.common import emit, exit_on_sigterm, private_schema  # noqa: E402
 from handlers import retention  # noqa: E402
 from storage import migrate, outbox  # noqa: E402
-from storage.db import make_engine  # noqa: E402
 from storage.models import Outbox  # noqa: E402
 
 CLAIM_TARGET_MS = 5.0
@@ -98,20 +96,14 @@ _URL_VARIABLES = ("PLAUDIT_BENCH_DATABASE_URL", "PLAUDIT_TEST_DATABASE_URL")
 @contextmanager
 def postgres_schema(url: str) -> Iterator[Engine]:
     """A migrated private schema, dropped afterwards."""
-    schema = f"plaudit_bench_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(admin.url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        migrate.upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-        print(f"dropped schema {schema}")
+    with private_schema(url) as (schema, where):
+        options = {"options": f"-csearch_path={schema}"}
+        engine = create_engine(where, connect_args=options)
+        try:
+            migrate.upgrade(engine)
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def fill(engine: Engine, delivered: int, pending: int, now: datetime) -> None:
