@@ -24,6 +24,7 @@ from handlers.milestones import Milestone
 from handlers.policy import KudosPolicy
 from handlers.retention import Retention
 from handlers.surveys import Survey
+from storage.audit import AuditKey
 from storage.db import is_sqlite, transaction
 
 T = TypeVar("T")
@@ -72,6 +73,8 @@ class Runtime:
     retention: Retention = field(default_factory=Retention)
     # PLAUDIT_SURVEY_SECRET: keys anonymous respondents; None: a key held in memory only.
     survey_secret: bytes | None = None
+    # PLAUDIT_AUDIT_KEY: seals the audit trail; None: entries wait unsealed for a key.
+    audit_key: AuditKey | None = None
     listeners: list[Callable[[], None]] = field(default_factory=list)
     _commits: GroupCommit | None = None
 

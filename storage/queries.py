@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, text
+from sqlalchemy import bindparam, func
 from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from storage.db import WRITER_LOCK
 from storage.models import AuditEntry, InboundEvent, Outbox, Recognition, RecognitionRecipient
-
-GENESIS = "0" * 64
-_AUDIT_LOCK = WRITER_LOCK  # advisory lock id serialising the audit chain on PostgreSQL
 
 # The hot path runs these on every kudos: built once, so each call only binds values.
 _inbound = InboundEvent.__table__  # type: ignore[attr-defined]
@@ -45,7 +39,6 @@ _POINTS = (
 )
 _INSERT_RECOGNITION = sa_insert(_recognition).returning(_recognition.c.id)
 _INSERT_RECIPIENT = sa_insert(_recipient)
-_LAST_AUDIT = sa_select(_audit.c.hash).order_by(_audit.c.id.desc()).limit(1)
 _INSERT_AUDIT = sa_insert(_audit)
 
 
@@ -139,63 +132,19 @@ def counted_between(
     return int(received), int(given)
 
 
-def _entry_hash(
-    prev: str, *, at: datetime, actor: str, action: str, subject: str, detail: dict[str, Any]
-) -> str:
-    body = json.dumps(
-        {
-            "prev": prev,
-            "at": at.astimezone(UTC).isoformat(),
-            "actor": actor,
-            "action": action,
-            "subject": subject,
-            "detail": detail,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        default=str,
-    )
-    return hashlib.sha256(body.encode()).hexdigest()
-
-
 def append_audit(
     *, session: Session, actor: str, action: str, subject: str, detail: dict[str, Any], at: datetime
-) -> str:
-    """Append to the hash chain and return the new hash; a unique prev_hash keeps it one line."""
-    conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK})
-    prev = conn.execute(_LAST_AUDIT).scalar() or GENESIS
-    fields: dict[str, Any] = {
+) -> None:
+    """Append an entry to the audit trail: one insert that reads nothing and waits for no
+    other writer; the sealer (storage.audit) chains it once its transaction has committed."""
+    values = {
         "at": at.astimezone(UTC),
         "actor": actor,
         "action": action,
         "subject": subject,
         "detail": detail,
     }
-    digest = _entry_hash(prev, **fields)
-    conn.execute(_INSERT_AUDIT, {**fields, "prev_hash": prev, "hash": digest})
-    return digest
-
-
-def verify_audit(*, session: Session) -> tuple[bool, int, int | None]:
-    """Walk the chain: (intact, entries checked, id of the first bad entry)."""
-    prev = GENESIS
-    count = 0
-    for entry in session.exec(select(AuditEntry).order_by(col(AuditEntry.id))):
-        digest = _entry_hash(
-            prev,
-            at=entry.at,
-            actor=entry.actor,
-            action=entry.action,
-            subject=entry.subject,
-            detail=entry.detail,
-        )
-        if entry.prev_hash != prev or digest != entry.hash:
-            return False, count, entry.id
-        prev = entry.hash
-        count += 1
-    return True, count, None
+    session.connection().execute(_INSERT_AUDIT, values)
 
 
 _POST_OF = (

@@ -9,6 +9,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -16,6 +17,7 @@ from urllib.parse import urlencode
 import httpx
 import uvicorn
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from bot.http.app import create_app
 from bot.runtime import Runtime
@@ -25,12 +27,27 @@ from handlers.clock import Clock, SystemClock
 from handlers.milestones import Milestone
 from handlers.policy import KudosPolicy
 from handlers.surveys import Survey
+from storage import audit
+from storage.audit import AuditKey
+from storage.audit_verify import Verdict, verify
 
 SECRET = "test-signing-secret-0123456789"
 TOKEN = "xoxb-test-token"
 # A fixed PV key (32 bytes, base64url) for servers started by the tests.
 PV_KEY = "cGxhdWRpdC10ZXN0LXB2LWtleS0wMTIzNDU2Nzg5YWI="
+# A fixed audit key (32 bytes, base64url) for servers started by the tests.
+AUDIT_KEY = "cGxhdWRpdC10ZXN0LWF1ZGl0LWtleS0wMTIzNDU2Nzg="
 PAYLOADS = Path(__file__).parent / "payloads"
+
+
+def audit_proof(session: Session) -> Verdict:
+    """Seal what the trail holds with the tests' key, then prove it: what `plaudit audit
+    verify` would say after the sealer has run."""
+    key = AuditKey.parse(AUDIT_KEY)
+    now = datetime.now(UTC)
+    while audit.seal(session, key, now=now).added:
+        pass
+    return verify(session, key, now=now)
 
 
 def payload(name: str) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""`plaudit audit`, `dashboard` and `teams-package`: verify the audit trail, print a one-time
-dashboard sign-in link, build the Teams app upload."""
+"""`plaudit dashboard` and `teams-package`: print a one-time dashboard sign-in link, build
+the Teams app upload."""
 
 from __future__ import annotations
 
@@ -7,28 +7,9 @@ import argparse
 from importlib import metadata
 from pathlib import Path
 
-from sqlmodel import Session
-
 from bot.cli.bootstrap import UsageError, build_runtime, load_settings
 from bot.settings import Settings
 from handlers import signin_links
-from handlers.counts import count
-from storage import queries
-from storage.db import make_engine
-
-
-def cmd_audit(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    engine = make_engine(settings.database_url)
-    with Session(engine) as session:
-        intact, checked, bad = queries.verify_audit(session=session)
-    if intact:
-        print(f"audit trail intact: {count(checked, 'entry', 'entries')}")
-        return 0
-    print(
-        f"audit trail BROKEN at entry {bad} (after {count(checked, 'good entry', 'good entries')})"
-    )
-    return 1
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -114,11 +95,7 @@ def _installed_version() -> str:
 
 
 def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """The audit, dashboard and teams-package commands."""
-    audit = sub.add_parser("audit", help="audit trail")
-    audit.add_argument("action", choices=["verify"])
-    audit.set_defaults(func=cmd_audit)
-
+    """The dashboard and teams-package commands."""
     dash = sub.add_parser(
         "dashboard", help="a one-time dashboard sign-in link (when there is no single sign-on)"
     )

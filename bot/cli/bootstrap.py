@@ -14,6 +14,7 @@ from sqlmodel import Session
 import compliance_rules
 from bot import config as org_config
 from bot import status
+from bot.audit.keys import AuditKeyMissing, audit_key
 from bot.chat.ratelimit import PerUserLimit
 from bot.runtime import BoardSettings, Runtime, StoreSettings
 from bot.settings import Settings
@@ -22,6 +23,7 @@ from handlers.counts import count
 from handlers.policy import KudosPolicy
 from handlers.surveys import Survey
 from storage import migrate, pv_cases
+from storage.audit import AuditKey
 from storage.db import connection_problem, make_engine, masked, transaction
 from storage.vault import Vault, VaultError
 
@@ -53,6 +55,7 @@ def build_runtime(settings: Settings, *, upgrade: bool = True, serving: bool = F
         raise UsageError(problem)
     secret = survey_secret(settings, org.survey_definitions(), serving=serving)
     vault = pv_vault(settings, serving=serving)
+    key = sealing_key(settings, serving=serving)
     try:
         rules = org.compliance.rules(settings.config_path.resolve().parent)
     except compliance_rules.RuleError as exc:
@@ -76,6 +79,7 @@ def build_runtime(settings: Settings, *, upgrade: bool = True, serving: bool = F
         safety=tuple(org.dashboard.safety),
         retention=org.retention.retention(),
         survey_secret=secret,
+        audit_key=key,
         store=StoreSettings(
             sync_every=org.bigcommerce.interval, quota_share=org.bigcommerce.quota_share
         ),
@@ -187,6 +191,14 @@ def pv_vault(settings: Settings, *, serving: bool) -> Vault | None:
             "and start again."
         )
     return None
+
+
+def sealing_key(settings: Settings, *, serving: bool) -> AuditKey | None:
+    """The audit key (PLAUDIT_AUDIT_KEY or PLAUDIT_AUDIT_KEY_FILE); serving chat needs one."""
+    try:
+        return audit_key(settings, serving=serving)
+    except (AuditKeyMissing, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def _seal_plain_cases(runtime: Runtime, vault: Vault) -> None:

@@ -13,6 +13,7 @@ from bot.cli.bootstrap import UsageError, build_runtime, load_settings
 from bot.runtime import Runtime
 from bot.settings import Settings
 from handlers.counts import count
+from storage import audit
 from storage.vault import new_key
 
 DEFAULT_PORT = 8765
@@ -57,6 +58,8 @@ def _runtime(settings: Settings, path: Path) -> Runtime:
     update: dict[str, object] = {"database_url": f"sqlite:///{path}"}
     if settings.pv_key is None and settings.pv_key_file is None:
         update["pv_key_file"] = _beside(path, ".pv-key", new_key)
+    if settings.audit_key is None and settings.audit_key_file is None:
+        update["audit_key_file"] = _beside(path, ".audit-key", audit.new_key)
     runtime = build_runtime(settings.model_copy(update=update))
     runtime.policy = demo.policy(runtime.policy)
     return runtime
@@ -108,7 +111,8 @@ def _secret(database: Path) -> str:
 
 def _beside(database: Path, suffix: str, make: Callable[[], str]) -> Path:
     """A file beside the demo's database, readable by its owner only, made on first use
-    (the PV key its cases are sealed with, as a real installation's are; the secret)."""
+    (the PV key its cases are sealed with and the audit key, as a real installation's
+    are; the secret)."""
     path = database.with_name(database.name + suffix)
     if not path.exists():
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -190,7 +190,8 @@ def _review_policy(d: Dashboard) -> KudosPolicy:
 
 
 async def audit(d: Dashboard, request: Request, viewer: Viewer) -> Response:
-    trail = await d.runtime.run(queries.audit)
+    now = d.runtime.clock.now()
+    trail = await d.runtime.run(lambda s: queries.audit(s, key=d.runtime.audit_key, now=now))
     return d.render(
         request, "audit.html", viewer=viewer, page="audit", title="Audit trail", trail=trail
     )

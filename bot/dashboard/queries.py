@@ -16,9 +16,10 @@ from bot.dashboard.auth import Account
 from handlers import leaderboard, review
 from handlers.leaderboard import Board, Filters
 from handlers.sprints import PUBLISHED, Sprint
+from storage.audit import AuditKey
+from storage.audit_verify import SealState, seal_state
 from storage.feed import FeedItem, org, recipients, recognitions
 from storage.models import AuditEntry, Member, MilestoneAward, MilestoneShare, PvCase
-from storage.queries import verify_audit
 
 _member = Member.__table__  # type: ignore[attr-defined]
 _audit = AuditEntry.__table__  # type: ignore[attr-defined]
@@ -210,15 +211,12 @@ class AuditRow:
 
 @dataclass(frozen=True)
 class Audit:
-    intact: bool
-    checked: int
-    first_bad: int | None
+    seal: SealState
     entries: tuple[AuditRow, ...]
 
 
-def audit(session: Session) -> Audit:
-    """The chain's state and the latest entries, newest first."""
-    intact, checked, first_bad = verify_audit(session=session)
+def audit(session: Session, *, key: AuditKey | None, now: datetime) -> Audit:
+    """The seal's state and the latest entries, newest first."""
     stmt = select(_audit).order_by(_audit.c.id.desc()).limit(AUDIT_ROWS)
     entries = tuple(
         AuditRow(
@@ -231,7 +229,7 @@ def audit(session: Session) -> Audit:
         )
         for r in session.connection().execute(stmt)
     )
-    return Audit(intact, checked, first_bad, entries)
+    return Audit(seal_state(session, key, now=now), entries)
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,11 @@ bot would send to Slack and Teams."""
 
 from __future__ import annotations
 
+import contextlib
 import hmac
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlmodel import Session
@@ -212,5 +214,23 @@ def app(runtime: Runtime, *, secret: str, link: OneTimeLink | None = None) -> St
         routes=[
             Route("/", home, methods=["GET"]),
             Mount("/dashboard", app=dashboard),
-        ]
+        ],
+        lifespan=partial(_sealing, runtime),
     )
+
+
+@contextlib.asynccontextmanager
+async def _sealing(runtime: Runtime, _: Starlette) -> AsyncIterator[None]:
+    """The audit trail is sealed as a real installation's is (its checkpoints to the log)."""
+    if runtime.audit_key is None:
+        yield
+        return
+    from bot.audit.checkpoints import Publisher
+    from bot.jobs.sealer import Sealer
+
+    sealer = Sealer(runtime, runtime.audit_key, Publisher())
+    sealer.start()
+    try:
+        yield
+    finally:
+        await sealer.stop()

@@ -17,10 +17,12 @@ from starlette.applications import Starlette
 from starlette.datastructures import State
 
 import compliance_rules
+from bot.audit.checkpoints import Publisher
 from bot.bigcommerce.sync import StoreSync
 from bot.jobs.leader import Leadership
 from bot.jobs.outbox import Dispatcher, Sender
 from bot.jobs.scheduler import Scheduler
+from bot.jobs.sealer import Sealer
 from bot.runtime import Runtime
 from bot.safety.email import EmailSender
 from bot.safety.webhook import WebhookSender
@@ -64,6 +66,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         senders["email"] = EmailSender(settings)
     dispatcher = _start_dispatcher(state, settings, senders)
     scheduler = _start_scheduler(state)
+    sealer = _start_sealer(runtime, settings, scheduler)
+    state.sealer = sealer
     state.ready = True
     state.dispatcher = dispatcher
     state.scheduler = scheduler
@@ -77,6 +81,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         refetches: set[asyncio.Task[object]] = state.refetches
         if refetches:
             await asyncio.wait(set(refetches), timeout=30)
+        if sealer is not None:  # while still leading: seal what the last requests wrote
+            await sealer.stop()
         if scheduler:
             await scheduler.stop()
         if dispatcher:
@@ -152,6 +158,28 @@ def _start_dispatcher(
     dispatcher = Dispatcher(state.runtime, senders, workspace_rate=settings.slack_rate)
     dispatcher.start()
     return dispatcher
+
+
+def _start_sealer(
+    runtime: Runtime, settings: Settings, scheduler: Scheduler | None
+) -> Sealer | None:
+    """The audit sealer runs beside the scheduler, in the replica that leads."""
+    if scheduler is None:
+        return None
+    if runtime.audit_key is None:
+        log.warning(
+            "PLAUDIT_AUDIT_KEY is not set: audit entries are kept but not sealed until it is"
+        )
+        return None
+    if settings.audit_checkpoints is None:
+        log.warning(
+            "PLAUDIT_AUDIT_CHECKPOINTS is not set: audit checkpoints go to the log only, so "
+            "keep the log where the database's administrators cannot edit it"
+        )
+    publisher = Publisher(settings.audit_checkpoints, settings.audit_webhook)
+    sealer = Sealer(runtime, runtime.audit_key, publisher, leader=scheduler.leader)
+    sealer.start()
+    return sealer
 
 
 def _start_scheduler(state: State) -> Scheduler | None:

@@ -3,7 +3,7 @@
 
 # The naming convention is set before any table is defined.
 import storage.models.base  # noqa: F401
-from storage.models.audit import AuditEntry
+from storage.models.audit import AuditCheckpoint, AuditEntry
 from storage.models.base import utcnow
 from storage.models.boards import LeaderboardTotal, SprintSnapshot
 from storage.models.commerce import (
@@ -23,6 +23,7 @@ from storage.models.surveys import SurveyAnswer, SurveyInvite, SurveyRound
 from storage.models.teams import TeamsConversation, TeamsUser
 
 __all__ = [
+    "AuditCheckpoint",
     "AuditEntry",
     "BcChannel",
     "BcCoupon",

@@ -37,7 +37,6 @@ from handlers.commerce import (
     upsert_promotions,
 )
 from handlers.milestones import Milestone
-from storage import queries
 from storage.models import (
     BcChannel,
     BcCoupon,
@@ -60,6 +59,7 @@ from tests.bigcommerce.support import (
     stock,
 )
 from tests.fakes.bigcommerce import FakeBigCommerce, rfc2822
+from tests.harness import audit_proof
 
 Connect = Callable[..., BigCommerceClient]
 
@@ -580,8 +580,8 @@ def test_a_webhook_racing_a_full_sync_awards_each_milestone_once(
     assert awarded == expected  # each reported by exactly one of the racers
     assert db.count(Outbox, Outbox.template == "milestone.reached") == 4
     with Session(file_engine) as session:
-        intact, entries, _ = queries.verify_audit(session=session)
-    assert intact and entries == 4
+        proof = audit_proof(session)
+    assert proof.intact and proof.sealed == 4
 
 
 # -- webhook requests ----------------------------------------------------------------------

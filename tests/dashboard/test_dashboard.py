@@ -35,11 +35,11 @@ from handlers.events import KudosRequested, Person
 from handlers.exports import cell
 from handlers.milestones import Milestone
 from handlers.policy import KudosPolicy
-from storage import queries
+from storage.audit import AuditKey, seal_all
 from storage.models import AuditEntry, BcOrder, Member, Outbox, PvCase, Recognition, Review
 from storage.vault import Vault
 from tests.fakes.oidc import FakeOidc
-from tests.harness import PV_KEY, run_uvicorn
+from tests.harness import AUDIT_KEY, PV_KEY, audit_proof, run_uvicorn
 
 SECRET = "dashboard-test-secret-0123456789abcdef"
 SALT = "plaudit.dashboard.session"
@@ -662,7 +662,7 @@ def test_leaderboard_csv_is_filtered_and_audited(world: World) -> None:
         assert entries[0].detail["filters"] == {"region": "US"}
         assert entries[0].detail["rows"] == 3 and entries[0].detail["sprint"] == "2026Q4"
         assert entries[1].detail["by"] == "team"
-        assert queries.verify_audit(session=s)[0]
+        assert audit_proof(s).intact
 
 
 def test_recognitions_csv_guards_formulas_and_is_audited(world: World) -> None:
@@ -695,20 +695,23 @@ def test_recognitions_csv_guards_formulas_and_is_audited(world: World) -> None:
     ]
 
 
-def test_the_audit_page_shows_whether_the_chain_holds(world: World) -> None:
+def test_the_audit_page_shows_whether_the_seal_holds(world: World) -> None:
     site = world.serve()
     ada = site.client("ada")
     page = ada.get("/dashboard/audit")
-    assert "The chain is intact" in page.text and "kudos.pass" in page.text
+    assert "Nothing has been sealed yet" in page.text and "kudos.pass" in page.text
+    world.runtime.audit_key = AuditKey.parse(AUDIT_KEY)
+    done = seal_all(world.runtime.engine, world.runtime.audit_key, now=datetime.now(UTC))
+    sealed = ada.get("/dashboard/audit")
+    assert f"Sealed: {done.added} entries, ending where the checkpoint of" in sealed.text
     with world.db() as s:
-        first = s.exec(select(AuditEntry).order_by(AuditEntry.id)).first()  # type: ignore[arg-type]
-        assert first is not None
-        s.connection().execute(
-            text("UPDATE audit_entry SET actor = 'someone else' WHERE id = :id"), {"id": first.id}
-        )
+        s.connection().execute(text("DELETE FROM audit_entry WHERE seq = :n"), {"n": done.added})
         s.commit()
     broken = ada.get("/dashboard/audit")
-    assert f"The chain is broken at entry #{first.id}" in broken.text
+    assert "does not match its seal" in broken.text
+    assert f"the trail ends at entry {done.added - 1}, not where its newest checkpoint" in (
+        broken.text
+    )
 
 
 def test_pv_cases_show_their_text_to_the_safety_team_only(world: World) -> None:

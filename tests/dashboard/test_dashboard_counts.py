@@ -25,9 +25,10 @@ from compliance_rules import default_rules
 from handlers.counts import count
 from handlers.policy import KudosPolicy
 from storage import queries
+from storage.audit import AuditKey, seal_all
 from storage.db import make_engine
 from storage.models import Member
-from tests.harness import run_uvicorn
+from tests.harness import AUDIT_KEY, run_uvicorn
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "bot" / "dashboard" / "templates"
 SECRET = "counts-test-secret-0123456789abcdef-01"
@@ -82,7 +83,10 @@ def admin_browser(file_engine: Engine) -> Iterator[tuple[httpx.Client, Engine]]:
         engine=file_engine,
         policy=replace(KudosPolicy(), daily_allowance=1),
         rules=default_rules(),
+        audit_key=AuditKey.parse(AUDIT_KEY),
     )
+    assert runtime.audit_key is not None
+    seal_all(file_engine, runtime.audit_key, now=datetime.now(UTC))
     config = DashboardConfig(
         secret_key=SECRET, proxy_header="X-Forwarded-Email", secure_cookies=False
     )
@@ -99,7 +103,7 @@ def admin_browser(file_engine: Engine) -> Iterator[tuple[httpx.Client, Engine]]:
 def test_pages_say_one_entry_and_one_point(admin_browser: tuple[httpx.Client, Engine]) -> None:
     browser, _ = admin_browser
     audit = browser.get("/dashboard/audit").text
-    assert "The chain is intact: 1 entry checked." in audit
+    assert "Sealed: 1 entry, ending where the checkpoint of" in audit
     assert "The latest 1 entry, newest first" in audit and "1 entries" not in audit
     configuration = browser.get("/dashboard/configuration").text
     assert "1 point a day" in configuration and "1 points" not in configuration
@@ -127,6 +131,10 @@ def test_the_command_line_says_one_entry(
         )
         s.commit()
     engine.dispose()
+    monkeypatch.setenv("PLAUDIT_AUDIT_KEY", AUDIT_KEY)
+    assert main(["audit", "checkpoint"]) == 0
     capsys.readouterr()
     assert main(["audit", "verify"]) == 0
-    assert capsys.readouterr().out.strip() == "audit trail intact: 1 entry"
+    said = capsys.readouterr().out.strip()
+    assert said.startswith("audit trail intact: 1 sealed entry proved against the key")
+    assert "(1 entry)" in said and "1 entries" not in said

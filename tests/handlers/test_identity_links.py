@@ -15,9 +15,9 @@ from handlers import kudos, members
 from handlers.clock import FixedClock
 from handlers.events import KudosRequested, Person
 from handlers.policy import KudosPolicy
-from storage import queries
 from storage.db import make_engine
 from storage.models import AuditEntry, Member, Recognition
+from tests.harness import audit_proof
 
 TENANT = "72f988bf-0000-0000-0000-000000000001"
 ELSEWHERE = "0badc0de-0000-0000-0000-000000000002"
@@ -69,7 +69,7 @@ def test_an_email_links_the_first_teams_identity_to_the_roster_member_and_audits
         megan.id
     )
     assert len(audit(session, "member.linked")) == 1
-    assert queries.verify_audit(session=session)[0]
+    assert audit_proof(session).intact
 
 
 def test_an_email_never_moves_a_teams_identity_or_lets_another_act_as_her(
@@ -167,7 +167,7 @@ def test_unlink_takes_the_identity_off_and_it_is_not_linked_again(
     assert upsert(session, teams("aad-megan", "Megan", "meganb@contoso.example"), clock) == (
         megan.id
     )
-    assert queries.verify_audit(session=session)[0]
+    assert audit_proof(session).intact
 
 
 def test_unlink_refuses_what_it_cannot_do_and_changes_nothing(

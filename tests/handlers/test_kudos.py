@@ -15,6 +15,7 @@ from handlers.policy import KudosPolicy
 from storage import queries
 from storage.models import AuditEntry, Member, Outbox, PvCase, Recognition, RecognitionRecipient
 from tests.conftest import slack_person
+from tests.harness import audit_proof
 
 
 def request(
@@ -210,17 +211,19 @@ def test_me_counts_this_quarter_and_what_is_left_today(
     assert (later.received, later.given, later.allowance_left) == (0, 0, 5)
 
 
-def test_every_decision_is_in_an_intact_hash_chain(
+def test_every_decision_is_audited_and_sealed_against_editing(
     session: Session, policy: KudosPolicy, clock: FixedClock, alice: Person, bob: Person
 ) -> None:
     for n in range(3):
         give(session, request(alice, bob, key=f"k{n}"), policy, clock)
-    assert queries.verify_audit(session=session) == (True, 3, None)
+    proof = audit_proof(session)
+    assert (proof.intact, proof.sealed) == (True, 3)
     entry = session.exec(select(AuditEntry).where(AuditEntry.id == 2)).one()
     entry.detail = {**entry.detail, "values": ["#tampered"]}
     session.add(entry)
     session.commit()
-    assert queries.verify_audit(session=session) == (False, 1, 2)
+    proof = audit_proof(session)
+    assert not proof.intact and proof.first_bad == 2 and proof.sealed == 1
 
 
 def test_the_audit_entry_names_the_rule_packs_that_decided(

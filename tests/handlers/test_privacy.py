@@ -12,8 +12,8 @@ from handlers import kudos, privacy, stats, surveys
 from handlers.clock import FixedClock
 from handlers.events import KudosRequested, Person
 from handlers.policy import KudosPolicy
-from storage import queries
 from storage.models import AuditEntry, Member, Outbox, PvCase, Recognition, SurveyAnswer
+from tests.harness import audit_proof
 
 POLICY = KudosPolicy(recognition_channel="C0KUDOS", safety_channel="C0SAFETY")
 
@@ -74,7 +74,7 @@ def test_erase_pseudonymises_keeps_counts_and_pv_cases_and_audits_without_data(
     assert session.exec(select(PvCase)).one().text.startswith("the caller said")
     entry = session.exec(select(AuditEntry).where(AuditEntry.action == "privacy.erased")).one()
     assert "bob" not in json.dumps(entry.detail).lower()
-    assert queries.verify_audit(session=session)[0]
+    assert audit_proof(session).intact
 
 
 def test_named_survey_answers_are_exported_and_anonymous_ones_cannot_be(

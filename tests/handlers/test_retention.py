@@ -18,8 +18,8 @@ from handlers.clock import FixedClock
 from handlers.events import KudosRequested, Person
 from handlers.policy import KudosPolicy
 from handlers.retention import ERASED, Retention
-from storage import queries
 from storage.models import AuditEntry, Outbox, PvCase, Recognition, Review
+from tests.harness import audit_proof
 
 REVIEWER = "U0REVIEW"
 POLICY = KudosPolicy(
@@ -106,7 +106,7 @@ def test_stopped_texts_are_erased_after_their_days_and_nothing_else(
     assert erased_row is not None and len(erased_row.text_sha256) == 64
     entry = session.exec(select(AuditEntry).where(AuditEntry.action == "retention.purge")).one()
     assert entry.detail["texts"] == 2 and "Oncozol" not in str(entry.detail)
-    assert queries.verify_audit(session=session)[0]
+    assert audit_proof(session).intact
     # A second run finds nothing, and writes no audit entry.
     again = retention.purge(session, retention=policy, now=clock.now())
     session.commit()

@@ -12,8 +12,8 @@ from handlers import kudos, leaderboard, roster, surveys
 from handlers.clock import FixedClock
 from handlers.events import KudosRequested, Person
 from handlers.policy import KudosPolicy
-from storage import queries
 from storage.models import AuditEntry, Member
+from tests.harness import audit_proof
 
 POLICY = KudosPolicy(recognition_channel="C0KUDOS", min_message_length=0)
 RULES = default_rules()
@@ -131,7 +131,7 @@ def test_roster_then_slack_is_one_member_with_her_survey_and_one_board_row(
         if e.subject == f"member:{dana.id}"
     ]
     assert [(c.detail["by"], c.detail["workspace"]) for c in claims] == [("user_id", "T0001")]
-    assert queries.verify_audit(session=session)[0]
+    assert audit_proof(session).intact
 
 
 def test_slack_then_roster_is_one_member_with_her_survey_and_one_board_row(

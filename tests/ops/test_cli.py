@@ -20,7 +20,7 @@ from bot.cli.main import main
 from storage import migrate
 from storage.db import make_engine
 from storage.models import Member
-from tests.harness import PV_KEY
+from tests.harness import AUDIT_KEY, PV_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -109,10 +109,16 @@ def test_a_broken_plaudit_yaml_stops_the_command(
     assert "plaudit.yaml: recognition.max_recipients" in err
 
 
-def test_audit_verify(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_audit_verify(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     main(["db", "upgrade"])
-    assert main(["audit", "verify"]) == 0
-    assert "intact: 0 entries" in capsys.readouterr().out
+    monkeypatch.delenv("PLAUDIT_AUDIT_KEY", raising=False)
+    assert main(["audit", "verify"]) == 2
+    assert "set PLAUDIT_AUDIT_KEY" in capsys.readouterr().err
+    monkeypatch.setenv("PLAUDIT_AUDIT_KEY", AUDIT_KEY)
+    assert main(["audit"]) == 0  # verify is the default
+    assert "intact: 0 sealed entries" in capsys.readouterr().out
 
 
 def free_port() -> int:
@@ -127,7 +133,9 @@ def serve(workdir: Path, port: int, *extra: str, **env: str) -> subprocess.Popen
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli.main", "serve", "--port", str(port), *extra],
         cwd=workdir,
-        env=clean | {"PYTHONPATH": str(ROOT), "PLAUDIT_PV_KEY": PV_KEY} | env,
+        env=clean
+        | {"PYTHONPATH": str(ROOT), "PLAUDIT_PV_KEY": PV_KEY, "PLAUDIT_AUDIT_KEY": AUDIT_KEY}
+        | env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -203,22 +211,43 @@ def test_review_from_the_terminal(workdir: Path, capsys: pytest.CaptureFixture[s
     assert "No kudos are waiting" in capsys.readouterr().out
 
 
-def test_audit_verify_catches_an_edited_row(
-    workdir: Path, capsys: pytest.CaptureFixture[str]
+def test_audit_checkpoint_then_verify_catches_an_edit_and_a_removed_tail(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from sqlalchemy import text
 
+    monkeypatch.setenv("PLAUDIT_AUDIT_KEY", AUDIT_KEY)
+    monkeypatch.setenv("PLAUDIT_AUDIT_CHECKPOINTS", str(workdir / "kept"))
     engine = with_ana_and_dana()
     for n in range(3):
         main(["kudos", "--as", "ana@example.com", f"@dana thanks for launch checklist number {n}"])
     capsys.readouterr()
     assert main(["audit", "verify"]) == 0
-    assert "intact: 3 entries" in capsys.readouterr().out
+    assert "3 entries not sealed yet" in capsys.readouterr().out
+    assert main(["audit", "checkpoint"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["size"] == 3 and printed["origin"] == "plaudit-audit/v1"
+    assert json.loads((workdir / "kept" / "checkpoint.json").read_text()) == printed
+    assert main(["audit", "verify"]) == 0
+    assert "intact: 3 sealed entries proved against the key" in capsys.readouterr().out
+
     with engine.begin() as conn:
         conn.execute(text("UPDATE audit_entry SET actor = 'member:99' WHERE id = 2"))
-    engine.dispose()
     assert main(["audit", "verify"]) == 1
-    assert "BROKEN at entry 2" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "NOT intact" in said and "entry 2 (place 2) does not match its seal" in said
+
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_entry WHERE id >= 2"))
+        conn.execute(text("DELETE FROM audit_checkpoint"))
+    engine.dispose()
+    elsewhere = workdir / "copy.json"
+    elsewhere.write_text((workdir / "kept" / "checkpoint.json").read_text())
+    monkeypatch.delenv("PLAUDIT_AUDIT_CHECKPOINTS")
+    assert main(["audit", "verify"]) == 0  # nothing outside the database was consulted
+    capsys.readouterr()
+    assert main(["audit", "verify", "--checkpoint", str(elsewhere)]) == 1
+    assert "signs 3 sealed entries, the database holds 1" in capsys.readouterr().out
 
 
 def test_roster_import_from_a_spreadsheet_export(

@@ -26,10 +26,9 @@ from compliance_rules import default_rules
 from handlers import signin_links
 from handlers.clock import FixedClock
 from handlers.policy import KudosPolicy
-from storage import queries
 from storage.db import make_engine
 from storage.models import AuditEntry, Member
-from tests.harness import run_uvicorn
+from tests.harness import audit_proof, run_uvicorn
 from tests.ops.test_cli import workdir
 
 __all__ = ["workdir"]
@@ -112,7 +111,7 @@ def test_an_admin_gets_a_link_that_signs_in_once(
     with Session(people) as s:
         actions = [e.action for e in s.exec(select(AuditEntry).order_by(col(AuditEntry.id)))]
         assert actions == ["dashboard.link_issued", "dashboard.link_used"]
-        assert queries.verify_audit(session=s)[0]
+        assert audit_proof(s).intact
 
 
 def test_a_reviewer_too_but_not_a_plain_member_a_leaver_or_a_stranger(

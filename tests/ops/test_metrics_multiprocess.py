@@ -19,7 +19,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.observability import metrics
-from tests.harness import PV_KEY
+from tests.harness import AUDIT_KEY, PV_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = """
@@ -164,6 +164,7 @@ def test_serve_with_two_workers_reports_both_at_every_scrape(tmp_path: Path) -> 
     env |= {
         "PYTHONPATH": str(ROOT),
         "PLAUDIT_PV_KEY": PV_KEY,
+        "PLAUDIT_AUDIT_KEY": AUDIT_KEY,
         "PLAUDIT_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
         metrics.MULTIPROC_ENV: str(tmp_path / "metrics"),
     }

@@ -6,12 +6,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
-from storage import migrate, queries
+from storage import migrate
+from storage.audit import GENESIS
+from storage.audit_verify import unkeyed_hash
 from storage.models import (
     AuditEntry,
     LeaderboardTotal,
@@ -27,6 +30,7 @@ from storage.models import (
     SurveyInvite,
     SurveyRound,
 )
+from tests.harness import audit_proof
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 SALT = "ab" * 16
@@ -196,8 +200,15 @@ def _seed(s: Session) -> dict[str, Any]:
             data={},
         )
     )
-    queries.append_audit(
-        session=s, actor="roster", action="roster.imported", subject="roster", detail={}, at=T0
+    # At 0007 entries carried an unkeyed hash chain, which 0008 extends.
+    entry = {"at": T0, "actor": "roster", "action": "roster.imported", "subject": "roster"}
+    digest = unkeyed_hash(GENESIS, SimpleNamespace(**entry, detail={}))
+    s.connection().execute(
+        text(
+            "INSERT INTO audit_entry (at, actor, action, subject, detail, prev_hash, hash) "
+            "VALUES (:at, :actor, :action, :subject, '{}', :prev, :hash)"
+        ),
+        {**entry, "at": T0.replace(tzinfo=None), "prev": GENESIS, "hash": digest},
     )
     s.commit()
     return {
@@ -280,7 +291,7 @@ def test_0008_merges_each_roster_member_with_the_slack_member_made_for_them(
         solo = s.exec(select(Member).where(Member.email == "solo@lk.test")).one()
         assert solo.slack_team_id is None
         # The audit trail is still one unbroken chain, and records the merge.
-        assert queries.verify_audit(session=s)[0]
+        assert audit_proof(s).intact
         last = s.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc())).first()
         assert last is not None and last.action == "member.merged"
         assert last.subject == f"member:{alice_id}" and last.detail["merged"] == ids["dup"]
@@ -290,4 +301,5 @@ def test_0008_merges_each_roster_member_with_the_slack_member_made_for_them(
     migrate.upgrade(engine)
     with Session(engine) as s:
         assert len(s.exec(select(Member)).all()) == 8
-        assert queries.verify_audit(session=s) == (True, 2, None)
+        proof = audit_proof(s)
+        assert proof.intact and proof.sealed == 2

@@ -28,7 +28,7 @@ from bot.slack import app as slack_app
 from compliance_rules.engine import RuleSet
 from handlers.policy import KudosPolicy
 from storage.db import make_engine
-from tests.harness import SECRET, TOKEN
+from tests.harness import AUDIT_KEY, SECRET, TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "hunter2-not-for-logs"
@@ -48,6 +48,7 @@ def _environment(tmp_path: Path, **extra: str) -> dict[str, str]:
         PLAUDIT_DATABASE_URL=f"sqlite:///{tmp_path / 'plaudit.db'}",
         PLAUDIT_CONFIG=str(tmp_path / "none.yaml"),
         PYTHONPATH=str(ROOT),
+        PLAUDIT_AUDIT_KEY=AUDIT_KEY,
     )
     return env | extra
 

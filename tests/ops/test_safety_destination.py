@@ -23,7 +23,7 @@ from handlers.policy import KudosPolicy
 from storage.models import Outbox, PvCase, Recognition
 from tests.fakes.bot_connector import FakeConnector
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import PV_KEY, TOKEN, Server, eventually, payload
+from tests.harness import AUDIT_KEY, PV_KEY, TOKEN, Server, eventually, payload
 from tests.ops.test_cli import ROOT, free_port, with_ana_and_dana
 from tests.teams.test_teams_http import activity, card_text, send, teams_server
 
@@ -95,6 +95,7 @@ def test_serve_refuses_chat_without_a_pv_key_and_takes_one_from_a_file(
     (workdir / "plaudit.yaml").write_text("compliance:\n  safety_channel: C0SAFETY\n")
     monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret-0123456789")
+    monkeypatch.setenv("PLAUDIT_AUDIT_KEY", AUDIT_KEY)
     assert main(["serve", "--port", "1"]) == 2
     said = capsys.readouterr().err
     assert "PLAUDIT_PV_KEY is required" in said and "plaudit pv keygen" in said
@@ -157,6 +158,7 @@ def test_serve_says_where_cases_go(workdir: Path) -> None:
         env = dict(os.environ) | {
             "PYTHONPATH": str(ROOT),
             "PLAUDIT_PV_KEY": PV_KEY,
+            "PLAUDIT_AUDIT_KEY": AUDIT_KEY,
             "SLACK_BOT_TOKEN": TOKEN,
             "SLACK_SIGNING_SECRET": "secret-0123456789",
             "SLACK_API_URL": slack.base_url,
@@ -361,3 +363,28 @@ def test_teams_too_long_still_reaches_drug_safety(
 def outbox(engine: Engine) -> list[Outbox]:
     with Session(engine) as s:
         return list(s.exec(select(Outbox)))
+
+
+def test_serve_refuses_chat_without_an_audit_key_and_takes_one_from_a_file(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[object] = []
+    monkeypatch.setattr("bot.http.server.serve", lambda *a, **k: started.append(a) or 0)
+    (workdir / "plaudit.yaml").write_text("compliance:\n  safety_channel: C0SAFETY\n")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret-0123456789")
+    monkeypatch.setenv("PLAUDIT_PV_KEY", PV_KEY)
+    assert main(["serve", "--port", "1"]) == 2
+    said = capsys.readouterr().err
+    assert "PLAUDIT_AUDIT_KEY is required" in said and "plaudit audit keygen" in said
+    assert started == [] and not (workdir / "cli.db").exists()
+
+    (workdir / "audit.key").write_text("too short\n")
+    monkeypatch.setenv("PLAUDIT_AUDIT_KEY_FILE", str(workdir / "audit.key"))
+    assert main(["serve", "--port", "1"]) == 2
+    assert "PLAUDIT_AUDIT_KEY_FILE" in capsys.readouterr().err and started == []
+
+    assert main(["audit", "keygen"]) == 0
+    (workdir / "audit.key").write_text(capsys.readouterr().out)
+    assert main(["serve", "--port", "1"]) == 0
+    assert len(started) == 1

@@ -1,0 +1,1 @@
+"""The audit trail's key, its sealer's checkpoints published outside the database."""
