@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import parse  # noqa: E402
 
-NAMES = ("ack", "compliance", "fanout", "store_sync", "leaderboard", "outbox")
+NAMES = ("ack", "compliance", "fanout", "store_sync", "leaderboard", "outbox", "audit")
 GRACE = 20.0  # seconds between SIGTERM and SIGKILL for a benchmark over its time limit
 
 
@@ -130,6 +130,24 @@ def jobs(pg: str | None) -> list[Job]:
                 *(("--database-url", pg) if pg else ()),
                 *("--delivered", "200000", "--claims", "50", "--purge-batches", "10"),
             ),
+            900,
+            180,
+            skip=no_pg,
+        ),
+        Job(
+            "audit",
+            "audit seal and verify, SQLite",
+            (),
+            ("--entries", "100000"),
+            900,
+            180,
+            env=sqlite_env,
+        ),
+        Job(
+            "audit",
+            "audit seal and verify, PostgreSQL",
+            ("--database-url", pg) if pg else (),
+            (*(("--database-url", pg) if pg else ()), "--entries", "100000"),
             900,
             180,
             skip=no_pg,

@@ -87,8 +87,11 @@ class AuditKey:
     """The secret that keys the chain and signs its checkpoints; never in its repr."""
 
     def __init__(self, secret: bytes) -> None:
-        if len(secret) < 32:
-            raise AuditKeyError("the audit key must be 32 bytes (44 characters of base64url)")
+        if len(secret) != 32:
+            raise AuditKeyError(
+                "the audit key must be 32 bytes, 44 characters of base64url "
+                "(make one: plaudit audit keygen)"
+            )
         self._chain = hmac.new(secret, b"plaudit audit chain", hashlib.sha256).digest()
         seed = hmac.new(secret, b"plaudit audit checkpoint", hashlib.sha256).digest()
         self._signer = Ed25519PrivateKey.from_private_bytes(seed)
