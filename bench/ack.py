@@ -40,6 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import emit, exit_on_sigterm, private_schema  # noqa: E402
 from bot.slack.app import SORRY  # noqa: E402
+from storage import audit  # noqa: E402
+from storage.vault import new_key  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
 
 SECRET = "bench-signing-secret-0123456789"
@@ -255,6 +257,9 @@ def run(
         "PLAUDIT_LOG_LEVEL": "warning",
         # Each giver sends many commands a second here; the per-person limit would refuse them.
         "PLAUDIT_COMMANDS_PER_MINUTE": "0",
+        # Generated for the run: serving chat needs both keys; nothing outlives the run.
+        "PLAUDIT_PV_KEY": new_key(),
+        "PLAUDIT_AUDIT_KEY": audit.new_key(),
         "PYTHONPATH": str(ROOT),
     }
     ports = {"plaudit": free_port(), "bare": free_port()}

@@ -24,6 +24,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 PV_KEY = "cGxhdWRpdC10ZXN0LXB2LWtleS0wMTIzNDU2Nzg5YWI="
+AUDIT_KEY = "cGxhdWRpdC10ZXN0LWF1ZGl0LWtleS0wMTIzNDU2Nzg="
 
 
 def _status(pid: int, field: str) -> int:
@@ -55,6 +56,7 @@ def _serve(tree: Path, workdir: Path, port: int) -> subprocess.Popen[bytes]:
         "PLAUDIT_PORT": str(port),
         "PLAUDIT_LOG_LEVEL": "warning",
         "PLAUDIT_PV_KEY": PV_KEY,
+        "PLAUDIT_AUDIT_KEY": AUDIT_KEY,
         "SLACK_BOT_TOKEN": "xoxb-edge-bench",
         "SLACK_SIGNING_SECRET": "edge-bench-signing-secret-0123",
         "SLACK_API_URL": "http://127.0.0.1:9/api/",

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import random
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -25,7 +27,7 @@ from handlers.policy import KudosPolicy
 from handlers.retention import Retention
 from handlers.surveys import Survey
 from storage.audit import AuditKey
-from storage.db import is_sqlite, transaction
+from storage.db import is_sqlite, race_of, transaction
 
 T = TypeVar("T")
 log = logging.getLogger("plaudit")
@@ -96,15 +98,18 @@ class Runtime:
         return next((s for s in self.surveys if s.id == survey_id), None)
 
     def run_sync(self, work: Callable[[Session], T]) -> T:
-        """Run `work` in one transaction; retry once when a concurrent writer won a race."""
-        for attempt in (1, 2):
+        """Run `work` in one transaction; run it again, a few times, when it lost a race
+        to a concurrent writer (a unique key taken meanwhile, a serialization failure, a
+        deadlock): the next run sees what the winner committed."""
+        for attempt in range(1, RETRIES + 1):
             try:
-                with transaction(self.engine, serial=True) as session:
+                with transaction(self.engine) as session:
                     return work(session)
             except (IntegrityError, OperationalError) as exc:
-                if attempt == 2 or not _retryable(exc):
+                if attempt == RETRIES or not retryable(exc):
                     raise
-                log.info("retrying a transaction after %s", type(exc).__name__)
+                log.info("retrying a transaction after %s", race_of(exc))
+                time.sleep(random.uniform(0, 0.005 * attempt))
         raise AssertionError("unreachable")
 
     async def run(self, work: Callable[[Session], T]) -> T:
@@ -112,9 +117,9 @@ class Runtime:
         return await asyncio.wrap_future(self.commits.submit(work))
 
     async def run_alongside(self, work: Callable[[Session], T]) -> T:
-        """Run `work` in a transaction of its own that need not wait for the writers' lock
-        (on PostgreSQL): for the outbox's claims and outcomes, which lock only their own
-        rows (SKIP LOCKED) and never touch the audit trail. SQLite has one writer anyway."""
+        """Run `work` in a transaction of its own, not batched with others: for the
+        outbox's claims and outcomes, which lock only their own rows (SKIP LOCKED) and
+        should not wait for a batch of use cases. SQLite has one writer anyway."""
         if is_sqlite(self.engine):
             return await self.run(work)
 
@@ -194,7 +199,7 @@ class GroupCommit:
     def _run_batch(self, batch: list[tuple[Callable[[Session], Any], Future[Any]]]) -> None:
         if len(batch) > 1:
             try:
-                with transaction(self._engine, serial=True) as session:
+                with transaction(self._engine) as session:
                     results = [work(session) for work, _ in batch]
             except Exception:
                 log.debug("a batch of %d failed; running each alone", len(batch))
@@ -209,6 +214,8 @@ class GroupCommit:
                 future.set_exception(exc)
 
 
-def _retryable(exc: Exception) -> bool:
-    text = str(exc).lower()
-    return isinstance(exc, IntegrityError) or "deadlock" in text or "could not serialize" in text
+RETRIES = 5
+
+
+def retryable(exc: Exception) -> bool:
+    return race_of(exc) is not None

@@ -9,9 +9,9 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from bot.audit.settings import AuditSettings
 from bot.process_settings import ProcessSettings
 from bot.status import status_lines as _status_lines
-from storage.audit import AuditKey, AuditKeyError
 from storage.vault import Vault, VaultError
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
@@ -32,7 +32,7 @@ SLACK_BOT_SCOPES = (
 )
 
 
-class Settings(ProcessSettings):
+class Settings(ProcessSettings, AuditSettings):
     """Every setting: the process's (database, address, logs, edge limits) and the rest."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
@@ -125,16 +125,6 @@ class Settings(ProcessSettings):
     # database; required to serve chat.
     pv_key: SecretStr | None = Field(None, alias="PLAUDIT_PV_KEY")
     pv_key_file: Path | None = Field(None, alias="PLAUDIT_PV_KEY_FILE")
-
-    # Keys the audit trail's seal and signs its checkpoints (`plaudit audit keygen`), or a
-    # file holding it. Never in the database; required to serve chat.
-    audit_key: SecretStr | None = Field(None, alias="PLAUDIT_AUDIT_KEY")
-    audit_key_file: Path | None = Field(None, alias="PLAUDIT_AUDIT_KEY_FILE")
-    # Where each signed checkpoint is also written outside the database: a directory
-    # (checkpoint.json, the newest, and checkpoints.jsonl, every one), and a URL each is
-    # POSTed to as JSON. The log always gets them.
-    audit_checkpoints: Path | None = Field(None, alias="PLAUDIT_AUDIT_CHECKPOINTS")
-    audit_webhook: str | None = Field(None, alias="PLAUDIT_AUDIT_WEBHOOK")
 
     @field_validator("survey_secret", "dashboard_secret")
     @classmethod
@@ -255,26 +245,6 @@ class Settings(ProcessSettings):
         except VaultError as exc:
             raise ValueError(f"{exc} (make one with plaudit pv keygen)") from exc
         return value
-
-    @field_validator("audit_key")
-    @classmethod
-    def _audit_key(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value().strip():
-            return None
-        try:
-            AuditKey.parse(value.get_secret_value())
-        except AuditKeyError as exc:
-            raise ValueError(str(exc)) from exc
-        return value
-
-    @field_validator("audit_webhook")
-    @classmethod
-    def _audit_webhook(cls, value: str | None) -> str | None:
-        if not value or not value.strip():
-            return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http(s) URL")
-        return value.strip()
 
     @field_validator("bigcommerce_api_url")
     @classmethod

@@ -20,7 +20,7 @@ from handlers.events import KudosRequested, Person
 from handlers.messages import Notice, Template
 from handlers.policy import KudosPolicy
 from handlers.stops import stop_message as stop_message  # re-exported
-from storage import queries
+from storage import people, queries
 from storage.models import Recognition
 from storage.people import MemberRow
 
@@ -89,6 +89,9 @@ def give(
     if any(r.id == giver.id for r in recipients):
         return _refuse(session, event, Refused("self", _NOT_YOURSELF), result, policy, clock, giver)
     day = local_date(now, giver.timezone)
+    # The giver's row, locked: a second kudos of theirs (at another replica) waits here and
+    # then counts this one, so the allowance holds exactly.
+    people.lock(session=session, member_id=giver.id)
     left = policy.daily_allowance - queries.points_given_on(
         session=session, giver_id=giver.id, day=day
     )
@@ -367,5 +370,11 @@ def notify(
     )
 
 
-def find_recognition(session: Session, key: str) -> Recognition | None:
-    return session.exec(select(Recognition).where(Recognition.dedupe_key == key)).first()
+def find_recognition(session: Session, key: str, *, lock: bool = False) -> Recognition | None:
+    """The recognition recorded under `key`; `lock`: as committed now, and locked until
+    this transaction ends, for a use case that changes it after reading it (two replicas
+    changing it at once then take turns and neither loses the other's change)."""
+    query = select(Recognition).where(Recognition.dedupe_key == key)
+    if lock:
+        query = query.with_for_update(key_share=True).execution_options(populate_existing=True)
+    return session.exec(query).first()

@@ -65,9 +65,10 @@ def upsert_many(persons: Sequence[Person], *, session: Session, now: datetime) -
     first = persons[0]
     ids = list(dict.fromkeys(p.user_id for p in persons))
     known: dict[str | None, MemberRow] = {}
-    for row in people.by_platform_ids(
-        session=session, platform=first.platform, workspace=first.workspace, ids=ids
-    ):
+    found = people.by_platform_ids(
+        session=session, platform=first.platform, workspace=first.workspace, ids=ids, lock=True
+    )
+    for row in found:
         # A member of this workspace wins over a roster row with the same id and no workspace.
         known.setdefault(people.platform_id(row, first.platform), row)
     out: list[MemberRow] = []
@@ -107,6 +108,9 @@ def _refresh(row: MemberRow, person: Person, *, session: Session, now: datetime)
     """A known member, with what the platform says of them now. A Slack id the roster gave
     with no workspace is claimed by its first sighting in one (audited)."""
     claims = people.unclaimed(row, person.platform, person.workspace)
+    if claims:  # decided on the row as committed now: another replica may claim it too
+        row = people.lock(session=session, member_id=row.id)
+        claims = people.unclaimed(row, person.platform, person.workspace)
     changes = _changes(row, person)
     if "email" in changes and _email_taken(session, str(changes["email"]), row.id):
         del changes["email"]  # kept by this person's member in another workspace
@@ -129,14 +133,21 @@ def _create_or_link(person: Person, *, session: Session, now: datetime) -> Membe
             session=session, platform="email", workspace=None, ids=[email]
         )
         if linked and people.identity(linked[0], person.platform) is None:
-            row = people.update(
-                session=session,
-                member_id=linked[0].id,
-                values=_changes(linked[0], person),
-                now=now,
-            )
-            _audit_link(session, linked[0], person, by="email", now=now)
-            return row
+            # Decided on the row as committed now, locked: two replicas seeing this person
+            # at once link them once (the second finds the link made, and uses it).
+            current = people.lock(session=session, member_id=linked[0].id)
+            if people.identity(current, person.platform) is None:
+                row = people.update(
+                    session=session,
+                    member_id=current.id,
+                    values=_changes(current, person),
+                    now=now,
+                )
+                _audit_link(session, current, person, by="email", now=now)
+                return row
+            if all(getattr(current, k) == v for k, v in _identity(person).items()):
+                return _refresh(current, person, session=session, now=now)
+            linked = [current]
         if linked:
             email = None
     values: dict[str, object] = {

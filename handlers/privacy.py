@@ -167,7 +167,16 @@ def erase(email: str, *, session: Session, now: datetime) -> dict[str, int] | No
     Drug-safety cases they reported are kept as they are: pharmacovigilance law requires
     the records, and a case keeps its own copy of who reported it.
     """
-    member = _member(session, email)
+    # As committed now, and locked FOR UPDATE: an erasure of the same person at the same time
+    # (another replica) waits, then no longer finds them by this address; a use case about
+    # to point at them (which locks them FOR KEY SHARE) finishes first, and its texts are
+    # rewritten below, or waits and then no longer finds them by their chat id.
+    member = session.exec(
+        select(Member)
+        .where(Member.email == email.strip().lower())
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
     if member is None or member.id is None:
         return None
     pseudonym = f"former member {member.id}"
@@ -178,33 +187,7 @@ def erase(email: str, *, session: Session, now: datetime) -> dict[str, int] | No
     member.updated_at = now
     session.add(member)
 
-    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-    pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
-    rewritten = 0
-    for recognition in session.exec(select(Recognition)):
-        text = pattern.sub(pseudonym, recognition.text) if names else recognition.text
-        if text != recognition.text:
-            recognition.text = text
-            session.add(recognition)
-            rewritten += 1
-    for answer in session.exec(select(SurveyAnswer).where(col(SurveyAnswer.text).is_not(None))):
-        written = answer.text or ""
-        if names and pattern.search(written):
-            answer.text = pattern.sub(pseudonym, written)
-            session.add(answer)
-            rewritten += 1
-    scrubbed = 0
-    for row in session.exec(select(Outbox)):
-        if row.template in DRUG_SAFETY:
-            continue  # a drug-safety notification is kept and still delivered, like its case
-        flat = str(row.data)
-        if names and pattern.search(flat):
-            row.data = {"erased": True}
-            if row.status == "pending":
-                row.status = "dead"
-                row.last_error = "recipient or subject erased"
-            session.add(row)
-            scrubbed += 1
+    rewritten, scrubbed = _rewrite_names(session, names, pseudonym)
     session.flush()
     kept = session.exec(select(PvCase.id).where(PvCase.reporter_member_id == member.id)).all()
     counts = {
@@ -221,3 +204,38 @@ def erase(email: str, *, session: Session, now: datetime) -> dict[str, int] | No
         at=now,
     )
     return counts
+
+
+def _rewrite_names(session: Session, names: set[str], pseudonym: str) -> tuple[int, int]:
+    """`names` replaced by `pseudonym` in every text; queued messages naming them scrubbed
+    (drug-safety notifications are kept, like their cases). (texts, messages) changed."""
+    if not names:
+        return 0, 0
+    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+    rewritten = 0
+    for recognition in session.exec(select(Recognition)):
+        text = pattern.sub(pseudonym, recognition.text)
+        if text != recognition.text:
+            recognition.text = text
+            session.add(recognition)
+            rewritten += 1
+    for answer in session.exec(select(SurveyAnswer).where(col(SurveyAnswer.text).is_not(None))):
+        written = answer.text or ""
+        if pattern.search(written):
+            answer.text = pattern.sub(pseudonym, written)
+            session.add(answer)
+            rewritten += 1
+    scrubbed = 0
+    for row in session.exec(select(Outbox)):
+        if row.template in DRUG_SAFETY:
+            continue  # a drug-safety notification is kept and still delivered, like its case
+        flat = str(row.data)
+        if pattern.search(flat):
+            row.data = {"erased": True}
+            if row.status == "pending":
+                row.status = "dead"
+                row.last_error = "recipient or subject erased"
+            session.add(row)
+            scrubbed += 1
+    return rewritten, scrubbed

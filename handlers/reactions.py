@@ -122,7 +122,9 @@ def _record(
     """Record (or bring back) the reaction kudos of `reactor` on one message."""
     day = local_date(now, reactor.timezone)
     key = message_key(event)
-    existing = kudos.find_recognition(session, key)
+    # The reactor, then the recognition, locked: allowance and emoji list, one at a time.
+    people.lock(session=session, member_id=reactor.id)
+    existing = kudos.find_recognition(session, key, lock=True)
     if existing and existing.revoked_at is None:
         if event.emoji not in existing.reactions:
             existing.reactions = [*existing.reactions, event.emoji]
@@ -270,7 +272,7 @@ def unreact(
     if not queries.claim_inbound(session=session, key=event.key, kind="reaction_removed"):
         return kudos.Duplicate()
     key = message_key(event)
-    recognition = kudos.find_recognition(session, key)
+    recognition = kudos.find_recognition(session, key, lock=True)
     if recognition is None or recognition.revoked_at is not None:
         return Ignored("no recognition to take back")
     remaining = [e for e in recognition.reactions if e != event.emoji]

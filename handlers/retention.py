@@ -75,7 +75,11 @@ class Purged:
 
 
 def purge(session: Session, *, retention: Retention, now: datetime) -> Purged:
-    """Erase what is due (idempotent: a second run finds nothing) and audit the counts."""
+    """Erase what is due (idempotent: a second run finds nothing) and audit the counts.
+
+    The rows due are selected locked: a purge running at the same time (another replica)
+    waits, then finds them erased (PostgreSQL checks the conditions again on the rows as
+    committed) and erases and audits nothing twice."""
     connection = session.connection()
     texts: list[int] = []
     if retention.stopped_text_days is not None:
@@ -155,7 +159,8 @@ def _stopped_texts(connection: Connection, cutoff: datetime) -> list[int]:
     return [
         int(i)
         for i in connection.execute(
-            select(_recognition.c.id).where(
+            select(_recognition.c.id)
+            .where(
                 _recognition.c.text != ERASED,
                 or_(
                     and_(
@@ -171,6 +176,7 @@ def _stopped_texts(connection: Connection, cutoff: datetime) -> list[int]:
                     rejected,
                 ),
             )
+            .with_for_update(key_share=True)
         ).scalars()
     ]
 
@@ -181,10 +187,12 @@ def _old_pv_links(connection: Connection, cutoff: datetime) -> list[tuple[int, i
     return [
         (int(r.id), r.recognition_id)
         for r in connection.execute(
-            select(_pv.c.id, _pv.c.recognition_id).where(
+            select(_pv.c.id, _pv.c.recognition_id)
+            .where(
                 _pv.c.aware_at < cutoff,
                 or_(_pv.c.recognition_id.is_not(None), _pv.c.reporter_member_id.is_not(None)),
             )
+            .with_for_update(key_share=True)
         )
     ]
 
@@ -194,7 +202,9 @@ def _old_pv_texts(session: Session, cutoff: datetime) -> list[int]:
     has been delivered (a text is never erased before drug safety has it)."""
     waiting = pv_cases.awaiting_delivery(session)
     rows = session.connection().execute(
-        select(_pv.c.id).where(_pv.c.aware_at < cutoff, _pv.c.text != pv_cases.ERASED)
+        select(_pv.c.id)
+        .where(_pv.c.aware_at < cutoff, _pv.c.text != pv_cases.ERASED)
+        .with_for_update(key_share=True)
     )
     return [int(i) for (i,) in rows if int(i) not in waiting]
 

@@ -20,6 +20,8 @@ from storage import people, queries
 from storage.models import Member, Recognition, RecognitionRecipient, Review
 from storage.people import MemberRow
 
+# Rows read to be changed are locked FOR NO KEY UPDATE (rows pointing at them need not wait).
+_LOCK = {"key_share": True}
 # Why a step was refused, for surfaces that answer differently (the dashboard's status codes).
 REFUSED = "refused"
 NOT_REVIEWER = "not_reviewer"
@@ -95,7 +97,12 @@ def ask(
     recognition_id: int, giver: Person, *, session: Session, policy: KudosPolicy, now: datetime
 ) -> ReviewResult:
     """The giver of a blocked kudos asks a reviewer to look at it."""
-    recognition = session.get(Recognition, recognition_id)
+    valid = 0 < recognition_id < 2**31
+    recognition = (
+        session.get(Recognition, recognition_id, with_for_update=_LOCK, populate_existing=True)
+        if valid
+        else None
+    )
     member = _member(session, giver)
     if recognition is None or member is None or recognition.giver_id != member:
         return NotAllowed("That kudos is not yours to send for review.")
@@ -134,6 +141,10 @@ def decide(
 ) -> ReviewResult:
     """Approve (publish exactly once) or reject (tell the giver why) a held kudos, when
     `reviewer` may decide on it; a refusal changes nothing."""
+    if 0 < review_id < 2**31:
+        # As committed now, and locked: a second reviewer deciding at once (at another
+        # replica) waits, then finds it decided and is told so.
+        session.get(Review, review_id, with_for_update=_LOCK, populate_existing=True)
     refused = check_decider(review_id, reviewer, session=session, policy=policy)
     if refused is not None:
         return refused

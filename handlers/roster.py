@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from storage import people, queries
+from storage.db import race_of
 from storage.models import Member
 from storage.people import ROSTER_IDS
 
@@ -83,8 +85,7 @@ def import_rows(rows: Sequence[Row], *, session: Session, now: datetime) -> Repo
     results: dict[str, str] = {}
     for email, (row, values) in clean.items():
         try:
-            with session.begin_nested():
-                results[email] = _upsert(session, values, now)
+            results[email] = _upsert_row(session, values, now)
         except Refused as exc:
             report.rejected.append((row.line, str(exc)))
         except Exception as exc:  # one row's failure must not abort the others
@@ -240,8 +241,28 @@ def _owner(session: Session, values: Mapping[str, object], member: Member | None
     )
 
 
+def _upsert_row(session: Session, values: Mapping[str, object], now: datetime) -> str:
+    """One row in a savepoint of its own; a second try when the member was created by a
+    concurrent import (or chat) meanwhile: the second finds it and updates it instead."""
+    try:
+        with session.begin_nested():
+            return _upsert(session, values, now)
+    except IntegrityError as exc:
+        if race_of(exc) is None:
+            raise
+    with session.begin_nested():
+        return _upsert(session, values, now)
+
+
 def _upsert(session: Session, values: Mapping[str, object], now: datetime) -> str:
-    by_email = session.exec(select(Member).where(Member.email == values["email"])).first()
+    # As committed now, and locked: an import running at the same time (another replica)
+    # waits for this one, then finds the row as this one left it.
+    by_email = session.exec(
+        select(Member)
+        .where(Member.email == values["email"])
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    ).first()
     member = _owner(session, values, by_email)
     wanted = {k: values[k] for k in _FIELDS if values[k] is not None}
     if member is not None and by_email is None:

@@ -39,7 +39,7 @@ from tests.fakes.bot_connector import (  # noqa: E402
     FakeConnector,
 )
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
-from tests.harness import PV_KEY, SECRET, TOKEN  # noqa: E402
+from tests.harness import AUDIT_KEY, PV_KEY, SECRET, TOKEN  # noqa: E402
 
 CONFIG = """\
 compliance:
@@ -151,6 +151,7 @@ def settings(workdir: Path, port: int, fakes: Fakes) -> dict[str, str]:
         "PLAUDIT_HOST": "127.0.0.1",
         "PLAUDIT_PORT": str(port),
         "PLAUDIT_PV_KEY": PV_KEY,
+        "PLAUDIT_AUDIT_KEY": AUDIT_KEY,
         "SLACK_BOT_TOKEN": TOKEN,
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": fakes.slack.base_url,

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
@@ -119,25 +119,40 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-WRITER_LOCK = 0x504C4155  # advisory lock id: the audit chain, and the app's writers
+# PostgreSQL's SQLSTATEs for a race lost to a concurrent transaction.
+_RACES = {
+    "23505": "a unique key taken meanwhile",
+    "40001": "a serialization failure",
+    "40P01": "a deadlock",
+}
+
+
+def race_of(exc: BaseException) -> str | None:
+    """What race a database error says was lost (to be run again: the next run sees what
+    the winner committed), or None when it is another error."""
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if code is not None:
+        return _RACES.get(str(code))
+    # SQLite names no SQLSTATE. A unique key taken between read and write is the one race
+    # it can report (only a unit outside BEGIN IMMEDIATE, or a savepoint, can lose it).
+    text = str(getattr(exc, "orig", exc)).lower()
+    if isinstance(exc, IntegrityError) and "unique constraint failed" in text:
+        return "a unique key taken meanwhile"
+    return None
 
 
 @contextmanager
-def transaction(engine: Engine, *, serial: bool = False) -> Iterator[Session]:
+def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error.
 
-    `serial` on PostgreSQL takes the writers' advisory lock first, so the app's write
-    transactions (of every replica) run one at a time. They all end in the hash-chained
-    audit trail, whose lock they would take anyway; taken late, after row locks, it
-    deadlocks them against each other, and two replicas could both create the same new
-    member. Group commit keeps the throughput: one transaction carries many kudos.
+    No lock is taken up front: concurrent units, of this process or of other replicas,
+    run side by side, and what must not happen twice is guarded by the data itself
+    (unique keys, row locks, conditional updates; see docs/architecture.md, *Storage*).
+    A unit that loses a race fails with a unique violation, a serialization failure or
+    a deadlock and is run again by its caller (`bot.runtime`).
     """
     with Session(engine, expire_on_commit=False) as session:
         try:
-            if serial and engine.dialect.name == "postgresql":
-                session.connection().execute(
-                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITER_LOCK}
-                )
             yield session
             session.commit()
         except BaseException:

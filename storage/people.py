@@ -41,7 +41,18 @@ _BY_EMAIL = sa_select(*_COLUMNS).where(
     func.lower(_member.c.email).in_(bindparam("ids", expanding=True))
 )
 _BY_ID = sa_select(*_COLUMNS).where(_member.c.id == bindparam("member_id"))
+# The same, each row found locked FOR KEY SHARE (what a foreign key to it takes anyway): a
+# person's erasure (FOR UPDATE) and a use case about to point at them take turns, and a
+# use case that waited finds them gone (PostgreSQL checks the ids again on the erased row).
+_SHARED = {
+    name: query.with_for_update(read=True, key_share=True)
+    for name, query in (("slack", _BY_SLACK), ("teams", _BY_TEAMS), ("email", _BY_EMAIL))
+}
 _INSERT = sa_insert(_member).returning(*_COLUMNS)
+# FOR NO KEY UPDATE, not FOR UPDATE: rows that merely point at the member (a recognition's
+# giver, a recipient) take FOR KEY SHARE, which this does not block; FOR UPDATE would, and
+# would deadlock against them. SQLite ignores the clause: its writers go one at a time.
+_LOCKED = _BY_ID.with_for_update(key_share=True)
 
 
 @dataclass(frozen=True)
@@ -61,21 +72,31 @@ def _rows(result: Any) -> list[MemberRow]:
 
 
 def by_platform_ids(
-    *, session: Session, platform: str, workspace: str | None, ids: list[str]
+    *, session: Session, platform: str, workspace: str | None, ids: list[str], lock: bool = False
 ) -> list[MemberRow]:
     """Members with these Slack ids (in `workspace`, then those the roster gave with no
-    workspace yet), Teams AAD ids, or emails."""
+    workspace yet), Teams AAD ids, or emails; `lock`: FOR KEY SHARE, for a use case that
+    will point at them."""
     if not ids:
         return []
-    if platform == "slack":
-        return _rows(session.connection().execute(_BY_SLACK, {"workspace": workspace, "ids": ids}))
-    if platform == "teams":
-        return _rows(session.connection().execute(_BY_TEAMS, {"ids": ids}))
-    return _rows(session.connection().execute(_BY_EMAIL, {"ids": [i.lower() for i in ids]}))
+    kind = platform if platform in ("slack", "teams") else "email"
+    query = _SHARED[kind] if lock else {"slack": _BY_SLACK, "teams": _BY_TEAMS}.get(kind, _BY_EMAIL)
+    if kind == "slack":
+        params: dict[str, Any] = {"workspace": workspace, "ids": ids}
+    else:
+        params = {"ids": ids if kind == "teams" else [i.lower() for i in ids]}
+    return _rows(session.connection().execute(query, params))
 
 
 def by_id(*, session: Session, member_id: int) -> MemberRow:
     return MemberRow(*session.connection().execute(_BY_ID, {"member_id": member_id}).one())
+
+
+def lock(*, session: Session, member_id: int) -> MemberRow:
+    """The member as committed now, locked until this transaction ends: what a use case
+    reads of them and then decides on (an allowance, a link) cannot change meanwhile, and
+    a second replica deciding the same waits and then sees the first's outcome."""
+    return MemberRow(*session.connection().execute(_LOCKED, {"member_id": member_id}).one())
 
 
 def insert(*, session: Session, values: dict[str, Any], now: datetime) -> MemberRow:

@@ -83,22 +83,7 @@ def build_runtime(settings: Settings, *, upgrade: bool = True, serving: bool = F
         store=StoreSettings(
             sync_every=org.bigcommerce.interval, quota_share=org.bigcommerce.quota_share
         ),
-        boards=BoardSettings(
-            channel=org.sprints.channel,
-            top=org.sprints.top,
-            exclude=tuple(org.sprints.exclude),
-            update_cron=org.sprints.update.cron if org.sprints.update else None,
-            update_timezone=org.sprints.update.timezone if org.sprints.update else None,
-            slack_workspace=(
-                settings.slack_home_workspace if settings.slack_multi_workspace else None
-            ),
-            slack_only=settings.slack_isolated,
-            rules={
-                "sprints": org.sprints.model_dump(mode="json"),
-                "milestones": [m.model_dump(mode="json") for m in org.milestones],
-                "values": list(org.recognition.values),
-            },
-        ),
+        boards=_boards(settings, org),
     )
     with database_errors(settings.database_url):
         if upgrade:
@@ -106,6 +91,24 @@ def build_runtime(settings: Settings, *, upgrade: bool = True, serving: bool = F
         if vault is not None:
             _seal_plain_cases(runtime, vault)
     return runtime
+
+
+def _boards(settings: Settings, org: org_config.OrgConfig) -> BoardSettings:
+    """How sprint boards are posted, from `sprints:` and the Slack workspace settings."""
+    return BoardSettings(
+        channel=org.sprints.channel,
+        top=org.sprints.top,
+        exclude=tuple(org.sprints.exclude),
+        update_cron=org.sprints.update.cron if org.sprints.update else None,
+        update_timezone=org.sprints.update.timezone if org.sprints.update else None,
+        slack_workspace=(settings.slack_home_workspace if settings.slack_multi_workspace else None),
+        slack_only=settings.slack_isolated,
+        rules={
+            "sprints": org.sprints.model_dump(mode="json"),
+            "milestones": [m.model_dump(mode="json") for m in org.milestones],
+            "values": list(org.recognition.values),
+        },
+    )
 
 
 @contextmanager

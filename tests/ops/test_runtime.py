@@ -6,12 +6,15 @@ import asyncio
 import threading
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session, select
 
-from bot.runtime import GroupCommit, Runtime
+from bot.runtime import RETRIES, GroupCommit, Runtime
 from compliance_rules import default_rules
 from handlers.policy import KudosPolicy
+from storage.db import race_of
 from storage.models import Member
 
 
@@ -82,3 +85,67 @@ def test_close_stops_the_threads(file_engine: Engine) -> None:
     threads = list(runtime.commits._threads)
     runtime.close()
     assert threads and not any(t.is_alive() for t in threads)
+
+
+class _Driver(Exception):
+    """What a database driver raises: SQLAlchemy keeps it as `orig`."""
+
+    def __init__(self, sqlstate: str | None, text: str = "") -> None:
+        super().__init__(text)
+        self.sqlstate = sqlstate
+
+
+def _raised(kind: type[DBAPIError], sqlstate: str | None, text: str = "") -> DBAPIError:
+    return kind("statement", {}, _Driver(sqlstate, text))
+
+
+def test_a_lost_race_is_named_by_its_sqlstate_and_nothing_else_is() -> None:
+    assert race_of(_raised(IntegrityError, "23505")) == "a unique key taken meanwhile"
+    assert race_of(_raised(OperationalError, "40001")) == "a serialization failure"
+    assert race_of(_raised(OperationalError, "40P01")) == "a deadlock"
+    # A foreign key gone, or a word in a message, is not a race to run again.
+    assert race_of(_raised(IntegrityError, "23503")) is None
+    assert race_of(_raised(OperationalError, "57014", "deadlock in the text")) is None
+    # SQLite gives no SQLSTATE: its unique violation is recognised by its message.
+    assert race_of(_raised(IntegrityError, None, "UNIQUE constraint failed: member.email"))
+    assert race_of(_raised(IntegrityError, None, "FOREIGN KEY constraint failed")) is None
+
+
+def test_a_unit_that_lost_a_race_runs_again_and_another_error_does_not(
+    file_engine: Engine,
+) -> None:
+    runtime = Runtime(engine=file_engine, policy=KudosPolicy(), rules=default_rules())
+    tries: list[int] = []
+
+    def flaky(session: Session) -> str:
+        tries.append(1)
+        session.add(Member(display_name=f"Try {len(tries)}"))
+        session.flush()
+        if len(tries) < 3:
+            raise _raised(OperationalError, "40P01")
+        return "done"
+
+    try:
+        assert runtime.run_sync(flaky) == "done" and len(tries) == 3
+        with Session(file_engine) as s:  # the two lost tries left nothing behind
+            assert [m.display_name for m in s.exec(select(Member))] == ["Try 3"]
+
+        def broken(session: Session) -> None:
+            tries.append(1)
+            raise _raised(IntegrityError, "23503")
+
+        tries.clear()
+        with pytest.raises(IntegrityError):
+            runtime.run_sync(broken)
+        assert len(tries) == 1
+
+        def always(session: Session) -> None:
+            tries.append(1)
+            raise _raised(OperationalError, "40001")
+
+        tries.clear()
+        with pytest.raises(OperationalError):
+            runtime.run_sync(always)
+        assert len(tries) == RETRIES
+    finally:
+        runtime.close()
