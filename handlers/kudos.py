@@ -20,7 +20,7 @@ from handlers.events import KudosRequested, Person
 from handlers.messages import Notice, Template
 from handlers.policy import KudosPolicy
 from handlers.stops import stop_message as stop_message  # re-exported
-from storage import people, queries
+from storage import kudos_writes, people, queries
 from storage.models import Recognition
 from storage.people import MemberRow
 
@@ -74,8 +74,13 @@ def give(
     clock: Clock,
     rules: RuleSet | None = None,
 ) -> KudosResult:
-    """Record a kudos from `event.giver` to `event.recipients`, or say why not."""
-    if queries.seen_inbound(session=session, key=event.key):
+    """Record a kudos from `event.giver` to `event.recipients`, or say why not. The delivery
+    is claimed first (a redelivery is a duplicate), reserving the recognition's id; a
+    refusal gives the claim back, so it leaves nothing."""
+    recognition_id = kudos_writes.claim(
+        session=session, key=event.key, kind=f"kudos.{event.source}"
+    )
+    if recognition_id is None:
         return Duplicate()
     # Checked before anything can refuse it: an adverse event must reach drug safety
     # however it arrives, and this one check serves the gate below as well.
@@ -98,16 +103,34 @@ def give(
     if len(recipients) > left:
         refusal = _over_allowance(policy, left, len(recipients))
         return _refuse(session, event, refusal, result, policy, clock, giver)
-    if not queries.claim_inbound(session=session, key=event.key, kind=f"kudos.{event.source}"):
-        return Duplicate()
     published = result.outcome in PUBLISHED
     text = event.message if published else safety.kept_text(event.message, result)
-    recognition_id = _record(session, event, giver, recipients, result, text, day, now, rules)
-    if published:
-        _publish(session, event, policy, giver, recipients, recognition_id, text, now)
-        warnings = tuple(f for f in result.findings if f.outcome is Outcome.WARN)
-        names = tuple(r.display_name for r in recipients)
-        return Recorded(recognition_id, names, left - len(recipients), warnings)
+    recognition, audit = _rows(event, giver, recipients, result, text, day, now, rules)
+    recognition["id"] = recognition_id
+    audit["subject"] = f"recognition:{recognition_id}"
+    if not published:
+        queries.insert_recognition(
+            session=session, values=recognition, recipients=[r.id for r in recipients]
+        )
+        queries.append_audit(session=session, **audit)
+        return _stop(session, event, policy, giver, result, recognition_id, now, rules)
+    _publish(session, event, policy, giver, recipients, recognition, audit)
+    warnings = tuple(f for f in result.findings if f.outcome is Outcome.WARN)
+    names = tuple(r.display_name for r in recipients)
+    return Recorded(recognition_id, names, left - len(recipients), warnings)
+
+
+def _stop(
+    session: Session,
+    event: KudosRequested,
+    policy: KudosPolicy,
+    giver: MemberRow,
+    result: Result,
+    recognition_id: int,
+    now: datetime,
+    rules: RuleSet | None,
+) -> Stopped:
+    """A stored kudos the gate stopped: drug safety or the reviewers told, the giver why."""
     _escalate(session, event, policy, giver, result, recognition_id, now)
     message = stop_message(
         result.outcome,
@@ -129,6 +152,7 @@ def _refuse(
     giver: MemberRow | None,
 ) -> Refused:
     """The refusal; a text that may describe an adverse event opens a case all the same."""
+    kudos_writes.release(session=session, key=event.key)
     screened = safety.screen(
         event.message,
         event.giver,
@@ -154,8 +178,7 @@ def _over_allowance(policy: KudosPolicy, left: int, needed: int) -> Refused:
     )
 
 
-def _record(
-    session: Session,
+def _rows(
     event: KudosRequested,
     giver: MemberRow,
     recipients: list[MemberRow],
@@ -164,45 +187,40 @@ def _record(
     day: date,
     now: datetime,
     rules: RuleSet | None,
-) -> int:
-    """Store the recognition (its text redacted unless published) and audit it; its id."""
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The recognition's columns (its text redacted unless published) and its audit entry
+    (`subject` still to name the recognition)."""
     text_sha256 = hashlib.sha256(event.message.encode()).hexdigest()
-    recipient_ids = [r.id for r in recipients]
-    recognition_id = queries.insert_recognition(
-        session=session,
-        values={
-            "dedupe_key": event.key,
-            "giver_id": giver.id,
-            "text": text,
-            "text_sha256": text_sha256,
-            "value_tags": list(event.values),
-            "source": event.source,
-            "platform": event.giver.platform,
-            "workspace": event.giver.workspace,
-            "channel_id": event.channel_id,
-            "reactions": [],
-            "outcome": result.outcome.value,
-            "findings": [_finding_dict(f) for f in result.findings],
-            "giver_local_date": day,
-            "created_at": now,
-        },
-        recipients=recipient_ids,
-    )
-    queries.append_audit(
-        session=session,
-        actor=_actor(giver),
-        action=f"kudos.{result.outcome.value}",
-        subject=f"recognition:{recognition_id}",
-        detail={
-            "recipients": recipient_ids,
+    recognition = {
+        "dedupe_key": event.key,
+        "giver_id": giver.id,
+        "text": text,
+        "text_sha256": text_sha256,
+        "value_tags": list(event.values),
+        "source": event.source,
+        "platform": event.giver.platform,
+        "workspace": event.giver.workspace,
+        "channel_id": event.channel_id,
+        "reactions": [],
+        "outcome": result.outcome.value,
+        "findings": [_finding_dict(f) for f in result.findings],
+        "giver_local_date": day,
+        "created_at": now,
+    }
+    audit = {
+        "actor": _actor(giver),
+        "action": f"kudos.{result.outcome.value}",
+        "subject": "",
+        "detail": {
+            "recipients": [r.id for r in recipients],
             "values": list(event.values),
             "rules": [f.rule for f in result.findings],
             "text_sha256": text_sha256,
             "packs": list((rules or compliance_rules.default_rules()).packs),
         },
-        at=now,
-    )
-    return recognition_id
+        "at": now,
+    }
+    return recognition, audit
 
 
 def _publish(
@@ -211,28 +229,30 @@ def _publish(
     policy: KudosPolicy,
     giver: MemberRow,
     recipients: list[MemberRow],
-    recognition_id: int,
-    text: str,
-    now: datetime,
+    recognition: dict[str, Any],
+    audit: dict[str, Any],
 ) -> None:
-    """Count a published kudos on the sprint board and queue its post and DMs."""
-    sprints.tally(
-        session,
+    """Store a published kudos with its audit entry, its count on the sprint board and its
+    post and DMs: every row built first, then written together (`storage.kudos_writes`)."""
+    recipient_ids = [r.id for r in recipients]
+    totals = sprints.tally_rows(
         policy.sprints,
-        at=now,
+        at=recognition["created_at"],
         giver_id=giver.id,
-        recipient_ids=[r.id for r in recipients],
+        recipient_ids=recipient_ids,
         tags=event.values,
     )
     post = posts.Post(
-        recognition_id,
+        recognition["id"],
         event.source,
-        text,
+        recognition["text"],
         event.values,
         event.channel_id,
         platform=event.giver.platform,
     )
-    posts.queue_posts(session, post, giver, recipients, policy)
+    messages = posts.post_messages(post, giver, recipients, policy)
+    rows = kudos_writes.Published(recognition, recipient_ids, audit, totals, messages)
+    kudos_writes.write(session=session, rows=rows)
 
 
 def _escalate(
@@ -371,9 +391,8 @@ def notify(
 
 
 def find_recognition(session: Session, key: str, *, lock: bool = False) -> Recognition | None:
-    """The recognition recorded under `key`; `lock`: as committed now, and locked until
-    this transaction ends, for a use case that changes it after reading it (two replicas
-    changing it at once then take turns and neither loses the other's change)."""
+    """The recognition recorded under `key`; `lock`: as committed now, locked to the end of
+    the transaction (two replicas changing it take turns; neither loses a change)."""
     query = select(Recognition).where(Recognition.dedupe_key == key)
     if lock:
         query = query.with_for_update(key_share=True).execution_options(populate_existing=True)

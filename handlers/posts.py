@@ -70,6 +70,13 @@ def queue_posts(
     policy: KudosPolicy,
 ) -> None:
     """Queue the public post and a DM per recipient, on the platform they were given on."""
+    queries.enqueue_many(session=session, messages=post_messages(post, giver, recipients, policy))
+
+
+def post_messages(
+    post: Post, giver: MemberRow, recipients: list[MemberRow], policy: KudosPolicy
+) -> list[queries.Message]:
+    """The public post and a DM per recipient, on the platform they were given on."""
     data = {
         "recognition_id": post.recognition_id,
         "giver": person_ref(giver),
@@ -109,4 +116,4 @@ def queue_posts(
         )
         if message:
             queued.append(message)
-    queries.enqueue_many(session=session, messages=queued)
+    return queued

@@ -148,22 +148,23 @@ _ADD = {"postgresql": _adding(postgresql), "sqlite": _adding(sqlite)}
 def _upsert(session: Session, rows: list[dict[str, object]]) -> None:
     """Add to (sprint, tag, member) totals, creating rows on first sight. Each row gives
     received, given and milestone deltas; points moves with received + milestone."""
-    if not rows:
-        return
+    complete = _complete(rows)
+    if complete:
+        session.connection().execute(_ADD[session.get_bind().dialect.name], complete)
+
+
+def _complete(rows: Sequence[dict[str, object]]) -> list[dict[str, object]]:
+    """Each row with its five counts, in one lock order for every transaction: no deadlock."""
     complete = []
-    for row in rows:
-        received = int(row.get("received", 0))  # type: ignore[call-overload]
-        milestone = int(row.get("milestone", 0))  # type: ignore[call-overload]
-        complete.append(
-            {
-                "given": 0,
-                **row,
-                "received": received,
-                "milestone": milestone,
-                "points": received + milestone,
-            }
-        )
-    session.connection().execute(_ADD[session.get_bind().dialect.name], complete)
+    for row in sorted(rows, key=_order):
+        r = int(row.get("received", 0))  # type: ignore[call-overload]
+        m = int(row.get("milestone", 0))  # type: ignore[call-overload]
+        complete.append({"given": 0, **row} | {"received": r, "milestone": m, "points": r + m})
+    return complete
+
+
+def _order(row: dict[str, object]) -> tuple[str, str, str]:
+    return str(row["sprint"]), str(row["value_tag"]), str(row["member_id"])
 
 
 def tally(
@@ -177,20 +178,36 @@ def tally(
     sign: int = 1,
 ) -> None:
     """Count (sign=1) or take back (sign=-1) one published recognition in its sprint."""
+    rows = tally_rows(
+        calendar, at=at, giver_id=giver_id, recipient_ids=recipient_ids, tags=tags, sign=sign
+    )
+    _upsert(session, rows)
+
+
+def tally_rows(
+    calendar: SprintCalendar,
+    *,
+    at: datetime,
+    giver_id: int,
+    recipient_ids: Sequence[int],
+    tags: Sequence[str],
+    sign: int = 1,
+) -> list[dict[str, object]]:
+    """The totals `tally` adds to, complete and in lock order, for a caller that writes
+    them along with other rows (a published kudos: `storage.kudos_writes`)."""
     sprint = calendar.sprint_of(at)
     if sprint is None or not recipient_ids:
-        return
+        return []
     merged: dict[tuple[str, int], list[int]] = {}
     for tag in ("", *dict.fromkeys(t.lower() for t in tags)):
         for member in recipient_ids:
             merged.setdefault((tag, member), [0, 0])[0] += sign
         merged.setdefault((tag, giver_id), [0, 0])[1] += sign * len(recipient_ids)
-    _upsert(
-        session,
+    return _complete(
         [
             {"sprint": sprint.id, "value_tag": tag, "member_id": m, "received": r, "given": g}
             for (tag, m), (r, g) in merged.items()
-        ],
+        ]
     )
 
 

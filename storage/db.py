@@ -73,7 +73,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
         engine = _sqlite_engine(url, echo=echo)
     else:
-        engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        # No ping before each checkout (a round trip per transaction): a connection found
+        # dead when used invalidates the pool, and the unit of work runs again (`race_of`).
+        engine = create_engine(url, echo=echo, pool_size=10, max_overflow=10)
     _MADE.add(engine)
     return engine
 
@@ -129,7 +131,10 @@ _RACES = {
 
 def race_of(exc: BaseException) -> str | None:
     """What race a database error says was lost (to be run again: the next run sees what
-    the winner committed), or None when it is another error."""
+    the winner committed), or that the connection had died (to be run again on a new one),
+    or None when it is another error."""
+    if getattr(exc, "connection_invalidated", False):
+        return "a connection the server had closed"
     code = getattr(getattr(exc, "orig", None), "sqlstate", None)
     if code is not None:
         return _RACES.get(str(code))

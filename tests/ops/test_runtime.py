@@ -109,6 +109,9 @@ def test_a_lost_race_is_named_by_its_sqlstate_and_nothing_else_is() -> None:
     # SQLite gives no SQLSTATE: its unique violation is recognised by its message.
     assert race_of(_raised(IntegrityError, None, "UNIQUE constraint failed: member.email"))
     assert race_of(_raised(IntegrityError, None, "FOREIGN KEY constraint failed")) is None
+    # A connection the server closed (a restart): run again on a new one.
+    lost = OperationalError("SELECT 1", {}, _Driver("57P01"), connection_invalidated=True)
+    assert race_of(lost) == "a connection the server had closed"
 
 
 def test_a_unit_that_lost_a_race_runs_again_and_another_error_does_not(
