@@ -31,7 +31,16 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import parse  # noqa: E402
 
-NAMES = ("ack", "compliance", "fanout", "store_sync", "leaderboard", "outbox", "audit")
+NAMES = (
+    "ack",
+    "compliance",
+    "fanout",
+    "store_sync",
+    "leaderboard",
+    "outbox",
+    "audit",
+    "cold_start",
+)
 GRACE = 20.0  # seconds between SIGTERM and SIGKILL for a benchmark over its time limit
 
 
@@ -142,6 +151,14 @@ def jobs(pg: str | None) -> list[Job]:
             900,
             180,
             env=sqlite_env,
+        ),
+        Job(
+            "cold_start",
+            "cold start with 1,000,000 recognitions",
+            leaderboard_pg,
+            ("--recognitions", "100000", "--members", "2000", *leaderboard_pg),
+            1500,
+            300,
         ),
         Job(
             "audit",

@@ -14,18 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, bindparam, delete, func, select, text
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from handlers.clock import zone
-from storage.models import (
-    LeaderboardTotal,
-    MilestoneAward,
-    Recognition,
-    RecognitionRecipient,
-    SyncState,
-)
+from storage.models import LeaderboardTotal, Recognition, RecognitionRecipient, SyncState
 
 PUBLISHED = ("pass", "warn")
 
@@ -145,7 +139,7 @@ def _adding(module: Any) -> Any:
 _ADD = {"postgresql": _adding(postgresql), "sqlite": _adding(sqlite)}
 
 
-def _upsert(session: Session, rows: list[dict[str, object]]) -> None:
+def add_totals(session: Session, rows: list[dict[str, object]]) -> None:
     """Add to (sprint, tag, member) totals, creating rows on first sight. Each row gives
     received, given and milestone deltas; points moves with received + milestone."""
     complete = _complete(rows)
@@ -181,7 +175,7 @@ def tally(
     rows = tally_rows(
         calendar, at=at, giver_id=giver_id, recipient_ids=recipient_ids, tags=tags, sign=sign
     )
-    _upsert(session, rows)
+    add_totals(session, rows)
 
 
 def tally_rows(
@@ -213,7 +207,7 @@ def tally_rows(
 
 def add_milestone(session: Session, sprint_id: str, shares: dict[int, int]) -> None:
     """Count members' shares of a milestone award in their sprint totals."""
-    _upsert(
+    add_totals(
         session,
         [
             {"sprint": sprint_id, "value_tag": "", "member_id": m, "milestone": p}
@@ -247,134 +241,44 @@ def tally_recognition(
     )
 
 
-_FINGERPRINT = "sprint_calendar"
+# -- recounts -------------------------------------------------------------------------------
+
+# The totals' SyncState: the settings' fingerprint, a generation, any pending recount.
+STATE = "sprint_calendar"
+_state = SyncState.__table__  # type: ignore[attr-defined]
 
 
 def rebuild(session: Session, calendar: SprintCalendar, *, now: datetime) -> int:
-    """Recount every sprint from the recognitions (after the sprint settings changed)."""
-    session.connection().execute(delete(_total))
-    rec = Recognition.__table__  # type: ignore[attr-defined]
-    award = MilestoneAward.__table__  # type: ignore[attr-defined]
+    """Recount every sprint from the recognitions, in one transaction
+    (`handlers.leaderboard.counting.rebuild`)."""
+    from handlers.leaderboard import counting  # which imports this module
+
+    return counting.rebuild(session, calendar, now=now)
+
+
+def state(session: Session, *, lock: bool = False) -> dict[str, Any]:
+    """The totals' state, read with Core (a long-lived session's identity map may be old);
+    `lock` it to change it (PostgreSQL: writers of it take turns)."""
+    query = select(_state.c.value).where(_state.c.key == STATE)
+    value = session.connection().execute(query.with_for_update() if lock else query).scalar()
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def save_state(session: Session, value: dict[str, Any], now: datetime) -> None:
+    """Write the totals' state, making its row on first use."""
     conn = session.connection()
-    moments = [
-        *conn.execute(select(func.min(rec.c.created_at), func.max(rec.c.created_at))).one(),
-        *conn.execute(select(func.min(award.c.awarded_at), func.max(award.c.awarded_at))).one(),
-    ]
-    known = [m for m in moments if m is not None]
-    first = min(known) if known else None
-    last = max(known) if known else None
-    counted = 0
-    if first is not None and last is not None:
-        first = first if first.tzinfo else first.replace(tzinfo=UTC)
-        last = last if last.tzinfo else last.replace(tzinfo=UTC)
-        seen: set[str] = set()
-        probe = first
-        while probe <= last + timedelta(days=1):
-            sprint = calendar.sprint_of(probe)
-            if sprint is not None and sprint.id not in seen:
-                seen.add(sprint.id)
-                counted += _rebuild_sprint(session, sprint)
-            probe += timedelta(days=1)
-    _remember(session, calendar, now)
-    if session.get_bind().dialect.name == "postgresql":
-        # Fresh statistics, or the planner keeps believing the table is empty.
-        session.connection().execute(text("ANALYZE leaderboard_total"))
-    return counted
+    update = _state.update().where(_state.c.key == STATE).values(value=value, updated_at=now)
+    if not conn.execute(update).rowcount:
+        conn.execute(_state.insert().values(key=STATE, value=value, updated_at=now))
 
 
-_COUNTED = (
-    "r.outcome IN ('pass', 'warn') AND r.revoked_at IS NULL"
-    " AND r.created_at >= :start AND r.created_at < :end"
-)
-# Typed, so each database's driver is given the window as it stores timestamps (sqlite3's
-# own datetime adapter is deprecated since Python 3.12).
-_WINDOW = (bindparam("start", type_=DateTime()), bindparam("end", type_=DateTime()))
-_MOVE_AWARDS = (
-    text(
-        "UPDATE milestone_award SET sprint = :sprint "
-        "WHERE awarded_at >= :start AND awarded_at < :end"
-    ).bindparams(*_WINDOW),
-    text(
-        "UPDATE milestone_share SET sprint = :sprint WHERE award_id IN "
-        "(SELECT id FROM milestone_award WHERE sprint = :sprint)"
-    ),
-)
-"""Awards belong to the sprint they were seen in, under the settings now in force."""
-_INSERT_TOTALS = text(
-    f"""INSERT INTO leaderboard_total
-        (sprint, value_tag, member_id, received, given, milestone, points)
-        SELECT :sprint AS sprint, '' AS value_tag, x.member_id AS member_id,
-               SUM(x.received) AS received, SUM(x.given) AS given,
-               SUM(x.milestone) AS milestone, SUM(x.received) + SUM(x.milestone) AS points
-        FROM (
-            SELECT rr.member_id AS member_id, 1 AS received, 0 AS given, 0 AS milestone
-            FROM recognition r JOIN recognition_recipient rr ON rr.recognition_id = r.id
-            WHERE {_COUNTED}
-            UNION ALL
-            SELECT r.giver_id, 0, COUNT(rr.id), 0
-            FROM recognition r JOIN recognition_recipient rr ON rr.recognition_id = r.id
-            WHERE {_COUNTED}
-            GROUP BY r.id, r.giver_id
-            UNION ALL
-            SELECT s.member_id, 0, 0, s.points
-            FROM milestone_share s JOIN milestone_award a ON a.id = s.award_id
-            WHERE a.awarded_at >= :start AND a.awarded_at < :end
-        ) x
-        GROUP BY x.member_id"""
-).bindparams(*_WINDOW)
-"""A sprint's totals over all tags: received per recipient, given per giver, milestones."""
-_TAGGED = text(
-    f"""SELECT r.id, r.giver_id, r.value_tags, rr.member_id
-        FROM recognition r JOIN recognition_recipient rr ON rr.recognition_id = r.id
-        WHERE {_COUNTED} AND r.value_tags IS NOT NULL"""
-).bindparams(*_WINDOW)
-
-
-def _rebuild_sprint(session: Session, sprint: Sprint) -> int:
-    """INSERT ... SELECT the sprint's totals: received per recipient, given per giver, for
-    all tags and per tag."""
-    # Timestamps are stored as naive UTC on every database (storage.types.UTCDateTime).
-    params = {
-        "sprint": sprint.id,
-        "start": sprint.start.astimezone(UTC).replace(tzinfo=None),
-        "end": sprint.end.astimezone(UTC).replace(tzinfo=None),
-    }
-    conn = session.connection()
-    for statement in _MOVE_AWARDS:
-        conn.execute(statement, params)
-    result = conn.execute(_INSERT_TOTALS, params)
-    _upsert(session, _tag_totals(session, sprint.id, params))
-    return int(result.rowcount or 0)
-
-
-def _tag_totals(
-    session: Session, sprint_id: str, params: dict[str, Any]
-) -> list[dict[str, object]]:
-    """The sprint's totals per tag: done in Python, the JSON tag lists being
-    dialect-specific to unnest."""
-    per_tag: dict[tuple[str, int], list[int]] = {}
-    for _, giver, tags, member in session.connection().execute(_TAGGED, params):
-        tag_list = json.loads(tags) if isinstance(tags, str) else (tags or [])
-        tag_list = list(dict.fromkeys(str(t).lower() for t in tag_list))
-        for tag in tag_list:
-            per_tag.setdefault((tag, member), [0, 0])[0] += 1
-            per_tag.setdefault((tag, giver), [0, 0])[1] += 1
-    return [
-        {"sprint": sprint_id, "value_tag": tag, "member_id": m, "received": r, "given": g}
-        for (tag, m), (r, g) in per_tag.items()
-    ]
-
-
-def _remember(session: Session, calendar: SprintCalendar, now: datetime) -> None:
-    state = session.get(SyncState, _FINGERPRINT)
-    if state is None:
-        state = SyncState(key=_FINGERPRINT, value={}, updated_at=now)
-    state.value = {"fingerprint": calendar.fingerprint()}
-    state.updated_at = now
-    session.add(state)
+def remember(session: Session, calendar: SprintCalendar, now: datetime) -> None:
+    """Counted under `calendar` now: no recount pending; the generation moves on."""
+    generation = int(state(session, lock=True).get("generation", 0)) + 1
+    save_state(session, {"fingerprint": calendar.fingerprint(), "generation": generation}, now)
 
 
 def needs_rebuild(session: Session, calendar: SprintCalendar) -> bool:
-    """True when the totals were counted with other sprint settings (or never)."""
-    state = session.get(SyncState, _FINGERPRINT)
-    return state is None or state.value.get("fingerprint") != calendar.fingerprint()
+    """True when the totals were counted with other settings (or never) or are recounting."""
+    value = state(session)
+    return value.get("fingerprint") != calendar.fingerprint() or bool(value.get("recount"))

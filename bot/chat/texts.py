@@ -17,6 +17,7 @@ from compliance_rules import Outcome
 from handlers import surveys
 from handlers.counts import count
 from handlers.kudos import Duplicate, KudosResult, Recorded, Refused, Stopped
+from handlers.leaderboard import RECOUNTING
 
 # Icons by their Slack short name; Teams shows the character.
 ICONS = {
@@ -211,8 +212,9 @@ def milestone(data: Mapping[str, Any]) -> Text:
 def board_lines(board: Mapping[str, Any], *, title: str) -> list[tuple[Span, ...]]:
     """A board (`handlers.leaderboard.Board.as_json()`) as lines."""
     rows = board.get("rows") or []
-    if not rows:
-        return [(Strong(title),), (Words("No points yet."),)]
+    if not rows:  # a board being recounted has none, and says so
+        empty = RECOUNTING if board.get("recounting") else "No points yet."
+        return [(Strong(title),), (Words(empty),)]
     lines: list[tuple[Span, ...]] = [(Strong(title),)]
     for row in rows:
         extra = (

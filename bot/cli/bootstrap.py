@@ -6,10 +6,10 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import partial
 
 from pydantic import ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlmodel import Session
 
 import compliance_rules
 from bot import config as org_config
@@ -18,8 +18,8 @@ from bot.audit.keys import AuditKeyMissing, audit_key
 from bot.chat.ratelimit import PerUserLimit
 from bot.runtime import BoardSettings, Runtime, StoreSettings
 from bot.settings import Settings
-from handlers import sprints
 from handlers.counts import count
+from handlers.leaderboard import recount
 from handlers.policy import KudosPolicy
 from handlers.surveys import Survey
 from storage import migrate, pv_cases
@@ -87,7 +87,7 @@ def build_runtime(settings: Settings, *, upgrade: bool = True, serving: bool = F
     )
     with database_errors(settings.database_url):
         if upgrade:
-            _recount_if_needed(runtime)
+            _recount_if_needed(runtime, background=serving)
         if vault is not None:
             _seal_plain_cases(runtime, vault)
     return runtime
@@ -217,15 +217,21 @@ def _seal_plain_cases(runtime: Runtime, vault: Vault) -> None:
         )
 
 
-def _recount_if_needed(runtime: Runtime) -> None:
-    """Sprint totals were counted under other sprint settings (or never): count again."""
+def _recount_if_needed(runtime: Runtime, *, background: bool = False) -> None:
+    """Sprint totals were counted under other sprint settings (or never): count again. A
+    server (`background`) only marks the recount pending and starts at once; its scheduler
+    recounts, and boards say they are being recounted until then."""
     calendar = runtime.policy.sprints
-
-    def work(session: Session) -> int | None:
-        if not sprints.needs_rebuild(session, calendar):
-            return None
-        return sprints.rebuild(session, calendar, now=runtime.clock.now())
-
-    counted = runtime.run_sync(work)
-    if counted is not None:
-        log.info("sprint totals recounted for the current sprint settings (%s rows)", counted)
+    now = runtime.clock.now()
+    if not runtime.run_sync(partial(recount.mark, calendar=calendar, now=now)):
+        return
+    if background:
+        log.info("sprint totals are recounted in the background for the current sprint settings")
+        return
+    read = recount.reader(runtime.engine, runtime.run_sync)
+    done = recount.recount(calendar, read=read, write=runtime.run_sync, now=now)
+    if done is not None and done.finished:
+        log.info(
+            "sprint totals recounted for the current sprint settings (%s)",
+            count(done.sprints, "sprint"),
+        )

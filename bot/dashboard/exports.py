@@ -10,7 +10,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from bot.dashboard.auth import Viewer
 from handlers import exports
-from handlers.leaderboard import By
+from handlers.leaderboard import RECOUNTING, By, recounting
 from handlers.sprints import Sprint
 
 if TYPE_CHECKING:
@@ -23,6 +23,8 @@ async def export_leaderboard(d: Dashboard, request: Request, viewer: Viewer) -> 
         return PlainTextResponse("No such sprint.", status_code=404)
     if sprint is None:
         return PlainTextResponse("No sprint is running.", status_code=404)
+    if await d.runtime.run(recounting):
+        return PlainTextResponse(RECOUNTING, status_code=503, headers={"Retry-After": "60"})
     by: By = "team" if request.query_params.get("by") == "team" else "person"
     filters = d.filters(request)
     exclude = d.runtime.boards.exclude

@@ -5,6 +5,8 @@ APScheduler 3.x (`AsyncIOScheduler`) fires a cron survey at its time; a sweep ev
 while the bot was down. Every run is keyed in the database (a round is unique per survey
 and period; each invitation, reminder and result post has its own outbox key), so a
 second firing, a restart, or two replicas sweeping at once never do anything twice.
+Beside the sweep, the sprint totals are recounted when start-up asked for it
+(`sweep.Recounter`).
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ class Scheduler:
         store: StoreSync | None = None,
         sweep_seconds: float = 30.0,
         leader: Leadership | None = None,
+        verify_after: float = 60.0,
     ) -> None:
         self.runtime = runtime
         # With several replicas only the one holding the lock runs scheduled work; None
@@ -109,6 +112,8 @@ class Scheduler:
         self._aps: AsyncIOScheduler | None = None
         self._lock = asyncio.Lock()
         self._outbox_purged: date | None = None  # the day (UTC) the outbox was last purged
+        self.recounter = steps.Recounter(runtime, verify_after=verify_after)
+        self._kicked: asyncio.Task[None] | None = None
 
     @property
     def role(self) -> str:
@@ -125,6 +130,7 @@ class Scheduler:
         assert self.leader is not None
         while True:
             await self.leader.wait_for(True)
+            self._kicked = asyncio.get_running_loop().create_task(self.recount())
             await self.sweep()
             await self.leader.wait_for(False)
 
@@ -151,6 +157,14 @@ class Scheduler:
             max_instances=1,
             next_run_time=datetime.now(UTC),  # once at start: catch up on what was missed
         )
+        aps.add_job(
+            self.recount,
+            IntervalTrigger(seconds=self.sweep_seconds),
+            id="sprints:recount",
+            coalesce=True,
+            max_instances=1,
+            next_run_time=datetime.now(UTC),
+        )
         if self.store is not None:
             aps.add_job(
                 self.sync_store,
@@ -174,6 +188,9 @@ class Scheduler:
             self._leading = None
         async with self._lock:  # let a sweep in progress finish its transaction
             pass
+        await self.recounter.stop()
+        if self._kicked is not None:
+            await self._kicked
         if self.leader is not None:
             await self.leader.stop()
 
@@ -203,6 +220,13 @@ class Scheduler:
         metrics.count_run("bigcommerce.sync", "ok")
         if report.awarded:
             self.runtime.poke()
+
+    async def recount(self) -> None:
+        """Recount the sprint totals in the background when start-up asked for it."""
+        if self._standing_by():
+            metrics.count_run("sprints.recount", "standby")
+            return
+        await self.recounter.run()
 
     async def sweep(self) -> dict[str, int]:
         """One pass: open due rounds, queue due invitations and reminders, close rounds."""

@@ -1,9 +1,11 @@
 """Sprint leaderboards: the boards, their frozen snapshots and their posts."""
 
-from handlers.leaderboard.boards import Board, By, Filters, Row, board, lines
+from handlers.leaderboard.boards import RECOUNTING, Board, By, Filters, Row, board, lines
+from handlers.leaderboard.recount import recounting
 from handlers.leaderboard.snapshots import close_sprint, freeze, queue_post, verify
 
 __all__ = [
+    "RECOUNTING",
     "Board",
     "By",
     "Filters",
@@ -13,5 +15,6 @@ __all__ = [
     "freeze",
     "lines",
     "queue_post",
+    "recounting",
     "verify",
 ]

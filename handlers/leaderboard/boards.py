@@ -4,7 +4,8 @@ Who is on a board: active members who are not bots and not excluded in `plaudit.
 (`sprints.exclude`). A person's points are the recognitions they received in the sprint
 (published, not taken back) plus their share of the campaign milestones awarded in it;
 filtering by a value counts only recognitions tagged with it. Equal points share a rank,
-and the next rank follows on (1, 2, 2, 3).
+and the next rank follows on (1, 2, 2, 3). While the totals are being recounted a board
+has no rows and says so (`recounting`), rather than show figures only partly recounted.
 """
 
 from __future__ import annotations
@@ -16,10 +17,15 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlmodel import Session
 
+from handlers.leaderboard.recount import recounting
 from handlers.sprints import Sprint
 from storage import people
 
 By = Literal["person", "team", "givers"]
+RECOUNTING = (
+    "The points are being recounted after a change to the sprint settings; "
+    "the board is back in a few minutes."
+)
 
 
 @dataclass(frozen=True)
@@ -55,9 +61,13 @@ class Board:
     rows: tuple[Row, ...]
     eligible: str = "active members who are not bots"
     excluded: tuple[str, ...] = field(default_factory=tuple)
+    recounting: bool = False
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if not self.recounting:
+            del data["recounting"]  # posts and frozen snapshots keep the shape they had
+        return data
 
 
 def _where(
@@ -110,6 +120,8 @@ def board(
     People and givers are read from `leaderboard_total` in index order: first the points
     of the Nth rank (the Nth distinct value, so reading stops early), then every row at or
     above it. Teams add up their members' rows."""
+    if recounting(session):
+        return _board(sprint, by, filters, (), exclude, recounting=True)
     where, params = _where(session, filters, exclude, workspace)
     params |= {"sprint": sprint.id, "tag": (filters.value or "").lower()}
     conn = session.connection()
@@ -136,6 +148,18 @@ def board(
         ],
         top,
     )
+    return _board(sprint, by, filters, rows, exclude)
+
+
+def _board(
+    sprint: Sprint,
+    by: By,
+    filters: Filters,
+    rows: Sequence[Row],
+    exclude: Sequence[str],
+    *,
+    recounting: bool = False,
+) -> Board:
     return Board(
         sprint=sprint.id,
         start=sprint.start.isoformat(),
@@ -144,6 +168,7 @@ def board(
         filters=filters,
         rows=tuple(rows),
         excluded=tuple(exclude),
+        recounting=recounting,
     )
 
 
@@ -204,6 +229,8 @@ def lines(b: Board) -> list[str]:
     head = f"{title}, sprint {b.sprint}" + (
         f" ({b.filters.describe()})" if b.filters.describe() else ""
     )
+    if b.recounting:
+        return [head, RECOUNTING]
     if not b.rows:
         return [head, "No points yet."]
     out = [head]

@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from handlers import messages
 from handlers.leaderboard.boards import board
+from handlers.leaderboard.recount import recounting
 from handlers.messages import Template
 from handlers.sprints import Sprint
 from storage import queries
@@ -34,12 +35,15 @@ def freeze(
     rules: dict[str, Any],
     exclude: Sequence[str] = (),
 ) -> SprintSnapshot:
-    """Freeze a closed sprint once: its boards, the settings in force, and a hash of both."""
+    """Freeze a closed sprint once: its boards, the settings in force, and a hash of both.
+    Refused (ValueError) while the totals are being recounted: a frozen board is final."""
     existing = session.exec(
         select(SprintSnapshot).where(SprintSnapshot.sprint == sprint.id)
     ).first()
     if existing is not None:
         return existing
+    if recounting(session):
+        raise ValueError(f"sprint {sprint.id}: the totals are being recounted; freeze it after")
     boards = {
         by: board(session, sprint, by=by, exclude=exclude, top=None).as_json()
         for by in ("person", "team", "givers")
@@ -157,10 +161,11 @@ def close_sprint(
     teams_channel: str | None = None,
     only_workspace: str | None = None,
 ) -> SprintSnapshot | None:
-    """Freeze a sprint that has ended and queue its final board; None if not ended yet.
-    With `only_workspace` the snapshot still holds the whole organisation; the Slack post
-    shows that workspace's people, counted when the sprint is closed."""
-    if now < sprint.end:
+    """Freeze a sprint that has ended and queue its final board; None if not ended yet (or
+    while the totals are being recounted). With `only_workspace` the snapshot still holds
+    the whole organisation; the Slack post shows that workspace's people, counted when the
+    sprint is closed."""
+    if now < sprint.end or recounting(session):
         return None
     snapshot = freeze(session, sprint, now=now, rules=rules, exclude=exclude)
     if channel or teams_channel:
