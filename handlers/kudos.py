@@ -96,7 +96,7 @@ def give(
     day = local_date(now, giver.timezone)
     # The giver's row, locked: a second kudos of theirs (at another replica) waits here and
     # then counts this one, so the allowance holds exactly.
-    people.lock(session=session, member_id=giver.id)
+    people.hold(session=session, member_id=giver.id)
     left = policy.daily_allowance - queries.points_given_on(
         session=session, giver_id=giver.id, day=day
     )
@@ -130,8 +130,25 @@ def _stop(
     now: datetime,
     rules: RuleSet | None,
 ) -> Stopped:
-    """A stored kudos the gate stopped: drug safety or the reviewers told, the giver why."""
-    _escalate(session, event, policy, giver, result, recognition_id, now)
+    """A stored kudos the gate stopped: a possible adverse event goes to drug safety, a
+    held text to the reviewers, and the giver is told why."""
+    if result.outcome is Outcome.ROUTE_PV:
+        safety.open_case(
+            session,
+            source="kudos",
+            text=event.message,
+            findings=result.findings,
+            reporter=giver,
+            recognition_id=recognition_id,
+            workspace=event.giver.workspace,
+            policy=policy,
+            now=now,
+        )
+    elif result.outcome is Outcome.HOLD:
+        held = session.get(Recognition, recognition_id)
+        assert held is not None
+        rules_hit = ",".join(f.rule for f in result.findings if f.outcome is Outcome.HOLD)
+        review.open_review(session, held, requested_by=f"rules:{rules_hit}", policy=policy, now=now)
     message = stop_message(
         result.outcome,
         result.findings,
@@ -253,35 +270,6 @@ def _publish(
     messages = posts.post_messages(post, giver, recipients, policy)
     rows = kudos_writes.Published(recognition, recipient_ids, audit, totals, messages)
     kudos_writes.write(session=session, rows=rows)
-
-
-def _escalate(
-    session: Session,
-    event: KudosRequested,
-    policy: KudosPolicy,
-    giver: MemberRow,
-    result: Result,
-    recognition_id: int,
-    now: datetime,
-) -> None:
-    """A possible adverse event goes to drug safety; a held text to the reviewers."""
-    if result.outcome is Outcome.ROUTE_PV:
-        safety.open_case(
-            session,
-            source="kudos",
-            text=event.message,
-            findings=result.findings,
-            reporter=giver,
-            recognition_id=recognition_id,
-            workspace=event.giver.workspace,
-            policy=policy,
-            now=now,
-        )
-    elif result.outcome is Outcome.HOLD:
-        held = session.get(Recognition, recognition_id)
-        assert held is not None
-        rules_hit = ",".join(f.rule for f in result.findings if f.outcome is Outcome.HOLD)
-        review.open_review(session, held, requested_by=f"rules:{rules_hit}", policy=policy, now=now)
 
 
 def _validate(event: KudosRequested, policy: KudosPolicy) -> Refused | None:

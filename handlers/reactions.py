@@ -123,7 +123,7 @@ def _record(
     day = local_date(now, reactor.timezone)
     key = message_key(event)
     # The reactor, then the recognition, locked: allowance and emoji list, one at a time.
-    people.lock(session=session, member_id=reactor.id)
+    people.hold(session=session, member_id=reactor.id)
     existing = kudos.find_recognition(session, key, lock=True)
     if existing and existing.revoked_at is None:
         if event.emoji not in existing.reactions:

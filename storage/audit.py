@@ -205,6 +205,19 @@ def leaf(
     return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
+def leaf_of(row: Any, place: int) -> bytes:
+    """The leaf of an entry read from `audit_entry`, at `place` in the chain."""
+    return leaf(
+        entry_id=int(row.id),
+        seq=place,
+        at=row.at,
+        actor=row.actor,
+        action=row.action,
+        subject=row.subject,
+        detail=row.detail,
+    )
+
+
 @dataclass(frozen=True)
 class Sealed:
     """What one seal did: how many entries it added, and the checkpoint it ends in."""
@@ -232,18 +245,7 @@ def seal(session: Session, key: AuditKey, *, now: datetime, batch: int = BATCH) 
     links = []
     for row in rows:
         size += 1
-        prev = key.link(
-            prev,
-            leaf(
-                entry_id=row.id,
-                seq=size,
-                at=row.at,
-                actor=row.actor,
-                action=row.action,
-                subject=row.subject,
-                detail=row.detail,
-            ),
-        )
+        prev = key.link(prev, leaf_of(row, size))
         links.append({"entry": row.id, "position": size, "digest": prev})
     conn.execute(_SEAL, links)
     checkpoint = key.sign(size, prev, now)
@@ -277,8 +279,11 @@ def latest_checkpoint(session: Session) -> Checkpoint | None:
     """The newest checkpoint the database keeps (the published copies are the ones that
     count against someone who can edit the database)."""
     row = session.connection().execute(_LAST_CHECKPOINT).first()
-    if row is None:
-        return None
+    return None if row is None else checkpoint_of(row)
+
+
+def checkpoint_of(row: Any) -> Checkpoint:
+    """A checkpoint as `audit_checkpoint` keeps it."""
     return Checkpoint(
         size=int(row.size),
         head=str(row.head),

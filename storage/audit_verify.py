@@ -19,7 +19,15 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from storage.audit import GENESIS, HEAD, AuditKey, Checkpoint, latest_checkpoint, leaf
+from storage.audit import (
+    GENESIS,
+    HEAD,
+    AuditKey,
+    Checkpoint,
+    checkpoint_of,
+    latest_checkpoint,
+    leaf_of,
+)
 from storage.models import AuditCheckpoint, AuditEntry
 
 GRACE = timedelta(seconds=10)  # an entry younger than this may simply not be sealed yet
@@ -79,17 +87,7 @@ def verify(
 
 
 def _stored(session: Session) -> list[Checkpoint]:
-    return [
-        Checkpoint(
-            size=int(r.size),
-            head=str(r.head),
-            at=r.at,
-            key_id=str(r.key_id),
-            signature=str(r.signature),
-            public_key=str(r.public_key),
-        )
-        for r in session.connection().execute(select(_checkpoint))
-    ]
+    return [checkpoint_of(r) for r in session.connection().execute(select(_checkpoint))]
 
 
 def _expected(
@@ -141,7 +139,7 @@ def _walk(
             )
             verdict.first_bad = int(row.id)
             break
-        prev = key.link(prev, _leaf(row, place))
+        prev = key.link(prev, leaf_of(row, place))
         if prev != row.mac:
             verdict.problems.append(
                 f"entry {row.id} (place {place}) does not match its seal: it, or its place, "
@@ -170,18 +168,6 @@ def _walk(
             f"{checkpoint.at.isoformat()} signs {longest} sealed entries, the database holds "
             f"{verdict.sealed}"
         )
-
-
-def _leaf(row: Any, place: int) -> bytes:
-    return leaf(
-        entry_id=int(row.id),
-        seq=place,
-        at=row.at,
-        actor=row.actor,
-        action=row.action,
-        subject=row.subject,
-        detail=row.detail,
-    )
 
 
 def _unsealed(session: Session, before: datetime, verdict: Verdict) -> None:

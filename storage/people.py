@@ -99,6 +99,13 @@ def lock(*, session: Session, member_id: int) -> MemberRow:
     return MemberRow(*session.connection().execute(_LOCKED, {"member_id": member_id}).one())
 
 
+def hold(*, session: Session, member_id: int) -> None:
+    """Lock the member until this transaction ends, as `lock` does, without reading them:
+    nothing to do on SQLite, whose writer holds the whole database already."""
+    if session.get_bind().dialect.name != "sqlite":
+        session.connection().execute(_LOCKED, {"member_id": member_id})
+
+
 def insert(*, session: Session, values: dict[str, Any], now: datetime) -> MemberRow:
     row = (
         session.connection()
