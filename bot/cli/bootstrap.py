@@ -7,14 +7,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from functools import partial
+from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 import compliance_rules
 from bot import config as org_config
 from bot import status
-from bot.audit.keys import AuditKeyMissing, audit_key
 from bot.chat.ratelimit import PerUserLimit
 from bot.runtime import BoardSettings, Runtime, StoreSettings
 from bot.settings import Settings
@@ -23,7 +23,7 @@ from handlers.leaderboard import recount
 from handlers.policy import KudosPolicy
 from handlers.surveys import Survey
 from storage import migrate, pv_cases
-from storage.audit import AuditKey
+from storage.audit import AuditKey, AuditKeyError
 from storage.db import connection_problem, make_engine, masked, transaction
 from storage.vault import Vault, VaultError
 
@@ -170,15 +170,11 @@ def survey_secret(
 def pv_vault(settings: Settings, *, serving: bool) -> Vault | None:
     """The key PV case texts are sealed with (PLAUDIT_PV_KEY or PLAUDIT_PV_KEY_FILE);
     serving chat needs one, since a case opened without it keeps only a redacted text."""
-    raw = settings.pv_key.get_secret_value() if settings.pv_key is not None else None
-    if raw is None and settings.pv_key_file is not None:
-        try:
-            raw = settings.pv_key_file.read_text("utf-8")
-        except OSError as exc:
-            raise UsageError(
-                f"PLAUDIT_PV_KEY_FILE: cannot read {settings.pv_key_file}: {exc}"
-            ) from exc
-    if raw and raw.strip():
+    try:
+        raw = _secret_or_file(settings.pv_key, settings.pv_key_file, "PLAUDIT_PV_KEY")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    if raw is not None:
         try:
             return Vault.parse(raw)
         except VaultError as exc:
@@ -197,11 +193,41 @@ def pv_vault(settings: Settings, *, serving: bool) -> Vault | None:
 
 
 def sealing_key(settings: Settings, *, serving: bool) -> AuditKey | None:
-    """The audit key (PLAUDIT_AUDIT_KEY or PLAUDIT_AUDIT_KEY_FILE); serving chat needs one."""
+    """The audit key (PLAUDIT_AUDIT_KEY or PLAUDIT_AUDIT_KEY_FILE); serving chat needs one,
+    since entries written without it wait unsealed."""
     try:
-        return audit_key(settings, serving=serving)
-    except (AuditKeyMissing, ValueError) as exc:
+        raw = _secret_or_file(settings.audit_key, settings.audit_key_file, "PLAUDIT_AUDIT_KEY")
+    except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    if raw is not None:
+        try:
+            return AuditKey.parse(raw)  # a bad PLAUDIT_AUDIT_KEY is refused by Settings
+        except AuditKeyError as exc:
+            raise UsageError(f"PLAUDIT_AUDIT_KEY_FILE: {exc}") from exc
+    if serving and settings.chat_enabled:
+        raise UsageError(
+            "PLAUDIT_AUDIT_KEY is required: the audit trail is sealed with it (HMAC-SHA256) "
+            "and its checkpoints are signed with a key derived from it, so that no one who "
+            "can only edit the database can rewrite or shorten the trail unseen; it is never "
+            "written to the database. Make one with plaudit audit keygen, set "
+            "PLAUDIT_AUDIT_KEY (or PLAUDIT_AUDIT_KEY_FILE, a file holding it), keep it out of "
+            "database backups, and start again."
+        )
+    return None
+
+
+def _secret_or_file(value: SecretStr | None, path: Path | None, setting: str) -> str | None:
+    """A key as configured: `setting`'s value, else the text of the file `<setting>_FILE`
+    names; None when neither is set. ValueError names a file that cannot be read."""
+    if value is not None and value.get_secret_value().strip():
+        return value.get_secret_value()
+    if path is None:
+        return None
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise ValueError(f"{setting}_FILE: cannot read {path}: {exc}") from exc
+    return text if text.strip() else None
 
 
 def _seal_plain_cases(runtime: Runtime, vault: Vault) -> None:
