@@ -13,7 +13,7 @@ from types import SimpleNamespace
 from typing import ClassVar
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import DateTime, Engine, bindparam, text
 from sqlmodel import Session
 
 from bot.audit.checkpoints import Publisher, read
@@ -123,7 +123,7 @@ def test_an_edited_entry_with_every_later_mac_recomputed_is_caught(engine: Engin
             text(
                 "INSERT INTO audit_checkpoint (size, head, at, key_id, public_key, signature) "
                 "VALUES (:size, :head, :at, :key_id, :public_key, :signature)"
-            ),
+            ).bindparams(bindparam("at", type_=DateTime())),
             {**forged.as_json(), "at": NOW.replace(tzinfo=None)},
         )
     verdict = _verify(engine, [published])
@@ -308,7 +308,7 @@ def test_a_chain_from_before_sealing_is_checked_then_sealed(engine: Engine) -> N
                 text(
                     "INSERT INTO audit_entry (at, actor, action, subject, detail, prev_hash, "
                     "hash) VALUES (:at, :actor, :action, :subject, :detail, :prev, :hash)"
-                ),
+                ).bindparams(bindparam("at", type_=DateTime())),
                 {
                     **entry,
                     "at": NOW.replace(tzinfo=None),

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import DateTime, Engine, bindparam, text
 from sqlmodel import Session, col, select
 
 from storage import migrate
@@ -207,7 +207,7 @@ def _seed(s: Session) -> dict[str, Any]:
         text(
             "INSERT INTO audit_entry (at, actor, action, subject, detail, prev_hash, hash) "
             "VALUES (:at, :actor, :action, :subject, '{}', :prev, :hash)"
-        ),
+        ).bindparams(bindparam("at", type_=DateTime())),
         {**entry, "at": T0.replace(tzinfo=None), "prev": GENESIS, "hash": digest},
     )
     s.commit()
