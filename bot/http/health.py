@@ -1,6 +1,6 @@
 """`/healthz` (alive, with the outbox's backlog and undelivered drug-safety cases) and
-`/readyz` (ready for traffic, where drug-safety cases go, and how the BigCommerce store's sync
-stands)."""
+`/readyz` (ready for traffic, where drug-safety cases go, how the audit trail's seal and the
+BigCommerce store's sync stand)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from bot.bigcommerce.sync import StoreSync
 from bot.jobs.outbox import Dispatcher, pending_count, undelivered_safety_count
 from bot.jobs.scheduler import Scheduler
+from bot.jobs.sealer import Sealer
 from bot.observability.logs import quiet_alembic
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -22,6 +23,7 @@ from bot.slack import install as slack_install
 from bot.slack import socket as slack_socket
 from handlers import safety
 from storage import migrate
+from storage.audit_verify import seal_state
 
 log = logging.getLogger("plaudit.web")
 
@@ -97,6 +99,7 @@ async def readyz(request: Request) -> Response:
     checks["drug_safety"] = [
         d for d in safety.destinations(runtime.policy) if d.split(":", 1)[0] in senders
     ]
+    checks["audit"] = await _audit(runtime, state.sealer)
     socket = state.socket
     if isinstance(socket, slack_socket.SocketMode):
         # Reported, not required: Slack keeps events for a replica that reconnects.
@@ -117,6 +120,29 @@ async def readyz(request: Request) -> Response:
         {"status": "ready" if ready else "not ready", **checks},
         status_code=200 if ready else 503,
     )
+
+
+async def _audit(runtime: Runtime, sealer: object) -> dict[str, object]:
+    """How the audit trail's seal stands. Reported, never a reason to take the replica out
+    of service: a trail that no longer ends where its checkpoint says is an alarm for a
+    person (logged as critical by the sealer), and kudos go on being recorded meanwhile."""
+    role = sealer.role if isinstance(sealer, Sealer) else "off"
+    try:
+        state = await runtime.run(
+            lambda s: seal_state(s, runtime.audit_key, now=runtime.clock.now())
+        )
+    except Exception as exc:
+        log.warning("readiness check: audit state unreadable: %s", type(exc).__name__)
+        return {"sealer": role, "state": "unreadable"}
+    checkpoint = state.checkpoint
+    return {
+        "sealer": role,
+        "sealed": state.sealed,
+        "unsealed": state.unsealed,
+        "unsealed_over_10s": state.stale,
+        "checkpoint_at": checkpoint.at.isoformat() if checkpoint is not None else None,
+        "problem": state.problem,
+    }
 
 
 async def _database(runtime: Runtime) -> dict[str, object]:

@@ -67,6 +67,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     dispatcher = _start_dispatcher(state, settings, senders)
     scheduler = _start_scheduler(state)
     sealer = _start_sealer(runtime, settings, scheduler)
+    state.sealer = sealer
     state.ready = True
     state.dispatcher = dispatcher
     state.scheduler = scheduler

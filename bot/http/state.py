@@ -43,6 +43,7 @@ def build_state(
     state.ready = False
     state.dispatcher = None
     state.scheduler = None
+    state.sealer = None
     state.socket = None
     state.store = StoreSync(settings, runtime) if settings.bigcommerce_enabled else None
     refetches: set[asyncio.Task[object]] = set()

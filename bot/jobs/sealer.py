@@ -55,6 +55,15 @@ class Sealer:
             await self.seal(final=True)  # what was written up to the stop
         self.publisher.close()
 
+    @property
+    def role(self) -> str:
+        """What this replica's sealer is doing, for `/readyz`: sealing (it leads), standby
+        (another replica leads) or refusing (the trail no longer ends where its newest
+        checkpoint says, so nothing more is sealed onto it until someone looks)."""
+        if self._broken:
+            return "refusing"
+        return "sealing" if self._leading() else "standby"
+
     def _leading(self) -> bool:
         return self.leader is None or self.leader.is_leader
 
