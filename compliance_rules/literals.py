@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import regex
 
+from compliance_rules.derived import shipped
 from compliance_rules.lists import stand_ins, words_of
 
 
@@ -38,6 +39,7 @@ def literal_gate(pattern: Source) -> frozenset[str] | None:
 
 
 @lru_cache(maxsize=8192)
+@shipped("gate")
 def _literal_gate(source: str, flags: int) -> frozenset[str] | None:
     # Literals are compared lower-cased with the lower-cased text, which is right for a
     # case-blind pattern and still a safe test for a case-sensitive one.
@@ -60,6 +62,7 @@ def start_literals(pattern: Source) -> frozenset[str] | None:
 
 
 @lru_cache(maxsize=8192)
+@shipped("start")
 def _start_literals(source: str, flags: int) -> frozenset[str] | None:
     tree = _parse(source, flags)
     if tree is None or tree.getwidth()[0] == 0:
@@ -230,8 +233,20 @@ def parsed(pattern: Source) -> Any:
 
 def may_match_empty(pattern: Source) -> bool:
     """Whether `pattern` may match an empty string (True when that cannot be told)."""
-    tree = _parse(pattern.pattern, pattern.flags & regex.IGNORECASE)
-    return tree is None or tree.getwidth()[0] == 0
+    return _may_match_empty(pattern.pattern, pattern.flags & regex.IGNORECASE)
+
+
+@lru_cache(maxsize=8192)
+@shipped("empty")
+def _may_match_empty(source: str, flags: int) -> bool:
+    tree = _parse(source, flags)
+    return tree is None or bool(tree.getwidth()[0] == 0)
+
+
+def clear_caches() -> None:
+    """Forget what was read of every regex (for `derived.derive`, which reads them all)."""
+    for fn in (_literal_gate, _start_literals, _may_match_empty, _parse):
+        fn.cache_clear()
 
 
 def _not_after_word(item: tuple[Any, Any]) -> bool:

@@ -120,6 +120,11 @@ def load_pack(path: Path, extra_vocabulary: dict[str, list[str]] | None = None) 
     return list(_load_pack(str(path), stat.st_mtime_ns, stat.st_size, words))
 
 
+def clear_caches() -> None:
+    """Forget the packs read so far (they are read again from their files)."""
+    _load_pack.cache_clear()
+
+
 @lru_cache(maxsize=64)
 def _load_pack(
     name: str, mtime: int, size: int, words: tuple[tuple[str, tuple[str, ...]], ...]

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple, TypeGuard
 
 import regex
 
+from compliance_rules.derived import shipped
 from compliance_rules.language import COMMON_WORDS
 from compliance_rules.lists import FIRST_STAND_IN, words_of
 from compliance_rules.literals import WORD_START, Source, parsed
@@ -66,7 +67,13 @@ def needs(pattern: Source, anywhere: bool = False) -> Needs:
     return _needs(pattern.pattern, pattern.flags & regex.IGNORECASE, anywhere)
 
 
+def clear_caches() -> None:
+    """Forget what was read of each pattern (for `derived.derive`)."""
+    _needs.cache_clear()
+
+
 @lru_cache(maxsize=8192)
+@shipped("needs")
 def _needs(source: str, flags: int, anywhere: bool) -> Needs:
     tree = parsed(_Source(source, flags))
     if tree is None or _BRACES.search(source):
@@ -74,11 +81,17 @@ def _needs(source: str, flags: int, anywhere: bool) -> Needs:
     info = _sequence(tree.data, False)
     every = [n for n in map(_marked, (*info.needs, info.exact)) if n is not None and _usable(n)]
     found = {n for n in every if strong(n, anywhere)}
-    words = sorted((n for n in found if not _chars(n)), key=rarity)
-    chars = sorted((n for n in found if _chars(n)), key=rarity)
+    words = sorted((n for n in found if not _chars(n)), key=_ranked)
+    chars = sorted((n for n in found if _chars(n)), key=_ranked)
     if found:
         return (*_rarest(words, _MOST_NEEDS), *_rarest(chars, _MOST_CHAR_NEEDS))
-    return tuple(sorted((n for n in every if _cheap(n, anywhere)), key=rarity)[:1])
+    return tuple(sorted((n for n in every if _cheap(n, anywhere)), key=_ranked)[:1])
+
+
+def _ranked(one_of: frozenset[str]) -> tuple[tuple[float, int], list[str]]:
+    """Rarest first; equally rare sets in the order of their literals, so that the same
+    pattern needs the same literals in every process (a set's own order varies)."""
+    return rarity(one_of), sorted(one_of)
 
 
 @lru_cache(maxsize=65536)
