@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlmodel import Session, select
 
 import compliance_rules
 from compliance_rules import Finding, Outcome, Result, RuleSet
+from compliance_rules.quiet import during_quiet_periods
 from handlers import members, messages, posts, review, safety, sprints
 from handlers.clock import Clock, local_date
 from handlers.drafts import Draft as Draft  # re-exported: kudos.draft() is the edit use case
@@ -85,6 +86,9 @@ def give(
     # Checked before anything can refuse it: an adverse event must reach drug safety
     # however it arrives, and this one check serves the gate below as well.
     result = compliance_rules.check(event.message, rules)
+    if policy.quiet_periods:  # held for a reviewer if it names what a quiet period covers
+        day = clock.now().astimezone(UTC).date()
+        result = during_quiet_periods(result, event.message, policy.quiet_periods, day, rules)
     refusal = _validate(event, policy)
     if refusal:
         return _refuse(session, event, refusal, result, policy, clock, None)

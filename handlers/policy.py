@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from compliance_rules.quiet import QuietPeriod
 from handlers.sprints import SprintCalendar
 from storage.vault import Vault
 
@@ -28,6 +29,8 @@ class KudosPolicy:
     safety_email: str | None = None  # mailbox that receives each PV case
     review_channel: str | None = None
     reviewers: tuple[str, ...] = ()  # Slack user ids or emails allowed to approve and reject
+    # Date ranges in which kudos naming listed products, or financial results, are held.
+    quiet_periods: tuple[QuietPeriod, ...] = ()
     sprints: SprintCalendar = field(default_factory=SprintCalendar)
     # Microsoft Teams: conversation ids of channels, and the reactions that second a kudos.
     teams_recognition_channel: str | None = None

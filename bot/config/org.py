@@ -133,6 +133,7 @@ class OrgConfig(_Strict):
             safety_email=self.compliance.safety_email,
             review_channel=self.compliance.review_channel,
             reviewers=tuple(self.compliance.reviewers),
+            quiet_periods=tuple(q.period() for q in self.compliance.quiet_periods),
             sprints=self.sprints.calendar(),
             teams_recognition_channel=self.teams.recognition_channel,
             teams_review_channel=self.teams.review_channel,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from bot.config.fields import _channel_id, _Strict
 from compliance_rules import CATEGORIES, RuleSet, language_packs, load_rules, pack_path
+from compliance_rules.quiet import QuietPeriod
 from compliance_rules.registry import DEFAULT as DEFAULT_REGISTRY
 from handlers.policy import KudosPolicy
 
@@ -48,6 +50,36 @@ class RecognitionConfig(_Strict):
         return cleaned
 
 
+class QuietPeriodConfig(_Strict):
+    """A date range (UTC, both days included) during which kudos that mention `products`, or
+    financial results (`financial`; default: when no products are listed), are held."""
+
+    name: str = Field(min_length=1, max_length=80)
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+    products: list[str] = Field(default_factory=list)
+    financial: bool | None = None
+    reason: str | None = Field(None, max_length=300)
+
+    @model_validator(mode="after")
+    def _range(self) -> QuietPeriodConfig:
+        if self.end < self.start:
+            raise ValueError(f"quiet period {self.name!r} ends ({self.end}) before it starts")
+        if not self.products and self.financial is False:
+            raise ValueError(f"quiet period {self.name!r} holds nothing: list products")
+        return self
+
+    def period(self) -> QuietPeriod:
+        return QuietPeriod(
+            self.name,
+            self.start,
+            self.end,
+            tuple(self.products),
+            self.financial,
+            self.reason,
+        )
+
+
 class ComplianceConfig(_Strict):
     safety_channel: str | None = None
     safety_webhook: str | None = None  # receives each PV case as JSON (POST)
@@ -66,6 +98,7 @@ class ComplianceConfig(_Strict):
     actions: dict[str, Literal["pass", "warn", "block", "hold", "route_pv"]] = Field(
         default_factory=dict
     )
+    quiet_periods: list[QuietPeriodConfig] = Field(default_factory=list)
 
     @field_validator("actions")
     @classmethod

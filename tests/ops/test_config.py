@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -235,3 +236,33 @@ def test_the_readme_example_and_the_example_file_load(tmp_path: Path) -> None:
     org = load(write(tmp_path, uncommented))
     assert [s.id for s in org.survey_definitions()] == ["weekly-pulse"]
     assert org.retention.retention() == Retention(180, 730, 365)
+
+
+def test_quiet_periods_are_read_into_the_policy(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "compliance:\n  quiet_periods:\n"
+        "    - name: Q4 earnings\n      from: 2026-12-15\n      to: 2027-01-28\n"
+        "    - {name: Oncozol launch, from: 2026-11-01, to: 2026-12-31, products: [Oncozol],\n"
+        "       reason: Embargoed until the press release.}\n",
+    )
+    earnings, launch = load(path).policy().quiet_periods
+    assert earnings.name == "Q4 earnings" and earnings.about_results and earnings.products == ()
+    assert str(earnings.start) == "2026-12-15" and str(earnings.end) == "2027-01-28"
+    assert launch.products == ("Oncozol",) and not launch.about_results
+    assert launch.reason == "Embargoed until the press release."
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ("{name: Q, from: 2026-12-15, to: 2026-12-01}", "ends (2026-12-01) before it starts"),
+        ("{name: Q, from: 2026-12-01, to: 2026-12-02, financial: false}", "holds nothing"),
+        ("{name: Q, from: 15/12/2026, to: 2026-12-20}", "compliance.quiet_periods.0.from"),
+        ("{name: Q, from: 2026-12-01, to: 2026-12-02, product: [Oncozol]}", "unknown key"),
+    ],
+)
+def test_a_bad_quiet_period_is_named(tmp_path: Path, entry: str, expected: str) -> None:
+    path = write(tmp_path, f"compliance:\n  quiet_periods:\n    - {entry}\n")
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        load(path)
