@@ -33,7 +33,7 @@ def _held(text: str, day: date = IN_BOTH, periods: tuple[QuietPeriod, ...] = (EA
     [
         "thanks for the Oncozol training deck, really clear",
         "great job on the 0ncozol training deck",  # a digit for a letter
-        "great job on the Оncozol deck",  # a Cyrillic O
+        "great job on the \u041encozol deck",  # a Cyrillic O
         "great job on the O\u200bncozol deck",  # a zero-width space
         "thanks for the zelotinib slides",  # its generic name
         "オンコゾールの研修資料、ありがとうございます",  # katakana
