@@ -272,6 +272,7 @@ def _publish(
         platform=event.giver.platform,
     )
     messages = posts.post_messages(post, giver, recipients, policy)
+    messages += posts.manager_notices(session, post, giver, recipients, policy)
     rows = kudos_writes.Published(recognition, recipient_ids, audit, totals, messages)
     kudos_writes.write(session=session, rows=rows)
 

@@ -23,6 +23,7 @@ class KudosPolicy:
     reaction_emoji: tuple[str, ...] = ("clap", "raised_hands", "tada")
     max_recipients: int = 10
     min_message_length: int = 10
+    notify_manager: bool = False  # a recipient's manager is told at once, not only weekly
     recognition_channel: str | None = None
     safety_channel: str | None = None
     safety_webhook: str | None = None  # URL that receives each PV case as JSON

@@ -69,8 +69,55 @@ def queue_posts(
     recipients: list[MemberRow],
     policy: KudosPolicy,
 ) -> None:
-    """Queue the public post and a DM per recipient, on the platform they were given on."""
-    queries.enqueue_many(session=session, messages=post_messages(post, giver, recipients, policy))
+    """Queue the public post and a DM per recipient, on the platform they were given on,
+    and their managers' notices when `recognition.notify_manager` is on."""
+    queued = post_messages(post, giver, recipients, policy)
+    queued += manager_notices(session, post, giver, recipients, policy)
+    queries.enqueue_many(session=session, messages=queued)
+
+
+_QUOTED = 300  # characters of the kudos quoted to a manager
+
+
+def manager_notices(
+    session: Session,
+    post: Post,
+    giver: MemberRow,
+    recipients: list[MemberRow],
+    policy: KudosPolicy,
+) -> list[queries.Message]:
+    """With `policy.notify_manager`, one private message to each recipient's manager naming
+    their reports among the recipients, at once rather than in the weekly digest. Not to
+    the giver, nor to a manager who is a recipient too (they have their own message)."""
+    if not policy.notify_manager:
+        return []
+    skip = {giver.id, *(r.id for r in recipients)}
+    names = {r.id: r.display_name for r in recipients}
+    reports: dict[int, tuple[MemberRow, list[str]]] = {}
+    found = people.managers_of(session=session, member_ids=[r.id for r in recipients])
+    for report_id, manager in found:
+        if manager.id not in skip:
+            reports.setdefault(manager.id, (manager, []))[1].append(names[report_id])
+    notices = []
+    for manager, who in reports.values():
+        text = _manager_text(post, giver, who)
+        key = f"recognition:{post.recognition_id}:manager:{manager.id}"
+        notice = dm(
+            manager, key=key, template=Template.NOTICE, data={"text": text}, prefer=post.platform
+        )
+        if notice is not None:
+            notices.append(notice)
+    return notices
+
+
+def _manager_text(post: Post, giver: MemberRow, who: list[str]) -> str:
+    names = who[0] if len(who) == 1 else f"{', '.join(who[:-1])} and {who[-1]}"
+    verb = "reports" if len(who) == 1 else "report"
+    said = f"{names}, who {verb} to you, received kudos from {giver.display_name}"
+    if post.source == "reaction":
+        return f"{said}, with a reaction to their message."
+    quoted = post.message if len(post.message) <= _QUOTED else post.message[: _QUOTED - 1] + "…"
+    return f"{said}: “{quoted}”"
 
 
 def post_messages(

@@ -92,6 +92,23 @@ def by_id(*, session: Session, member_id: int) -> MemberRow:
     return MemberRow(*session.connection().execute(_BY_ID, {"member_id": member_id}).one())
 
 
+_report = _member.alias("report")
+_MANAGERS = (
+    sa_select(_report.c.id.label("report_id"), *_COLUMNS)
+    .join_from(_report, _member, _member.c.id == _report.c.manager_id)
+    .where(_report.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_member.c.id, _report.c.id)
+)
+
+
+def managers_of(*, session: Session, member_ids: Sequence[int]) -> list[tuple[int, MemberRow]]:
+    """(report's id, their manager) for each of `member_ids` that has a manager."""
+    if not member_ids:
+        return []
+    result = session.connection().execute(_MANAGERS, {"ids": list(member_ids)})
+    return [(row[0], MemberRow(*row[1:])) for row in result]
+
+
 def lock(*, session: Session, member_id: int) -> MemberRow:
     """The member as committed now, locked until this transaction ends: what a use case
     reads of them and then decides on (an allowance, a link) cannot change meanwhile, and

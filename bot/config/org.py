@@ -127,6 +127,7 @@ class OrgConfig(_Strict):
             reaction_emoji=tuple(r.reaction_emoji),
             max_recipients=r.max_recipients,
             min_message_length=r.min_message_length,
+            notify_manager=r.notify_manager,
             recognition_channel=r.channel,
             safety_channel=self.compliance.safety_channel,
             safety_webhook=self.compliance.safety_webhook,

@@ -27,6 +27,7 @@ class RecognitionConfig(_Strict):
     reaction_emoji: list[str] = Field(default_factory=lambda: list(KudosPolicy().reaction_emoji))
     max_recipients: int = Field(10, ge=1, le=100)
     min_message_length: int = Field(10, ge=0, le=1000)
+    notify_manager: bool = False  # a recipient's manager gets a private message at once
 
     _channel = field_validator("channel")(classmethod(lambda cls, v: _channel_id(v)))
 
