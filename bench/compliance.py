@@ -3,7 +3,9 @@
 Both run over the same texts in the same process, alternating, and the throughput ratio
 is printed. The texts are every labelled corpus in tests/corpus/ (other languages and
 evasions included, so normalisation and language detection are paid for), or a file you
-name. Loading the rules is timed too: ready (the English rules' scan built, patterns
+name. The p99 latency is given over every text and over the kudos among them (the texts
+written as kudos, not the longer survey answers and replies), which the target is for.
+Loading the rules is timed too: ready (the English rules' scan built, patterns
 compiled when first used), then warmed (every language's pack loaded, every scan sharpened
 with what each pattern needs, every pattern compiled and every example proven, as the
 server does at start).
@@ -30,6 +32,11 @@ from compliance_rules import check, default_rules  # noqa: E402
 TARGET_RATIO = 20.0
 TARGET_P99_US = 1000.0
 TARGET_LOAD_S = 1.0
+KUDOS_CORPORA = {
+    "kudos_labelled.jsonl": "kudos",
+    "recognitions.jsonl": "kudos",
+    "dev_recognitions.jsonl": "kudos",
+}
 
 
 def proselint_checker() -> Callable[[str], object]:
@@ -53,6 +60,11 @@ def measure(fn: Callable[[str], object], texts: list[str]) -> tuple[float, list[
     return len(texts) / (time.perf_counter() - started), latencies
 
 
+def _p99(latencies: list[float]) -> float:
+    ordered = sorted(latencies)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1e6
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -61,12 +73,20 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     corpora = args.corpus or sorted((ROOT / "tests" / "corpus").glob("*.jsonl"))
-    texts = [
-        json.loads(line)["text"]
+    rows = [
+        (corpus.name, json.loads(line))
         for corpus in corpora
         for line in corpus.read_text(encoding="utf-8").splitlines()
         if line.strip()
     ]
+    texts = [row["text"] for _, row in rows]
+    # Kudos: the texts written as kudos (beside survey answers and thread replies, which
+    # run longer), and the corpora of kudos alone.
+    kudos = {
+        n
+        for n, (name, row) in enumerate(rows)
+        if row.get("style", KUDOS_CORPORA.get(name)) == "kudos"
+    }
     started = time.perf_counter()
     rules = default_rules()
     load = time.perf_counter() - started
@@ -77,15 +97,17 @@ def main() -> int:
     ours: list[float] = []
     theirs: list[float] = []
     lat: list[float] = []
+    kudos_lat: list[float] = []
     for fn in (lambda t: check(t, rules), lint):  # warm-up
         measure(fn, texts[:50])
     for _ in range(args.rounds):
         rate, latencies = measure(lambda t: check(t, rules), texts)
         ours.append(rate)
         lat.extend(latencies)
+        kudos_lat.extend(x for n, x in enumerate(latencies) if n in kudos)
         theirs.append(measure(lint, texts)[0])
-    lat.sort()
-    p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))] * 1e6
+    p99 = _p99(lat)
+    kudos_p99 = _p99(kudos_lat) if kudos_lat else float("nan")
     plaudit, prose = statistics.median(ours), statistics.median(theirs)
     print(f"{len(texts)} texts, {args.rounds} alternating rounds, medians")
     print(
@@ -97,7 +119,8 @@ def main() -> int:
             print(f"compiled pass ({lang}): {part.compiled.describe()}")
     print(
         f"plaudit check()   {plaudit:10.0f} msgs/s  "
-        f"p50 {lat[len(lat) // 2] * 1e6:6.1f} us  p99 {p99:6.1f} us"
+        f"p50 {sorted(lat)[len(lat) // 2] * 1e6:6.1f} us  p99 {p99:6.1f} us  "
+        f"(kudos alone, {len(kudos)} texts: p99 {kudos_p99:6.1f} us)"
     )
     print(f"proselint         {prose:10.0f} msgs/s")
     print(
@@ -111,6 +134,7 @@ def main() -> int:
                 "proselint_msgs_s": round(prose),
                 "ratio": round(plaudit / prose, 1),
                 "p99_us": round(p99, 1),
+                "kudos_p99_us": round(kudos_p99, 1),
                 "load_s": round(load, 2),
                 "warm_s": round(warm, 2),
             }
@@ -125,7 +149,16 @@ def main() -> int:
         ratio >= TARGET_RATIO,
         ratio=ratio,
     )
-    emit("compliance p99 µs", p99, None, f"< {TARGET_P99_US:.0f} µs", p99 < TARGET_P99_US)
+    emit(
+        "compliance p99 µs, every text", p99, None, f"< {TARGET_P99_US:.0f} µs", p99 < TARGET_P99_US
+    )
+    emit(
+        "compliance p99 µs per kudos",
+        kudos_p99,
+        None,
+        f"< {TARGET_P99_US:.0f} µs",
+        kudos_p99 < TARGET_P99_US,
+    )
     emit("compliance rules load s", load, None, f"< {TARGET_LOAD_S:.0f} s", load < TARGET_LOAD_S)
     return 0
 
