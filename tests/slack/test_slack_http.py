@@ -371,6 +371,15 @@ def test_ready_when_the_schema_is_current_and_delivery_runs(server: Server) -> N
         "dispatcher": "running",
         "scheduler": "leader",
         "drug_safety": ["slack:C0SAFETY"],
+        # No audit key in this test's settings: entries wait, unsealed, for one.
+        "audit": {
+            "sealer": "off",
+            "sealed": 0,
+            "unsealed": 0,
+            "unsealed_over_10s": 0,
+            "checkpoint_at": None,
+            "problem": None,
+        },
     }
 
 
