@@ -77,6 +77,9 @@ class Runtime:
     survey_secret: bytes | None = None
     # PLAUDIT_AUDIT_KEY: seals the audit trail; None: entries wait unsealed for a key.
     audit_key: AuditKey | None = None
+    # The Teams tenants served (PLAUDIT_TEAMS_TENANTS or the app's own); a person of any other
+    # is from outside the company. None: the conversation's tenant is the company's.
+    teams_tenants: frozenset[str] | None = None
     listeners: list[Callable[[], None]] = field(default_factory=list)
     _commits: GroupCommit | None = None
 

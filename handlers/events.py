@@ -18,6 +18,9 @@ class Person:
     is_bot: bool = False
     deleted: bool = False
     exists: bool = True
+    # A guest account, or someone of another organisation (Slack Connect, another tenant):
+    # kudos are for colleagues unless `recognition.allow_guests` says otherwise.
+    external: bool = False
 
     @classmethod
     def by_email(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -20,13 +19,14 @@ from handlers.drafts import draft as draft
 from handlers.events import KudosRequested, Person
 from handlers.messages import Notice, Template
 from handlers.policy import KudosPolicy
+from handlers.refusals import NOT_YOURSELF, validate
+from handlers.refusals import Refused as Refused  # re-exported: a result of give()
 from handlers.stops import stop_message as stop_message  # re-exported
 from storage import kudos_writes, people, queries
 from storage.models import Recognition
 from storage.people import MemberRow
 
 PUBLISHED = (Outcome.PASS, Outcome.WARN)
-_NOT_YOURSELF = "Kudos are for colleagues: you can't give them to yourself."
 
 
 @dataclass(frozen=True)
@@ -37,16 +37,6 @@ class Recorded:
     recipients: tuple[str, ...]
     allowance_left: int
     warnings: tuple[Finding, ...] = ()
-
-
-@dataclass(frozen=True)
-class Refused:
-    """No kudos was recorded; `message` tells the giver why and what to do (and, when the
-    text may describe an adverse event, that it went to drug safety all the same)."""
-
-    reason: str
-    message: str
-    to_drug_safety: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,14 +79,14 @@ def give(
     if policy.quiet_periods:  # held for a reviewer if it names what a quiet period covers
         day = clock.now().astimezone(UTC).date()
         result = during_quiet_periods(result, event.message, policy.quiet_periods, day, rules)
-    refusal = _validate(event, policy)
+    refusal = validate(event, policy)
     if refusal:
         return _refuse(session, event, refusal, result, policy, clock, None)
     now = clock.now()
     giver, *found = members.upsert_many([event.giver, *event.recipients], session=session, now=now)
     recipients = _unique(found)
     if any(r.id == giver.id for r in recipients):
-        return _refuse(session, event, Refused("self", _NOT_YOURSELF), result, policy, clock, giver)
+        return _refuse(session, event, Refused("self", NOT_YOURSELF), result, policy, clock, giver)
     day = local_date(now, giver.timezone)
     # The giver's row, locked: a second kudos of theirs (at another replica) waits here and
     # then counts this one, so the allowance holds exactly.
@@ -275,63 +265,6 @@ def _publish(
     messages += posts.manager_notices(session, post, giver, recipients, policy)
     rows = kudos_writes.Published(recognition, recipient_ids, audit, totals, messages)
     kudos_writes.write(session=session, rows=rows)
-
-
-def _validate(event: KudosRequested, policy: KudosPolicy) -> Refused | None:
-    if event.non_people:
-        return Refused(
-            "not_people",
-            "Kudos go to people, not to channels or groups "
-            f"({', '.join(event.non_people)}). Mention each colleague with @.",
-        )
-    if not event.recipients:
-        return Refused(
-            "no_recipients",
-            "Who is it for? Try `/kudos @colleague for the site activation email "
-            f"{policy.values[0] if policy.values else '#value'}`.",
-        )
-    unknown = [p.user_id for p in event.recipients if not p.exists or p.deleted]
-    if unknown:
-        return Refused("unknown_user", f"I can't find {', '.join(unknown)} in this workspace.")
-    bots = [p.display_name for p in event.recipients if p.is_bot]
-    if bots:
-        return Refused("bot", f"Bots don't need kudos ({', '.join(bots)}); thank a human instead.")
-    if event.giver.is_bot or not event.giver.exists:
-        return Refused("giver", "Only members of this workspace can give kudos.")
-    if any(p.user_id == event.giver.user_id for p in event.recipients):
-        return Refused("self", _NOT_YOURSELF)
-    if len({p.user_id for p in event.recipients}) > policy.max_recipients:
-        return Refused(
-            "too_many",
-            f"One kudos can go to at most {policy.max_recipients} people; split it up.",
-        )
-    if len(_words(event.message, event.values)) < policy.min_message_length:
-        return Refused(
-            "too_short",
-            f"Say what they did: at least {policy.min_message_length} characters, "
-            "e.g. `for the site activation email`.",
-        )
-    known = {v.lower() for v in policy.values}
-    unknown_values = [v for v in event.values if v.lower() not in known]
-    if unknown_values and policy.values:
-        return Refused(
-            "unknown_value",
-            f"{', '.join(unknown_values)} is not one of our values: {', '.join(policy.values)}.",
-        )
-    if policy.require_value and not event.values:
-        return Refused(
-            "value_required",
-            f"Add one of our values to your kudos: {', '.join(policy.values)}.",
-        )
-    return None
-
-
-def _words(message: str, values: tuple[str, ...]) -> str:
-    """The message without value tags: "#collaboration" alone says nothing about what was done."""
-    out = message
-    for value in values:
-        out = re.sub(re.escape(value), " ", out, flags=re.IGNORECASE)
-    return " ".join(out.split())
 
 
 def _unique(found: list[MemberRow]) -> list[MemberRow]:

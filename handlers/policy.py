@@ -24,6 +24,7 @@ class KudosPolicy:
     max_recipients: int = 10
     min_message_length: int = 10
     notify_manager: bool = False  # a recipient's manager is told at once, not only weekly
+    allow_guests: bool = False  # guests and other organisations' people may give and get kudos
     recognition_channel: str | None = None
     safety_channel: str | None = None
     safety_webhook: str | None = None  # URL that receives each PV case as JSON

@@ -55,6 +55,8 @@ def react(
         return Ignored("author is not a member")
     if event.reactor.is_bot or event.reactor.user_id == event.author.user_id:
         return Ignored("own message or bot")
+    if not policy.allow_guests and (event.reactor.external or event.author.external):
+        return Ignored("a guest or someone outside the company")
     now = clock.now()
     reactor, author = members.upsert_many([event.reactor, event.author], session=session, now=now)
     return _record(
@@ -80,6 +82,8 @@ def second(
         return kudos.Duplicate()
     if event.reactor.is_bot:
         return Ignored("bot")
+    if event.reactor.external and not policy.allow_guests:
+        return Ignored("a guest or someone outside the company")
     original_id = queries.recognition_of_post(
         session=session,
         platform=event.reactor.platform,

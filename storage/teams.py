@@ -33,7 +33,9 @@ _SAVE_CONVERSATION = _upsert(
     "conversation_id",
     ("kind", "tenant_id", "service_url", "aad_id", "reference", "updated_at"),
 )
-_SAVE_USER = _upsert(_user, "user_id", ("aad_id", "tenant_id", "name", "email", "updated_at"))
+_SAVE_USER = _upsert(
+    _user, "user_id", ("aad_id", "tenant_id", "name", "email", "role", "updated_at")
+)
 _CONVERSATION_COLUMNS = (
     _conversation.c.id,
     _conversation.c.conversation_id,
@@ -66,6 +68,7 @@ _USER_COLUMNS = (
     _user.c.tenant_id,
     _user.c.name,
     _user.c.email,
+    _user.c.role,
 )
 _USERS = sa_select(*_USER_COLUMNS).where(_user.c.user_id.in_(bindparam("ids", expanding=True)))
 _USERS_BY_AAD = sa_select(*_USER_COLUMNS).where(
@@ -96,6 +99,11 @@ class Account:
     tenant_id: str | None
     name: str
     email: str | None
+    role: str | None = None  # the connector's userRole: user, guest, anonymous
+
+    @property
+    def guest(self) -> bool:
+        return self.role in ("guest", "anonymous")
 
 
 def save_conversation(

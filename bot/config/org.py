@@ -128,6 +128,7 @@ class OrgConfig(_Strict):
             max_recipients=r.max_recipients,
             min_message_length=r.min_message_length,
             notify_manager=r.notify_manager,
+            allow_guests=r.allow_guests,
             recognition_channel=r.channel,
             safety_channel=self.compliance.safety_channel,
             safety_webhook=self.compliance.safety_webhook,

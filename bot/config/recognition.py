@@ -28,6 +28,7 @@ class RecognitionConfig(_Strict):
     max_recipients: int = Field(10, ge=1, le=100)
     min_message_length: int = Field(10, ge=0, le=1000)
     notify_manager: bool = False  # a recipient's manager gets a private message at once
+    allow_guests: bool = False  # guests and people of other organisations or tenants
 
     _channel = field_validator("channel")(classmethod(lambda cls, v: _channel_id(v)))
 

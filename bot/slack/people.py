@@ -110,4 +110,15 @@ class SlackPeople:
             email=profile.get("email"),
             is_bot=bool(user.get("is_bot")) or user_id == "USLACKBOT",
             deleted=bool(user.get("deleted")),
+            external=_external(user, team_id),
         )
+
+
+def _external(user: dict[str, Any], team_id: str) -> bool:
+    """A guest (multi- or single-channel) or a Slack Connect user of another organisation:
+    `is_stranger`, or a home team other than this workspace outside an Enterprise Grid
+    (whose workspaces share one organisation)."""
+    if user.get("is_restricted") or user.get("is_ultra_restricted") or user.get("is_stranger"):
+        return True
+    home = user.get("team_id")
+    return bool(home and home != team_id and not user.get("enterprise_user"))

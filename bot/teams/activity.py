@@ -14,7 +14,18 @@ _AT = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 
 
-def person(account: Account, tenant: str | None, *, timezone: str | None = None) -> Person:
+def person(
+    account: Account,
+    tenant: str | None,
+    *,
+    timezone: str | None = None,
+    served: frozenset[str] | None = None,
+) -> Person:
+    """The person of an account met in `tenant`: external when a guest or anonymous there,
+    or of a tenant other than those `served` (or, without them, than `tenant`): a user of
+    another organisation in a shared channel."""
+    home = served or ({tenant.lower()} if tenant else set())
+    other = bool(account.tenant_id and home and account.tenant_id.lower() not in home)
     return Person(
         platform="teams",
         workspace=account.tenant_id or tenant,
@@ -22,6 +33,7 @@ def person(account: Account, tenant: str | None, *, timezone: str | None = None)
         display_name=account.name,
         timezone=timezone,
         email=account.email,
+        external=account.guest or other,
     )
 
 

@@ -169,7 +169,7 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         accounts = await people.accounts(self.runtime, turn_context, list(mentioned))
         tenant = conv.tenant_id
         recipients = tuple(
-            parsed.person(accounts[m], tenant)
+            parsed.person(accounts[m], tenant, served=self.runtime.teams_tenants)
             if m in accounts
             else Person("teams", tenant, m, mentioned.get(m, m), exists=False)
             for m in words.user_ids

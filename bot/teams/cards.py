@@ -112,7 +112,7 @@ class Cards:
         which the use case refuses by name."""
         found = await people.accounts(self.runtime, turn_context, list(chosen), by_aad=True)
         picked = [
-            parsed.person(found[a], conv.tenant_id)
+            parsed.person(found[a], conv.tenant_id, served=self.runtime.teams_tenants)
             if a in found
             else Person("teams", conv.tenant_id, a, a, exists=False)
             for a in chosen

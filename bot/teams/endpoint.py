@@ -121,6 +121,7 @@ def teams_endpoint(settings: Settings, runtime: Runtime) -> TeamsEndpoint:
         raise TurnFailed() from error
 
     adapter.on_turn_error = on_error
+    runtime.teams_tenants = settings.teams_allowed_tenants or None
     bot = TeamsBot(runtime)
     sender = TeamsSender(adapter, runtime, settings.microsoft_app_id)
     return TeamsEndpoint(adapter, bot, sender, settings.teams_allowed_tenants)

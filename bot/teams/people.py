@@ -36,7 +36,7 @@ async def sender(runtime: Runtime, turn_context: TurnContext, conv: Conversation
         aad = getattr(account_of, "aad_object_id", None) or str(account_of.id)
         name = str(account_of.name or aad)
         account = Account(str(account_of.id), aad, conv.tenant_id, name, None)
-    person = parsed.person(account, conv.tenant_id, timezone=tz)
+    person = parsed.person(account, conv.tenant_id, timezone=tz, served=runtime.teams_tenants)
     now = runtime.clock.now()
     return await runtime.run(lambda s: members.recognise(person, session=s, now=now))
 
@@ -56,8 +56,8 @@ async def accounts(
     home = parsed.tenants_named(turn_context.activity)
     fresh: list[Account] = []
     for member_id in ids:
-        if member_id in known:
-            continue
+        if member_id in known and known[member_id].role is not None:
+            continue  # (an account stored before roles were kept is asked for again)
         try:
             member = await TeamsInfo.get_member(turn_context, member_id)
         except HttpOperationError as exc:
@@ -72,6 +72,7 @@ async def accounts(
             member.tenant_id or None,
             str(member.name or member.given_name or aad),
             member.email or member.user_principal_name,
+            member.user_role or "user",
         )
         fresh.append(account)
         known[member_id] = account

@@ -41,4 +41,5 @@ class TeamsUser(SQLModel, table=True):
     tenant_id: str | None = Field(default=None, max_length=64)
     name: str = Field(max_length=200)
     email: str | None = Field(default=None, max_length=320)
+    role: str | None = Field(default=None, max_length=32)  # user, guest, anonymous
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -277,12 +277,16 @@ class _User:
     is_bot: bool
     deleted: bool
     real_name: str | None
+    guest: str | None = None  # "multi" or "single": a multi- or single-channel guest
+    home_team: str | None = None  # a Slack Connect user's own organisation
 
     def as_slack(self, team_id: str) -> dict[str, Any]:
         offsets = {"Europe/London": 0, "Europe/Berlin": 3600, "America/New_York": -18000}
         return {
             "id": self.id,
-            "team_id": team_id,
+            "team_id": self.home_team or team_id,
+            "is_restricted": self.guest is not None,
+            "is_ultra_restricted": self.guest == "single",
             "name": self.name,
             "deleted": self.deleted,
             "real_name": self.real_name or self.name.title(),
@@ -296,7 +300,7 @@ class _User:
                 "real_name": self.real_name or self.name.title(),
                 "display_name": self.name,
                 "email": self.email,
-                "team": team_id,
+                "team": self.home_team or team_id,
             },
         }
 
@@ -372,9 +376,15 @@ class FakeSlack:
         is_bot: bool = False,
         deleted: bool = False,
         real_name: str | None = None,
+        guest: str | None = None,
+        home_team: str | None = None,
     ) -> None:
+        """`guest`: "multi" or "single" (channel guest); `home_team`: a Slack Connect user of
+        that other organisation."""
         with self._lock:
-            self._users[user_id] = _User(user_id, name, tz, email, is_bot, deleted, real_name)
+            self._users[user_id] = _User(
+                user_id, name, tz, email, is_bot, deleted, real_name, guest, home_team
+            )
 
     def fail_next(
         self,

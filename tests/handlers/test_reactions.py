@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlmodel import Session, select
@@ -118,3 +119,20 @@ def test_no_allowance_left_means_a_private_note_and_no_kudos(
     assert len(live(session)) == 1
     notice = session.exec(select(Outbox).where(Outbox.kind == "ephemeral")).one()
     assert notice.user == alice.user_id and "used all 1" in notice.data["text"]
+
+
+def test_a_guest_s_reaction_or_a_guest_s_message_gives_no_kudos_unless_guests_are_allowed(
+    session: Session, policy: KudosPolicy, clock: FixedClock, alice: Person, bob: Person
+) -> None:
+    guest = replace(bob, external=True)
+    assert isinstance(
+        react(session, added(alice, guest, key="g1"), policy, clock), reactions.Ignored
+    )
+    assert isinstance(
+        react(session, added(guest, alice, key="g2"), policy, clock), reactions.Ignored
+    )
+    assert live(session) == []
+
+    allowed = replace(policy, allow_guests=True)
+    result = react(session, added(alice, guest, key="g3", ts="2.2"), allowed, clock)
+    assert isinstance(result, kudos.Recorded) and result.recipients == ("Bob",)

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from bot.cli.main import main
 from bot.settings import Settings
+from handlers.policy import KudosPolicy
 from storage.models import (
     AuditEntry,
     InboundEvent,
@@ -278,8 +279,9 @@ def test_tenant_settings_are_checked_and_shown() -> None:
     assert "any tenant" in "\n".join(emulator.status_lines())
 
 
+@pytest.mark.parametrize("allow_guests", [False, True], ids=["refused", "guests-allowed"])
 def test_a_guest_of_another_tenant_mentioned_in_a_channel_links_to_nobody(
-    file_engine: Engine, fake: FakeConnector
+    file_engine: Engine, fake: FakeConnector, allow_guests: bool
 ) -> None:
     # A shared-channel guest whose own directory gives Adele's address: mentioned by Megan
     # before Adele ever used Teams, they must not take Adele's roster member.
@@ -299,7 +301,8 @@ def test_a_guest_of_another_tenant_mentioned_in_a_channel_links_to_nobody(
         MICROSOFT_APP_TYPE="SingleTenant",
         MICROSOFT_LOGIN_URL=fake.login_url(TENANT_ID),
     )
-    running = start(file_engine, env)
+    policy = KudosPolicy(reviewers=(MEGAN.email,), allow_guests=allow_guests)
+    running = teams_server(file_engine, env=env, policy=policy).start()
     try:
         body = activity("message_kudos_channel.json", fake)
         body["from"] = {"id": MEGAN.user_id, "name": MEGAN.name, "aadObjectId": MEGAN.aad_id}
@@ -315,5 +318,9 @@ def test_a_guest_of_another_tenant_mentioned_in_a_channel_links_to_nobody(
     with Session(file_engine) as s:
         adele = s.exec(select(Member).where(Member.email == ADELE.email)).one()
         assert adele.teams_aad_id is None
-        theirs = s.exec(select(Member).where(Member.teams_aad_id == guest.aad_id)).one()
-        assert theirs.email is None
+        theirs = s.exec(select(Member).where(Member.teams_aad_id == guest.aad_id)).first()
+        if not allow_guests:  # someone of another organisation: refused, nothing recorded
+            assert theirs is None
+            assert s.exec(select(func.count()).select_from(Recognition)).one() == 0
+            return
+        assert theirs is not None and theirs.email is None
