@@ -23,7 +23,8 @@ log = logging.getLogger("plaudit.slack")
 NOT_HERE = (
     ":information_source: Plaudit can't post in this conversation, so this kudos is not "
     "shared here; its recipients hear of it by direct message. To share kudos publicly, use "
-    "/kudos in a public channel, or in a private one Plaudit has been added to."
+    "/kudos in a public channel, or in a private one Plaudit has been added to (never one "
+    "shared with another organisation)."
 )
 
 
@@ -51,9 +52,34 @@ class SlackChannels:
         if policy.recognition_channel or not channel:
             return event
         giver = event.giver
-        if await self.postable(giver.workspace or "", channel, giver.user_id):
+        team = giver.workspace or ""
+        shared = not channel.startswith("D") and not policy.allow_guests
+        if shared and await self.ext_shared(team, channel):
+            return replace(event, channel_id=None)  # never posted where outsiders read it
+        if await self.postable(team, channel, giver.user_id):
             return event
         return replace(event, channel_id=None)
+
+    async def ext_shared(self, team: str, channel: str) -> bool:
+        """Whether `channel` is shared with another organisation (Slack Connect); unsure
+        (Slack did not answer) counts as shared."""
+        key = (team, channel, "shared")
+        hit = self._known.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        try:
+            client: AsyncWebClient = await self._clients.for_team(team)
+            info: Any = await client.conversations_info(channel=channel)
+            shared = bool(info["channel"].get("is_ext_shared"))
+        except SlackApiError as exc:
+            # A private channel Plaudit is not in is not found: it cannot post there anyway.
+            shared = exc.response.get("error") != "channel_not_found"
+            log.info("conversations.info for %s: %s", channel, exc.response.get("error"))
+        except (NotInstalled, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("could not tell whether %s is shared: %r", channel, exc)
+            shared = True
+        self._remember(key, shared, self._ttl)
+        return shared
 
     async def postable(self, team: str, channel: str, user: str) -> bool:
         """Whether a post in `channel` (where `user` gave a command) would be taken."""
@@ -62,11 +88,13 @@ class SlackChannels:
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
         allowed = await self._ask(team, channel, user)
-        ttl = self._ttl if allowed else self._refused_ttl
+        self._remember(key, allowed, self._ttl if allowed else self._refused_ttl)
+        return allowed
+
+    def _remember(self, key: tuple[str, str, str], answer: bool, ttl: float) -> None:
         if len(self._known) >= 10_000:
             self._known.clear()  # kept small; an answer forgotten is only asked again
-        self._known[key] = (time.monotonic() + ttl, allowed)
-        return allowed
+        self._known[key] = (time.monotonic() + ttl, answer)
 
     async def _ask(self, team: str, channel: str, user: str) -> bool:
         try:

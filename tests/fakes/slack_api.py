@@ -250,6 +250,7 @@ class _Channel:
     member: bool
     members: list[str]
     archived: bool = False
+    ext_shared: bool = False  # a Slack Connect channel, shared with another organisation
 
 
 # Slack's per-method limits, per workspace: chat.update is Tier 3 ("50+ per minute");
@@ -438,13 +439,17 @@ class FakeSlack:
         member: bool = True,
         members: list[str] | None = None,
         archived: bool = False,
+        ext_shared: bool = False,
     ) -> None:
         """A conversation Slack knows: `kind` public, private, im or mpim; `member`: the bot
-        is in it. Plaudit may post in a public channel it is not in (chat:write.public), in no
-        other conversation it is not in; channels never added take posts as public ones."""
+        is in it; `ext_shared`: shared with another organisation (Slack Connect). Plaudit may
+        post in a public channel it is not in (chat:write.public), in no other conversation
+        it is not in; channels never added take posts as public ones."""
         assert kind in ("public", "private", "im", "mpim"), kind
         with self._lock:
-            self._channels[channel] = _Channel(channel, kind, member, list(members or []), archived)
+            self._channels[channel] = _Channel(
+                channel, kind, member, list(members or []), archived, ext_shared
+            )
             if members is not None:
                 self._channel_members[channel] = list(members)
 
@@ -680,6 +685,7 @@ class FakeSlack:
             "chat.getPermalink": self._permalink,
             "conversations.open": self._open,
             "conversations.members": self._members,
+            "conversations.info": self._info,
             "conversations.history": self._history,
             "files.getUploadURLExternal": self._upload_url,
             "files.completeUploadExternal": self._complete_upload,
@@ -877,6 +883,41 @@ class FakeSlack:
         page = members[start : start + 2]
         cursor = str(start + 2) if start + 2 < len(members) else ""
         return {"ok": True, "members": page, "response_metadata": {"next_cursor": cursor}}
+
+    def _info(self, args: dict[str, Any]) -> dict[str, Any]:
+        """conversations.info: a private conversation the bot is not in is not found; a
+        direct message needs im:read or mpim:read, which the manifest does not ask for."""
+        channel = str(args.get("channel") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        with self._lock:
+            known = self._channels.get(channel)
+        if known is not None and known.kind in ("im", "mpim"):
+            return {"ok": False, "error": "missing_scope", "needed": f"{known.kind}:read"}
+        if known is not None and known.kind == "private" and not known.member:
+            return {"ok": False, "error": "channel_not_found"}
+        kind = known.kind if known is not None else "public"
+        shared = known.ext_shared if known is not None else False
+        return {
+            "ok": True,
+            "channel": {
+                "id": channel,
+                "name": channel.lower(),
+                "is_channel": kind == "public",
+                "is_group": kind == "private",
+                "is_im": False,
+                "is_mpim": False,
+                "is_private": kind == "private",
+                "is_archived": known.archived if known is not None else False,
+                "is_member": known.member if known is not None else False,
+                "is_shared": shared,
+                "is_ext_shared": shared,
+                "is_org_shared": False,
+                "is_pending_ext_shared": False,
+                "context_team_id": self.team_id,
+                "created": 1700000000,
+            },
+        }
 
     def _upload_url(self, args: dict[str, Any]) -> dict[str, Any]:
         if not args.get("filename") or not args.get("length"):

@@ -131,6 +131,7 @@ def test_the_code_calls_the_web_api_methods_we_expect() -> None:
         "chat.getPermalink",
         "chat.update",
         "conversations.history",
+        "conversations.info",  # whether a channel is shared with another organisation
         "conversations.members",
         "conversations.open",
         "users.info",

@@ -36,9 +36,15 @@ def slack() -> Iterator[FakeSlack]:
 
 
 def serve(
-    engine: Engine, slack: FakeSlack, *, recognition_channel: str | None = "C0KUDOS"
+    engine: Engine,
+    slack: FakeSlack,
+    *,
+    recognition_channel: str | None = "C0KUDOS",
+    allow_guests: bool = False,
 ) -> Server:
-    policy = KudosPolicy(recognition_channel=recognition_channel, daily_allowance=20)
+    policy = KudosPolicy(
+        recognition_channel=recognition_channel, daily_allowance=20, allow_guests=allow_guests
+    )
     return Server(engine, slack_api_url=slack.base_url, policy=policy).start()
 
 
@@ -185,3 +191,24 @@ def test_people_asked_for_together_are_each_asked_once(slack: FakeSlack) -> None
         "U0003",
         "U0004",
     ]
+
+
+@pytest.mark.parametrize("allow_guests", [False, True], ids=["default", "guests-allowed"])
+def test_a_kudos_in_a_channel_shared_with_another_organisation_is_not_posted_there(
+    file_engine: Engine, slack: FakeSlack, allow_guests: bool
+) -> None:
+    slack.add_channel("C0CONNECT", kind="public", member=True, ext_shared=True)
+    server = serve(file_engine, slack, recognition_channel=None, allow_guests=allow_guests)
+    try:
+        response = server.command("<@U0002|x> for the joint launch plan", channel_id="C0CONNECT")
+        eventually(lambda: bool(slack.messages("U0002")))
+        time.sleep(0.5)  # the dispatcher would have tried the channel by now
+    finally:
+        server.stop()
+    posted = [c for c in slack.calls("chat.postMessage") if c.args["channel"] == "C0CONNECT"]
+    assert recognitions(file_engine) == 1
+    if allow_guests:
+        assert len(posted) == 1
+        return
+    assert posted == []
+    assert "shared with another organisation" in response.json()["text"]
