@@ -44,6 +44,16 @@ def tenant(channel_data: Any) -> str | None:
     return None
 
 
+def shared_channel(channel_data: Any) -> bool:
+    """Whether the activity comes from a shared channel (`channelData.channel.type` is
+    "shared"): one people of other organisations may read."""
+    channel = channel_data.get("channel") if isinstance(channel_data, dict) else None
+    if not isinstance(channel, dict):
+        return False
+    kind = channel.get("type") or channel.get("membershipType") or ""
+    return str(kind).lower() == "shared"
+
+
 def tenants_named(activity: Any) -> set[str]:
     """Every tenant id the activity names (`conversation.tenantId`, `channelData.tenant.id`),
     lower-cased: one for a well-formed Teams activity."""

@@ -174,6 +174,10 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             else Person("teams", tenant, m, mentioned.get(m, m), exists=False)
             for m in words.user_ids
         )
+        # A shared channel (people of other organisations read it) gets no public card.
+        shared = (
+            parsed.shared_channel(activity.channel_data) and not self.runtime.policy.allow_guests
+        )
         event = KudosRequested(
             key=f"teams:{conv.row}:{activity.id}",
             giver=giver,
@@ -181,12 +185,16 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             message=words.message,
             values=words.values,
             source="command",
-            channel_id=None if conv.kind == "personal" else conv.channel,
+            channel_id=None if conv.kind == "personal" or shared else conv.channel,
             non_people=words.groups,
         )
-        await self._give(conv, event, reply_key=str(activity.id))
+        await self._give(conv, event, reply_key=str(activity.id), shared=shared)
 
-    async def _give(self, conv: Conversation, event: KudosRequested, *, reply_key: str) -> None:
+    async def _give(
+        self, conv: Conversation, event: KudosRequested, *, reply_key: str, shared: bool = False
+    ) -> None:
+        """Give the kudos and answer; in a channel shared with another organisation nothing
+        is posted (`shared`): the giver hears privately, the recipients by direct message."""
         runtime = self.runtime
 
         def work(session: Session) -> kudos.KudosResult:
@@ -197,7 +205,7 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
                 clock=runtime.clock,
                 rules=runtime.rules,
             )
-            replies.answer(session, conv, event.giver, result, reply_key)
+            replies.answer(session, conv, event.giver, result, reply_key, shared=shared)
             return result
 
         metrics.count_kudos(await runtime.run(work))

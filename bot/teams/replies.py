@@ -16,6 +16,10 @@ from storage import queries
 from storage.teams import Conversation
 
 SORRY = "⚠️ Something went wrong on our side and nothing was recorded. Please try again."
+NOT_IN_SHARED = (
+    "\u2139\ufe0f Plaudit doesn't post kudos in a channel shared with another organisation, "
+    "so this one is not shown there; its recipients hear of it by direct message."
+)
 
 
 def enqueue(
@@ -66,13 +70,21 @@ def answer(
     giver: Person,
     result: kudos.KudosResult,
     reply_key: str,
+    *,
+    shared: bool = False,
 ) -> None:
     """Tell the giver how it went. Findings never go to a shared conversation: there the
-    thread hears only that the details went to the giver privately."""
+    thread hears only that the details went to the giver privately. In a channel shared
+    with another organisation (`shared`) no public card is posted, so a recorded kudos is
+    confirmed to the giver privately, saying why."""
     if isinstance(result, kudos.Duplicate):
         return
     card = teams_render.answer_card(result)
     key = f"teams:{conv.row}:{reply_key}"
+    if shared and isinstance(result, kudos.Recorded):
+        enqueue(session, giver.user_id, f"{key}:private", card=card, kind="dm")
+        enqueue(session, giver.user_id, f"{key}:shared", text=NOT_IN_SHARED, kind="dm")
+        return
     if conv.kind == "personal" or isinstance(result, kudos.Refused):
         enqueue(session, conv.channel, f"{key}:answer", card=card)
         return

@@ -32,6 +32,8 @@ CHANNELS = {
     "review": "19:a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5@thread.tacv2",
     "safety": "19:5afe0000aaaabbbbccccddddeeeeffff@thread.tacv2",
     "group": GROUP_CHAT_ID,
+    # A shared channel: people of other organisations read it.
+    "connect": "19:c0nnec7c0nnec7c0nnec7c0nnec7c0@thread.tacv2",
 }
 _TOKEN = re.compile(r"@([A-Za-z][A-Za-z0-9_]*)")
 _CLIENT = {"type": "clientInfo", "locale": "en-US", "country": "GB", "platform": "Web"}
@@ -106,10 +108,11 @@ def conversation(conversation_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
     if conversation_id.endswith("@thread.v2"):
         return conv | {"isGroup": True, "conversationType": "groupChat"}, data
     channel = conversation_id.split(";", 1)[0]
+    shared = {"type": "shared"} if channel == CHANNELS["connect"] else {}
     data |= {
         "teamsChannelId": channel,
         "teamsTeamId": TEAM_ID,
-        "channel": {"id": channel},
+        "channel": {"id": channel, **shared},
         "team": {"id": TEAM_ID},
     }
     return conv | {"isGroup": True, "conversationType": "channel"}, data
