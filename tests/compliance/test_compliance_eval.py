@@ -117,21 +117,24 @@ def test_the_recall_corpus_holds_its_levels() -> None:
 WILD = Path(__file__).parent.parent / "corpus" / "dev_wild.jsonl"
 FIELD = Path(__file__).parent.parent / "corpus" / "dev_field.jsonl"
 PULSE = Path(__file__).parent.parent / "corpus" / "dev_pulse.jsonl"
+SHIFT = Path(__file__).parent.parent / "corpus" / "dev_shift.jsonl"
 
 
 @pytest.mark.parametrize(
     ("corpus", "macro", "flagged", "ae", "phi"),
     [
-        (WILD, 0.88, 0.01, 0.96, 0.94),
-        (FIELD, 0.86, 0.03, 0.93, 0.92),
-        (PULSE, 0.77, 0.075, 0.90, 0.95),
+        (WILD, 0.89, 0.01, 0.96, 0.94),
+        (FIELD, 0.88, 0.03, 0.93, 0.92),
+        (PULSE, 0.78, 0.075, 0.90, 0.95),
+        (SHIFT, 0.87, 0.035, 0.91, 0.98),
     ],
-    ids=["dev_wild", "dev_field", "dev_pulse"],
+    ids=["dev_wild", "dev_field", "dev_pulse", "dev_shift"],
 )
 def test_the_newest_corpora_hold_their_levels(
     corpus: Path, macro: float, flagged: float, ae: float, phi: float
 ) -> None:
-    """Corpora written apart from the rules (DEV_WILD.md, DEV_FIELD.md, DEV_PULSE.md): each scored
+    """Corpora written apart from the rules (DEV_WILD.md, DEV_FIELD.md, DEV_PULSE.md,
+    DEV_SHIFT.md): each scored
     before the rules were widened on the even-numbered half of its lines, the odd half
     kept for scoring only. Today's levels, rounded down, so a regression fails."""
     rows = read_corpus(corpus)
