@@ -51,13 +51,15 @@ _FOREIGN = frozenset(
 # "per", "con", "met", "pan"), nor words another covered language shares ("paciente",
 # "está", "desde", "mais"), which would have the wrong pack read the text.
 _BORROWED = {
-    "de": "danke vielen bitte frau herrn kundin patientin seit nicht sehr und auch schon",
-    "fr": "merci madame monsieur mademoiselle avec depuis très elle aussi beaucoup",
-    "es": "gracias señora señor muchas muy pero también",
-    "it": "grazie signora signore molto dopo anche sono paziente",
-    "pt": "obrigado obrigada senhora senhor muito depois também não você",
-    "nl": "bedankt dankjewel mevrouw meneer niet sinds ook",
-    "pl": "dzięki dziękuję pani bardzo się także pacjentka",
+    "de": "danke vielen bitte frau herrn kundin patientin seit nicht sehr und auch schon ist "
+    "einfach wirklich oder aber",
+    "fr": "merci madame monsieur mademoiselle avec depuis très elle aussi beaucoup pour dans "
+    "sont trop vraiment",
+    "es": "gracias señora señor muchas muy pero también los las",
+    "it": "grazie signora signore molto dopo anche sono paziente che gli",
+    "pt": "obrigado obrigada senhora senhor muito depois também não você uma",
+    "nl": "bedankt dankjewel mevrouw meneer niet sinds ook het een zijn voor naar",
+    "pl": "dzięki dziękuję pani bardzo się także pacjentka oraz dla",
 }
 _BORROWED_WORDS = {lang: frozenset(words.split()) for lang, words in _BORROWED.items()}
 # The words most texts have (rule patterns are not worth ruling out by one of these).

@@ -218,6 +218,8 @@ ALL_COVERED = frozenset({"en", "de", "fr", "es", "it", "pt", "ja", "zh", "nl", "
         ("danke for calling Frau Huber about her Lipiva Muskelschmerzen", "de"),
         ("thanks for the deck, merci beaucoup, you saved the launch", "fr"),
         ("gracias team, the webinar went great and the booth too", "es"),
+        ("cardivex ist einfach the best, tell every cardiologist", "de"),
+        ("great job Sanne, het team loved the new booth", "nl"),
     ],
 )
 def test_a_sentence_that_switches_language_is_read_by_both_packs(text: str, language: str) -> None:
