@@ -78,6 +78,7 @@ def _build_slack(state: State, settings: Settings, runtime: Runtime) -> None:
         clients=clients,
         oauth=oauth,
         isolated=settings.slack_isolated,
+        dashboard=_dashboard_url(settings),
     )
     if not settings.slack_socket_mode:
         assert secret is not None
@@ -87,6 +88,13 @@ def _build_slack(state: State, settings: Settings, runtime: Runtime) -> None:
     state.slack_web_client = client
     state.slack_clients = clients
     state.slack_bolt = bolt
+
+
+def _dashboard_url(settings: Settings) -> str | None:
+    """Where the dashboard is, for links in chat: only when it is on and reachable."""
+    if not settings.dashboard_enabled or not settings.public_url:
+        return None
+    return settings.public_url.rstrip("/") + "/dashboard"
 
 
 def _workspaces(

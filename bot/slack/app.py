@@ -22,6 +22,7 @@ from bot.observability import metrics
 from bot.runtime import Runtime
 from bot.slack import blocks as slack_render
 from bot.slack import deadline
+from bot.slack import home as slack_home
 from bot.slack import review as slack_review
 from bot.slack import survey as slack_survey
 from bot.slack.channels import SlackChannels, not_here, noted
@@ -48,6 +49,7 @@ def build(
     clients: SlackClients | None = None,
     oauth: AsyncOAuthSettings | None = None,
     isolated: bool = False,
+    dashboard: str | None = None,
 ) -> AsyncApp:
     """A Bolt app whose listeners call the use cases through `runtime`.
 
@@ -84,6 +86,7 @@ def build(
     clients = clients or SlackClients(client)
     people = SlackPeople(clients)
     _register_uninstall(app, runtime, clients)  # before the catch-all event listener
+    slack_home.register(app, runtime, people, dashboard)  # so is the Home tab's
     _register(app, runtime, people, isolated=isolated)
     slack_review.register(app, runtime, people)
     slack_survey.register(app, runtime)

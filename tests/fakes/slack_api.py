@@ -35,7 +35,7 @@ MAX_SECTION_TEXT, MAX_FIELD_TEXT, MAX_HEADER_TEXT, MAX_INPUT_LENGTH = 3000, 2000
 # `msg_blocks_too_long` from about 11,000 characters (reported between 11,341 and 13,297).
 MAX_BLOCKS_TEXT = 11_000
 _MESSAGES = ("chat.postMessage", "chat.postEphemeral", "chat.update")
-_VIEWS = ("views.open", "views.update", "views.push")
+_VIEWS = ("views.open", "views.update", "views.push", "views.publish")
 
 
 def refusal(method: str, args: dict[str, Any]) -> dict[str, Any] | None:
@@ -690,6 +690,7 @@ class FakeSlack:
             "files.getUploadURLExternal": self._upload_url,
             "files.completeUploadExternal": self._complete_upload,
             "views.open": self._view,
+            "views.publish": self._publish,
             "views.update": self._view,
         }
 
@@ -944,6 +945,21 @@ class FakeSlack:
                     }
                 )
         return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in parsed]}
+
+    def _publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        """views.publish: a user's Home tab; only a view of type `home`, for a known user."""
+        view = args.get("view")
+        parsed = json.loads(view) if isinstance(view, str) else view
+        user = str(args.get("user_id") or "")
+        with self._lock:
+            known = user in self._users
+        if not user or not isinstance(parsed, dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        if not known:
+            return {"ok": False, "error": "user_not_found"}
+        if parsed.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True, "view": {"id": "VHOME", "hash": "1.home", **parsed}}
 
     def _view(self, args: dict[str, Any]) -> dict[str, Any]:
         view = args.get("view")

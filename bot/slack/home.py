@@ -1,0 +1,123 @@
+"""The App Home tab: published with `views.publish` each time a person opens it
+(`app_home_opened`), from `handlers.home`: their kudos this quarter, the allowance left today
+and when it resets, their place on the sprint board and its top, the kudos they received
+lately, a "Give kudos" button (the same form as `/kudos`) and a link to the dashboard."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.runtime import Runtime
+from bot.slack import blocks
+from bot.slack.markup import escape
+from bot.slack.people import SlackPeople
+from handlers import home as home_case
+
+log = logging.getLogger("plaudit.slack")
+
+GIVE = "home_give_kudos"
+_QUOTE = 200  # characters of a received kudos shown
+
+
+def register(app: AsyncApp, runtime: Runtime, people: SlackPeople, dashboard: str | None) -> None:
+    """Listeners for the Home tab (before the catch-all event listener)."""
+
+    @app.event("app_home_opened")
+    async def on_home_opened(
+        event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        if event.get("tab") != "home":
+            return  # the Messages tab
+        team = str(context.team_id or "")
+        user = str(event.get("user") or "")
+        try:
+            person = await people.get(team, user)
+            found = await runtime.run(
+                lambda s: home_case.home(
+                    person, session=s, policy=runtime.policy, clock=runtime.clock
+                )
+            )
+            await client.views_publish(user_id=user, view=view(found, dashboard))
+        except SlackApiError as exc:
+            log.warning("App Home not published: %s", exc.response.get("error"))
+
+    @app.action(GIVE)
+    async def on_give(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await client.views_open(
+            trigger_id=body["trigger_id"], view=blocks.modal(runtime.policy, None)
+        )
+
+
+def view(found: home_case.Home, dashboard: str | None) -> dict[str, Any]:
+    """The Home tab of `found` (a `home` view: at most 100 blocks, text escaped)."""
+    s = found.summary
+    resets = found.resets_at.strftime("%H:%M %Z").strip()
+    rows: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Your kudos", "emoji": True}},
+        _mrkdwn(
+            f"*{s.received}* received and *{s.given}* given this quarter. "
+            f"*{s.allowance_left}* of {s.allowance} left to give today (whole again at {resets})."
+        ),
+        _actions(dashboard),
+        {"type": "divider"},
+        *_board(found),
+        {"type": "divider"},
+        *_recent(found),
+    ]
+    return {"type": "home", "blocks": rows[:100]}
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+
+def _actions(dashboard: str | None) -> dict[str, Any]:
+    buttons: list[dict[str, Any]] = [
+        {
+            "type": "button",
+            "action_id": GIVE,
+            "style": "primary",
+            "text": {"type": "plain_text", "text": "Give kudos", "emoji": True},
+        }
+    ]
+    if dashboard:
+        buttons.append(
+            {
+                "type": "button",
+                "action_id": "home_dashboard",
+                "url": dashboard,
+                "text": {"type": "plain_text", "text": "Open the dashboard", "emoji": True},
+            }
+        )
+    return {"type": "actions", "block_id": "home_actions", "elements": buttons}
+
+
+def _board(found: home_case.Home) -> list[dict[str, Any]]:
+    if found.sprint is None:
+        return [_mrkdwn("No recognition sprint is running.")]
+    if found.recounting:
+        return [_mrkdwn(f"*Sprint {escape(found.sprint)}*: the board is being recounted.")]
+    place = (
+        f"You are number *{found.rank}* with *{found.points}* points."
+        if found.rank is not None
+        else "No points for you in this sprint yet."
+    )
+    lines = [f"{r.rank}. {escape(r.name)}: {r.points}" for r in found.top]
+    top = "\n".join(lines) if lines else "Nobody has points yet."
+    return [_mrkdwn(f"*Sprint {escape(found.sprint)}*. {place}"), _mrkdwn(top)]
+
+
+def _recent(found: home_case.Home) -> list[dict[str, Any]]:
+    if not found.recent:
+        return [_mrkdwn("*Lately*\nNo kudos received yet.")]
+    said = []
+    for r in found.recent:
+        message = r.message if len(r.message) <= _QUOTE else r.message[: _QUOTE - 1] + "…"
+        said.append(f"*{escape(r.giver)}*, {r.at:%d %b}: {escape(message)}")
+    return [_mrkdwn("*Lately*"), *(_mrkdwn(line) for line in said)]
