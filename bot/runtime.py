@@ -80,6 +80,8 @@ class Runtime:
     # The Teams tenants served (PLAUDIT_TEAMS_TENANTS or the app's own); a person of any other
     # is from outside the company. None: the conversation's tenant is the company's.
     teams_tenants: frozenset[str] | None = None
+    # The dashboard's address for links in chat (PLAUDIT_PUBLIC_URL/dashboard), when it is on.
+    dashboard_url: str | None = None
     listeners: list[Callable[[], None]] = field(default_factory=list)
     _commits: GroupCommit | None = None
 

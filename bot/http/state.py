@@ -59,6 +59,7 @@ def slack_client(settings: Settings) -> AsyncWebClient:
 
 
 def _build_slack(state: State, settings: Settings, runtime: Runtime) -> None:
+    runtime.dashboard_url = _dashboard_url(settings)
     state.slack_web_client = None
     state.slack_clients = None
     state.slack_bolt = None
@@ -78,7 +79,6 @@ def _build_slack(state: State, settings: Settings, runtime: Runtime) -> None:
         clients=clients,
         oauth=oauth,
         isolated=settings.slack_isolated,
-        dashboard=_dashboard_url(settings),
     )
     if not settings.slack_socket_mode:
         assert secret is not None

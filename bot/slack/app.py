@@ -49,7 +49,6 @@ def build(
     clients: SlackClients | None = None,
     oauth: AsyncOAuthSettings | None = None,
     isolated: bool = False,
-    dashboard: str | None = None,
 ) -> AsyncApp:
     """A Bolt app whose listeners call the use cases through `runtime`.
 
@@ -86,7 +85,7 @@ def build(
     clients = clients or SlackClients(client)
     people = SlackPeople(clients)
     _register_uninstall(app, runtime, clients)  # before the catch-all event listener
-    slack_home.register(app, runtime, people, dashboard)  # so is the Home tab's
+    slack_home.register(app, runtime, people)  # so is the Home tab's
     _register(app, runtime, people, isolated=isolated)
     slack_review.register(app, runtime, people)
     slack_survey.register(app, runtime)

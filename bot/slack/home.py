@@ -24,7 +24,7 @@ GIVE = "home_give_kudos"
 _QUOTE = 200  # characters of a received kudos shown
 
 
-def register(app: AsyncApp, runtime: Runtime, people: SlackPeople, dashboard: str | None) -> None:
+def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
     """Listeners for the Home tab (before the catch-all event listener)."""
 
     @app.event("app_home_opened")
@@ -42,7 +42,7 @@ def register(app: AsyncApp, runtime: Runtime, people: SlackPeople, dashboard: st
                     person, session=s, policy=runtime.policy, clock=runtime.clock
                 )
             )
-            await client.views_publish(user_id=user, view=view(found, dashboard))
+            await client.views_publish(user_id=user, view=view(found, runtime.dashboard_url))
         except SlackApiError as exc:
             log.warning("App Home not published: %s", exc.response.get("error"))
 

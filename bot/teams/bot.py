@@ -30,9 +30,11 @@ from bot.observability import metrics
 from bot.runtime import Runtime
 from bot.teams import activity as parsed
 from bot.teams import forms, people, replies
+from bot.teams import home as teams_home
 from bot.teams import render as teams_render
 from bot.teams.cards import MAX_TEXT, Cards
-from handlers import kudos, reactions, stats
+from handlers import home as home_case
+from handlers import kudos, reactions
 from handlers.clock import Clock
 from handlers.events import CardReaction, KudosRequested, Person, ReactionRemoved
 from handlers.policy import KudosPolicy
@@ -126,13 +128,10 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             return
         giver = await people.sender(self.runtime, turn_context, conv)
         if routed.command is Command.ME:
-            summary = await self.runtime.run(
-                lambda s: stats.me(giver, session=s, policy=policy, clock=self.runtime.clock)
+            found = await self.runtime.run(
+                lambda s: home_case.home(giver, session=s, policy=policy, clock=self.runtime.clock)
             )
-            neutral = texts.me(
-                summary.received, summary.given, summary.allowance_left, summary.allowance
-            )
-            answer = teams_render.text_card(neutral)
+            answer = teams_home.home_card(found, self.runtime.dashboard_url)
             await self._reply(conv, f"{activity_id}:me", card=answer, private_to=giver)
         elif routed.command is Command.LEADERBOARD:
             board = await boards.query(self.runtime, list(routed.args), command="@Plaudit")

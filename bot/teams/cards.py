@@ -17,6 +17,7 @@ from bot.observability import metrics
 from bot.runtime import Runtime
 from bot.teams import activity as parsed
 from bot.teams import forms, people
+from bot.teams import home as teams_home
 from bot.teams import render as teams_render
 from handlers import kudos, review, surveys
 from handlers.events import KudosRequested, Person
@@ -54,6 +55,12 @@ class Cards:
             return teams_render.decided_card(OUT_OF_DATE)
         person = person or await people.sender(self.runtime, turn_context, conv)
         return await verb(self, turn_context, conv, person, data)
+
+    async def open_form(
+        self, turn_context: TurnContext, conv: Conversation, giver: Person, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The kudos form, for the Give kudos button of `@Plaudit me`'s card."""
+        return forms.kudos_form(self.runtime.policy)
 
     async def give(
         self, turn_context: TurnContext, conv: Conversation, giver: Person, data: dict[str, Any]
@@ -279,6 +286,7 @@ def _record_answers(
 
 
 VERBS: dict[str, Verb] = {
+    teams_home.OPEN_FORM: Cards.open_form,
     teams_render.GIVE: Cards.give,
     teams_render.EDIT: Cards.edit,
     teams_render.ASK_REVIEW: Cards.ask_review,

@@ -223,6 +223,7 @@ def test_every_card_of_a_conversation_is_valid(file_engine: Engine) -> None:
             chat.teams.install(who)
         for words in ("help", "what is this", "me", "leaderboard", "kudos"):
             chat.teams.command("alice", words)
+        presser.press("alice", "Give kudos")  # on `me`'s card: the kudos form comes back
         presser.press("alice", "Send kudos", {"recipients": ["bob"], "message": "ty"})
         presser.press("alice", "Send kudos", {"recipients": ["bob"], "message": BLOCKED})
         presser.press("alice", "Edit and resend")
@@ -240,7 +241,7 @@ def test_every_card_of_a_conversation_is_valid(file_engine: Engine) -> None:
         answered = [card for said in presser.answers for card in cards_in(said.raw)]
 
     assert presser.verbs == set(teams_cards.VERBS)  # each verb's answer was checked
-    assert len(sent) >= 10 and len(answered) == 9
+    assert len(sent) >= 10 and len(answered) == 10
     if validator is None:
         pytest.skip(reason=CARD_SCHEMA_ABSENT)
     for card in sent + answered:

@@ -1,0 +1,61 @@
+"""`@Plaudit me` in Teams: the same home as Slack's Home tab, as an Adaptive Card (figures as
+facts, the board's top, recent kudos), with a Give kudos button that brings the kudos form
+and a link to the dashboard when it is on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.teams.render import card, execute, inert, text
+from handlers import home as home_case
+
+OPEN_FORM = "kudos.form"  # the Give kudos button: answered with the kudos form
+_QUOTE = 200
+
+
+def home_card(found: home_case.Home, dashboard: str | None = None) -> dict[str, Any]:
+    s = found.summary
+    resets = found.resets_at.strftime("%H:%M %Z").strip()
+    body: list[dict[str, Any]] = [
+        text("**Your kudos**", size="Medium", weight="Bolder"),
+        {
+            "type": "FactSet",
+            "facts": [
+                {"title": "Received this quarter", "value": str(s.received)},
+                {"title": "Given this quarter", "value": str(s.given)},
+                {"title": "Left to give today", "value": f"{s.allowance_left} of {s.allowance}"},
+                {"title": "Whole again at", "value": resets},
+            ],
+        },
+        *_board(found),
+        *_recent(found),
+    ]
+    actions: list[dict[str, Any]] = [execute("Give kudos", OPEN_FORM, {})]
+    if dashboard:
+        actions.append({"type": "Action.OpenUrl", "title": "Open the dashboard", "url": dashboard})
+    return card(body, actions)
+
+
+def _board(found: home_case.Home) -> list[dict[str, Any]]:
+    if found.sprint is None:
+        return [text("No recognition sprint is running.", isSubtle=True)]
+    if found.recounting:
+        return [text(f"**Sprint {inert(found.sprint)}**: the board is being recounted.")]
+    place = (
+        f"You are number **{found.rank}** with **{found.points}** points."
+        if found.rank is not None
+        else "No points for you in this sprint yet."
+    )
+    rows = [{"title": f"{r.rank}.", "value": f"{inert(r.name)}: {r.points}"} for r in found.top]
+    shown = [text(f"**Sprint {inert(found.sprint)}**. {place}", separator=True)]
+    return shown + ([{"type": "FactSet", "facts": rows}] if rows else [])
+
+
+def _recent(found: home_case.Home) -> list[dict[str, Any]]:
+    blocks = [text("**Lately**", separator=True)]
+    if not found.recent:
+        return [*blocks, text("No kudos received yet.", isSubtle=True)]
+    for r in found.recent:
+        message = r.message if len(r.message) <= _QUOTE else r.message[: _QUOTE - 1] + "…"
+        blocks.append(text(f"**{inert(r.giver)}**, {r.at:%d %b}: {inert(message)}"))
+    return blocks
