@@ -12,9 +12,10 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.chat import texts
 from bot.runtime import Runtime
 from bot.slack import blocks
-from bot.slack.markup import escape
+from bot.slack.markup import escape, spans
 from bot.slack.people import SlackPeople
 from handlers import home as home_case
 
@@ -99,18 +100,12 @@ def _actions(dashboard: str | None) -> dict[str, Any]:
 
 
 def _board(found: home_case.Home) -> list[dict[str, Any]]:
-    if found.sprint is None:
-        return [_mrkdwn("No recognition sprint is running.")]
-    if found.recounting:
-        return [_mrkdwn(f"*Sprint {escape(found.sprint)}*: the board is being recounted.")]
-    place = (
-        f"You are number *{found.rank}* with *{found.points}* points."
-        if found.rank is not None
-        else "No points for you in this sprint yet."
-    )
+    place = texts.board_place(found.sprint, found.rank, found.points, recounting=found.recounting)
+    shown = [_mrkdwn(spans(place))]
+    if found.sprint is None or found.recounting:
+        return shown
     lines = [f"{r.rank}. {escape(r.name)}: {r.points}" for r in found.top]
-    top = "\n".join(lines) if lines else "Nobody has points yet."
-    return [_mrkdwn(f"*Sprint {escape(found.sprint)}*. {place}"), _mrkdwn(top)]
+    return [*shown, _mrkdwn("\n".join(lines) if lines else "Nobody has points yet.")]
 
 
 def _recent(found: home_case.Home) -> list[dict[str, Any]]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.teams.render import card, execute, inert, text
+from bot.chat import texts
+from bot.teams.render import card, execute, inert, spans, text
 from handlers import home as home_case
 
 OPEN_FORM = "kudos.form"  # the Give kudos button: answered with the kudos form
@@ -37,17 +38,11 @@ def home_card(found: home_case.Home, dashboard: str | None = None) -> dict[str, 
 
 
 def _board(found: home_case.Home) -> list[dict[str, Any]]:
-    if found.sprint is None:
-        return [text("No recognition sprint is running.", isSubtle=True)]
-    if found.recounting:
-        return [text(f"**Sprint {inert(found.sprint)}**: the board is being recounted.")]
-    place = (
-        f"You are number **{found.rank}** with **{found.points}** points."
-        if found.rank is not None
-        else "No points for you in this sprint yet."
-    )
+    place = texts.board_place(found.sprint, found.rank, found.points, recounting=found.recounting)
+    shown = [text(spans(place), separator=True)]
+    if found.sprint is None or found.recounting:
+        return shown
     rows = [{"title": f"{r.rank}.", "value": f"{inert(r.name)}: {r.points}"} for r in found.top]
-    shown = [text(f"**Sprint {inert(found.sprint)}**. {place}", separator=True)]
     return shown + ([{"type": "FactSet", "facts": rows}] if rows else [])
 
 
