@@ -117,9 +117,12 @@ def detect(text: str, covered: frozenset[str], deadline: float = math.inf) -> La
         elif confidence >= _SURE and letters >= 2 * _MIN_LETTERS:
             unknown = unknown or best
         else:
-            # Unsure: the likeliest covered languages read it.
+            # Unsure: the likeliest covered languages read it (at least the likeliest one,
+            # when the model's first three are languages no pack covers: a short Polish
+            # sentence may look Czech or Slovak to it).
             ranked: list[tuple[str, float]] = _model().rank(sentence)
-            found.update(lang for lang, _ in ranked[:3] if lang in covered)
+            likely = [lang for lang, _ in ranked if lang in covered]
+            found.update([lang for lang, _ in ranked[:3] if lang in covered] or likely[:1])
     if found & _CJK:
         found |= _CJK & covered
     return Languages(frozenset(found & (covered | {"en"})), unknown)

@@ -107,7 +107,10 @@ def _recent(session: Session, member: object, n: int) -> tuple[Received, ...]:
     if member_id is None or n <= 0:
         return ()
     rows = session.connection().execute(text(_RECENT), {"member": member_id, "n": n}).all()
-    return tuple(Received(str(r.giver), str(r.text), _aware(r.at)) for r in rows)
+    # A kudos by reaction has no words of its own.
+    return tuple(
+        Received(str(r.giver), str(r.text or "") or "(by reaction)", _aware(r.at)) for r in rows
+    )
 
 
 def _aware(value: object) -> datetime:

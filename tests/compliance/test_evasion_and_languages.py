@@ -234,3 +234,8 @@ def test_an_english_word_that_another_language_also_has_calls_no_other_pack() ->
 def test_an_adverse_event_in_a_borrowed_word_goes_to_drug_safety() -> None:
     text = "/kudos @lena, danke for calling back Frau Huber about her Lipiva Muskelschmerzen"
     assert check(text, default_rules()).outcome is Outcome.ROUTE_PV
+
+
+def test_a_short_sentence_taken_for_an_uncovered_language_is_read_by_the_likeliest_pack() -> None:
+    # Three Polish words look Czech or Slovak to the model; Polish, covered, reads them.
+    assert "pl" in detect("Lipiva deklasuje statyny", ALL_COVERED).found
