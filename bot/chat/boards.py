@@ -1,9 +1,11 @@
-"""The sprint board a chat command asks for, whichever platform asked."""
+"""The sprint board a chat command asks for, whichever platform asked, and where someone
+stands on it."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from bot.chat.texts import Span, Strong, Words
 from bot.runtime import Runtime
 from handlers import leaderboard
 
@@ -53,3 +55,24 @@ async def query(
     described = filters.describe()
     title = f"{kind}, sprint {sprint.id}" + (f" ({described})" if described else "")
     return title, board.as_json()
+
+
+def board_place(
+    sprint: str | None, rank: int | None, points: int, *, recounting: bool = False
+) -> tuple[Span, ...]:
+    """Where someone stands on the sprint board, for their home on either platform."""
+    if sprint is None:
+        return (Words("No recognition sprint is running."),)
+    head = (Strong(f"Sprint {sprint}"),)
+    if recounting:
+        return (*head, Words(": the board is being recounted."))
+    if rank is None:
+        return (*head, Words(". No points for you in this sprint yet."))
+    return (
+        *head,
+        Words(". You are number "),
+        Strong(str(rank)),
+        Words(" with "),
+        Strong(str(points)),
+        Words(" points."),
+    )

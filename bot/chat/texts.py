@@ -278,27 +278,6 @@ def me(received: int, given: int, left: int, allowance: int) -> Text:
     )
 
 
-def board_place(
-    sprint: str | None, rank: int | None, points: int, *, recounting: bool = False
-) -> tuple[Span, ...]:
-    """Where someone stands on the sprint board, for their home on either platform."""
-    if sprint is None:
-        return (Words("No recognition sprint is running."),)
-    head = (Strong(f"Sprint {sprint}"),)
-    if recounting:
-        return (*head, Words(": the board is being recounted."))
-    if rank is None:
-        return (*head, Words(". No points for you in this sprint yet."))
-    return (
-        *head,
-        Words(". You are number "),
-        Strong(str(rank)),
-        Words(" with "),
-        Strong(str(points)),
-        Words(" points."),
-    )
-
-
 @dataclass(frozen=True)
 class Commands:
     """How a platform's people ask Plaudit for things, for the help text."""

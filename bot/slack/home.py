@@ -12,7 +12,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.chat import texts
+from bot.chat import boards
 from bot.runtime import Runtime
 from bot.slack import blocks
 from bot.slack.markup import escape, spans
@@ -100,7 +100,7 @@ def _actions(dashboard: str | None) -> dict[str, Any]:
 
 
 def _board(found: home_case.Home) -> list[dict[str, Any]]:
-    place = texts.board_place(found.sprint, found.rank, found.points, recounting=found.recounting)
+    place = boards.board_place(found.sprint, found.rank, found.points, recounting=found.recounting)
     shown = [_mrkdwn(spans(place))]
     if found.sprint is None or found.recounting:
         return shown

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.chat import texts
+from bot.chat import boards
 from bot.teams.render import card, execute, inert, spans, text
 from handlers import home as home_case
 
@@ -38,7 +38,7 @@ def home_card(found: home_case.Home, dashboard: str | None = None) -> dict[str, 
 
 
 def _board(found: home_case.Home) -> list[dict[str, Any]]:
-    place = texts.board_place(found.sprint, found.rank, found.points, recounting=found.recounting)
+    place = boards.board_place(found.sprint, found.rank, found.points, recounting=found.recounting)
     shown = [text(spans(place), separator=True)]
     if found.sprint is None or found.recounting:
         return shown
