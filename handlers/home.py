@@ -17,6 +17,9 @@ from handlers.leaderboard.boards import Row, board
 from handlers.leaderboard.recount import recounting
 from handlers.policy import KudosPolicy
 from handlers.sprints import PUBLISHED
+from storage.people import MemberRow
+
+QUOTE = 200  # characters of a received kudos shown on a home
 
 _RANK = """
     SELECT COUNT(DISTINCT t.points) FROM leaderboard_total t JOIN member m ON m.id = t.member_id
@@ -64,8 +67,8 @@ def home(
     recent: int = 5,
 ) -> Home:
     now = clock.now()
-    summary = stats.me(person, session=session, policy=policy, clock=clock)
     member = members.find(person, session=session)
+    summary = stats.summary(member, session=session, policy=policy, clock=clock)
     tz = member.timezone if member is not None else None
     resets = datetime.combine(
         local_date(now, tz) + timedelta(days=1), datetime.min.time(), zone(tz)
@@ -102,15 +105,20 @@ def _place(session: Session, sprint: str, member_id: int | None) -> tuple[int, i
     return int(points), int(above or 0) + 1
 
 
-def _recent(session: Session, member: object, n: int) -> tuple[Received, ...]:
-    member_id = getattr(member, "id", None)
+def _recent(session: Session, member: MemberRow | None, n: int) -> tuple[Received, ...]:
+    member_id = member.id if member is not None else None
     if member_id is None or n <= 0:
         return ()
     rows = session.connection().execute(text(_RECENT), {"member": member_id, "n": n}).all()
-    # A kudos by reaction has no words of its own.
+    # A kudos by reaction has no words of its own; a long one is shown by its beginning.
     return tuple(
-        Received(str(r.giver), str(r.text or "") or "(by reaction)", _aware(r.at)) for r in rows
+        Received(str(r.giver), _shortened(str(r.text or "") or "(by reaction)"), _aware(r.at))
+        for r in rows
     )
+
+
+def _shortened(message: str) -> str:
+    return message if len(message) <= QUOTE else message[: QUOTE - 1] + "…"
 
 
 def _aware(value: object) -> datetime:

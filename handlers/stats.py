@@ -11,6 +11,7 @@ from handlers.clock import Clock, local_date, quarter_bounds
 from handlers.events import Person
 from handlers.policy import KudosPolicy
 from storage import queries
+from storage.people import MemberRow
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,15 @@ class Summary:
 
 
 def me(person: Person, *, session: Session, policy: KudosPolicy, clock: Clock) -> Summary:
-    member = members.find(person, session=session)
+    return summary(
+        members.find(person, session=session), session=session, policy=policy, clock=clock
+    )
+
+
+def summary(
+    member: MemberRow | None, *, session: Session, policy: KudosPolicy, clock: Clock
+) -> Summary:
+    """`me` for a member already found (or None)."""
     if member is None or member.id is None:
         return Summary(0, 0, policy.daily_allowance, policy.daily_allowance)
     now = clock.now()

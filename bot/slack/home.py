@@ -22,7 +22,6 @@ from handlers import home as home_case
 log = logging.getLogger("plaudit.slack")
 
 GIVE = "home_give_kudos"
-_QUOTE = 200  # characters of a received kudos shown
 
 
 def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
@@ -113,6 +112,5 @@ def _recent(found: home_case.Home) -> list[dict[str, Any]]:
         return [_mrkdwn("*Lately*\nNo kudos received yet.")]
     said = []
     for r in found.recent:
-        message = r.message if len(r.message) <= _QUOTE else r.message[: _QUOTE - 1] + "…"
-        said.append(f"*{escape(r.giver)}*, {r.at:%d %b}: {escape(message)}")
+        said.append(f"*{escape(r.giver)}*, {r.at:%d %b}: {escape(r.message)}")
     return [_mrkdwn("*Lately*"), *(_mrkdwn(line) for line in said)]

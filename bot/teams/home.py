@@ -11,7 +11,6 @@ from bot.teams.render import card, execute, inert, spans, text
 from handlers import home as home_case
 
 OPEN_FORM = "kudos.form"  # the Give kudos button: answered with the kudos form
-_QUOTE = 200
 
 
 def home_card(found: home_case.Home, dashboard: str | None = None) -> dict[str, Any]:
@@ -51,6 +50,5 @@ def _recent(found: home_case.Home) -> list[dict[str, Any]]:
     if not found.recent:
         return [*blocks, text("No kudos received yet.", isSubtle=True)]
     for r in found.recent:
-        message = r.message if len(r.message) <= _QUOTE else r.message[: _QUOTE - 1] + "…"
-        blocks.append(text(f"**{inert(r.giver)}**, {r.at:%d %b}: {inert(message)}"))
+        blocks.append(text(f"**{inert(r.giver)}**, {r.at:%d %b}: {inert(r.message)}"))
     return blocks
