@@ -21,6 +21,9 @@ class ProcessSettings(BaseSettings):
     port: int = Field(3000, alias="PLAUDIT_PORT", ge=1, le=65535)
     log_level: str = Field("info", alias="PLAUDIT_LOG_LEVEL")
     log_format: Literal["text", "json"] = Field("text", alias="PLAUDIT_LOG_FORMAT")
+    # OpenTelemetry traces over OTLP/HTTP (the collector's base address); off when empty.
+    otel_endpoint: str | None = Field(None, alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+    otel_service: str = Field("plaudit", alias="OTEL_SERVICE_NAME")
 
     # The HTTP edge. Connections beyond the limit are closed at once (the file descriptors a
     # burst of slow clients can hold stay bounded); a client gets `header_timeout` seconds to

@@ -85,11 +85,12 @@ class Settings(ProcessSettings, AuditSettings):
     teams_tenants: str = Field("", alias="PLAUDIT_TEAMS_TENANTS")
     # Only for a local emulator: accept unsigned activities on a loopback host.
     teams_allow_unauthenticated: bool = Field(False, alias="PLAUDIT_TEAMS_ALLOW_UNAUTHENTICATED")
-    # Sovereign clouds and private test rigs: where inbound token keys are published, who
-    # issues them, and the authority the bot's own tokens come from. Empty: public cloud.
+    # Sovereign clouds, private rigs: inbound token keys, issuer, and the bots' token authority.
     microsoft_openid_metadata_url: str | None = Field(None, alias="MICROSOFT_OPENID_METADATA_URL")
     microsoft_token_issuer: str | None = Field(None, alias="MICROSOFT_TOKEN_ISSUER")
     microsoft_login_url: str | None = Field(None, alias="MICROSOFT_LOGIN_URL")
+    # The SDK carrying Teams traffic: Microsoft 365 Agents SDK, or botbuilder (archived).
+    teams_sdk: Literal["agents", "botbuilder"] = Field("agents", alias="PLAUDIT_TEAMS_SDK")
 
     # Web dashboard at /dashboard: on when a secret is set; people sign in through OpenID
     # Connect or a header set by a trusted single-sign-on proxy.

@@ -12,11 +12,13 @@ import pytest
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlmodel import Session
 
+from bot.teams.sdk import SDKS
 from handlers.clock import FixedClock
 from handlers.events import Person
 from handlers.policy import KudosPolicy
 from storage import migrate
 from storage.db import make_engine
+from tests import harness
 
 PG_URL = os.environ.get("PLAUDIT_TEST_DATABASE_URL", "").strip()
 
@@ -30,6 +32,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # PLAUDIT_TEST_DATABASE_URL is set, so a fresh clone needs nothing but Python.
     if "backend" in metafunc.fixturenames:
         metafunc.parametrize("backend", _backends(), scope="session")
+    # Tests of the Teams HTTP surface run once per SDK that can carry it.
+    if "teams_sdk" in metafunc.fixturenames:
+        metafunc.parametrize("teams_sdk", SDKS, indirect=True)
+
+
+@pytest.fixture
+def teams_sdk(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The Teams SDK (`PLAUDIT_TEAMS_SDK`) the test's servers use."""
+    previous = harness.teams_sdk.current
+    harness.teams_sdk.current = str(request.param)
+    yield harness.teams_sdk.current
+    harness.teams_sdk.current = previous
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import hmac
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -95,6 +96,17 @@ def warm_rules() -> RuleSet:
     return rules
 
 
+class _TeamsSdk:
+    """The SDK test servers carry Teams traffic with: the default's (agents) unless a test
+    takes the `teams_sdk` fixture, which runs it once per SDK, or PLAUDIT_TEST_TEAMS_SDK
+    names one for a whole run."""
+
+    current: str = os.environ.get("PLAUDIT_TEST_TEAMS_SDK", "agents")
+
+
+teams_sdk = _TeamsSdk()
+
+
 class Server:
     """uvicorn serving `create_app` in a thread; `stop()` runs the app's shutdown."""
 
@@ -112,6 +124,7 @@ class Server:
         env_vars: dict[str, Any] = {
             "PLAUDIT_DATABASE_URL": str(engine.url),
             "PLAUDIT_CONFIG": "/nonexistent.yaml",
+            "PLAUDIT_TEAMS_SDK": teams_sdk.current,
         }
         if slack_api_url:
             env_vars |= {

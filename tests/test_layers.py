@@ -21,6 +21,7 @@ OUTER = {
     "botbuilder",
     "botframework",
     "msrest",
+    "microsoft_agents",
     "requests",
     "apscheduler",
     "starlette",
@@ -39,6 +40,12 @@ ALLOWED_OURS = {
     "storage": {"storage"},
 }
 BOT_FRAMEWORK = {"botbuilder", "botframework", "msrest"}
+# Each Teams SDK is imported by its own transport's modules (bot/teams/sdk/) and nowhere else.
+SDK_MODULES = {
+    "bot/teams/sdk/botbuilder": BOT_FRAMEWORK,
+    "bot/teams/sdk/agents": {"microsoft_agents"},
+}
+TEAMS_SDKS = BOT_FRAMEWORK | {"microsoft_agents"}
 # Only the process's outer parts know both chat platforms.
 BOTH_PLATFORMS = ("bot/http/", "bot/cli/", "bot/demo/")
 # Member columns that hold a platform's ids: storage owns them; use cases speak of people.
@@ -102,8 +109,18 @@ def platform_violations(root: Path) -> Iterator[str]:
             yield f"{name}: Teams imports Slack"
         if slack and teams and not name.startswith(BOTH_PLATFORMS):
             yield f"{name} imports both platforms (only {', '.join(BOTH_PLATFORMS)} may)"
-        if {m.split(".")[0] for m in found} & BOT_FRAMEWORK and not name.startswith("bot/teams/"):
-            yield f"{name} imports the Bot Framework SDK outside bot/teams/"
+        yield from _sdk_violations(name, {m.split(".")[0] for m in found} & TEAMS_SDKS)
+
+
+def _sdk_violations(name: str, sdks: set[str]) -> Iterator[str]:
+    if not sdks:
+        return
+    home = next((prefix for prefix in SDK_MODULES if name.startswith(prefix)), None)
+    if home is None:
+        yield f"{name} imports a Teams SDK ({', '.join(sorted(sdks))}) outside its transport"
+    elif sdks - SDK_MODULES[home]:
+        other = ", ".join(sorted(sdks - SDK_MODULES[home]))
+        yield f"{name} imports another transport's SDK ({other})"
 
 
 def platform_id_violations(root: Path) -> Iterator[str]:
@@ -208,6 +225,8 @@ BAD_TREE = {
         "    return session.exec(select(1)).one()\n"
     ),
     "bot/chat/framework.py": "from botbuilder.core import TurnContext\n",
+    "bot/teams/turns.py": "from microsoft_agents.hosting.core import TurnContext\n",
+    "bot/teams/sdk/agents_extra.py": "from botbuilder.schema import Activity\n",
     "bot/long.py": "x = 1\n" * (MAX_MODULE_LINES + 1),
     "bot/function.py": "def f():\n" + "    x = 1\n" * MAX_FUNCTION_LINES + "    return x\n",
 }
@@ -233,7 +252,15 @@ def test_each_check_fails_on_a_tree_that_breaks_it(bad_tree: Path) -> None:
     assert "bot/slack/bad.py: Slack imports Teams" in platforms
     assert "bot/teams/bad.py: Teams imports Slack" in platforms
     assert "bot/chat/bad.py imports both platforms" in platforms
-    assert "bot/chat/framework.py imports the Bot Framework SDK outside bot/teams/" in platforms
+    assert (
+        "bot/chat/framework.py imports a Teams SDK (botbuilder) outside its transport" in platforms
+    )
+    assert "bot/teams/turns.py imports a Teams SDK (microsoft_agents) outside its transport" in (
+        platforms
+    )
+    assert "bot/teams/sdk/agents_extra.py imports another transport's SDK (botbuilder)" in (
+        platforms
+    )
     assert found["platform ids"] == [
         "handlers/bad.py:4 names a platform id field: return member.slack_user_id"
     ]

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.cli import demo
 from bot.cli.bootstrap import UsageError, build_runtime, database_errors, load_settings
-from bot.observability import logs, metrics
+from bot.observability import logs, metrics, tracing
 from bot.status import status_lines
 from storage import migrate
 from storage.db import make_engine
@@ -33,6 +33,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if problem:
         raise UsageError(problem)
     runtime = build_runtime(settings, upgrade=not args.no_migrate, serving=True)
+    tracing.configure(settings)
     # Under systemd or docker stdout is a pipe: without this the status lines would wait in
     # its buffer until the process ends.
     if isinstance(sys.stdout, io.TextIOWrapper):
@@ -76,6 +77,7 @@ def worker_app() -> Any:
     logs.configure_from_environment()  # a fresh process: uvicorn set up only its own loggers
     settings = load_settings()
     runtime = build_runtime(settings, upgrade=False, serving=True)
+    tracing.configure(settings)
     atexit.register(runtime.close)
     _tune()
     return create_app(settings, runtime)

@@ -49,6 +49,7 @@ _BODY_LOGGERS = (
     "botbuilder",
     "botframework",
     "msrest",
+    "msal",
     "aiohttp",
     "urllib3",
     "httpx",
@@ -60,6 +61,10 @@ _BODY_LOGGERS = (
 # Loggers that bring their own handlers (uvicorn's dictConfig): theirs are removed, so every
 # line goes through the one formatter on the root logger.
 _OWN_HANDLERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+# The Agents SDK writes a line at info for each Connector call and token it makes (and at
+# debug its clients' headers): Plaudit logs what matters of these itself, so it writes
+# warnings and errors only.
+_ROUTINE_SDKS = ("microsoft_agents",)
 # Lines written on every scheduled run (every 30 s): kept for debugging, not for the day.
 _PER_RUN = ("apscheduler.executors.default",)
 # Alembic's context lines, written each time the schema revision is read (every probe).
@@ -227,6 +232,8 @@ def configure(
         sdk = logging.getLogger(name)
         if sdk.level < logging.INFO:  # never lowered: SQLAlchemy's own is at warning
             sdk.setLevel(logging.INFO)
+    for name in _ROUTINE_SDKS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     adopt_uvicorn()
     for name in _PER_RUN:
         per_run = logging.getLogger(name)

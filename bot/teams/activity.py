@@ -1,5 +1,6 @@
-"""What a Teams activity says: the sender's tenant and timezone, the people mentioned, the
-text without the bot's mention, in the mention-token form `bot.chat.mentions` reads."""
+"""What a Teams activity (its wire JSON) says: the sender's tenant and timezone, the people
+mentioned, the text without the bot's mention, in the mention-token form `bot.chat.mentions`
+reads."""
 
 from __future__ import annotations
 
@@ -54,53 +55,70 @@ def shared_channel(channel_data: Any) -> bool:
     return str(kind).lower() == "shared"
 
 
-def tenants_named(activity: Any) -> set[str]:
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def sender(data: dict[str, Any]) -> dict[str, Any]:
+    """The activity's `from` account."""
+    return _dict(data.get("from"))
+
+
+def conversation(data: dict[str, Any]) -> dict[str, Any]:
+    return _dict(data.get("conversation"))
+
+
+def recipient_id(data: dict[str, Any]) -> str | None:
+    ident = _dict(data.get("recipient")).get("id")
+    return str(ident) if ident else None
+
+
+def entities(data: dict[str, Any]) -> list[dict[str, Any]]:
+    found = data.get("entities")
+    return [e for e in found if isinstance(e, dict)] if isinstance(found, list) else []
+
+
+def tenants_named(data: dict[str, Any]) -> set[str]:
     """Every tenant id the activity names (`conversation.tenantId`, `channelData.tenant.id`),
     lower-cased: one for a well-formed Teams activity."""
-    conversation = getattr(activity, "conversation", None)
-    named = {getattr(conversation, "tenant_id", None), tenant(activity.channel_data)}
+    named = {conversation(data).get("tenantId"), tenant(data.get("channelData"))}
     return {str(t).strip().lower() for t in named if t and str(t).strip()}
 
 
-def client_timezone(activity: Any) -> str | None:
-    for entity in activity.entities or []:
-        if getattr(entity, "type", None) == "clientInfo":
-            extra = entity.additional_properties or {}
-            return str(extra.get("timezone") or "") or None
+def client_timezone(data: dict[str, Any]) -> str | None:
+    """The IANA timezone the client reports (`localTimezone`, else its clientInfo entity)."""
+    if data.get("localTimezone"):
+        return str(data["localTimezone"])
+    for entity in entities(data):
+        if entity.get("type") == "clientInfo":
+            return str(entity.get("timezone") or "") or None
     return None
 
 
-def mentions(activity: Any) -> list[tuple[str, str, str]]:
+def mentions(data: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(id, name, text) of each person mentioned, the bot itself left out."""
-    bot_id = activity.recipient.id if activity.recipient else None
+    bot_id = recipient_id(data)
     found: list[tuple[str, str, str]] = []
-    for entity in activity.entities or []:
-        if getattr(entity, "type", None) != "mention":
+    for entity in entities(data):
+        if entity.get("type") != "mention":
             continue
-        data = _entity(entity)
-        mentioned = data.get("mentioned") or {}
+        mentioned = _dict(entity.get("mentioned"))
         ident = str(mentioned.get("id") or "")
         if not ident or ident == bot_id:
             continue
-        found.append((ident, str(mentioned.get("name") or ""), str(data.get("text") or "")))
+        found.append((ident, str(mentioned.get("name") or ""), str(entity.get("text") or "")))
     return found
 
 
-def _entity(entity: Any) -> dict[str, Any]:
-    """An entity's fields; the SDK keeps those of types it has no class for aside."""
-    return {**(getattr(entity, "additional_properties", None) or {}), **entity.serialize()}
-
-
-def without_bot(activity: Any) -> str:
+def without_bot(data: dict[str, Any]) -> str:
     """The message text with the mention of the bot taken out."""
-    text = str(activity.text or "")
-    bot_id = activity.recipient.id if activity.recipient else None
-    for entity in activity.entities or []:
-        if getattr(entity, "type", None) != "mention":
+    text = str(data.get("text") or "")
+    bot_id = recipient_id(data)
+    for entity in entities(data):
+        if entity.get("type") != "mention":
             continue
-        data = _entity(entity)
-        if (data.get("mentioned") or {}).get("id") == bot_id and data.get("text"):
-            text = text.replace(str(data["text"]), " ", 1)
+        if _dict(entity.get("mentioned")).get("id") == bot_id and entity.get("text"):
+            text = text.replace(str(entity["text"]), " ", 1)
     return text.strip()
 
 

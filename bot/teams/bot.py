@@ -1,25 +1,14 @@
-"""The Teams adapter: a botbuilder ActivityHandler that turns Teams activities into the same
-neutral events the Slack adapter makes, and answers through the outbox.
-
-Every botbuilder import lives in `bot/teams/`; the Bot Framework Python SDK is archived, and
-a move to the Microsoft 365 Agents SDK (same activity protocol) touches only this folder.
-"""
+"""The Teams adapter: routes each delivered activity (its wire JSON, whichever SDK carried
+it) to what Plaudit does with it, turning Teams activities into the same neutral events the
+Slack adapter makes, and answers through the outbox; an invoke's answer is returned."""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from botbuilder.core import TurnContext
-from botbuilder.core.teams import TeamsActivityHandler
-from botbuilder.schema import (
-    AdaptiveCardInvokeResponse,
-    AdaptiveCardInvokeValue,
-    MessageReaction,
-)
-from msrest.exceptions import HttpOperationError
 from sqlmodel import Session
 
 from bot.chat import boards, screening, texts
@@ -33,6 +22,8 @@ from bot.teams import forms, people, replies
 from bot.teams import home as teams_home
 from bot.teams import render as teams_render
 from bot.teams.cards import MAX_TEXT, Cards
+from bot.teams.sdk import ConnectorError, Lookup, Transport, Unreachable
+from bot.teams.turn import Turn
 from handlers import home as home_case
 from handlers import kudos, reactions
 from handlers.clock import Clock
@@ -42,91 +33,112 @@ from storage import teams as store
 from storage.teams import Conversation
 
 log = logging.getLogger("plaudit.teams")
-CONVERSATION = "plaudit.conversation"
+CARD_ACTION = "adaptiveCard/action"
+ERROR = "application/vnd.microsoft.error"
+# An invoke's answer: the HTTP status and JSON body the channel receives.
+Answer = tuple[int, Any]
 
 
-class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
+class TeamsBot:
     """Plaudit in Teams: `@Plaudit kudos @name … #value`, the kudos card, reactions on
     kudos cards, `help`, `me`, `leaderboard`, and review decisions on cards."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, transport: Transport) -> None:
         self.runtime = runtime
+        self.transport = transport
         self.cards = Cards(runtime)
 
     # ----------------------------------------------------------------- every turn
 
-    async def on_turn(self, turn_context: TurnContext) -> None:
-        turn_context.turn_state[CONVERSATION] = await self._remember(turn_context)
-        await super().on_turn(turn_context)
+    async def on_turn(self, data: dict[str, Any], lookup: Lookup) -> Answer | None:
+        """Handle one activity; the answer to an invoke, else None."""
+        turn = Turn(data, lookup, await self._remember(data))
+        kind = data.get("type")
+        if kind == "message":
+            await self.on_message(turn)
+        elif kind == "invoke":
+            return await self.on_invoke(turn)
+        elif kind == "messageReaction":
+            await self._reactions(turn, data.get("reactionsAdded"), added=True)
+            await self._reactions(turn, data.get("reactionsRemoved"), added=False)
+        elif self._installed(data):
+            await self._welcome(turn)
+        return None
 
-    async def _remember(self, turn_context: TurnContext) -> Conversation:
+    async def _remember(self, data: dict[str, Any]) -> Conversation:
         """Store this conversation's reference, so the bot can write there later."""
-        activity = turn_context.activity
-        reference = TurnContext.get_conversation_reference(activity)
-        reference.activity_id = None  # later messages start afresh, not as replies
-        conversation = activity.conversation
-        kind = str(conversation.conversation_type or "personal")
-        tenant = conversation.tenant_id or parsed.tenant(activity.channel_data)
-        sender = activity.from_property
-        aad = getattr(sender, "aad_object_id", None) if kind == "personal" else None
-        payload = reference.serialize()
+        conversation = parsed.conversation(data)
+        kind = str(conversation.get("conversationType") or "personal")
+        tenant = conversation.get("tenantId") or parsed.tenant(data.get("channelData"))
+        sender = parsed.sender(data)
+        aad = sender.get("aadObjectId") if kind == "personal" else None
+        payload = self.transport.reference(data)
+        service_url = str(data.get("serviceUrl"))
         now = self.runtime.clock.now()
         row = await self.runtime.run(
             lambda s: store.save_conversation(
                 session=s,
-                conversation_id=str(conversation.id),
+                conversation_id=str(conversation.get("id")),
                 kind=kind,
                 tenant_id=tenant,
-                service_url=str(activity.service_url),
+                service_url=service_url,
                 aad_id=aad,
                 reference=payload,
                 now=now,
             )
         )
         return Conversation(
-            row, str(conversation.id), kind, tenant, str(activity.service_url), aad, payload
+            row, str(conversation.get("id")), kind, tenant, service_url, aad, payload
+        )
+
+    @staticmethod
+    def _installed(data: dict[str, Any]) -> bool:
+        """Whether the activity says the app was just added (installed, or the bot added
+        to a conversation's members)."""
+        if data.get("type") == "installationUpdate":
+            return data.get("action") in ("add", "add-upgrade")
+        added = data.get("membersAdded") if data.get("type") == "conversationUpdate" else None
+        bot_id = parsed.recipient_id(data)
+        return isinstance(added, list) and any(
+            isinstance(m, dict) and m.get("id") == bot_id for m in added
         )
 
     # ----------------------------------------------------------------- messages
 
-    async def on_message_activity(self, turn_context: TurnContext) -> None:
-        activity = turn_context.activity
-        conv: Conversation = turn_context.turn_state[CONVERSATION]
-        wait = self.runtime.limiter.wait(
-            "teams", conv.tenant_id or "", str(activity.from_property.id)
-        )
+    async def on_message(self, turn: Turn) -> None:
+        conv = turn.conv
+        value = turn.value
+        wait = self.runtime.limiter.wait("teams", conv.tenant_id or "", turn.sender_id)
         if wait:
-            typed = _typed(activity.value) if isinstance(activity.value, dict) else ("", False)
-            text = "\n".join(t for t in (parsed.without_bot(activity), typed[0]) if t.strip())
-            note = await self._screened(turn_context, conv, text, anonymous=typed[1])
-            await self._reply(conv, f"{activity.id}:too_fast", text=too_fast(wait) + note)
+            typed = _typed(value) if isinstance(value, dict) else ("", False)
+            text = "\n".join(t for t in (parsed.without_bot(turn.data), typed[0]) if t.strip())
+            note = await self._screened(turn, text, anonymous=typed[1])
+            await self._reply(conv, f"{turn.id}:too_fast", text=too_fast(wait) + note)
             return
-        text = parsed.without_bot(activity)
-        if isinstance(activity.value, dict) and not text.strip():
+        text = parsed.without_bot(turn.data)
+        if isinstance(value, dict) and not text.strip():
             # Action.Submit from a client without Universal Actions. Its answer (findings and
             # all) is for the person who pressed: in a shared conversation, their 1:1 chat.
-            person = await people.sender(self.runtime, turn_context, conv)
-            card = await self.cards.act(turn_context, conv, dict(activity.value), person=person)
-            await self._reply(conv, f"{activity.id}:submit", card=card, private_to=person)
+            person = await people.sender(self.runtime, turn)
+            card = await self.cards.act(turn, dict(value), person=person)
+            await self._reply(conv, f"{turn.id}:submit", card=card, private_to=person)
             return
         routed = route(parsed.plain(text), keyword=True)
         try:
-            await self._command(turn_context, conv, routed, text)
-        except HttpOperationError as exc:
+            await self._command(turn, routed, text)
+        except (ConnectorError, Unreachable) as exc:
             log.warning("Teams connector error while handling a message: %s", exc)
-            await self._reply(conv, f"{activity.id}:sorry", text=replies.SORRY)
+            await self._reply(conv, f"{turn.id}:sorry", text=replies.SORRY)
 
-    async def _command(
-        self, turn_context: TurnContext, conv: Conversation, routed: Routed, text: str
-    ) -> None:
-        activity_id = turn_context.activity.id
+    async def _command(self, turn: Turn, routed: Routed, text: str) -> None:
+        activity_id, conv = turn.id, turn.conv
         policy = self.runtime.policy
         if routed.command in (Command.HELP, Command.UNKNOWN):
             head = "I didn't catch that." if routed.command is Command.UNKNOWN else ""
             help_card = teams_render.help_card(policy, head=head)
             await self._reply(conv, f"{activity_id}:help", card=help_card)
             return
-        giver = await people.sender(self.runtime, turn_context, conv)
+        giver = await people.sender(self.runtime, turn)
         if routed.command is Command.ME:
             found = await self.runtime.run(
                 lambda s: home_case.home(giver, session=s, policy=policy, clock=self.runtime.clock)
@@ -144,28 +156,26 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
                 conv, f"{activity_id}:leaderboard", card=teams_render.text_card(shown)
             )
         else:
-            await self._kudos_command(turn_context, conv, giver, text)
+            await self._kudos_command(turn, giver, text)
 
-    async def _kudos_command(
-        self, turn_context: TurnContext, conv: Conversation, giver: Person, text: str
-    ) -> None:
-        activity = turn_context.activity
+    async def _kudos_command(self, turn: Turn, giver: Person, text: str) -> None:
+        conv = turn.conv
         body = re.sub(r"^\s*kudos\b", "", text, count=1, flags=re.IGNORECASE)
         if not parsed.plain(body).strip():
             form = forms.kudos_form(self.runtime.policy)
-            await self._reply(conv, f"{activity.id}:form", card=form)
+            await self._reply(conv, f"{turn.id}:form", card=form)
             return
         if len(body) > MAX_TEXT:
-            note = await self._screened(turn_context, conv, body, reporter=giver)
+            note = await self._screened(turn, body, reporter=giver)
             await self._reply(
                 conv,
-                f"{activity.id}:too_long",
+                f"{turn.id}:too_long",
                 text=f"That kudos is too long; please keep it under {MAX_TEXT} characters.{note}",
             )
             return
-        tokens, mentioned = parsed.as_command_text(body, parsed.mentions(activity))
+        tokens, mentioned = parsed.as_command_text(body, parsed.mentions(turn.data))
         words = parse(tokens, self.runtime.policy.values)
-        accounts = await people.accounts(self.runtime, turn_context, list(mentioned))
+        accounts = await people.accounts(self.runtime, turn, list(mentioned))
         tenant = conv.tenant_id
         recipients = tuple(
             parsed.person(accounts[m], tenant, served=self.runtime.teams_tenants)
@@ -174,11 +184,9 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             for m in words.user_ids
         )
         # A shared channel (people of other organisations read it) gets no public card.
-        shared = (
-            parsed.shared_channel(activity.channel_data) and not self.runtime.policy.allow_guests
-        )
+        shared = parsed.shared_channel(turn.channel_data) and not self.runtime.policy.allow_guests
         event = KudosRequested(
-            key=f"teams:{conv.row}:{activity.id}",
+            key=f"teams:{conv.row}:{turn.id}",
             giver=giver,
             recipients=recipients,
             message=words.message,
@@ -187,7 +195,7 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             channel_id=None if conv.kind == "personal" or shared else conv.channel,
             non_people=words.groups,
         )
-        await self._give(conv, event, reply_key=str(activity.id), shared=shared)
+        await self._give(conv, event, reply_key=turn.id, shared=shared)
 
     async def _give(
         self, conv: Conversation, event: KudosRequested, *, reply_key: str, shared: bool = False
@@ -212,24 +220,20 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
 
     async def _screened(
         self,
-        turn_context: TurnContext,
-        conv: Conversation,
+        turn: Turn,
         text: str,
         *,
         reporter: Person | None = None,
         anonymous: bool = False,
     ) -> str:
         """The sentence to add to a refusal when its text went to drug safety, else ""."""
-        sender = turn_context.activity.from_property
-        name = str(sender.name or sender.id)
-        fallback = Person("teams", conv.tenant_id, str(sender.id), name, exists=False)
+        conv = turn.conv
+        fallback = Person("teams", conv.tenant_id, turn.sender_id, turn.sender_name, exists=False)
         return await screening.screen(
             self.runtime,
             text,
-            key=f"teams:{conv.row}:{turn_context.activity.id}",
-            reporter=None
-            if anonymous
-            else reporter or (lambda: people.sender(self.runtime, turn_context, conv)),
+            key=f"teams:{conv.row}:{turn.id}",
+            reporter=None if anonymous else reporter or (lambda: people.sender(self.runtime, turn)),
             fallback=fallback,
             source="survey" if anonymous else "kudos",
         )
@@ -247,59 +251,45 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
 
     # ----------------------------------------------------------------- cards
 
-    async def on_adaptive_card_invoke(
-        self, turn_context: TurnContext, invoke_value: AdaptiveCardInvokeValue
-    ) -> AdaptiveCardInvokeResponse:
-        conv: Conversation = turn_context.turn_state[CONVERSATION]
-        sender = str(turn_context.activity.from_property.id)
-        raw: Any = turn_context.activity.value
+    async def on_invoke(self, turn: Turn) -> Answer:
+        """A card's Action.Execute (`adaptiveCard/action`): the card that replaces the one
+        pressed. Other invokes are not implemented (501), as the Bot Framework answers."""
+        if turn.data.get("name") != CARD_ACTION:
+            return 501, None
+        raw: Any = turn.value
         action: Any = raw.get("action") if isinstance(raw, dict) else None
-        action = action if isinstance(action, dict) else {}
+        if not isinstance(action, dict) or action.get("type") != "Action.Execute":
+            problem = "an adaptiveCard/action invoke needs an Action.Execute action"
+            return 400, _error("BadRequest", problem)
         data: dict[str, Any] = dict(action["data"]) if isinstance(action.get("data"), dict) else {}
         data["verb"] = action.get("verb") or data.get("verb")
-        wait = self.runtime.limiter.wait("teams", conv.tenant_id or "", sender)
+        wait = self.runtime.limiter.wait("teams", turn.conv.tenant_id or "", turn.sender_id)
         if wait:
             text, anonymous = _typed(data)
-            note = await self._screened(turn_context, conv, text, anonymous=anonymous)
-            card = teams_render.decided_card(too_fast(wait) + note)
-            return AdaptiveCardInvokeResponse(status_code=200, type=teams_render.CARD, value=card)
+            note = await self._screened(turn, text, anonymous=anonymous)
+            return 200, _card(teams_render.decided_card(too_fast(wait) + note))
         try:
-            card = await self.cards.act(turn_context, conv, data)
-        except HttpOperationError as exc:
+            card = await self.cards.act(turn, data)
+        except (ConnectorError, Unreachable) as exc:
             log.warning("Teams connector error during a card action: %s", exc)
             card = teams_render.decided_card(replies.SORRY)
-        return AdaptiveCardInvokeResponse(status_code=200, type=teams_render.CARD, value=card)
+        return 200, _card(card)
 
     # ----------------------------------------------------------------- reactions
 
-    async def on_reactions_added(
-        self, message_reactions: list[MessageReaction], turn_context: TurnContext
-    ) -> None:
-        await self._reactions(message_reactions, turn_context, added=True)
-
-    async def on_reactions_removed(
-        self, message_reactions: list[MessageReaction], turn_context: TurnContext
-    ) -> None:
-        await self._reactions(message_reactions, turn_context, added=False)
-
-    async def _reactions(
-        self,
-        message_reactions: Sequence[MessageReaction],
-        turn_context: TurnContext,
-        *,
-        added: bool,
-    ) -> None:
-        activity = turn_context.activity
-        conv: Conversation = turn_context.turn_state[CONVERSATION]
+    async def _reactions(self, turn: Turn, found: Any, *, added: bool) -> None:
+        conv = turn.conv
         allowed = self.runtime.policy.teams_reactions
-        kinds = [str(r.type) for r in message_reactions if str(r.type) in allowed]
-        if not kinds or not activity.reply_to_id:
+        listed = found if isinstance(found, list) else []
+        kinds = [str(r.get("type")) for r in listed if isinstance(r, dict)]
+        kinds = [k for k in kinds if k in allowed]
+        if not kinds or not turn.reply_to_id:
             return
-        reactor = await people.sender(self.runtime, turn_context, conv)
+        reactor = await people.sender(self.runtime, turn)
         policy, clock = self.runtime.policy, self.runtime.clock
-        message = str(activity.reply_to_id)
+        message = turn.reply_to_id
         for kind in kinds:
-            key = f"teams:{conv.row}:{activity.id}:{'add' if added else 'remove'}:{kind}"
+            key = f"teams:{conv.row}:{turn.id}:{'add' if added else 'remove'}:{kind}"
             if added:
                 seconded = CardReaction(key, reactor, kind, conv.channel, message)
                 await self.runtime.run(_in_session(reactions.second, seconded, policy, clock))
@@ -310,25 +300,21 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]
 
     # ----------------------------------------------------------------- installs
 
-    async def on_installation_update_add(self, turn_context: TurnContext) -> None:
-        await self._welcome(turn_context)
-
-    async def on_teams_members_added(
-        self,
-        teams_members_added: list[Any],
-        team_info: Any,
-        turn_context: TurnContext,
-    ) -> None:
-        bot_id = turn_context.activity.recipient.id
-        if any(m.id == bot_id for m in teams_members_added):
-            await self._welcome(turn_context)
-
-    async def _welcome(self, turn_context: TurnContext) -> None:
-        conv: Conversation = turn_context.turn_state[CONVERSATION]
+    async def _welcome(self, turn: Turn) -> None:
+        conv = turn.conv
         if conv.kind != "personal":
             return  # a channel does not need an introduction each time the app is added
         welcome = teams_render.help_card(self.runtime.policy, head="👋 Hi, I'm Plaudit.")
         await self._reply(conv, "welcome", card=welcome)
+
+
+def _card(card: dict[str, Any]) -> dict[str, Any]:
+    """An adaptive card invoke response whose card replaces the one pressed."""
+    return {"statusCode": 200, "type": teams_render.CARD, "value": card}
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"statusCode": 400, "type": ERROR, "value": {"code": code, "message": message}}
 
 
 def _typed(data: dict[str, Any]) -> tuple[str, bool]:

@@ -9,7 +9,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from botbuilder.core import TurnContext
 from sqlmodel import Session
 
 from bot.chat import screening
@@ -19,17 +18,15 @@ from bot.teams import activity as parsed
 from bot.teams import forms, people
 from bot.teams import home as teams_home
 from bot.teams import render as teams_render
+from bot.teams.turn import Turn
 from handlers import kudos, review, surveys
 from handlers.events import KudosRequested, Person
-from storage.teams import Conversation
 
 log = logging.getLogger("plaudit.teams")
 MAX_TEXT = 4000
 OUT_OF_DATE = "That card is out of date; please start again."
 
-Verb = Callable[
-    ["Cards", TurnContext, Conversation, Person, dict[str, Any]], Awaitable[dict[str, Any]]
-]
+Verb = Callable[["Cards", Turn, Person, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 class Cards:
@@ -40,8 +37,7 @@ class Cards:
 
     async def act(
         self,
-        turn_context: TurnContext,
-        conv: Conversation,
+        turn: Turn,
         data: dict[str, Any],
         *,
         person: Person | None = None,
@@ -49,22 +45,16 @@ class Cards:
         """The card that answers `data` pressed by `person` (the turn's sender by default)."""
         verb = VERBS.get(str(data.get("verb") or ""))
         if verb is None:
-            log.info(
-                "unknown card verb %r in activity %s", data.get("verb"), turn_context.activity.id
-            )
+            log.info("unknown card verb %r in activity %s", data.get("verb"), turn.id)
             return teams_render.decided_card(OUT_OF_DATE)
-        person = person or await people.sender(self.runtime, turn_context, conv)
-        return await verb(self, turn_context, conv, person, data)
+        person = person or await people.sender(self.runtime, turn)
+        return await verb(self, turn, person, data)
 
-    async def open_form(
-        self, turn_context: TurnContext, conv: Conversation, giver: Person, data: dict[str, Any]
-    ) -> dict[str, Any]:
+    async def open_form(self, turn: Turn, giver: Person, data: dict[str, Any]) -> dict[str, Any]:
         """The kudos form, for the Give kudos button of `@Plaudit me`'s card."""
         return forms.kudos_form(self.runtime.policy)
 
-    async def give(
-        self, turn_context: TurnContext, conv: Conversation, giver: Person, data: dict[str, Any]
-    ) -> dict[str, Any]:
+    async def give(self, turn: Turn, giver: Person, data: dict[str, Any]) -> dict[str, Any]:
         """The kudos form. The card that answers an Action.Execute is shown to the giver
         alone, so findings can go there even in a channel."""
         policy, runtime = self.runtime.policy, self.runtime
@@ -75,7 +65,7 @@ class Cards:
         value = str(data.get("value") or "").strip() or None
         text = str(data.get("message") or "").strip()
         if len(text) > MAX_TEXT:
-            key = f"teams:{conv.row}:{turn_context.activity.id}"
+            key = f"teams:{turn.conv.row}:{turn.id}"
             note = await screening.screen(runtime, text, key=key, reporter=giver)
             return forms.kudos_form(
                 policy,
@@ -85,13 +75,13 @@ class Cards:
                 error="Please keep it shorter." + note,
             )
         event = KudosRequested(
-            key=f"teams:{conv.row}:{turn_context.activity.id}",
+            key=f"teams:{turn.conv.row}:{turn.id}",
             giver=giver,
-            recipients=await self._recipients(turn_context, conv, chosen, typed),
+            recipients=await self._recipients(turn, chosen, typed),
             message=f"{text} {value}".strip() if value else text,
             values=(value,) if value else (),
             source="modal",
-            channel_id=None if conv.kind == "personal" else conv.channel,
+            channel_id=None if turn.conv.kind == "personal" else turn.conv.channel,
         )
         result = await runtime.run(
             lambda session: kudos.give(
@@ -112,12 +102,13 @@ class Cards:
         return teams_render.answer_card(result)
 
     async def _recipients(
-        self, turn_context: TurnContext, conv: Conversation, chosen: tuple[str, ...], typed: str
+        self, turn: Turn, chosen: tuple[str, ...], typed: str
     ) -> tuple[Person, ...]:
         """The people picked (AAD object ids) and typed (emails or names, where a client has
         no picker); what names no one Plaudit knows in Teams is a person who does not exist,
         which the use case refuses by name."""
-        found = await people.accounts(self.runtime, turn_context, list(chosen), by_aad=True)
+        conv = turn.conv
+        found = await people.accounts(self.runtime, turn, list(chosen), by_aad=True)
         picked = [
             parsed.person(found[a], conv.tenant_id, served=self.runtime.teams_tenants)
             if a in found
@@ -128,9 +119,7 @@ class Cards:
         unique = {p.user_id: p for p in [*picked, *named]}
         return tuple(unique.values())
 
-    async def edit(
-        self, turn_context: TurnContext, conv: Conversation, giver: Person, data: dict[str, Any]
-    ) -> dict[str, Any]:
+    async def edit(self, turn: Turn, giver: Person, data: dict[str, Any]) -> dict[str, Any]:
         """A blocked kudos back in the form, with its recipients and the suggested rewrite."""
         number = parsed.number(data.get("recognition_id"))
         if number is None:
@@ -146,9 +135,7 @@ class Cards:
             value=draft.value,
         )
 
-    async def ask_review(
-        self, turn_context: TurnContext, conv: Conversation, giver: Person, data: dict[str, Any]
-    ) -> dict[str, Any]:
+    async def ask_review(self, turn: Turn, giver: Person, data: dict[str, Any]) -> dict[str, Any]:
         number = parsed.number(data.get("recognition_id"))
         if number is None:
             return teams_render.decided_card(OUT_OF_DATE)
@@ -165,14 +152,10 @@ class Cards:
             f"⏳ Sent to compliance review (#{outcome.review_id}). You'll hear back here."
         )
 
-    async def approve(
-        self, turn_context: TurnContext, conv: Conversation, giver: Person, data: dict[str, Any]
-    ) -> dict[str, Any]:
+    async def approve(self, turn: Turn, giver: Person, data: dict[str, Any]) -> dict[str, Any]:
         return await self._decide(giver, data, approve=True)
 
-    async def reject(
-        self, turn_context: TurnContext, conv: Conversation, giver: Person, data: dict[str, Any]
-    ) -> dict[str, Any]:
+    async def reject(self, turn: Turn, giver: Person, data: dict[str, Any]) -> dict[str, Any]:
         return await self._decide(giver, data, approve=False)
 
     async def _decide(
@@ -212,7 +195,7 @@ class Cards:
         )
 
     async def answer_survey(
-        self, turn_context: TurnContext, conv: Conversation, person: Person, data: dict[str, Any]
+        self, turn: Turn, person: Person, data: dict[str, Any]
     ) -> dict[str, Any]:
         """Record every answered question of a survey card; the card comes back with the
         answers as saved (and why any was not)."""

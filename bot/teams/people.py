@@ -1,5 +1,5 @@
 """Who is who in Teams: 29: ids and AAD object ids resolved to accounts, from the database
-first, else from the Bot Connector's member look-up (`TeamsInfo.get_member`); people typed
+first, else from the Bot Connector's member look-up (through the turn's SDK); people typed
 by email or name found among the members; the sender recognised as their member, carrying
 that member's email."""
 
@@ -8,41 +8,38 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from botbuilder.core import TurnContext
-from botbuilder.core.teams import TeamsInfo
-from botbuilder.schema import ChannelAccount
-from msrest.exceptions import HttpOperationError
 from sqlmodel import Session
 
 from bot.runtime import Runtime
 from bot.teams import activity as parsed
+from bot.teams.turn import Turn
 from handlers import members
 from handlers.events import Person
 from storage import directory
 from storage import people as identities
 from storage import teams as store
-from storage.teams import Account, Conversation
+from storage.teams import Account
 
 
-async def sender(runtime: Runtime, turn_context: TurnContext, conv: Conversation) -> Person:
+async def sender(runtime: Runtime, turn: Turn) -> Person:
     """The person behind the turn, with the timezone their client reports, as their member:
     recognised by AAD object id (linked by email only on first sight, to a member with no
     Teams identity yet), and carrying the member's email, not the directory's."""
-    account_of: ChannelAccount = turn_context.activity.from_property
-    found = await accounts(runtime, turn_context, [str(account_of.id)])
-    tz = turn_context.activity.local_timezone or parsed.client_timezone(turn_context.activity)
-    account = found.get(str(account_of.id))
+    conv = turn.conv
+    found = await accounts(runtime, turn, [turn.sender_id])
+    tz = parsed.client_timezone(turn.data)
+    account = found.get(turn.sender_id)
     if account is None:
-        aad = getattr(account_of, "aad_object_id", None) or str(account_of.id)
-        name = str(account_of.name or aad)
-        account = Account(str(account_of.id), aad, conv.tenant_id, name, None)
+        aad = str(parsed.sender(turn.data).get("aadObjectId") or turn.sender_id)
+        name = str(parsed.sender(turn.data).get("name") or aad)
+        account = Account(turn.sender_id, aad, conv.tenant_id, name, None)
     person = parsed.person(account, conv.tenant_id, timezone=tz, served=runtime.teams_tenants)
     now = runtime.clock.now()
     return await runtime.run(lambda s: members.recognise(person, session=s, now=now))
 
 
 async def accounts(
-    runtime: Runtime, turn_context: TurnContext, ids: list[str], *, by_aad: bool = False
+    runtime: Runtime, turn: Turn, ids: list[str], *, by_aad: bool = False
 ) -> dict[str, Account]:
     """Accounts for 29:... ids (or AAD object ids), from the database or the connector."""
     if not ids:
@@ -53,18 +50,14 @@ async def accounts(
         else (lambda s: store.accounts(session=s, user_ids=ids))
     )
     known = await runtime.run(lookup)
-    home = parsed.tenants_named(turn_context.activity)
+    home = parsed.tenants_named(turn.data)
     fresh: list[Account] = []
     for member_id in ids:
         if member_id in known and known[member_id].role is not None:
             continue  # (an account stored before roles were kept is asked for again)
-        try:
-            member = await TeamsInfo.get_member(turn_context, member_id)
-        except HttpOperationError as exc:
-            status = getattr(exc.response, "status_code", None)
-            if status in (403, 404):
-                continue  # not in this conversation, or no such person
-            raise
+        member = await turn.lookup.member(member_id)
+        if member is None:
+            continue  # not in this conversation, or no such person
         aad = member.aad_object_id or member.id
         account = Account(
             str(member.id),

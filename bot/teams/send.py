@@ -9,24 +9,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
-import requests
-from botbuilder.core import CloudAdapterBase, TurnContext
-from botbuilder.schema import (
-    Activity,
-    ActivityTypes,
-    Attachment,
-    ChannelAccount,
-    ConversationAccount,
-    ConversationParameters,
-    ConversationReference,
-)
-from msrest.exceptions import ClientRequestError, HttpOperationError
-
 from bot.chat import texts
 from bot.jobs.outbox import Job, Permanent, RateLimited, Transient
 from bot.runtime import Runtime
 from bot.teams import render as teams_render
+from bot.teams.sdk import ConnectorError, Transport, Unreachable
 from storage import teams as store
 from storage.teams import Conversation
 
@@ -46,8 +33,8 @@ class TeamsSender:
     id), `dm`/`ephemeral` to a person by AAD object id in their 1:1 chat with the bot,
     opening that chat first when there is none yet."""
 
-    def __init__(self, adapter: CloudAdapterBase, runtime: Runtime, app_id: str | None) -> None:
-        self.adapter = adapter
+    def __init__(self, transport: Transport, runtime: Runtime, app_id: str | None) -> None:
+        self.transport = transport
         self.runtime = runtime
         self.app_id = app_id
 
@@ -78,39 +65,29 @@ class TeamsSender:
         first one's id is the row's."""
         first: str | None = None
         for content in contents:
-            sent = await self._one(job, _activity(content))
+            sent = await self._one(job, content)
             first = first or sent
         return first
 
-    async def _one(self, job: Job, activity: Activity) -> str | None:
+    async def _one(self, job: Job, content: dict[str, Any]) -> str | None:
         if job.kind in ("dm", "ephemeral"):
             person = job.user if job.kind == "ephemeral" and job.user else job.channel
-            return await self._to_person(person, activity)
+            return await self._to_person(person, content)
         conv = await self.runtime.run(lambda s: store.conversation(session=s, channel=job.channel))
         if conv is None:
             conv = await self._synthesised(job.channel)
         if conv is None:
             raise Permanent(f"no Teams conversation {job.channel} is known to the bot")
-        return await self._send(conv.reference, activity)
+        return await self.transport.send(conv.reference, content)
 
-    async def _send(self, reference: dict[str, Any], activity: Activity) -> str | None:
-        ref = ConversationReference().deserialize(reference)
-        sent: dict[str, str | None] = {}
-
-        async def callback(turn_context: TurnContext) -> None:
-            sent["id"] = await _send_to_conversation(turn_context, activity, ref)
-
-        await self.adapter.continue_conversation(ref, callback, bot_app_id=self.app_id)
-        return sent.get("id")
-
-    async def _to_person(self, aad_id: str, activity: Activity) -> str | None:
+    async def _to_person(self, aad_id: str, content: dict[str, Any]) -> str | None:
         conv = await self.runtime.run(lambda s: store.personal(session=s, aad_id=aad_id))
-        if conv is not None:
-            return await self._send(conv.reference, activity)
-        return await self._open_chat(aad_id, activity)
+        if conv is None:
+            conv = await self._open_chat(aad_id)
+        return await self.transport.send(conv.reference, content)
 
-    async def _open_chat(self, aad_id: str, activity: Activity) -> str | None:
-        """Open the 1:1 chat (CreateConversation), remember it, and send the first message."""
+    async def _open_chat(self, aad_id: str) -> Conversation:
+        """Open the 1:1 chat with a person (CreateConversation) and remember it."""
         accounts = await self.runtime.run(
             lambda s: store.accounts_by_aad(session=s, aad_ids=[aad_id])
         )
@@ -121,54 +98,31 @@ class TeamsSender:
         )
         if anchor is None:
             raise Permanent("the bot has no Teams conversation yet, so it cannot open a chat")
-        tenant = tenant or anchor.tenant_id
-        bot = anchor.reference.get("bot") or {"id": f"28:{self.app_id}"}
-        params = ConversationParameters(
-            is_group=False,
-            bot=ChannelAccount(id=bot.get("id"), name=bot.get("name")),
-            members=[ChannelAccount(id=account.user_id if account else aad_id)],
-            tenant_id=tenant,
-            channel_data={"tenant": {"id": tenant}},
-        )
-        sent: dict[str, str | None] = {}
-        runtime = self.runtime
-
-        async def callback(turn_context: TurnContext) -> None:
-            incoming = turn_context.activity
-            reference = TurnContext.get_conversation_reference(incoming)
-            reference.activity_id = None
-            reference.user = ChannelAccount(
-                id=account.user_id if account else aad_id, aad_object_id=aad_id
-            )
-            reference.conversation = ConversationAccount(
-                id=incoming.conversation.id,
-                conversation_type="personal",
-                tenant_id=tenant,
-            )
-            payload = reference.serialize()
-            now = runtime.clock.now()
-            await runtime.run(
-                lambda s: store.save_conversation(
-                    session=s,
-                    conversation_id=str(incoming.conversation.id),
-                    kind="personal",
-                    tenant_id=tenant,
-                    service_url=anchor.service_url,
-                    aad_id=aad_id,
-                    reference=payload,
-                    now=now,
-                )
-            )
-            sent["id"] = await _send_to_conversation(turn_context, activity, reference)
-
-        await self.adapter.create_conversation(
-            self.app_id,
-            callback,
-            params,
-            channel_id="msteams",
+        tenant = tenant or anchor.tenant_id or ""
+        reference = await self.transport.open_chat(
             service_url=anchor.service_url,
+            bot=anchor.reference.get("bot") or {"id": f"28:{self.app_id}"},
+            user_id=account.user_id if account else aad_id,
+            aad_id=aad_id,
+            tenant=tenant,
         )
-        return sent.get("id")
+        conversation_id = str(reference["conversation"]["id"])
+        now = self.runtime.clock.now()
+        row = await self.runtime.run(
+            lambda s: store.save_conversation(
+                session=s,
+                conversation_id=conversation_id,
+                kind="personal",
+                tenant_id=tenant,
+                service_url=anchor.service_url,
+                aad_id=aad_id,
+                reference=reference,
+                now=now,
+            )
+        )
+        return Conversation(
+            row, conversation_id, "personal", tenant, anchor.service_url, aad_id, reference
+        )
 
     async def _synthesised(self, channel: str) -> Conversation | None:
         """A configured channel the bot has not seen a message in yet: address it with the
@@ -189,31 +143,6 @@ class TeamsSender:
         return Conversation(
             0, channel, "channel", anchor.tenant_id, anchor.service_url, None, reference
         )
-
-
-async def _send_to_conversation(
-    turn_context: TurnContext, activity: Activity, reference: ConversationReference
-) -> str | None:
-    """SendToConversation: a new message in the conversation, not a reply to the turn's
-    (synthetic) continuation activity."""
-    client = turn_context.turn_state[CloudAdapterBase.BOT_CONNECTOR_CLIENT_KEY]
-    outgoing = TurnContext.apply_conversation_reference(activity, reference)
-    outgoing.reply_to_id = None
-    response = await client.conversations.send_to_conversation(outgoing.conversation.id, outgoing)
-    return str(response.id) if response is not None and response.id else None
-
-
-def _activity(content: Mapping[str, Any]) -> Activity:
-    attachments = [
-        Attachment(content_type=a["contentType"], content=a["content"])
-        for a in content.get("attachments") or []
-    ]
-    return Activity(
-        type=ActivityTypes.message,
-        text=content.get("text"),
-        text_format="markdown" if content.get("text") else None,
-        attachments=attachments or None,
-    )
 
 
 def _size(value: Any) -> int:
@@ -296,10 +225,9 @@ def _words(card: Mapping[str, Any]) -> list[str]:
 
 
 def _cause(exc: BaseException) -> BaseException:
-    """The Connector's own error behind `exc`: the adapter hands an error raised while it
-    continues a conversation to its turn-error handler, which raises its own from it."""
+    """The Connector's own error behind `exc` (an SDK may raise its own from it)."""
     seen = {id(exc)}
-    while not isinstance(exc, HttpOperationError) and exc.__cause__ is not None:
+    while not isinstance(exc, ConnectorError) and exc.__cause__ is not None:
         if id(exc.__cause__) in seen:
             break
         exc = exc.__cause__
@@ -311,31 +239,23 @@ def _classified(exc: BaseException) -> BaseException | None:
     """The dispatcher's decision for a failure (None: not one this sender knows)."""
     if isinstance(exc, Permanent | Transient | RateLimited):
         return exc
-    if isinstance(exc, HttpOperationError):
+    if isinstance(exc, ConnectorError):
         return _mapped(exc)
-    if isinstance(exc, ClientRequestError | aiohttp.ClientError | requests.RequestException):
-        return Transient(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, Unreachable):
+        return Transient(f"the Bot Connector could not be reached: {exc}")
     if isinstance(exc, TimeoutError):
         return Transient("the Bot Connector timed out")
-    if isinstance(exc, PermissionError):  # the token service refused or could not be reached
-        return Transient(f"no token for the Bot Connector: {exc}")
     return None
 
 
 def _status(exc: BaseException) -> int:
-    return int(getattr(getattr(exc, "response", None), "status_code", 0) or 0)
+    return exc.status if isinstance(exc, ConnectorError) else 0
 
 
-def _mapped(exc: HttpOperationError) -> Exception:
-    response = exc.response
-    status = _status(exc)
+def _mapped(exc: ConnectorError) -> Exception:
+    status = exc.status
     if status == 429:
-        headers = getattr(response, "headers", {}) or {}
-        retry = headers.get("Retry-After") or headers.get("retry-after")
-        try:
-            return RateLimited(float(retry or 5))
-        except ValueError:
-            return RateLimited(5.0)
+        return RateLimited(exc.retry_after if exc.retry_after is not None else 5.0)
     if status in _RETRY or status == 0:
         return Transient(f"the Bot Connector answered HTTP {status}")
     if status in _PERMANENT:

@@ -604,13 +604,12 @@ class FakeConnector:
             self._conversations[conversation_id] = _Conversation(
                 conversation_id, tenant, [user.user_id], False
             )
-        first: str | None = None
+        created: dict[str, Any] = {"id": conversation_id, "serviceUrl": self.service_url}
         if isinstance(activity, dict):
-            first = self._next_id()
-            self._remember("create", conversation_id, first, activity, None)
-        return _Answer(
-            201, {"id": conversation_id, "serviceUrl": self.service_url, "activityId": first}
-        )
+            # Teams names the first activity only when one was sent (no null activityId).
+            created["activityId"] = self._next_id()
+            self._remember("create", conversation_id, created["activityId"], activity, None)
+        return _Answer(201, created)
 
     def _list_conversations(self) -> _Answer:
         with self._lock:

@@ -47,7 +47,7 @@ BLOCKED = "for the Oncozol email that calls it the best treatment #collaboration
 
 
 @pytest.fixture
-def chat(file_engine: Engine) -> Iterator[Chat]:
+def chat(file_engine: Engine, teams_sdk: str) -> Iterator[Chat]:
     with Chat(file_engine) as running:
         running.teams.install("alice")  # the bot has met the tenant
         yield running

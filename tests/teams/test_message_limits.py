@@ -71,7 +71,7 @@ def on_the_wire(content: Mapping[str, Any]) -> int:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeConnector]:
+def fake(teams_sdk: str) -> Iterator[FakeConnector]:
     connector = FakeConnector()
     connector.add_people()
     with connector:
@@ -190,7 +190,7 @@ def test_plain_text_keeps_every_word_within_the_limit() -> None:
 
 
 @pytest.fixture
-def chat(file_engine: Engine) -> Iterator[Chat]:
+def chat(file_engine: Engine, teams_sdk: str) -> Iterator[Chat]:
     with Chat(file_engine) as running:
         running.teams.install("alice")  # the bot has met the tenant and both people
         running.teams.install("bob")

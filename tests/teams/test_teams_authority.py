@@ -12,7 +12,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.teams.auth import SCOPE, TokenEndpointCredentials, TokenEndpointCredentialsFactory
+from bot.teams.sdk.botbuilder_auth import (
+    SCOPE,
+    TokenEndpointCredentials,
+    TokenEndpointCredentialsFactory,
+)
 from tests.fakes.bot_connector import BOT_APP_ID, BOT_APP_PASSWORD, TENANT_ID, FakeConnector
 
 TOKEN_PATH = "/oauth2/v2.0/token"

@@ -46,7 +46,7 @@ def send(server: Server, body: dict[str, Any], token: str | None = None) -> http
 
 
 @pytest.fixture
-def connector() -> Iterator[FakeConnector]:
+def connector(teams_sdk: str) -> Iterator[FakeConnector]:
     fake = FakeConnector()
     with fake:
         fake.add_people()
@@ -65,7 +65,7 @@ def teams_server(
 
 
 @pytest.fixture
-def server(file_engine: Engine) -> Iterator[Server]:
+def server(file_engine: Engine, teams_sdk: str) -> Iterator[Server]:
     running = teams_server(file_engine).start()
     yield running
     running.stop()
@@ -411,7 +411,7 @@ def test_teams_is_off_without_an_app_id(file_engine: Engine, connector: FakeConn
 
 
 @pytest.fixture
-def secured(file_engine: Engine) -> Iterator[tuple[Server, FakeConnector]]:
+def secured(file_engine: Engine, teams_sdk: str) -> Iterator[tuple[Server, FakeConnector]]:
     fake = FakeConnector(auth=True)
     with fake:
         fake.add_people()

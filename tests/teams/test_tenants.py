@@ -105,7 +105,7 @@ def env_for(fake: FakeConnector, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeConnector]:
+def fake(teams_sdk: str) -> Iterator[FakeConnector]:
     connector = FakeConnector(auth=True)
     with connector:
         connector.add_people()
