@@ -515,3 +515,40 @@ def test_unauthenticated_mode_checks_and_signs_nothing(open_fake: FakeConnector)
     assert len(calls) == 3
     assert not [c for c in calls if "authorization" in c.headers]
     assert open_fake.issued_tokens == [] and open_fake.calls(path_contains="/oauth2/") == []
+
+
+# -- app types ----------------------------------------------------------------------------------
+
+
+def test_a_multi_tenant_app_takes_tokens_from_the_bot_framework_tenant(
+    fake: FakeConnector,
+) -> None:
+    carrier = secured(
+        fake,
+        MICROSOFT_APP_TYPE="MultiTenant",
+        MICROSOFT_APP_TENANT_ID="",
+        PLAUDIT_TEAMS_TENANTS=TENANT_ID,
+        MICROSOFT_LOGIN_URL=fake.login_url("botframework.com"),
+    )
+    data = activity("message_kudos_channel.json", fake)
+    token = fake.inbound_token(audience=BOT_APP_ID, service_url=fake.service_url)
+    assert isinstance(asyncio.run(carrier.authenticate(data, bearer(token))), ClaimsIdentity)
+    asyncio.run(carrier.send(carrier.reference(data), {"text": "hello"}))
+    (asked,) = fake.calls("POST", "/oauth2/v2.0/token")
+    assert asked.path.startswith("/botframework.com/")
+    assert signed_by_fake(fake, connector_calls(fake)) == set(fake.issued_tokens)
+
+
+def test_a_user_assigned_managed_identity_signs_with_no_secret() -> None:
+    settings = Settings.model_validate(
+        {
+            "MICROSOFT_APP_ID": BOT_APP_ID,
+            "MICROSOFT_APP_TENANT_ID": TENANT_ID,
+            "MICROSOFT_APP_TYPE": "UserAssignedMSI",
+        }
+    )
+    made = agents_auth.configuration(settings)
+    assert made.AUTH_TYPE == "UserManagedIdentity"
+    assert (made.CLIENT_ID, made.CLIENT_SECRET) == (BOT_APP_ID, None)
+    client = agents_auth.ConnectorTokens(made)._create_client_application()
+    assert type(client).__name__ == "ManagedIdentityClient"

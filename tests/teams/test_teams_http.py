@@ -443,6 +443,11 @@ def test_unauthenticated_and_forged_requests_get_401_and_change_nothing(
     assert send(server, body, token=other_app).status_code == 401
     wrong_url = fake.inbound_token(audience=BOT_APP_ID, service_url="https://evil.example/")
     assert send(server, body, token=wrong_url).status_code == 401
+    other_issuer = fake.inbound_token(audience=BOT_APP_ID, issuer="https://issuer.example.com")
+    assert send(server, body, token=other_issuer).status_code == 401
+    expired = fake.inbound_token(audience=BOT_APP_ID, expires_in=-3600)
+    assert send(server, body, token=expired).status_code == 401
+    assert send(server, body, token="not-a-jwt").status_code == 401
 
     assert recognitions(file_engine) == []
     with Session(file_engine) as s:
