@@ -71,9 +71,9 @@ class BotbuilderTransport:
         try:
             result = await auth.authenticate_request(activity, authorization or "")
         except Exception as exc:  # the SDK raises PermissionError, or whatever jwt raised
-            raise Refused(f"{type(exc).__name__}: {exc}") from exc
+            raise _refused(f"{type(exc).__name__}: {exc}") from exc
         if result is None or result.claims_identity is None:
-            raise Refused("no usable token")
+            raise _refused("no usable token")
         return result
 
     async def run(self, identity: object, data: dict[str, Any], logic: Logic) -> None:
@@ -125,6 +125,11 @@ class BotbuilderTransport:
         except Exception as exc:
             raise _translated(exc) from exc
         return made["reference"]
+
+
+def _refused(reason: str) -> Refused:
+    log.info("refused a Teams activity: %s", reason)
+    return Refused(reason)
 
 
 class _Lookup:
