@@ -196,7 +196,7 @@ def _received(
             continue
         seen.add(recognition.id or 0)
         values.update(t.lower() for t in recognition.value_tags)
-        if recognition.text and len(highlights) < 3:
+        if recognition.text and not recognition.private and len(highlights) < 3:
             to = tuple(
                 names.get(m, "someone")
                 for m in session.exec(

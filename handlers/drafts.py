@@ -19,6 +19,7 @@ class Draft:
     recipients: tuple[Person, ...]  # on the giver's platform; those not on it are left out
     text: str
     value: str | None
+    private: bool = False
 
 
 def draft(recognition_id: int, giver: Person, *, session: Session) -> Draft | None:
@@ -45,4 +46,4 @@ def draft(recognition_id: int, giver: Person, *, session: Session) -> Draft | No
     value = recognition.value_tags[0] if recognition.value_tags else None
     if value:
         text = " ".join(text.replace(value, " ").split())
-    return Draft(tuple(recipients), text, value)
+    return Draft(tuple(recipients), text, value, recognition.private)

@@ -50,6 +50,8 @@ class KudosRequested:
     source: str  # command | modal | cli
     channel_id: str | None = None
     non_people: tuple[str, ...] = ()  # channels or groups that were mentioned
+    # Delivered only to the recipients (and their managers, if they are told): never posted.
+    private: bool = False
 
 
 @dataclass(frozen=True)

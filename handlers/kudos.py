@@ -37,6 +37,7 @@ class Recorded:
     recipients: tuple[str, ...]
     allowance_left: int
     warnings: tuple[Finding, ...] = ()
+    private: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def give(
     _publish(session, event, policy, giver, recipients, recognition, audit)
     warnings = tuple(f for f in result.findings if f.outcome is Outcome.WARN)
     names = tuple(r.display_name for r in recipients)
-    return Recorded(recognition_id, names, left - len(recipients), warnings)
+    return Recorded(recognition_id, names, left - len(recipients), warnings, event.private)
 
 
 def _stop(
@@ -217,6 +218,7 @@ def _rows(
         "findings": [_finding_dict(f) for f in result.findings],
         "giver_local_date": day,
         "created_at": now,
+        "private": event.private,
     }
     audit = {
         "actor": _actor(giver),
@@ -225,6 +227,7 @@ def _rows(
         "detail": {
             "recipients": [r.id for r in recipients],
             "values": list(event.values),
+            **({"private": True} if event.private else {}),
             "rules": [f.rule for f in result.findings],
             "text_sha256": text_sha256,
             "packs": list((rules or compliance_rules.default_rules()).packs),
@@ -260,6 +263,7 @@ def _publish(
         event.values,
         event.channel_id,
         platform=event.giver.platform,
+        private=event.private,
     )
     messages = posts.post_messages(post, giver, recipients, policy)
     messages += posts.manager_notices(session, post, giver, recipients, policy)

@@ -49,6 +49,7 @@ class KudosPost(TypedDict, total=False):
     source: Required[str]  # command | modal | cli | reaction | card ...
     permalink: str | None
     emoji: str | None
+    private: bool  # only the recipients see it: their DM says so
 
 
 class Notice(TypedDict):

@@ -60,6 +60,7 @@ class Post:
     permalink: str | None = None
     emoji: str | None = None
     platform: str = "slack"  # where it was given: the public post goes there
+    private: bool = False  # no public post: the recipients (and managers) only
 
 
 def queue_posts(
@@ -123,7 +124,8 @@ def _manager_text(post: Post, giver: MemberRow, who: list[str]) -> str:
 def post_messages(
     post: Post, giver: MemberRow, recipients: list[MemberRow], policy: KudosPolicy
 ) -> list[queries.Message]:
-    """The public post and a DM per recipient, on the platform they were given on."""
+    """The public post (none for a private kudos) and a DM per recipient, on the platform
+    they were given on."""
     data = {
         "recognition_id": post.recognition_id,
         "giver": person_ref(giver),
@@ -133,6 +135,7 @@ def post_messages(
         "source": post.source,
         "permalink": post.permalink,
         "emoji": post.emoji,
+        **({"private": True} if post.private else {}),
     }
     queued: list[queries.Message] = []
     platform = "teams" if post.platform == "teams" else "slack"
@@ -141,7 +144,7 @@ def post_messages(
     ) or post.channel_id
     # Posted only where the giver has an identity, in their workspace there.
     on = people.identity(giver, platform)
-    if channel and on is not None:
+    if channel and on is not None and not post.private:
         queued.append(
             messages.message(
                 Template.KUDOS_PUBLIC,

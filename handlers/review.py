@@ -328,6 +328,7 @@ def _publish(
         tuple(recognition.value_tags),
         recognition.channel_id,
         platform=recognition.platform if recognition.platform == "teams" else "slack",
+        private=recognition.private,
     )
     posts.queue_posts(session, post, giver, recipients, policy)
 

@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from storage.models import Member, Recognition, RecognitionRecipient
 
+PRIVATE = "(a private kudos: its words are for its recipients only)"
 _member = Member.__table__  # type: ignore[attr-defined]
 _recognition = Recognition.__table__  # type: ignore[attr-defined]
 _recipient = RecognitionRecipient.__table__  # type: ignore[attr-defined]
@@ -71,6 +72,7 @@ def recognitions(
             _recognition.c.id,
             _recognition.c.created_at,
             _recognition.c.text,
+            _recognition.c.private,
             _recognition.c.value_tags,
             _recognition.c.source,
             _recognition.c.platform,
@@ -103,7 +105,8 @@ def recognitions(
             at=r.created_at,
             giver=Named(str(r.display_name), r.email),
             recipients=tuple(names.get(int(r.id), ())),
-            text=str(r.text),
+            # A private kudos counts here, but its words are for its recipients alone.
+            text=PRIVATE if r.private else str(r.text),
             values=tuple(str(v) for v in (r.value_tags or [])),
             source=str(r.source),
             platform=str(r.platform),

@@ -19,6 +19,7 @@ class Command(StrEnum):
 
 HELP_WORDS = ("help", "?")
 SUBCOMMANDS = (*HELP_WORDS, "me", "leaderboard")
+PRIVATE = "private"
 
 
 @dataclass(frozen=True)
@@ -47,4 +48,15 @@ def route(text: str, *, keyword: bool) -> Routed:
         return Routed(Command.ME)
     if keyword:
         return Routed(Command.HELP if not head else Command.UNKNOWN)
+    if lowered == [PRIVATE]:  # `/kudos private`: the form, with "private" ticked
+        return Routed(Command.FORM, (PRIVATE,))
     return Routed(Command.FORM if not words else Command.KUDOS)
+
+
+def private(text: str) -> tuple[bool, str]:
+    """Whether a kudos' text asks to be private (`private @name …`), and the text without
+    that word: a private kudos reaches its recipients only, never a channel."""
+    head, _, rest = text.strip().partition(" ")
+    if head.lower() == PRIVATE:
+        return True, rest.strip()
+    return False, text

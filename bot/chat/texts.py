@@ -306,6 +306,11 @@ def help_text(
         (Words("• "), Code(commands.kudos), Words(" on its own opens a form")),
         (
             Words("• "),
+            Code(f"{commands.kudos} private @colleague for …"),
+            Words(": only they see it (counted, never posted in a channel)"),
+        ),
+        (
+            Words("• "),
             Code(commands.me),
             Words(" shows your kudos this quarter and what you have left today"),
         ),
@@ -350,8 +355,10 @@ def kudos_answer(result: KudosResult) -> Text:
             (
                 Icon("white_check_mark"),
                 Words(
-                    f" Kudos recorded for {', '.join(result.recipients)}. "
-                    f"You have {result.allowance_left} left today."
+                    f" {'Private kudos' if result.private else 'Kudos'} recorded for "
+                    f"{', '.join(result.recipients)}. "
+                    + ("Only they see it (and their manager, if told). " if result.private else "")
+                    + f"You have {result.allowance_left} left today."
                 ),
             )
         ]

@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
 from bot.chat import boards, screening
-from bot.chat.commands import Command, route
+from bot.chat.commands import Command, private, route
 from bot.chat.mentions import as_typed, parse
 from bot.chat.ratelimit import too_fast
 from bot.observability import metrics
@@ -102,6 +102,7 @@ async def _command_event(
 ) -> KudosRequested:
     """The kudos a `/kudos` command asks for; the command's trigger keys it, so Slack's
     retries of the same command record nothing twice."""
+    hidden, text = private(text)
     parsed = parse(text, policy.values)
     recipients = await people.many(team, parsed.user_ids)
     return KudosRequested(
@@ -113,6 +114,7 @@ async def _command_event(
         source="command",
         channel_id=command.get("channel_id"),
         non_people=parsed.groups,
+        private=hidden,
     )
 
 
@@ -178,9 +180,8 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
                 return
             if routed.command is Command.FORM:
                 await ack()
-                await client.views_open(
-                    trigger_id=command["trigger_id"], view=slack_render.modal(policy, channel)
-                )
+                view = slack_render.modal(policy, channel, private=bool(routed.args))
+                await client.views_open(trigger_id=command["trigger_id"], view=view)
                 return
             if len(typed) > MAX_TEXT:
                 key = _command_key(command, team)
@@ -214,6 +215,7 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
         option = (values.get("value", {}).get("value", {}) or {}).get("selected_option") or {}
         message = str(values.get("message", {}).get("text", {}).get("value") or "").strip()
         value = option.get("value")
+        hidden = bool(values.get("private", {}).get("private", {}).get("selected_options"))
         try:
             giver = await people.get(team, user)
             recipients = await people.many(team, chosen)
@@ -225,6 +227,7 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
                 values=(value,) if value else (),
                 source="modal",
                 channel_id=channel,
+                private=hidden,
             )
             event = await where.for_kudos(event, policy)  # posted only where Slack takes it
         except SlackApiError:

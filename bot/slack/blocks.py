@@ -157,8 +157,10 @@ def kudos_received(data: Mapping[str, Any]) -> dict[str, Any]:
         where = f" on <{link}|your message>" if link else ""
         text = f":{data.get('emoji') or 'clap'}: {giver} gave you kudos{where}."
         return {"text": shorten(text), "blocks": split_section(text), "unfurl_links": False}
-    text = f":tada: {giver} gave you kudos"
+    text = f":tada: {giver} gave you {'private ' if data.get('private') else ''}kudos"
     blocks = [*split_section(text), *split_section(f"> {escape(str(data['message']))}")]
+    if data.get("private"):
+        blocks += split_context("Only you see this kudos: it is not posted in any channel.")
     return {"text": shorten(text), "blocks": capped(blocks), "unfurl_links": False}
 
 
@@ -270,6 +272,7 @@ def modal(
     users: tuple[str, ...] = (),
     text: str = "",
     value: str | None = None,
+    private: bool = False,
 ) -> dict[str, Any]:
     """The kudos form; filled in from a blocked kudos when the giver edits and resends."""
     blocks: list[dict[str, Any]] = [
@@ -302,6 +305,7 @@ def modal(
             },
         }
     )
+    blocks.append(_private_input(private))
     return {
         "type": "modal",
         "callback_id": MODAL_CALLBACK,
@@ -310,6 +314,27 @@ def modal(
         "submit": {"type": "plain_text", "text": "Send"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": blocks,
+    }
+
+
+def _private_input(ticked: bool) -> dict[str, Any]:
+    """"Private": the kudos reaches its recipients (and managers) only, never a channel."""
+    option = {
+        "text": {"type": "plain_text", "text": "Private: only the recipients see it"},
+        "description": {"type": "plain_text", "text": "Counted, but not posted in any channel"},
+        "value": "private",
+    }
+    return {
+        "type": "input",
+        "block_id": "private",
+        "optional": True,
+        "label": {"type": "plain_text", "text": "Who sees it"},
+        "element": {
+            "type": "checkboxes",
+            "action_id": "private",
+            "options": [option],
+            **({"initial_options": [option]} if ticked else {}),
+        },
     }
 
 

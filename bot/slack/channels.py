@@ -49,8 +49,8 @@ class SlackChannels:
         given in (no recognition channel) and Plaudit may not post there, it has no channel,
         so nothing is queued that Slack would refuse; its recipients' DMs still go."""
         channel = event.channel_id
-        if policy.recognition_channel or not channel:
-            return event
+        if event.private or policy.recognition_channel or not channel:
+            return event  # (a private kudos is posted nowhere)
         giver = event.giver
         team = giver.workspace or ""
         shared = not channel.startswith("D") and not policy.allow_guests

@@ -88,6 +88,7 @@ def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
                 users=tuple(p.user_id for p in found.recipients),
                 text=found.text,
                 value=found.value,
+                private=found.private,
             ),
         )
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.chat import boards, screening, texts
-from bot.chat.commands import Command, Routed, route
+from bot.chat.commands import Command, Routed, private, route
 from bot.chat.mentions import parse
 from bot.chat.ratelimit import too_fast
 from bot.observability import metrics
@@ -161,8 +161,9 @@ class TeamsBot:
     async def _kudos_command(self, turn: Turn, giver: Person, text: str) -> None:
         conv = turn.conv
         body = re.sub(r"^\s*kudos\b", "", text, count=1, flags=re.IGNORECASE)
+        hidden, body = private(body)
         if not parsed.plain(body).strip():
-            form = forms.kudos_form(self.runtime.policy)
+            form = forms.kudos_form(self.runtime.policy, private=hidden)
             await self._reply(conv, f"{turn.id}:form", card=form)
             return
         if len(body) > MAX_TEXT:
@@ -194,6 +195,7 @@ class TeamsBot:
             source="command",
             channel_id=None if conv.kind == "personal" or shared else conv.channel,
             non_people=words.groups,
+            private=hidden,
         )
         await self._give(conv, event, reply_key=turn.id, shared=shared)
 

@@ -64,6 +64,7 @@ class Cards:
         typed = str(data.get("people") or "").strip()
         value = str(data.get("value") or "").strip() or None
         text = str(data.get("message") or "").strip()
+        hidden = str(data.get("private") or "").lower() == "true"
         if len(text) > MAX_TEXT:
             key = f"teams:{turn.conv.row}:{turn.id}"
             note = await screening.screen(runtime, text, key=key, reporter=giver)
@@ -73,6 +74,7 @@ class Cards:
                 typed=typed,
                 message=text[:MAX_TEXT],
                 error="Please keep it shorter." + note,
+                private=hidden,
             )
         event = KudosRequested(
             key=f"teams:{turn.conv.row}:{turn.id}",
@@ -82,6 +84,7 @@ class Cards:
             values=(value,) if value else (),
             source="modal",
             channel_id=None if turn.conv.kind == "personal" else turn.conv.channel,
+            private=hidden,
         )
         result = await runtime.run(
             lambda session: kudos.give(
@@ -98,6 +101,7 @@ class Cards:
                 message=text,
                 value=value,
                 error=result.message,
+                private=hidden,
             )
         return teams_render.answer_card(result)
 
@@ -133,6 +137,7 @@ class Cards:
             recipients=tuple(p.user_id for p in draft.recipients),
             message=draft.text,
             value=draft.value,
+            private=draft.private,
         )
 
     async def ask_review(self, turn: Turn, giver: Person, data: dict[str, Any]) -> dict[str, Any]:

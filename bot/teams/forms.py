@@ -27,9 +27,10 @@ def kudos_form(
     message: str = "",
     value: str | None = None,
     error: str | None = None,
+    private: bool = False,
 ) -> dict[str, Any]:
     """The kudos form: a people picker and, for clients without one, their emails or names
-    typed; the company values; the message."""
+    typed; the company values; the message; whether only the recipients see it."""
     body: list[dict[str, Any]] = [text("Give kudos", weight="Bolder", size="Medium")]
     if error:
         body.append(text(f"💡 {inert(error)}", color="Attention"))
@@ -67,6 +68,14 @@ def kudos_form(
             "isRequired": True,
             "maxLength": 1000,
             "value": message,
+        },
+        {
+            "type": "Input.Toggle",
+            "id": "private",
+            "title": "Private: only the recipients see it (counted, not posted in any channel)",
+            "valueOn": "true",
+            "valueOff": "false",
+            "value": "true" if private else "false",
         },
     ]
     return card(body, [execute("Send kudos", GIVE, {}, style="positive")])

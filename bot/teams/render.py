@@ -187,16 +187,22 @@ def _values(values: Iterable[Any]) -> str:
     return inert(" ".join(str(v) for v in values))
 
 
+ONLY_YOU = "Only you see this kudos: it is not posted in any channel."
+
+
 def kudos_received(data: Mapping[str, Any]) -> dict[str, Any]:
     giver = inert(str(data["giver"].get("name") or "A colleague"))
     if data.get("source") == "reaction":
         emoji = inert(str(data.get("emoji") or "like"))
         return {"text": f"👍 {giver} seconded a kudos for you with a {emoji}."}
-    body = [text(f"🎉 {giver} gave you kudos", weight="Bolder")]
+    private = "private " if data.get("private") else ""
+    body = [text(f"🎉 {giver} gave you {private}kudos", weight="Bolder")]
     if data.get("message"):
         body += texts_of(inert(str(data["message"])))
     if data.get("values"):
         body.append(text(_values(data["values"]), isSubtle=True))
+    if private:
+        body.append(text(ONLY_YOU, isSubtle=True))
     return {"attachments": [attachment(card(body))]}
 
 

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
 from storage.models.base import utcnow
@@ -37,6 +38,8 @@ class Recognition(SQLModel, table=True):
     giver_local_date: date
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Delivered to its recipients (and their managers) only: never posted, quoted or shown.
+    private: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
 
 
 class RecognitionRecipient(SQLModel, table=True):

@@ -347,5 +347,11 @@ def _state(
         options = element.get("options") or []
         picked = next((o for o in options if given in (o["value"], plain(o["text"]))), None)
         return {"type": kind, "selected_option": picked or element.get("initial_option")}
+    if kind == "checkboxes":  # `inputs` names the ticked options' values (a list: none)
+        options = element.get("options") or []
+        ticked = [given] if isinstance(given, str) else given
+        if ticked is None:
+            return {"type": kind, "selected_options": element.get("initial_options") or []}
+        return {"type": kind, "selected_options": [o for o in options if o["value"] in ticked]}
     text = given if isinstance(given, str) else element.get("initial_value")
     return {"type": kind, "value": text}
