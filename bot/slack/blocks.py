@@ -318,7 +318,7 @@ def modal(
 
 
 def _private_input(ticked: bool) -> dict[str, Any]:
-    """"Private": the kudos reaches its recipients (and managers) only, never a channel."""
+    """The "private" option: the kudos reaches its recipients (and managers) only."""
     option = {
         "text": {"type": "plain_text", "text": "Private: only the recipients see it"},
         "description": {"type": "plain_text", "text": "Counted, but not posted in any channel"},
