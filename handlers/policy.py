@@ -25,6 +25,7 @@ class KudosPolicy:
     min_message_length: int = 10
     notify_manager: bool = False  # a recipient's manager is told at once, not only weekly
     allow_guests: bool = False  # guests and other organisations' people may give and get kudos
+    retract_minutes: int = 60  # a giver may take a kudos back this long after giving it
     recognition_channel: str | None = None
     safety_channel: str | None = None
     safety_webhook: str | None = None  # URL that receives each PV case as JSON

@@ -61,6 +61,16 @@ class Post:
     emoji: str | None = None
     platform: str = "slack"  # where it was given: the public post goes there
     private: bool = False  # no public post: the recipients (and managers) only
+    # Set when a kudos taken back comes back (a reaction added again): its messages are
+    # new ones, keyed apart from those queued (and deleted) before.
+    again: str = ""
+
+    def key(self, what: str) -> str:
+        """The outbox key of one of its messages: `recognition:{id}:…`, which is what
+        taking the kudos back looks for."""
+        return f"recognition:{self.recognition_id}:{what}" + (
+            f":{self.again}" if self.again else ""
+        )
 
 
 def queue_posts(
@@ -102,7 +112,7 @@ def manager_notices(
     notices = []
     for manager, who in reports.values():
         text = _manager_text(post, giver, who)
-        key = f"recognition:{post.recognition_id}:manager:{manager.id}"
+        key = post.key(f"manager:{manager.id}")
         notice = dm(
             manager, key=key, template=Template.NOTICE, data={"text": text}, prefer=post.platform
         )
@@ -149,7 +159,7 @@ def post_messages(
             messages.message(
                 Template.KUDOS_PUBLIC,
                 data,
-                key=f"recognition:{post.recognition_id}:public",
+                key=post.key("public"),
                 platform=platform,
                 workspace=on[0],
                 channel=channel,
@@ -159,7 +169,7 @@ def post_messages(
     for member in recipients:
         message = dm(
             member,
-            key=f"recognition:{post.recognition_id}:dm:{member.id}",
+            key=post.key(f"dm:{member.id}"),
             template=Template.KUDOS_RECEIVED,
             data=data,
             prefer=post.platform,

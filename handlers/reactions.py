@@ -13,7 +13,7 @@ from handlers.clock import Clock, local_date
 from handlers.events import CardReaction, ReactionAdded, ReactionRemoved
 from handlers.messages import Template
 from handlers.policy import KudosPolicy
-from storage import people, queries
+from storage import outbox_retract, people, queries
 from storage.models import Recognition, RecognitionRecipient
 from storage.people import MemberRow
 
@@ -166,10 +166,10 @@ def _record(
         detail={"recipients": recipient_ids, "emoji": event.emoji},
         at=now,
     )
-    if not existing:
-        _queue_posts(
-            session, event, recognition.id, reactor, recipients, policy, permalink, announce
-        )
+    again = hashlib.sha256(event.key.encode()).hexdigest()[:12] if existing else ""  # new keys
+    _queue_posts(
+        session, event, recognition.id, reactor, recipients, policy, permalink, announce, again
+    )
     names = tuple(r.display_name for r in recipients)
     return kudos.Recorded(recognition.id, names, left - len(recipients))
 
@@ -216,6 +216,7 @@ def _queue_posts(
     policy: KudosPolicy,
     permalink: str | None,
     announce: bool,
+    again: str = "",
 ) -> None:
     """The recipients' DMs, and the public post when the reaction is announced."""
     post = posts.Post(
@@ -227,6 +228,7 @@ def _queue_posts(
         permalink=permalink,
         emoji=event.emoji,
         platform=event.reactor.platform,
+        again=again,
     )
     posts.queue_posts(session, post, reactor, recipients, policy if announce else _NO_PUBLIC_POST)
 
@@ -299,5 +301,7 @@ def unreact(
     session.add(recognition)
     if recognition.revoked_at is not None:
         assert recognition.id is not None
+        # Its post and its recipients' messages go too, as when any kudos is taken back.
+        outbox_retract.retract(session, key_prefix=f"recognition:{recognition.id}:", now=now)
         return Revoked(recognition.id)
     return Ignored("other kudos emoji remain" if remaining else "given on an earlier day")

@@ -3,7 +3,11 @@ each, and the counts health and metrics report.
 
 A row of kind `update` redraws a message already sent (`message_ref`) in place: a newer
 redraw of the same message replaces one still waiting, and once it is done the row is
-deleted, as nothing is owed any more."""
+deleted, as nothing is owed any more.
+
+A row of kind `delete` takes back the message of an earlier row of its channel, `row:<id>`
+in its `message_ref` (`storage.outbox_retract`): claimed once that row is delivered or dead,
+with the platform's id of its message as it stands then."""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    case,
     cast,
     delete,
     exists,
@@ -55,6 +60,8 @@ _JOB_COLUMNS = (
     "message_ref",
     "next_attempt_at",
 )
+# How a `delete` row names the row whose message it takes back: `row:<id>`.
+ROW_REF = "row:"
 _MARK_DELIVERED = (
     update(_table)
     .where(_table.c.id == bindparam("row_id"))
@@ -84,7 +91,9 @@ class Job:
     # Claimed before and never finished: the last owner died, perhaps after sending. A
     # sender that can ask the platform whether the message exists should ask first.
     uncertain: bool = False
-    ref: str | None = None  # kind `update`: the message it redraws
+    # Kind `update`: the message it redraws. Kind `delete`: the message it takes back, None
+    # when none is known to have been sent (its row died, or is gone).
+    ref: str | None = None
 
 
 def _pending(table: Any = _table) -> ColumnElement[bool]:
@@ -133,7 +142,8 @@ def claim(
         if not taking:
             continue
         leased = row.claimed_until is not None and row.claimed_until >= now
-        if row.next_attempt_at > now or leased:
+        # A `delete` row waits while its message is on its way (it has no platform id yet).
+        if row.next_attempt_at > now or leased or row.original_status == "pending":
             taking = False  # keep the order: nothing after a row that has to wait
             continue
         jobs.append(_job(row))
@@ -155,7 +165,12 @@ def _job(row: Any) -> Job:
         attempts=row.attempts,
         key=row.key,
         uncertain=row.claimed_until is not None,
-        ref=row.message_ref if row.kind == "update" else None,
+        # Only a `delete` row has an original: its message, once delivered.
+        ref=row.message_ref
+        if row.kind == "update"
+        else row.original_ref
+        if row.original_status == "delivered"
+        else None,
     )
 
 
@@ -217,9 +232,20 @@ def _candidates() -> Select[Any]:
         job.c.id >= runs.c.id,
         or_(runs.c.last.is_(None), job.c.id <= runs.c.last),
     )
+    # A `delete` row's original, by primary key; the CASE keeps every other row's
+    # `message_ref` (a platform's id) from being read as a number.
+    original = _table.alias("original")
+    named = case(
+        (job.c.kind == "delete", cast(func.substr(job.c.message_ref, len(ROW_REF) + 1), Integer))
+    )
     return (
-        sa_select(runs.c.id.label("head"), *(job.c[name] for name in _JOB_COLUMNS))
-        .select_from(runs.join(job, run))
+        sa_select(
+            runs.c.id.label("head"),
+            *(job.c[name] for name in _JOB_COLUMNS),
+            original.c.status.label("original_status"),
+            original.c.message_ref.label("original_ref"),
+        )
+        .select_from(runs.join(job, run).outerjoin(original, original.c.id == named))
         .where(_pending(job))
         .order_by(runs.c.id, job.c.id)
         # PostgreSQL: rows another replica is claiming are skipped, not waited for. SQLite

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compliance_rules import Outcome
-from handlers import surveys
 from handlers.counts import count
 from handlers.kudos import Duplicate, KudosResult, Recorded, Refused, Stopped
 from handlers.leaderboard import RECOUNTING
@@ -304,11 +303,7 @@ def help_text(
             ),
         ),
         (Words("• "), Code(commands.kudos), Words(" on its own opens a form")),
-        (
-            Words("• "),
-            Code(f"{commands.kudos} private @colleague for …"),
-            Words(": only they see it (counted, never posted in a channel)"),
-        ),
+        (Words("• "), Code(f"{commands.kudos} private @colleague …"), Words(": only they see it")),
         (
             Words("• "),
             Code(commands.me),
@@ -348,6 +343,9 @@ def help_text(
     return Text((para(*lines),))
 
 
+PRIVATE = "Only they see it (and their manager, if told). "
+
+
 def kudos_answer(result: KudosResult) -> Text:
     """The private answer to the giver of a kudos (its buttons are the platform's)."""
     if isinstance(result, Recorded):
@@ -356,9 +354,8 @@ def kudos_answer(result: KudosResult) -> Text:
                 Icon("white_check_mark"),
                 Words(
                     f" {'Private kudos' if result.private else 'Kudos'} recorded for "
-                    f"{', '.join(result.recipients)}. "
-                    + ("Only they see it (and their manager, if told). " if result.private else "")
-                    + f"You have {result.allowance_left} left today."
+                    f"{', '.join(result.recipients)}. {PRIVATE if result.private else ''}"
+                    f"You have {result.allowance_left} left today."
                 ),
             )
         ]
@@ -376,32 +373,3 @@ def kudos_answer(result: KudosResult) -> Text:
 def can_edit(result: KudosResult) -> bool:
     """A blocked kudos may be edited and resent, or sent for review, by its giver."""
     return isinstance(result, Stopped) and result.outcome is Outcome.BLOCK
-
-
-MAX_RESULTS_TEXT = 3500
-
-
-def survey_results(data: Mapping[str, Any]) -> Text:
-    """A round's results (`Results.as_json()`) as text, posted with the chart."""
-    res = surveys.Results(
-        **{
-            k: v
-            for k, v in data.items()
-            if k not in ("questions", "groups", "trend", "participation")
-        },
-        questions=tuple(surveys.QuestionResult(**q) for q in data.get("questions", ())),
-        groups=tuple(surveys.GroupResult(**g) for g in data.get("groups", ())),
-        trend=tuple(surveys.TrendPoint(**t) for t in data.get("trend", ())),
-    )
-    lines = surveys.summary_lines(res)
-    kept: list[tuple[Span, ...]] = []
-    size = 0
-    for line in lines:
-        size += len(line) + 1
-        if size > MAX_RESULTS_TEXT:
-            # Long comment lists go to the command line; the post keeps the figures.
-            more = f"plaudit survey results {res.survey_id} --round {res.number}"
-            kept.append((Words("(more in "), Code(more), Words(")")))
-            break
-        kept.append((Words(line),))
-    return Text((para(*kept),))

@@ -16,7 +16,7 @@ from bot import config as org_config
 from bot.chat import handles
 from bot.cli.bootstrap import UsageError, build_runtime, load_settings
 from compliance_rules.evaluate import evaluate, read_corpus
-from handlers import kudos, review
+from handlers import kudos, retraction, review
 from handlers.events import KudosRequested, Person
 from storage import directory
 
@@ -152,8 +152,35 @@ def cmd_review(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retract(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    runtime = build_runtime(settings)
+    who = Person.by_email(args.as_email.lower(), args.as_email)
+    try:
+        result = runtime.run_sync(
+            lambda s: retraction.retract(
+                args.id,
+                who,
+                session=s,
+                policy=runtime.policy,
+                clock=runtime.clock,
+                reason=args.reason,
+            )
+        )
+    finally:
+        runtime.close()
+    if isinstance(result, retraction.NotRetracted):
+        print(result.message)
+        return 1
+    print(
+        f"Kudos #{result.recognition_id} taken back: its points are returned and "
+        f"{result.messages} delivered message(s) will be deleted."
+    )
+    return 0
+
+
 def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """The kudos, check and review commands."""
+    """The kudos, retract, check and review commands."""
     give = sub.add_parser("kudos", help="give kudos from the terminal")
     give.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
     give.add_argument(
@@ -162,6 +189,14 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "display name, email, or an email's local part)",
     )
     give.set_defaults(func=cmd_kudos)
+
+    back = sub.add_parser(
+        "retract", help="take a published kudos back (its giver for a while, an admin always)"
+    )
+    back.add_argument("id", type=int, help="the kudos number")
+    back.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
+    back.add_argument("--reason", help="why (kept in the audit trail)")
+    back.set_defaults(func=cmd_retract)
 
     check = sub.add_parser("check", help="run a text through the compliance rules")
     check.add_argument("text", nargs="?", help="the text, or - to read standard input")

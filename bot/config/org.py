@@ -68,10 +68,13 @@ class TeamsConfig(_Strict):
 
 class DashboardRoles(_Strict):
     """Who may see the dashboard's restricted pages, by email (roster roles add to these;
-    reviewers are `compliance.reviewers`)."""
+    reviewers are `compliance.reviewers`), and how much of the leaderboard members see:
+    `members_see_top: N` shows a viewer who is only a member the first N places of each
+    board and their own row (0, the default: the whole board)."""
 
     admins: list[str] = Field(default_factory=list)
     safety: list[str] = Field(default_factory=list)
+    members_see_top: int = Field(0, ge=0, le=1000)
 
     @field_validator("admins", "safety")
     @classmethod
@@ -129,6 +132,7 @@ class OrgConfig(_Strict):
             min_message_length=r.min_message_length,
             notify_manager=r.notify_manager,
             allow_guests=r.allow_guests,
+            retract_minutes=r.retract_minutes,
             recognition_channel=r.channel,
             safety_channel=self.compliance.safety_channel,
             safety_webhook=self.compliance.safety_webhook,

@@ -29,6 +29,7 @@ class RecognitionConfig(_Strict):
     min_message_length: int = Field(10, ge=0, le=1000)
     notify_manager: bool = False  # a recipient's manager gets a private message at once
     allow_guests: bool = False  # guests and people of other organisations or tenants
+    retract_minutes: int = Field(60, ge=0, le=10080)  # a giver may take a kudos back (0: never)
 
     _channel = field_validator("channel")(classmethod(lambda cls, v: _channel_id(v)))
 

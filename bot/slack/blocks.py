@@ -12,7 +12,7 @@ from bot.slack.markup import CONTEXT_LIMIT, TEXT_LIMIT, cut, shorten, spans, spl
 from bot.slack.markup import escape as escape  # survey.py's too
 from bot.slack.markup import mrkdwn as mrkdwn  # render.py's too
 from bot.slack.markup import who as _who
-from handlers.kudos import KudosResult, Stopped
+from handlers.kudos import KudosResult, Recorded, Stopped
 from handlers.policy import KudosPolicy
 from handlers.stats import Summary
 
@@ -21,6 +21,7 @@ MODAL_CALLBACK = "kudos_modal"
 REJECT_MODAL = "review_reject_modal"
 ASK_REVIEW = "kudos_ask_review"
 EDIT_KUDOS = "kudos_edit"
+RETRACT = "kudos_retract"
 REVIEW_APPROVE = "review_approve"
 REVIEW_REJECT = "review_reject"
 # A message's blocks (`invalid_blocks` beyond), a menu's options, an option's text and value.
@@ -228,6 +229,9 @@ def _answer(text: texts.Text, *buttons: dict[str, Any]) -> dict[str, Any]:
 
 def answer(result: KudosResult) -> dict[str, Any]:
     """The private answer to the giver of a `/kudos` command."""
+    if isinstance(result, Recorded):  # its giver may take it back, for a while
+        ref = str(result.recognition_id)
+        return _answer(texts.kudos_answer(result), _button("Take back", RETRACT, ref))
     if not texts.can_edit(result):
         return _answer(texts.kudos_answer(result))
     assert isinstance(result, Stopped)

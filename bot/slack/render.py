@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.chat import charts, texts
+from bot.chat import charts, results, texts
 from bot.slack import blocks, survey
 from handlers.messages import Template, renderer
 
@@ -27,7 +27,7 @@ Rendered = dict[str, Any] | Upload
 
 def _survey_results(data: Mapping[str, Any]) -> Upload:
     return Upload(
-        text=blocks.mrkdwn(texts.survey_results(data).blocks[0]),
+        text=blocks.mrkdwn(results.survey_results(data).blocks[0]),
         draw=charts.survey_png,
         filename=f"survey-{data.get('survey_id')}-{data.get('number')}.png",
         title=f"{data.get('title')}, round {data.get('number')}",

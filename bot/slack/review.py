@@ -1,4 +1,5 @@
-"""Slack listeners for the review queue: ask for review, approve, reject with a reason."""
+"""Slack listeners for the review queue (ask for review, approve, reject with a reason) and
+for a giver taking their kudos back."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlmodel import Session
 from bot.runtime import Runtime
 from bot.slack import blocks as slack_render
 from bot.slack.people import SlackPeople
-from handlers import kudos, members, review
+from handlers import kudos, members, retraction, review
 from handlers.events import Person
 
 log = logging.getLogger("plaudit.slack")
@@ -68,6 +69,30 @@ def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
             )
 
         await act(body, ask, int(action.get("value") or 0))
+
+    @app.action(slack_render.RETRACT)
+    async def on_retract(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """The giver's "Take back" under their kudos' answer (or an admin's)."""
+        await ack()
+        who = await person(body)
+        number = int(action.get("value") or 0)
+
+        def work(session: Session) -> None:
+            result = retraction.retract(
+                number, who, session=session, policy=policy, clock=runtime.clock
+            )
+            text = (
+                result.message
+                if isinstance(result, retraction.NotRetracted)
+                else f"Kudos #{number} taken back: its points are returned and its posts "
+                "and messages are being removed."
+            )
+            channel = (body.get("channel") or {}).get("id") or who.user_id
+            key = f"slack:retract:{number}:{body.get('trigger_id')}"
+            kudos.notify(session, key=key, person=who, channel_id=channel, text=text)
+
+        await runtime.run(work)
+        runtime.poke()
 
     @app.action(slack_render.EDIT_KUDOS)
     async def on_edit(

@@ -1,4 +1,5 @@
-"""Sends outbox jobs to Slack through slack_sdk, mapping its errors onto retry decisions."""
+"""Sends outbox jobs to Slack through slack_sdk, and deletes the messages of retracted
+kudos, mapping its errors onto retry decisions."""
 
 from __future__ import annotations
 
@@ -36,10 +37,15 @@ _PERMANENT = {
     "missing_scope",
     "message_not_found",
     "cant_update_message",
+    "cant_delete_message",
+    # An Enterprise Grid's compliance exports keep every message: none can be deleted.
+    "compliance_exports_prevent_deletion",
 }
 _TOKEN_GONE = {"invalid_auth", "token_revoked", "account_inactive", "not_authed"}
 # Slack refused the message's form, not its place: the same words go once more as plain text.
 _AS_TEXT = {"invalid_blocks", "msg_too_long", "msg_blocks_too_long"}
+# A message to delete that is not there any more: deleted already, or its channel with it.
+_GONE = {"message_not_found", "channel_not_found"}
 
 METADATA_EVENT = "plaudit_outbox"
 log = logging.getLogger("plaudit.outbox")
@@ -65,6 +71,8 @@ class SlackSender:
         # Installed into several workspaces, Plaudit is a distributed app: outside the
         # Marketplace, conversations.history is in the limited mode there.
         self.limits = limits or SlackLimits(limited=True if self.clients.multi_workspace else None)
+        # chat.delete is Tier 3 too, limited per workspace apart from the posts.
+        self.deletes = Budget(45, 60.0)
 
     async def __call__(self, job: Job) -> str | None:
         team = job.workspace
@@ -88,6 +96,9 @@ class SlackSender:
             raise Permanent(str(exc)) from exc
 
     async def _send(self, client: AsyncWebClient, job: Job) -> str | None:
+        if job.kind == "delete":
+            await self._delete(client, job)
+            return None  # the row is done; no message of its own to record
         content = render(job.template, job.data)
         if isinstance(content, Upload):
             return await self._upload(client, job, content)
@@ -153,6 +164,28 @@ class SlackSender:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise Transient(f"{type(exc).__name__}: {exc}") from exc
         return ref
+
+    async def _delete(self, client: AsyncWebClient, job: Job) -> None:
+        """Delete message `job.ref` (a retracted kudos's), within chat.delete's budget. A
+        DM went to the person's user id; chat.delete takes the conversation's id, which
+        conversations.open gives. No `ref`: nothing went out. Gone already: done."""
+        if job.ref is None:
+            return None
+        _spend(self.deletes, job.workspace)
+        try:
+            channel = job.channel
+            if channel[:1] in ("U", "W"):
+                opened = await client.conversations_open(users=channel)
+                channel = str(opened["channel"]["id"])
+            await client.chat_delete(channel=channel, ts=job.ref)
+        except SlackApiError as exc:
+            if exc.response.get("error") in _GONE:
+                log.info("the message of row %s was gone already", job.id)
+                return None
+            raise _waited(exc, self.deletes, job.workspace) or _mapped(exc) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise Transient(f"{type(exc).__name__}: {exc}") from exc
+        return None
 
     async def _already_posted(self, client: AsyncWebClient, job: Job) -> str | None:
         """The ts of this job's DM if an earlier owner sent it before dying; Slack has no

@@ -19,7 +19,7 @@ from bot.teams import forms, people
 from bot.teams import home as teams_home
 from bot.teams import render as teams_render
 from bot.teams.turn import Turn
-from handlers import kudos, review, surveys
+from handlers import kudos, retraction, review, surveys
 from handlers.events import KudosRequested, Person
 
 log = logging.getLogger("plaudit.teams")
@@ -138,6 +138,25 @@ class Cards:
             message=draft.text,
             value=draft.value,
             private=draft.private,
+        )
+
+    async def retract(self, turn: Turn, who: Person, data: dict[str, Any]) -> dict[str, Any]:
+        """The "Take back" button under a recorded kudos: its giver (for a while) or an admin."""
+        number = parsed.number(data.get("recognition_id"))
+        if number is None:
+            return teams_render.decided_card(OUT_OF_DATE)
+        runtime = self.runtime
+        result = await runtime.run(
+            lambda s: retraction.retract(
+                number, who, session=s, policy=runtime.policy, clock=runtime.clock
+            )
+        )
+        runtime.poke()
+        if isinstance(result, retraction.NotRetracted):
+            return teams_render.decided_card(result.message)
+        return teams_render.decided_card(
+            f"Kudos #{number} taken back: its points are returned and its posts and messages "
+            "are being removed."
         )
 
     async def ask_review(self, turn: Turn, giver: Person, data: dict[str, Any]) -> dict[str, Any]:
@@ -281,4 +300,5 @@ VERBS: dict[str, Verb] = {
     teams_render.APPROVE: Cards.approve,
     teams_render.REJECT: Cards.reject,
     teams_render.SURVEY_ANSWER: Cards.answer_survey,
+    teams_render.RETRACT: Cards.retract,
 }

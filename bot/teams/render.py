@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from bot.chat import texts
-from handlers.kudos import KudosResult, Stopped
+from bot.chat import results, texts
+from handlers.kudos import KudosResult, Recorded, Stopped
 from handlers.messages import Template, renderer
 from handlers.policy import KudosPolicy
 
@@ -23,6 +23,7 @@ SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 VERSION = "1.4"
 GIVE = "kudos.give"
 EDIT = "kudos.edit"
+RETRACT = "kudos.retract"
 ASK_REVIEW = "review.ask"
 APPROVE = "review.approve"
 REJECT = "review.reject"
@@ -250,6 +251,10 @@ def answer_card(result: KudosResult) -> dict[str, Any]:
                 execute("Ask for review", ASK_REVIEW, ref),
             ],
         )
+    if isinstance(result, Recorded):  # its giver may take it back, for a while
+        return card(
+            body, [execute("Take back", RETRACT, {"recognition_id": result.recognition_id})]
+        )
     return card(body)
 
 
@@ -386,7 +391,7 @@ RENDERERS: Mapping[Template, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     Template.MILESTONE_REACHED: _neutral(texts.milestone),
     Template.LEADERBOARD_POST: _neutral(texts.leaderboard),
     Template.SURVEY_INVITE: lambda data: {"attachments": [attachment(survey_card(data))]},
-    Template.SURVEY_RESULTS: _neutral(texts.survey_results),
+    Template.SURVEY_RESULTS: _neutral(results.survey_results),
 }
 """The activity fields (`text`, `attachments`) of each outbox template."""
 

@@ -1,5 +1,5 @@
-"""Sends outbox jobs to Teams through the Bot Connector (proactive messages), mapping its
-answers onto the dispatcher's retry decisions."""
+"""Sends outbox jobs to Teams through the Bot Connector (proactive messages), and deletes
+the messages of retracted kudos, mapping its answers onto the dispatcher's retry decisions."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ BUDGET = MAX_ACTIVITY - 3 * 1024
 class TeamsSender:
     """Delivers Teams rows: `post` to a conversation (a `conv:N` row or a configured channel
     id), `dm`/`ephemeral` to a person by AAD object id in their 1:1 chat with the bot,
-    opening that chat first when there is none yet."""
+    opening that chat first when there is none yet; `delete` takes back the message of an
+    earlier row, where that row sent it."""
 
     def __init__(self, transport: Transport, runtime: Runtime, app_id: str | None) -> None:
         self.transport = transport
@@ -39,26 +40,53 @@ class TeamsSender:
         self.app_id = app_id
 
     async def __call__(self, job: Job) -> str | None:
-        content = teams_render.message(job.template, job.data)
         try:
-            try:
-                return await self._deliver(job, fitted(content))
-            except Exception as exc:
-                if _status(_cause(exc)) != 413:
-                    raise
-                # Too big for Teams after all: the words go once more as plain text, in as
-                # many messages as they need, rather than not at all.
-                log.warning(
-                    "the Bot Connector refused row %s (%s) as too big; sending it as plain text",
-                    job.id,
-                    job.template,
-                )
-                return await self._deliver(job, as_text(content))
+            if job.kind == "delete":
+                await self._delete(job)
+                return None  # the row is done; no message of its own to record
+            return await self._send(job)
         except Exception as exc:
             mapped = _classified(_cause(exc))
             if mapped is None or mapped is exc:
                 raise
             raise mapped from exc
+
+    async def _send(self, job: Job) -> str | None:
+        content = teams_render.message(job.template, job.data)
+        try:
+            return await self._deliver(job, fitted(content))
+        except Exception as exc:
+            if _status(_cause(exc)) != 413:
+                raise
+            # Too big for Teams after all: the words go once more as plain text, in as
+            # many messages as they need, rather than not at all.
+            log.warning(
+                "the Bot Connector refused row %s (%s) as too big; sending it as plain text",
+                job.id,
+                job.template,
+            )
+            return await self._deliver(job, as_text(content))
+
+    async def _delete(self, job: Job) -> None:
+        """DeleteActivity of message `job.ref` in the conversation its row was sent to: the
+        row's conversation, or the person's 1:1 chat, never a chat opened for the purpose
+        (none stored: nothing was sent there). No `ref`: nothing went out. A 404: the
+        message is gone already."""
+        if job.ref is None:
+            return
+        if job.data.get("kind") == "dm":
+            aad_id = job.channel
+            conv = await self.runtime.run(lambda s: store.personal(session=s, aad_id=aad_id))
+            if conv is None:
+                return
+        else:
+            conv = await self._conversation(job.channel)
+        try:
+            await self.transport.delete(conv.reference, job.ref)
+        except Exception as exc:
+            if _status(_cause(exc)) != 404:
+                raise
+            log.info("the message of row %s was gone already", job.id)
 
     async def _deliver(self, job: Job, contents: list[dict[str, Any]]) -> str | None:
         """Send `contents` in order, as messages to the job's conversation or person; the
@@ -73,12 +101,18 @@ class TeamsSender:
         if job.kind in ("dm", "ephemeral"):
             person = job.user if job.kind == "ephemeral" and job.user else job.channel
             return await self._to_person(person, content)
-        conv = await self.runtime.run(lambda s: store.conversation(session=s, channel=job.channel))
-        if conv is None:
-            conv = await self._synthesised(job.channel)
-        if conv is None:
-            raise Permanent(f"no Teams conversation {job.channel} is known to the bot")
+        conv = await self._conversation(job.channel)
         return await self.transport.send(conv.reference, content)
+
+    async def _conversation(self, channel: str) -> Conversation:
+        """Where a `post` row goes: a conversation the bot has stored, or a configured
+        channel it has not seen a message in yet."""
+        conv = await self.runtime.run(lambda s: store.conversation(session=s, channel=channel))
+        if conv is None:
+            conv = await self._synthesised(channel)
+        if conv is None:
+            raise Permanent(f"no Teams conversation {channel} is known to the bot")
+        return conv
 
     async def _to_person(self, aad_id: str, content: dict[str, Any]) -> str | None:
         conv = await self.runtime.run(lambda s: store.personal(session=s, aad_id=aad_id))

@@ -43,7 +43,7 @@ class Outbox(SQLModel, table=True):
     platform: str = Field(max_length=16)
     workspace: str | None = Field(default=None, max_length=64)  # Slack team, Teams tenant
     channel: str = Field(max_length=64)  # channel id, or a user id for a DM
-    kind: str = Field(max_length=16)  # post | dm | ephemeral
+    kind: str = Field(max_length=16)  # post | dm | ephemeral | update | delete (taken back)
     user: str | None = Field(default=None, max_length=64)  # ephemeral target
     template: str = Field(max_length=64)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

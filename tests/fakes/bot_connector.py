@@ -154,7 +154,7 @@ class Call:
 class Sent:
     """An activity the bot created, sent, replied or updated."""
 
-    kind: str  # create | send | reply | update
+    kind: str  # create | send | reply | update; delete in `FakeConnector.deleted()`
     conversation_id: str
     activity_id: str
     body: dict[str, Any]
@@ -228,6 +228,7 @@ class FakeConnector:
     _sent: list[Sent] = field(default_factory=list)
     _live: dict[str, dict[str, Any]] = field(default_factory=dict)  # activity id -> latest
     _live_conversation: dict[str, str] = field(default_factory=dict)
+    _deleted: list[Sent] = field(default_factory=list)  # what DeleteActivity removed
     _failures: list[_Failure] = field(default_factory=list)
     _delays: list[tuple[str | None, float]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1717423300000))
@@ -334,6 +335,7 @@ class FakeConnector:
             self._sent.clear()
             self._live.clear()
             self._live_conversation.clear()
+            self._deleted.clear()
             self._conversations.clear()
             self._failures.clear()
             self._delays.clear()
@@ -406,6 +408,17 @@ class FakeConnector:
                 if conversation_id is None
                 or s.conversation_id == conversation_id
                 or _base_conversation(s.conversation_id) == conversation_id
+            ]
+
+    def deleted(self, conversation_id: str | None = None) -> list[Sent]:
+        """The activities DeleteActivity removed, in order, each as it stood then, with the
+        conversation the request named; a channel id also matches its threads."""
+        with self._lock:
+            return [
+                s
+                for s in self._deleted
+                if conversation_id is None
+                or _base_conversation(s.conversation_id) == _base_conversation(conversation_id)
             ]
 
     def activity(self, activity_id: str) -> dict[str, Any] | None:
@@ -654,10 +667,17 @@ class FakeConnector:
         return _Answer(200, {"id": activity_id})
 
     def _delete(self, conversation_id: str, activity_id: str) -> _Answer:
-        del conversation_id
+        """DeleteActivity: only an activity of this conversation (or of another thread of its
+        channel) that is still there; 404 otherwise, as for an update."""
         with self._lock:
-            self._live.pop(activity_id, None)
-            self._live_conversation.pop(activity_id, None)
+            known = self._live_conversation.get(activity_id)
+            if known is None or _base_conversation(known) != _base_conversation(conversation_id):
+                return _Answer(404, _error("ActivityNotFoundInConversation", "Activity not found."))
+            activity = self._live.pop(activity_id)
+            del self._live_conversation[activity_id]
+            self._deleted.append(
+                Sent("delete", conversation_id, activity_id, activity, None, time.monotonic())
+            )
         return _Answer(200, None)
 
     def _remember(

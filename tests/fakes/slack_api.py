@@ -1,7 +1,7 @@
 """A fake Slack Web API on loopback: Slack's wire format, recorded calls, injected failures,
 Slack's refusal of messages and views beyond its limits (`refusal`), its per-method rate
-limits (chat.update's Tier 3; conversations.history's one a minute for apps in the limited
-mode), the conversations the bot is in, and commands' `response_url`s."""
+limits (chat.update's and chat.delete's Tier 3; conversations.history's one a minute for apps
+in the limited mode), the conversations the bot is in, and commands' `response_url`s."""
 
 from __future__ import annotations
 
@@ -253,9 +253,9 @@ class _Channel:
     ext_shared: bool = False  # a Slack Connect channel, shared with another organisation
 
 
-# Slack's per-method limits, per workspace: chat.update is Tier 3 ("50+ per minute");
-# conversations.history of apps in the limited mode is one a minute, 15 messages at most.
-UPDATE_LIMIT = (50, 60.0)
+# Slack's per-method limits, per workspace: chat.update and chat.delete are Tier 3 ("50+ per
+# minute"); conversations.history of apps in the limited mode is one a minute, 15 messages.
+UPDATE_LIMIT = DELETE_LIMIT = (50, 60.0)
 LIMITED_HISTORY_PAGE = 15
 # A command's response_url takes five answers within 30 minutes.
 RESPONSE_URL_USES, RESPONSE_URL_TTL = 5, 1800.0
@@ -326,6 +326,8 @@ class FakeSlack:
     rate_limit: float | None = None  # chat.postMessage calls a second before 429s
     # chat.update calls a workspace may make in a window of seconds (Tier 3); None: no limit.
     update_limit: tuple[int, float] | None = UPDATE_LIMIT
+    delete_limit: tuple[int, float] | None = DELETE_LIMIT
+    _deleted: list[dict[str, Any]] = field(default_factory=list)  # chat.delete's successes
     # The limited mode of commercially distributed apps outside the Marketplace installed
     # since 2025-05-29: conversations.history once per `history_window` s, 15 messages a page.
     history_limited: bool = False
@@ -453,6 +455,13 @@ class FakeSlack:
             if members is not None:
                 self._channel_members[channel] = list(members)
 
+    def add_message(self, channel: str, text: str, *, user: str) -> str:
+        """A message someone else (`user`) posted in `channel`; its ts."""
+        message = {"type": "message", "ts": self._next_ts(), "text": text, "user": user}
+        with self._lock:
+            self._messages.setdefault(channel, []).append(message)
+        return str(message["ts"])
+
     def response_url(self, name: str = "commands/T0001/1/abc") -> str:
         """A slash command's response_url on this fake (what Slack puts in its payload)."""
         return self.base_url.removesuffix("/api/") + "/" + name.strip("/")
@@ -476,6 +485,7 @@ class FakeSlack:
             self._failures.clear()
             self._delays.clear()
             self._messages.clear()
+            self._deleted.clear()
             self._counts.clear()
             self._method_calls.clear()
             self._responses.clear()
@@ -491,8 +501,15 @@ class FakeSlack:
             return self._counts.get(method, 0)
 
     def messages(self, channel: str) -> list[dict[str, Any]]:
+        """The messages in `channel` now (a DM's under the user id they were posted to)."""
         with self._lock:
             return list(self._messages.get(channel, []))
+
+    def deleted(self) -> list[dict[str, Any]]:
+        """The messages chat.delete removed, in order, each with the `channel` it was asked
+        in (a DM's D… id) and the `ts` it had."""
+        with self._lock:
+            return [dict(m) for m in self._deleted]
 
     def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
         """Block until `count` calls of `method` were recorded (successful or not)."""
@@ -611,10 +628,12 @@ class FakeSlack:
         return None
 
     def _over_method_limit(self, method: str, team: str | None) -> _Failure | None:
-        """Slack's per-method limits, per workspace: chat.update (Tier 3), and
-        conversations.history in the limited mode; beyond them, a 429 with Retry-After."""
+        """Slack's per-method limits, per workspace: chat.update and chat.delete (Tier 3),
+        and conversations.history in the limited mode; beyond them, a 429 with Retry-After."""
         if method == "chat.update" and self.update_limit is not None:
             most, window = self.update_limit
+        elif method == "chat.delete" and self.delete_limit is not None:
+            most, window = self.delete_limit
         elif method == "conversations.history" and self.history_limited:
             most, window = 1, self.history_window
         else:
@@ -682,6 +701,7 @@ class FakeSlack:
             "chat.postMessage": self._post_message,
             "chat.postEphemeral": self._post_ephemeral,
             "chat.update": self._update,
+            "chat.delete": self._delete,
             "chat.getPermalink": self._permalink,
             "conversations.open": self._open,
             "conversations.members": self._members,
@@ -830,6 +850,25 @@ class FakeSlack:
             "ts": args.get("ts"),
             "text": args.get("text", ""),
         }
+
+    def _delete(self, args: dict[str, Any]) -> dict[str, Any]:
+        """chat.delete with a bot token: in a conversation (C…, G…, D…; a user id is no
+        conversation), only a message the bot posted there."""
+        channel, ts = str(args.get("channel") or ""), str(args.get("ts") or "")
+        if channel[:1] not in ("C", "G", "D") or self._cannot_post(channel) is not None:
+            return {"ok": False, "error": "channel_not_found"}
+        if not ts:
+            return {"ok": False, "error": "message_not_found"}
+        with self._lock:
+            stored = self._messages.get(self._ims.get(channel, channel), [])
+            found = next((m for m in stored if m["ts"] == ts), None)
+            if found is None:
+                return {"ok": False, "error": "message_not_found"}
+            if found.get("user") != self.bot_user_id:
+                return {"ok": False, "error": "cant_delete_message"}
+            stored.remove(found)
+            self._deleted.append({**found, "channel": channel})
+        return {"ok": True, "channel": channel, "ts": ts}
 
     def _permalink(self, args: dict[str, Any]) -> dict[str, Any]:
         channel, ts = args.get("channel"), str(args.get("message_ts", ""))

@@ -135,6 +135,7 @@ def test_the_code_calls_the_web_api_methods_we_expect() -> None:
         "chat.postEphemeral",
         "chat.getPermalink",
         "chat.update",
+        "chat.delete",  # a kudos taken back: its post and DMs go
         "conversations.history",
         "conversations.info",  # whether a channel is shared with another organisation
         "conversations.members",

@@ -193,6 +193,14 @@ class SlackSide:
         """Press the button labelled `label` on the latest message `who` saw that has one."""
         self._act(who, label, lambda e: e.get("type") == "button" and plain(e["text"]) == label)
 
+    def press_as(self, who: str, said: Said, label: str) -> None:
+        """`who` presses button `label` of a message someone else saw (a forged click)."""
+        for block_id, element in _elements(said.raw):
+            if element.get("type") == "button" and plain(element["text"]) == label:
+                self._press(who, said, block_id, element, label)
+                return
+        raise AssertionError(f"no button {label!r} on {said}")
+
     def choose(self, who: str, option: str) -> None:
         """Pick `option` in the latest menu `who` saw that offers it."""
 

@@ -111,6 +111,13 @@ class Transport(Protocol):
         user carrying `aadObjectId`). Raises `ConnectorError` or `Unreachable`."""
         ...
 
+    async def delete(self, reference: dict[str, Any], activity_id: str) -> None:
+        """DeleteActivity: the bot's message `activity_id` removed from the referenced
+        conversation (`DELETE /v3/conversations/{conversationId}/activities/{activityId}`).
+        Raises `ConnectorError` (404: no such message there, deleted already) or
+        `Unreachable`."""
+        ...
+
 
 def transport(settings: Settings) -> Transport:
     """The transport the settings choose (`PLAUDIT_TEAMS_SDK`)."""

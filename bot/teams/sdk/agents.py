@@ -50,6 +50,9 @@ TEAMS = "msteams"
 QUIETED = {
     "microsoft_agents.hosting.core.connector.client.connector_client": "_handle_request_error",
     "microsoft_agents.activity.activity": "_validate_channel_id",
+    # Without an app id (the local-emulator mode) the SDK warns on every turn that its
+    # user-token client (OAuth sign-in, which Plaudit does not use) has no app id.
+    "microsoft_agents.hosting.core.connector.client.user_token_client": "__init__",
 }
 
 
@@ -133,6 +136,16 @@ class AgentsTransport:
         continuation = ref.get_continuation_activity()
         await _delivered(self._adapter.continue_conversation(self._app_id, continuation, turn))
         return sent[0] if sent else None
+
+    async def delete(self, reference: dict[str, Any], activity_id: str) -> None:
+        ref = ConversationReference.model_validate(reference)
+
+        async def turn(context: TurnContext) -> None:
+            connector = _connector(context)
+            await connector.conversations.delete_activity(ref.conversation.id, activity_id)
+
+        continuation = ref.get_continuation_activity()
+        await _delivered(self._adapter.continue_conversation(self._app_id, continuation, turn))
 
     async def open_chat(
         self, *, service_url: str, bot: dict[str, Any], user_id: str, aad_id: str, tenant: str

@@ -96,6 +96,18 @@ class BotbuilderTransport:
             raise _translated(exc) from exc
         return sent.get("id")
 
+    async def delete(self, reference: dict[str, Any], activity_id: str) -> None:
+        ref = ConversationReference().deserialize(reference)
+
+        async def callback(turn_context: TurnContext) -> None:
+            client = turn_context.turn_state[CloudAdapterBase.BOT_CONNECTOR_CLIENT_KEY]
+            await client.conversations.delete_activity(ref.conversation.id, activity_id)
+
+        try:
+            await self.adapter.continue_conversation(ref, callback, bot_app_id=self.app_id)
+        except Exception as exc:
+            raise _translated(exc) from exc
+
     async def open_chat(
         self, *, service_url: str, bot: dict[str, Any], user_id: str, aad_id: str, tenant: str
     ) -> dict[str, Any]:
