@@ -52,6 +52,8 @@ class KudosRequested:
     non_people: tuple[str, ...] = ()  # channels or groups that were mentioned
     # Delivered only to the recipients (and their managers, if they are told): never posted.
     private: bool = False
+    # The message the kudos is for (a Slack message shortcut, a Teams message action).
+    link: str | None = None
 
 
 @dataclass(frozen=True)

@@ -219,6 +219,7 @@ def _rows(
         "giver_local_date": day,
         "created_at": now,
         "private": event.private,
+        "permalink": event.link,
     }
     audit = {
         "actor": _actor(giver),
@@ -262,6 +263,7 @@ def _publish(
         recognition["text"],
         event.values,
         event.channel_id,
+        permalink=event.link,
         platform=event.giver.platform,
         private=event.private,
     )

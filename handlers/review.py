@@ -327,6 +327,7 @@ def _publish(
         recognition.text,
         tuple(recognition.value_tags),
         recognition.channel_id,
+        permalink=recognition.permalink,
         platform=recognition.platform if recognition.platform == "teams" else "slack",
         private=recognition.private,
     )

@@ -104,10 +104,10 @@ _WRITE_POSTGRESQL = text(
 WITH recognition_row AS (
     INSERT INTO recognition (id, dedupe_key, giver_id, text, text_sha256, value_tags, source,
         platform, workspace, channel_id, reactions, outcome, findings, giver_local_date,
-        created_at, private)
+        created_at, private, permalink)
     VALUES (:id, :dedupe_key, :giver_id, :text, :text_sha256, CAST(:value_tags AS json),
         :source, :platform, :workspace, :channel_id, CAST(:reactions AS json), :outcome,
-        CAST(:findings AS json), :giver_local_date, :created_at, :private)
+        CAST(:findings AS json), :giver_local_date, :created_at, :private, :permalink)
 ), recipient_rows AS (
     INSERT INTO recognition_recipient (recognition_id, member_id)
     SELECT :id, m.member FROM unnest(CAST(:recipients AS integer[])) WITH ORDINALITY
@@ -156,6 +156,7 @@ def _write_postgresql(session: Session, rows: Published) -> None:
         **{k: _json(recognition.get(k, [])) for k in ("value_tags", "reactions", "findings")},
         "giver_local_date": recognition["giver_local_date"],
         "private": bool(recognition.get("private", False)),
+        "permalink": recognition.get("permalink"),
         "recipients": rows.recipients,
         "audit_at": audit["at"],
         "actor": audit["actor"],

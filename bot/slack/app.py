@@ -14,9 +14,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
-from bot.chat import boards, screening
-from bot.chat.commands import Command, private, route
-from bot.chat.mentions import as_typed, parse
+from bot.chat import boards
+from bot.chat.commands import Command, route
+from bot.chat.mentions import as_typed
 from bot.chat.ratelimit import too_fast
 from bot.observability import metrics
 from bot.runtime import Runtime
@@ -24,14 +24,15 @@ from bot.slack import blocks as slack_render
 from bot.slack import deadline
 from bot.slack import home as slack_home
 from bot.slack import review as slack_review
+from bot.slack import shortcut as slack_shortcut
 from bot.slack import survey as slack_survey
+from bot.slack.asked import command_event, command_key, screened
 from bot.slack.channels import SlackChannels, not_here, noted
 from bot.slack.clients import SlackClients, same_token_as_environment
 from bot.slack.install import Installations
 from bot.slack.people import SlackPeople
 from handlers import kudos, reactions, stats, workspaces
 from handlers.events import KudosRequested, Person, ReactionAdded, ReactionRemoved
-from handlers.policy import KudosPolicy
 
 log = logging.getLogger("plaudit.slack")
 SORRY = (
@@ -88,51 +89,9 @@ def build(
     slack_home.register(app, runtime, people)  # so is the Home tab's
     _register(app, runtime, people, isolated=isolated)
     slack_review.register(app, runtime, people)
+    slack_shortcut.register(app, runtime, people)
     slack_survey.register(app, runtime)
     return app
-
-
-async def _command_event(
-    people: SlackPeople,
-    policy: KudosPolicy,
-    command: dict[str, Any],
-    team: str,
-    giver: Person,
-    text: str,
-) -> KudosRequested:
-    """The kudos a `/kudos` command asks for; the command's trigger keys it, so Slack's
-    retries of the same command record nothing twice."""
-    hidden, text = private(text)
-    parsed = parse(text, policy.values)
-    recipients = await people.many(team, parsed.user_ids)
-    return KudosRequested(
-        key=_command_key(command, team),
-        giver=giver,
-        recipients=recipients,
-        message=parsed.message,
-        values=parsed.values,
-        source="command",
-        channel_id=command.get("channel_id"),
-        non_people=parsed.groups,
-        private=hidden,
-    )
-
-
-def _command_key(command: dict[str, Any], team: str) -> str:
-    return f"slack:command:{team}:{command.get('trigger_id') or command.get('response_url')}"
-
-
-async def _screened(
-    runtime: Runtime, people: SlackPeople, text: str, key: str, team: str, user: str
-) -> str:
-    """The sentence to add to a refusal when its text went to drug safety, else ""."""
-    return await screening.screen(
-        runtime,
-        text,
-        key=key,
-        reporter=lambda: people.get(team, user),
-        fallback=Person("slack", team, user, user, exists=False),
-    )
 
 
 def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated: bool) -> None:
@@ -159,7 +118,7 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
         channel = command.get("channel_id")
         wait = runtime.limiter.wait("slack", team, user)
         if wait:
-            note = await _screened(runtime, people, typed, _command_key(command, team), team, user)
+            note = await screened(runtime, people, typed, command_key(command, team), team, user)
             await ack(response_type="ephemeral", text=too_fast(wait) + note)
             return
         try:
@@ -184,17 +143,18 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
                 await client.views_open(trigger_id=command["trigger_id"], view=view)
                 return
             if len(typed) > MAX_TEXT:
-                key = _command_key(command, team)
-                note = await _screened(runtime, people, typed, key, team, user)
+                key = command_key(command, team)
+                note = await screened(runtime, people, typed, key, team, user)
                 await ack(
                     response_type="ephemeral",
                     text=f"That kudos is too long ({len(typed)} characters); "
                     f"please keep it under {MAX_TEXT}.{note}",
                 )
                 return
-            asked = await _command_event(people, policy, command, team, giver, text)
+            asked = await command_event(people, policy, command, team, giver, text)
             event = await where.for_kudos(asked, policy)  # posted only where Slack takes it
             result = await runtime.run(lambda s: _give(s, runtime, event))
+            slack_home.refresh_after(runtime, client, event, result)
             metrics.count_kudos(result)
             await ack(**noted(slack_render.answer(result), result, asked, event))
             poke()
@@ -206,10 +166,12 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
             await ack(response_type="ephemeral", text=SORRY)
 
     @app.view(slack_render.MODAL_CALLBACK)
-    async def on_modal(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def on_modal(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: Any
+    ) -> None:
         team = str((body.get("team") or {}).get("id") or body.get("user", {}).get("team_id") or "")
         user = str(body.get("user", {}).get("id") or "")
-        channel = view.get("private_metadata") or None
+        channel, link = slack_render.modal_context(view)
         values = view.get("state", {}).get("values", {})
         chosen = tuple(values.get("recipients", {}).get("users", {}).get("selected_users") or ())
         option = (values.get("value", {}).get("value", {}) or {}).get("selected_option") or {}
@@ -228,13 +190,14 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
                 source="modal",
                 channel_id=channel,
                 private=hidden,
+                link=link,
             )
             event = await where.for_kudos(event, policy)  # posted only where Slack takes it
         except SlackApiError:
             await ack(response_action="errors", errors={"message": SORRY})
             return
         if len(event.message) > MAX_TEXT:
-            note = await _screened(runtime, people, event.message, event.key, team, user)
+            note = await screened(runtime, people, event.message, event.key, team, user)
             await ack(
                 response_action="errors", errors={"message": "Please keep it shorter." + note}
             )
@@ -254,6 +217,7 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
             return result
 
         result = await runtime.run(work)
+        slack_home.refresh_after(runtime, client, event, result)
         metrics.count_kudos(result)
         if isinstance(result, kudos.Refused):
             block = "message" if result.reason in ("too_short", "value_required") else "recipients"

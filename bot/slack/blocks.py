@@ -3,12 +3,14 @@ kudos and review forms."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 from bot.chat import texts
-from bot.slack.markup import CONTEXT_LIMIT, TEXT_LIMIT, cut, shorten, spans, split, units
+from bot.slack.form import MODAL_CALLBACK as MODAL_CALLBACK  # the listeners' too
+from bot.slack.form import modal as modal
+from bot.slack.form import modal_context as modal_context
+from bot.slack.markup import CONTEXT_LIMIT, TEXT_LIMIT, shorten, spans, split, units
 from bot.slack.markup import escape as escape  # survey.py's too
 from bot.slack.markup import mrkdwn as mrkdwn  # render.py's too
 from bot.slack.markup import who as _who
@@ -16,8 +18,6 @@ from handlers.kudos import KudosResult, Recorded, Stopped
 from handlers.policy import KudosPolicy
 from handlers.stats import Summary
 
-log = logging.getLogger("plaudit.slack")
-MODAL_CALLBACK = "kudos_modal"
 REJECT_MODAL = "review_reject_modal"
 ASK_REVIEW = "kudos_ask_review"
 EDIT_KUDOS = "kudos_edit"
@@ -25,7 +25,7 @@ RETRACT = "kudos_retract"
 REVIEW_APPROVE = "review_approve"
 REVIEW_REJECT = "review_reject"
 # A message's blocks (`invalid_blocks` beyond), a menu's options, an option's text and value.
-MAX_BLOCKS, MAX_OPTIONS, OPTION_TEXT, OPTION_VALUE = 50, 100, 75, 150
+MAX_BLOCKS = 50
 # The words all of a message's blocks may carry: Slack does not say (`msg_blocks_too_long` has
 # been seen from about 11,000 characters), so a post keeps well below.
 BLOCKS_TEXT_LIMIT = 10_000
@@ -145,10 +145,19 @@ def kudos_public(data: Mapping[str, Any]) -> dict[str, Any]:
     else:
         body = f":tada: {giver} gave kudos to {recipients}"
         blocks = [*split_section(body), *split_section(f"> {escape(str(data['message']))}")]
+        blocks += _for_message(data)
     values = data.get("values") or []
     if values:
         blocks += split_context(" ".join(f"`{escape(v)}`" for v in values))
     return {"text": shorten(_plain(body, data)), "blocks": capped(blocks), "unfurl_links": False}
+
+
+def _for_message(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A link to the message a kudos is for (given from its shortcut), if any."""
+    link = str(data.get("permalink") or "")
+    if not link.startswith("https://") or any(c in link for c in "<>| "):
+        return []
+    return split_context(f"For <{link}|this message>")
 
 
 def kudos_received(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -160,6 +169,7 @@ def kudos_received(data: Mapping[str, Any]) -> dict[str, Any]:
         return {"text": shorten(text), "blocks": split_section(text), "unfurl_links": False}
     text = f":tada: {giver} gave you {'private ' if data.get('private') else ''}kudos"
     blocks = [*split_section(text), *split_section(f"> {escape(str(data['message']))}")]
+    blocks += _for_message(data)
     if data.get("private"):
         blocks += split_context("Only you see this kudos: it is not posted in any channel.")
     return {"text": shorten(text), "blocks": capped(blocks), "unfurl_links": False}
@@ -267,103 +277,6 @@ def help_answer(policy: KudosPolicy) -> dict[str, Any]:
 def me_answer(summary: Summary) -> dict[str, Any]:
     text = texts.me(summary.received, summary.given, summary.allowance_left, summary.allowance)
     return _answer(text)
-
-
-def modal(
-    policy: KudosPolicy,
-    channel_id: str | None,
-    *,
-    users: tuple[str, ...] = (),
-    text: str = "",
-    value: str | None = None,
-    private: bool = False,
-) -> dict[str, Any]:
-    """The kudos form; filled in from a blocked kudos when the giver edits and resends."""
-    blocks: list[dict[str, Any]] = [
-        {
-            "type": "input",
-            "block_id": "recipients",
-            "label": {"type": "plain_text", "text": "Who deserves kudos?"},
-            "element": {
-                "type": "multi_users_select",
-                "action_id": "users",
-                "max_selected_items": policy.max_recipients,
-                **({"initial_users": list(users)} if users else {}),
-            },
-        }
-    ]
-    if policy.values:
-        blocks.append(_value_input(policy, value))
-    blocks.append(
-        {
-            "type": "input",
-            "block_id": "message",
-            "label": {"type": "plain_text", "text": "What did they do?"},
-            "element": {
-                "type": "plain_text_input",
-                "action_id": "text",
-                "multiline": True,
-                "min_length": max(policy.min_message_length, 1),
-                "max_length": 2000,
-                **({"initial_value": cut(text, 2000, mark="")} if text else {}),
-            },
-        }
-    )
-    blocks.append(_private_input(private))
-    return {
-        "type": "modal",
-        "callback_id": MODAL_CALLBACK,
-        "private_metadata": channel_id or "",
-        "title": {"type": "plain_text", "text": "Give kudos"},
-        "submit": {"type": "plain_text", "text": "Send"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": blocks,
-    }
-
-
-def _private_input(ticked: bool) -> dict[str, Any]:
-    """The "private" option: the kudos reaches its recipients (and managers) only."""
-    option = {
-        "text": {"type": "plain_text", "text": "Private: only the recipients see it"},
-        "description": {"type": "plain_text", "text": "Counted, but not posted in any channel"},
-        "value": "private",
-    }
-    return {
-        "type": "input",
-        "block_id": "private",
-        "optional": True,
-        "label": {"type": "plain_text", "text": "Who sees it"},
-        "element": {
-            "type": "checkboxes",
-            "action_id": "private",
-            "options": [option],
-            **({"initial_options": [option]} if ticked else {}),
-        },
-    }
-
-
-def _value_input(policy: KudosPolicy, value: str | None) -> dict[str, Any]:
-    """The company values as a menu (Slack shows at most 100 options, and refuses an option
-    whose value is over 150 characters: such a value is left out, and said so in the log)."""
-    fit = [v for v in policy.values if units(v) <= OPTION_VALUE][:MAX_OPTIONS]
-    if len(fit) < len(policy.values):
-        log.warning("the kudos form offers %d of %d values", len(fit), len(policy.values))
-    options = [
-        {"text": {"type": "plain_text", "text": cut(v, OPTION_TEXT)}, "value": v} for v in fit
-    ]
-    chosen = next((o for o in options if o["value"] == value), None)
-    return {
-        "type": "input",
-        "block_id": "value",
-        "optional": not policy.require_value,
-        "label": {"type": "plain_text", "text": "Which value did they live?"},
-        "element": {
-            "type": "static_select",
-            "action_id": "value",
-            "options": options,
-            **({"initial_option": chosen} if chosen else {}),
-        },
-    }
 
 
 def leaderboard_answer(board: Mapping[str, Any], title: str) -> dict[str, Any]:

@@ -5,12 +5,14 @@ lately, a "Give kudos" button (the same form as `/kudos`) and a link to the dash
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlmodel import Session
 
 from bot.chat import boards
 from bot.runtime import Runtime
@@ -18,10 +20,45 @@ from bot.slack import blocks
 from bot.slack.markup import escape, spans
 from bot.slack.people import SlackPeople
 from handlers import home as home_case
+from handlers.events import KudosRequested, Person
+from handlers.kudos import KudosResult, Recorded
 
 log = logging.getLogger("plaudit.slack")
 
 GIVE = "home_give_kudos"
+_refreshing: set[asyncio.Task[None]] = set()  # held until done (the loop keeps weak refs)
+
+
+def refresh_after(
+    runtime: Runtime, client: AsyncWebClient, event: KudosRequested, result: KudosResult
+) -> None:
+    """After a kudos is recorded, draw the Home tab again, in the background, for its giver
+    and its recipients in this workspace (whoever has it open sees it change)."""
+    if not isinstance(result, Recorded) or event.giver.platform != "slack":
+        return
+    team = event.giver.workspace
+    users = [p.user_id for p in (event.giver, *event.recipients) if p.workspace == team]
+    task = asyncio.create_task(_publish_all(runtime, client, team or "", users))
+    _refreshing.add(task)
+    task.add_done_callback(_refreshing.discard)
+
+
+async def _publish_all(
+    runtime: Runtime, client: AsyncWebClient, team: str, users: list[str]
+) -> None:
+    for user in dict.fromkeys(users):
+        person = Person("slack", team, user, user)
+
+        def work(session: Session, person: Person = person) -> home_case.Home:
+            return home_case.home(
+                person, session=session, policy=runtime.policy, clock=runtime.clock
+            )
+
+        try:
+            found = await runtime.run(work)
+            await client.views_publish(user_id=user, view=view(found, runtime.dashboard_url))
+        except SlackApiError as exc:
+            log.info("App Home of %s not refreshed: %s", user, exc.response.get("error"))
 
 
 def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:

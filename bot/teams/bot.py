@@ -18,7 +18,7 @@ from bot.chat.ratelimit import too_fast
 from bot.observability import metrics
 from bot.runtime import Runtime
 from bot.teams import activity as parsed
-from bot.teams import forms, people, replies
+from bot.teams import answers, extension, forms, people, replies
 from bot.teams import home as teams_home
 from bot.teams import render as teams_render
 from bot.teams.cards import MAX_TEXT, Cards
@@ -135,7 +135,7 @@ class TeamsBot:
         policy = self.runtime.policy
         if routed.command in (Command.HELP, Command.UNKNOWN):
             head = "I didn't catch that." if routed.command is Command.UNKNOWN else ""
-            help_card = teams_render.help_card(policy, head=head)
+            help_card = answers.help_card(policy, head=head)
             await self._reply(conv, f"{activity_id}:help", card=help_card)
             return
         giver = await people.sender(self.runtime, turn)
@@ -256,6 +256,8 @@ class TeamsBot:
     async def on_invoke(self, turn: Turn) -> Answer:
         """A card's Action.Execute (`adaptiveCard/action`): the card that replaces the one
         pressed. Other invokes are not implemented (501), as the Bot Framework answers."""
+        if turn.data.get("name") in extension.NAMES:
+            return await extension.answer(self.cards, turn)
         if turn.data.get("name") != CARD_ACTION:
             return 501, None
         raw: Any = turn.value
@@ -306,7 +308,7 @@ class TeamsBot:
         conv = turn.conv
         if conv.kind != "personal":
             return  # a channel does not need an introduction each time the app is added
-        welcome = teams_render.help_card(self.runtime.policy, head="👋 Hi, I'm Plaudit.")
+        welcome = answers.help_card(self.runtime.policy, head="👋 Hi, I'm Plaudit.")
         await self._reply(conv, "welcome", card=welcome)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from sqlmodel import Session
@@ -15,7 +16,7 @@ from bot.chat import screening
 from bot.observability import metrics
 from bot.runtime import Runtime
 from bot.teams import activity as parsed
-from bot.teams import forms, people
+from bot.teams import answers, forms, people
 from bot.teams import home as teams_home
 from bot.teams import render as teams_render
 from bot.teams.turn import Turn
@@ -57,6 +58,14 @@ class Cards:
     async def give(self, turn: Turn, giver: Person, data: dict[str, Any]) -> dict[str, Any]:
         """The kudos form. The card that answers an Action.Execute is shown to the giver
         alone, so findings can go there even in a channel."""
+        return (await self.give_kudos(turn, giver, data))[1]
+
+    async def give_kudos(
+        self, turn: Turn, giver: Person, data: dict[str, Any], *, dialog: bool = False
+    ) -> tuple[kudos.KudosResult | None, dict[str, Any]]:
+        """The kudos a sent form asks for, and the card that answers it: the giver's answer,
+        or the form again (`dialog`: for a message extension's dialog) saying why not; the
+        result is None when the form was refused before the use case (too long)."""
         policy, runtime = self.runtime.policy, self.runtime
         chosen = tuple(
             dict.fromkeys(p.strip() for p in str(data.get("recipients") or "").split(",") if p)
@@ -65,17 +74,20 @@ class Cards:
         value = str(data.get("value") or "").strip() or None
         text = str(data.get("message") or "").strip()
         hidden = str(data.get("private") or "").lower() == "true"
+        link = forms.message_link(data.get("link"))
+        again = partial(
+            forms.kudos_form,
+            policy,
+            recipients=chosen,
+            typed=typed,
+            private=hidden,
+            link=link,
+            dialog=dialog,
+        )
         if len(text) > MAX_TEXT:
             key = f"teams:{turn.conv.row}:{turn.id}"
             note = await screening.screen(runtime, text, key=key, reporter=giver)
-            return forms.kudos_form(
-                policy,
-                recipients=chosen,
-                typed=typed,
-                message=text[:MAX_TEXT],
-                error="Please keep it shorter." + note,
-                private=hidden,
-            )
+            return None, again(message=text[:MAX_TEXT], error="Please keep it shorter." + note)
         event = KudosRequested(
             key=f"teams:{turn.conv.row}:{turn.id}",
             giver=giver,
@@ -85,6 +97,7 @@ class Cards:
             source="modal",
             channel_id=None if turn.conv.kind == "personal" else turn.conv.channel,
             private=hidden,
+            link=link,
         )
         result = await runtime.run(
             lambda session: kudos.give(
@@ -94,16 +107,8 @@ class Cards:
         metrics.count_kudos(result)
         runtime.poke()
         if isinstance(result, kudos.Refused):
-            return forms.kudos_form(
-                policy,
-                recipients=chosen,
-                typed=typed,
-                message=text,
-                value=value,
-                error=result.message,
-                private=hidden,
-            )
-        return teams_render.answer_card(result)
+            return result, again(message=text, value=value, error=result.message)
+        return result, answers.answer_card(result)
 
     async def _recipients(
         self, turn: Turn, chosen: tuple[str, ...], typed: str

@@ -17,6 +17,7 @@ from handlers.policy import KudosPolicy
 PEOPLE_PICKER = {"type": "Data.Query", "dataset": "graph.microsoft.com/users"}
 # Typed people: separated by commas, semicolons or new lines, or each starting with an @.
 _TYPED = re.compile(r"[,;\n]+|\s+(?=@)")
+_LINK = re.compile(r"https://[^\s()<>\[\]\\]{1,1500}")
 
 
 def kudos_form(
@@ -28,13 +29,36 @@ def kudos_form(
     value: str | None = None,
     error: str | None = None,
     private: bool = False,
+    link: str | None = None,
+    dialog: bool = False,
 ) -> dict[str, Any]:
     """The kudos form: a people picker and, for clients without one, their emails or names
-    typed; the company values; the message; whether only the recipients see it."""
+    typed; the company values; the message; whether only the recipients see it. `link`:
+    the message it is for; `dialog`: in a message extension's dialog, which sends its
+    inputs with Action.Submit (a dialog has no Universal Actions)."""
     body: list[dict[str, Any]] = [text("Give kudos", weight="Bolder", size="Medium")]
+    if link:
+        body.append(text(f"For [this message]({link})", isSubtle=True))
     if error:
         body.append(text(f"💡 {inert(error)}", color="Attention"))
-    body += [
+    body += _inputs(policy, recipients, typed, message, value, private)
+    data = {"link": link} if link else {}
+    if dialog:
+        submit = {"type": "Action.Submit", "title": "Send kudos", "data": {"verb": GIVE, **data}}
+        return card(body, [submit])
+    return card(body, [execute("Send kudos", GIVE, data, style="positive")])
+
+
+def _inputs(
+    policy: KudosPolicy,
+    recipients: tuple[str, ...],
+    typed: str,
+    message: str,
+    value: str | None,
+    private: bool,
+) -> list[dict[str, Any]]:
+    """The form's inputs: who (picked, or typed), the value, the words, private or not."""
+    return [
         {
             "type": "Input.ChoiceSet",
             "id": "recipients",
@@ -78,7 +102,12 @@ def kudos_form(
             "value": "true" if private else "false",
         },
     ]
-    return card(body, [execute("Send kudos", GIVE, {}, style="positive")])
+
+
+def message_link(value: Any) -> str | None:
+    """A link to a Teams message (`linkToMessage`) as a card may show it, else None."""
+    link = str(value or "")
+    return link if _LINK.fullmatch(link) else None
 
 
 def typed_people(raw: str) -> list[str]:

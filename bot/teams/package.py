@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from PIL import Image, ImageDraw
 
 MANIFEST_VERSION = "1.29"
+GIVE_COMMAND = "giveKudos"  # the message extension's action command
 SCHEMA_URL = (
     "https://developer.microsoft.com/en-us/json-schemas/teams/"
     f"v{MANIFEST_VERSION}/MicrosoftTeams.schema.json"
@@ -103,9 +104,24 @@ def manifest(
                 "commandLists": [{"scopes": [scope], "commands": commands} for scope in SCOPES],
             }
         ],
+        "composeExtensions": [_message_extension(app_id)],
         "permissions": ["identity", "messageTeamMembers"],
         "validDomains": list(dict.fromkeys(domain(d) for d in domains)),
     }
+
+
+def _message_extension(app_id: str) -> dict[str, Any]:
+    """The "Give kudos" action in a message's menu, the compose box and the command box: the
+    kudos form as a dialog (composeExtension/fetchTask, then submitAction)."""
+    command = {
+        "id": GIVE_COMMAND,
+        "type": "action",
+        "title": "Give kudos",
+        "description": "Recognise a colleague, or the author of this message",
+        "context": ["message", "compose", "commandBox"],
+        "fetchTask": True,
+    }
+    return {"botId": app_id, "commands": [command]}
 
 
 def domain(value: str) -> str:

@@ -14,9 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from bot.chat import results, texts
-from handlers.kudos import KudosResult, Recorded, Stopped
 from handlers.messages import Template, renderer
-from handlers.policy import KudosPolicy
 
 CARD = "application/vnd.microsoft.card.adaptive"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -41,6 +39,7 @@ _MARKUP = re.compile(r"[\\*_\[\]<>]")
 # A piece of text is never cut between a backslash and the character it escapes.
 ESCAPE = r"\\."
 # What a mention's text may not hold: it ends the `<at>` tag or reads as markup inside it.
+_LINK = re.compile(r"https://[^\s()<>\[\]\\]+")
 _NOT_IN_MENTION = re.compile(r"[\\*_\[\]<>]+")
 
 
@@ -177,11 +176,20 @@ def kudos_public(data: Mapping[str, Any]) -> dict[str, Any]:
         body += texts_of(inert(str(data["message"])))
     if data.get("values"):
         body.append(text(_values(data["values"]), isSubtle=True))
+    body += _for_message(data)
     body.append(text("React to this card to second it.", isSubtle=True, size="Small"))
     content = card(body)
     if entities:
         content["msteams"] = {"entities": entities}
     return {"attachments": [attachment(content)]}
+
+
+def _for_message(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A link to the message a kudos is for (given from its message action), if any."""
+    link = str(data.get("permalink") or "")
+    if data.get("source") == "reaction" or not _LINK.fullmatch(link):
+        return []
+    return [text(f"[The message this is for]({link})", isSubtle=True)]
 
 
 def _values(values: Iterable[Any]) -> str:
@@ -202,6 +210,7 @@ def kudos_received(data: Mapping[str, Any]) -> dict[str, Any]:
         body += texts_of(inert(str(data["message"])))
     if data.get("values"):
         body.append(text(_values(data["values"]), isSubtle=True))
+    body += _for_message(data)
     if private:
         body.append(text(ONLY_YOU, isSubtle=True))
     return {"attachments": [attachment(card(body))]}
@@ -236,47 +245,6 @@ def decided_card(words: str) -> dict[str, Any]:
 def noted(shown: dict[str, Any], note: str) -> dict[str, Any]:
     """`shown` again with a note in front of it (why what was pressed changed nothing)."""
     return {**shown, "body": [text(inert(note), color="Attention"), *shown["body"]]}
-
-
-def answer_card(result: KudosResult) -> dict[str, Any]:
-    """The giver's answer, as a card: recorded, refused, or stopped with what to do next."""
-    body = [text(markdown(texts.kudos_answer(result)))]
-    if texts.can_edit(result):
-        assert isinstance(result, Stopped)
-        ref = {"recognition_id": result.recognition_id}
-        return card(
-            body,
-            [
-                execute("Edit and resend", EDIT, ref, style="positive"),
-                execute("Ask for review", ASK_REVIEW, ref),
-            ],
-        )
-    if isinstance(result, Recorded):  # its giver may take it back, for a while
-        return card(
-            body, [execute("Take back", RETRACT, {"recognition_id": result.recognition_id})]
-        )
-    return card(body)
-
-
-def help_card(policy: KudosPolicy, *, head: str = "") -> dict[str, Any]:
-    """What Plaudit does in Teams and how to ask (`head`, plain words, goes first)."""
-    reactions = ", ".join(policy.teams_reactions) or "none"
-    commands = texts.Commands(
-        kudos="@Plaudit kudos",
-        me="@Plaudit me",
-        leaderboard="@Plaudit leaderboard",
-        reactions=(
-            texts.Words(
-                f"React ({reactions}) to a kudos card to second it: one more point to each "
-                "person it thanks"
-            ),
-        ),
-    )
-    neutral = texts.help_text(
-        commands, policy.values, policy.daily_allowance, policy.max_recipients
-    )
-    body = text_blocks(neutral)
-    return card([text(inert(head)), *body] if head else body)
 
 
 def survey_card(

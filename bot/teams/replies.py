@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.runtime import Runtime
-from bot.teams import render as teams_render
+from bot.teams import answers
 from handlers import kudos
 from handlers.events import Person
 from handlers.messages import Template, message
@@ -79,7 +79,7 @@ def answer(
     confirmed to the giver privately, saying why."""
     if isinstance(result, kudos.Duplicate):
         return
-    card = teams_render.answer_card(result)
+    card = answers.answer_card(result)
     key = f"teams:{conv.row}:{reply_key}"
     if shared and isinstance(result, kudos.Recorded):
         enqueue(session, giver.user_id, f"{key}:private", card=card, kind="dm")

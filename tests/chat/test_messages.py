@@ -15,6 +15,7 @@ from slack_sdk.models.blocks import Block
 from bot.chat import texts
 from bot.safety import email, webhook
 from bot.slack import render as slack
+from bot.teams import answers as teams_answers
 from bot.teams import render as teams
 from handlers.kudos import Recorded, Refused
 from handlers.messages import DRUG_SAFETY, PLATFORMS, BadMessage, Template, check, message
@@ -282,6 +283,6 @@ def test_answers_read_the_same_on_both_platforms() -> None:
     for result in (recorded, refused):
         neutral = texts.kudos_answer(result).plain()
         slack_text = blocks.answer(result)["text"]
-        card = teams.answer_card(result)
+        card = teams_answers.answer_card(result)
         assert neutral.split(" ", 1)[1] in slack_text
         assert neutral.split(" ", 1)[1] in json.dumps(card, ensure_ascii=False)

@@ -48,10 +48,12 @@ def test_the_home_tab_shows_numbers_rank_and_received_kudos(
 ) -> None:
     given = server.command("<@U0002|bob> for the congress booth rota #collaboration")
     assert given.status_code == 200
+    before = len(slack.wait_for("views.publish", 2))  # (drawn again after the kudos)
 
     assert server.event(_opened("U0002", "messages")).status_code == 200
     assert server.event(_opened("U0002", "home")).status_code == 200
-    [published] = slack.wait_for("views.publish")
+    published = slack.wait_for("views.publish", before + 1)[-1]
+    assert len(slack.calls("views.publish")) == before + 1  # the Messages tab draws nothing
     assert refusal("views.publish", published.args) is None  # Slack takes it as it is
     assert published.args["user_id"] == "U0002"
     view = published.args["view"]
@@ -88,3 +90,25 @@ def test_give_kudos_on_the_home_tab_opens_the_kudos_form(server: Server, slack: 
     [opened] = slack.wait_for("views.open")
     assert refusal("views.open", opened.args) is None
     assert opened.args["trigger_id"] == "home-1"
+
+
+def test_a_kudos_draws_the_giver_and_recipient_homes_again(
+    server: Server, slack: FakeSlack
+) -> None:
+    assert server.event(_opened("U0002", "home")).status_code == 200
+    first = slack.wait_for("views.publish")[-1].args["view"]
+    assert "*0* received" in _words(first if isinstance(first, dict) else json.loads(first))
+
+    given = server.command("<@U0002|bob> for the congress booth rota #collaboration")
+    assert given.status_code == 200
+
+    calls = slack.wait_for("views.publish", 3)
+    drawn = {c.args["user_id"]: c.args["view"] for c in calls[1:]}
+    assert set(drawn) == {"U0001", "U0002"}
+    for call in calls:
+        assert refusal("views.publish", call.args) is None
+    bob = drawn["U0002"]
+    shown = _words(bob if isinstance(bob, dict) else json.loads(bob))
+    assert "*1* received" in shown and "congress booth rota" in shown
+    alice = drawn["U0001"]
+    assert "*1* given" in _words(alice if isinstance(alice, dict) else json.loads(alice))

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.slack import shortcut
+
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT.parent / "shared" / "specs" / "slack"
 SCOPES = {
@@ -119,6 +121,14 @@ def test_the_two_manifests_differ_only_in_how_slack_reaches_plaudit() -> None:
     del expected["settings"]["interactivity"]["request_url"]
     expected["settings"]["socket_mode_enabled"] = True
     assert socket == expected
+
+
+@pytest.mark.parametrize("name", MANIFESTS)
+def test_every_shortcut_has_a_listener(name: str) -> None:
+    shortcuts = manifest(name)["features"]["shortcuts"]
+    assert [s["callback_id"] for s in shortcuts] == [shortcut.CALLBACK]
+    assert all(s["type"] == "message" and len(s["name"]) <= 24 for s in shortcuts)
+    assert "commands" in manifest(name)["oauth_config"]["scopes"]["bot"]  # shortcuts need it
 
 
 @pytest.mark.parametrize("name", MANIFESTS)

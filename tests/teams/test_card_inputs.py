@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from bot.teams import answers as teams_answers
 from bot.teams import forms
 from bot.teams import render as teams
 from handlers import surveys
@@ -252,7 +253,9 @@ def test_links_and_markup_in_peoples_words_and_names_stay_words() -> None:
     [public] = cards_in(teams.kudos_public(data))
     [received] = cards_in(teams.kudos_received({**data, "source": "command"}))
     [review] = cards_in(teams.review_request({**EXAMPLES[Template.REVIEW_REQUEST], "text": LINK}))
-    answer = teams.answer_card(Refused("unknown_user", f"I can't find {LINK} in this workspace."))
+    answer = teams_answers.answer_card(
+        Refused("unknown_user", f"I can't find {LINK} in this workspace.")
+    )
     notice = teams.RENDERERS[Template.NOTICE]({"text": f"Rejected: {LINK}"})["text"]
     for shown in [*blocks(public), *blocks(received), *blocks(review), *blocks(answer), notice]:
         assert markup(ours(shown)) == [], shown
@@ -269,7 +272,7 @@ def test_plaudits_own_formatting_stays() -> None:
     board = teams.RENDERERS[Template.LEADERBOARD_POST](EXAMPLES[Template.LEADERBOARD_POST])
     assert board["text"].startswith("**Standings, recognition sprint 2026Q4**")
     assert "1. Alice R&D: 7" in board["text"]
-    help_card = teams.help_card(KudosPolicy())
+    help_card = teams_answers.help_card(KudosPolicy())
     assert "`@Plaudit kudos`" in json.dumps(help_card, ensure_ascii=False)
 
 

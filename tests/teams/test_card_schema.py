@@ -15,8 +15,8 @@ from sqlalchemy import Engine
 
 from bot.chat import texts
 from bot.chat.ratelimit import too_fast
+from bot.teams import answers, forms, send
 from bot.teams import cards as teams_cards
-from bot.teams import forms, send
 from bot.teams import render as teams
 from compliance_rules import Finding, Outcome
 from handlers import surveys
@@ -93,7 +93,7 @@ def template_variants() -> Iterator[tuple[str, Template, dict[str, Any]]]:
     yield "review, longest", Template.REVIEW_REQUEST, {**review, "text": LONGEST}
     yield "pv, longest", Template.PV_ALERT, {**PV, "text": LONGEST}
     for name, result in RESULTS.items():
-        yield f"answer, {name}", Template.ANSWER_CARD, {"card": teams.answer_card(result)}
+        yield f"answer, {name}", Template.ANSWER_CARD, {"card": answers.answer_card(result)}
     yield "survey, answered", Template.SURVEY_INVITE, SURVEY
     yield "survey, reminder", Template.SURVEY_INVITE, {**SURVEY, "reminder": 1, "answers": {}}
 
@@ -101,6 +101,16 @@ def template_variants() -> Iterator[tuple[str, Template, dict[str, Any]]]:
 def adapter_answers() -> Iterator[tuple[str, dict[str, Any]]]:
     """Every card the adapter answers a message or a button with."""
     yield "form", forms.kudos_form(POLICY)
+    yield (
+        "form in a message extension's dialog",
+        forms.kudos_form(
+            POLICY,
+            recipients=("c0ffee00-0000-4000-8000-000000000002",),
+            link="https://teams.microsoft.com/l/message/19%3Aabc%40thread.tacv2/1700000000000",
+            private=True,
+            dialog=True,
+        ),
+    )
     yield (
         "form, refused",
         forms.kudos_form(
@@ -113,7 +123,7 @@ def adapter_answers() -> Iterator[tuple[str, dict[str, Any]]]:
         ),
     )
     for name, result in RESULTS.items():
-        yield f"answer, {name}", teams.answer_card(result)
+        yield f"answer, {name}", answers.answer_card(result)
     yield "out of date", teams.decided_card(teams_cards.OUT_OF_DATE)
     yield "too fast", teams.decided_card(too_fast(12.5) + " It went to drug safety.")
     yield "decided", teams.decided_card(f"Review #3 rejected: {LONGEST} by {MALLORY_NAME}.")
@@ -121,8 +131,8 @@ def adapter_answers() -> Iterator[tuple[str, dict[str, Any]]]:
     yield "review, again", teams.noted(again["attachments"][0]["content"], "Give a reason.")
     yield "survey, saved", teams.survey_card(SURVEY, note="✅ Thank you: your answers are saved.")
     yield "survey, closed", teams.survey_card(SURVEY, note="This round closed.", closed=True)
-    yield "help", teams.help_card(POLICY, head="I didn't catch that.")
-    yield "welcome", teams.help_card(POLICY, head="👋 Hi, I'm Plaudit.")
+    yield "help", answers.help_card(POLICY, head="I didn't catch that.")
+    yield "welcome", answers.help_card(POLICY, head="👋 Hi, I'm Plaudit.")
     yield "me", teams.text_card(texts.me(3, 2, 4, 5))
     board = {"rows": [{"rank": n, "name": f"{MALLORY_NAME} {n}", "points": 9} for n in range(9)]}
     yield "board", teams.text_card(texts.board(board, title="Leaderboard"))

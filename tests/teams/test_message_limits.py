@@ -19,8 +19,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 import compliance_rules
+from bot.teams import answers, send
 from bot.teams import render as teams
-from bot.teams import send
 from compliance_rules import Outcome
 from handlers import kudos
 from handlers.events import KudosRequested, Person
@@ -110,7 +110,7 @@ TEAMS_OVERSIZE: dict[Template, dict[str, Any]] = {
     Template.PV_ALERT: {**OVERSIZE[Template.PV_ALERT], "text": LONG},
     Template.NOTICE: {"text": prose(30_000, WORD)},
     Template.ANSWER_CARD: {
-        "card": teams.answer_card(Stopped(Outcome.BLOCK, (), prose(20_000, WORD), 7))
+        "card": answers.answer_card(Stopped(Outcome.BLOCK, (), prose(20_000, WORD), 7))
     },
 }
 

@@ -1,0 +1,57 @@
+"""The message shortcut "Give kudos for this": the kudos form, opened from a message's menu
+with its author as the recipient and a link to the message; submitted like any form, so
+through the same use case and compliance gate."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.runtime import Runtime
+from bot.slack import blocks
+from bot.slack.people import SlackPeople
+
+log = logging.getLogger("plaudit.slack")
+
+CALLBACK = "kudos_for_message"  # the shortcut's callback id in the app manifest
+NOT_A_COLLEAGUE = "That message was posted by an app, not a colleague: kudos are for people."
+YOURSELF = "That is your own message: kudos are for colleagues."
+
+
+def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
+    @app.shortcut(CALLBACK)
+    async def on_shortcut(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        message = body.get("message") or {}
+        author = str(message.get("user") or "")
+        giver = str((body.get("user") or {}).get("id") or "")
+        channel = str((body.get("channel") or {}).get("id") or "") or None
+        if not author or message.get("bot_id") or message.get("subtype") == "bot_message":
+            await respond(text=NOT_A_COLLEAGUE, response_type="ephemeral")
+            return
+        if author == giver:
+            await respond(text=YOURSELF, response_type="ephemeral")
+            return
+        link = await _permalink(client, channel, str(message.get("ts") or ""))
+        form = blocks.modal(runtime.policy, channel, users=(author,), link=link)
+        try:
+            await client.views_open(trigger_id=body["trigger_id"], view=form)
+        except SlackApiError as exc:
+            log.warning("the kudos form did not open: %s", exc.response.get("error"))
+
+
+async def _permalink(client: AsyncWebClient, channel: str | None, ts: str) -> str | None:
+    if not channel or not ts:
+        return None
+    try:
+        found = await client.chat_getPermalink(channel=channel, message_ts=ts)
+    except SlackApiError:
+        return None
+    link = str(found.get("permalink") or "")
+    return link if link.startswith("https://") else None
