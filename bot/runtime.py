@@ -72,6 +72,7 @@ class Runtime:
     limiter: PerUserLimit = field(default_factory=lambda: PerUserLimit(per_minute=0))
     admins: tuple[str, ...] = ()  # emails: the dashboard's admin pages
     safety: tuple[str, ...] = ()  # emails: the dashboard's PV case pages
+    members_see_top: int = 0  # the dashboard's board for members: its top N (0: all of it)
     retention: Retention = field(default_factory=Retention)
     # PLAUDIT_SURVEY_SECRET: keys anonymous respondents; None: a key held in memory only.
     survey_secret: bytes | None = None

@@ -77,6 +77,7 @@ def build_runtime(settings: Settings, *, upgrade: bool = True, serving: bool = F
         ),
         admins=tuple(org.dashboard.admins),
         safety=tuple(org.dashboard.safety),
+        members_see_top=org.dashboard.members_see_top,
         retention=org.retention.retention(),
         survey_secret=secret,
         audit_key=key,

@@ -15,7 +15,16 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.dashboard import configuration, exports, links, milestones, pages, signin, surveys
+from bot.dashboard import (
+    audit_trail,
+    configuration,
+    exports,
+    links,
+    milestones,
+    pages,
+    signin,
+    surveys,
+)
 from bot.dashboard.auth import Sessions
 from bot.dashboard.config import DashboardConfig
 from bot.dashboard.core import ACCESS, HERE, NAV, Dashboard, Endpoint, Handler
@@ -92,8 +101,7 @@ def dashboard_app(
 
 
 def _routes(d: Dashboard) -> list[BaseRoute]:
-    """Each page behind sign-in and the roles it needs, the exports, sign-in, static files
-    (last: routes added by `extra` go before them)."""
+    """Pages behind sign-in and their roles, exports, sign-in, static files (`extra` before)."""
 
     def page(name: str, handler: Callable[..., Awaitable[Response]]) -> Endpoint:
         return d.guarded(name)(partial(handler, d))
@@ -104,6 +112,9 @@ def _routes(d: Dashboard) -> list[BaseRoute]:
     return [
         Route("/", page("leaderboard", pages.leaderboard), methods=["GET"], name="leaderboard"),
         Route("/feed", page("feed", pages.feed), methods=["GET"], name="feed"),
+        Route(
+            "/feed/{recognition_id:int}/retract", page("retract", pages.retract), methods=["POST"]
+        ),
         Route("/reviews", page("reviews", pages.reviews), methods=["GET"], name="reviews"),
         Route(
             "/reviews/{review_id:int}/{verdict:str}",
@@ -111,7 +122,7 @@ def _routes(d: Dashboard) -> list[BaseRoute]:
             methods=["POST"],
             name="decide",
         ),
-        Route("/audit", page("audit", pages.audit), methods=["GET"], name="audit"),
+        Route("/audit", page("audit", audit_trail.audit), methods=["GET"], name="audit"),
         Route("/pv", page("pv", pages.pv), methods=["GET"], name="pv"),
         Route("/surveys", page("surveys", surveys.listing), methods=["GET"], name="surveys"),
         Route(

@@ -36,6 +36,7 @@ class Account:
     roles: tuple[str, ...]  # from the roster
     manages: bool  # someone has them as manager
     workspace: str | None = None  # their Slack workspace (team id), if they are in Slack
+    team: str | None = None  # their team on the roster
 
 
 @dataclass(frozen=True)

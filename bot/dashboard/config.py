@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+MAX_MEMBERS_SEE_TOP = 1000
+
 
 @dataclass(frozen=True)
 class OidcConfig:
@@ -55,12 +57,17 @@ class DashboardConfig:
     # and feed (people not in Slack: `home_workspace`'s); admins may pick one.
     workspaces_apart: bool = False
     home_workspace: str | None = None
+    # `dashboard.members_see_top` in plaudit.yaml: a viewer who is only a member sees the
+    # first N places of each board and their own row (the CSV export too); 0: every place.
+    members_see_top: int = 0
 
     def __post_init__(self) -> None:
         if len(self.secret_key) < 32:
             raise ValueError("the dashboard secret_key needs at least 32 characters")
         if self.session_hours < 1:
             raise ValueError("session_hours must be at least 1")
+        if not 0 <= self.members_see_top <= MAX_MEMBERS_SEE_TOP:
+            raise ValueError(f"members_see_top must be from 0 to {MAX_MEMBERS_SEE_TOP}")
 
     def __repr__(self) -> str:  # keeps the secrets out of logs
         return (

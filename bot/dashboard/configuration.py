@@ -242,6 +242,12 @@ def _roles(config: DashboardConfig) -> Section:
             ("Administrators", _list(config.admins, "none (roster roles only)")),
             ("Reviewers", _list(config.reviewers, "none (roster roles only)")),
             ("Safety team", _list(config.safety, "none (roster roles only)")),
+            (
+                "What members see of the leaderboard",
+                f"the first {count(config.members_see_top, 'place')} and their own row"
+                if config.members_see_top
+                else "every place",
+            ),
             ("Sign-in", _sign_in(config)),
         ],
     )

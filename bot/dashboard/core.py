@@ -46,6 +46,7 @@ ACCESS: dict[str, frozenset[str]] = {
     "leaderboard": frozenset({MEMBER}),
     "feed": frozenset({MEMBER}),
     "reviews": frozenset({REVIEWER, ADMIN}),
+    "retract": frozenset({ADMIN}),
     "audit": frozenset({ADMIN}),
     "pv": frozenset({SAFETY, ADMIN}),
     # Results are aggregate and thresholded as in chat: admins and managers see them.
@@ -71,7 +72,8 @@ Handler = Callable[[Request, Viewer], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def _when(at: datetime | None) -> str:
+def when(at: datetime | None) -> str:
+    """A moment as the pages show it: UTC, to the minute."""
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if at else ""
 
 
@@ -98,7 +100,7 @@ class Dashboard:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.templates.filters["when"] = _when
+        self.templates.filters["when"] = when
         self.extra_nav: list[tuple[str, str]] = []  # (path, label) of pages added by `extra`
 
     # -- who is asking -------------------------------------------------------------------

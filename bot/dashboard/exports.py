@@ -1,17 +1,24 @@
 """The CSV export endpoints: who may export what; the exports themselves (audited, formula-safe)
-are use cases in `handlers.exports`."""
+are use cases in `handlers.exports`, but for the leaderboard of a member who sees only its
+top places (`visible`), cut here to what the page shows them and audited the same way."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from bot.dashboard import visible
 from bot.dashboard.auth import Viewer
-from handlers import exports
-from handlers.leaderboard import RECOUNTING, By, recounting
+from handlers import exports, leaderboard
+from handlers.leaderboard import RECOUNTING, By, Filters, recounting
 from handlers.sprints import Sprint
+from storage.queries import append_audit
 
 if TYPE_CHECKING:
     from bot.dashboard.core import Dashboard
@@ -31,6 +38,14 @@ async def export_leaderboard(d: Dashboard, request: Request, viewer: Viewer) -> 
     now = d.runtime.clock.now()
     chosen = sprint
     workspace = d.workspace(request, viewer)
+    top = visible.places(viewer, d.config)
+    if top:
+        return csv_response(
+            await d.runtime.run(
+                lambda s: _top_and_own(s, chosen, by, filters, exclude, viewer, top, now, workspace)
+            ),
+            f"leaderboard-{sprint.id}-{by}.csv",
+        )
     body = await d.runtime.run(
         lambda s: exports.export_leaderboard(
             s,
@@ -44,6 +59,48 @@ async def export_leaderboard(d: Dashboard, request: Request, viewer: Viewer) -> 
         )
     )
     return csv_response(body, f"leaderboard-{sprint.id}-{by}.csv")
+
+
+def _top_and_own(
+    session: Session,
+    sprint: Sprint,
+    by: By,
+    filters: Filters,
+    exclude: Sequence[str],
+    viewer: Viewer,
+    top: int,
+    now: datetime,
+    workspace: str | None,
+) -> str:
+    """The board as a member who sees only its top places sees it (`visible`), as CSV,
+    audited in the same transaction like every export, with the limit it was cut to."""
+    board = visible.top_and_own(
+        leaderboard.board(
+            session, sprint, by=by, filters=filters, exclude=exclude, top=None, workspace=workspace
+        ),
+        top,
+        viewer,
+    )
+    rows = [
+        (sprint.id, by, r.rank, r.name, r.email, r.points, r.recognition_points, r.milestone_points)
+        for r in board.rows
+    ]
+    append_audit(
+        session=session,
+        actor=f"email:{viewer.email}",
+        action="export.leaderboard",
+        subject=f"sprint:{sprint.id}",
+        detail={
+            "sprint": sprint.id,
+            "by": by,
+            "filters": {k: v for k, v in asdict(filters).items() if v},
+            "rows": len(rows),
+            "members_see_top": top,
+            **({"workspace": workspace} if workspace else {}),
+        },
+        at=now,
+    )
+    return exports.to_csv(exports.LEADERBOARD_HEADER, rows)
 
 
 async def export_recognitions(d: Dashboard, request: Request, viewer: Viewer) -> Response:

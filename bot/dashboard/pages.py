@@ -1,4 +1,5 @@
-"""The dashboard's pages: leaderboard, recognition feed, reviews, audit trail, PV cases."""
+"""The dashboard's pages: leaderboard, recognition feed, reviews, PV cases (the audit trail
+is `audit_trail`)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from bot.dashboard import queries
-from bot.dashboard.auth import MANAGER, SAFETY, Viewer, base_path
+from bot.dashboard import queries, visible
+from bot.dashboard.auth import ADMIN, MANAGER, SAFETY, Viewer, base_path
 from bot.dashboard.charts import board_chart
-from handlers import review, safety
+from handlers import retraction, review, safety
 from handlers.events import Person
 from handlers.policy import KudosPolicy
 
@@ -35,11 +36,20 @@ async def leaderboard(d: Dashboard, request: Request, viewer: Viewer) -> Respons
     exclude = d.runtime.boards.exclude
     boards = None
     workspace = d.workspace(request, viewer)
+    top = visible.places(viewer, d.config)
     if sprint is not None:
         chosen = sprint
+        # A viewer who sees only the top needs the whole board to find their own row.
+        read = None if top else BOARD_TOP
         boards = await d.runtime.run(
-            lambda s: queries.boards(s, chosen, filters, exclude, BOARD_TOP, workspace)
+            lambda s: queries.boards(s, chosen, filters, exclude, read, workspace)
         )
+        if top:
+            boards = replace(
+                boards,
+                people=visible.top_and_own(boards.people, min(top, BOARD_TOP), viewer),
+                teams=visible.top_and_own(boards.teams, min(top, BOARD_TOP), viewer),
+            )
     choices = boards.choices if boards else await d.runtime.run(queries.choices)
     query = {
         k: v
@@ -63,12 +73,21 @@ async def leaderboard(d: Dashboard, request: Request, viewer: Viewer) -> Respons
         values=d.runtime.policy.values,
         boards=boards,
         workspace=workspace,
+        top=top,
+        own=lambda board, row: visible.own(board, row, viewer),
         chart=board_chart(boards.people.rows[:CHART_ROWS]) if boards else None,
         export_query="&".join(f"{k}={quote(str(v), safe='')}" for k, v in query.items()),
     )
 
 
-async def feed(d: Dashboard, request: Request, viewer: Viewer) -> Response:
+async def feed(
+    d: Dashboard,
+    request: Request,
+    viewer: Viewer,
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
     page = request.query_params.get("page", "1")
     number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
     mine = request.query_params.get("scope") == "org"
@@ -83,11 +102,16 @@ async def feed(d: Dashboard, request: Request, viewer: Viewer) -> Response:
             s, page=number, size=PAGE_SIZE, manager_id=manager, workspace=workspace
         )
     )
+    retracted = request.query_params.get("retracted", "")
     return d.render(
         request,
         "feed.html",
         viewer=viewer,
         page="feed",
+        status=status,
+        error=error,
+        done=f"Kudos #{int(retracted)} taken back." if retracted.isdigit() else None,
+        admin=ADMIN in viewer.roles,
         title="My org's recognitions" if mine else "Recognition feed",
         items=items,
         number=number,
@@ -182,19 +206,40 @@ async def decide(d: Dashboard, request: Request, viewer: Viewer) -> Response:
     )
 
 
+RETRACT_STATUS = {"unknown": 404, "already": 409, "not_published": 409}
+
+
+async def retract(d: Dashboard, request: Request, viewer: Viewer) -> Response:
+    """An admin takes a published kudos back (`handlers.retraction`): off every board, its
+    messages deleted, audited under the admin's name."""
+    fields = await d.form(request, viewer)
+    if isinstance(fields, Response):
+        return fields
+    number = int(request.path_params["recognition_id"])
+    reason = (fields.get("reason") or "").strip() or None
+    result = await d.runtime.run(
+        lambda s: retraction.retract(
+            number,
+            None,
+            session=s,
+            policy=d.runtime.policy,
+            clock=d.runtime.clock,
+            reason=reason,
+            admin=f"dashboard:{viewer.email}",
+        )
+    )
+    if isinstance(result, retraction.NotRetracted):
+        status = RETRACT_STATUS.get(result.code, 409)
+        return await feed(d, request, viewer, error=result.message, status=status)
+    d.runtime.poke()
+    return RedirectResponse(f"{base_path(request)}/feed?retracted={number}", status_code=303)
+
+
 def _review_policy(d: Dashboard) -> KudosPolicy:
     """The kudos policy with the dashboard's configured reviewers too (roster roles are
     the use case's own); being an admin makes nobody a reviewer."""
     extra = tuple(r for r in d.config.reviewers if r not in d.runtime.policy.reviewers)
     return replace(d.runtime.policy, reviewers=(*d.runtime.policy.reviewers, *extra))
-
-
-async def audit(d: Dashboard, request: Request, viewer: Viewer) -> Response:
-    now = d.runtime.clock.now()
-    trail = await d.runtime.run(lambda s: queries.audit(s, key=d.runtime.audit_key, now=now))
-    return d.render(
-        request, "audit.html", viewer=viewer, page="audit", title="Audit trail", trail=trail
-    )
 
 
 async def pv(d: Dashboard, request: Request, viewer: Viewer) -> Response:

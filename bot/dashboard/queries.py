@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,18 +15,14 @@ from bot.dashboard.auth import Account
 from handlers import leaderboard, review
 from handlers.leaderboard import Board, Filters
 from handlers.sprints import PUBLISHED, Sprint
-from storage.audit import AuditKey
-from storage.audit_verify import SealState, seal_state
 from storage.feed import FeedItem, org, recipients, recognitions
-from storage.models import AuditEntry, Member, MilestoneAward, MilestoneShare, PvCase
+from storage.models import Member, MilestoneAward, MilestoneShare, PvCase
 
 _member = Member.__table__  # type: ignore[attr-defined]
-_audit = AuditEntry.__table__  # type: ignore[attr-defined]
 _pv = PvCase.__table__  # type: ignore[attr-defined]
 _award = MilestoneAward.__table__  # type: ignore[attr-defined]
 _share = MilestoneShare.__table__  # type: ignore[attr-defined]
 
-AUDIT_ROWS = 200
 AWARD_ROWS = 200
 
 
@@ -45,6 +40,7 @@ def account(session: Session, email: str) -> Account | None:
                 _member.c.display_name,
                 _member.c.roles,
                 _member.c.slack_team_id,
+                _member.c.team,
             ).where(
                 func.lower(_member.c.email) == email.strip().lower(),
                 _member.c.active.is_(True),
@@ -65,6 +61,7 @@ def account(session: Session, email: str) -> Account | None:
         roles,
         manages,
         row.slack_team_id,
+        row.team,
     )
 
 
@@ -114,10 +111,11 @@ def boards(
     sprint: Sprint,
     filters: Filters,
     exclude: Sequence[str],
-    top: int,
+    top: int | None,
     workspace: str | None = None,
 ) -> Boards:
-    """The people and team boards; `workspace`: that Slack workspace's members only."""
+    """The people board's first `top` places (None: all) and the whole team board;
+    `workspace`: that Slack workspace's members only."""
     return Boards(
         leaderboard.board(
             session, sprint, filters=filters, exclude=exclude, top=top, workspace=workspace
@@ -158,7 +156,7 @@ def feed(
     return items[:size], len(items) > size
 
 
-# -- reviews, audit, PV ---------------------------------------------------------------------
+# -- reviews, PV -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -197,39 +195,6 @@ def pending_reviews(session: Session) -> list[Pending]:
         )
         for r, g in waiting
     ]
-
-
-@dataclass(frozen=True)
-class AuditRow:
-    id: int
-    at: datetime
-    actor: str
-    action: str
-    subject: str
-    detail: str  # as JSON
-
-
-@dataclass(frozen=True)
-class Audit:
-    seal: SealState
-    entries: tuple[AuditRow, ...]
-
-
-def audit(session: Session, *, key: AuditKey | None, now: datetime) -> Audit:
-    """The seal's state and the latest entries, newest first."""
-    stmt = select(_audit).order_by(_audit.c.id.desc()).limit(AUDIT_ROWS)
-    entries = tuple(
-        AuditRow(
-            id=int(r.id),
-            at=r.at,
-            actor=str(r.actor),
-            action=str(r.action),
-            subject=str(r.subject),
-            detail=json.dumps(r.detail, sort_keys=True, default=str),
-        )
-        for r in session.connection().execute(stmt)
-    )
-    return Audit(seal_state(session, key, now=now), entries)
 
 
 @dataclass(frozen=True)

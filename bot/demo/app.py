@@ -201,6 +201,7 @@ def app(runtime: Runtime, *, secret: str, link: OneTimeLink | None = None) -> St
         admins=(*runtime.admins, ADMIN),
         reviewers=tuple(r for r in runtime.policy.reviewers if "@" in r),
         safety=runtime.safety,
+        members_see_top=runtime.members_see_top,
     )
 
     async def home(_: Request) -> Response:

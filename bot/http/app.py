@@ -91,6 +91,7 @@ def dashboard_routes(settings: Settings, runtime: Runtime) -> list[BaseRoute]:
         admins=runtime.admins,
         reviewers=tuple(r for r in runtime.policy.reviewers if "@" in r),
         safety=runtime.safety,
+        members_see_top=runtime.members_see_top,
         status=tuple(settings.status_lines()),
         workspaces_apart=settings.slack_isolated,
         home_workspace=settings.slack_home_workspace,

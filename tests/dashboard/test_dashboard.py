@@ -244,7 +244,7 @@ def world(file_engine: Engine) -> Iterator[World]:
 # -- signing in -------------------------------------------------------------------------------
 
 
-SAMPLE = {"review_id": "1", "verdict": "approve", "survey_id": "pulse"}
+SAMPLE = {"review_id": "1", "verdict": "approve", "survey_id": "pulse", "recognition_id": "1"}
 
 
 # Routes that sign in or out (a one-time link answers 403 without a valid token).

@@ -1,7 +1,8 @@
 """The web dashboard in a real browser: Playwright drives Debian's Chromium against the whole
 app served by uvicorn. Sign-in through OpenID Connect and through a proxy header, what each
-role sees, deciding a held kudos, CSV downloads, escaping, and keyboard use. Every page
-visited is saved as a screenshot in tests/artifacts/."""
+role sees, deciding a held kudos, CSV downloads, escaping, keyboard use, how the actions
+look, and the audit trail and leaderboard at phone width and wide. Every page visited is
+saved as a screenshot in tests/artifacts/."""
 
 from __future__ import annotations
 
@@ -18,7 +19,15 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Dialog,
+    Page,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
 from playwright.sync_api import Error as PlaywrightError
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -161,12 +170,20 @@ class Dash:
     def url(self) -> str:
         return self.server.base_url + "/dashboard"
 
-    def page(self, as_: str | None = None, *, bypass_csp: bool = False) -> Page:
-        """A fresh browser; `as_` signs in through the proxy header on every request."""
+    def page(
+        self,
+        as_: str | None = None,
+        *,
+        bypass_csp: bool = False,
+        viewport: ViewportSize | None = None,
+    ) -> Page:
+        """A fresh browser (1280 by 720 unless `viewport` says); `as_` signs in through the
+        proxy header on every request."""
         context = self.browser.new_context(
             extra_http_headers={HEADER: email(as_)} if as_ else {},
             accept_downloads=True,
             bypass_csp=bypass_csp,
+            viewport=viewport or {"width": 1280, "height": 720},
         )
         context.set_default_timeout(10_000)
         self.contexts.append(context)
@@ -270,12 +287,12 @@ def test_oidc_sign_in_leaderboard_filter_and_sign_out(dash: Dash) -> None:
     expect(chart.locator("rect.bar-kudos")).to_have_count(3)
     assert sorted(rows_of(page, "People")) == sorted(["Alice", "Bob", f"{IMG}Eve"])
 
-    page.get_by_label("Team").select_option("Brand")
+    page.get_by_label("Team", exact=True).select_option("Brand")
     page.get_by_role("button", name="Show").click()
     expect(page).to_have_url(re.compile(r"[?&]team=Brand(&|$)"))
     dash.shot(page, "leaderboard-brand")
     expect(page.locator("p.lead")).to_contain_text("Showing team Brand.")
-    expect(page.get_by_label("Team")).to_have_value("Brand")
+    expect(page.get_by_label("Team", exact=True)).to_have_value("Brand")
     assert rows_of(page, "People") == ["Alice"]
 
     page.get_by_role("button", name="Sign out").click()
@@ -474,3 +491,81 @@ def test_the_skip_link_comes_first_and_every_field_has_a_label(dash: Dash) -> No
         assert [f for f in fields[path] if not f[1]] == [], path
     assert [f[0] for f in fields["/"]] == ["sprint", "team", "region", "therapeutic_area", "value"]
     assert [f[0] for f in fields["/reviews"]] == ["reason"]
+
+
+# -- how it looks -------------------------------------------------------------------------------
+
+PHONE: ViewportSize = {"width": 390, "height": 844}
+WIDE: ViewportSize = {"width": 1280, "height": 900}
+LOOK = """e => { const s = getComputedStyle(e);
+  return {background: s.backgroundColor, color: s.color, outline: s.outlineStyle,
+          outlineWidth: parseFloat(s.outlineWidth)}; }"""
+
+
+def contrast(one: str, other: str) -> float:
+    """WCAG's contrast ratio of two `rgb(r, g, b)` colours."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(c) / 255 for c in re.findall(r"\d+", colour)[:3]]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    light, dark = sorted((luminance(one), luminance(other)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_approve_reject_and_take_back_look_different_and_say_what_they_do(dash: Dash) -> None:
+    """Primary, danger and secondary actions differ in colour, each text says the action,
+    text on each is at least AA, and keyboard focus shows a ring."""
+    page = dash.page("rae")
+    dash.open(page, "/reviews", "reviews-actions")
+    approve = page.get_by_role("button", name=re.compile(r"^Approve #\d+$"))
+    reject = page.get_by_role("button", name=re.compile(r"^Reject #\d+$"))
+    sign_out = page.get_by_role("button", name="Sign out")
+    looks = {name: b.evaluate(LOOK) for name, b in (
+        ("approve", approve), ("reject", reject), ("sign out", sign_out))}  # fmt: skip
+    backgrounds = {look["background"] for look in looks.values()}
+    assert len(backgrounds) == 3, looks
+    for name, look in looks.items():
+        assert contrast(look["background"], look["color"]) >= 4.5, (name, look)
+    assert "danger" in (reject.get_attribute("class") or "")
+
+    approve.focus()
+    dash.shot(page, "approve-focused")
+    focused = approve.evaluate(LOOK)
+    assert focused["outline"] != "none" and focused["outlineWidth"] >= 2, focused
+
+    admin = dash.page("ada")
+    dash.open(admin, "/feed", "feed-take-back")
+    admin.get_by_text(re.compile(r"^Take back #\d+$")).first.click()
+    take_back = admin.get_by_role("button", name=re.compile(r"^Take back #\d+: points off"))
+    assert take_back.first.evaluate(LOOK)["background"] == looks["reject"]["background"]
+
+
+def test_the_audit_trail_and_the_leaderboard_at_phone_width_and_wide(dash: Dash) -> None:
+    """Nothing scrolls sideways but the tables' own regions; the pages saved at both sizes."""
+    for viewport in (PHONE, WIDE):
+        width = viewport["width"]
+        page = dash.page("ada", viewport=viewport)
+        dash.open(page, "/", f"leaderboard-{width}")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        expect(page.locator("figure.chart svg")).to_be_visible()
+        assert page.locator("figure.chart svg").evaluate(
+            "e => e.getBoundingClientRect().width <= document.documentElement.clientWidth"
+        )
+        dash.open(page, "/audit", f"audit-{width}")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        entries = page.get_by_role("region", name="Audit trail entries")
+        expect(entries.get_by_role("table")).to_be_visible()
+        scrolls = entries.evaluate("e => e.scrollWidth > e.clientWidth")
+        assert scrolls == (width == PHONE["width"]), width
+        if scrolls:  # the keyboard scrolls it
+            entries.focus()
+            for _ in range(5):
+                page.keyboard.press("ArrowRight")
+            # (scrolling by key may be smooth: wait for it to move)
+            page.wait_for_function("e => e.scrollLeft > 0", arg=entries.element_handle())
+        page.get_by_text("Raw entry").first.click()
+        expect(page.locator("details.raw pre").first).to_be_visible()
+        dash.shot(page, f"audit-raw-{width}")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
