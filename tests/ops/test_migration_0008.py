@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, bindparam, text
+from sqlalchemy import Date, DateTime, Engine, bindparam, text
 from sqlmodel import Session, col, select
 
 from storage import migrate
@@ -36,27 +36,26 @@ T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 SALT = "ab" * 16
 
 
-def _recognition(s: Session, key: str, giver: Member, *recipients: Member) -> Recognition:
+# The columns revision 0007 has (the model has grown since): written as SQL, not through
+# the model, so the row fits the schema of the revision under test.
+_INSERT_RECOGNITION = text(
+    "INSERT INTO recognition (dedupe_key, giver_id, text, text_sha256, value_tags, source, "
+    "platform, workspace, reactions, outcome, findings, giver_local_date, created_at) "
+    "VALUES (:key, :giver, 'Thanks for the site activation email', :sha, "
+    "'[\"#collaboration\"]', 'command', 'slack', 'T0001', '[]', 'pass', '[]', :day, :at) "
+    "RETURNING id"
+).bindparams(bindparam("at", type_=DateTime()), bindparam("day", type_=Date()))
+
+
+def _recognition(s: Session, key: str, giver: Member, *recipients: Member) -> int:
     assert giver.id is not None
-    rec = Recognition(
-        dedupe_key=key,
-        giver_id=giver.id,
-        text="Thanks for the site activation email",
-        text_sha256="0" * 64,
-        value_tags=["#collaboration"],
-        source="command",
-        platform="slack",
-        workspace="T0001",
-        outcome="pass",
-        giver_local_date=date(2026, 11, 24),
-        created_at=T0,
-    )
-    s.add(rec)
-    s.flush()
+    values = {"key": key, "giver": giver.id, "sha": "0" * 64, "day": date(2026, 11, 24)}
+    new_id = s.connection().execute(_INSERT_RECOGNITION, {**values, "at": T0}).scalar_one()
     for person in recipients:
-        assert rec.id is not None and person.id is not None
-        s.add(RecognitionRecipient(recognition_id=rec.id, member_id=person.id))
-    return rec
+        assert person.id is not None
+        s.add(RecognitionRecipient(recognition_id=new_id, member_id=person.id))
+    s.flush()
+    return int(new_id)
 
 
 def _round(s: Session, number: int, *, anonymous: bool = False) -> SurveyRound:
@@ -115,7 +114,7 @@ def _seed(s: Session) -> dict[str, Any]:
     given = _recognition(s, "r1", dup, bob)
     _recognition(s, "r2", bob, dup)
     _recognition(s, "r3", bob, alice)
-    review = Review(recognition_id=given.id or 0, requested_by=f"member:{dup.id}", created_at=T0)
+    review = Review(recognition_id=given, requested_by=f"member:{dup.id}", created_at=T0)
     s.add(review)
     for member_id, tag, received, given_n in (
         (dup.id, "", 1, 1),
@@ -180,7 +179,7 @@ def _seed(s: Session) -> dict[str, Any]:
     )
     s.add(
         Outbox(
-            key=f"recognition:{given.id}:dm:{dup.id}",
+            key=f"recognition:{given}:dm:{dup.id}",
             platform="slack",
             workspace="T0001",
             channel="U0ALICE",

@@ -19,13 +19,17 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Plain ALTER TABLE on both databases: SQLite adds (and, from 3.35, drops) a column in
+# place. Batch mode would copy the table and drop the old one, which the foreign keys of
+# recipients, reviews and PV cases refuse once there are kudos.
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("recognition", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("private", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    op.add_column(
+        "recognition",
+        sa.Column("private", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("recognition", schema=None) as batch_op:
-        batch_op.drop_column("private")
+    op.drop_column("recognition", "private")
