@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 
 from storage import feed
 from storage.models import Recognition
+from tests.harness import eventually
 from tests.transcript import Chat, Side
 
 WORDS = "for covering my shift at the Leeds site visit #collaboration"
@@ -39,6 +40,7 @@ def test_a_private_kudos_counts_reaches_only_its_recipient_and_is_posted_nowhere
 
 def test_the_slack_form_sends_a_private_kudos(chat: Chat) -> None:
     chat.slack.command("alice", "kudos private")
+    eventually(lambda: bool(chat.slack.fake.calls("views.open")))  # (opened after the ack)
     form = chat.slack.form("alice")
     private_box = next(b for b in form.raw["blocks"] if b.get("block_id") == "private")
     assert private_box["element"]["initial_options"]  # ticked, as asked
@@ -62,6 +64,7 @@ def test_the_teams_form_sends_a_private_kudos(chat: Chat) -> None:
 
 def test_unticked_the_form_posts_publicly(chat: Chat) -> None:
     chat.slack.command("alice", "kudos")
+    eventually(lambda: bool(chat.slack.fake.calls("views.open")))
     form = chat.slack.form("alice")
     private_box = next(b for b in form.raw["blocks"] if b.get("block_id") == "private")
     assert "initial_options" not in private_box["element"]

@@ -14,6 +14,7 @@ from bot.slack.shortcut import CALLBACK, NOT_A_COLLEAGUE
 from bot.teams import extension
 from bot.teams.package import GIVE_COMMAND
 from storage.models import Recognition
+from tests.harness import eventually
 from tests.transcript import Chat
 from tests.transcript.cast import someone
 
@@ -41,6 +42,7 @@ def test_slack_shortcut_gives_kudos_to_the_messages_author_with_a_link(chat: Cha
     ts = chat.slack.fake.add_message(general, "Here is the checklist", user=bob.slack_id)
     shortcut(chat, "alice", {"type": "message", "ts": ts, "user": bob.slack_id}, general)
 
+    eventually(lambda: bool(chat.slack.fake.calls("views.open")))
     form = chat.slack.form("alice").raw
     picked = next(b for b in form["blocks"] if b.get("block_id") == "recipients")
     assert picked["element"]["initial_users"] == [bob.slack_id]
