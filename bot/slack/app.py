@@ -27,7 +27,7 @@ from bot.slack import review as slack_review
 from bot.slack import shortcut as slack_shortcut
 from bot.slack import survey as slack_survey
 from bot.slack.asked import command_event, command_key, screened
-from bot.slack.channels import SlackChannels, not_here, noted
+from bot.slack.channels import SlackChannels, message_permalink, not_here, noted
 from bot.slack.clients import SlackClients, same_token_as_environment
 from bot.slack.install import Installations
 from bot.slack.people import SlackPeople
@@ -249,7 +249,7 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
             if author_id
             else Person("slack", team, "unknown", "unknown", exists=False)
         )
-        permalink = await _permalink(client, item)
+        permalink = await message_permalink(client, item.get("channel"), item.get("ts"))
         added = ReactionAdded(
             key=f"slack:event:{body.get('event_id')}",
             reactor=reactor,
@@ -350,11 +350,3 @@ def _reaction(
     if emoji not in kudos_emoji or item.get("type") != "message":
         return None
     return str(body.get("team_id") or context.team_id or ""), emoji, item
-
-
-async def _permalink(client: AsyncWebClient, item: dict[str, Any]) -> str | None:
-    try:
-        response = await client.chat_getPermalink(channel=item["channel"], message_ts=item["ts"])
-        return str(response["permalink"])
-    except (SlackApiError, KeyError):
-        return None

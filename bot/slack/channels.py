@@ -112,6 +112,19 @@ class SlackChannels:
         return False
 
 
+async def message_permalink(client: AsyncWebClient, channel: Any, ts: Any) -> str | None:
+    """The https permalink of message `ts` in `channel` (`chat.getPermalink`), or None when
+    Slack does not give one."""
+    if not channel or not ts:
+        return None
+    try:
+        found = await client.chat_getPermalink(channel=str(channel), message_ts=str(ts))
+    except SlackApiError:
+        return None
+    link = str(found.get("permalink") or "")
+    return link if link.startswith("https://") else None
+
+
 def noted(
     answer: dict[str, Any], result: KudosResult, asked: KudosRequested, given: KudosRequested
 ) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.runtime import Runtime
 from bot.slack import blocks
+from bot.slack.channels import message_permalink
 from bot.slack.people import SlackPeople
 
 log = logging.getLogger("plaudit.slack")
@@ -38,20 +39,9 @@ def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
         if author == giver:
             await respond(text=YOURSELF, response_type="ephemeral")
             return
-        link = await _permalink(client, channel, str(message.get("ts") or ""))
+        link = await message_permalink(client, channel, message.get("ts"))
         form = blocks.modal(runtime.policy, channel, users=(author,), link=link)
         try:
             await client.views_open(trigger_id=body["trigger_id"], view=form)
         except SlackApiError as exc:
             log.warning("the kudos form did not open: %s", exc.response.get("error"))
-
-
-async def _permalink(client: AsyncWebClient, channel: str | None, ts: str) -> str | None:
-    if not channel or not ts:
-        return None
-    try:
-        found = await client.chat_getPermalink(channel=channel, message_ts=ts)
-    except SlackApiError:
-        return None
-    link = str(found.get("permalink") or "")
-    return link if link.startswith("https://") else None

@@ -55,21 +55,22 @@ def shared_channel(channel_data: Any) -> bool:
     return str(kind).lower() == "shared"
 
 
-def _dict(value: Any) -> dict[str, Any]:
+def as_dict(value: Any) -> dict[str, Any]:
+    """A JSON object of an activity, or an empty one for anything else."""
     return value if isinstance(value, dict) else {}
 
 
 def sender(data: dict[str, Any]) -> dict[str, Any]:
     """The activity's `from` account."""
-    return _dict(data.get("from"))
+    return as_dict(data.get("from"))
 
 
 def conversation(data: dict[str, Any]) -> dict[str, Any]:
-    return _dict(data.get("conversation"))
+    return as_dict(data.get("conversation"))
 
 
 def recipient_id(data: dict[str, Any]) -> str | None:
-    ident = _dict(data.get("recipient")).get("id")
+    ident = as_dict(data.get("recipient")).get("id")
     return str(ident) if ident else None
 
 
@@ -102,7 +103,7 @@ def mentions(data: dict[str, Any]) -> list[tuple[str, str, str]]:
     for entity in entities(data):
         if entity.get("type") != "mention":
             continue
-        mentioned = _dict(entity.get("mentioned"))
+        mentioned = as_dict(entity.get("mentioned"))
         ident = str(mentioned.get("id") or "")
         if not ident or ident == bot_id:
             continue
@@ -117,7 +118,7 @@ def without_bot(data: dict[str, Any]) -> str:
     for entity in entities(data):
         if entity.get("type") != "mention":
             continue
-        if _dict(entity.get("mentioned")).get("id") == bot_id and entity.get("text"):
+        if as_dict(entity.get("mentioned")).get("id") == bot_id and entity.get("text"):
             text = text.replace(str(entity["text"]), " ", 1)
     return text.strip()
 

@@ -74,7 +74,7 @@ class Cards:
         value = str(data.get("value") or "").strip() or None
         text = str(data.get("message") or "").strip()
         hidden = str(data.get("private") or "").lower() == "true"
-        link = forms.message_link(data.get("link"))
+        link = teams_render.message_link(data.get("link"))
         again = partial(
             forms.kudos_form,
             policy,

@@ -9,10 +9,11 @@ from typing import Any
 
 from bot.chat import texts
 from bot.chat.ratelimit import too_fast
+from bot.teams import activity as parsed
 from bot.teams import forms, people, replies
 from bot.teams.cards import Cards
 from bot.teams.package import GIVE_COMMAND
-from bot.teams.render import CARD
+from bot.teams.render import CARD, message_link
 from bot.teams.turn import Turn
 from handlers import kudos
 
@@ -37,7 +38,7 @@ async def answer(cards: Cards, turn: Turn) -> Answer:
         return 200, _message(too_fast(wait))
     if turn.data.get("name") == FETCH:
         return 200, _fetched(turn, value, runtime.policy)
-    data = _dict(value.get("data"))
+    data = parsed.as_dict(value.get("data"))
     giver = await people.sender(runtime, turn)
     result, card = await cards.give_kudos(turn, giver, dict(data), dialog=True)
     if result is None or isinstance(result, kudos.Refused):
@@ -55,20 +56,16 @@ def _fetched(turn: Turn, value: dict[str, Any], policy: Any) -> dict[str, Any]:
     payload = value.get("messagePayload")
     if not isinstance(payload, dict) or value.get("commandContext") != "message":
         return _dialog(forms.kudos_form(policy, dialog=True))
-    sender = _dict(payload.get("from"))
-    user = _dict(sender.get("user"))
+    sender = parsed.as_dict(payload.get("from"))
+    user = parsed.as_dict(sender.get("user"))
     if not user.get("id") or sender.get("application"):
         return _message(NOT_A_COLLEAGUE)
     author = str(user["id"])
-    pressed = str(_dict(turn.data.get("from")).get("aadObjectId") or "")
+    pressed = str(parsed.as_dict(turn.data.get("from")).get("aadObjectId") or "")
     if author == pressed:
         return _message(YOURSELF)
-    link = forms.message_link(payload.get("linkToMessage"))
+    link = message_link(payload.get("linkToMessage"))
     return _dialog(forms.kudos_form(policy, recipients=(author,), link=link, dialog=True))
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _dialog(card: dict[str, Any]) -> dict[str, Any]:

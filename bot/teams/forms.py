@@ -17,7 +17,6 @@ from handlers.policy import KudosPolicy
 PEOPLE_PICKER = {"type": "Data.Query", "dataset": "graph.microsoft.com/users"}
 # Typed people: separated by commas, semicolons or new lines, or each starting with an @.
 _TYPED = re.compile(r"[,;\n]+|\s+(?=@)")
-_LINK = re.compile(r"https://[^\s()<>\[\]\\]{1,1500}")
 
 
 def kudos_form(
@@ -102,12 +101,6 @@ def _inputs(
             "value": "true" if private else "false",
         },
     ]
-
-
-def message_link(value: Any) -> str | None:
-    """A link to a Teams message (`linkToMessage`) as a card may show it, else None."""
-    link = str(value or "")
-    return link if _LINK.fullmatch(link) else None
 
 
 def typed_people(raw: str) -> list[str]:

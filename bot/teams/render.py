@@ -39,7 +39,7 @@ _MARKUP = re.compile(r"[\\*_\[\]<>]")
 # A piece of text is never cut between a backslash and the character it escapes.
 ESCAPE = r"\\."
 # What a mention's text may not hold: it ends the `<at>` tag or reads as markup inside it.
-_LINK = re.compile(r"https://[^\s()<>\[\]\\]+")
+_LINK = re.compile(r"https://[^\s()<>\[\]\\]{1,1500}")
 _NOT_IN_MENTION = re.compile(r"[\\*_\[\]<>]+")
 
 
@@ -186,10 +186,17 @@ def kudos_public(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def _for_message(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     """A link to the message a kudos is for (given from its message action), if any."""
-    link = str(data.get("permalink") or "")
-    if data.get("source") == "reaction" or not _LINK.fullmatch(link):
+    link = message_link(data.get("permalink"))
+    if data.get("source") == "reaction" or link is None:
         return []
     return [text(f"[The message this is for]({link})", isSubtle=True)]
+
+
+def message_link(value: Any) -> str | None:
+    """A link to a message (Teams' `linkToMessage`, Slack's permalink) that a card may show
+    as a link (https, nothing that ends markdown's link), else None."""
+    link = str(value or "")
+    return link if _LINK.fullmatch(link) else None
 
 
 def _values(values: Iterable[Any]) -> str:

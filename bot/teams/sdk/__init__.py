@@ -51,6 +51,16 @@ class ConnectorError(Exception):
         self.retry_after = retry_after
 
 
+def retry_after(headers: Any) -> float | None:
+    """A connector answer's `Retry-After` in seconds (either case of the header name), or
+    None when absent or not a number."""
+    found = (headers or {}).get("Retry-After") or (headers or {}).get("retry-after")
+    try:
+        return max(float(found), 0.0) if found else None
+    except (TypeError, ValueError):
+        return None
+
+
 class Unreachable(Exception):
     """The Bot Connector or the token service could not be reached, or gave no token."""
 

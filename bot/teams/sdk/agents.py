@@ -37,6 +37,7 @@ from bot.teams.sdk import (
     SdkName,
     TurnFailed,
     Unreachable,
+    retry_after,
 )
 from bot.teams.sdk.agents_auth import Inbound, client_factory, closing_clients
 
@@ -259,15 +260,6 @@ async def _delivered(work: Awaitable[T]) -> T:
     try:
         return await work
     except aiohttp.ClientResponseError as exc:
-        raise ConnectorError(exc.status, exc.message, _retry_after(exc.headers)) from exc
+        raise ConnectorError(exc.status, exc.message, retry_after(exc.headers)) from exc
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise Unreachable(f"the Bot Connector could not be reached: {exc!r}") from exc
-
-
-def _retry_after(headers: Mapping[str, str] | None) -> float | None:
-    """Retry-After in seconds, as Teams gives it; None when absent or not a number."""
-    value = (headers or {}).get("Retry-After")
-    try:
-        return max(float(value), 0.0) if value else None
-    except ValueError:
-        return None

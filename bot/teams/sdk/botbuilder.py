@@ -36,6 +36,7 @@ from bot.teams.sdk import (
     SdkName,
     TurnFailed,
     Unreachable,
+    retry_after,
 )
 from bot.teams.sdk.botbuilder_auth import authentication
 
@@ -219,9 +220,8 @@ def _translated(exc: BaseException) -> Exception:
     while found is not None and id(found) not in seen:
         seen.add(id(found))
         if isinstance(found, HttpOperationError):
-            headers = getattr(found.response, "headers", None) or {}
-            retry = headers.get("Retry-After") or headers.get("retry-after")
-            return ConnectorError(_code(found), str(found.message), _seconds(retry))
+            headers = getattr(found.response, "headers", None)
+            return ConnectorError(_code(found), str(found.message), retry_after(headers))
         if isinstance(
             found,
             ClientRequestError
@@ -233,10 +233,3 @@ def _translated(exc: BaseException) -> Exception:
             return Unreachable(f"{type(found).__name__}: {found}")
         found = found.__cause__
     return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
