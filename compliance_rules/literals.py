@@ -262,9 +262,11 @@ def _not_after_word(item: tuple[Any, Any]) -> bool:
 def _parse(source: str, flags: int) -> Any:
     """`source` parsed as `re` reads it, or None; `re` warning of a reading it may change
     (a possible nested set, which `regex` can read differently) counts as None too."""
+    # Only `re`'s own FutureWarning is raised: a collector's warning (an unclosed file or
+    # database finalised mid-parse) keeps the filters it had.
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", FutureWarning)
         try:
             return _parser.parse(stand_ins(source), flags)
-        except (re.error, RecursionError, Warning):
+        except (re.error, RecursionError, FutureWarning):
             return None

@@ -72,3 +72,24 @@ def test_a_damaged_file_means_every_regex_is_read_again(
     damaged.write_bytes(b"not gzip at all")
     derived.table.cache_clear()
     assert derived.table() == {}
+
+
+def test_only_a_regexs_own_warning_counts_against_it(
+    fresh: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import warnings
+
+    # `re` warns of a possible nested set: that regex is not read.
+    assert literals._parse("[[a]", 0) is None
+    # A warning from elsewhere during the parse (the collector finalising an unclosed
+    # database) follows the filters in force and does not turn into an error.
+    real = literals._parser.parse
+
+    def parse(source: str, flags: int) -> object:
+        warnings.warn("unclosed database in <sqlite3.Connection>", ResourceWarning, stacklevel=1)
+        return real(source, flags)
+
+    monkeypatch.setattr(literals._parser, "parse", parse)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        assert literals._parse("zorbla", 0) is not None
