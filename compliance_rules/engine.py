@@ -7,11 +7,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import cache, cached_property, partial
 from pathlib import Path
 
 from compliance_rules import evasion, language, second_opinion
 from compliance_rules.compiled import Compiled, fold
+from compliance_rules.drug_names import DRUGS, DrugNames, marketed, of_registry
 from compliance_rules.hits import Text, anchored, confirm, everywhere, prove, starts_of
 from compliance_rules.lists import named
 from compliance_rules.model import CATEGORIES, Finding, Outcome, Result, RuleError
@@ -23,7 +24,6 @@ from compliance_rules.registry import DEFAULT as DEFAULT_REGISTRY
 from compliance_rules.registry import Registry, load_registry
 
 PACKS = Path(__file__).parent / "packs"
-DRUGS = Path(__file__).parent / "drugs.yml"
 SAFETY = PACKS / "safety.yml"  # adverse events and patient identifiers: always loaded
 TIMEOUT = 0.25  # seconds one check may take before the text is held for a person
 _PII_CATEGORIES = {"phi_patient_identifier"}
@@ -91,6 +91,11 @@ class RuleSet:
         for part in {id(p): p for p in (self, *self.parts.values())}.values():
             prove(part._unproven)
             part._unproven = []
+
+    @cached_property
+    def drug_names(self) -> DrugNames:
+        """The medicines this rule set knows, as the second opinion reads them."""
+        return of_registry(self.registry)
 
     def outcome_of(self, rule: Rule) -> Outcome:
         return self.actions.get(rule.category, rule.outcome)
@@ -213,10 +218,8 @@ def _deferred(path: Path, vocabulary: dict[str, list[str]]) -> Deferred:
 @cache
 def drug_vocabulary(path: Path = DRUGS) -> dict[str, list[str]]:
     """`${drugs}` (brand and generic names of marketed medicines) and `${drug_classes}`."""
+    names = marketed(path)
     raw = read_yaml(path)
-    if not isinstance(raw, dict) or set(raw) - {"brands", "generics", "classes"}:
-        raise RuleError(f"{path}: a mapping of brands, generics and classes")
-    names = [str(n) for key in ("brands", "generics") for n in raw.get(key) or []]
     return {
         # One named list (`\L<...>`), matched as a set: hundreds of names compiled into
         # every pattern that mentions a drug made loading the rules take seconds.
@@ -276,7 +279,9 @@ def _check(text: str, ruleset: RuleSet, deadline: float) -> Result:
         findings.append(language.unknown(seen.unknown, text, ruleset.unknown_language))
     if opinion is not None:  # categories the rules did not find, in the text they read
         found = frozenset(f.category for f in findings)
-        findings += opinion.findings(text, found, fold(views[-1].text), deadline)
+        findings += opinion.findings(
+            text, found, fold(views[-1].text), deadline, ruleset.drug_names
+        )
     if not findings:
         return _PASSED
     findings = _dedupe(findings)

@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from compliance_rules import evasion
+from compliance_rules import drug_names, evasion
+from compliance_rules.drug_names import DrugNames
 from compliance_rules.folding import fold
 from compliance_rules.model import CATEGORIES, Finding, Outcome, RuleError
 from compliance_rules.normalise import normalise
@@ -75,6 +76,9 @@ class Settings:
     # A text is taken to have at least this many features when its sum is scaled: the few
     # words of "you're the best" are not evidence enough to hold a kudos on.
     floor: int = 0
+    # Every medicine's name read as one word (`drug_names`): what is learned of one product
+    # holds for all, and for a registry the model was not trained with.
+    drug_names: bool = False
 
     def __post_init__(self) -> None:
         if not (8 <= self.bits <= 30 and 1 <= self.shortest <= self.longest <= 8):
@@ -135,10 +139,19 @@ def pair_feature(first: str, second: str, settings: Settings) -> int:
     return zlib.crc32(_utf8(f"{first} {second}"), _PAIR) & ((1 << settings.bits) - 1)
 
 
-def features(read: str, settings: Settings) -> list[int]:
+def words_of(read: str, settings: Settings, names: DrugNames | None = None) -> list[str]:
+    """The words the model reads in a reading: `tokens`, each medicine's name as one word
+    when the settings say so (the names of `names`, or of the shipped registry)."""
+    words = tokens(read)
+    if settings.drug_names:
+        words = (names or drug_names.shipped()).read(words)
+    return words
+
+
+def features(read: str, settings: Settings, names: DrugNames | None = None) -> list[int]:
     """Every feature of a text's reading (`reading`), as buckets, repeats kept: what the
     model is trained on, and what `SecondOpinion.scores` sums the weights of."""
-    words = tokens(read)
+    words = words_of(read, settings, names)
     found = [b for word in words for b in word_features(word, settings)]
     found.extend(pair_feature(a, b, settings) for a, b in itertools.pairwise(words))
     return found
@@ -223,11 +236,17 @@ class SecondOpinion:
         return cls(settings, categories, str(raw["fingerprint"]))
 
     def scores(
-        self, text: str, read: str | None = None, deadline: float = math.inf
+        self,
+        text: str,
+        read: str | None = None,
+        deadline: float = math.inf,
+        names: DrugNames | None = None,
     ) -> dict[str, float]:
-        """Each category's score (0 to 1) for `text`, or for its reading when given.
-        TimeoutError once the `time.monotonic()` deadline has passed (every 256 words)."""
-        words = tokens(reading(text, deadline) if read is None else read)
+        """Each category's score (0 to 1) for `text`, or for its reading when given, the
+        medicines of `names` (default: the shipped registry's) known by name. TimeoutError
+        once the `time.monotonic()` deadline has passed (every 256 words)."""
+        read = reading(text, deadline) if read is None else read
+        words = words_of(read, self.settings, names)
         read_words: list[_Word] = []
         for start in range(0, len(words), _EVERY):
             if start and time.monotonic() >= deadline:
@@ -268,6 +287,7 @@ class SecondOpinion:
         found: frozenset[str],
         read: str | None = None,
         deadline: float = math.inf,
+        names: DrugNames | None = None,
     ) -> list[Finding]:
         """A finding to hold `text` for each category it scores high on that is not among
         the categories the rules `found` in it."""
@@ -277,7 +297,7 @@ class SecondOpinion:
             read = reading(text, deadline)
         if _repetitive(tokens(read)):
             return []
-        scores = self.scores(text, read, deadline)
+        scores = self.scores(text, read, deadline, names)
         return [
             _finding(text, c.name, scores[c.name])
             for c in self.categories

@@ -1,13 +1,14 @@
 """Train the compliance gate's second opinion (`compliance_rules/second_opinion.py`) and
 write its weights to `compliance_rules/second_opinion.json.gz`.
 
-Training data is Plaudit's own labelled corpora only: the whole of six (`WHOLE`), and the
-even-numbered lines (from 0) of the two whose odd lines are kept for scoring (`HALVED`).
+Training data is Plaudit's own labelled corpora only: the whole of ten (`WHOLE`), and the
+even-numbered lines (from 0) of the four whose odd lines are kept for scoring (`HALVED`).
+Every medicine's name is read as one word (`Settings.drug_names`, `drug_names.py`).
 One logistic regression per category over the features of `second_opinion.features`, with
 an elastic-net penalty so that most weights are exactly zero (the file stays small), fitted
 by accelerated proximal gradient descent for a fixed number of steps. Each category's
 threshold is chosen on scores from five-fold cross-validation: the lowest at which the
-model's holds stay `PRECISION` precise and take few compliant texts (`ALLOWED`: 0.2 % each
+model's holds stay `PRECISION` precise and take few compliant texts (`ALLOWED`: 0.5 % each
 for adverse events and patient identifiers, whose misses cost most, none for the others;
 on texts written apart from the training data the model holds several times the share it
 holds in cross-validation). A category with no such threshold is left to the rules.
@@ -53,8 +54,15 @@ WHOLE = (
     "dev_safety.jsonl",
     "dev_languages.jsonl",
     "dev_recognitions.jsonl",
+    # Written apart from the rules as training data, in English, five European languages,
+    # Japanese, Chinese, Dutch and Polish, with evasions (tests/corpus/TRAIN.md).
+    "train_en_safety.jsonl",
+    "train_en_claims.jsonl",
+    "train_eu.jsonl",
+    "train_world_evasion.jsonl",
 )
-HALVED = ("dev_wild.jsonl", "dev_field.jsonl")  # the odd lines are for scoring only
+# The odd lines of these are for scoring only.
+HALVED = ("dev_wild.jsonl", "dev_field.jsonl", "dev_pulse.jsonl", "dev_shift.jsonl")
 SEED = 20240611
 FOLDS = 5
 L1 = 5e-6  # sparsity: most buckets weigh nothing
@@ -65,7 +73,7 @@ FEWEST_TEXTS = 3  # a bucket in fewer training texts gets no weight: it is a tex
 STEPS = 400
 PRECISION = 0.9  # of the model's holds of a category, in cross-validation
 # The share of compliant texts each category's holds may take, in cross-validation.
-ALLOWED = {"adverse_event_mention": 0.002, "phi_patient_identifier": 0.002}
+ALLOWED = {"adverse_event_mention": 0.005, "phi_patient_identifier": 0.005}
 ALLOWED_OTHERS = 0.0
 LOWEST = 0.5  # no threshold below an even chance
 # Superlatives are the everyday words of praise ("you're the best"): only a claim about a
@@ -296,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", type=Path, default=WEIGHTS)
     args = parser.parse_args(argv)
-    settings = Settings(floor=FLOOR)
+    settings = Settings(floor=FLOOR, drug_names=True)
     rows = training_rows()
     design = Design.of([text for text, _ in rows], settings)
     labels = np.array([[c in found for _, found in rows] for c in CATEGORIES], float)
