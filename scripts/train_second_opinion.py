@@ -1,7 +1,7 @@
 """Train the compliance gate's second opinion (`compliance_rules/second_opinion.py`) and
 write its weights to `compliance_rules/second_opinion.json.gz`.
 
-Training data is Plaudit's own labelled corpora only: the whole of ten (`WHOLE`), and the
+Training data is Plaudit's own labelled corpora only: the whole of twelve (`WHOLE`), and the
 even-numbered lines (from 0) of the four whose odd lines are kept for scoring (`HALVED`).
 Every medicine's name is read as one word (`Settings.drug_names`, `drug_names.py`).
 One logistic regression per category over the features of `second_opinion.features`, with
@@ -60,6 +60,8 @@ WHOLE = (
     "train_en_claims.jsonl",
     "train_eu.jsonl",
     "train_world_evasion.jsonl",
+    "train_en_safety2.jsonl",
+    "train_world_safety2.jsonl",
 )
 # The odd lines of these are for scoring only.
 HALVED = ("dev_wild.jsonl", "dev_field.jsonl", "dev_pulse.jsonl", "dev_shift.jsonl")
