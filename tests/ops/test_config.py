@@ -163,10 +163,12 @@ def test_compliance_packs_registry_and_actions(tmp_path: Path) -> None:
         "    approved: adults with gout\n    off_label: ['\\bdogs?\\b']\n",
         encoding="utf-8",
     )
+    # The packs, the registry and the actions (the second opinion, which reads "first-line"
+    # beside any name as a possible off-label use, is off: the rules are what is tested).
     path = write(
         tmp_path,
         "compliance:\n  packs: [default]\n  products: products.yml\n"
-        "  actions:\n    offensive_language: warn\n",
+        "  second_opinion: false\n  actions:\n    offensive_language: warn\n",
     )
     rules = load(path).compliance.rules(tmp_path)
     assert check("the Zapril booth idea of treating dogs", rules).outcome is Outcome.HOLD
