@@ -18,13 +18,11 @@ from pathlib import Path
 from compliance_rules.folding import fold
 from compliance_rules.model import RuleError
 from compliance_rules.packs import read_yaml
-from compliance_rules.registry import DEFAULT, Registry, load_registry
+from compliance_rules.registry import DEFAULT, UNSPACED, Registry, load_registry
 
 DRUGS = Path(__file__).parent / "drugs.yml"
 TOKEN = "_drug_"
 _WORD = re.compile(r"\w+")
-# Scripts written without spaces: a name there sits inside a longer run of letters.
-_UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 @dataclass(frozen=True)
@@ -38,7 +36,7 @@ class DrugNames:
         runs: set[str] = set()
         for name in names:
             folded = fold(name.strip())
-            if _UNSPACED.search(folded):
+            if UNSPACED.search(folded):  # kana or CJK: met inside a longer run
                 runs.add(folded)
             elif _WORD.fullmatch(folded):
                 words.add(folded)
@@ -64,12 +62,20 @@ class DrugNames:
 
 
 @cache
-def marketed(path: Path = DRUGS) -> tuple[str, ...]:
-    """The brand and generic names of `drugs.yml`."""
+def drug_list(path: Path = DRUGS) -> dict[str, tuple[str, ...]]:
+    """`drugs.yml`, read once: its brands, generics and classes."""
     raw = read_yaml(path)
     if not isinstance(raw, dict) or set(raw) - {"brands", "generics", "classes"}:
         raise RuleError(f"{path}: a mapping of brands, generics and classes")
-    return tuple(str(n) for key in ("brands", "generics") for n in raw.get(key) or [])
+    return {
+        key: tuple(str(n) for n in raw.get(key) or []) for key in ("brands", "generics", "classes")
+    }
+
+
+def marketed(path: Path = DRUGS) -> tuple[str, ...]:
+    """The brand and generic names of `drugs.yml`."""
+    listed = drug_list(path)
+    return (*listed["brands"], *listed["generics"])
 
 
 def of_registry(registry: Registry | None) -> DrugNames:

@@ -12,13 +12,13 @@ from pathlib import Path
 
 from compliance_rules import evasion, language, second_opinion
 from compliance_rules.compiled import Compiled, fold
-from compliance_rules.drug_names import DRUGS, DrugNames, marketed, of_registry
+from compliance_rules.drug_names import DRUGS, DrugNames, drug_list, marketed, of_registry
 from compliance_rules.hits import Text, anchored, confirm, everywhere, prove, starts_of
 from compliance_rules.lists import named
 from compliance_rules.model import CATEGORIES, Finding, Outcome, Result, RuleError
 from compliance_rules.normalise import Normalised, normalise
 from compliance_rules.offlabel import OFF_LABEL_RULE, OffLabel
-from compliance_rules.packs import LANGUAGES, Rule, load_pack, read_yaml
+from compliance_rules.packs import LANGUAGES, Rule, load_pack
 from compliance_rules.pattern import start_clock
 from compliance_rules.registry import DEFAULT as DEFAULT_REGISTRY
 from compliance_rules.registry import Registry, load_registry
@@ -219,12 +219,11 @@ def _deferred(path: Path, vocabulary: dict[str, list[str]]) -> Deferred:
 def drug_vocabulary(path: Path = DRUGS) -> dict[str, list[str]]:
     """`${drugs}` (brand and generic names of marketed medicines) and `${drug_classes}`."""
     names = marketed(path)
-    raw = read_yaml(path)
     return {
         # One named list (`\L<...>`), matched as a set: hundreds of names compiled into
         # every pattern that mentions a drug made loading the rules take seconds.
         "drugs": [rf"\b{named(names, 'drugs')}\b"],
-        "drug_classes": [rf"\b(?:{c})\b" for c in raw.get("classes") or []] or [r"(?!x)x"],
+        "drug_classes": [rf"\b(?:{c})\b" for c in drug_list(path)["classes"]] or [r"(?!x)x"],
     }
 
 

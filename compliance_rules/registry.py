@@ -16,13 +16,13 @@ _PRODUCT_KEYS = {"brand", "generic", "aliases", "approved", "off_label"}
 
 
 # Kana and CJK: scripts written without spaces, where a name runs on into the next word.
-_UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 def whole_word(name: str) -> str:
     """A regex of `name` as a word of its own (in kana or CJK, just the name)."""
     escaped = re.escape(name)
-    return escaped if _UNSPACED.search(name) else rf"\b{escaped}\b"
+    return escaped if UNSPACED.search(name) else rf"\b{escaped}\b"
 
 
 @dataclass(frozen=True)
