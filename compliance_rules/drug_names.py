@@ -55,6 +55,12 @@ class DrugNames:
                 out.append(word)
         return out
 
+    def named_in(self, folded: str) -> bool:
+        """Whether a folded text names any of the medicines."""
+        if self.runs and not folded.isascii() and any(r in folded for r in self.runs):
+            return True
+        return not self.words.isdisjoint(_WORD.findall(folded))
+
     def _split(self, word: str) -> list[str]:
         for run in self.runs:
             word = word.replace(run, f" {TOKEN} ")

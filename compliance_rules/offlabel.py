@@ -28,8 +28,11 @@ _LABEL_TALK_AFTER = re.compile(
     re.IGNORECASE,
 )
 _LABEL_TALK_SPAN = 40
-# In the clause, the proper route for a question outside the label: Medical Information
-# answers unsolicited questions, a pregnancy registry collects exposures.
+# Near the clause, the proper route for a question outside the label: Medical Information
+# answers unsolicited questions, a pregnancy registry collects exposures. People tell the
+# question in one sentence and where it went in the next ("A GP asked about Lipiva in
+# children. Referred to med info."), so the route counts within `_CHANNEL_SPAN` characters.
+_CHANNEL_SPAN = 240
 _PROPER_CHANNEL = re.compile(
     r"\b(?:medical information|med ?info|medinfo|medical affairs|MSL|unsolicited|"
     r"pregnancy (?:exposure )?registry)\b",
@@ -80,8 +83,15 @@ class OffLabel:
         return found
 
 
+def routed(plain: str, start: int, end: int) -> bool:
+    """Whether text near plain[start:end] sends the question the proper way (Medical
+    Information, a pregnancy registry): any finding of off-label talk there is not promotion."""
+    lo, hi = max(0, start - _CHANNEL_SPAN), end + _CHANNEL_SPAN
+    return _PROPER_CHANNEL.search(plain, lo, hi) is not None
+
+
 def _label_talk(plain: str, lo: int, hi: int, cue: re.Match[str] | regex.Match[str]) -> bool:
-    if _PROPER_CHANNEL.search(plain, lo, hi):
+    if routed(plain, lo, hi):
         return True
     before = plain[max(lo, cue.start() - _LABEL_TALK_SPAN) : cue.start()]
     after = plain[cue.end() : min(hi, cue.end() + _LABEL_TALK_SPAN)]

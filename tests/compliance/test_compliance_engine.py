@@ -184,9 +184,9 @@ SCOPED_RULE = """
     outcome: route_pv
     message: event
     patterns: [\\bcramps\\b]
-    requires_nearby: [\\bzapril\\b]
+    requires_nearby: [\\bcardivex\\b]
     nearby_scope: SCOPE
-    must_match: [zapril gave her cramps]
+    must_match: [cardivex gave her cramps]
     must_not_match: [cramps after the run]
 """
 
@@ -194,12 +194,13 @@ SCOPED_RULE = """
 @pytest.mark.parametrize(
     ("scope", "text", "fires"),
     [
-        # A semicolon or a "but" ends a clause, not a sentence; a full stop ends both.
-        ("clause", "she started zapril; then came cramps", False),
-        ("sentence", "she started zapril; then came cramps", True),
-        ("sentence", "she started zapril but then the cramps", True),
-        ("sentence", "she started zapril. Dr. Li saw the cramps", False),
-        ("text", "she started zapril. Dr. Li saw the cramps", True),
+        # A semicolon or a "but" ends a clause, not a sentence; a full stop ends both. (A
+        # medicine the rule set knows: an English text with none is no case, `suspect.py`.)
+        ("clause", "she started cardivex; then came cramps", False),
+        ("sentence", "she started cardivex; then came cramps", True),
+        ("sentence", "she started cardivex but then the cramps", True),
+        ("sentence", "she started cardivex. Dr. Li saw the cramps", False),
+        ("text", "she started cardivex. Dr. Li saw the cramps", True),
         ("text", "cramps after the run", False),
     ],
 )
@@ -304,6 +305,25 @@ def test_stop_message_without_findings_says_a_person_will_read_it() -> None:
         ("send the question about kids and Cardivex to Medical Information", False),
         ("the pregnancy registry slide for the Cardivex training", False),
         ("Cardivex works great in kids too, tell your doctors", True),
+        # The question in one sentence, where it went in the next.
+        ("Doctor asked about Lipiva in children. Referred to med info, not discussed.", False),
+        (
+            "A GP asked about Somnira at a higher dose. I offered to get medical information "
+            "to call her.",
+            False,
+        ),
+        (
+            "sleep clinic asked about somnira for their teens. said its an adult licence, "
+            "outside what i can discuss, and gave them the med info number.",
+            False,
+        ),
+        # A route mentioned far away does not excuse a claim.
+        (
+            "Lipiva is great for children, honestly the docs love it and so do parents. "
+            + "Nothing else to report from the week, lunch was fine and the traffic awful. " * 4
+            + "Separately, I sent a label question to medical information.",
+            True,
+        ),
     ],
 )
 def test_an_off_label_question_sent_the_proper_way_is_not_promotion(text: str, held: bool) -> None:

@@ -1,0 +1,46 @@
+"""No medicine, no case: an English text that names no medicine and no patient.
+
+A report of an adverse event is a case for drug safety when it has a suspect medicine (ICH
+E2D, EU GVP Module VI: an identifiable patient, a reporter, a suspect product, an event).
+"Sorry all, my grandmother passed away last night" and "I was in A&E in May after I came off
+my bike" tell of illness and death with no medicine and no patient in them: a colleague's
+life, not a case. The rules' findings of an adverse event in such a text are dropped
+(`no_suspect`), for English texts, whose words for medicines and patients are listed here.
+Any name of a medicine (the registry, competitors, `drugs.yml` and its classes), any word for
+one (pills, a dose, an inhaler, the jab, "taking"), and any patient, caller, customer or
+health professional keeps every finding; so does the second opinion, which reads on.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from compliance_rules.drug_names import DrugNames, drug_list
+
+_MEDICINE_OR_PATIENT = (
+    r"\b(?:medic(?:ine|ines|ation|ations|ated)|meds?|drugs?|pills?|tablets?|capsules?|caplets?|"
+    r"doses?|dosing|dosage|overdos\w*|double[- ]dos\w*|injections?|injected|injectables?|"
+    r"infusions?|jabs?|shots?|vaccin\w*|boosters?|inhalers?|puffers?|nebuli[sz]ers?|insulin|"
+    r"pens?|patch(?:es)?|creams?|ointments?|drops|syrup|suppositor\w*|prescri\w*|scripts?|"
+    r"refills?|pharmacist|chemist|treatments?|therap(?:y|ies)|chemo\w*|biologics?|steroids?|"
+    r"antibiotics?|painkillers?|paracetamol|ibuprofen|aspirin|morphine|opioids?|sleeping pills?|"
+    r"blood thinners?|took|taking|taken|takes|swallow\w*|started on|weaned|trial|"
+    r"patients?|pts?|caller|customers?|consumers?|hcps?|gps?|doctors?|physicians?|nurses?|"
+    r"consultants?|specialists?|pharmacists?|clinic|helpline|hotline|support line|hub|"
+    r"side[- ]effects?|adverse|reactions?|allerg\w*|product|brand|label)\b"
+)
+
+
+@cache
+def _pattern(classes: tuple[str, ...]) -> re.Pattern[str]:
+    named = "|".join(f"(?:{c})" for c in classes)
+    return re.compile(_MEDICINE_OR_PATIENT + (rf"|\b(?:{named})\b" if named else ""), re.I)
+
+
+def no_suspect(read: str, names: DrugNames) -> bool:
+    """Whether the English text `read` (folded, evasions undone) names no medicine, no word
+    for one, no patient and no health professional."""
+    if names.named_in(read):
+        return False
+    return _pattern(drug_list()["classes"]).search(read) is None
