@@ -8,8 +8,8 @@ One logistic regression per category over the features of `second_opinion.featur
 an elastic-net penalty so that most weights are exactly zero (the file stays small), fitted
 by accelerated proximal gradient descent for a fixed number of steps. Each category's
 threshold is chosen on scores from five-fold cross-validation: the lowest at which the
-model's holds stay `PRECISION` precise and take few compliant texts (`ALLOWED`: 0.5 % each
-for adverse events and patient identifiers, whose misses cost most, none for the others;
+model's holds stay `PRECISION` precise and take few compliant texts (`ALLOWED`: 1 % for
+adverse events and 0.5 % for patient identifiers, whose misses cost most, 0.05 % for the others;
 on texts written apart from the training data the model holds several times the share it
 holds in cross-validation). A category with no such threshold is left to the rules.
 
@@ -62,6 +62,9 @@ WHOLE = (
     "train_world_evasion.jsonl",
     "train_en_safety2.jsonl",
     "train_world_safety2.jsonl",
+    "train_en_claims2.jsonl",
+    "train_world_claims2.jsonl",
+    "train_en_long3.jsonl",
 )
 # The odd lines of these are for scoring only.
 HALVED = ("dev_wild.jsonl", "dev_field.jsonl", "dev_pulse.jsonl", "dev_shift.jsonl")
@@ -75,8 +78,8 @@ FEWEST_TEXTS = 3  # a bucket in fewer training texts gets no weight: it is a tex
 STEPS = 400
 PRECISION = 0.9  # of the model's holds of a category, in cross-validation
 # The share of compliant texts each category's holds may take, in cross-validation.
-ALLOWED = {"adverse_event_mention": 0.005, "phi_patient_identifier": 0.005}
-ALLOWED_OTHERS = 0.0
+ALLOWED = {"adverse_event_mention": 0.01, "phi_patient_identifier": 0.005}
+ALLOWED_OTHERS = 0.0005
 LOWEST = 0.5  # no threshold below an even chance
 # Superlatives are the everyday words of praise ("you're the best"): only a claim about a
 # product is one, which the rules read clause by clause and a bag of words cannot.
