@@ -23,6 +23,8 @@ from compliance_rules.registry import DEFAULT, UNSPACED, Registry, load_registry
 DRUGS = Path(__file__).parent / "drugs.yml"
 TOKEN = "_drug_"
 _WORD = re.compile(r"\w+")
+# Letters of an alphabet, so a brand written inside a run of kana or hanzi is a word of its own.
+_ALPHABETIC = re.compile(r"[a-z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]+")
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,10 @@ class DrugNames:
         """Whether a folded text names any of the medicines."""
         if self.runs and not folded.isascii() and any(r in folded for r in self.runs):
             return True
-        return not self.words.isdisjoint(_WORD.findall(folded))
+        words = _WORD.findall(folded)
+        if not folded.isascii():
+            words += _ALPHABETIC.findall(folded)
+        return not self.words.isdisjoint(words)
 
     def _split(self, word: str) -> list[str]:
         for run in self.runs:

@@ -298,8 +298,8 @@ def _findings(text: str, norm: Normalised, ruleset: RuleSet, deadline: float) ->
     for i, found in spans.items():
         rule = ruleset.rules[i]
         hits = confirm(rule, this, found) if found else []
-        if rule.category == "off_label":  # a question sent to Medical Information
-            hits = [h for h in hits if not offlabel.routed(this.text, h.start, h.end)]
+        if rule.category == "off_label":  # sent to Medical Information, or the label's limit
+            hits = [h for h in hits if not offlabel.label_kept(this.text, h.start, h.end)]
         if not hits:
             continue
         suggestion = _suggest(rule, this) if rule.swaps else None

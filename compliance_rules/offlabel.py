@@ -18,6 +18,7 @@ OFF_LABEL_RULE = "offlabel.registry"
 _LABEL_TALK_BEFORE = re.compile(
     r"\b(?:not|never|no|avoid|don'?t|do not|without)\s+(?:(?:a|an|the|for|in|use|use in|"
     r"to use|be used|recommended|approved|indicated)\s+)*\S*\s*$"
+    r"|\bcontra-?indicated\s+(?:(?:in|for|during|with)\s+(?:the\s+)?)?\S*\s*$"
     r"|\b(?:got|gets|getting|became|become|becomes|is|was|were|she'?s|turned out to be)\s*$",
     re.IGNORECASE,
 )
@@ -90,12 +91,20 @@ def routed(plain: str, start: int, end: int) -> bool:
     return _PROPER_CHANNEL.search(plain, lo, hi) is not None
 
 
-def _label_talk(plain: str, lo: int, hi: int, cue: re.Match[str] | regex.Match[str]) -> bool:
-    if routed(plain, lo, hi):
+def label_kept(plain: str, start: int, end: int, lo: int = 0, hi: int | None = None) -> bool:
+    """Whether off-label talk at plain[start:end] keeps to the label: the question routed
+    the proper way nearby, or the label's limit said around it ("contraindicated in
+    pregnancy", "not a rescue inhaler"), within plain[lo:hi] (the whole text by default)."""
+    if routed(plain, start, end):
         return True
-    before = plain[max(lo, cue.start() - _LABEL_TALK_SPAN) : cue.start()]
-    after = plain[cue.end() : min(hi, cue.end() + _LABEL_TALK_SPAN)]
+    stop = len(plain) if hi is None else hi
+    before = plain[max(lo, start - _LABEL_TALK_SPAN) : start]
+    after = plain[end : min(stop, end + _LABEL_TALK_SPAN)]
     return bool(_LABEL_TALK_BEFORE.search(before) or _LABEL_TALK_AFTER.search(after))
+
+
+def _label_talk(plain: str, lo: int, hi: int, cue: re.Match[str] | regex.Match[str]) -> bool:
+    return routed(plain, lo, hi) or label_kept(plain, cue.start(), cue.end(), lo, hi)
 
 
 def _finding(

@@ -329,3 +329,21 @@ def test_stop_message_without_findings_says_a_person_will_read_it() -> None:
 def test_an_off_label_question_sent_the_proper_way_is_not_promotion(text: str, held: bool) -> None:
     found = {f.rule for f in check(text, default_rules()).findings}
     assert ("offlabel.registry" in found) is held, found
+
+
+@pytest.mark.parametrize(
+    ("text", "held"),
+    [
+        # The label's limit said, by a pack's rule as by the registry's cues.
+        (
+            "per the Cardivex SmPC section 4.3 it's contraindicated in pregnancy, use that wording",
+            False,
+        ),
+        ("Kudos for making sure 'not for use in pregnancy' was front and centre", False),
+        ("great idea to promote the drug in pregnancy on the portal", True),
+    ],
+)
+def test_the_label_s_limit_said_is_not_off_label_talk(text: str, held: bool) -> None:
+    findings = check(text, default_rules()).findings
+    found = {f.category for f in findings if f.pack != "second-opinion"}  # the rules'
+    assert ("off_label" in found) is held, found

@@ -60,3 +60,17 @@ def test_the_rule_set_hands_its_registrys_names_to_the_model(tmp_path: Path) -> 
     assert "zelvoran" in rules.drug_names.words
     assert "cardivex" not in rules.drug_names.words  # the example registry is not theirs
     assert TOKEN in rules.drug_names.read(tokens(reading("Zelvoran made him dizzy")))
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("my grandmother passed away last night", False),
+        ("she started cardivex last week", True),
+        ("有个哺乳期的妈妈在打dermalyn，宝宝最近老拉肚子", True),  # a brand inside hanzi
+        ("うちの母もイミュネクサ飲んでる", True),  # the registry's katakana
+        ("最近ずっと咳が止まらない", False),
+    ],
+)
+def test_a_text_names_a_medicine_in_any_script(text: str, named: bool) -> None:
+    assert shipped().named_in(fold(text)) is named
