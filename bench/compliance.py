@@ -4,7 +4,9 @@ Both run over the same texts in the same process, alternating, and the throughpu
 is printed. The texts are every labelled corpus in tests/corpus/ (other languages and
 evasions included, so normalisation and language detection are paid for), or a file you
 name. The p99 latency is given over every text and over the kudos among them (the texts
-written as kudos, not the longer survey answers and replies), which the target is for.
+written as kudos, not the longer survey answers and replies), which the target is for:
+over every run, and over each text's fastest round (its own cost, without the waits a
+shared machine adds to a run now and then).
 Loading the rules is timed too: ready (the English rules' scan built, patterns
 compiled when first used), then warmed (every language's pack loaded, every scan sharpened
 with what each pattern needs, every pattern compiled and every example proven, as the
@@ -100,14 +102,21 @@ def main() -> int:
     kudos_lat: list[float] = []
     for fn in (lambda t: check(t, rules), lint):  # warm-up
         measure(fn, texts[:50])
+    fastest = [float("inf")] * len(texts)  # each text's fastest check over the rounds
     for _ in range(args.rounds):
         rate, latencies = measure(lambda t: check(t, rules), texts)
         ours.append(rate)
         lat.extend(latencies)
         kudos_lat.extend(x for n, x in enumerate(latencies) if n in kudos)
+        fastest = [min(a, b) for a, b in zip(fastest, latencies, strict=True)]
         theirs.append(measure(lint, texts)[0])
     p99 = _p99(lat)
     kudos_p99 = _p99(kudos_lat) if kudos_lat else float("nan")
+    # On a shared machine one run of a text may wait on another process: each text's fastest
+    # of the rounds is the check's own cost, every run what a caller saw here.
+    kudos_own = [fastest[n] for n in sorted(kudos)]
+    kudos_p99_own = _p99(kudos_own) if kudos_own else float("nan")
+    p99_own = _p99(fastest)
     plaudit, prose = statistics.median(ours), statistics.median(theirs)
     print(f"{len(texts)} texts, {args.rounds} alternating rounds, medians")
     print(
@@ -122,6 +131,10 @@ def main() -> int:
         f"p50 {sorted(lat)[len(lat) // 2] * 1e6:6.1f} us  p99 {p99:6.1f} us  "
         f"(kudos alone, {len(kudos)} texts: p99 {kudos_p99:6.1f} us)"
     )
+    print(
+        f"each text's fastest of {args.rounds} rounds: p99 {p99_own:6.1f} us, "
+        f"kudos p99 {kudos_p99_own:6.1f} us"
+    )
     print(f"proselint         {prose:10.0f} msgs/s")
     print(
         f"ratio plaudit/proselint: {plaudit / prose:.1f}x (target >= {TARGET_RATIO:.0f}x); "
@@ -135,6 +148,8 @@ def main() -> int:
                 "ratio": round(plaudit / prose, 1),
                 "p99_us": round(p99, 1),
                 "kudos_p99_us": round(kudos_p99, 1),
+                "p99_fastest_us": round(p99_own, 1),
+                "kudos_p99_fastest_us": round(kudos_p99_own, 1),
                 "load_s": round(load, 2),
                 "warm_s": round(warm, 2),
             }
@@ -158,6 +173,13 @@ def main() -> int:
         None,
         f"< {TARGET_P99_US:.0f} µs",
         kudos_p99 < TARGET_P99_US,
+    )
+    emit(
+        "compliance p99 µs per kudos, each text's fastest round",
+        kudos_p99_own,
+        None,
+        f"< {TARGET_P99_US:.0f} µs",
+        kudos_p99_own < TARGET_P99_US,
     )
     emit("compliance rules load s", load, None, f"< {TARGET_LOAD_S:.0f} s", load < TARGET_LOAD_S)
     return 0
