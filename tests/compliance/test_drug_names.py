@@ -67,7 +67,7 @@ def test_the_rule_set_hands_its_registrys_names_to_the_model(tmp_path: Path) -> 
     [
         ("my grandmother passed away last night", False),
         ("she started cardivex last week", True),
-        ("有个哺乳期的妈妈在打dermalyn，宝宝最近老拉肚子", True),  # a brand inside hanzi
+        ("有个哺乳期的妈妈在打dermalyn宝宝最近老拉肚子", True),  # a brand inside hanzi
         ("うちの母もイミュネクサ飲んでる", True),  # the registry's katakana
         ("最近ずっと咳が止まらない", False),
     ],
