@@ -71,13 +71,14 @@ def test_the_development_corpus_holds_its_levels() -> None:
 
 
 INDEPENDENT = Path(__file__).parent.parent / "corpus" / "independent.jsonl"
-# Today's levels on it, rules and second opinion (before the multilingual packs, evasion
-# folding and the safety pack: macro-F1 0.48, AE recall 0.33, patient-identifier recall
-# 0.41, 3.1% compliant flagged; the rules alone today: 0.807, 0.81, 0.84, 3.1%).
-MACRO_FLOOR = 0.83
-FLAGGED_CEILING = 0.045
-AE_FLOOR = 0.84
-PHI_FLOOR = 0.93
+# Today's levels on it, rules and second opinion: 0.866, 0.91, 0.95, 3.1% (before the
+# multilingual packs, evasion folding and the safety pack: macro-F1 0.48, AE recall 0.33,
+# patient-identifier recall 0.41, 3.1% compliant flagged; the rules alone today: 0.813,
+# 0.83, 0.86, 2.2%).
+MACRO_FLOOR = 0.85
+FLAGGED_CEILING = 0.035
+AE_FLOOR = 0.90
+PHI_FLOOR = 0.95
 
 
 def test_the_independent_corpus_holds_its_levels() -> None:
