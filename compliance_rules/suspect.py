@@ -7,8 +7,9 @@ my bike" tell of illness and death with no medicine and no patient in them: a co
 life, not a case. The rules' findings of an adverse event in such a text are dropped
 (`no_suspect`), for English texts, whose words for medicines and patients are listed here.
 Any name of a medicine (the registry, competitors, `drugs.yml` and its classes), any word for
-one (pills, a dose, an inhaler, the jab, "taking"), and any patient, caller, customer or
-health professional keeps every finding; so does the second opinion, which reads on.
+one or for taking one (pills, a dose, an inhaler, the jab, "taking", "where I inject",
+"since I started it"), and any patient, caller, customer or health professional keeps every
+finding; so does the second opinion, which reads on.
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ _MEDICINE_OR_PATIENT = (
     r"pens?|patch(?:es)?|creams?|ointments?|drops|syrup|suppositor\w*|prescri\w*|scripts?|"
     r"refills?|pharmacist|chemist|treatments?|therap(?:y|ies)|chemo\w*|biologics?|steroids?|"
     r"antibiotics?|painkillers?|paracetamol|ibuprofen|aspirin|morphine|opioids?|sleeping pills?|"
-    r"blood thinners?|took|taking|taken|takes|swallow\w*|started on|weaned|trial|"
+    r"blood thinners?|took|taking|taken|takes|swallow\w*|weaned|trial|inject\w*|infus\w*|"
+    r"puffs?|sprays?|drops|applied|rubbing|"
+    # Going on or off something unnamed: "since I started it my hair falls out".
+    r"start(?:ed|ing)|stop(?:ped|ping)|switch(?:ed|ing)|came off (?:it|them)|went on|upped|doubled|"
+    r"tried (?:it|them|one|some)|on (?:it|them|the new (?:one|ones|stuff))|"
     r"patients?|pts?|caller|customers?|consumers?|hcps?|gps?|doctors?|physicians?|nurses?|"
     r"consultants?|specialists?|pharmacists?|clinic|helpline|hotline|support line|hub|"
     r"side[- ]effects?|adverse|reactions?|allerg\w*|product|brand|label)\b"

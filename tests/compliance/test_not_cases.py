@@ -42,6 +42,9 @@ def test_no_case_is_sent_to_drug_safety(text: str) -> None:
         "My dad was rushed to hospital last night; he had doubled his pills by mistake.",
         "My mum collapsed at home. She'd only just been put on Lipitor.",
         "a patient collapsed in the waiting room after the session",
+        # The medicine only implied: how it is taken, or going on it.
+        "the spot where I inject went hard and hot and the redness spread down to my elbow",
+        "since I started it my hair has been coming out in clumps",
         # Passed on, but with the medicine named: a case with details.
         "A pharmacist mentioned a possible side effect on Cardivex. Passed it to drug safety.",
         # Passed on, but what happened is told: that finding stays.
