@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cache, cached_property, partial
 from pathlib import Path
 
-from compliance_rules import evasion, language, offlabel, second_opinion, sop, suspect
+from compliance_rules import evasion, language, offlabel, second_opinion, suspect
 from compliance_rules.compiled import Compiled, fold
 from compliance_rules.drug_names import DRUGS, DrugNames, drug_list, marketed, of_registry
 from compliance_rules.hits import Text, anchored, confirm, everywhere, prove, starts_of
@@ -27,7 +27,6 @@ PACKS = Path(__file__).parent / "packs"
 SAFETY = PACKS / "safety.yml"  # adverse events and patient identifiers: always loaded
 TIMEOUT = 0.25  # seconds one check may take before the text is held for a person
 _PII_CATEGORIES = {"phi_patient_identifier"}
-_AE = "adverse_event_mention"
 _PASSED = Result(Outcome.PASS, ())
 
 
@@ -275,15 +274,14 @@ def _check(text: str, ruleset: RuleSet, deadline: float) -> Result:
     for part in (p for p in parts if p is not None):
         for view in views:
             findings.extend(_findings(text, view, part, deadline))
+    read = fold(views[-1].text)  # as the rules read it, for the medicines it names
     english = seen.found == language.ENGLISH.found
-    findings = _not_cases(text, fold(views[-1].text), findings, ruleset.drug_names, english)
+    findings = suspect.not_cases(text, read, findings, ruleset.drug_names, english)
     if seen.unknown:
         findings.append(language.unknown(seen.unknown, text, ruleset.unknown_language))
     if opinion is not None:  # categories the rules did not find, in the text they read
         found = frozenset(f.category for f in findings)
-        findings += opinion.findings(
-            text, found, fold(views[-1].text), deadline, ruleset.drug_names
-        )
+        findings += opinion.findings(text, found, read, deadline, ruleset.drug_names)
     if not findings:
         return _PASSED
     findings = _dedupe(findings)
@@ -351,25 +349,6 @@ def _matches(
             spans[i] = everywhere(rules[i].pattern, this)
         spans = dict(sorted(spans.items()))
     return this, spans, compiled.named(found)
-
-
-def _not_cases(
-    text: str, read: str, findings: list[Finding], names: DrugNames, english: bool
-) -> list[Finding]:
-    """`findings` less the rules' adverse events that are no case for drug safety: in an
-    English text naming no medicine and no patient (`suspect.py`), every one; in a text that
-    says the report went to drug safety and names no medicine (`sop.py`), the event named
-    only in general. `read`: the text as the rules read it, folded."""
-    events = [f for f in findings if f.category == _AE]
-    if not events or names.named_in(read):
-        return findings
-    if english and suspect.no_suspect(read, names):
-        dropped = {id(f) for f in events}
-    else:
-        dropped = {
-            id(f) for f in events if sop.general(f.match) and sop.passed_on(text, f.start, f.end)
-        }
-    return [f for f in findings if id(f) not in dropped]
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

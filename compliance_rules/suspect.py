@@ -17,7 +17,11 @@ from __future__ import annotations
 import re
 from functools import cache
 
+from compliance_rules import sop
 from compliance_rules.drug_names import DrugNames, drug_list
+from compliance_rules.model import Finding
+
+_AE = "adverse_event_mention"
 
 _MEDICINE_OR_PATIENT = (
     r"\b(?:medic(?:ine|ines|ation|ations|ated)|meds?|drugs?|pills?|tablets?|capsules?|caplets?|"
@@ -49,3 +53,22 @@ def no_suspect(read: str, names: DrugNames) -> bool:
     if names.named_in(read):
         return False
     return _pattern(drug_list()["classes"]).search(read) is None
+
+
+def not_cases(
+    text: str, read: str, findings: list[Finding], names: DrugNames, english: bool
+) -> list[Finding]:
+    """`findings` less the rules' adverse events that are no case for drug safety: in an
+    English text naming no medicine and no patient (`no_suspect`), every one; in a text that
+    says the report went to drug safety and names no medicine (`sop.py`), the event named
+    only in general. `read`: the text as the rules read it, folded."""
+    events = [f for f in findings if f.category == _AE]
+    if not events or names.named_in(read):
+        return findings
+    if english and no_suspect(read, names):
+        dropped = {id(f) for f in events}
+    else:
+        dropped = {
+            id(f) for f in events if sop.general(f.match) and sop.passed_on(text, f.start, f.end)
+        }
+    return [f for f in findings if id(f) not in dropped]
