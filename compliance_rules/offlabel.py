@@ -91,20 +91,22 @@ def routed(plain: str, start: int, end: int) -> bool:
     return _PROPER_CHANNEL.search(plain, lo, hi) is not None
 
 
-def label_kept(plain: str, start: int, end: int, lo: int = 0, hi: int | None = None) -> bool:
+def label_kept(plain: str, start: int, end: int) -> bool:
     """Whether off-label talk at plain[start:end] keeps to the label: the question routed
     the proper way nearby, or the label's limit said around it ("contraindicated in
-    pregnancy", "not a rescue inhaler"), within plain[lo:hi] (the whole text by default)."""
-    if routed(plain, start, end):
-        return True
-    stop = len(plain) if hi is None else hi
+    pregnancy", "not a rescue inhaler")."""
+    return routed(plain, start, end) or _limit_said(plain, start, end, 0, len(plain))
+
+
+def _limit_said(plain: str, start: int, end: int, lo: int, hi: int) -> bool:
+    """The label's limit said right before or after plain[start:end], within plain[lo:hi]."""
     before = plain[max(lo, start - _LABEL_TALK_SPAN) : start]
-    after = plain[end : min(stop, end + _LABEL_TALK_SPAN)]
+    after = plain[end : min(hi, end + _LABEL_TALK_SPAN)]
     return bool(_LABEL_TALK_BEFORE.search(before) or _LABEL_TALK_AFTER.search(after))
 
 
 def _label_talk(plain: str, lo: int, hi: int, cue: re.Match[str] | regex.Match[str]) -> bool:
-    return routed(plain, lo, hi) or label_kept(plain, cue.start(), cue.end(), lo, hi)
+    return routed(plain, lo, hi) or _limit_said(plain, cue.start(), cue.end(), lo, hi)
 
 
 def _finding(

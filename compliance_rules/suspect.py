@@ -47,11 +47,10 @@ def _pattern(classes: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(_MEDICINE_OR_PATIENT + (rf"|\b(?:{named})\b" if named else ""), re.I)
 
 
-def no_suspect(read: str, names: DrugNames) -> bool:
-    """Whether the English text `read` (folded, evasions undone) names no medicine, no word
-    for one, no patient and no health professional."""
-    if names.named_in(read):
-        return False
+def no_suspect(read: str) -> bool:
+    """Whether the English text `read` (folded, evasions undone), which names no medicine of
+    the rule set's, has no word for one, no class of them, no patient and no health
+    professional."""
     return _pattern(drug_list()["classes"]).search(read) is None
 
 
@@ -65,7 +64,7 @@ def not_cases(
     events = [f for f in findings if f.category == _AE]
     if not events or names.named_in(read):
         return findings
-    if english and no_suspect(read, names):
+    if english and no_suspect(read):
         dropped = {id(f) for f in events}
     else:
         dropped = {
