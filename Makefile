@@ -11,7 +11,7 @@ LOG := $(VENV)/install.log
 # Every runtime dependency (and the PostgreSQL driver) pinned with hashes; `make lock` writes it.
 LOCK := requirements.lock
 
-.PHONY: run test install install-locked lock smoke bench lint typecheck audit clean
+.PHONY: run test install install-locked lock smoke bench lint typecheck audit clean messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,24 @@ audit: $(STAMP)
 	test -x $(AUDIT)/bin/pip-audit || ($(PYTHON) -m venv $(AUDIT) && $(AUDIT)/bin/python -m pip install --quiet pip-audit)
 	$(AUDIT)/bin/pip-audit --progress-spinner off --skip-editable \
 		--path "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+
+# Every sentence the bot writes, from the code (`_()`, `n_()`, `N_()`) into the catalogue
+# template, then into each language's catalogue: new sentences arrive untranslated, which
+# tests/test_i18n.py reports until each language has them.
+LOCALES := handlers/locales
+TRANSLATED := de fr es it ja
+messages: $(STAMP)
+	$(BIN)/pybabel -q extract --no-location --sort-output -c i18n: -k n_:1,2 -k N_ \
+		--project Plaudit --copyright-holder "Plaudit contributors" \
+		-o $(LOCALES)/plaudit.pot bot handlers
+	@for lang in $(TRANSLATED); do \
+		if [ -f $(LOCALES)/$$lang.po ]; then \
+			$(BIN)/pybabel -q update --no-fuzzy-matching --ignore-obsolete \
+				-i $(LOCALES)/plaudit.pot -o $(LOCALES)/$$lang.po -l $$lang; \
+		else \
+			$(BIN)/pybabel -q init -i $(LOCALES)/plaudit.pot -o $(LOCALES)/$$lang.po -l $$lang; \
+		fi; \
+	done
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

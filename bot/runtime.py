@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from bot.chat.ratelimit import PerUserLimit
 from compliance_rules import RuleSet
+from handlers import i18n
 from handlers.clock import Clock, SystemClock
 from handlers.digests import DigestSchedule
 from handlers.milestones import Milestone
@@ -119,8 +120,9 @@ class Runtime:
         raise AssertionError("unreachable")
 
     async def run(self, work: Callable[[Session], T]) -> T:
-        """Run `work` on a DB thread, committed together with whatever else is waiting."""
-        return await asyncio.wrap_future(self.commits.submit(work))
+        """Run `work` on a DB thread, committed together with whatever else is waiting; in
+        the language spoken here (`i18n.speaking`), which a thread of its own would lose."""
+        return await asyncio.wrap_future(self.commits.submit(i18n.bound(work)))
 
     async def run_alongside(self, work: Callable[[Session], T]) -> T:
         """Run `work` in a transaction of its own, not batched with others: for the

@@ -21,6 +21,8 @@ class Person:
     # A guest account, or someone of another organisation (Slack Connect, another tenant):
     # kudos are for colleagues unless `recognition.allow_guests` says otherwise.
     external: bool = False
+    # The language the platform reports for them ("de-DE"), when it does.
+    locale: str | None = None
 
     @classmethod
     def by_email(

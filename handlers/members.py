@@ -35,6 +35,7 @@ def person_on(row: MemberRow, platform: str) -> Person | None:
         timezone=row.timezone,
         email=row.email,
         is_bot=row.is_bot,
+        locale=row.locale,
     )
 
 
@@ -94,6 +95,8 @@ def _changes(row: MemberRow, person: Person) -> dict[str, object]:
         wanted["display_name"] = person.display_name
     if person.timezone:
         wanted["timezone"] = person.timezone
+    if person.locale:
+        wanted["locale"] = person.locale[:35]
     if person.email and row.email is None:
         wanted["email"] = person.email.lower()
     return {k: v for k, v in wanted.items() if getattr(row, k) != v}
@@ -158,6 +161,8 @@ def _create_or_link(person: Person, *, session: Session, now: datetime) -> Membe
     }
     if person.timezone:
         values["timezone"] = person.timezone
+    if person.locale:
+        values["locale"] = person.locale[:35]
     return people.insert(session=session, values=values, now=now)
 
 

@@ -25,6 +25,7 @@ _COLUMNS = (
     _member.c.slack_team_id,
     _member.c.slack_user_id,
     _member.c.teams_aad_id,
+    _member.c.locale,
 )
 # A Slack user id in this workspace; or one the roster gave without a workspace (HR's file
 # names no team), which the first sighting in a workspace claims. Claimed rows come first.
@@ -65,6 +66,7 @@ class MemberRow:
     slack_team_id: str | None
     slack_user_id: str | None
     teams_aad_id: str | None
+    locale: str | None = None  # as their chat platform gave it ("de-DE"); None: not known
 
 
 def _rows(result: Any) -> list[MemberRow]:
@@ -106,7 +108,7 @@ def managers_of(*, session: Session, member_ids: Sequence[int]) -> list[tuple[in
     if not member_ids:
         return []
     result = session.connection().execute(_MANAGERS, {"ids": list(member_ids)})
-    return [(row[0], MemberRow(*row[1:])) for row in result]
+    return [(row[0], MemberRow(*tuple(row)[1:])) for row in result]
 
 
 def lock(*, session: Session, member_id: int) -> MemberRow:
@@ -163,6 +165,8 @@ class Reachable(Protocol):
     def slack_user_id(self) -> str | None: ...
     @property
     def teams_aad_id(self) -> str | None: ...
+    @property
+    def locale(self) -> str | None: ...
 
 
 # The member column of a user's id on each chat platform, and of the Slack workspace.

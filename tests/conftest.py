@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine, inspect, text
 from sqlmodel import Session
 
 from bot.teams.sdk import SDKS
+from handlers import i18n
 from handlers.clock import FixedClock
 from handlers.events import Person
 from handlers.policy import KudosPolicy
@@ -21,6 +22,15 @@ from storage.db import make_engine
 from tests import harness
 
 PG_URL = os.environ.get("PLAUDIT_TEST_DATABASE_URL", "").strip()
+
+
+@pytest.fixture(autouse=True)
+def _organisation_language() -> Iterator[None]:
+    """Each test starts in English; one that builds a runtime from a `plaudit.yaml` with
+    another `language` leaves no trace in the next."""
+    i18n.configure("en")
+    yield
+    i18n.configure("en")
 
 
 def _backends() -> list[str]:

@@ -18,6 +18,7 @@ from bot import status
 from bot.chat.ratelimit import PerUserLimit
 from bot.runtime import BoardSettings, Runtime, StoreSettings
 from bot.settings import Settings
+from handlers import i18n
 from handlers.counts import count
 from handlers.leaderboard import recount
 from handlers.policy import KudosPolicy
@@ -50,6 +51,7 @@ def build_runtime(settings: Settings, *, upgrade: bool = True, serving: bool = F
         org = org_config.load(settings.config_path)
     except org_config.ConfigError as exc:
         raise UsageError(str(exc)) from exc
+    i18n.configure(org.language)
     problem = safety_problem(settings, org.policy()) if serving else None
     if problem:
         raise UsageError(problem)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -86,6 +87,9 @@ class DashboardRoles(_Strict):
 
 
 class OrgConfig(_Strict):
+    # The language of channel posts, and of what Plaudit writes to someone whose chat
+    # platform has not told it theirs (a person's own Slack or Teams language wins).
+    language: Literal["en", "de", "fr", "es", "it", "ja"] = "en"
     recognition: RecognitionConfig = Field(default_factory=RecognitionConfig)
     compliance: ComplianceConfig = Field(default_factory=ComplianceConfig)
     surveys: list[SurveyConfig] = Field(default_factory=list)

@@ -30,6 +30,7 @@ from bot.dashboard.config import DashboardConfig
 from bot.dashboard.core import ACCESS, HERE, NAV, Dashboard, Endpoint, Handler
 from bot.dashboard.signout import SignedOutSessions
 from bot.runtime import Runtime
+from handlers import i18n
 
 __all__ = [
     "ACCESS",
@@ -77,6 +78,18 @@ class SecurityHeaders:
         await self.app(scope, receive, sending)
 
 
+class InEnglish:
+    """The dashboard's pages are in English: a use case's message shown on one (a refusal
+    to take a kudos back) is too, whatever the organisation's chat language."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with i18n.speaking(i18n.SOURCE):
+            await self.app(scope, receive, send)
+
+
 def dashboard_app(
     runtime: Runtime,
     config: DashboardConfig,
@@ -95,6 +108,7 @@ def dashboard_app(
         middleware=[
             Middleware(SignedOutSessions, sessions=Sessions(config), runtime=runtime),
             Middleware(SecurityHeaders),
+            Middleware(InEnglish),
         ],
         exception_handlers={404: d.not_found, 405: d.not_found},
     )

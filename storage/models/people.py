@@ -23,6 +23,9 @@ class Member(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=320, unique=True)
     display_name: str = Field(max_length=200)
     timezone: str = Field(default="UTC", max_length=64)
+    # The language their chat platform reports for them (Slack's user locale, the locale
+    # of their latest Teams activity), as given: "de-DE". None until one is seen.
+    locale: str | None = Field(default=None, max_length=35)
     is_bot: bool = False
     active: bool = True
     manager_id: int | None = Field(default=None, foreign_key="member.id")

@@ -268,3 +268,11 @@ def test_a_bad_quiet_period_is_named(tmp_path: Path, entry: str, expected: str) 
     path = write(tmp_path, f"compliance:\n  quiet_periods:\n    - {entry}\n")
     with pytest.raises(ConfigError, match=re.escape(expected)):
         load(path)
+
+
+def test_the_organisation_language_is_read_and_an_unknown_one_named(tmp_path: Path) -> None:
+    assert load(tmp_path / "absent.yaml").language == "en"
+    assert load(write(tmp_path, "language: ja\n")).language == "ja"
+    with pytest.raises(ConfigError) as info:
+        load(write(tmp_path, "language: pt\n"))
+    assert "language" in str(info.value)
