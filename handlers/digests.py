@@ -19,6 +19,7 @@ from sqlmodel import Session, col, func, select
 
 from handlers import posts
 from handlers.clock import zone
+from handlers.i18n import _, n_, speaking
 from handlers.messages import Template
 from handlers.policy import KudosPolicy
 from handlers.sprints import PUBLISHED
@@ -80,36 +81,83 @@ class Digest:
 
 
 def lines(d: Digest) -> list[str]:
-    """The digest as plain lines (chat text and `plaudit digest preview`)."""
-    out = [f"Your team's week ({d.since} to today), {d.reports} direct reports"]
+    """The digest as plain lines (chat text and `plaudit digest preview`), in the current
+    language."""
+    # i18n: the English keeps one plural wording for every count; use your language's forms
+    head = n_(
+        "Your team's week ({since} to today), {n} direct reports",
+        "Your team's week ({since} to today), {n} direct reports",
+        d.reports,
+        since=d.since,
+    )
+    out = [head]
     if d.empty:
-        out.append("A quiet week: no kudos to or from your team.")
+        out.append(_("A quiet week: no kudos to or from your team."))
         return out
-    out.append(f"Kudos received: {d.received}. Kudos given: {d.given}.")
+    out.append(
+        _("Kudos received: {received}. Kudos given: {given}.", received=d.received, given=d.given)
+    )
     if d.top_values:
-        out.append("Top values: " + ", ".join(f"{tag} ({n})" for tag, n in d.top_values))
-    for h in d.highlights:
-        out.append(f'"{h.text}" - {h.giver} to {", ".join(h.recipients)}')
+        shown = _(", ").join(_("{value} ({count})", value=tag, count=n) for tag, n in d.top_values)
+        out.append(_("Top values: {values}", values=shown))
+    out.extend(_highlight(h) for h in d.highlights)
     if d.quiet:
         out.append(
-            f"No recognition in {QUIET_DAYS} days: {', '.join(d.quiet)}. "
-            "A word of thanks goes a long way."
+            n_(
+                "No recognition in {n} day: {names}. A word of thanks goes a long way.",
+                "No recognition in {n} days: {names}. A word of thanks goes a long way.",
+                QUIET_DAYS,
+                names=_(", ").join(d.quiet),
+            )
         )
     if d.team_rank is not None:
-        out.append(f"Team {d.team} is #{d.team_rank} in sprint {d.sprint} ({d.team_points} pts).")
+        out.append(
+            _(
+                "Team {team} is #{rank} in sprint {sprint} ({points} pts).",
+                team=d.team,
+                rank=d.team_rank,
+                sprint=d.sprint,
+                points=d.team_points,
+            )
+        )
     if d.survey:
-        survey = d.survey
-        text = f"{survey['title']}: {survey['participation']:.0%} of your team answered"
-        if survey.get("enps") is not None:
-            text += f", eNPS {survey['enps']:+d}"
-        out.append(text + ".")
+        out.append(_survey_line(d.survey))
     if d.reviews_pending:
-        out.append(f"{d.reviews_pending} kudos wait for your compliance review.")
+        # i18n: the English keeps one plural wording for every count; use your language's forms
+        out.append(
+            n_(
+                "{n} kudos wait for your compliance review.",
+                "{n} kudos wait for your compliance review.",
+                d.reviews_pending,
+            )
+        )
     return out
 
 
+def _highlight(h: Highlight) -> str:
+    recipients = _(", ").join(h.recipients)
+    return _(
+        '"{text}" - {giver} to {recipients}', text=h.text, giver=h.giver, recipients=recipients
+    )
+
+
+def _survey_line(survey: dict[str, Any]) -> str:
+    """The latest survey's line: the survey's own title, the team's share that answered, and
+    its eNPS when the results show one."""
+    share = f"{survey['participation']:.0%}"
+    if survey.get("enps") is None:
+        return _("{title}: {share} of your team answered.", title=survey["title"], share=share)
+    score = f"{survey['enps']:+d}"
+    return _(
+        "{title}: {share} of your team answered, eNPS {enps}.",
+        title=survey["title"],
+        share=share,
+        enps=score,
+    )
+
+
 def _week(day: date) -> str:
-    year, week, _ = day.isocalendar()
+    year, week, _weekday = day.isocalendar()
     return f"{year}-W{week:02d}"
 
 
@@ -198,7 +246,7 @@ def _received(
         values.update(t.lower() for t in recognition.value_tags)
         if recognition.text and not recognition.private and len(highlights) < 3:
             to = tuple(
-                names.get(m, "someone")
+                names.get(m, _("someone"))
                 for m in session.exec(
                     select(RecognitionRecipient.member_id).where(
                         RecognitionRecipient.recognition_id == recognition.id
@@ -208,7 +256,7 @@ def _received(
             text = (
                 recognition.text if len(recognition.text) <= 200 else recognition.text[:197] + "..."
             )
-            highlights.append(Highlight(names.get(recognition.giver_id, "someone"), to, text))
+            highlights.append(Highlight(names.get(recognition.giver_id, _("someone")), to, text))
     return len(seen), values, tuple(highlights)
 
 
@@ -327,7 +375,10 @@ def send_due(
                 session.flush()
         except IntegrityError:
             continue
-        digest = build(session, manager, now=now, policy=policy)
+        # Made in the manager's language: the outbox keeps the lines as they are made.
+        with speaking(manager.locale):
+            digest = build(session, manager, now=now, policy=policy)
+            shown = lines(digest) if digest is not None else []
         if digest is None or (digest.empty and schedule.empty == "skip"):
             continue
         queued += queries.enqueue_many(
@@ -339,7 +390,7 @@ def send_due(
                         manager,
                         key=f"digest:{period}",
                         template=Template.DIGEST_WEEKLY,
-                        data=digest.as_json() | {"lines": lines(digest)},
+                        data=digest.as_json() | {"lines": shown},
                     )
                 ]
                 if m

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from handlers import members, stats
 from handlers.clock import Clock, local_date, zone
 from handlers.events import Person
+from handlers.i18n import _
 from handlers.leaderboard.boards import Row, board
 from handlers.leaderboard.recount import recounting
 from handlers.policy import KudosPolicy
@@ -111,8 +112,9 @@ def _recent(session: Session, member: MemberRow | None, n: int) -> tuple[Receive
         return ()
     rows = session.connection().execute(text(_RECENT), {"member": member_id, "n": n}).all()
     # A kudos by reaction has no words of its own; a long one is shown by its beginning.
+    by_reaction = _("(by reaction)")
     return tuple(
-        Received(str(r.giver), _shortened(str(r.text or "") or "(by reaction)"), _aware(r.at))
+        Received(str(r.giver), _shortened(str(r.text or "") or by_reaction), _aware(r.at))
         for r in rows
     )
 

@@ -17,6 +17,7 @@ from handlers.clock import Clock, local_date
 from handlers.drafts import Draft as Draft  # re-exported: kudos.draft() is the edit use case
 from handlers.drafts import draft as draft
 from handlers.events import KudosRequested, Person
+from handlers.i18n import _
 from handlers.messages import Notice, Template
 from handlers.policy import KudosPolicy
 from handlers.refusals import NOT_YOURSELF, validate
@@ -87,7 +88,9 @@ def give(
     giver, *found = members.upsert_many([event.giver, *event.recipients], session=session, now=now)
     recipients = _unique(found)
     if any(r.id == giver.id for r in recipients):
-        return _refuse(session, event, Refused("self", NOT_YOURSELF), result, policy, clock, giver)
+        return _refuse(
+            session, event, Refused("self", _(NOT_YOURSELF)), result, policy, clock, giver
+        )
     day = local_date(now, giver.timezone)
     # The giver's row, locked: a second kudos of theirs (at another replica) waits here and
     # then counts this one, so the allowance holds exactly.
@@ -185,8 +188,13 @@ def _refuse(
 def _over_allowance(policy: KudosPolicy, left: int, needed: int) -> Refused:
     return Refused(
         "allowance",
-        f"You have {max(left, 0)} of {policy.daily_allowance} kudos left today "
-        f"and this needs {needed}. Your allowance resets at midnight your time.",
+        _(
+            "You have {left} of {allowance} kudos left today and this needs {needed}. "
+            "Your allowance resets at midnight your time.",
+            left=max(left, 0),
+            allowance=policy.daily_allowance,
+            needed=needed,
+        ),
     )
 
 

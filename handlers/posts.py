@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from handlers import messages
+from handlers import i18n, messages
+from handlers.i18n import n_
 from handlers.messages import Template
 from handlers.policy import KudosPolicy
 from storage import people, queries
@@ -38,11 +39,15 @@ def dm(
     data: dict[str, Any],
     prefer: str | None = None,
 ) -> queries.Message | None:
-    """The outbox row of a private message to `member`, or None when they have no chat."""
+    """The outbox row of a private message to `member`, or None when they have no chat.
+    It is drawn in their language when it is delivered (`locale`); words made here for
+    them (a notice's text) are made in it too (`i18n.speaking(member.locale)`)."""
     route = dm_route(member, prefer)
     if route is None:
         return None
     platform, workspace, channel = route
+    if member.locale:
+        data = {**data, "locale": member.locale}
     return messages.message(
         template, data, key=key, platform=platform, workspace=workspace, channel=channel, kind="dm"
     )
@@ -111,7 +116,8 @@ def manager_notices(
             reports.setdefault(manager.id, (manager, []))[1].append(names[report_id])
     notices = []
     for manager, who in reports.values():
-        text = _manager_text(post, giver, who)
+        with i18n.speaking(manager.locale):
+            text = _manager_text(post, giver, who)
         key = post.key(f"manager:{manager.id}")
         notice = dm(
             manager, key=key, template=Template.NOTICE, data={"text": text}, prefer=post.platform
@@ -122,13 +128,27 @@ def manager_notices(
 
 
 def _manager_text(post: Post, giver: MemberRow, who: list[str]) -> str:
-    names = who[0] if len(who) == 1 else f"{', '.join(who[:-1])} and {who[-1]}"
-    verb = "reports" if len(who) == 1 else "report"
-    said = f"{names}, who {verb} to you, received kudos from {giver.display_name}"
+    """The notice to a manager, in the language spoken now (the manager's)."""
+    names = i18n.listed(who)
     if post.source == "reaction":
-        return f"{said}, with a reaction to their message."
+        return n_(
+            "{names}, who reports to you, received kudos from {giver}, with a reaction to "
+            "their message.",
+            "{names}, who report to you, received kudos from {giver}, with a reaction to "
+            "their message.",
+            len(who),
+            names=names,
+            giver=giver.display_name,
+        )
     quoted = post.message if len(post.message) <= _QUOTED else post.message[: _QUOTED - 1] + "…"
-    return f"{said}: “{quoted}”"
+    return n_(
+        "{names}, who reports to you, received kudos from {giver}: “{quoted}”",
+        "{names}, who report to you, received kudos from {giver}: “{quoted}”",
+        len(who),
+        names=names,
+        giver=giver.display_name,
+        quoted=quoted,
+    )
 
 
 def post_messages(

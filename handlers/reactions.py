@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from handlers import kudos, members, posts, sprints
 from handlers.clock import Clock, local_date
 from handlers.events import CardReaction, ReactionAdded, ReactionRemoved
+from handlers.i18n import _
 from handlers.messages import Template
 from handlers.policy import KudosPolicy
 from storage import outbox_retract, people, queries
@@ -182,14 +183,7 @@ def _refuse(
     needed: int,
 ) -> kudos.Refused:
     """Over the daily allowance: the reactor is told, privately, that it did not count."""
-    shown = f":{event.emoji}:" if event.reactor.platform == "slack" else "reaction"
-    have = (
-        f"You've used all {policy.daily_allowance} kudos for today"
-        if left <= 0
-        else f"You have {left} of {policy.daily_allowance} kudos left today and seconding "
-        f"this needs {needed}"
-    )
-    message = f"{have}, so your {shown} didn't count. Your allowance resets at midnight your time."
+    message = _over_allowance(event, policy.daily_allowance, left, needed)
     kudos.notify(
         session,
         key=f"{event.key}:refused",
@@ -198,6 +192,42 @@ def _refuse(
         text=message,
     )
     return kudos.Refused("allowance", message)
+
+
+def _over_allowance(
+    event: ReactionAdded | CardReaction, allowance: int, left: int, needed: int
+) -> str:
+    """Why the reaction did not count: Slack names its emoji, other platforms say reaction."""
+    emoji = f":{event.emoji}:"
+    if event.reactor.platform == "slack" and left <= 0:
+        return _(
+            "You've used all {allowance} kudos for today, so your {emoji} didn't count. "
+            "Your allowance resets at midnight your time.",
+            allowance=allowance,
+            emoji=emoji,
+        )
+    if left <= 0:
+        return _(
+            "You've used all {allowance} kudos for today, so your reaction didn't count. "
+            "Your allowance resets at midnight your time.",
+            allowance=allowance,
+        )
+    if event.reactor.platform == "slack":
+        return _(
+            "You have {left} of {allowance} kudos left today and seconding this needs "
+            "{needed}, so your {emoji} didn't count. Your allowance resets at midnight your time.",
+            left=left,
+            allowance=allowance,
+            needed=needed,
+            emoji=emoji,
+        )
+    return _(
+        "You have {left} of {allowance} kudos left today and seconding this needs "
+        "{needed}, so your reaction didn't count. Your allowance resets at midnight your time.",
+        left=left,
+        allowance=allowance,
+        needed=needed,
+    )
 
 
 def _restored(recognition: Recognition, emoji: str, day: date) -> Recognition:

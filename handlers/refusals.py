@@ -4,12 +4,14 @@ says; each refusal tells the giver what to do instead."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from handlers.events import KudosRequested
+from handlers.i18n import N_, _, n_
 from handlers.policy import KudosPolicy
 
-NOT_YOURSELF = "Kudos are for colleagues: you can't give them to yourself."
+NOT_YOURSELF = N_("Kudos are for colleagues: you can't give them to yourself.")
 
 
 @dataclass(frozen=True)
@@ -23,54 +25,81 @@ class Refused:
 
 
 def validate(event: KudosRequested, policy: KudosPolicy) -> Refused | None:
+    """Why `event` cannot be recorded, told in the current language (the giver's)."""
     if event.non_people:
         return Refused(
             "not_people",
-            "Kudos go to people, not to channels or groups "
-            f"({', '.join(event.non_people)}). Mention each colleague with @.",
+            _(
+                "Kudos go to people, not to channels or groups ({names}). "
+                "Mention each colleague with @.",
+                names=_listing(event.non_people),
+            ),
         )
     if not event.recipients:
         return Refused(
             "no_recipients",
-            "Who is it for? Try `/kudos @colleague for the site activation email "
-            f"{policy.values[0] if policy.values else '#value'}`.",
+            _(
+                "Who is it for? Try `/kudos @colleague for the site activation email {value}`.",
+                value=policy.values[0] if policy.values else "#value",
+            ),
         )
     unknown = [p.user_id for p in event.recipients if not p.exists or p.deleted]
     if unknown:
-        return Refused("unknown_user", f"I can't find {', '.join(unknown)} in this workspace.")
+        return Refused(
+            "unknown_user", _("I can't find {users} in this workspace.", users=_listing(unknown))
+        )
     bots = [p.display_name for p in event.recipients if p.is_bot]
     if bots:
-        return Refused("bot", f"Bots don't need kudos ({', '.join(bots)}); thank a human instead.")
+        return Refused(
+            "bot",
+            _("Bots don't need kudos ({names}); thank a human instead.", names=_listing(bots)),
+        )
     if event.giver.is_bot or not event.giver.exists:
-        return Refused("giver", "Only members of this workspace can give kudos.")
+        return Refused("giver", _("Only members of this workspace can give kudos."))
     if not policy.allow_guests:
         refusal = _guests(event)
         if refusal:
             return refusal
     if any(p.user_id == event.giver.user_id for p in event.recipients):
-        return Refused("self", NOT_YOURSELF)
+        return Refused("self", _(NOT_YOURSELF))
+    return _wording(event, policy)
+
+
+def _wording(event: KudosRequested, policy: KudosPolicy) -> Refused | None:
+    """How many it is for, what it says and the values it names."""
     if len({p.user_id for p in event.recipients}) > policy.max_recipients:
         return Refused(
             "too_many",
-            f"One kudos can go to at most {policy.max_recipients} people; split it up.",
+            n_(
+                "One kudos can go to at most {n} person; split it up.",
+                "One kudos can go to at most {n} people; split it up.",
+                policy.max_recipients,
+            ),
         )
     if len(_words(event.message, event.values)) < policy.min_message_length:
         return Refused(
             "too_short",
-            f"Say what they did: at least {policy.min_message_length} characters, "
-            "e.g. `for the site activation email`.",
+            n_(
+                "Say what they did: at least {n} character, e.g. `for the site activation email`.",
+                "Say what they did: at least {n} characters, e.g. `for the site activation email`.",
+                policy.min_message_length,
+            ),
         )
     known = {v.lower() for v in policy.values}
     unknown_values = [v for v in event.values if v.lower() not in known]
     if unknown_values and policy.values:
         return Refused(
             "unknown_value",
-            f"{', '.join(unknown_values)} is not one of our values: {', '.join(policy.values)}.",
+            _(
+                "{tags} is not one of our values: {values}.",
+                tags=_listing(unknown_values),
+                values=_listing(policy.values),
+            ),
         )
     if policy.require_value and not event.values:
         return Refused(
             "value_required",
-            f"Add one of our values to your kudos: {', '.join(policy.values)}.",
+            _("Add one of our values to your kudos: {values}.", values=_listing(policy.values)),
         )
     return None
 
@@ -81,18 +110,28 @@ def _guests(event: KudosRequested) -> Refused | None:
     if event.giver.external:
         return Refused(
             "guest",
-            "Kudos are for colleagues: guest accounts and people from outside the company "
-            "can't give them here.",
+            _(
+                "Kudos are for colleagues: guest accounts and people from outside the company "
+                "can't give them here."
+            ),
         )
     outside = [p.display_name for p in event.recipients if p.external]
     if outside:
         return Refused(
             "guest",
-            f"Kudos are for colleagues, and {', '.join(outside)} is a guest or from outside "
-            "the company: recognising people outside the company can look like a transfer "
-            "of value, so it is not done here.",
+            _(
+                "Kudos are for colleagues, and {names} is a guest or from outside the company: "
+                "recognising people outside the company can look like a transfer of value, so "
+                "it is not done here.",
+                names=_listing(outside),
+            ),
         )
     return None
+
+
+def _listing(items: Sequence[str]) -> str:
+    """Names, ids or tags one after another, as a list is written in the current language."""
+    return _(", ").join(items)
 
 
 def _words(message: str, values: tuple[str, ...]) -> str:

@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from handlers import members, sprints
 from handlers.clock import Clock
 from handlers.events import Person
+from handlers.i18n import _, n_
 from handlers.policy import KudosPolicy
 from storage import outbox_retract, queries
 from storage.models import Member, Recognition
@@ -52,7 +53,7 @@ def retract(
     query = select(Recognition).where(Recognition.id == recognition_id).with_for_update()
     recognition = session.exec(query).first()
     if recognition is None or recognition.id is None:
-        return NotRetracted("unknown", f"There is no kudos #{recognition_id}.")
+        return NotRetracted("unknown", _("There is no kudos #{number}.", number=recognition_id))
     now = clock.now()
     who, by = _who(session, recognition, actor, admin)
     refusal = _refusal(recognition, who, by, now, policy.retract_minutes)
@@ -84,19 +85,28 @@ def _refusal(
     """Why this kudos may not be taken back by whom asks, or None."""
     number = recognition.id
     if recognition.revoked_at is not None:
-        return NotRetracted("already", f"Kudos #{number} was already taken back.")
+        return NotRetracted("already", _("Kudos #{number} was already taken back.", number=number))
     if recognition.outcome not in PUBLISHED:
         return NotRetracted(
-            "not_published", f"Kudos #{number} was not published, so there is nothing to take back."
+            "not_published",
+            _(
+                "Kudos #{number} was not published, so there is nothing to take back.",
+                number=number,
+            ),
         )
     if who is None:
         return NotRetracted(
-            "not_yours", f"Only its giver or an admin can take back kudos #{number}."
+            "not_yours",
+            _("Only its giver or an admin can take back kudos #{number}.", number=number),
         )
     if by == "giver" and (now - recognition.created_at).total_seconds() > window * 60:
         return NotRetracted(
             "too_late",
-            f"Kudos can be taken back within {window} minutes of giving them; please ask an admin.",
+            n_(
+                "Kudos can be taken back within {n} minute of giving them; please ask an admin.",
+                "Kudos can be taken back within {n} minutes of giving them; please ask an admin.",
+                window,
+            ),
         )
     return None
 

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from handlers import messages, posts, sprints
 from handlers.events import Person
+from handlers.i18n import N_, _, speaking
 from handlers.messages import Template
 from handlers.policy import KudosPolicy
 from storage import people, queries
@@ -31,6 +32,12 @@ ALREADY_DECIDED = "already_decided"
 NEEDS_REASON = "needs_reason"
 MAX_REASON = 1000  # the length of `Review.reason`
 REVIEWER_ROLE = "reviewer"  # the roster role that makes a member a reviewer
+# Whole sentences per decision, so a translation can agree with it.
+_DECIDED = {
+    "approved": N_("Review #{number} was already approved; nothing was changed."),
+    "rejected": N_("Review #{number} was already rejected; nothing was changed."),
+}
+_DECIDED_ANYHOW = N_("Review #{number} was already {status}; nothing was changed.")
 
 
 @dataclass(frozen=True)
@@ -105,11 +112,11 @@ def ask(
     )
     member = _member(session, giver)
     if recognition is None or member is None or recognition.giver_id != member:
-        return NotAllowed("That kudos is not yours to send for review.")
+        return NotAllowed(_("That kudos is not yours to send for review."))
     if recognition.outcome != "block":
-        return NotAllowed("Only a blocked kudos can be sent for review.")
+        return NotAllowed(_("Only a blocked kudos can be sent for review."))
     if session.exec(select(Review).where(Review.recognition_id == recognition_id)).first():
-        return NotAllowed("That kudos is already waiting for a reviewer.")
+        return NotAllowed(_("That kudos is already waiting for a reviewer."))
     recognition.outcome = "hold"
     session.add(recognition)
     review = open_review(
@@ -150,9 +157,11 @@ def decide(
         return refused
     reason = (reason or "").strip() or None
     if not approve and reason is None:
-        return NotAllowed("Say why it is rejected, so the giver can learn from it.", NEEDS_REASON)
+        return NotAllowed(
+            _("Say why it is rejected, so the giver can learn from it."), NEEDS_REASON
+        )
     if reason is not None and len(reason) > MAX_REASON:
-        return NotAllowed("Keep the reason under 1,000 characters.", NEEDS_REASON)
+        return NotAllowed(_("Keep the reason under 1,000 characters."), NEEDS_REASON)
     review = session.get(Review, review_id)
     assert review is not None
     recognition = session.get(Recognition, review.recognition_id)
@@ -190,7 +199,7 @@ def check_decider(
     review = session.get(Review, review_id) if 0 < review_id < 2**31 else None
     recognition = session.get(Recognition, review.recognition_id) if review else None
     if review is None or recognition is None:
-        return NotAllowed(f"There is no review #{review_id}.", NO_SUCH_REVIEW)
+        return NotAllowed(_("There is no review #{number}.", number=review_id), NO_SUCH_REVIEW)
     return _refusal(review, recognition, decider)
 
 
@@ -269,20 +278,26 @@ def _refusal(review: Review, recognition: Recognition, decider: _Decider) -> Not
     number = review.id
     if review.status != "pending":
         return NotAllowed(
-            f"Review #{number} was already {review.status}; nothing was changed.",
+            _(_DECIDED.get(review.status, _DECIDED_ANYHOW), number=number, status=review.status),
             ALREADY_DECIDED,
         )
     if recognition.giver_id in decider.members:
         return NotAllowed(
-            f"You gave the kudos in review #{number}, so another reviewer decides on it; "
-            "nothing was changed.",
+            _(
+                "You gave the kudos in review #{number}, so another reviewer decides on it; "
+                "nothing was changed.",
+                number=number,
+            ),
             OWN_TEXT,
         )
-    kind, _, member = review.requested_by.partition(":")
+    kind, _sep, member = review.requested_by.partition(":")
     if kind == "member" and member.isdigit() and int(member) in decider.members:
         return NotAllowed(
-            f"You asked for review #{number}, so another reviewer decides on it; "
-            "nothing was changed.",
+            _(
+                "You asked for review #{number}, so another reviewer decides on it; "
+                "nothing was changed.",
+                number=number,
+            ),
             OWN_TEXT,
         )
     return None
@@ -290,7 +305,7 @@ def _refusal(review: Review, recognition: Recognition, decider: _Decider) -> Not
 
 def _not_reviewer() -> NotAllowed:
     return NotAllowed(
-        "Only reviewers can approve or reject held kudos; nothing was changed.", NOT_REVIEWER
+        _("Only reviewers can approve or reject held kudos; nothing was changed."), NOT_REVIEWER
     )
 
 
@@ -341,12 +356,14 @@ def _tell_rejected(
     giver: MemberRow,
     reason: str | None,
 ) -> None:
-    """The giver hears, privately, why their kudos was not approved."""
+    """The giver hears, privately and in their language, why their kudos was not approved."""
+    with speaking(giver.locale):
+        text = _("Your kudos was not approved by compliance review: {reason}", reason=reason)
     notice = posts.dm(
         giver,
         key=f"review:{review.id}:rejected",
         template=Template.NOTICE,
-        data={"text": f"Your kudos was not approved by compliance review: {reason}"},
+        data={"text": text},
         prefer=recognition.platform,
     )
     if notice:

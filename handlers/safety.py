@@ -14,6 +14,7 @@ from compliance_rules import Finding, Outcome, Result, RuleSet
 from handlers import members, messages
 from handlers.clock import Clock
 from handlers.events import Person
+from handlers.i18n import N_, _
 from handlers.messages import Template
 from handlers.policy import KudosPolicy
 from storage import pv_cases, queries
@@ -21,9 +22,9 @@ from storage.models import PvCase
 from storage.outbox import pv_key
 from storage.people import MemberRow, platform_id
 
-# What a reporter may be told about a case, by whether it had anywhere to go.
-PASSED_ON = "it has been passed to drug safety, who may contact you."
-NOT_ROUTED = (
+# What a reporter may be told of a case that had nowhere to go: the end of a sentence
+# about what they wrote, shown as `_("Your answer ...: {why}", why=_(NOT_ROUTED))`.
+NOT_ROUTED = N_(
     "it was recorded, but no drug-safety destination is configured: please report it to "
     "your drug-safety team directly."
 )
@@ -66,11 +67,24 @@ def routed(policy: KudosPolicy) -> bool:
     return bool(_destinations(policy, None))
 
 
-def told(policy: KudosPolicy, *, anonymous: bool = False) -> str:
-    """The end of the sentence a reporter may truthfully be given: "…, so <told>"."""
+def also_told(policy: KudosPolicy, *, anonymous: bool = False) -> str:
+    """What a reporter whose refused text may describe an adverse event is truthfully told:
+    whether it reached drug safety, and with their name or without it."""
     if not routed(policy):
-        return NOT_ROUTED
-    return "it has been passed to drug safety without your name." if anonymous else PASSED_ON
+        return _(
+            "It also mentions what may be an adverse event, so it was recorded, but no "
+            "drug-safety destination is configured: please report it to your drug-safety "
+            "team directly."
+        )
+    if anonymous:
+        return _(
+            "It also mentions what may be an adverse event, so it has been passed to drug "
+            "safety without your name."
+        )
+    return _(
+        "It also mentions what may be an adverse event, so it has been passed to drug "
+        "safety, who may contact you."
+    )
 
 
 def destinations(policy: KudosPolicy) -> tuple[str, ...]:
@@ -78,7 +92,7 @@ def destinations(policy: KudosPolicy) -> tuple[str, ...]:
     (the webhook's URL and the mailbox are not shown)."""
     return tuple(
         platform if platform in ("webhook", "email") else f"{platform}:{channel}"
-        for platform, _, channel, _, _ in _destinations(policy, None)
+        for platform, _space, channel, _template, _extra in _destinations(policy, None)
     )
 
 
@@ -111,9 +125,7 @@ def screen(
     found = _as_pv(result) if result is not None else possible_ae(text, rules)
     if found is None:
         return None
-    message = "It also mentions what may be an adverse event, so " + told(
-        policy, anonymous=reporter is None
-    )
+    message = also_told(policy, anonymous=reporter is None)
     if not queries.claim_inbound(session=session, key=f"{key}:pv", kind=f"pv.{source}"):
         return Screened(None, message)
     now = clock.now()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from compliance_rules import Finding, Outcome, RuleSet
-from compliance_rules.advice import advise
-from handlers import safety
+from compliance_rules.advice import Reason, advise
+from handlers.i18n import _
 
 
 def stop_message(
@@ -21,23 +21,46 @@ def stop_message(
     reason and the clause of each finding, and a rewrite the rules pass when one can be
     made; `routed`: drug safety has a destination to be told of an adverse event at."""
     advice = advise(text, findings, rules)
-    if outcome is Outcome.ROUTE_PV:
-        told = safety.PASSED_ON if routed else safety.NOT_ROUTED
-        head = "This kudos mentions what may be an adverse event, so it was not posted. "
-        head += told[0].upper() + told[1:]
-    elif outcome is Outcome.HOLD:
-        head = "This kudos is held for a compliance reviewer before it can be posted."
-    else:
-        head = "This kudos was not posted: its wording is not compliant."
-    lines = [head]
-    for reason in advice.reasons:
-        cites = f" ({reason.cites})" if reason.cites else ""
-        quoted = f"\u201c{reason.words}\u201d: " if reason.words.strip() else ""
-        lines.append(f"Why: {quoted}{reason.why}{cites}")
+    lines = [_head(outcome, routed)]
+    lines += [_why(reason) for reason in advice.reasons]
     if not advice.reasons:
-        lines.append("Why: it could not be checked automatically, so a person will read it.")
+        lines.append(_("Why: it could not be checked automatically, so a person will read it."))
     if advice.rewrite:
-        lines.append(f"Try instead: {advice.rewrite}")
+        lines.append(_("Try instead: {rewrite}", rewrite=advice.rewrite))
     elif outcome is Outcome.BLOCK:
-        lines.append("Rephrase or remove the quoted words, then send it again.")
+        lines.append(_("Rephrase or remove the quoted words, then send it again."))
     return "\n".join(lines)
+
+
+def _head(outcome: Outcome, routed: bool) -> str:
+    if outcome is Outcome.ROUTE_PV and routed:
+        return _(
+            "This kudos mentions what may be an adverse event, so it was not posted. "
+            "It has been passed to drug safety, who may contact you."
+        )
+    if outcome is Outcome.ROUTE_PV:
+        return _(
+            "This kudos mentions what may be an adverse event, so it was not posted. "
+            "It was recorded, but no drug-safety destination is configured: please report it "
+            "to your drug-safety team directly."
+        )
+    if outcome is Outcome.HOLD:
+        return _("This kudos is held for a compliance reviewer before it can be posted.")
+    return _("This kudos was not posted: its wording is not compliant.")
+
+
+def _why(reason: Reason) -> str:
+    """One finding: the words it is about (when there are any), why, and the clause cited."""
+    words = reason.words if reason.words.strip() else ""
+    if words and reason.cites:
+        return _(
+            "Why: \u201c{words}\u201d: {why} ({cites})",
+            words=words,
+            why=reason.why,
+            cites=reason.cites,
+        )
+    if words:
+        return _("Why: \u201c{words}\u201d: {why}", words=words, why=reason.why)
+    if reason.cites:
+        return _("Why: {why} ({cites})", why=reason.why, cites=reason.cites)
+    return _("Why: {why}", why=reason.why)

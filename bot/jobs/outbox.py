@@ -379,12 +379,13 @@ class Dispatcher:
 
 
 def _survey_as_now(session: Session, *, job: Job, secret: bytes | None) -> dict[str, object] | None:
-    """A survey message's data with the answers its person has given so far."""
+    """A survey message's data with its person's answers so far, in its queued language."""
     round_id, user = job.data.get("round_id"), job.user or ""
     if not isinstance(round_id, int):
         return None
     person = Person(job.platform, job.workspace, user, user)
-    return surveys.invite_for(session, round_id, person, secret=secret)
+    data = surveys.invite_for(session, round_id, person, secret=secret)
+    return data if data is None else data | {k: v for k, v in job.data.items() if k == "locale"}
 
 
 def _write(

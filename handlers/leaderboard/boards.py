@@ -17,15 +17,25 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlmodel import Session
 
+from handlers.i18n import N_, _
 from handlers.leaderboard.recount import recounting
 from handlers.sprints import Sprint
 from storage import people
 
 By = Literal["person", "team", "givers"]
-RECOUNTING = (
+# Shown with `_()`; the dashboard's export answers with the English as it stands.
+RECOUNTING = N_(
     "The points are being recounted after a change to the sprint settings; "
     "the board is back in a few minutes."
 )
+
+
+_FILTER = {
+    "team": N_("team {value}"),
+    "region": N_("region {value}"),
+    "therapeutic_area": N_("therapeutic area {value}"),
+    "value": N_("value {value}"),
+}
 
 
 @dataclass(frozen=True)
@@ -36,8 +46,9 @@ class Filters:
     value: str | None = None  # a value tag such as #site-activation
 
     def describe(self) -> str:
-        parts = [f"{k.replace('_', ' ')} {v}" for k, v in asdict(self).items() if v]
-        return ", ".join(parts)
+        """The filters as a board's title names them, in the current language."""
+        parts = [_(_FILTER[k], value=v) for k, v in asdict(self).items() if v]
+        return _(", ").join(parts)
 
 
 @dataclass(frozen=True)
@@ -221,24 +232,35 @@ def _ranked(
     return rows
 
 
+# A board's title per kind, whole so a translation can agree with it.
+_TITLE = {
+    "person": N_("Leaderboard, sprint {sprint}"),
+    "team": N_("Team leaderboard, sprint {sprint}"),
+    "givers": N_("Most appreciative, sprint {sprint}"),
+}
+
+
 def lines(b: Board) -> list[str]:
-    """The board as plain text, for chat and the terminal."""
-    title = {"person": "Leaderboard", "team": "Team leaderboard", "givers": "Most appreciative"}[
-        b.by
-    ]
-    head = f"{title}, sprint {b.sprint}" + (
-        f" ({b.filters.describe()})" if b.filters.describe() else ""
-    )
+    """The board as plain text, for chat and the terminal, in the current language."""
+    head = _(_TITLE[b.by], sprint=b.sprint)
+    described = b.filters.describe()
+    if described:
+        head = _("{title} ({filters})", title=head, filters=described)
     if b.recounting:
-        return [head, RECOUNTING]
+        return [head, _(RECOUNTING)]
     if not b.rows:
-        return [head, "No points yet."]
-    out = [head]
-    for row in b.rows:
-        extra = (
-            f" ({row.recognition_points} kudos + {row.milestone_points} milestone)"
-            if row.milestone_points
-            else ""
-        )
-        out.append(f"{row.rank}. {row.name}: {row.points}{extra}")
-    return out
+        return [head, _("No points yet.")]
+    return [head, *(_row(row) for row in b.rows)]
+
+
+def _row(row: Row) -> str:
+    if not row.milestone_points:
+        return _("{rank}. {name}: {points}", rank=row.rank, name=row.name, points=row.points)
+    return _(
+        "{rank}. {name}: {points} ({kudos} kudos + {milestones} milestone)",
+        rank=row.rank,
+        name=row.name,
+        points=row.points,
+        kudos=row.recognition_points,
+        milestones=row.milestone_points,
+    )

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from compliance_rules import Outcome, RuleSet, check
 from handlers import safety
 from handlers.events import Person
+from handlers.i18n import N_, _
 from handlers.members import find
 from handlers.policy import KudosPolicy
 from handlers.surveys.definitions import MAX_TEXT, Question, Survey, survey_from_json
@@ -94,12 +95,12 @@ def answer(
         select(SurveyRound).where(SurveyRound.id == event.round_id).with_for_update()
     ).first()
     if round_ is None:
-        return AnswerRefused("unknown", "That survey no longer exists.")
+        return AnswerRefused("unknown", _("That survey no longer exists."))
     if round_.status != "open" or now >= round_.closes_at:
         return _closed(round_)
     invited = _invitation(session, round_, event.person)
     if invited is None:
-        return AnswerRefused("not_invited", _NOT_INVITED)
+        return AnswerRefused("not_invited", _(_NOT_INVITED))
     row, member, invite = invited
     survey = survey_from_json(round_.definition)
     question = _question(survey, event)
@@ -136,14 +137,14 @@ def answer(
     return Answered(round_.id or 0, answers, round_.closes_at, redraw, note)
 
 
-_NOT_INVITED = "This survey was not sent to you, so it cannot be answered."
+_NOT_INVITED = N_("This survey was not sent to you, so it cannot be answered.")
 
 
 def _question(survey: Survey, event: SurveyAnswered) -> Question | AnswerRefused:
     """The question answered, or why the answer cannot be taken."""
     question = survey.question(event.question_id)
     if question is None:
-        return AnswerRefused("invalid", "That question is not part of this survey.")
+        return AnswerRefused("invalid", _("That question is not part of this survey."))
     problem = _invalid(question, event)
     return AnswerRefused("invalid", problem) if problem else question
 
@@ -173,11 +174,15 @@ def _values(
 
 
 def _closed(round_: SurveyRound) -> AnswerRefused:
-    closed = round_.closed_at or round_.closes_at
+    closed = f"{round_.closed_at or round_.closes_at:%d %b %Y}"
     return AnswerRefused(
         "closed",
-        f"This round of *{round_.definition['title']}* closed on "
-        f"{closed:%d %b %Y}; answers are no longer accepted. Thank you all the same.",
+        _(
+            "This round of *{title}* closed on {date}; answers are no longer accepted. "
+            "Thank you all the same.",
+            title=round_.definition["title"],
+            date=closed,
+        ),
     )
 
 
@@ -280,19 +285,19 @@ def _invalid(question: Question, event: SurveyAnswered) -> str | None:
     if question.type in ("scale", "enps"):
         if event.score is None or event.score not in question.scores():
             low, high = question.scores()[0], question.scores()[-1]
-            return f"Please pick a number from {low} to {high}."
+            return _("Please pick a number from {low} to {high}.", low=low, high=high)
     elif question.type == "choice":
         unknown = [c for c in event.choices if c not in question.options]
         if unknown or (not question.multi and len(event.choices) > 1):
-            return "Please pick from the options offered."
+            return _("Please pick from the options offered.")
         if not event.choices and not question.optional:
-            return "Please pick at least one option."
+            return _("Please pick at least one option.")
     else:
         text = (event.text or "").strip()
         if not text:
-            return "The answer is empty."
+            return _("The answer is empty.")
         if len(text) > MAX_TEXT:
-            return f"Please keep it under {MAX_TEXT} characters."
+            return _("Please keep it under {limit} characters.", limit=MAX_TEXT)
     return None
 
 
@@ -340,9 +345,9 @@ def _screen_text(
     note = None
     if result.outcome is Outcome.ROUTE_PV and kept == before:
         note = (
-            "Your answer was already passed to drug safety; nothing new was sent."
+            _("Your answer was already passed to drug safety; nothing new was sent.")
             if safety.routed(policy)
-            else "Your answer mentions what may be a side effect: " + safety.NOT_ROUTED
+            else _not_routed()
         )
     elif result.outcome is Outcome.ROUTE_PV:
         reporter = None if survey.anonymous else member
@@ -357,15 +362,25 @@ def _screen_text(
             policy=policy,
             now=now,
         )
-        note = (
-            "Your answer mentions what may be a side effect, so it has been passed to drug "
-            "safety" + (" without your name." if survey.anonymous else ".")
-            if safety.routed(policy)
-            else "Your answer mentions what may be a side effect: " + safety.NOT_ROUTED
-        )
+        note = _passed_on(survey.anonymous) if safety.routed(policy) else _not_routed()
     elif kept != text:
-        note = "Patient details were removed from your answer before it was kept."
+        note = _("Patient details were removed from your answer before it was kept.")
     return kept, flags, note
+
+
+def _passed_on(anonymous: bool) -> str:
+    if anonymous:
+        return _(
+            "Your answer mentions what may be a side effect, so it has been passed to drug "
+            "safety without your name."
+        )
+    return _(
+        "Your answer mentions what may be a side effect, so it has been passed to drug safety."
+    )
+
+
+def _not_routed() -> str:
+    return _("Your answer mentions what may be a side effect: {why}", why=_(safety.NOT_ROUTED))
 
 
 def current_answers(session: Session, round_: SurveyRound, token: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from handlers.counts import count
+from handlers.i18n import N_, _, n_
 from handlers.surveys.definitions import Question, Survey, survey_from_json
 from handlers.surveys.suppression import Group, Memberships, shown_groups, sizes
 from storage.models import SurveyAnswer, SurveyInvite, SurveyRound
@@ -235,43 +235,117 @@ def _trend(session: Session, round_: SurveyRound, last: int = 6) -> list[TrendPo
 
 
 def summary_lines(res: Results) -> list[str]:
-    """The results as plain lines, for chat text, the CLI and anyone who cannot see a chart."""
+    """The results as plain lines, for chat text, the CLI and anyone who cannot see a chart,
+    in the current language (the survey's own title and questions as its owners wrote them)."""
+    share = f"{res.participation:.0%}"
     lines = [
-        f"{res.title}, round {res.number}: {res.respondents} of {res.invited} answered "
-        f"({res.participation:.0%})."
+        _(
+            "{title}, round {number}: {respondents} of {invited} answered ({share}).",
+            title=res.title,
+            number=res.number,
+            respondents=res.respondents,
+            invited=res.invited,
+            share=share,
+        )
     ]
     if res.hidden:
         lines.append(
-            f"Results are not shown: this survey is anonymous and fewer than "
-            f"{count(res.min_responses, 'person', 'people')} answered."
+            n_(
+                "Results are not shown: this survey is anonymous and fewer than {n} person "
+                "answered.",
+                "Results are not shown: this survey is anonymous and fewer than {n} people "
+                "answered.",
+                res.min_responses,
+            )
         )
         return lines
     for q in res.questions:
-        if q.hidden:
-            lines.append(f"{q.text} not shown: fewer than {res.min_responses} answered it.")
-        elif q.type == "enps" and q.enps is not None:
-            lines.append(f"{q.text} eNPS {q.enps:+d} (mean {q.mean}, {count(q.answers, 'answer')})")
-        elif q.type == "scale" and q.mean is not None:
-            spread = ", ".join(f"{k}: {v}" for k, v in q.distribution.items())
-            lines.append(f"{q.text} mean {q.mean} of 5 ({spread})")
-        elif q.type == "choice":
-            spread = ", ".join(f"{k}: {v}" for k, v in q.distribution.items())
-            lines.append(f"{q.text} {spread}")
-        elif q.type == "text":
-            lines.append(f"{q.text} {count(q.answers, 'written answer')}")
-            lines.extend(f"  - {t[:300]}" + ("..." if len(t) > 300 else "") for t in q.texts)
+        lines.extend(_question_lines(q, res.min_responses))
     for group in res.groups:
-        scores = ", ".join(f"{k} {v:g}" for k, v in group.means.items())
-        lines.append(f"{group.by.title()} {group.name} ({group.respondents}): {scores}")
+        scores = _(", ").join(f"{k} {v:g}" for k, v in group.means.items())
+        lines.append(
+            _(
+                _GROUP.get(group.by, _GROUP["team"]),
+                name=group.name,
+                respondents=group.respondents,
+                scores=scores,
+            )
+        )
     if res.suppressed_groups:
+        # i18n: the English keeps one plural wording for every count; use your language's forms
         lines.append(
-            f"{res.suppressed_groups} team or region breakdowns are not shown "
-            f"(fewer than {res.min_responses} answers, or they would give a smaller group away)."
+            n_(
+                "{n} team or region breakdowns are not shown (fewer than {least} answers, or "
+                "they would give a smaller group away).",
+                "{n} team or region breakdowns are not shown (fewer than {least} answers, or "
+                "they would give a smaller group away).",
+                res.suppressed_groups,
+                least=res.min_responses,
+            )
         )
-    for point in res.trend:
-        scores = ", ".join(f"{k} {v:g}" for k, v in point.scores.items())
-        lines.append(
-            f"Round {point.number} ({point.opened_at[:10]}): {point.participation:.0%} answered"
-            + (f"; {scores}" if scores else "")
-        )
+    lines.extend(_trend_line(point) for point in res.trend)
     return lines
+
+
+# A breakdown's line, whole per kind of group so a translation can agree with it.
+_GROUP = {
+    "team": N_("Team {name} ({respondents}): {scores}"),
+    "region": N_("Region {name} ({respondents}): {scores}"),
+}
+
+
+def _question_lines(q: QuestionResult, least: int) -> list[str]:
+    """A question's line (its own text as written), and a text question's answers."""
+    if q.hidden:
+        return [
+            _("{question} not shown: fewer than {least} answered it.", question=q.text, least=least)
+        ]
+    if q.type == "enps" and q.enps is not None:
+        score = f"{q.enps:+d}"
+        return [
+            n_(
+                "{question} eNPS {enps} (mean {mean}, {n} answer)",
+                "{question} eNPS {enps} (mean {mean}, {n} answers)",
+                q.answers,
+                question=q.text,
+                enps=score,
+                mean=q.mean,
+            )
+        ]
+    spread = _(", ").join(
+        _("{option}: {count}", option=k, count=v) for k, v in q.distribution.items()
+    )
+    if q.type == "scale" and q.mean is not None:
+        return [
+            _("{question} mean {mean} of 5 ({spread})", question=q.text, mean=q.mean, spread=spread)
+        ]
+    if q.type == "choice":
+        return [_("{question} {spread}", question=q.text, spread=spread)]
+    if q.type == "text":
+        head = n_(
+            "{question} {n} written answer",
+            "{question} {n} written answers",
+            q.answers,
+            question=q.text,
+        )
+        return [head, *(f"  - {t[:300]}" + ("..." if len(t) > 300 else "") for t in q.texts)]
+    return []
+
+
+def _trend_line(point: TrendPoint) -> str:
+    scores = _(", ").join(f"{k} {v:g}" for k, v in point.scores.items())
+    share = f"{point.participation:.0%}"
+    if not scores:
+        return _(
+            "Round {number} ({date}): {share} answered",
+            number=point.number,
+            date=point.opened_at[:10],
+            share=share,
+        )
+    return _(
+        "Round {number} ({date}): {share} answered; {scores}",
+        number=point.number,
+        date=point.opened_at[:10],
+        share=share,
+        scores=scores,
+    )
