@@ -5,15 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.chat.texts import Span, Strong, Words
+from bot.chat.texts import Span, Strong, Words, fill
 from bot.runtime import Runtime
 from handlers import leaderboard
+from handlers.i18n import _, n_
 
-HELP = (
-    "Try `{cmd} leaderboard`, `{cmd} leaderboard teams`, `{cmd} leaderboard givers`, "
-    "`{cmd} leaderboard team Brand`, `{cmd} leaderboard region EMEA` or "
-    "`{cmd} leaderboard #site-activation`."
-)
+# What may follow `leaderboard`, as people type it (never translated).
+EXAMPLES = ("", " teams", " givers", " team Brand", " region EMEA", " #site-activation")
+
+
+def help_words(command: str) -> str:
+    """What to type instead of words `leaderboard` does not know."""
+    shown = [f"`{command} leaderboard{rest}`" for rest in EXAMPLES]
+    return _("Try {first} or {last}.", first=_(", ").join(shown[:-1]), last=shown[-1])
 
 
 async def query(
@@ -36,10 +40,10 @@ async def query(
     elif head.startswith("#") and not rest:
         filters = leaderboard.Filters(value=head)
     elif head:
-        return HELP.format(cmd=command)
+        return help_words(command)
     sprint = runtime.policy.sprints.sprint_of(runtime.clock.now())
     if sprint is None:
-        return "No recognition sprint is running now."
+        return _("No recognition sprint is running now.")
     board = await runtime.run(
         lambda s: leaderboard.board(
             s,
@@ -51,10 +55,19 @@ async def query(
             workspace=workspace,
         )
     )
-    kind = {"person": "Leaderboard", "team": "Teams", "givers": "Most appreciative"}[by]
+    title = _title(by, sprint.id)
     described = filters.describe()
-    title = f"{kind}, sprint {sprint.id}" + (f" ({described})" if described else "")
+    if described:
+        title = _("{board} ({filters})", board=title, filters=described)
     return title, board.as_json()
+
+
+def _title(by: leaderboard.By, sprint: str) -> str:
+    if by == "team":
+        return _("Teams, sprint {sprint}", sprint=sprint)
+    if by == "givers":
+        return _("Most appreciative, sprint {sprint}", sprint=sprint)
+    return _("Leaderboard, sprint {sprint}", sprint=sprint)
 
 
 def board_place(
@@ -62,17 +75,19 @@ def board_place(
 ) -> tuple[Span, ...]:
     """Where someone stands on the sprint board, for their home on either platform."""
     if sprint is None:
-        return (Words("No recognition sprint is running."),)
-    head = (Strong(f"Sprint {sprint}"),)
+        return (Words(_("No recognition sprint is running.")),)
+    head = Strong(_("Sprint {sprint}", sprint=sprint))
     if recounting:
-        return (*head, Words(": the board is being recounted."))
+        return tuple(fill(_("{sprint}: the board is being recounted."), sprint=head))
     if rank is None:
-        return (*head, Words(". No points for you in this sprint yet."))
-    return (
-        *head,
-        Words(". You are number "),
-        Strong(str(rank)),
-        Words(" with "),
-        Strong(str(points)),
-        Words(" points."),
+        return tuple(fill(_("{sprint}. No points for you in this sprint yet."), sprint=head))
+    # i18n: the English keeps one plural wording for every count; use your language's forms
+    said = n_(
+        "{sprint}. You are number {rank} with {points} points.",
+        "{sprint}. You are number {rank} with {points} points.",
+        points,
+        sprint="{sprint}",
+        rank="{rank}",
+        points="{points}",
     )
+    return tuple(fill(said, sprint=head, rank=Strong(str(rank)), points=Strong(str(points))))

@@ -11,6 +11,8 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
+from handlers.i18n import N_, _
+
 WIDTH = 770
 BLUE, ORANGE = "#4a7bd0", "#e08a2c"
 RED, YELLOW, GREEN = "#d0574a", "#c9a227", "#3f9b5a"
@@ -39,6 +41,14 @@ def _plain(text: str) -> str:
     folded = unicodedata.normalize("NFKD", text.translate(_FOLD))
     kept = (c for c in folded if not unicodedata.combining(c))
     return "".join(c if c in _GLYPHS else "?" for c in kept)
+
+
+def _says(message: str, /, **params: object) -> str:
+    """`message` (marked with `N_`) in the current language when the font can draw it, else
+    in English: the font has Latin letters only, and a label of question marks says nothing."""
+    said = _(message)
+    shown = said if _plain(said).count("?") == said.count("?") else message
+    return shown.format(**params) if params else shown
 
 
 def _fit(text: str, size: int, width: float) -> str:
@@ -116,9 +126,10 @@ def _columns(draw: ImageDraw.ImageDraw, box: Box, question: Mapping[str, Any]) -
 def _question_title(question: Mapping[str, Any]) -> str:
     title = str(question["text"])
     if question.get("enps") is not None:
-        title += f"  (eNPS {question['enps']:+d})"
+        score = f"{question['enps']:+d}"
+        title = _says(N_("{question}  (eNPS {score})"), question=title, score=score)
     elif question.get("mean") is not None:
-        title += f"  (mean {question['mean']})"
+        title = _says(N_("{question}  (mean {mean})"), question=title, mean=question["mean"])
     return title[:90]
 
 
@@ -132,9 +143,12 @@ def survey_png(results: Mapping[str, Any]) -> bytes | None:
     header, panel = 50, 230
     image = Image.new("RGB", (WIDTH, header + panel * len(questions) + 10), "white")
     draw = ImageDraw.Draw(image)
-    heading = (
-        f"{results['title']}, round {results['number']}: "
-        f"{results['respondents']} of {results['invited']} answered"
+    heading = _says(
+        N_("{title}, round {number}: {respondents} of {invited} answered"),
+        title=results["title"],
+        number=results["number"],
+        respondents=results["respondents"],
+        invited=results["invited"],
     )
     draw.text((WIDTH / 2, 18), _fit(heading, 16, WIDTH - 40), font=_font(16), fill=INK, anchor="mt")
     for i, question in enumerate(questions):
@@ -143,7 +157,7 @@ def survey_png(results: Mapping[str, Any]) -> bytes | None:
             (60, top + 4), _fit(_question_title(question), 13, WIDTH - 80),
             font=_font(13), fill=INK,
         )  # fmt: skip
-        _vertical_text(image, "answers", (18, top + 28 + 80), 11)
+        _vertical_text(image, _says(N_("answers")), (18, top + 28 + 80), 11)
         _columns(draw, (60, top + 28, WIDTH - 20, top + 28 + 160), question)
     return _png(image)
 
@@ -154,7 +168,8 @@ def survey_png(results: Mapping[str, Any]) -> bytes | None:
 def _legend(draw: ImageDraw.ImageDraw, right: int, y: int) -> None:
     """Swatches for the two kinds of points, ending at `right`."""
     x = right
-    for colour, name in reversed(((BLUE, "kudos received"), (ORANGE, "campaign milestones"))):
+    kinds = ((BLUE, _says(N_("kudos received"))), (ORANGE, _says(N_("campaign milestones"))))
+    for colour, name in reversed(kinds):
         x -= int(_font(11).getlength(name))
         draw.text((x, y), name, font=_font(11), fill=INK, anchor="lm")
         x -= 18
@@ -199,8 +214,12 @@ def leaderboard_png(data: Mapping[str, Any]) -> bytes | None:
     height = header + pitch * len(rows) + 46
     image = Image.new("RGB", (WIDTH, height), "white")
     draw = ImageDraw.Draw(image)
-    kind = "final board" if data.get("final") else "standings"
-    title = f"Recognition sprint {data.get('sprint')}: {kind}"
+    sprint = data.get("sprint")
+    title = (
+        _says(N_("Recognition sprint {sprint}: final board"), sprint=sprint)
+        if data.get("final")
+        else _says(N_("Recognition sprint {sprint}: standings"), sprint=sprint)
+    )
     legend = any(int(r["milestone_points"]) for r in rows)
     room = WIDTH - left - (300 if legend else 20)
     draw.text((left, 16), _fit(title, 16, room), font=_font(16), fill=INK)
@@ -208,6 +227,10 @@ def leaderboard_png(data: Mapping[str, Any]) -> bytes | None:
         _legend(draw, WIDTH - 20, 26)
     _bars(draw, (left, header, WIDTH - 20, header + pitch * len(rows)), rows)
     draw.text(
-        ((left + WIDTH - 20) / 2, height - 8), "points", font=_font(11), fill=MUTED, anchor="md"
+        ((left + WIDTH - 20) / 2, height - 8),
+        _says(N_("points")),
+        font=_font(11),
+        fill=MUTED,
+        anchor="md",
     )
     return _png(image)

@@ -8,6 +8,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from handlers.i18n import _
+
 
 class PerUserLimit:
     """`burst` commands at once, refilled at `per_minute` a minute."""
@@ -44,7 +46,8 @@ class PerUserLimit:
 
 
 def too_fast(seconds: float) -> str:
-    return (
+    return _(
         "You're sending commands faster than Plaudit accepts them; nothing was recorded. "
-        f"Please try again in {max(1, math.ceil(seconds))} s."
+        "Please try again in {seconds} s.",
+        seconds=max(1, math.ceil(seconds)),
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.chat.texts import Code, Span, Text, Words, para
+from bot.chat.texts import Code, Span, Text, Words, fill, para
 from handlers import surveys
+from handlers.i18n import _
 
 MAX_RESULTS_TEXT = 3500
 
@@ -31,7 +32,7 @@ def survey_results(data: Mapping[str, Any]) -> Text:
         if size > MAX_RESULTS_TEXT:
             # Long comment lists go to the command line; the post keeps the figures.
             more = f"plaudit survey results {res.survey_id} --round {res.number}"
-            kept.append((Words("(more in "), Code(more), Words(")")))
+            kept.append(tuple(fill(_("(more in {command})"), command=Code(more))))
             break
         kept.append((Words(line),))
     return Text((para(*kept),))

@@ -8,174 +8,39 @@ either platform, so neither renders from the other's markup.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from bot.chat.spans import ICONS as ICONS
+from bot.chat.spans import Block as Block
+from bot.chat.spans import Code as Code
+from bot.chat.spans import Icon as Icon
+from bot.chat.spans import Link as Link
+from bot.chat.spans import Name as Name
+from bot.chat.spans import Para as Para
+from bot.chat.spans import Pre as Pre
+from bot.chat.spans import Quote as Quote
+from bot.chat.spans import Small as Small
+from bot.chat.spans import Span as Span
+from bot.chat.spans import Strong as Strong
+from bot.chat.spans import Text as Text
+from bot.chat.spans import Words as Words
+from bot.chat.spans import fill as fill
+from bot.chat.spans import listed as listed
+from bot.chat.spans import para as para
+from bot.chat.spans import pieces as pieces
+from bot.chat.spans import plain_spans as plain_spans
+from bot.chat.spans import words as words
 from compliance_rules import Outcome
-from handlers.counts import count
+from handlers.i18n import N_, _, n_
 from handlers.kudos import Duplicate, KudosResult, Recorded, Refused, Stopped
 from handlers.leaderboard import RECOUNTING
 
-# Icons by their Slack short name; Teams shows the character.
-ICONS = {
-    "white_check_mark": "✅",
-    "warning": "⚠️",
-    "no_entry": "⛔",
-    "information_source": "💡",
-    "rotating_light": "🚨",
-    "tada": "🎉",
-    "trophy": "🏆",
-    "clap": "👏",
-    "raised_hands": "🙌",
-    "star": "⭐",
-    "bar_chart": "📊",
-    "mailbox_with_mail": "📬",
-    "hourglass_flowing_sand": "⏳",
-    "mag": "🔍",
-    "lock": "🔒",
-    "wave": "👋",
-}
-
-
-@dataclass(frozen=True)
-class Words:
-    text: str
-
-
-@dataclass(frozen=True)
-class Strong:
-    text: str
-
-
-@dataclass(frozen=True)
-class Name:
-    """A person, as an outbox payload names them (`handlers.messages.PersonRef`)."""
-
-    person: Mapping[str, Any]
-    also: str = ""  # shown after a mention, which names the person but shows nothing else
-
-    @property
-    def name(self) -> str:
-        return str(self.person.get("name") or "someone")
-
-
-@dataclass(frozen=True)
-class Link:
-    url: str
-    label: str
-
-
-@dataclass(frozen=True)
-class Icon:
-    name: str  # a key of ICONS
-
-
-@dataclass(frozen=True)
-class Code:
-    text: str
-
-
-Span = Words | Strong | Name | Link | Icon | Code
-
-
-@dataclass(frozen=True)
-class Para:
-    """Lines of spans, shown together."""
-
-    lines: tuple[tuple[Span, ...], ...]
-
-
-@dataclass(frozen=True)
-class Quote:
-    text: str  # someone's words, quoted as written
-
-
-@dataclass(frozen=True)
-class Pre:
-    text: str  # shown exactly, monospaced (a report for the safety team)
-
-
-@dataclass(frozen=True)
-class Small:
-    spans: tuple[Span, ...]
-
-
-Block = Para | Quote | Pre | Small
-
-
-@dataclass(frozen=True)
-class Text:
-    blocks: tuple[Block, ...]
-    summary: tuple[Span, ...] = field(default=())  # a notification's one line, when not the first
-
-    def plain(self) -> str:
-        """The words alone (logs, tests, the command line)."""
-        out: list[str] = []
-        for block in self.blocks:
-            if isinstance(block, Para):
-                out += [plain_spans(line) for line in block.lines]
-            elif isinstance(block, Small):
-                out.append(plain_spans(block.spans))
-            else:
-                out.append(block.text)
-        return "\n".join(out)
-
-
-def plain_spans(spans: Iterable[Span]) -> str:
-    parts: list[str] = []
-    for span in spans:
-        if isinstance(span, Name):
-            parts.append(span.name)
-        elif isinstance(span, Link):
-            parts.append(span.label)
-        elif isinstance(span, Icon):
-            parts.append(ICONS.get(span.name, ""))
-        else:
-            parts.append(span.text)
-    return "".join(parts)
-
-
-def pieces(text: str, limit: int, size: Callable[[str], int] = len, whole: str = "") -> list[str]:
-    """`text` in pieces of at most `limit` (the sum of `size` over their characters), each cut
-    after a line break, else after a space, where it has one, and never inside a match of the
-    pattern `whole`; joined, the pieces are `text` again (nothing is ever left out)."""
-    keep = [m.span() for m in re.finditer(whole, text)] if whole else []
-    out: list[str] = []
-    while text:
-        end, used = 0, 0
-        while end < len(text) and used + size(text[end]) <= limit:
-            used, end = used + size(text[end]), end + 1
-        if end < len(text):
-            cut = text.rfind("\n", 0, end)
-            cut = cut if cut > end // 2 else max(cut, text.rfind(" ", 0, end))
-            end = cut + 1 if cut > 0 else end
-            end = next((a for a, b in keep if 0 < a < end < b), end)
-        end = max(end, 1)
-        out.append(text[:end])
-        text = text[end:]
-        keep = [(a - end, b - end) for a, b in keep if b > end]
-    return out
-
-
-def para(*lines: Sequence[Span]) -> Para:
-    return Para(tuple(tuple(line) for line in lines))
-
-
-def words(*lines: str) -> Text:
-    """Plain sentences, one paragraph."""
-    return Text((para(*[(Words(line),) for line in lines]),))
-
 
 def names(people: Sequence[Mapping[str, Any]]) -> list[Span]:
-    """'A', 'A and B', 'A, B and C'."""
-    spans: list[Span] = []
-    for index, person in enumerate(people):
-        if index:
-            spans.append(Words(" and " if index == len(people) - 1 else ", "))
-        spans.append(Name(person))
-    return spans
+    """'A', 'A and B', 'A, B and C', in the current language."""
+    return listed([[Name(person)] for person in people])
 
 
 def notice(data: Mapping[str, Any]) -> Text:
@@ -183,46 +48,89 @@ def notice(data: Mapping[str, Any]) -> Text:
 
 
 def digest(data: Mapping[str, Any]) -> Text:
-    head = (Strong(f"Your weekly Plaudit digest, {data.get('week', '')}"),)
+    head = (Strong(_("Your weekly Plaudit digest, {week}", week=data.get("week", ""))),)
     lines = [(Words(str(line)),) for line in data.get("lines", [])]
     return Text((para(head, *lines),))
 
 
 def milestone(data: Mapping[str, Any]) -> Text:
-    people = list(data.get("people") or [])
-    who: list[Span]
-    if data.get("team"):
-        who = [Words("team "), Strong(str(data["team"]))]
-    else:
-        who = names(people) if people else [Words("the campaign team")]
-    points = int(data.get("points") or 0)
-    head = (Icon("trophy"), Words(" Campaign milestone: "), Strong(str(data["title"])))
-    body = (
-        [Words(f"{count(points, 'sprint point')} for "), *who, Words(".")]
-        if points
-        else [Words("Well done, "), *who, Words("!")]
+    title = str(data["title"])
+    head = (
+        Icon("trophy"),
+        Words(" "),
+        *fill(_("Campaign milestone: {title}"), title=Strong(title)),
     )
     return Text(
-        (para(head), para(body), Small((Words(f"Sprint {data.get('sprint')}"),))),
-        summary=(Words(f"Campaign milestone: {data['title']}"),),
+        (
+            para(head),
+            para(_milestone_body(data)),
+            Small(tuple(fill(_("Sprint {sprint}"), sprint=str(data.get("sprint"))))),
+        ),
+        summary=tuple(fill(_("Campaign milestone: {title}"), title=title)),
     )
+
+
+def _milestone_body(data: Mapping[str, Any]) -> list[Span]:
+    """Who reached the milestone (a team, people, or the campaign's team) and its points."""
+    people = list(data.get("people") or [])
+    points = int(data.get("points") or 0)
+    if data.get("team"):
+        team = [Strong(str(data["team"]))]
+        if not points:
+            return fill(_("Well done, team {team}!"), team=team)
+        scored = n_(
+            "{n} sprint point for team {team}.",
+            "{n} sprint points for team {team}.",
+            points,
+            team="{team}",
+        )
+        return fill(scored, team=team)
+    if people:
+        if not points:
+            return fill(_("Well done, {names}!"), names=names(people))
+        scored = n_(
+            "{n} sprint point for {names}.",
+            "{n} sprint points for {names}.",
+            points,
+            names="{names}",
+        )
+        return fill(scored, names=names(people))
+    if not points:
+        return [Words(_("Well done, the campaign team!"))]
+    scored = n_(
+        "{n} sprint point for the campaign team.",
+        "{n} sprint points for the campaign team.",
+        points,
+    )
+    return [Words(scored)]
 
 
 def board_lines(board: Mapping[str, Any], *, title: str) -> list[tuple[Span, ...]]:
     """A board (`handlers.leaderboard.Board.as_json()`) as lines."""
     rows = board.get("rows") or []
     if not rows:  # a board being recounted has none, and says so
-        empty = RECOUNTING if board.get("recounting") else "No points yet."
+        empty = _(RECOUNTING) if board.get("recounting") else _("No points yet.")
         return [(Strong(title),), (Words(empty),)]
     lines: list[tuple[Span, ...]] = [(Strong(title),)]
     for row in rows:
-        extra = (
-            f" ({row['recognition_points']} kudos + {row['milestone_points']} milestone)"
-            if row.get("milestone_points")
-            else ""
-        )
         who = Name({"name": row["name"], "slack_id": row.get("slack_id")})
-        lines.append((Words(f"{row['rank']}. "), who, Words(f": {row['points']}{extra}")))
+        said = (
+            _("{rank}. {name}: {points} ({kudos} kudos + {milestone} milestone)")
+            if row.get("milestone_points")
+            else _("{rank}. {name}: {points}")
+        )
+        lines.append(
+            tuple(
+                fill(
+                    said,
+                    rank=str(row["rank"]),
+                    name=who,
+                    points=str(row["points"]),
+                    kudos=str(row.get("recognition_points")),
+                    milestone=str(row.get("milestone_points")),
+                )
+            )
+        )
     return lines
 
 
@@ -231,10 +139,15 @@ def board(board: Mapping[str, Any], *, title: str) -> Text:
 
 
 def leaderboard(data: Mapping[str, Any]) -> Text:
-    kind = "Final board" if data.get("final") else "Standings"
-    lines = board_lines(data["person"], title=f"{kind}, recognition sprint {data['sprint']}")
+    sprint = data["sprint"]
+    title = (
+        _("Final board, recognition sprint {sprint}", sprint=sprint)
+        if data.get("final")
+        else _("Standings, recognition sprint {sprint}", sprint=sprint)
+    )
+    lines = board_lines(data["person"], title=title)
     if (data.get("team") or {}).get("rows"):
-        lines += [(), *board_lines(data["team"], title="Teams")]
+        lines += [(), *board_lines(data["team"], title=_("Teams"))]
     return Text((para(*lines),))
 
 
@@ -243,13 +156,19 @@ def pv_alert(data: Mapping[str, Any]) -> Text:
     if data.get("reporter_slack_id"):
         who = {"name": data["reporter"], "slack_id": data["reporter_slack_id"]}
         reporter = [Name(who, also=f" ({data['reporter']})")]
+    said = _(
+        "PV case #{case}: possible adverse event reported by {reporter} via {source}. "
+        "Day 0: {day_zero}. It was not posted anywhere else."
+    )
     head = [
         Icon("rotating_light"),
-        Words(f" PV case #{data['case_id']}: possible adverse event reported by "),
-        *reporter,
-        Words(
-            f" via {data.get('source', 'kudos')}. Day 0: {data.get('aware_at')}. "
-            "It was not posted anywhere else."
+        Words(" "),
+        *fill(
+            said,
+            case=str(data["case_id"]),
+            reporter=reporter,
+            source=str(data.get("source", "kudos")),
+            day_zero=str(data.get("aware_at")),
         ),
     ]
     return Text((para(head), Pre(str(data["text"])), Small(rules(data.get("rules") or []))))
@@ -257,21 +176,29 @@ def pv_alert(data: Mapping[str, Any]) -> Text:
 
 def rules(ids: Sequence[str]) -> tuple[Span, ...]:
     """'Rules: `a`, `b`' (or 'none')."""
-    spans: list[Span] = [Words("Rules: ")]
+    if not ids:
+        return (Words(_("Rules: none")),)
+    shown: list[Span] = []
     for index, rule in enumerate(ids):
-        spans += [Words(", "), Code(str(rule))] if index else [Code(str(rule))]
-    return tuple(spans if ids else [*spans, Words("none")])
+        shown += [Words(_(", ")), Code(str(rule))] if index else [Code(str(rule))]
+    return tuple(fill(_("Rules: {rules}"), rules=shown))
 
 
 def me(received: int, given: int, left: int, allowance: int) -> Text:
+    # i18n: {this_quarter} is "This quarter", in bold
+    quarter = _("{this_quarter} you received {received} and gave {given} kudos.")
+    # i18n: {today} is "Today", in bold
+    today = _("{today} you have {left} of {allowance} left.")
     return Text(
         (
             para(
-                (
-                    Strong("This quarter"),
-                    Words(f" you received {received} and gave {given} kudos."),
+                fill(
+                    quarter,
+                    this_quarter=Strong(_("This quarter")),
+                    received=received,
+                    given=given,
                 ),
-                (Strong("Today"), Words(f" you have {left} of {allowance} left.")),
+                fill(today, today=Strong(_("Today")), left=left, allowance=allowance),
             ),
         )
     )
@@ -290,75 +217,80 @@ class Commands:
 def help_text(
     commands: Commands, values: Sequence[str], daily_allowance: int, max_recipients: int
 ) -> Text:
-    shown: list[Span] = []
-    for index, value in enumerate(values):
-        shown += [Words(", "), Code(value)] if index else [Code(value)]
+    bullet = Words("• ")
+    # i18n: an example people may type; keep {command}, {private} and the #value as they are
+    private = _("{command} {private} @colleague …", command=commands.kudos, private="private")
+    example = _(
+        "{command} @colleague @teammate for the site activation email #site-activation",
+        command=commands.kudos,
+    )
+    # i18n: each {…} is a command people type, shown as code
+    board = _(
+        "{command} shows this sprint's board (also {teams}, {givers}, {team}, {region}, {value})"
+    )
     lines: list[tuple[Span, ...]] = [
-        (Strong("Plaudit: recognise a colleague"),),
+        (Strong(_("Plaudit: recognise a colleague")),),
+        (bullet, Code(example)),
+        (bullet, *fill(_("{command} on its own opens a form"), command=Code(commands.kudos))),
+        (bullet, *fill(_("{command}: only they see it"), command=Code(private))),
         (
-            Words("• "),
-            Code(
-                f"{commands.kudos} @colleague @teammate for the site activation email"
-                " #site-activation"
-            ),
-        ),
-        (Words("• "), Code(commands.kudos), Words(" on its own opens a form")),
-        (Words("• "), Code(f"{commands.kudos} private @colleague …"), Words(": only they see it")),
-        (
-            Words("• "),
-            Code(commands.me),
-            Words(" shows your kudos this quarter and what you have left today"),
-        ),
-        (
-            Words("• "),
-            Code(commands.leaderboard),
-            Words(" shows this sprint's board (also "),
-            Code("teams"),
-            Words(", "),
-            Code("givers"),
-            Words(", "),
-            Code("team Brand"),
-            Words(", "),
-            Code("region EMEA"),
-            Words(", "),
-            Code("#value"),
-            Words(")"),
-        ),
-        (Words("• "), *commands.reactions),
-        (
-            Words("Values: "),
-            *(shown or [Words("none configured")]),
-            Words(
-                f". You can give {daily_allowance} kudos a day, "
-                f"to at most {count(max_recipients, 'person', 'people')} at once."
+            bullet,
+            *fill(
+                _("{command} shows your kudos this quarter and what you have left today"),
+                command=Code(commands.me),
             ),
         ),
         (
+            bullet,
+            *fill(
+                board,
+                command=Code(commands.leaderboard),
+                teams=Code("teams"),
+                givers=Code("givers"),
+                team=Code("team Brand"),
+                region=Code("region EMEA"),
+                value=Code("#value"),
+            ),
+        ),
+        (bullet, *commands.reactions),
+        (*_values(values), Words(" "), Words(_limits(daily_allowance, max_recipients))),
+        (
             Words(
-                "Every kudos is checked against our promotional-code and privacy rules "
-                "before it is posted."
+                _(
+                    "Every kudos is checked against our promotional-code and privacy rules "
+                    "before it is posted."
+                )
             ),
         ),
     ]
     return Text((para(*lines),))
 
 
-PRIVATE = "Only they see it (and their manager, if told). "
+def _values(values: Sequence[str]) -> list[Span]:
+    if not values:
+        return [Words(_("Values: none configured."))]
+    shown: list[Span] = []
+    for index, value in enumerate(values):
+        shown += [Words(_(", ")), Code(value)] if index else [Code(value)]
+    return fill(_("Values: {values}."), values=shown)
+
+
+def _limits(daily_allowance: int, max_recipients: int) -> str:
+    return n_(
+        "You can give {allowance} kudos a day, to at most {n} person at once.",
+        "You can give {allowance} kudos a day, to at most {n} people at once.",
+        max_recipients,
+        allowance=daily_allowance,
+    )
+
+
+PRIVATE = N_("Only they see it (and their manager, if told).")
 
 
 def kudos_answer(result: KudosResult) -> Text:
     """The private answer to the giver of a kudos (its buttons are the platform's)."""
     if isinstance(result, Recorded):
-        lines: list[tuple[Span, ...]] = [
-            (
-                Icon("white_check_mark"),
-                Words(
-                    f" {'Private kudos' if result.private else 'Kudos'} recorded for "
-                    f"{', '.join(result.recipients)}. {PRIVATE if result.private else ''}"
-                    f"You have {result.allowance_left} left today."
-                ),
-            )
-        ]
+        lines: list[tuple[Span, ...]] = [(Icon("white_check_mark"), Words(" " + _recorded(result)))]
         lines += [(Icon("warning"), Words(f" {w.message}")) for w in result.warnings]
         return Text((para(*lines),))
     if isinstance(result, Refused):
@@ -366,8 +298,17 @@ def kudos_answer(result: KudosResult) -> Text:
     if isinstance(result, Stopped):
         return Text((para((Icon("no_entry"), Words(f" {result.message}"))),))
     if isinstance(result, Duplicate):
-        return words("That kudos was already recorded.")
+        return words(_("That kudos was already recorded."))
     raise TypeError(result)  # pragma: no cover - exhaustive
+
+
+def _recorded(result: Recorded) -> str:
+    who = _(", ").join(result.recipients)
+    left = _("You have {left} left today.", left=result.allowance_left)
+    if result.private:
+        said = _("Private kudos recorded for {names}.", names=who)
+        return " ".join((said, _(PRIVATE), left))
+    return " ".join((_("Kudos recorded for {names}.", names=who), left))
 
 
 def can_edit(result: KudosResult) -> bool:

@@ -31,14 +31,22 @@ from bot.slack.channels import SlackChannels, message_permalink, not_here, noted
 from bot.slack.clients import SlackClients, same_token_as_environment
 from bot.slack.install import Installations
 from bot.slack.people import SlackPeople
-from handlers import kudos, reactions, stats, workspaces
+from handlers import i18n, kudos, reactions, stats, workspaces
 from handlers.events import KudosRequested, Person, ReactionAdded, ReactionRemoved
+from handlers.i18n import N_, _
 
 log = logging.getLogger("plaudit.slack")
-SORRY = (
-    ":warning: Something went wrong on our side and nothing was recorded. "
-    "Please try again in a minute."
+_SORRY = N_(
+    "Something went wrong on our side and nothing was recorded. Please try again in a minute."
 )
+SORRY = f":warning: {_SORRY}"  # as it reads in English
+
+
+def sorry() -> str:
+    """SORRY in the current language."""
+    return f":warning: {_(_SORRY)}"
+
+
 MAX_TEXT = 4000
 
 
@@ -90,7 +98,7 @@ def build(
     _register(app, runtime, people, isolated=isolated)
     slack_review.register(app, runtime, people)
     slack_shortcut.register(app, runtime, people)
-    slack_survey.register(app, runtime)
+    slack_survey.register(app, runtime, people)
     return app
 
 
@@ -106,15 +114,29 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
         # Slack waits 3 s for the answer; a slower one goes to response_url instead.
         work = partial(kudos_command, command=command, client=client, context=context)
         url = command.get("response_url")
-        await deadline.answer(ack, work, response_url=url, sorry=SORRY, session=client.session)
+        said = sorry()  # (in the organisation's language: the giver is not known yet)
+        await deadline.answer(ack, work, response_url=url, sorry=said, session=client.session)
 
     async def kudos_command(
         ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
-        text = str(command.get("text") or "").strip()
-        typed = as_typed(text)  # Slack's escapes undone, mentions as names: what was typed
         team = str(command.get("team_id") or context.team_id or "")
         user = str(command.get("user_id") or "")
+        # Answered in the giver's language; looked up once (a kudos needs them anyway).
+        giver = await people.find(team, user)
+        with i18n.speaking(giver.locale if giver else None):
+            await answer_command(ack, command, client, team, user, giver)
+
+    async def answer_command(
+        ack: AsyncAck,
+        command: dict[str, Any],
+        client: AsyncWebClient,
+        team: str,
+        user: str,
+        known: Person | None,
+    ) -> None:
+        text = str(command.get("text") or "").strip()
+        typed = as_typed(text)  # Slack's escapes undone, mentions as names: what was typed
         channel = command.get("channel_id")
         wait = runtime.limiter.wait("slack", team, user)
         if wait:
@@ -130,7 +152,7 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
                 workspace = team if isolated else None
                 await ack(**await _leaderboard(runtime, list(routed.args), workspace))
                 return
-            giver = await people.get(team, user)
+            giver = known or await people.get(team, user)
             if routed.command is Command.ME:
                 summary = await runtime.run(
                     lambda s: stats.me(giver, session=s, policy=policy, clock=runtime.clock)
@@ -145,11 +167,12 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
             if len(typed) > MAX_TEXT:
                 key = command_key(command, team)
                 note = await screened(runtime, people, typed, key, team, user)
-                await ack(
-                    response_type="ephemeral",
-                    text=f"That kudos is too long ({len(typed)} characters); "
-                    f"please keep it under {MAX_TEXT}.{note}",
+                too_long = _(
+                    "That kudos is too long ({length} characters); please keep it under {most}.",
+                    length=len(typed),
+                    most=MAX_TEXT,
                 )
+                await ack(response_type="ephemeral", text=too_long + note)
                 return
             asked = await command_event(people, policy, command, team, giver, text)
             event = await where.for_kudos(asked, policy)  # posted only where Slack takes it
@@ -160,10 +183,10 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
             poke()
         except SlackApiError as exc:
             log.warning("Slack API error during /kudos: %s", exc.response.get("error"))
-            await ack(response_type="ephemeral", text=SORRY)
+            await ack(response_type="ephemeral", text=sorry())
         except Exception:
             log.exception("/kudos failed")
-            await ack(response_type="ephemeral", text=SORRY)
+            await ack(response_type="ephemeral", text=sorry())
 
     @app.view(slack_render.MODAL_CALLBACK)
     async def on_modal(
@@ -171,6 +194,19 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
     ) -> None:
         team = str((body.get("team") or {}).get("id") or body.get("user", {}).get("team_id") or "")
         user = str(body.get("user", {}).get("id") or "")
+        try:
+            giver = await people.get(team, user)
+        except SlackApiError:
+            await ack(response_action="errors", errors={"message": sorry()})
+            return
+        with i18n.speaking(giver.locale):
+            await submitted(ack, view, client, team, giver)
+
+    async def submitted(
+        ack: AsyncAck, view: dict[str, Any], client: Any, team: str, giver: Person
+    ) -> None:
+        """The kudos form sent, answered in its giver's language."""
+        user = giver.user_id
         channel, link = slack_render.modal_context(view)
         values = view.get("state", {}).get("values", {})
         chosen = tuple(values.get("recipients", {}).get("users", {}).get("selected_users") or ())
@@ -179,7 +215,6 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
         value = option.get("value")
         hidden = bool(values.get("private", {}).get("private", {}).get("selected_options"))
         try:
-            giver = await people.get(team, user)
             recipients = await people.many(team, chosen)
             event = KudosRequested(
                 key=f"slack:view:{team}:{view.get('id')}:{view.get('hash')}",
@@ -194,12 +229,12 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
             )
             event = await where.for_kudos(event, policy)  # posted only where Slack takes it
         except SlackApiError:
-            await ack(response_action="errors", errors={"message": SORRY})
+            await ack(response_action="errors", errors={"message": sorry()})
             return
         if len(event.message) > MAX_TEXT:
             note = await screened(runtime, people, event.message, event.key, team, user)
             await ack(
-                response_action="errors", errors={"message": "Please keep it shorter." + note}
+                response_action="errors", errors={"message": _("Please keep it shorter.") + note}
             )
             return
 
@@ -259,9 +294,10 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
             message_ref=str(item.get("ts")),
             permalink=permalink,
         )
-        await runtime.run(
-            lambda s: reactions.react(added, session=s, policy=policy, clock=runtime.clock)
-        )
+        with i18n.speaking(reactor.locale):  # what the reactor is told (the allowance)
+            await runtime.run(
+                lambda s: reactions.react(added, session=s, policy=policy, clock=runtime.clock)
+            )
         poke()
 
     @app.event("reaction_removed")

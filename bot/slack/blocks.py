@@ -3,17 +3,18 @@ kudos and review forms."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.chat import texts
 from bot.slack.form import MODAL_CALLBACK as MODAL_CALLBACK  # the listeners' too
+from bot.slack.form import for_message, plain
 from bot.slack.form import modal as modal
 from bot.slack.form import modal_context as modal_context
-from bot.slack.markup import CONTEXT_LIMIT, TEXT_LIMIT, shorten, spans, split, units
+from bot.slack.markup import CONTEXT_LIMIT, TEXT_LIMIT, cut, shorten, spans, split, units
 from bot.slack.markup import escape as escape  # survey.py's too
 from bot.slack.markup import mrkdwn as mrkdwn  # render.py's too
-from bot.slack.markup import who as _who
+from handlers.i18n import _, n_
 from handlers.kudos import KudosResult, Recorded, Stopped
 from handlers.policy import KudosPolicy
 from handlers.stats import Summary
@@ -29,11 +30,6 @@ MAX_BLOCKS = 50
 # The words all of a message's blocks may carry: Slack does not say (`msg_blocks_too_long` has
 # been seen from about 11,000 characters), so a post keeps well below.
 BLOCKS_TEXT_LIMIT = 10_000
-
-
-def _names(people: list[Mapping[str, Any]]) -> str:
-    names = [_who(p) for p in people]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:
@@ -86,7 +82,9 @@ def capped(blocks: list[dict[str, Any]], words: int | None = None) -> list[dict[
         kept += 1
     body = blocks[: len(blocks) - len(tail)]
     left = sum(len(t.splitlines()) for b in body[kept:] for t in _shown(b))
-    return [*body[:kept], _context(f"(message shortened: {left} more lines)"), *tail]
+    # i18n: the English keeps one plural wording for every count; use your language's forms
+    note = n_("(message shortened: {n} more lines)", "(message shortened: {n} more lines)", left)
+    return [*body[:kept], _context(escape(note)), *tail]
 
 
 def posts(content: dict[str, Any]) -> list[dict[str, Any]]:
@@ -104,7 +102,7 @@ def posts(content: dict[str, Any]) -> list[dict[str, Any]]:
         return [content]
     text = str(content.get("text") or "")
     return [
-        {**content, "blocks": part, "text": shorten(f"{text} ({n} of {len(parts)})")}
+        {**content, "blocks": part, "text": shorten(_part(text, n, len(parts)))}
         for n, part in enumerate(parts, 1)
     ]
 
@@ -135,15 +133,38 @@ def from_text(text: texts.Text, *, whole: bool = False, **extra: Any) -> dict[st
     return {"text": shorten(summary), "blocks": blocks if whole else capped(blocks), **extra}
 
 
+def _part(text: str, number: int, parts: int) -> str:
+    """A message's text, saying which of its posts this is."""
+    return _("{text} ({number} of {parts})", text=text, number=number, parts=parts)
+
+
+def _said(sentence: str, **parts: str | texts.Span | Sequence[texts.Span]) -> str:
+    """A sentence of Plaudit's (translated, its slots unfilled) as mrkdwn, its words escaped."""
+    return spans(texts.fill(sentence, **parts))
+
+
+def _people(data: Mapping[str, Any]) -> dict[str, list[texts.Span]]:
+    """The giver and the recipients of a kudos, as mentions."""
+    return {"giver": [texts.Name(data["giver"])], "recipients": texts.names(data["recipients"])}
+
+
 def kudos_public(data: Mapping[str, Any]) -> dict[str, Any]:
-    giver, recipients = _who(data["giver"]), _names(data["recipients"])
+    who = _people(data)
     if data.get("source") == "reaction":
-        head = f":{data.get('emoji') or 'clap'}: {giver} gave kudos to {recipients}"
         link = data.get("permalink")
-        body = f"{head} for <{link}|this message>" if link else head
+        said = (
+            _said(
+                _("{giver} gave kudos to {recipients} for {message}"),
+                message=texts.Link(str(link), _("this message")),
+                **who,
+            )
+            if link
+            else _said(_("{giver} gave kudos to {recipients}"), **who)
+        )
+        body = f":{data.get('emoji') or 'clap'}: {said}"
         blocks = split_section(body)
     else:
-        body = f":tada: {giver} gave kudos to {recipients}"
+        body = f":tada: {_said(_('{giver} gave kudos to {recipients}'), **who)}"
         blocks = [*split_section(body), *split_section(f"> {escape(str(data['message']))}")]
         blocks += _for_message(data)
     values = data.get("values") or []
@@ -157,27 +178,46 @@ def _for_message(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     link = str(data.get("permalink") or "")
     if not link.startswith("https://") or any(c in link for c in "<>| "):
         return []
-    return split_context(f"For <{link}|this message>")
+    return split_context(for_message(link))
 
 
 def kudos_received(data: Mapping[str, Any]) -> dict[str, Any]:
-    giver = _who(data["giver"])
+    giver = texts.Name(data["giver"])
     if data.get("source") == "reaction":
         link = data.get("permalink")
-        where = f" on <{link}|your message>" if link else ""
-        text = f":{data.get('emoji') or 'clap'}: {giver} gave you kudos{where}."
+        said = (
+            _said(
+                _("{giver} gave you kudos on {message}."),
+                giver=giver,
+                message=texts.Link(str(link), _("your message")),
+            )
+            if link
+            else _said(_("{giver} gave you kudos."), giver=giver)
+        )
+        text = f":{data.get('emoji') or 'clap'}: {said}"
         return {"text": shorten(text), "blocks": split_section(text), "unfurl_links": False}
-    text = f":tada: {giver} gave you {'private ' if data.get('private') else ''}kudos"
+    said = (
+        _said(_("{giver} gave you private kudos"), giver=giver)
+        if data.get("private")
+        else _said(_("{giver} gave you kudos"), giver=giver)
+    )
+    text = f":tada: {said}"
     blocks = [*split_section(text), *split_section(f"> {escape(str(data['message']))}")]
     blocks += _for_message(data)
     if data.get("private"):
-        blocks += split_context("Only you see this kudos: it is not posted in any channel.")
+        only = _("Only you see this kudos: it is not posted in any channel.")
+        blocks += split_context(escape(only))
     return {"text": shorten(text), "blocks": capped(blocks), "unfurl_links": False}
 
 
 def review_request(data: Mapping[str, Any]) -> dict[str, Any]:
     review_id = str(data["review_id"])
-    text = f":mag: Kudos #{data['recognition_id']} is held for compliance review (#{review_id})."
+    held = _(
+        "Kudos #{kudos} is held for compliance review (#{review}).",
+        kudos=data["recognition_id"],
+        review=review_id,
+    )
+    text = f":mag: {escape(held)}"
     blocks = [
         _section(text),
         *split_section(f"> {escape(str(data['text']))}"),
@@ -186,8 +226,10 @@ def review_request(data: Mapping[str, Any]) -> dict[str, Any]:
             "type": "actions",
             "block_id": f"review_{review_id}",
             "elements": [
-                _button("Approve", REVIEW_APPROVE, review_id, style="primary"),
-                _button("Reject", REVIEW_REJECT, review_id, style="danger"),
+                # i18n: at most 75 characters (Slack button text)
+                _button(_("Approve"), REVIEW_APPROVE, review_id, style="primary"),
+                # i18n: at most 75 characters (Slack button text)
+                _button(_("Reject"), REVIEW_REJECT, review_id, style="danger"),
             ],
         },
     ]
@@ -199,14 +241,17 @@ def reject_modal(review_id: int) -> dict[str, Any]:
         "type": "modal",
         "callback_id": REJECT_MODAL,
         "private_metadata": str(review_id),
-        "title": {"type": "plain_text", "text": "Reject kudos"},
-        "submit": {"type": "plain_text", "text": "Reject"},
-        "close": {"type": "plain_text", "text": "Cancel"},
+        # i18n: at most 24 characters (Slack modal title)
+        "title": plain(_("Reject kudos")),
+        # i18n: at most 24 characters (Slack modal button)
+        "submit": plain(_("Reject")),
+        # i18n: at most 24 characters (Slack modal button)
+        "close": plain(_("Cancel")),
         "blocks": [
             {
                 "type": "input",
                 "block_id": "reason",
-                "label": {"type": "plain_text", "text": "Why? The giver will see this."},
+                "label": plain(_("Why? The giver will see this."), 2000),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": "text",
@@ -224,7 +269,7 @@ def _plain(head: str, data: Mapping[str, Any]) -> str:
 
 
 def _button(text: str, action_id: str, value: str, **style: str) -> dict[str, Any]:
-    label = {"type": "plain_text", "text": text}
+    label = {"type": "plain_text", "text": cut(text, 75)}  # Slack's most
     return {"type": "button", "action_id": action_id, "text": label, "value": value, **style}
 
 
@@ -241,13 +286,17 @@ def answer(result: KudosResult) -> dict[str, Any]:
     """The private answer to the giver of a `/kudos` command."""
     if isinstance(result, Recorded):  # its giver may take it back, for a while
         ref = str(result.recognition_id)
-        return _answer(texts.kudos_answer(result), _button("Take back", RETRACT, ref))
+        # i18n: at most 75 characters (Slack button text)
+        return _answer(texts.kudos_answer(result), _button(_("Take back"), RETRACT, ref))
     if not texts.can_edit(result):
         return _answer(texts.kudos_answer(result))
     assert isinstance(result, Stopped)
     ref = str(result.recognition_id)
-    edit = _button("Edit and resend", EDIT_KUDOS, ref, style="primary")
-    return _answer(texts.kudos_answer(result), edit, _button("Ask for review", ASK_REVIEW, ref))
+    # i18n: at most 75 characters (Slack button text)
+    edit = _button(_("Edit and resend"), EDIT_KUDOS, ref, style="primary")
+    # i18n: at most 75 characters (Slack button text)
+    ask = _button(_("Ask for review"), ASK_REVIEW, ref)
+    return _answer(texts.kudos_answer(result), edit, ask)
 
 
 def answer_words(result: KudosResult) -> str:
@@ -260,14 +309,15 @@ def help_answer(policy: KudosPolicy) -> dict[str, Any]:
         kudos="/kudos",
         me="/kudos me",
         leaderboard="/kudos leaderboard",
-        reactions=(
-            texts.Words("React with "),
-            *[
-                span
-                for index, e in enumerate(policy.reaction_emoji)
-                for span in ((texts.Words(" "),) if index else ()) + (texts.Icon(e),)
-            ],
-            texts.Words(" on a colleague's message to give one kudos"),
+        reactions=tuple(
+            texts.fill(
+                _("React with {emoji} on a colleague's message to give one kudos"),
+                emoji=[
+                    span
+                    for index, e in enumerate(policy.reaction_emoji)
+                    for span in ((texts.Words(" "),) if index else ()) + (texts.Icon(e),)
+                ],
+            )
         ),
     )
     text = texts.help_text(commands, policy.values, policy.daily_allowance, policy.max_recipients)

@@ -15,16 +15,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack.clients import NotInstalled, SlackClients
 from compliance_rules import Outcome
 from handlers.events import KudosRequested
+from handlers.i18n import N_, _
 from handlers.kudos import KudosResult, Recorded, Stopped
 from handlers.policy import KudosPolicy
 
 log = logging.getLogger("plaudit.slack")
 
-NOT_HERE = (
-    ":information_source: Plaudit can't post in this conversation, so this kudos is not "
-    "shared here; its recipients hear of it by direct message. To share kudos publicly, use "
-    "/kudos in a public channel, or in a private one Plaudit has been added to (never one "
-    "shared with another organisation)."
+NOT_HERE = N_(
+    "Plaudit can't post in this conversation, so this kudos is not shared here; its "
+    "recipients hear of it by direct message. To share kudos publicly, use /kudos in a public "
+    "channel, or in a private one Plaudit has been added to (never one shared with another "
+    "organisation)."
 )
 
 
@@ -138,7 +139,9 @@ def not_here(result: KudosResult, asked: str | None, given: str | None) -> str:
     from a kudos that is published, or held for review and published once approved."""
     published = isinstance(result, Recorded)
     held = isinstance(result, Stopped) and result.outcome is Outcome.HOLD
-    return NOT_HERE if asked != given and (published or held) else ""
+    if asked == given or not (published or held):
+        return ""
+    return f":information_source: {_(NOT_HERE)}"
 
 
 def with_note(answer: dict[str, Any], note: str) -> dict[str, Any]:

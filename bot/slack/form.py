@@ -8,16 +8,29 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from bot.slack.markup import cut, units
+from bot.chat.texts import Link, fill
+from bot.slack.markup import cut, spans, units
+from handlers.i18n import _
 from handlers.policy import KudosPolicy
 
 log = logging.getLogger("plaudit.slack")
 MODAL_CALLBACK = "kudos_modal"
 MAX_OPTIONS, OPTION_TEXT, OPTION_VALUE = 100, 75, 150
+TITLE = 24  # a modal's title, submit and close buttons
 
 
 def _context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def plain(text: str, limit: int = TITLE) -> dict[str, Any]:
+    """A plain text object within Slack's limit (a translation may be longer than English)."""
+    return {"type": "plain_text", "text": cut(text, limit)}
+
+
+def for_message(link: str) -> str:
+    """'For this message', linked to it (mrkdwn)."""
+    return spans(fill(_("For {message}"), message=Link(link, _("this message"))))
 
 
 def modal(
@@ -36,7 +49,7 @@ def modal(
         {
             "type": "input",
             "block_id": "recipients",
-            "label": {"type": "plain_text", "text": "Who deserves kudos?"},
+            "label": plain(_("Who deserves kudos?"), 2000),
             "element": {
                 "type": "multi_users_select",
                 "action_id": "users",
@@ -51,7 +64,7 @@ def modal(
         {
             "type": "input",
             "block_id": "message",
-            "label": {"type": "plain_text", "text": "What did they do?"},
+            "label": plain(_("What did they do?"), 2000),
             "element": {
                 "type": "plain_text_input",
                 "action_id": "text",
@@ -64,7 +77,7 @@ def modal(
     )
     blocks.append(_private_input(private))
     if link:
-        blocks.insert(0, _context(f"For <{link}|this message>"))
+        blocks.insert(0, _context(for_message(link)))
     return {
         "type": "modal",
         "callback_id": MODAL_CALLBACK,
@@ -72,9 +85,12 @@ def modal(
         "private_metadata": json.dumps({"channel": channel_id, "link": link})
         if link
         else channel_id or "",
-        "title": {"type": "plain_text", "text": "Give kudos"},
-        "submit": {"type": "plain_text", "text": "Send"},
-        "close": {"type": "plain_text", "text": "Cancel"},
+        # i18n: at most 24 characters (Slack modal title)
+        "title": plain(_("Give kudos")),
+        # i18n: at most 24 characters (Slack modal button)
+        "submit": plain(_("Send")),
+        # i18n: at most 24 characters (Slack modal button)
+        "close": plain(_("Cancel")),
         "blocks": blocks,
     }
 
@@ -96,15 +112,17 @@ def modal_context(view: Mapping[str, Any]) -> tuple[str | None, str | None]:
 def _private_input(ticked: bool) -> dict[str, Any]:
     """The "private" option: the kudos reaches its recipients (and managers) only."""
     option = {
-        "text": {"type": "plain_text", "text": "Private: only the recipients see it"},
-        "description": {"type": "plain_text", "text": "Counted, but not posted in any channel"},
+        # i18n: at most 75 characters (Slack option text)
+        "text": plain(_("Private: only the recipients see it"), OPTION_TEXT),
+        # i18n: at most 75 characters (Slack option description)
+        "description": plain(_("Counted, but not posted in any channel"), OPTION_TEXT),
         "value": "private",
     }
     return {
         "type": "input",
         "block_id": "private",
         "optional": True,
-        "label": {"type": "plain_text", "text": "Who sees it"},
+        "label": plain(_("Who sees it"), 2000),
         "element": {
             "type": "checkboxes",
             "action_id": "private",
@@ -128,7 +146,7 @@ def _value_input(policy: KudosPolicy, value: str | None) -> dict[str, Any]:
         "type": "input",
         "block_id": "value",
         "optional": not policy.require_value,
-        "label": {"type": "plain_text", "text": "Which value did they live?"},
+        "label": plain(_("Which value did they live?"), 2000),
         "element": {
             "type": "static_select",
             "action_id": "value",

@@ -12,15 +12,18 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlmodel import Session
 
 from bot.chat import boards
+from bot.chat.texts import Strong, Words, fill
 from bot.runtime import Runtime
 from bot.slack import blocks
-from bot.slack.markup import escape, spans
+from bot.slack.form import plain
+from bot.slack.markup import spans
 from bot.slack.people import SlackPeople
 from handlers import home as home_case
+from handlers import i18n
 from handlers.events import KudosRequested, Person
+from handlers.i18n import _
 from handlers.kudos import KudosResult, Recorded
 
 log = logging.getLogger("plaudit.slack")
@@ -37,28 +40,32 @@ def refresh_after(
     if not isinstance(result, Recorded) or event.giver.platform != "slack":
         return
     team = event.giver.workspace
-    users = [p.user_id for p in (event.giver, *event.recipients) if p.workspace == team]
+    # Each in their own language: the kudos' people were looked up with their locale.
+    users = {p.user_id: p.locale for p in (event.giver, *event.recipients) if p.workspace == team}
     task = asyncio.create_task(_publish_all(runtime, client, team or "", users))
     _refreshing.add(task)
     task.add_done_callback(_refreshing.discard)
 
 
 async def _publish_all(
-    runtime: Runtime, client: AsyncWebClient, team: str, users: list[str]
+    runtime: Runtime, client: AsyncWebClient, team: str, users: dict[str, str | None]
 ) -> None:
-    for user in dict.fromkeys(users):
-        person = Person("slack", team, user, user)
-
-        def work(session: Session, person: Person = person) -> home_case.Home:
-            return home_case.home(
-                person, session=session, policy=runtime.policy, clock=runtime.clock
-            )
-
+    for user, locale in users.items():
+        person = Person("slack", team, user, user, locale=locale)
         try:
-            found = await runtime.run(work)
-            await client.views_publish(user_id=user, view=view(found, runtime.dashboard_url))
+            await publish(runtime, client, person)
         except SlackApiError as exc:
             log.info("App Home of %s not refreshed: %s", user, exc.response.get("error"))
+
+
+async def publish(runtime: Runtime, client: AsyncWebClient, person: Person) -> None:
+    """Draw `person`'s Home tab, in their language."""
+    with i18n.speaking(person.locale):
+        found = await runtime.run(
+            lambda s: home_case.home(person, session=s, policy=runtime.policy, clock=runtime.clock)
+        )
+        shown = view(found, runtime.dashboard_url)
+    await client.views_publish(user_id=person.user_id, view=shown)
 
 
 def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
@@ -73,34 +80,40 @@ def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
         team = str(context.team_id or "")
         user = str(event.get("user") or "")
         try:
-            person = await people.get(team, user)
-            found = await runtime.run(
-                lambda s: home_case.home(
-                    person, session=s, policy=runtime.policy, clock=runtime.clock
-                )
-            )
-            await client.views_publish(user_id=user, view=view(found, runtime.dashboard_url))
+            await publish(runtime, client, await people.get(team, user))
         except SlackApiError as exc:
             log.warning("App Home not published: %s", exc.response.get("error"))
 
     @app.action(GIVE)
     async def on_give(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        await client.views_open(
-            trigger_id=body["trigger_id"], view=blocks.modal(runtime.policy, None)
-        )
+        user = body.get("user") or {}
+        team = str((body.get("team") or {}).get("id") or user.get("team_id") or "")
+        person = await people.find(team, str(user.get("id") or ""))
+        with i18n.speaking(person.locale if person else None):
+            form = blocks.modal(runtime.policy, None)
+        await client.views_open(trigger_id=body["trigger_id"], view=form)
 
 
 def view(found: home_case.Home, dashboard: str | None) -> dict[str, Any]:
     """The Home tab of `found` (a `home` view: at most 100 blocks, text escaped)."""
     s = found.summary
     resets = found.resets_at.strftime("%H:%M %Z").strip()
+    numbers = fill(
+        _("{received} received and {given} given this quarter."),
+        received=Strong(str(s.received)),
+        given=Strong(str(s.given)),
+    )
+    left = fill(
+        _("{left} of {allowance} left to give today (whole again at {time})."),
+        left=Strong(str(s.allowance_left)),
+        allowance=str(s.allowance),
+        time=resets,
+    )
     rows: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": "Your kudos", "emoji": True}},
-        _mrkdwn(
-            f"*{s.received}* received and *{s.given}* given this quarter. "
-            f"*{s.allowance_left}* of {s.allowance} left to give today (whole again at {resets})."
-        ),
+        # i18n: at most 150 characters (Slack header)
+        {"type": "header", "text": {**plain(_("Your kudos"), 150), "emoji": True}},
+        _mrkdwn(f"{spans(numbers)} {spans(left)}"),
         _actions(dashboard),
         {"type": "divider"},
         *_board(found),
@@ -120,7 +133,8 @@ def _actions(dashboard: str | None) -> dict[str, Any]:
             "type": "button",
             "action_id": GIVE,
             "style": "primary",
-            "text": {"type": "plain_text", "text": "Give kudos", "emoji": True},
+            # i18n: at most 75 characters (Slack button text)
+            "text": {**plain(_("Give kudos"), 75), "emoji": True},
         }
     ]
     if dashboard:
@@ -129,7 +143,8 @@ def _actions(dashboard: str | None) -> dict[str, Any]:
                 "type": "button",
                 "action_id": "home_dashboard",
                 "url": dashboard,
-                "text": {"type": "plain_text", "text": "Open the dashboard", "emoji": True},
+                # i18n: at most 75 characters (Slack button text)
+                "text": {**plain(_("Open the dashboard"), 75), "emoji": True},
             }
         )
     return {"type": "actions", "block_id": "home_actions", "elements": buttons}
@@ -140,14 +155,28 @@ def _board(found: home_case.Home) -> list[dict[str, Any]]:
     shown = [_mrkdwn(spans(place))]
     if found.sprint is None or found.recounting:
         return shown
-    lines = [f"{r.rank}. {escape(r.name)}: {r.points}" for r in found.top]
-    return [*shown, _mrkdwn("\n".join(lines) if lines else "Nobody has points yet.")]
+    line = _("{rank}. {name}: {points}")
+    lines = [
+        spans(fill(line, rank=str(r.rank), name=r.name, points=str(r.points))) for r in found.top
+    ]
+    return [
+        *shown,
+        _mrkdwn("\n".join(lines) if lines else spans([Words(_("Nobody has points yet."))])),
+    ]
 
 
 def _recent(found: home_case.Home) -> list[dict[str, Any]]:
+    lately = spans([Strong(_("Lately"))])
     if not found.recent:
-        return [_mrkdwn("*Lately*\nNo kudos received yet.")]
-    said = []
-    for r in found.recent:
-        said.append(f"*{escape(r.giver)}*, {r.at:%d %b}: {escape(r.message)}")
-    return [_mrkdwn("*Lately*"), *(_mrkdwn(line) for line in said)]
+        none = spans([Words(_("No kudos received yet."))])
+        return [_mrkdwn(f"{lately}\n{none}")]
+    said = _("{giver}, {date}: {message}")
+    return [
+        _mrkdwn(lately),
+        *(
+            _mrkdwn(
+                spans(fill(said, giver=Strong(r.giver), date=f"{r.at:%d %b}", message=r.message))
+            )
+            for r in found.recent
+        ),
+    ]

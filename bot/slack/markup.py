@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bot.chat import texts
+from handlers.i18n import _
 
 # What Slack refuses beyond (`invalid_blocks`, `msg_too_long`): a section's text, a context
 # element's, a message's `text`; a notification's text is kept short.
@@ -70,7 +71,7 @@ def shorten(text: str) -> str:
 def who(person: Mapping[str, Any]) -> str:
     """A person as a mention when Slack knows them, else by their name (escaped)."""
     slack_id = person.get("slack_id")
-    return f"<@{slack_id}>" if slack_id else escape(str(person.get("name", "someone")))
+    return f"<@{slack_id}>" if slack_id else escape(str(person.get("name", _("someone"))))
 
 
 def spans(items: Iterable[texts.Span]) -> str:

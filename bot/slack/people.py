@@ -1,18 +1,22 @@
-"""Who a Slack user id is: `users.info`, cached for an hour, as a neutral `Person`."""
+"""Who a Slack user id is: `users.info`, cached for an hour, as a neutral `Person` (with the
+locale their Slack speaks, so Plaudit answers them in it)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.clients import SlackClients
+from bot.slack.clients import NotInstalled, SlackClients
 from handlers.events import Person
 
+log = logging.getLogger("plaudit.slack")
 _GONE = {"user_not_found", "user_not_visible", "account_inactive"}
 
 
@@ -72,6 +76,15 @@ class SlackPeople:
             self._cache.popitem(last=False)
         return person
 
+    async def find(self, team_id: str, user_id: str) -> Person | None:
+        """`get`, or None when Slack cannot say now: for the language of an answer, which
+        is better given in the organisation's language than not at all."""
+        try:
+            return await self.get(team_id, user_id)
+        except (SlackApiError, NotInstalled, aiohttp.ClientError, TimeoutError) as exc:
+            log.info("%s not looked up for their language: %r", user_id, exc)
+            return None
+
     async def many(self, team_id: str, user_ids: tuple[str, ...]) -> tuple[Person, ...]:
         """The people `user_ids` name, in order, asked for together (see the class)."""
         gate = asyncio.Semaphore(self._parallel)
@@ -87,7 +100,7 @@ class SlackPeople:
     async def _fetch(self, team_id: str, user_id: str) -> Person:
         try:
             client = await self._clients.for_team(team_id)
-            response = await client.users_info(user=user_id)
+            response = await client.users_info(user=user_id, include_locale=True)
         except SlackApiError as exc:
             if exc.response.get("error") in _GONE:
                 return Person("slack", team_id, user_id, user_id, exists=False)
@@ -111,6 +124,7 @@ class SlackPeople:
             is_bot=bool(user.get("is_bot")) or user_id == "USLACKBOT",
             deleted=bool(user.get("deleted")),
             external=_external(user, team_id),
+            locale=str(user["locale"]) if user.get("locale") else None,
         )
 
 

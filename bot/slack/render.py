@@ -8,6 +8,8 @@ from typing import Any
 
 from bot.chat import charts, results, texts
 from bot.slack import blocks, survey
+from handlers import i18n
+from handlers.i18n import _
 from handlers.messages import Template, renderer
 
 
@@ -28,18 +30,18 @@ Rendered = dict[str, Any] | Upload
 def _survey_results(data: Mapping[str, Any]) -> Upload:
     return Upload(
         text=blocks.mrkdwn(results.survey_results(data).blocks[0]),
-        draw=charts.survey_png,
+        draw=i18n.bound(charts.survey_png),  # drawn later, in the language of now
         filename=f"survey-{data.get('survey_id')}-{data.get('number')}.png",
-        title=f"{data.get('title')}, round {data.get('number')}",
+        title=_("{title}, round {number}", title=data.get("title"), number=data.get("number")),
     )
 
 
 def _leaderboard(data: Mapping[str, Any]) -> Upload:
     return Upload(
         text=blocks.mrkdwn(texts.leaderboard(data).blocks[0]),
-        draw=charts.leaderboard_png,
+        draw=i18n.bound(charts.leaderboard_png),
         filename=f"leaderboard-{data.get('sprint')}.png",
-        title=f"Recognition sprint {data.get('sprint')}",
+        title=_("Recognition sprint {sprint}", sprint=data.get("sprint")),
     )
 
 
@@ -70,4 +72,7 @@ RENDERERS: Mapping[Template, Callable[[Mapping[str, Any]], Rendered]] = {
 
 
 def render(template: str, data: Mapping[str, Any]) -> Rendered:
-    return renderer(RENDERERS, template, "Slack")(data)
+    """`data` as Slack shows it, in its addressee's language (`locale`, stamped on private
+    messages); a channel post has none, and is in the organisation's."""
+    with i18n.speaking(data.get("locale")):
+        return renderer(RENDERERS, template, "Slack")(data)

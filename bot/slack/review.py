@@ -14,8 +14,17 @@ from sqlmodel import Session
 from bot.runtime import Runtime
 from bot.slack import blocks as slack_render
 from bot.slack.people import SlackPeople
-from handlers import kudos, members, retraction, review
+from handlers import i18n, kudos, members, retraction, review
 from handlers.events import Person
+from handlers.i18n import N_, _
+
+# Whole sentences per state, so a translation can agree with it.
+_STATES = {
+    "pending": N_("Review #{number}: pending."),
+    "approved": N_("Review #{number}: approved."),
+    "rejected": N_("Review #{number}: rejected."),
+}
+_STATE_ANYHOW = N_("Review #{number}: {status}.")
 
 log = logging.getLogger("plaudit.slack")
 
@@ -40,7 +49,11 @@ def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
         text = (
             result.message
             if isinstance(result, review.NotAllowed)
-            else f"Review #{result.review_id}: {result.status}."
+            else _(
+                _STATES.get(result.status, _STATE_ANYHOW),
+                number=result.review_id,
+                status=result.status,
+            )
         )
         channel = (body.get("channel") or {}).get("id") or who.user_id
         key = (
@@ -56,7 +69,10 @@ def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
     ) -> None:
         """Run a review step for the person who clicked and answer them privately."""
         who = await person(body)
-        await runtime.run(lambda session: answer(session, step(session, who, target), who, body))
+        with i18n.speaking(who.locale):
+            await runtime.run(
+                lambda session: answer(session, step(session, who, target), who, body)
+            )
         runtime.poke()
 
     @app.action(slack_render.ASK_REVIEW)
@@ -84,14 +100,18 @@ def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
             text = (
                 result.message
                 if isinstance(result, retraction.NotRetracted)
-                else f"Kudos #{number} taken back: its points are returned and its posts "
-                "and messages are being removed."
+                else _(
+                    "Kudos #{number} taken back: its points are returned and its posts "
+                    "and messages are being removed.",
+                    number=number,
+                )
             )
             channel = (body.get("channel") or {}).get("id") or who.user_id
             key = f"slack:retract:{number}:{body.get('trigger_id')}"
             kudos.notify(session, key=key, person=who, channel_id=channel, text=text)
 
-        await runtime.run(work)
+        with i18n.speaking(who.locale):
+            await runtime.run(work)
         runtime.poke()
 
     @app.action(slack_render.EDIT_KUDOS)
@@ -105,17 +125,16 @@ def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
         if found is None:
             return
         channel = (body.get("channel") or {}).get("id")
-        await client.views_open(
-            trigger_id=body["trigger_id"],
-            view=slack_render.modal(
+        with i18n.speaking(who.locale):
+            form = slack_render.modal(
                 policy,
                 channel,
                 users=tuple(p.user_id for p in found.recipients),
                 text=found.text,
                 value=found.value,
                 private=found.private,
-            ),
-        )
+            )
+        await client.views_open(trigger_id=body["trigger_id"], view=form)
 
     @app.action(slack_render.REVIEW_APPROVE)
     async def on_approve(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -149,12 +168,12 @@ def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
                 answer(session, refused, who, body)
             return refused
 
-        if await runtime.run(check) is not None:
-            runtime.poke()
-            return
-        await client.views_open(
-            trigger_id=body["trigger_id"], view=slack_render.reject_modal(review_id)
-        )
+        with i18n.speaking(who.locale):
+            if await runtime.run(check) is not None:
+                runtime.poke()
+                return
+            form = slack_render.reject_modal(review_id)
+        await client.views_open(trigger_id=body["trigger_id"], view=form)
 
     @app.view(slack_render.REJECT_MODAL)
     async def on_reject_reason(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -164,17 +183,18 @@ def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
             or ""
         ).strip()
         review_id = int(view.get("private_metadata") or 0)
-        result = await runtime.run(
-            lambda session: review.decide(
-                review_id,
-                who,
-                approve=False,
-                reason=reason,
-                session=session,
-                policy=policy,
-                now=runtime.clock.now(),
+        with i18n.speaking(who.locale):
+            result = await runtime.run(
+                lambda session: review.decide(
+                    review_id,
+                    who,
+                    approve=False,
+                    reason=reason,
+                    session=session,
+                    policy=policy,
+                    now=runtime.clock.now(),
+                )
             )
-        )
         if isinstance(result, review.NotAllowed):
             # Shown under the reason; nothing was decided, and Cancel closes the form.
             await ack(response_action="errors", errors={"reason": result.message[:150]})

@@ -16,6 +16,7 @@ from bot.slack import blocks
 from bot.slack.clients import NotInstalled, SlackClients
 from bot.slack.limits import LIMITED_HISTORY_PAGE, Budget, SlackLimits
 from bot.slack.render import Upload, render
+from handlers import i18n
 
 # Errors that no retry will fix; anything else unexpected is retried with backoff.
 _PERMANENT = {
@@ -110,7 +111,10 @@ class SlackSender:
                 if found is not None:
                     return found
             try:
-                return await self._post_all(client, job, blocks.posts(content))
+                locale = job.data.get("locale")
+                with i18n.speaking(str(locale) if locale else None):  # "(1 of 2)", as drawn
+                    parts = blocks.posts(content)
+                return await self._post_all(client, job, parts)
             except SlackApiError as exc:
                 error = str(exc.response.get("error") or "")
                 if error not in _AS_TEXT:

@@ -1,4 +1,5 @@
-"""Pulse surveys in Slack: the DM with buttons and menus, answers, and the results post."""
+"""Pulse surveys in Slack: the answers given with the DM's buttons, menus and form, recorded
+and the DM drawn again (its blocks: `survey_blocks`)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Mapping
-from datetime import datetime
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -17,207 +17,33 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
 from bot.runtime import Runtime
-from bot.slack.blocks import (
-    BLOCKS_TEXT_LIMIT,
-    MAX_BLOCKS,
-    escape,
-    size,
-    split_context,
-    split_section,
-)
-from handlers import surveys
+from bot.slack.people import SlackPeople
+from bot.slack.survey_blocks import TEXT_MODAL, text_modal
+from bot.slack.survey_blocks import invite as invite  # the renderers' too
+from handlers import i18n, surveys
 from handlers.events import Person
+from handlers.i18n import N_, _
 from handlers.messages import Template, message
 from storage import outbox
 
 log = logging.getLogger("plaudit.slack")
 ANSWER = re.compile(r"^survey:")
 WRITE = re.compile(r"^survey-text:")
-TEXT_MODAL = "survey_text"
-SORRY = "Something went wrong on our side and your answer was not recorded; please try again."
+SORRY = N_("Something went wrong on our side and your answer was not recorded; please try again.")
 
 
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text, "verbatim": True}]}
-
-
-def _button(text: str, action_id: str, value: dict[str, Any], chosen: bool) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": text},
-        "action_id": action_id,
-        "value": json.dumps(value, separators=(",", ":")),
-    }
-    if chosen:
-        button["style"] = "primary"
-    return button
-
-
-def _option(text: str) -> dict[str, Any]:
-    return {"text": {"type": "plain_text", "text": text[:75]}, "value": text[:150]}
-
-
-def _when(iso: str) -> str:
-    at = datetime.fromisoformat(iso)
-    return (
-        f"<!date^{int(at.timestamp())}^{{date_short_pretty}} at {{time}}|{at:%d %b %Y %H:%M} UTC>"
-    )
-
-
-def invite(data: Mapping[str, Any], *, closed: bool = False) -> dict[str, Any]:
-    """The survey DM: one block group per question, the person's answers marked."""
-    answers: Mapping[str, Any] = data.get("answers") or {}
-    title = str(data["title"])
-    head = f"Reminder: {title}" if data.get("reminder") else title
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": head[:150]}}
-    ]
-    if data.get("intro"):
-        blocks += split_section(escape(str(data["intro"])))
-    if data.get("anonymous"):
-        blocks.append(
-            _context(
-                ":lock: Anonymous: your name is never stored with your answers, and results "
-                "are only shown for groups large enough that no one can be singled out."
-            )
-        )
-    groups = [
-        _question(q, index, int(data["round_id"]), answers.get(str(q["id"])), closed)
-        for index, q in enumerate(data["questions"], start=1)
-    ]
-    shown = _fitting(blocks, groups)
-    blocks += [block for group in groups[:shown] for block in group]
-    if shown < len(groups):
-        which = f"Question {shown + 1}" + (f" to {len(groups)}" if shown + 1 < len(groups) else "")
-        blocks.append(_context(f"{which} of {len(groups)} did not fit in this Slack message."))
-    if closed:
-        blocks.append(_context("This round has closed. Thank you for taking part."))
-    else:
-        blocks.append(
-            _context(f"You can change your answers until {_when(str(data['closes_at']))}.")
-        )
-    text = f"{head}: {len(data['questions'])} quick questions"
-    return {"text": text, "blocks": blocks}
-
-
-def _fitting(head: list[dict[str, Any]], groups: list[list[dict[str, Any]]]) -> int:
-    """How many questions fit in one message after `head`: 50 blocks and the words Slack takes
-    (less the closing line and a note). The message is updated in place as people answer, so
-    it cannot go on in another; the questions that do not fit are named, never dropped
-    silently."""
-    room = MAX_BLOCKS - len(head) - 2
-    words = BLOCKS_TEXT_LIMIT - sum(size(b) for b in head) - 400
-    shown = 0
-    for group in groups:
-        room, words = room - len(group), words - sum(size(b) for b in group)
-        if room < 0 or words < 0:
-            break
-        shown += 1
-    return shown
-
-
-def _question(
-    q: Mapping[str, Any], index: int, round_id: int, given: Any, closed: bool
-) -> list[dict[str, Any]]:
-    """One question's blocks: its text, then the answer given (closed) or the controls."""
-    out = split_section(f"*{index}. {escape(str(q['text']))}*")
-    if closed:
-        return out + split_context(f"Your answer: {escape(_shown(given))}")
-    if q["type"] in ("scale", "enps"):
-        return out + _scale(q, round_id, given)
-    if q["type"] == "choice":
-        return [*out, _choice(q, round_id, given)]
-    return out + _free_text(q, round_id, given)
-
-
-def _scale(q: Mapping[str, Any], round_id: int, given: Any) -> list[dict[str, Any]]:
-    """A row of score buttons, the chosen one marked, and what the ends mean."""
-    qid = str(q["id"])
-    low, high = (0, 10) if q["type"] == "enps" else (1, 5)
-    buttons = [
-        _button(str(v), f"survey:{qid}:{v}", {"r": round_id, "q": qid, "v": v}, given == v)
-        for v in range(low, high + 1)
-    ]
-    out: list[dict[str, Any]] = [{"type": "actions", "block_id": f"q:{qid}", "elements": buttons}]
-    labels = list(q.get("labels") or ())
-    if q["type"] == "enps":
-        labels = ["Not at all likely", "Extremely likely"]
-    if len(labels) == 2:
-        out.append(_context(f"{low} = {escape(labels[0])} · {high} = {escape(labels[1])}"))
-    elif len(labels) == 5:
-        out.append(_context(" · ".join(f"{i} = {escape(t)}" for i, t in enumerate(labels, 1))))
-    return out
-
-
-def _choice(q: Mapping[str, Any], round_id: int, given: Any) -> dict[str, Any]:
-    """A menu of the options (several for a multi-choice question), the chosen ones set."""
-    qid = str(q["id"])
-    element: dict[str, Any] = {
-        "type": "multi_static_select" if q.get("multi") else "static_select",
-        "action_id": f"survey:{qid}",
-        "placeholder": {"type": "plain_text", "text": "Choose"},
-        "options": [_option(o) for o in q["options"]],
-    }
-    picked = [o for o in q["options"] if isinstance(given, list) and o in given]
-    if picked and q.get("multi"):
-        element["initial_options"] = [_option(o) for o in picked]
-    elif picked:
-        element["initial_option"] = _option(picked[0])
-    return {"type": "actions", "block_id": f"q:{qid}:{round_id}", "elements": [element]}
-
-
-def _free_text(q: Mapping[str, Any], round_id: int, given: Any) -> list[dict[str, Any]]:
-    """A button that opens the answer form, and the answer given so far."""
-    qid = str(q["id"])
-    label = "Change your answer" if given else "Write an answer"
-    button = _button(label, f"survey-text:{qid}", {"r": round_id, "q": qid}, False)
-    out: list[dict[str, Any]] = [{"type": "actions", "block_id": f"q:{qid}", "elements": [button]}]
-    if given:
-        # Cut before escaping, so that no escape (`&amp;`) is cut in two.
-        out.append(_context(f"Your answer: {escape(_shown(given)[:500])}"))
-    return out
-
-
-def _shown(value: Any) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value) or "none"
-    return str(value)
-
-
-def text_modal(meta: dict[str, Any], question: str, current: str | None) -> dict[str, Any]:
-    element: dict[str, Any] = {
-        "type": "plain_text_input",
-        "action_id": "text",
-        "multiline": True,
-        "max_length": surveys.MAX_TEXT,
-    }
-    if current:
-        element["initial_value"] = current
-    return {
-        "type": "modal",
-        "callback_id": TEXT_MODAL,
-        "private_metadata": json.dumps(meta, separators=(",", ":")),
-        "title": {"type": "plain_text", "text": "Your answer"},
-        "submit": {"type": "plain_text", "text": "Save"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": "answer",
-                "label": {"type": "plain_text", "text": question[:2000]},
-                "element": element,
-            }
-        ],
-    }
-
-
-def register(app: AsyncApp, runtime: Runtime) -> None:
-    """Listeners for survey buttons, menus and the free-text form.
+def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
+    """Listeners for survey buttons, menus and the free-text form, answered in the language
+    of the person who clicked.
 
     The message is redrawn through the outbox, paced within chat.update's Tier 3 and
     retried after a 429; a click made while an earlier redraw still waits replaces it."""
+
+    async def asker(body: dict[str, Any]) -> Person:
+        """Who clicked, with the locale their Slack speaks (when Slack says)."""
+        person = _person(body)
+        found = await people.find(person.workspace or "", person.user_id)
+        return replace(person, locale=found.locale) if found else person
 
     async def record(
         event: surveys.SurveyAnswered, channel: str | None, ts: str | None
@@ -247,18 +73,19 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
     ) -> None:
         await ack()
-        person = _person(body)
+        person = await asker(body)
         channel, ts = _where(body)
         event = _event(person, action)
-        if event is None:
-            await show(client, person, channel, surveys.AnswerRefused("invalid", SORRY))
-            return
-        try:
-            result = await record(event, channel, ts)
-        except Exception:
-            log.exception("recording a survey answer failed")
-            result = surveys.AnswerRefused("error", SORRY)
-        await show(client, person, channel, result)
+        with i18n.speaking(person.locale):
+            if event is None:
+                await show(client, person, channel, surveys.AnswerRefused("invalid", _(SORRY)))
+                return
+            try:
+                result = await record(event, channel, ts)
+            except Exception:
+                log.exception("recording a survey answer failed")
+                result = surveys.AnswerRefused("error", _(SORRY))
+            await show(client, person, channel, result)
 
     @app.action(WRITE)
     async def on_write(
@@ -270,24 +97,23 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             round_id, qid = int(value["r"]), str(value["q"])
         except (ValueError, KeyError, TypeError):
             return
-        person = _person(body)
+        person = await asker(body)
         channel, ts = _where(body)
         found = await runtime.run(
             partial(_question_of, round_id, qid, person, secret=runtime.survey_secret)
         )
         try:
-            if found is None:
+            with i18n.speaking(person.locale):
+                closed = _("This round has closed, so answers are no longer accepted.")
+                meta = {"r": round_id, "q": qid, "c": channel, "t": ts}
+                form = text_modal(meta, *found) if found else None
+            if form is None:
                 if channel:
                     await client.chat_postEphemeral(
-                        channel=channel,
-                        user=person.user_id,
-                        text="This round has closed, so answers are no longer accepted.",
+                        channel=channel, user=person.user_id, text=closed
                     )
                 return
-            meta = {"r": round_id, "q": qid, "c": channel, "t": ts}
-            await client.views_open(
-                trigger_id=str(body.get("trigger_id")), view=text_modal(meta, *found)
-            )
+            await client.views_open(trigger_id=str(body.get("trigger_id")), view=form)
         except SlackApiError as exc:
             log.warning("could not open the survey form: %s", exc.response.get("error"))
 
@@ -295,12 +121,18 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
     async def on_text(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        person = _person(body)
+        person = await asker(body)
+        with i18n.speaking(person.locale):
+            await submitted(ack, person, view, client)
+
+    async def submitted(
+        ack: AsyncAck, person: Person, view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         try:
             meta = json.loads(str(view.get("private_metadata") or "{}"))
             round_id, qid = int(meta["r"]), str(meta["q"])
         except (ValueError, KeyError, TypeError):
-            await ack(response_action="errors", errors={"answer": SORRY})
+            await ack(response_action="errors", errors={"answer": _(SORRY)})
             return
         values = view.get("state", {}).get("values", {})
         text = str(values.get("answer", {}).get("text", {}).get("value") or "")
@@ -309,7 +141,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             result = await record(event, meta.get("c"), meta.get("t"))
         except Exception:
             log.exception("recording a survey answer failed")
-            await ack(response_action="errors", errors={"answer": SORRY})
+            await ack(response_action="errors", errors={"answer": _(SORRY)})
             return
         if isinstance(result, surveys.AnswerRefused):
             await ack(response_action="errors", errors={"answer": result.message[:150]})
@@ -339,8 +171,11 @@ def _answer_in(
     if isinstance(result, surveys.Answered) and where is not None:
         channel, ts = where
         # The row carries no answers (an anonymous round's are never written beside a
-        # person's id): the dispatcher reads them when it sends.
+        # person's id): the dispatcher reads them when it sends. It is drawn again in the
+        # language of the person it was sent to, who answered it.
         data = {k: v for k, v in result.invite.items() if k != "answers"}
+        if event.person.locale and not data.get("locale"):
+            data["locale"] = event.person.locale
         redraw = message(
             Template.SURVEY_INVITE,
             data,

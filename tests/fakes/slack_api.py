@@ -117,8 +117,8 @@ def _text_problems(raw: dict[str, Any]) -> list[str]:
         if not 0 < _units(str((field_ or {}).get("text") or "")) <= MAX_FIELD_TEXT:
             problems.append(f"fields text must be 1 to {MAX_FIELD_TEXT} characters")
     for element in raw.get("elements") or [] if kind == "context" else []:
-        text = element.get("text") if isinstance(element, dict) else None
-        if isinstance(text, str) and not 0 < _units(text) <= MAX_CONTEXT_TEXT:
+        words = element.get("text") if isinstance(element, dict) else None
+        if isinstance(words, str) and not 0 < _units(words) <= MAX_CONTEXT_TEXT:
             problems.append(f"context text must be 1 to {MAX_CONTEXT_TEXT} characters")
     return problems
 
@@ -221,6 +221,11 @@ def _text_objects(value: Any) -> list[dict[str, Any]]:
     return own + [obj for v in value.values() for obj in _text_objects(v)]
 
 
+def _flag(value: Any) -> bool:
+    """A boolean argument as Slack reads it: `true` or `1` (slack_sdk sends `1`)."""
+    return value is True or str(value).strip().lower() in ("1", "true")
+
+
 def _decoded(value: Any) -> Any:
     """An argument as sent: JSON in a form field, or already a JSON value."""
     if isinstance(value, str):
@@ -280,10 +285,13 @@ class _User:
     real_name: str | None
     guest: str | None = None  # "multi" or "single": a multi- or single-channel guest
     home_team: str | None = None  # a Slack Connect user's own organisation
+    locale: str = "en-US"  # the language their Slack speaks (IETF tag, as Slack gives it)
 
-    def as_slack(self, team_id: str) -> dict[str, Any]:
+    def as_slack(self, team_id: str, *, locale: bool = False) -> dict[str, Any]:
+        """The user object; with `locale` (users.info's `include_locale`), their locale too,
+        which Slack leaves out otherwise."""
         offsets = {"Europe/London": 0, "Europe/Berlin": 3600, "America/New_York": -18000}
-        return {
+        found = {
             "id": self.id,
             "team_id": self.home_team or team_id,
             "is_restricted": self.guest is not None,
@@ -304,6 +312,7 @@ class _User:
                 "team": self.home_team or team_id,
             },
         }
+        return {**found, "locale": self.locale} if locale else found
 
 
 @dataclass
@@ -381,13 +390,19 @@ class FakeSlack:
         real_name: str | None = None,
         guest: str | None = None,
         home_team: str | None = None,
+        locale: str = "en-US",
     ) -> None:
         """`guest`: "multi" or "single" (channel guest); `home_team`: a Slack Connect user of
-        that other organisation."""
+        that other organisation; `locale`: the language their Slack speaks ("de-DE")."""
         with self._lock:
             self._users[user_id] = _User(
-                user_id, name, tz, email, is_bot, deleted, real_name, guest, home_team
+                user_id, name, tz, email, is_bot, deleted, real_name, guest, home_team, locale
             )
+
+    def set_locale(self, user_id: str, locale: str) -> None:
+        """The person switches their Slack to another language."""
+        with self._lock:
+            self._users[user_id].locale = locale
 
     def fail_next(
         self,
@@ -773,7 +788,8 @@ class FakeSlack:
             user = self._users.get(str(args.get("user")))
         if user is None:
             return {"ok": False, "error": "user_not_found"}
-        return {"ok": True, "user": user.as_slack(str(args.get("_team", self.team_id)))}
+        team = str(args.get("_team", self.team_id))
+        return {"ok": True, "user": user.as_slack(team, locale=_flag(args.get("include_locale")))}
 
     def _lookup_by_email(self, args: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
