@@ -1,6 +1,6 @@
-"""What a Teams activity (its wire JSON) says: the sender's tenant and timezone, the people
-mentioned, the text without the bot's mention, in the mention-token form `bot.chat.mentions`
-reads."""
+"""What a Teams activity (its wire JSON) says: the sender's tenant, timezone and locale, the
+people mentioned, the text without the bot's mention, in the mention-token form
+`bot.chat.mentions` reads."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def person(
     tenant: str | None,
     *,
     timezone: str | None = None,
+    locale: str | None = None,
     served: frozenset[str] | None = None,
 ) -> Person:
     """The person of an account met in `tenant`: external when a guest or anonymous there,
@@ -35,6 +36,7 @@ def person(
         timezone=timezone,
         email=account.email,
         external=account.guest or other,
+        locale=locale,
     )
 
 
@@ -93,6 +95,16 @@ def client_timezone(data: dict[str, Any]) -> str | None:
     for entity in entities(data):
         if entity.get("type") == "clientInfo":
             return str(entity.get("timezone") or "") or None
+    return None
+
+
+def client_locale(data: dict[str, Any]) -> str | None:
+    """The sender's locale ("de-DE"): the activity's `locale`, else its clientInfo entity's."""
+    if isinstance(data.get("locale"), str) and data["locale"].strip():
+        return str(data["locale"]).strip()
+    for entity in entities(data):
+        if entity.get("type") == "clientInfo" and isinstance(entity.get("locale"), str):
+            return str(entity["locale"]).strip() or None
     return None
 
 

@@ -17,6 +17,7 @@ from bot.teams.render import (
     text,
     text_blocks,
 )
+from handlers.i18n import _
 from handlers.kudos import KudosResult, Recorded, Stopped
 from handlers.policy import KudosPolicy
 
@@ -30,28 +31,32 @@ def answer_card(result: KudosResult) -> dict[str, Any]:
         return card(
             body,
             [
-                execute("Edit and resend", EDIT, ref, style="positive"),
-                execute("Ask for review", ASK_REVIEW, ref),
+                execute(_("Edit and resend"), EDIT, ref, style="positive"),
+                execute(_("Ask for review"), ASK_REVIEW, ref),
             ],
         )
     if isinstance(result, Recorded):  # its giver may take it back, for a while
         return card(
-            body, [execute("Take back", RETRACT, {"recognition_id": result.recognition_id})]
+            body, [execute(_("Take back"), RETRACT, {"recognition_id": result.recognition_id})]
         )
     return card(body)
 
 
 def help_card(policy: KudosPolicy, *, head: str = "") -> dict[str, Any]:
     """What Plaudit does in Teams and how to ask (`head`, plain words, goes first)."""
-    reactions = ", ".join(policy.teams_reactions) or "none"
+    # Reaction types are Teams' own names (like, heart), shown as such.
+    reactions = _(", ").join(policy.teams_reactions) or _("none")
     commands = texts.Commands(
         kudos="@Plaudit kudos",
         me="@Plaudit me",
         leaderboard="@Plaudit leaderboard",
         reactions=(
             texts.Words(
-                f"React ({reactions}) to a kudos card to second it: one more point to each "
-                "person it thanks"
+                _(
+                    "React ({reactions}) to a kudos card to second it: one more point to each "
+                    "person it thanks",
+                    reactions=reactions,
+                )
             ),
         ),
     )

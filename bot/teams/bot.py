@@ -1,6 +1,7 @@
 """The Teams adapter: routes each delivered activity (its wire JSON, whichever SDK carried
 it) to what Plaudit does with it, turning Teams activities into the same neutral events the
-Slack adapter makes, and answers through the outbox; an invoke's answer is returned."""
+Slack adapter makes, and answers through the outbox, in the sender's language; an invoke's
+answer is returned."""
 
 from __future__ import annotations
 
@@ -25,9 +26,10 @@ from bot.teams.cards import MAX_TEXT, Cards
 from bot.teams.sdk import ConnectorError, Lookup, Transport, Unreachable
 from bot.teams.turn import Turn
 from handlers import home as home_case
-from handlers import kudos, reactions
+from handlers import i18n, kudos, reactions
 from handlers.clock import Clock
 from handlers.events import CardReaction, KudosRequested, Person, ReactionRemoved
+from handlers.i18n import _
 from handlers.policy import KudosPolicy
 from storage import teams as store
 from storage.teams import Conversation
@@ -51,7 +53,13 @@ class TeamsBot:
     # ----------------------------------------------------------------- every turn
 
     async def on_turn(self, data: dict[str, Any], lookup: Lookup) -> Answer | None:
-        """Handle one activity; the answer to an invoke, else None."""
+        """Handle one activity; the answer to an invoke, else None. What it says to the
+        sender (answers, cards, forms) is in the language of the locale their client
+        reports."""
+        with i18n.speaking(parsed.client_locale(data)):
+            return await self._turn(data, lookup)
+
+    async def _turn(self, data: dict[str, Any], lookup: Lookup) -> Answer | None:
         turn = Turn(data, lookup, await self._remember(data))
         kind = data.get("type")
         if kind == "message":
@@ -128,13 +136,13 @@ class TeamsBot:
             await self._command(turn, routed, text)
         except (ConnectorError, Unreachable) as exc:
             log.warning("Teams connector error while handling a message: %s", exc)
-            await self._reply(conv, f"{turn.id}:sorry", text=replies.SORRY)
+            await self._reply(conv, f"{turn.id}:sorry", text=replies.sorry())
 
     async def _command(self, turn: Turn, routed: Routed, text: str) -> None:
         activity_id, conv = turn.id, turn.conv
         policy = self.runtime.policy
         if routed.command in (Command.HELP, Command.UNKNOWN):
-            head = "I didn't catch that." if routed.command is Command.UNKNOWN else ""
+            head = _("I didn't catch that.") if routed.command is Command.UNKNOWN else ""
             help_card = answers.help_card(policy, head=head)
             await self._reply(conv, f"{activity_id}:help", card=help_card)
             return
@@ -168,11 +176,10 @@ class TeamsBot:
             return
         if len(body) > MAX_TEXT:
             note = await self._screened(turn, body, reporter=giver)
-            await self._reply(
-                conv,
-                f"{turn.id}:too_long",
-                text=f"That kudos is too long; please keep it under {MAX_TEXT} characters.{note}",
+            too_long = _(
+                "That kudos is too long; please keep it under {limit} characters.", limit=MAX_TEXT
             )
+            await self._reply(conv, f"{turn.id}:too_long", text=too_long + note)
             return
         tokens, mentioned = parsed.as_command_text(body, parsed.mentions(turn.data))
         words = parse(tokens, self.runtime.policy.values)
@@ -230,7 +237,14 @@ class TeamsBot:
     ) -> str:
         """The sentence to add to a refusal when its text went to drug safety, else ""."""
         conv = turn.conv
-        fallback = Person("teams", conv.tenant_id, turn.sender_id, turn.sender_name, exists=False)
+        fallback = Person(
+            "teams",
+            conv.tenant_id,
+            turn.sender_id,
+            turn.sender_name,
+            exists=False,
+            locale=turn.locale,
+        )
         return await screening.screen(
             self.runtime,
             text,
@@ -276,7 +290,7 @@ class TeamsBot:
             card = await self.cards.act(turn, data)
         except (ConnectorError, Unreachable) as exc:
             log.warning("Teams connector error during a card action: %s", exc)
-            card = teams_render.decided_card(replies.SORRY)
+            card = teams_render.decided_card(replies.sorry())
         return 200, _card(card)
 
     # ----------------------------------------------------------------- reactions
@@ -308,7 +322,7 @@ class TeamsBot:
         conv = turn.conv
         if conv.kind != "personal":
             return  # a channel does not need an introduction each time the app is added
-        welcome = answers.help_card(self.runtime.policy, head="👋 Hi, I'm Plaudit.")
+        welcome = answers.help_card(self.runtime.policy, head="👋 " + _("Hi, I'm Plaudit."))
         await self._reply(conv, "welcome", card=welcome)
 
 

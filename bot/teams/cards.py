@@ -22,10 +22,11 @@ from bot.teams import render as teams_render
 from bot.teams.turn import Turn
 from handlers import kudos, retraction, review, surveys
 from handlers.events import KudosRequested, Person
+from handlers.i18n import N_, _
 
 log = logging.getLogger("plaudit.teams")
 MAX_TEXT = 4000
-OUT_OF_DATE = "That card is out of date; please start again."
+OUT_OF_DATE = N_("That card is out of date; please start again.")
 
 Verb = Callable[["Cards", Turn, Person, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -47,7 +48,7 @@ class Cards:
         verb = VERBS.get(str(data.get("verb") or ""))
         if verb is None:
             log.info("unknown card verb %r in activity %s", data.get("verb"), turn.id)
-            return teams_render.decided_card(OUT_OF_DATE)
+            return teams_render.decided_card(_(OUT_OF_DATE))
         person = person or await people.sender(self.runtime, turn)
         return await verb(self, turn, person, data)
 
@@ -87,7 +88,7 @@ class Cards:
         if len(text) > MAX_TEXT:
             key = f"teams:{turn.conv.row}:{turn.id}"
             note = await screening.screen(runtime, text, key=key, reporter=giver)
-            return None, again(message=text[:MAX_TEXT], error="Please keep it shorter." + note)
+            return None, again(message=text[:MAX_TEXT], error=_("Please keep it shorter.") + note)
         event = KudosRequested(
             key=f"teams:{turn.conv.row}:{turn.id}",
             giver=giver,
@@ -132,10 +133,10 @@ class Cards:
         """A blocked kudos back in the form, with its recipients and the suggested rewrite."""
         number = parsed.number(data.get("recognition_id"))
         if number is None:
-            return teams_render.decided_card(OUT_OF_DATE)
+            return teams_render.decided_card(_(OUT_OF_DATE))
         draft = await self.runtime.run(lambda s: kudos.draft(number, giver, session=s))
         if draft is None:
-            return teams_render.decided_card("That kudos is not yours to edit.")
+            return teams_render.decided_card(_("That kudos is not yours to edit."))
         return forms.kudos_form(
             self.runtime.policy,
             # AAD object ids: the people picker's values.
@@ -149,7 +150,7 @@ class Cards:
         """The "Take back" button under a recorded kudos: its giver (for a while) or an admin."""
         number = parsed.number(data.get("recognition_id"))
         if number is None:
-            return teams_render.decided_card(OUT_OF_DATE)
+            return teams_render.decided_card(_(OUT_OF_DATE))
         runtime = self.runtime
         result = await runtime.run(
             lambda s: retraction.retract(
@@ -160,14 +161,17 @@ class Cards:
         if isinstance(result, retraction.NotRetracted):
             return teams_render.decided_card(result.message)
         return teams_render.decided_card(
-            f"Kudos #{number} taken back: its points are returned and its posts and messages "
-            "are being removed."
+            _(
+                "Kudos #{number} taken back: its points are returned and its posts and "
+                "messages are being removed.",
+                number=number,
+            )
         )
 
     async def ask_review(self, turn: Turn, giver: Person, data: dict[str, Any]) -> dict[str, Any]:
         number = parsed.number(data.get("recognition_id"))
         if number is None:
-            return teams_render.decided_card(OUT_OF_DATE)
+            return teams_render.decided_card(_(OUT_OF_DATE))
         policy, now = self.runtime.policy, self.runtime.clock.now()
 
         def ask(session: Session) -> review.ReviewResult:
@@ -178,7 +182,11 @@ class Cards:
         if isinstance(outcome, review.NotAllowed):
             return teams_render.decided_card(outcome.message)
         return teams_render.decided_card(
-            f"⏳ Sent to compliance review (#{outcome.review_id}). You'll hear back here."
+            "⏳ "
+            + _(
+                "Sent to compliance review (#{number}). You'll hear back here.",
+                number=outcome.review_id,
+            )
         )
 
     async def approve(self, turn: Turn, giver: Person, data: dict[str, Any]) -> dict[str, Any]:
@@ -194,7 +202,7 @@ class Cards:
         refusal changes nothing: a missing reason brings the review card back to fill in."""
         number = parsed.number(data.get("review_id"))
         if number is None:
-            return teams_render.decided_card(OUT_OF_DATE)
+            return teams_render.decided_card(_(OUT_OF_DATE))
         reason = str(data.get("reason") or "").strip() or None
         policy, now = self.runtime.policy, self.runtime.clock.now()
 
@@ -218,10 +226,20 @@ class Cards:
             if again is None:
                 return teams_render.decided_card(outcome.message)
             return teams_render.noted(again["attachments"][0]["content"], outcome.message)
-        word = "approved" if approve else f"rejected: {reason}"
-        return teams_render.decided_card(
-            f"Review #{outcome.review_id} {word} by {giver.display_name}."
-        )
+        if approve:
+            said = _(
+                "Review #{number} approved by {name}.",
+                number=outcome.review_id,
+                name=giver.display_name,
+            )
+        else:
+            said = _(
+                "Review #{number} rejected: {reason} by {name}.",
+                number=outcome.review_id,
+                reason=reason,
+                name=giver.display_name,
+            )
+        return teams_render.decided_card(said)
 
     async def answer_survey(
         self, turn: Turn, person: Person, data: dict[str, Any]
@@ -230,7 +248,7 @@ class Cards:
         answers as saved (and why any was not)."""
         round_id = parsed.number(data.get("round_id"))
         if round_id is None:
-            return teams_render.decided_card("That survey card is out of date.")
+            return teams_render.decided_card(_("That survey card is out of date."))
         runtime = self.runtime
         now = runtime.clock.now()
 
@@ -241,7 +259,7 @@ class Cards:
         runtime.poke()
         if current is None:
             return teams_render.decided_card(problems[0])
-        note = " ".join(problems) if problems else "✅ Thank you: your answers are saved."
+        note = " ".join(problems) if problems else "✅ " + _("Thank you: your answers are saved.")
         return teams_render.survey_card(current, note=note, closed=closed)
 
 
@@ -257,7 +275,7 @@ def _record_answers(
     """(the invitation as now answered, what went wrong, whether the round is closed)."""
     current = surveys.invite_for(session, round_id, person, secret=runtime.survey_secret)
     if current is None:
-        return None, ["This survey was not sent to you, so it cannot be answered."], False
+        return None, [_("This survey was not sent to you, so it cannot be answered.")], False
     problems: list[str] = []
     saved = 0
     indexed = data.get(teams_render.CHOICES) == teams_render.BY_INDEX
@@ -286,14 +304,15 @@ def _record_answers(
         if isinstance(outcome, surveys.AnswerRefused):
             if outcome.reason == "closed":
                 return current, [outcome.message.replace("*", "")], True
-            problems.append(f"{q['text']}: {outcome.message}")
+            # i18n: a survey question, and why its answer was not saved
+            problems.append(_("{question}: {problem}", question=q["text"], problem=outcome.message))
             continue
         saved += 1
         current = outcome.invite
         if outcome.note:
             problems.append(outcome.note)
     if not saved and not problems:
-        problems.append("Please answer at least one question.")
+        problems.append(_("Please answer at least one question."))
     return current, problems, False
 
 

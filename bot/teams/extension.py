@@ -16,13 +16,14 @@ from bot.teams.package import GIVE_COMMAND
 from bot.teams.render import CARD, message_link
 from bot.teams.turn import Turn
 from handlers import kudos
+from handlers.i18n import N_, _
 
 FETCH = "composeExtension/fetchTask"
 SUBMIT = "composeExtension/submitAction"
 NAMES = (FETCH, SUBMIT)
-NOT_A_COLLEAGUE = "That message was posted by an app, not a colleague: kudos are for people."
-YOURSELF = "That is your own message: kudos are for colleagues."
-UNKNOWN = "Plaudit does not know that command."
+NOT_A_COLLEAGUE = N_("That message was posted by an app, not a colleague: kudos are for people.")
+YOURSELF = N_("That is your own message: kudos are for colleagues.")
+UNKNOWN = N_("Plaudit does not know that command.")
 
 Answer = tuple[int, Any]
 
@@ -31,7 +32,7 @@ async def answer(cards: Cards, turn: Turn) -> Answer:
     """The invoke response to a fetchTask (the dialog) or a submitAction (the kudos)."""
     value = turn.value if isinstance(turn.value, dict) else {}
     if value.get("commandId") != GIVE_COMMAND:
-        return 200, _message(UNKNOWN)
+        return 200, _message(_(UNKNOWN))
     runtime = cards.runtime
     wait = runtime.limiter.wait("teams", turn.conv.tenant_id or "", turn.sender_id)
     if wait:
@@ -59,11 +60,11 @@ def _fetched(turn: Turn, value: dict[str, Any], policy: Any) -> dict[str, Any]:
     sender = parsed.as_dict(payload.get("from"))
     user = parsed.as_dict(sender.get("user"))
     if not user.get("id") or sender.get("application"):
-        return _message(NOT_A_COLLEAGUE)
+        return _message(_(NOT_A_COLLEAGUE))
     author = str(user["id"])
     pressed = str(parsed.as_dict(turn.data.get("from")).get("aadObjectId") or "")
     if author == pressed:
-        return _message(YOURSELF)
+        return _message(_(YOURSELF))
     link = message_link(payload.get("linkToMessage"))
     return _dialog(forms.kudos_form(policy, recipients=(author,), link=link, dialog=True))
 
@@ -73,7 +74,7 @@ def _dialog(card: dict[str, Any]) -> dict[str, Any]:
         "task": {
             "type": "continue",
             "value": {
-                "title": "Give kudos",
+                "title": _("Give kudos"),
                 "height": "large",
                 "width": "medium",
                 "card": {"contentType": CARD, "content": card},

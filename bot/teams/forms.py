@@ -11,7 +11,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from bot.teams.render import GIVE, card, execute, inert, text
+from bot.chat import texts
+from bot.teams.render import GIVE, card, execute, inert, spans, text
+from handlers.i18n import _
 from handlers.policy import KudosPolicy
 
 PEOPLE_PICKER = {"type": "Data.Query", "dataset": "graph.microsoft.com/users"}
@@ -35,17 +37,21 @@ def kudos_form(
     typed; the company values; the message; whether only the recipients see it. `link`:
     the message it is for; `dialog`: in a message extension's dialog, which sends its
     inputs with Action.Submit (a dialog has no Universal Actions)."""
-    body: list[dict[str, Any]] = [text("Give kudos", weight="Bolder", size="Medium")]
+    body: list[dict[str, Any]] = [text(inert(_("Give kudos")), weight="Bolder", size="Medium")]
     if link:
-        body.append(text(f"For [this message]({link})", isSubtle=True))
+        # i18n: the label of a link to the message a kudos is for
+        label = _("this message")
+        # i18n: {message} is a link to the message the kudos is for, labelled "this message"
+        shown = texts.fill(_("For {message}"), message=texts.Link(link, label))
+        body.append(text(spans(shown), isSubtle=True))
     if error:
         body.append(text(f"💡 {inert(error)}", color="Attention"))
     body += _inputs(policy, recipients, typed, message, value, private)
     data = {"link": link} if link else {}
     if dialog:
-        submit = {"type": "Action.Submit", "title": "Send kudos", "data": {"verb": GIVE, **data}}
+        submit = {"type": "Action.Submit", "title": _("Send kudos"), "data": {"verb": GIVE, **data}}
         return card(body, [submit])
-    return card(body, [execute("Send kudos", GIVE, data, style="positive")])
+    return card(body, [execute(_("Send kudos"), GIVE, data, style="positive")])
 
 
 def _inputs(
@@ -61,7 +67,8 @@ def _inputs(
         {
             "type": "Input.ChoiceSet",
             "id": "recipients",
-            "label": "Who",
+            # i18n: the label of the kudos form's people picker
+            "label": _("Who"),
             "isMultiSelect": True,
             "choices": [],
             "choices.data": dict(PEOPLE_PICKER),
@@ -70,15 +77,16 @@ def _inputs(
         {
             "type": "Input.Text",
             "id": "people",
-            "label": "Who, by email or name (where the picker above does not show)",
-            "placeholder": "alex@example.com, @Megan Bowen",
+            "label": _("Who, by email or name (where the picker above does not show)"),
+            # i18n: example colleagues, by email and by name, as a hint in an empty input
+            "placeholder": _("alex@example.com, @Megan Bowen"),
             "maxLength": 1000,
             "value": typed,
         },
         {
             "type": "Input.ChoiceSet",
             "id": "value",
-            "label": "Company value",
+            "label": _("Company value"),
             "isRequired": policy.require_value,
             "choices": [{"title": v, "value": v} for v in policy.values],
             **({"value": value} if value else {}),
@@ -86,7 +94,7 @@ def _inputs(
         {
             "type": "Input.Text",
             "id": "message",
-            "label": "What did they do?",
+            "label": _("What did they do?"),
             "isMultiline": True,
             "isRequired": True,
             "maxLength": 1000,
@@ -95,7 +103,7 @@ def _inputs(
         {
             "type": "Input.Toggle",
             "id": "private",
-            "title": "Private: only the recipients see it (counted, not posted in any channel)",
+            "title": _("Private: only the recipients see it (counted, not posted in any channel)"),
             "valueOn": "true",
             "valueOff": "false",
             "value": "true" if private else "false",

@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from bot.chat import boards
+from bot.chat.texts import Strong
 from bot.teams.render import card, execute, inert, spans, text
 from handlers import home as home_case
+from handlers.i18n import _
 
 OPEN_FORM = "kudos.form"  # the Give kudos button: answered with the kudos form
 
@@ -16,23 +18,28 @@ OPEN_FORM = "kudos.form"  # the Give kudos button: answered with the kudos form
 def home_card(found: home_case.Home, dashboard: str | None = None) -> dict[str, Any]:
     s = found.summary
     resets = found.resets_at.strftime("%H:%M %Z").strip()
+    # i18n: the kudos someone has left to give today, of their daily allowance
+    left = _("{left} of {allowance}", left=s.allowance_left, allowance=s.allowance)
     body: list[dict[str, Any]] = [
-        text("**Your kudos**", size="Medium", weight="Bolder"),
+        text(spans([Strong(_("Your kudos"))]), size="Medium", weight="Bolder"),
         {
             "type": "FactSet",
             "facts": [
-                {"title": "Received this quarter", "value": str(s.received)},
-                {"title": "Given this quarter", "value": str(s.given)},
-                {"title": "Left to give today", "value": f"{s.allowance_left} of {s.allowance}"},
-                {"title": "Whole again at", "value": resets},
+                {"title": _("Received this quarter"), "value": str(s.received)},
+                {"title": _("Given this quarter"), "value": str(s.given)},
+                {"title": _("Left to give today"), "value": left},
+                # i18n: the time of day the daily kudos allowance is whole again
+                {"title": _("Whole again at"), "value": resets},
             ],
         },
         *_board(found),
         *_recent(found),
     ]
-    actions: list[dict[str, Any]] = [execute("Give kudos", OPEN_FORM, {})]
+    actions: list[dict[str, Any]] = [execute(_("Give kudos"), OPEN_FORM, {})]
     if dashboard:
-        actions.append({"type": "Action.OpenUrl", "title": "Open the dashboard", "url": dashboard})
+        actions.append(
+            {"type": "Action.OpenUrl", "title": _("Open the dashboard"), "url": dashboard}
+        )
     return card(body, actions)
 
 
@@ -46,9 +53,9 @@ def _board(found: home_case.Home) -> list[dict[str, Any]]:
 
 
 def _recent(found: home_case.Home) -> list[dict[str, Any]]:
-    blocks = [text("**Lately**", separator=True)]
+    blocks = [text(spans([Strong(_("Lately"))]), separator=True)]
     if not found.recent:
-        return [*blocks, text("No kudos received yet.", isSubtle=True)]
+        return [*blocks, text(inert(_("No kudos received yet.")), isSubtle=True)]
     for r in found.recent:
         blocks.append(text(f"**{inert(r.giver)}**, {r.at:%d %b}: {inert(r.message)}"))
     return blocks

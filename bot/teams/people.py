@@ -22,9 +22,10 @@ from storage.teams import Account
 
 
 async def sender(runtime: Runtime, turn: Turn) -> Person:
-    """The person behind the turn, with the timezone their client reports, as their member:
-    recognised by AAD object id (linked by email only on first sight, to a member with no
-    Teams identity yet), and carrying the member's email, not the directory's."""
+    """The person behind the turn, with the timezone and locale their client reports, as
+    their member: recognised by AAD object id (linked by email only on first sight, to a
+    member with no Teams identity yet), and carrying the member's email, not the
+    directory's."""
     conv = turn.conv
     found = await accounts(runtime, turn, [turn.sender_id])
     tz = parsed.client_timezone(turn.data)
@@ -33,7 +34,9 @@ async def sender(runtime: Runtime, turn: Turn) -> Person:
         aad = str(parsed.sender(turn.data).get("aadObjectId") or turn.sender_id)
         name = str(parsed.sender(turn.data).get("name") or aad)
         account = Account(turn.sender_id, aad, conv.tenant_id, name, None)
-    person = parsed.person(account, conv.tenant_id, timezone=tz, served=runtime.teams_tenants)
+    person = parsed.person(
+        account, conv.tenant_id, timezone=tz, locale=turn.locale, served=runtime.teams_tenants
+    )
     now = runtime.clock.now()
     return await runtime.run(lambda s: members.recognise(person, session=s, now=now))
 

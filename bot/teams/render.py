@@ -1,7 +1,8 @@
 """What Plaudit says in Teams: Adaptive Cards and markdown, rendered from the outbox
 payloads and the neutral texts of `bot.chat.texts` (never from Slack's markup). People's
 words and names are made inert (shown as typed, never turned into links, emphasis or
-mentions); only Plaudit's own spans become markup.
+mentions), and so are Plaudit's own translated sentences; only Plaudit's own spans become
+markup. A private message is in its addressee's language, a channel post in the organisation's.
 
 A multi-select `Input.ChoiceSet` comes back as its chosen values joined with commas, so a
 survey option's value is its index, never its words (which may hold a comma).
@@ -14,6 +15,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from bot.chat import results, texts
+from handlers import i18n
+from handlers.i18n import N_, _
 from handlers.messages import Template, renderer
 
 CARD = "application/vnd.microsoft.card.adaptive"
@@ -41,11 +44,20 @@ ESCAPE = r"\\."
 # What a mention's text may not hold: it ends the `<at>` tag or reads as markup inside it.
 _LINK = re.compile(r"https://[^\s()<>\[\]\\]{1,1500}")
 _NOT_IN_MENTION = re.compile(r"[\\*_\[\]<>]+")
+_SLOT = re.compile(r"\{(\w+)\}")
 
 
 def inert(text: str) -> str:
     """Someone's words as Teams markdown that shows them exactly as typed."""
     return _MARKUP.sub(lambda m: "\\" + m.group(0), text)
+
+
+def marked(sentence: str, /, **parts: str) -> str:
+    """A sentence of Plaudit's (translated, its `{slots}` unfilled) as Teams markdown: its
+    words inert, each slot replaced by `parts[slot]`, markdown already (a mention, a name
+    made inert)."""
+    pieces = _SLOT.split(sentence)  # words, slot, words, slot, ..., words
+    return "".join(parts[p] if odd % 2 else inert(p) for odd, p in enumerate(pieces))
 
 
 def mention_text(name: str) -> str:
@@ -166,18 +178,20 @@ def kudos_public(data: Mapping[str, Any]) -> dict[str, Any]:
         tags.append(tag)
         if entity:
             entities.append(entity)
-    who = ", ".join(tags)
+    who = _(", ").join(tags)
     if data.get("source") == "reaction":
-        head = f"👏 {giver} recognised {who} with a reaction"
+        head = "👏 " + marked(
+            _("{giver} recognised {people} with a reaction"), giver=giver, people=who
+        )
     else:
-        head = f"🎉 {giver} recognised {who}"
+        head = "🎉 " + marked(_("{giver} recognised {people}"), giver=giver, people=who)
     body = [text(head, weight="Bolder", size="Medium")]
     if data.get("message"):
         body += texts_of(inert(str(data["message"])))
     if data.get("values"):
         body.append(text(_values(data["values"]), isSubtle=True))
     body += _for_message(data)
-    body.append(text("React to this card to second it.", isSubtle=True, size="Small"))
+    body.append(text(inert(_("React to this card to second it.")), isSubtle=True, size="Small"))
     content = card(body)
     if entities:
         content["msteams"] = {"entities": entities}
@@ -189,7 +203,7 @@ def _for_message(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     link = message_link(data.get("permalink"))
     if data.get("source") == "reaction" or link is None:
         return []
-    return [text(f"[The message this is for]({link})", isSubtle=True)]
+    return [text(spans([texts.Link(link, _("The message this is for"))]), isSubtle=True)]
 
 
 def message_link(value: Any) -> str | None:
@@ -203,43 +217,48 @@ def _values(values: Iterable[Any]) -> str:
     return inert(" ".join(str(v) for v in values))
 
 
-ONLY_YOU = "Only you see this kudos: it is not posted in any channel."
+ONLY_YOU = N_("Only you see this kudos: it is not posted in any channel.")
 
 
 def kudos_received(data: Mapping[str, Any]) -> dict[str, Any]:
-    giver = inert(str(data["giver"].get("name") or "A colleague"))
+    giver = inert(str(data["giver"].get("name") or _("A colleague")))
     if data.get("source") == "reaction":
+        # A reaction's Teams name (like, heart), not translated.
         emoji = inert(str(data.get("emoji") or "like"))
-        return {"text": f"👍 {giver} seconded a kudos for you with a {emoji}."}
-    private = "private " if data.get("private") else ""
-    body = [text(f"🎉 {giver} gave you {private}kudos", weight="Bolder")]
+        # i18n: {emoji} is the reaction's name in Teams (like, heart, laugh)
+        seconded = _("{giver} seconded a kudos for you with a {emoji}.")
+        return {"text": "👍 " + marked(seconded, giver=giver, emoji=emoji)}
+    private = bool(data.get("private"))
+    gave = _("{giver} gave you private kudos") if private else _("{giver} gave you kudos")
+    body = [text("🎉 " + marked(gave, giver=giver), weight="Bolder")]
     if data.get("message"):
         body += texts_of(inert(str(data["message"])))
     if data.get("values"):
         body.append(text(_values(data["values"]), isSubtle=True))
     body += _for_message(data)
     if private:
-        body.append(text(ONLY_YOU, isSubtle=True))
+        body.append(text(inert(_(ONLY_YOU)), isSubtle=True))
     return {"attachments": [attachment(card(body))]}
 
 
 def review_request(data: Mapping[str, Any]) -> dict[str, Any]:
     review_id = data["review_id"]
+    held = marked(_("Held for compliance review #{number}"), number=str(review_id))
     body = [
-        text(f"⏳ Held for compliance review #{review_id}", weight="Bolder"),
+        text("⏳ " + held, weight="Bolder"),
         *texts_of(inert(str(data.get("text") or ""))),
         text(spans(texts.rules(data.get("rules") or [])), isSubtle=True),
         {
             "type": "Input.Text",
             "id": "reason",
-            "label": "Reason (needed to reject)",
+            "label": _("Reason (needed to reject)"),
             "isMultiline": True,
             "maxLength": 1000,
         },
     ]
     actions = [
-        execute("Approve", APPROVE, {"review_id": review_id}, style="positive"),
-        execute("Reject", REJECT, {"review_id": review_id}, style="destructive"),
+        execute(_("Approve"), APPROVE, {"review_id": review_id}, style="positive"),
+        execute(_("Reject"), REJECT, {"review_id": review_id}, style="destructive"),
     ]
     return {"attachments": [attachment(card(body, actions))]}
 
@@ -261,19 +280,17 @@ def survey_card(
     answers, and one Submit (answers can be changed until the round closes)."""
     answers: Mapping[str, Any] = data.get("answers") or {}
     title = str(data["title"])
-    head = f"Reminder: {title}" if data.get("reminder") else title
+    # The title is the survey's own (plaudit.yaml), shown as written there.
+    head = marked(_("Reminder: {title}"), title=title) if data.get("reminder") else title
     body: list[dict[str, Any]] = [text(head, weight="Bolder", size="Medium")]
     if data.get("intro"):
         body.append(text(str(data["intro"])))
     if data.get("anonymous"):
-        body.append(
-            text(
-                "🔒 Anonymous: your name is never stored with your answers, and results are "
-                "only shown for groups large enough that no one can be singled out.",
-                isSubtle=True,
-                size="Small",
-            )
+        anonymous = _(
+            "Anonymous: your name is never stored with your answers, and results are only "
+            "shown for groups large enough that no one can be singled out."
         )
+        body.append(text("🔒 " + inert(anonymous), isSubtle=True, size="Small"))
     if note:
         body.append(text(inert(note), color="Attention"))
     for index, q in enumerate(data["questions"], start=1):
@@ -281,21 +298,17 @@ def survey_card(
         label = f"{index}. {q['text']}"
         if closed:
             shown = ", ".join(given) if isinstance(given, list) else given
-            body.append(text(f"**{label}**\n\nYour answer: {inert(str(shown or '-'))}"))
+            answer = marked(_("Your answer: {answer}"), answer=inert(str(shown or "-")))
+            body.append(text(f"**{label}**\n\n{answer}"))
         else:
             body.append(_question_input(q, label, given))
     if closed:
         return card(body)
     closes = str(data.get("closes_at") or "")[:16].replace("T", " ")
-    body.append(
-        text(
-            f"Open until {closes} UTC; you can change your answers until then.",
-            isSubtle=True,
-            size="Small",
-        )
-    )
+    until = _("Open until {closes} UTC; you can change your answers until then.")
+    body.append(text(marked(until, closes=closes), isSubtle=True, size="Small"))
     round_data = {"round_id": data["round_id"], CHOICES: BY_INDEX}
-    return card(body, [execute("Submit", SURVEY_ANSWER, round_data, style="positive")])
+    return card(body, [execute(_("Submit"), SURVEY_ANSWER, round_data, style="positive")])
 
 
 def _question_input(q: Mapping[str, Any], label: str, given: Any) -> dict[str, Any]:
@@ -331,7 +344,7 @@ def _score_choices(q: Mapping[str, Any]) -> list[dict[str, str]]:
     low, high = (0, 10) if q["type"] == "enps" else (1, 5)
     labels = list(q.get("labels") or ())
     if q["type"] == "enps":
-        labels = ["Not at all likely", "Extremely likely"]
+        labels = [_("Not at all likely"), _("Extremely likely")]
 
     def title_of(v: int) -> str:
         if len(labels) == 5:
@@ -371,5 +384,15 @@ RENDERERS: Mapping[Template, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
 """The activity fields (`text`, `attachments`) of each outbox template."""
 
 
+def locale_of(data: Mapping[str, Any]) -> str:
+    """The locale an outbox row is drawn in: its addressee's (a private message carries
+    theirs) when Plaudit speaks its language, else the organisation's language (a channel
+    post carries none)."""
+    found = data.get("locale")
+    return found if isinstance(found, str) and i18n.language_of(found) else i18n.default()
+
+
 def message(template: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    return renderer(RENDERERS, template, "Teams")(data)
+    """The fields of an outbox row, in its addressee's language (`locale_of`)."""
+    with i18n.speaking(locale_of(data)):
+        return renderer(RENDERERS, template, "Teams")(data)

@@ -9,17 +9,28 @@ from sqlmodel import Session
 
 from bot.runtime import Runtime
 from bot.teams import answers
-from handlers import kudos
+from handlers import i18n, kudos
 from handlers.events import Person
+from handlers.i18n import N_, _
 from handlers.messages import Template, message
 from storage import queries
 from storage.teams import Conversation
 
-SORRY = "⚠️ Something went wrong on our side and nothing was recorded. Please try again."
-NOT_IN_SHARED = (
-    "\u2139\ufe0f Plaudit doesn't post kudos in a channel shared with another organisation, "
-    "so this one is not shown there; its recipients hear of it by direct message."
+SORRY = N_("Something went wrong on our side and nothing was recorded. Please try again.")
+NOT_IN_SHARED = N_(
+    "Plaudit doesn't post kudos in a channel shared with another organisation, so this one "
+    "is not shown there; its recipients hear of it by direct message."
 )
+
+
+def sorry() -> str:
+    """The apology for a turn the Bot Connector failed (nothing was recorded)."""
+    return "⚠️ " + _(SORRY)
+
+
+def not_in_shared() -> str:
+    """Why a kudos given in a shared channel is not posted there."""
+    return "\u2139\ufe0f " + _(NOT_IN_SHARED)
 
 
 def enqueue(
@@ -31,12 +42,11 @@ def enqueue(
     card: dict[str, Any] | None = None,
     kind: str = "post",
 ) -> None:
-    """A card (`answer.card`) or a line of text (`notice`) to a Teams conversation."""
-    template, data = (
-        (Template.ANSWER_CARD, {"card": card})
-        if card is not None
-        else (Template.NOTICE, {"text": text or ""})
-    )
+    """A card (`answer.card`) or a line of text (`notice`) to a Teams conversation, made in
+    the language spoken now (the person answered), which the row records."""
+    template = Template.ANSWER_CARD if card is not None else Template.NOTICE
+    data: dict[str, Any] = {"card": card} if card is not None else {"text": text or ""}
+    data["locale"] = i18n.current()
     queries.enqueue(
         session=session,
         message=message(
@@ -83,7 +93,7 @@ def answer(
     key = f"teams:{conv.row}:{reply_key}"
     if shared and isinstance(result, kudos.Recorded):
         enqueue(session, giver.user_id, f"{key}:private", card=card, kind="dm")
-        enqueue(session, giver.user_id, f"{key}:shared", text=NOT_IN_SHARED, kind="dm")
+        enqueue(session, giver.user_id, f"{key}:shared", text=not_in_shared(), kind="dm")
         return
     if conv.kind == "personal" or isinstance(result, kudos.Refused):
         enqueue(session, conv.channel, f"{key}:answer", card=card)
@@ -93,7 +103,7 @@ def answer(
             session,
             conv.channel,
             f"{key}:answer",
-            text="I didn't publish that kudos; I've sent you the details in a private chat.",
+            text=_("I didn't publish that kudos; I've sent you the details in a private chat."),
         )
     if isinstance(result, kudos.Stopped) or result.warnings:
         enqueue(session, giver.user_id, f"{key}:private", card=card, kind="dm")

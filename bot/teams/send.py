@@ -53,8 +53,11 @@ class TeamsSender:
 
     async def _send(self, job: Job) -> str | None:
         content = teams_render.message(job.template, job.data)
+        # The activity says which language its words are in (a conversation's reference
+        # would otherwise give that of whoever last wrote there).
+        locale = teams_render.locale_of(job.data)
         try:
-            return await self._deliver(job, fitted(content))
+            return await self._deliver(job, fitted(content), locale)
         except Exception as exc:
             if _status(_cause(exc)) != 413:
                 raise
@@ -65,7 +68,7 @@ class TeamsSender:
                 job.id,
                 job.template,
             )
-            return await self._deliver(job, as_text(content))
+            return await self._deliver(job, as_text(content), locale)
 
     async def _delete(self, job: Job) -> None:
         """DeleteActivity of message `job.ref` in the conversation its row was sent to: the
@@ -88,12 +91,12 @@ class TeamsSender:
                 raise
             log.info("the message of row %s was gone already", job.id)
 
-    async def _deliver(self, job: Job, contents: list[dict[str, Any]]) -> str | None:
-        """Send `contents` in order, as messages to the job's conversation or person; the
-        first one's id is the row's."""
+    async def _deliver(self, job: Job, contents: list[dict[str, Any]], locale: str) -> str | None:
+        """Send `contents` (words in `locale`) in order, as messages to the job's conversation
+        or person; the first one's id is the row's."""
         first: str | None = None
         for content in contents:
-            sent = await self._one(job, content)
+            sent = await self._one(job, {**content, "locale": locale})
             first = first or sent
         return first
 

@@ -31,6 +31,11 @@ class Turn:
         return str(parsed.sender(self.data).get("name") or self.sender_id)
 
     @property
+    def locale(self) -> str | None:
+        """The sender's locale ("de-DE"), which the turn's answers are written for."""
+        return parsed.client_locale(self.data)
+
+    @property
     def value(self) -> Any:
         return self.data.get("value")
 

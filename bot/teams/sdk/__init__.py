@@ -109,8 +109,9 @@ class Transport(Protocol):
 
     async def send(self, reference: dict[str, Any], content: dict[str, Any]) -> str | None:
         """SendToConversation: a new message (`content`: optional `text`, markdown, and
-        `attachments` of {contentType, content}) in the referenced conversation; the id the
-        connector gave it. Raises `ConnectorError` or `Unreachable`."""
+        `attachments` of {contentType, content}; `locale`, the language of its words, else
+        the reference's) in the referenced conversation; the id the connector gave it.
+        Raises `ConnectorError` or `Unreachable`."""
         ...
 
     async def open_chat(

@@ -244,6 +244,8 @@ def _message(reference: ConversationReference, content: Mapping[str, Any]) -> Ac
         ]
     message = Activity.model_validate(fields)
     message.apply_conversation_reference(reference)
+    if content.get("locale"):  # the words' own, over that of the reference's last writer
+        message.locale = str(content["locale"])
     wire = message.model_dump(mode="json", by_alias=True, exclude_none=True)
     wire.pop("replyToId", None)
     # Read back from the wire form, so the Connector client sends only the fields given.

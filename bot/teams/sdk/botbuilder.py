@@ -189,8 +189,10 @@ async def _send_to_conversation(
     """SendToConversation: a new message in the conversation, not a reply to the turn's
     (synthetic) continuation activity."""
     client = turn_context.turn_state[CloudAdapterBase.BOT_CONNECTOR_CLIENT_KEY]
+    locale = activity.locale  # the words' own, over that of the reference's last writer
     outgoing = TurnContext.apply_conversation_reference(activity, reference)
     outgoing.reply_to_id = None
+    outgoing.locale = locale or outgoing.locale
     response = await client.conversations.send_to_conversation(outgoing.conversation.id, outgoing)
     return str(response.id) if response is not None and response.id else None
 
@@ -205,6 +207,7 @@ def _activity(content: dict[str, Any]) -> Activity:
         text=content.get("text"),
         text_format="markdown" if content.get("text") else None,
         attachments=attachments or None,
+        locale=content.get("locale"),
     )
 
 
