@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -15,6 +16,7 @@ from PIL import Image
 
 from bot.cli.main import main
 from bot.teams import package as teams_package
+from handlers import i18n
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 SCHEMA = SHARED / "specs" / "teams" / "MicrosoftTeams.schema.json"
@@ -23,6 +25,23 @@ SCHEMA_MISSING = (
     "manifest schema check skipped"
 )
 APP_ID = "2f0d8a3c-6b1e-4c59-9a7e-51d2c3b4a5f6"
+TRANSLATED = [language for language in i18n.LANGUAGES if language != i18n.SOURCE]
+LOCALIZATION_FILES = [f"{language}.json" for language in TRANSLATED]
+# The keys a localization file may hold for what the manifest has (Microsoft's localization
+# schema, v1.29: its other keys are for tabs, activities, Office add-ins...) and how long each
+# may be; a bot command keeps to 32 and 128 characters, as a message extension's command must
+# and as earlier manifest versions asked.
+ACCEPTED = {
+    r"name\.short": 30,
+    r"name\.full": 100,
+    r"description\.short": 80,
+    r"description\.full": 4000,
+    r"bots\[0\]\.commandLists\[[0-2]\]\.commands\[([0-9]|1[0-1])\]\.title": 32,
+    r"bots\[0\]\.commandLists\[[0-2]\]\.commands\[([0-9]|1[0-1])\]\.description": 128,
+    r"composeExtensions\[0\]\.commands\[[0-9]\]\.title": 32,
+    r"composeExtensions\[0\]\.commands\[[0-9]\]\.description": 128,
+}
+REQUIRED = {"name.short", "description.short", "description.full"}
 
 
 def read_zip(path: Path) -> dict[str, bytes]:
@@ -61,10 +80,12 @@ def schema_errors(validator: jsonschema.protocols.Validator, manifest: dict[str,
     return errors
 
 
-def test_package_holds_the_manifest_and_two_icons_at_the_root(
+def test_package_holds_the_manifest_two_icons_and_a_file_per_language_at_the_root(
     package: dict[str, bytes],
 ) -> None:
-    assert sorted(package) == ["color.png", "manifest.json", "outline.png"]
+    assert sorted(package) == sorted(
+        ["color.png", "manifest.json", "outline.png", *LOCALIZATION_FILES]
+    )
     icons = json.loads(package["manifest.json"])["icons"]
     assert icons == {"color": "color.png", "outline": "outline.png"}
 
@@ -232,3 +253,101 @@ def test_cli_writes_the_package_with_the_app_id_from_the_environment(
     assert custom["version"] == "2.3.4" and custom["validDomains"] == []
     assert custom["developer"]["websiteUrl"] == "https://intranet.example.org/plaudit"
     assert custom["developer"]["termsOfUseUrl"] == "https://plaudit.example.com/terms"
+
+
+def _at(manifest: dict[str, Any], key: str) -> Any:
+    """The manifest's value a localization key such as "bots[0].commandLists[1].title" names."""
+    found: Any = manifest
+    for name, index in re.findall(r"(\w+)(?:\[(\d+)\])?", key):
+        found = found[name]
+        if index:
+            found = found[int(index)]
+    return found
+
+
+def _localizations(package: dict[str, bytes]) -> dict[str, dict[str, str]]:
+    return {language: json.loads(package[f"{language}.json"]) for language in TRANSLATED}
+
+
+def test_the_manifest_names_a_localization_file_for_each_language_plaudit_speaks(
+    package: dict[str, bytes],
+) -> None:
+    info = json.loads(package["manifest.json"])["localizationInfo"]
+    assert info["defaultLanguageTag"] == "en-us"
+    assert info["additionalLanguages"] == [
+        {"languageTag": language, "file": f"{language}.json"} for language in TRANSLATED
+    ]
+    assert {entry["file"] for entry in info["additionalLanguages"]} <= set(package)
+
+
+def test_a_localization_file_holds_only_keys_teams_accepts_within_its_limits(
+    package: dict[str, bytes],
+) -> None:
+    m = json.loads(package["manifest.json"])
+    schema = m["$schema"].replace("MicrosoftTeams.schema.json", "")
+    for language, entries in _localizations(package).items():
+        assert entries.pop("$schema") == f"{schema}MicrosoftTeams.Localization.schema.json"
+        assert set(entries) >= REQUIRED, language
+        for key, value in entries.items():
+            (limit,) = [n for pattern, n in ACCEPTED.items() if re.fullmatch(pattern, key)]
+            assert isinstance(value, str) and value.strip(), (language, key)
+            assert len(value) <= limit, (language, key, value)
+            assert isinstance(_at(m, key), str), f"{key} is nothing in the manifest"
+
+
+def test_a_localization_file_holds_the_catalogues_translations(
+    package: dict[str, bytes],
+) -> None:
+    m = json.loads(package["manifest.json"])
+    extension = "composeExtensions[0].commands[0]"
+    for language, entries in _localizations(package).items():
+        with i18n.speaking(language):
+            wanted = {
+                "name.full": i18n._(teams_package.NAME_FULL),
+                "description.short": i18n._(teams_package.DESCRIPTION_SHORT),
+                "description.full": i18n._(teams_package.DESCRIPTION_FULL),
+                f"{extension}.title": i18n._(teams_package.GIVE_TITLE),
+                f"{extension}.description": i18n._(teams_package.GIVE_DESCRIPTION),
+            }
+            for listed in range(len(teams_package.SCOPES)):
+                for number, (_title, text) in enumerate(teams_package.COMMANDS):
+                    key = f"bots[0].commandLists[{listed}].commands[{number}].description"
+                    wanted[key] = i18n._(text)
+        assert entries["name.short"] == m["name"]["short"] == "Plaudit"
+        for key, text in wanted.items():
+            assert entries[key] == text != _at(m, key), (language, key)
+        assert set(entries) == {"$schema", "name.short", *wanted}, language
+
+
+def test_command_titles_stay_the_words_the_bot_understands(package: dict[str, bytes]) -> None:
+    """Teams sends the bot a command's title when it is chosen: a translated one would be a
+    word the bot does not know."""
+    for entries in _localizations(package).values():
+        assert not [key for key in entries if key.startswith("bots") and key.endswith("title")]
+
+
+def test_a_translation_too_long_for_teams_is_cut_at_its_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(teams_package, "_", lambda message: message * 40)
+    entries = teams_package.localization("de")
+    assert len(entries["name.full"]) == 100 and entries["name.full"].endswith("…")
+    assert len(entries["description.short"]) == 80
+    assert len(entries["description.full"]) == 4000
+    assert len(entries["composeExtensions[0].commands[0].title"]) == 32
+    assert len(entries["bots[0].commandLists[2].commands[3].description"]) == 128
+    assert teams_package.fit("Kudos geben", 32) == "Kudos geben"
+
+
+def test_the_manifest_stays_english_whatever_the_organisation_speaks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    english = teams_package.manifest(APP_ID, version="1.0.0")
+    monkeypatch.setattr(i18n, "_default", "en")
+    i18n.configure("de")
+    try:
+        assert teams_package.manifest(APP_ID, version="1.0.0") == english
+    finally:
+        i18n.configure("en")
+    assert english["composeExtensions"][0]["commands"][0]["title"] == "Give kudos"
+    assert english["description"]["short"] == teams_package.DESCRIPTION_SHORT
