@@ -78,7 +78,8 @@ def home(
     name = member.display_name if member is not None else person.display_name
     if sprint is None:
         return Home(name, summary, resets, None, 0, None, (), _recent(session, member, recent))
-    shown = board(session, sprint, top=top)  # the company's board, as the rank is
+    # The company's board, as the rank is; a tie at the edge shows some of its people.
+    shown = board(session, sprint, top=top, most=2 * top)
     points, rank = _place(session, sprint.id, member.id if member is not None else None)
     return Home(
         name,

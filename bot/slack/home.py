@@ -18,7 +18,7 @@ from bot.chat.texts import Strong, Words, fill
 from bot.runtime import Runtime
 from bot.slack import blocks
 from bot.slack.form import plain
-from bot.slack.markup import spans
+from bot.slack.markup import escape, spans
 from bot.slack.people import SlackPeople
 from handlers import home as home_case
 from handlers import i18n
@@ -155,10 +155,10 @@ def _board(found: home_case.Home) -> list[dict[str, Any]]:
     shown = [_mrkdwn(spans(place))]
     if found.sprint is None or found.recounting:
         return shown
-    line = _("{rank}. {name}: {points}")
-    lines = [
-        spans(fill(line, rank=str(r.rank), name=r.name, points=str(r.points))) for r in found.top
-    ]
+    # Ties at the fifth place all stay on the board, which can make it thousands of rows:
+    # the sentence is escaped once and each row filled in as plain text.
+    line = escape(_("{rank}. {name}: {points}"))
+    lines = [line.format(rank=r.rank, name=escape(r.name), points=r.points) for r in found.top]
     return [
         *shown,
         _mrkdwn("\n".join(lines) if lines else spans([Words(_("Nobody has points yet."))])),

@@ -124,9 +124,12 @@ def board(
     exclude: Sequence[str] = (),
     top: int | None = 10,
     workspace: str | None = None,
+    most: int | None = None,
 ) -> Board:
-    """The ranked board; `top` keeps the first N ranks (ties at the edge stay in);
-    `workspace` keeps the members of that Slack workspace only.
+    """The ranked board; `top` keeps the first N ranks (ties at the edge stay in), `most`
+    at most that many rows of them (a glance at the board, where a tie of thousands would
+    cost more than everything else); `workspace` keeps the members of that Slack
+    workspace only.
 
     People and givers are read from `leaderboard_total` in index order: first the points
     of the Nth rank (the Nth distinct value, so reading stops early), then every row at or
@@ -144,6 +147,9 @@ def board(
         if top is not None:
             nth = conn.execute(text(nth_sql), params | {"skip": max(top, 1) - 1}).scalar()
             floor = int(nth) if nth is not None else 1
+        if most is not None:  # the highest first; within a tie, the longest known
+            rows_sql += " ORDER BY points DESC, m.id LIMIT :most"
+            params["most"] = max(most, 1)
         scored = conn.execute(text(rows_sql), params | {"floor": floor}).all()
     rows = _ranked(
         [

@@ -159,6 +159,12 @@ def test_dense_ranks_with_ties_filters_and_givers(session: Session, clock: Fixed
     top1 = leaderboard.board(session, sprint(), top=1)
     assert [r.name for r in top1.rows] == ["Ben", "Cat"]  # a tie at the edge stays in
     assert "1. Ben: 2" in leaderboard.lines(b)
+    # A glance (`most`): at most that many rows, the highest first, ranks as on the board.
+    glance = leaderboard.board(session, sprint(), most=2)
+    assert ranks(glance) == [(1, "Ben", 2), (1, "Cat", 2)]
+    assert ranks(leaderboard.board(session, sprint(), top=2, most=3)) == ranks(b)
+    givers_glance = leaderboard.board(session, sprint(), by="givers", most=1)
+    assert ranks(givers_glance) == [(1, "Ann", 3)]
 
 
 def test_eligibility_leaves_out_inactive_excluded_and_other_sprints(
