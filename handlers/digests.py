@@ -19,7 +19,7 @@ from sqlmodel import Session, col, func, select
 
 from handlers import posts
 from handlers.clock import zone
-from handlers.i18n import _, n_, speaking
+from handlers.i18n import _, joined, n_, speaking
 from handlers.messages import Template
 from handlers.policy import KudosPolicy
 from handlers.sprints import PUBLISHED
@@ -98,7 +98,7 @@ def lines(d: Digest) -> list[str]:
         _("Kudos received: {received}. Kudos given: {given}.", received=d.received, given=d.given)
     )
     if d.top_values:
-        shown = _(", ").join(_("{value} ({count})", value=tag, count=n) for tag, n in d.top_values)
+        shown = joined(_("{value} ({count})", value=tag, count=n) for tag, n in d.top_values)
         out.append(_("Top values: {values}", values=shown))
     out.extend(_highlight(h) for h in d.highlights)
     if d.quiet:
@@ -107,7 +107,7 @@ def lines(d: Digest) -> list[str]:
                 "No recognition in {n} day: {names}. A word of thanks goes a long way.",
                 "No recognition in {n} days: {names}. A word of thanks goes a long way.",
                 QUIET_DAYS,
-                names=_(", ").join(d.quiet),
+                names=joined(d.quiet),
             )
         )
     if d.team_rank is not None:
@@ -135,7 +135,7 @@ def lines(d: Digest) -> list[str]:
 
 
 def _highlight(h: Highlight) -> str:
-    recipients = _(", ").join(h.recipients)
+    recipients = joined(h.recipients)
     return _(
         '"{text}" - {giver} to {recipients}', text=h.text, giver=h.giver, recipients=recipients
     )

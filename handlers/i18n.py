@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import gettext
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -114,11 +114,16 @@ def N_(message: str, /) -> str:
     return message
 
 
+def joined(items: Iterable[str]) -> str:
+    """'A, B, C': items one after another, as the current language separates them."""
+    return _(", ").join(items)
+
+
 def listed(items: list[str]) -> str:
     """'A', 'A and B', 'A, B and C' in the current language."""
     if len(items) <= 1:
         return "".join(items)
-    return _("{first} and {last}", first=_(", ").join(items[:-1]), last=items[-1])
+    return _("{first} and {last}", first=joined(items[:-1]), last=items[-1])
 
 
 @dataclass(frozen=True)

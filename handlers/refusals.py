@@ -4,11 +4,10 @@ says; each refusal tells the giver what to do instead."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from handlers.events import KudosRequested
-from handlers.i18n import N_, _, n_
+from handlers.i18n import N_, _, joined, n_
 from handlers.policy import KudosPolicy
 
 NOT_YOURSELF = N_("Kudos are for colleagues: you can't give them to yourself.")
@@ -32,7 +31,7 @@ def validate(event: KudosRequested, policy: KudosPolicy) -> Refused | None:
             _(
                 "Kudos go to people, not to channels or groups ({names}). "
                 "Mention each colleague with @.",
-                names=_listing(event.non_people),
+                names=joined(event.non_people),
             ),
         )
     if not event.recipients:
@@ -46,13 +45,13 @@ def validate(event: KudosRequested, policy: KudosPolicy) -> Refused | None:
     unknown = [p.user_id for p in event.recipients if not p.exists or p.deleted]
     if unknown:
         return Refused(
-            "unknown_user", _("I can't find {users} in this workspace.", users=_listing(unknown))
+            "unknown_user", _("I can't find {users} in this workspace.", users=joined(unknown))
         )
     bots = [p.display_name for p in event.recipients if p.is_bot]
     if bots:
         return Refused(
             "bot",
-            _("Bots don't need kudos ({names}); thank a human instead.", names=_listing(bots)),
+            _("Bots don't need kudos ({names}); thank a human instead.", names=joined(bots)),
         )
     if event.giver.is_bot or not event.giver.exists:
         return Refused("giver", _("Only members of this workspace can give kudos."))
@@ -92,14 +91,14 @@ def _wording(event: KudosRequested, policy: KudosPolicy) -> Refused | None:
             "unknown_value",
             _(
                 "{tags} is not one of our values: {values}.",
-                tags=_listing(unknown_values),
-                values=_listing(policy.values),
+                tags=joined(unknown_values),
+                values=joined(policy.values),
             ),
         )
     if policy.require_value and not event.values:
         return Refused(
             "value_required",
-            _("Add one of our values to your kudos: {values}.", values=_listing(policy.values)),
+            _("Add one of our values to your kudos: {values}.", values=joined(policy.values)),
         )
     return None
 
@@ -123,15 +122,10 @@ def _guests(event: KudosRequested) -> Refused | None:
                 "Kudos are for colleagues, and {names} is a guest or from outside the company: "
                 "recognising people outside the company can look like a transfer of value, so "
                 "it is not done here.",
-                names=_listing(outside),
+                names=joined(outside),
             ),
         )
     return None
-
-
-def _listing(items: Sequence[str]) -> str:
-    """Names, ids or tags one after another, as a list is written in the current language."""
-    return _(", ").join(items)
 
 
 def _words(message: str, values: tuple[str, ...]) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from bot.chat.texts import Span, Strong, Words, fill
 from bot.runtime import Runtime
 from handlers import leaderboard
-from handlers.i18n import _, n_
+from handlers.i18n import _, joined, n_
 
 # What may follow `leaderboard`, as people type it (never translated).
 EXAMPLES = ("", " teams", " givers", " team Brand", " region EMEA", " #site-activation")
@@ -17,7 +17,7 @@ EXAMPLES = ("", " teams", " givers", " team Brand", " region EMEA", " #site-acti
 def help_words(command: str) -> str:
     """What to type instead of words `leaderboard` does not know."""
     shown = [f"`{command} leaderboard{rest}`" for rest in EXAMPLES]
-    return _("Try {first} or {last}.", first=_(", ").join(shown[:-1]), last=shown[-1])
+    return _("Try {first} or {last}.", first=joined(shown[:-1]), last=shown[-1])
 
 
 async def query(

@@ -33,7 +33,7 @@ from bot.chat.spans import pieces as pieces
 from bot.chat.spans import plain_spans as plain_spans
 from bot.chat.spans import words as words
 from compliance_rules import Outcome
-from handlers.i18n import N_, _, n_
+from handlers.i18n import N_, _, joined, n_
 from handlers.kudos import Duplicate, KudosResult, Recorded, Refused, Stopped
 from handlers.leaderboard import RECOUNTING
 
@@ -303,7 +303,7 @@ def kudos_answer(result: KudosResult) -> Text:
 
 
 def _recorded(result: Recorded) -> str:
-    who = _(", ").join(result.recipients)
+    who = joined(result.recipients)
     left = _("You have {left} left today.", left=result.allowance_left)
     if result.private:
         said = _("Private kudos recorded for {names}.", names=who)

@@ -17,7 +17,7 @@ from bot.teams.render import (
     text,
     text_blocks,
 )
-from handlers.i18n import _
+from handlers.i18n import _, joined
 from handlers.kudos import KudosResult, Recorded, Stopped
 from handlers.policy import KudosPolicy
 
@@ -45,7 +45,7 @@ def answer_card(result: KudosResult) -> dict[str, Any]:
 def help_card(policy: KudosPolicy, *, head: str = "") -> dict[str, Any]:
     """What Plaudit does in Teams and how to ask (`head`, plain words, goes first)."""
     # Reaction types are Teams' own names (like, heart), shown as such.
-    reactions = _(", ").join(policy.teams_reactions) or _("none")
+    reactions = joined(policy.teams_reactions) or _("none")
     commands = texts.Commands(
         kudos="@Plaudit kudos",
         me="@Plaudit me",

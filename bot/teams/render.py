@@ -178,7 +178,7 @@ def kudos_public(data: Mapping[str, Any]) -> dict[str, Any]:
         tags.append(tag)
         if entity:
             entities.append(entity)
-    who = _(", ").join(tags)
+    who = i18n.joined(tags)
     if data.get("source") == "reaction":
         head = "👏 " + marked(
             _("{giver} recognised {people} with a reaction"), giver=giver, people=who

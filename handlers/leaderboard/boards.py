@@ -17,7 +17,7 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlmodel import Session
 
-from handlers.i18n import N_, _
+from handlers.i18n import N_, _, joined
 from handlers.leaderboard.recount import recounting
 from handlers.sprints import Sprint
 from storage import people
@@ -48,7 +48,7 @@ class Filters:
     def describe(self) -> str:
         """The filters as a board's title names them, in the current language."""
         parts = [_(_FILTER[k], value=v) for k, v in asdict(self).items() if v]
-        return _(", ").join(parts)
+        return joined(parts)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from handlers.i18n import N_, _, n_
+from handlers.i18n import N_, _, joined, n_
 from handlers.surveys.definitions import Question, Survey, survey_from_json
 from handlers.surveys.suppression import Group, Memberships, shown_groups, sizes
 from storage.models import SurveyAnswer, SurveyInvite, SurveyRound
@@ -262,7 +262,7 @@ def summary_lines(res: Results) -> list[str]:
     for q in res.questions:
         lines.extend(_question_lines(q, res.min_responses))
     for group in res.groups:
-        scores = _(", ").join(f"{k} {v:g}" for k, v in group.means.items())
+        scores = joined(f"{k} {v:g}" for k, v in group.means.items())
         lines.append(
             _(
                 _GROUP.get(group.by, _GROUP["team"]),
@@ -312,9 +312,7 @@ def _question_lines(q: QuestionResult, least: int) -> list[str]:
                 mean=q.mean,
             )
         ]
-    spread = _(", ").join(
-        _("{option}: {count}", option=k, count=v) for k, v in q.distribution.items()
-    )
+    spread = joined(_("{option}: {count}", option=k, count=v) for k, v in q.distribution.items())
     if q.type == "scale" and q.mean is not None:
         return [
             _("{question} mean {mean} of 5 ({spread})", question=q.text, mean=q.mean, spread=spread)
@@ -333,7 +331,7 @@ def _question_lines(q: QuestionResult, least: int) -> list[str]:
 
 
 def _trend_line(point: TrendPoint) -> str:
-    scores = _(", ").join(f"{k} {v:g}" for k, v in point.scores.items())
+    scores = joined(f"{k} {v:g}" for k, v in point.scores.items())
     share = f"{point.participation:.0%}"
     if not scores:
         return _(
