@@ -15,6 +15,7 @@ from storage.models.commerce import (
     MilestoneShare,
 )
 from storage.models.jobs import ScheduledRun, SyncState
+from storage.models.kpi import KpiEvent
 from storage.models.outbox import InboundEvent, Outbox
 from storage.models.people import Member
 from storage.models.recognition import PvCase, Recognition, RecognitionRecipient, Review
@@ -30,6 +31,7 @@ __all__ = [
     "BcOrder",
     "BcPromotion",
     "InboundEvent",
+    "KpiEvent",
     "LeaderboardTotal",
     "Member",
     "MilestoneAward",
