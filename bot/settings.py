@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from bot.audit.settings import AuditSettings
+from bot.kpi.settings import KpiSettings
 from bot.process_settings import ProcessSettings
 from bot.status import status_lines as _status_lines
 from storage.vault import Vault, VaultError
@@ -32,7 +33,7 @@ SLACK_BOT_SCOPES = (
 )
 
 
-class Settings(ProcessSettings, AuditSettings):
+class Settings(ProcessSettings, AuditSettings, KpiSettings):
     """Every setting: the process's (database, address, logs, edge limits) and the rest."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
@@ -54,8 +55,7 @@ class Settings(ProcessSettings, AuditSettings):
     slack_state_expiration: int = Field(
         600, alias="PLAUDIT_SLACK_STATE_EXPIRATION", ge=60, le=86400
     )
-    # per_workspace: boards and /kudos me count each workspace on its own; single: the
-    # workspaces are one organisation and share the boards.
+    # per_workspace: boards and /kudos me count each workspace apart; single: they share them.
     slack_organisation: Literal["per_workspace", "single"] = Field(
         "per_workspace", alias="PLAUDIT_SLACK_ORGANISATION"
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -30,6 +30,7 @@ from storage.models import (
     BcCoupon,
     BcOrder,
     BcPromotion,
+    KpiEvent,
     Member,
     MilestoneAward,
     MilestoneShare,
@@ -37,8 +38,16 @@ from storage.models import (
 from storage.people import person_fields, workspace_of
 
 _LOCK = 0x504C4D53  # advisory lock id serialising milestone evaluation on PostgreSQL
-Source = Literal["promotion", "coupon", "orders", "channel"]
-Threshold = Literal["live", "redemptions", "orders", "revenue"]
+Source = Literal["promotion", "coupon", "orders", "channel", "kpi"]
+Threshold = Literal["live", "redemptions", "orders", "revenue", "each", "events", "value"]
+_ALLOWED: dict[str, tuple[str, ...]] = {
+    "promotion": ("live", "redemptions"),
+    "coupon": ("live", "redemptions"),
+    "orders": ("orders", "revenue"),
+    "channel": ("live",),
+    # KPI events: each matching event once, or a count of them or a sum of their values.
+    "kpi": ("each", "events", "value"),
+}
 
 
 @dataclass(frozen=True)
@@ -47,7 +56,7 @@ class Milestone:
     title: str
     source: Source
     threshold: Threshold = "live"
-    at_least: Decimal = Decimal(0)  # redemptions / orders / revenue
+    at_least: Decimal = Decimal(0)  # redemptions / orders / revenue / events / value
     match_id: int | None = None
     match_name: str | None = None  # a glob, case-insensitive: "Spring launch*"
     channel_id: int | None = None  # orders: only this storefront channel
@@ -58,14 +67,13 @@ class Milestone:
     cap: int | None = None  # the most a revenue-based award gives
     team: str | None = None
     members: tuple[str, ...] = ()  # emails
+    kind: str | None = None  # kpi: the events' kind, as stored (`kpis.kind_of`)
+    match_team: str | None = None  # kpi: only the events reported for this team
 
     def __post_init__(self) -> None:
-        allowed = {
-            "promotion": ("live", "redemptions"),
-            "coupon": ("live", "redemptions"),
-            "orders": ("orders", "revenue"),
-            "channel": ("live",),
-        }[self.source]
+        allowed = _ALLOWED[self.source]
+        if self.source == "kpi" and not self.kind:
+            raise ValueError(f"milestone {self.id}: a kpi milestone names the events' kind")
         if self.threshold not in allowed:
             raise ValueError(
                 f"milestone {self.id}: a {self.source} milestone takes threshold "
@@ -139,6 +147,8 @@ def _candidates(
             )
             if ch.status in ("active", "connected") and in_window:
                 found.append((f"{milestone.id}:channel:{ch.id}", {"name": ch.name}, Decimal(0)))
+    elif milestone.source == "kpi":
+        found = _kpi_candidates(milestone, session)
     else:
         count, revenue = _order_totals(milestone, session)
         value = Decimal(count) if milestone.threshold == "orders" else revenue
@@ -146,6 +156,49 @@ def _candidates(
             detail = {"orders": int(count), "revenue": str(revenue)}
             found.append((milestone.id, detail, revenue))
     return found
+
+
+def _kpi_events(milestone: Milestone, session: Session) -> list[KpiEvent]:
+    """The KPI events a milestone counts: its kind, team and name, in its window (a day is
+    in it when its start, 00:00 UTC, is)."""
+    stmt = select(KpiEvent).where(KpiEvent.kind == milestone.kind)
+    if milestone.match_team is not None:
+        stmt = stmt.where(KpiEvent.team == milestone.match_team)
+    if milestone.window_start is not None:
+        stmt = stmt.where(KpiEvent.occurred_on >= _first_day(milestone.window_start))
+    if milestone.window_end is not None:
+        stmt = stmt.where(KpiEvent.occurred_on < _first_day(milestone.window_end))
+    rows = session.exec(stmt.order_by(col(KpiEvent.id))).all()
+    return [e for e in rows if _matches(milestone, -1, e.title or e.kind)]
+
+
+def _first_day(moment: datetime) -> date:
+    """The first day whose start (00:00 UTC) is at or after `moment`."""
+    day = moment.astimezone(UTC).date()
+    return day if moment.astimezone(UTC).time() == time(0) else day + timedelta(days=1)
+
+
+def _kpi_candidates(
+    milestone: Milestone, session: Session
+) -> list[tuple[str, dict[str, Any], Decimal]]:
+    events = _kpi_events(milestone, session)
+    if milestone.threshold == "each":
+        return [
+            (
+                f"{milestone.id}:kpi:{e.id}",
+                {"name": e.title or e.kind, "event": e.event_id},
+                Decimal(0),
+            )
+            for e in events
+        ]
+    total = Decimal(len(events)) if milestone.threshold == "events" else _kpi_sum(events)
+    if not events or total < milestone.at_least:
+        return []
+    return [(milestone.id, {"events": len(events), "value": str(_kpi_sum(events))}, Decimal(0))]
+
+
+def _kpi_sum(events: Sequence[KpiEvent]) -> Decimal:
+    return sum((Decimal(e.value) for e in events if e.value is not None), Decimal(0))
 
 
 @dataclass(frozen=True)
@@ -163,6 +216,12 @@ class Progress:
 def progress(milestone: Milestone, *, session: Session, now: datetime) -> Progress:
     """Where the milestone stands on the stored copy of the store (read-only)."""
     met = bool(_candidates(milestone, session, now))
+    if milestone.source == "kpi":
+        events = _kpi_events(milestone, session)
+        if milestone.threshold == "each":
+            return Progress(milestone.id, "events", Decimal(len(events)), Decimal(1), met)
+        done = Decimal(len(events)) if milestone.threshold == "events" else _kpi_sum(events)
+        return Progress(milestone.id, str(milestone.threshold), done, milestone.at_least, met)
     if milestone.source == "orders":
         count, revenue = _order_totals(milestone, session)
         if milestone.threshold == "orders":
@@ -287,7 +346,7 @@ def _award(
         _announce(session, award, milestone, people, policy.recognition_channel, workspace)
     queries.append_audit(
         session=session,
-        actor="bigcommerce",
+        actor="kpi" if milestone.source == "kpi" else "bigcommerce",
         action="milestone.awarded",
         subject=f"milestone:{key}",
         detail={"points": points, "sprint": sprint, "shares": len(split), "team": milestone.team},

@@ -12,7 +12,8 @@ from pydantic import Field, field_validator, model_validator
 
 from bot.config.fields import _ID, _channel_id, _checked_duration, _duration, _Strict
 from bot.config.surveys import ScheduleConfig
-from handlers.milestones import Milestone
+from handlers.kpis import kind_of
+from handlers.milestones import Milestone, Threshold
 from handlers.sprints import SprintCalendar, SprintRange
 
 
@@ -77,25 +78,29 @@ class SprintsConfig(_Strict):
 class MilestoneConfig(_Strict):
     id: str
     title: str = Field(min_length=1, max_length=150)
-    source: Literal["promotion", "coupon", "orders", "channel"]
-    match: dict[Literal["id", "name"], int | str] = Field(default_factory=dict)
+    source: Literal["promotion", "coupon", "orders", "channel", "kpi"]
+    match: dict[Literal["id", "name", "kind", "team"], int | str] = Field(default_factory=dict)
     channel_id: int | None = None
     window: dict[Literal["start", "end"], datetime] = Field(default_factory=dict)
-    threshold: Literal["live"] | dict[Literal["redemptions", "orders", "revenue"], Decimal] = "live"
+    threshold: (
+        Literal["live", "each"]
+        | dict[Literal["redemptions", "orders", "revenue", "events", "value"], Decimal]
+    ) = "live"
     award: dict[Literal["points", "per_revenue", "cap", "team", "members"], Any]
 
     @model_validator(mode="after")
     def _check(self) -> MilestoneConfig:
         if not _ID.match(self.id):
             raise ValueError(f"milestone id {self.id!r} must be lower-case letters, digits, - or _")
-        kind = self.threshold if isinstance(self.threshold, str) else next(iter(self.threshold))
+        kind = self._kind()
         if isinstance(self.threshold, dict) and len(self.threshold) != 1:
-            raise ValueError("threshold takes one of redemptions, orders or revenue")
+            raise ValueError("threshold takes one of redemptions, orders, revenue, events or value")
         allowed = {
             "promotion": {"live", "redemptions"},
             "coupon": {"live", "redemptions"},
             "orders": {"orders", "revenue"},
             "channel": {"live"},
+            "kpi": {"each", "events", "value"},
         }[self.source]
         if kind not in allowed:
             raise ValueError(
@@ -103,6 +108,12 @@ class MilestoneConfig(_Strict):
             )
         if self.source == "orders" and self.match:
             raise ValueError("orders milestones match by channel_id and window, not match")
+        if (self.source == "kpi") != ("kind" in self.match):
+            raise ValueError("match.kind is for kpi milestones, and every kpi milestone needs it")
+        if "team" in self.match and self.source != "kpi":
+            raise ValueError("match.team is for kpi milestones")
+        if self.source == "kpi" and "id" in self.match:
+            raise ValueError("kpi milestones match by kind, team and name, not id")
         if self.source != "orders" and self.channel_id is not None:
             raise ValueError("channel_id is for orders milestones")
         for moment in self.window.values():
@@ -117,8 +128,13 @@ class MilestoneConfig(_Strict):
             raise ValueError("award needs a team or members (emails)")
         return self
 
-    def milestone(self) -> Milestone:
+    def _kind(self) -> Threshold:
         kind = self.threshold if isinstance(self.threshold, str) else next(iter(self.threshold))
+        # KPI milestones count each matching event once unless told otherwise.
+        return "each" if self.source == "kpi" and kind == "live" else kind
+
+    def milestone(self) -> Milestone:
+        kind = self._kind()
         at_least = Decimal(0) if isinstance(self.threshold, str) else self.threshold[kind]  # type: ignore[index]
         name = self.match.get("name")
         ident = self.match.get("id")
@@ -140,6 +156,8 @@ class MilestoneConfig(_Strict):
             cap=int(cap) if cap is not None else None,
             team=str(self.award["team"]) if self.award.get("team") else None,
             members=tuple(str(m) for m in self.award.get("members") or ()),
+            kind=kind_of(str(self.match["kind"])) if "kind" in self.match else None,
+            match_team=str(self.match["team"]) if "team" in self.match else None,
         )
 
 

@@ -40,12 +40,27 @@ class Page:
 
 
 def _amount(value: Decimal, unit: str) -> str:
-    if unit == "revenue":
+    if unit in ("revenue", "value"):
         return f"{value:,.2f}"
     return f"{int(value):,}"
 
 
+def _kpi_rule(m: Milestone) -> str:
+    what = f"“{m.kind}” event"
+    if m.match_team:
+        what += f" of team {m.match_team}"
+    if m.match_name:
+        what += f" titled like “{m.match_name}”"
+    if m.threshold == "each":
+        return f"each {what}"
+    if m.threshold == "events":
+        return f"{_amount(m.at_least, 'events')} of: {what}"
+    return f"a total value of {m.at_least.normalize():,} over: {what}"
+
+
 def rule_of(m: Milestone) -> str:
+    if m.source == "kpi":
+        return _kpi_rule(m) + _window(m)
     what = {
         "promotion": "a promotion",
         "coupon": "a coupon",
@@ -64,11 +79,15 @@ def rule_of(m: Milestone) -> str:
         text = f"{what} used {_amount(m.at_least, 'redemptions')} times"
     else:
         text = f"{what} goes live"
-    if m.window_start or m.window_end:
-        start = m.window_start.date().isoformat() if m.window_start else "…"
-        end = m.window_end.date().isoformat() if m.window_end else "…"
-        text += f", between {start} and {end}"
-    return text
+    return text + _window(m)
+
+
+def _window(m: Milestone) -> str:
+    if not (m.window_start or m.window_end):
+        return ""
+    start = m.window_start.date().isoformat() if m.window_start else "…"
+    end = m.window_end.date().isoformat() if m.window_end else "…"
+    return f", between {start} and {end}"
 
 
 def award_of(m: Milestone) -> str:

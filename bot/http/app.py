@@ -14,6 +14,7 @@ from bot.http.home import home, readme
 from bot.http.lifespan import channel_members, lifespan
 from bot.http.state import build_state, slack_client
 from bot.http.teams import teams_messages
+from bot.kpi.webhook import kpi_webhook
 from bot.observability.metrics import Metrics, ObservabilityMiddleware
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -49,6 +50,7 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/webhooks/bigcommerce", bigcommerce_webhook, methods=["POST"]),
+            Route("/webhooks/kpi", kpi_webhook, methods=["POST"]),
             Route("/metrics", metrics.endpoint, methods=["GET"]),
             *dashboard_routes(settings, runtime),
         ],
