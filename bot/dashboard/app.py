@@ -19,6 +19,7 @@ from bot.dashboard import (
     audit_trail,
     configuration,
     exports,
+    kpis,
     links,
     milestones,
     pages,
@@ -151,6 +152,7 @@ def _routes(d: Dashboard) -> list[BaseRoute]:
             methods=["GET"],
             name="milestones",
         ),
+        Route("/kpis", page("kpis", kpis.kpis_page), methods=["GET"], name="kpis"),
         Route(
             "/configuration",
             page("configuration", configuration.configuration_page),

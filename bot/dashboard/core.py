@@ -52,6 +52,7 @@ ACCESS: dict[str, frozenset[str]] = {
     # Results are aggregate and thresholded as in chat: admins and managers see them.
     "surveys": frozenset({ADMIN, MANAGER}),
     "milestones": frozenset({MEMBER}),
+    "kpis": frozenset({ADMIN, MANAGER}),  # business KPIs, weekly and company-wide or by team
     "configuration": frozenset({ADMIN}),
     "export.leaderboard": frozenset({MEMBER}),
     "export.recognitions": frozenset({ADMIN, REVIEWER}),
@@ -65,6 +66,7 @@ NAV = (
     ("pv", "/pv", "PV cases"),
     ("surveys", "/surveys", "Surveys"),
     ("milestones", "/milestones", "Milestones"),
+    ("kpis", "/kpis", "KPIs"),
     ("configuration", "/configuration", "Configuration"),
 )
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.demo import store as demo_store
+from bot.demo.kpis import KPI_MILESTONES, seed_kpis
 from bot.runtime import Runtime
 from handlers import kudos, roster, surveys
 from handlers.clock import FixedClock
@@ -185,6 +186,7 @@ MILESTONES = (
         cap=40,
         members=(email_of("Ana Lopez"), email_of("Ravi Iyer")),
     ),
+    *KPI_MILESTONES,
 )
 
 
@@ -206,6 +208,7 @@ def seed(runtime: Runtime, *, now: datetime) -> dict[str, Any]:
     synced = demo_store.sync_store(runtime, MILESTONES, now=now)
     if synced.error:
         raise RuntimeError(f"demo store sync failed: {synced.error}")
+    reported = seed_kpis(runtime, now=now, rng=rng)
     return {
         "seeded": True,
         "members": len(people),
@@ -214,7 +217,7 @@ def seed(runtime: Runtime, *, now: datetime) -> dict[str, Any]:
         "survey_rounds": ROUNDS + 1,
         "open_round": keep_a_round_open(runtime, now),
         "orders": synced.orders_stored,
-        "milestones": [a.title for a in synced.awarded],
+        "milestones": [a.title for a in (*synced.awarded, *reported.awarded)],
         **outcomes,
     }
 

@@ -57,6 +57,7 @@ PAGES = {
     "/surveys": "Surveys",
     "/surveys/pulse": "Monthly pulse, round 4",
     "/milestones": "Milestones",
+    "/kpis": "KPIs",
     "/configuration": "Configuration",
     "/sandbox": "Sandbox",
 }

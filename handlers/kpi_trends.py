@@ -1,0 +1,162 @@
+"""Recognition next to a business KPI, week by week, and how closely the two move together.
+
+What it gives is a correlation over weeks, with the number of weeks behind it and the
+smallest coefficient that chance alone would rarely give; never a cause. Both series can
+follow the calendar (launch seasons, holidays), headcount and how completely a CTMS or CRM
+reports, and a week of one may answer to an earlier week of the other.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from sqlalchemy import distinct, func
+from sqlmodel import Session, col, select
+
+from handlers.sprints import PUBLISHED
+from storage.models import KpiEvent, Member, Recognition, RecognitionRecipient
+
+FEWEST_WEEKS = 8  # fewer, and a coefficient says next to nothing
+LATEST = 20
+
+
+@dataclass(frozen=True)
+class Week:
+    start: date  # a Monday
+    kudos: int  # published kudos (to the team's people, when a team is chosen)
+    events: int
+    value: Decimal  # the events' values added up (0 when they carry none)
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """Pearson's r between weekly kudos and weekly events over `weeks` weeks; `chance`:
+    the |r| that two unrelated series reach about one time in twenty (Fisher's z)."""
+
+    r: float | None  # None: too few weeks, or a series that never changes
+    weeks: int
+    chance: float | None
+    why_not: str | None = None
+
+
+@dataclass(frozen=True)
+class Trend:
+    kind: str | None
+    team: str | None
+    weeks: list[Week]
+    correlation: Correlation
+    kinds: list[str]
+    teams: list[str]
+    latest: list[KpiEvent]
+
+
+def monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    """Pearson's correlation coefficient, or None when either series is constant."""
+    n = len(xs)
+    if n != len(ys) or n < 2:
+        return None
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    if sxx == 0 or syy == 0:
+        return None
+    return sxy / math.sqrt(sxx * syy)
+
+
+def correlation(weeks: Sequence[Week]) -> Correlation:
+    n = len(weeks)
+    if n < FEWEST_WEEKS:
+        return Correlation(None, n, None, f"fewer than {FEWEST_WEEKS} weeks")
+    kudos = [float(w.kudos) for w in weeks]
+    events = [float(w.value if any(x.value for x in weeks) else w.events) for w in weeks]
+    r = pearson(kudos, events)
+    chance = math.tanh(1.96 / math.sqrt(n - 3))
+    if r is None:
+        return Correlation(None, n, chance, "one of the two series never changes")
+    return Correlation(round(r, 2), n, round(chance, 2))
+
+
+def _kudos_by_day(session: Session, start: date, end: date, team: str | None) -> dict[date, int]:
+    since = datetime.combine(start - timedelta(days=1), time(0), UTC)  # a day's margin: zones
+    until = datetime.combine(end + timedelta(days=2), time(0), UTC)
+    day = col(Recognition.giver_local_date)
+    published = (
+        col(Recognition.created_at) >= since,
+        col(Recognition.created_at) < until,
+        col(Recognition.outcome).in_(PUBLISHED),
+        col(Recognition.revoked_at).is_(None),
+        day >= start,
+        day <= end,
+    )
+    if team is None:
+        stmt = select(day, func.count()).where(*published).group_by(day)
+    else:
+        stmt = (
+            select(day, func.count(distinct(col(Recognition.id))))
+            .join(RecognitionRecipient, col(RecognitionRecipient.recognition_id) == Recognition.id)
+            .join(Member, col(Member.id) == RecognitionRecipient.member_id)
+            .where(*published, Member.team == team)
+            .group_by(day)
+        )
+    return {d: int(n) for d, n in session.exec(stmt)}
+
+
+def trend(
+    session: Session, *, today: date, weeks: int, kind: str | None, team: str | None
+) -> Trend:
+    """The last `weeks` whole and current weeks of kudos and of `kind`'s events (the most
+    reported kind when none is named), for everyone or for one team."""
+    kinds = [
+        k
+        for k, _ in session.exec(
+            select(KpiEvent.kind, func.count())
+            .group_by(KpiEvent.kind)
+            .order_by(func.count().desc(), KpiEvent.kind)
+        )
+    ]
+    kind = kind if kind in kinds else (kinds[0] if kinds else None)
+    first = monday(today) - timedelta(weeks=weeks - 1)
+    events = (
+        select(col(KpiEvent.occurred_on), func.count(), func.coalesce(func.sum(KpiEvent.value), 0))
+        .where(KpiEvent.kind == kind, col(KpiEvent.occurred_on) >= first)
+        .group_by(col(KpiEvent.occurred_on))
+    )
+    if team is not None:
+        events = events.where(KpiEvent.team == team)
+    by_week: dict[date, tuple[int, Decimal]] = {}
+    for day, count, total in session.exec(events):
+        n, v = by_week.get(monday(day), (0, Decimal(0)))
+        by_week[monday(day)] = (n + int(count), v + Decimal(total or 0))
+    kudos: dict[date, int] = {}
+    for day, count in _kudos_by_day(session, first, today, team).items():
+        kudos[monday(day)] = kudos.get(monday(day), 0) + count
+    series = [
+        Week(s, kudos.get(s, 0), *by_week.get(s, (0, Decimal(0))))
+        for s in (first + timedelta(weeks=i) for i in range(weeks))
+    ]
+    return Trend(
+        kind, team, series, correlation(series), kinds, _teams(session), _latest(session, kind)
+    )
+
+
+def _teams(session: Session) -> list[str]:
+    found: set[str | None] = set()
+    for column in (col(Member.team), col(KpiEvent.team)):
+        found.update(session.exec(select(column).where(column.is_not(None)).distinct()))
+    return sorted(t for t in found if t)
+
+
+def _latest(session: Session, kind: str | None) -> list[KpiEvent]:
+    stmt = select(KpiEvent).order_by(col(KpiEvent.occurred_on).desc(), col(KpiEvent.id).desc())
+    if kind is not None:
+        stmt = stmt.where(KpiEvent.kind == kind)
+    return list(session.exec(stmt.limit(LATEST)))
