@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from handlers import posts
+from handlers import collaboration, posts
 from handlers.clock import zone
 from handlers.i18n import _, joined, n_, speaking
 from handlers.messages import Template
@@ -44,6 +44,7 @@ class DigestSchedule:
     weekday: int = 0  # Monday
     at: time = time(9, 0)
     empty: str = "note"  # note | skip
+    least: int = collaboration.MIN_GROUP  # the anonymity threshold (collaboration.threshold)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class Digest:
     sprint: str | None = None
     survey: dict[str, Any] | None = None  # title, participation, enps (when allowed)
     reviews_pending: int | None = None  # for reviewers only
+    cross_functional: dict[str, int] | None = None  # this month (collaboration.team_month)
 
     @property
     def empty(self) -> bool:
@@ -97,6 +99,7 @@ def lines(d: Digest) -> list[str]:
     out.append(
         _("Kudos received: {received}. Kudos given: {given}.", received=d.received, given=d.given)
     )
+    out.extend(collaboration.digest_line(d.cross_functional))
     if d.top_values:
         shown = joined(_("{value} ({count})", value=tag, count=n) for tag, n in d.top_values)
         out.append(_("Top values: {values}", values=shown))
@@ -142,8 +145,7 @@ def _highlight(h: Highlight) -> str:
 
 
 def _survey_line(survey: dict[str, Any]) -> str:
-    """The latest survey's line: the survey's own title, the team's share that answered, and
-    its eNPS when the results show one."""
+    """The latest survey's line: its title, the team's share that answered, and its eNPS."""
     share = f"{survey['participation']:.0%}"
     if survey.get("enps") is None:
         return _("{title}: {share} of your team answered.", title=survey["title"], share=share)
@@ -157,8 +159,7 @@ def _survey_line(survey: dict[str, Any]) -> str:
 
 
 def _week(day: date) -> str:
-    year, week, _weekday = day.isocalendar()
-    return f"{year}-W{week:02d}"
+    return "{}-W{:02d}".format(*day.isocalendar()[:2])
 
 
 def send_time(manager: Member, now: datetime, schedule: DigestSchedule) -> datetime:
@@ -179,7 +180,7 @@ def managers(session: Session) -> list[Member]:
 
 
 def build(
-    session: Session, manager: Member, *, now: datetime, policy: KudosPolicy
+    session: Session, manager: Member, *, now: datetime, policy: KudosPolicy, least: int = 5
 ) -> Digest | None:
     """The digest for `manager` covering the seven days before `now`; None without reports."""
     reports = list(
@@ -213,6 +214,7 @@ def build(
         **_standing(session, manager, now=now, policy=policy),
         survey=_survey(session, manager),
         reviews_pending=_reviews(session, manager, policy),
+        cross_functional=collaboration.for_manager(session, ids, manager, now=now, least=least),
     )
 
 
@@ -223,8 +225,7 @@ _COUNTED = (col(Recognition.outcome).in_(PUBLISHED), col(Recognition.revoked_at)
 def _received(
     session: Session, ids: list[int], since: datetime
 ) -> tuple[int, Counter[str], tuple[Highlight, ...]]:
-    """Recognitions the reports received since `since`: how many, their values, and the
-    three latest with words as highlights."""
+    """Recognitions the reports received since `since`: count, values, three highlights."""
     received_rows = session.exec(
         select(Recognition, RecognitionRecipient.member_id)
         .join(RecognitionRecipient, col(RecognitionRecipient.recognition_id) == col(Recognition.id))
@@ -377,7 +378,7 @@ def send_due(
             continue
         # Made in the manager's language: the outbox keeps the lines as they are made.
         with speaking(manager.locale):
-            digest = build(session, manager, now=now, policy=policy)
+            digest = build(session, manager, now=now, policy=policy, least=schedule.least)
             shown = lines(digest) if digest is not None else []
         if digest is None or (digest.empty and schedule.empty == "skip"):
             continue

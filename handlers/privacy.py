@@ -85,6 +85,7 @@ def _profile(member: Member) -> dict[str, Any]:
         "team": member.team,
         "region": member.region,
         "therapeutic_area": member.therapeutic_area,
+        "function": member.function,
         "roles": member.roles,
         "manager_id": member.manager_id,
         "active": member.active,

@@ -27,6 +27,7 @@ COLUMNS = (
     "therapeutic_area",
     "timezone",
     "roles",
+    "function",  # optional, like the others; last, so older column orders stay valid
 )
 ROLES = ("admin", "reviewer", "safety", "manager", "member")
 _EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
@@ -171,6 +172,7 @@ def _validate(row: Row) -> tuple[str | None, dict[str, object]]:
         team=raw["team"] or None,
         region=raw["region"] or None,
         therapeutic_area=raw["therapeutic_area"] or None,
+        function=raw["function"] or None,
         timezone=raw["timezone"] or None,
         roles=sorted(set(roles)),
     )
@@ -195,7 +197,7 @@ def _cycle(start: str, managers: Mapping[str, str]) -> bool:
     return False
 
 
-_FIELDS = ("display_name", *ROSTER_IDS.values(), "team", "region", "therapeutic_area")
+_FIELDS = ("display_name", *ROSTER_IDS.values(), "team", "region", "therapeutic_area", "function")
 
 
 class Refused(Exception):

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from bot.cli.bootstrap import UsageError, build_runtime, load_settings
 from bot.runtime import Runtime
-from handlers import digests, leaderboard, sprints
+from handlers import collaboration, digests, leaderboard, sprints
 from handlers.counts import count
 from storage import directory, frozen_boards
 
@@ -170,7 +170,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
             manager = directory.by_email(session=session, email=args.manager)
             if manager is None:
                 raise UsageError(f"no member with email {args.manager}")
-            found = digests.build(session, manager, now=runtime.clock.now(), policy=runtime.policy)
+            now, least = runtime.clock.now(), collaboration.threshold(runtime.surveys)
+            found = digests.build(session, manager, now=now, policy=runtime.policy, least=least)
             return digests.lines(found) if found is not None else None
 
         shown = runtime.run_sync(work)

@@ -19,6 +19,7 @@ from bot.chat.ratelimit import PerUserLimit
 from bot.runtime import BoardSettings, Runtime, StoreSettings
 from bot.settings import Settings
 from handlers import i18n
+from handlers.collaboration import threshold
 from handlers.counts import count
 from handlers.leaderboard import recount
 from handlers.policy import KudosPolicy
@@ -72,7 +73,11 @@ def build_runtime(settings: Settings, *, upgrade: bool = True, serving: bool = F
         rules=rules,
         surveys=org.survey_definitions(),
         milestones=org.milestone_definitions(),
-        digests=org.digests.schedule() if org.digests.enabled else None,
+        digests=(
+            replace(org.digests.schedule(), least=threshold(org.survey_definitions()))
+            if org.digests.enabled
+            else None
+        ),
         limiter=PerUserLimit(
             per_minute=settings.commands_per_minute,
             burst=max(1, int(settings.commands_per_minute // 2)),

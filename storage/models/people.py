@@ -32,6 +32,7 @@ class Member(SQLModel, table=True):
     team: str | None = Field(default=None, max_length=120)
     region: str | None = Field(default=None, max_length=120)
     therapeutic_area: str | None = Field(default=None, max_length=120)
+    function: str | None = Field(default=None, max_length=120)  # marketing, IT, ...
     roles: list[str] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
     )
