@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 import compliance_rules
 from compliance_rules import Finding, Outcome, Result, RuleSet
 from compliance_rules.quiet import during_quiet_periods
-from handlers import members, messages, posts, review, safety, sprints
+from handlers import members, messages, posts, review, rollout, safety, sprints
 from handlers.clock import Clock, local_date
 from handlers.drafts import Draft as Draft  # re-exported: kudos.draft() is the edit use case
 from handlers.drafts import draft as draft
@@ -81,17 +81,17 @@ def give(
     if policy.quiet_periods:  # held for a reviewer if it names what a quiet period covers
         day = clock.now().astimezone(UTC).date()
         result = during_quiet_periods(result, event.message, policy.quiet_periods, day, rules)
-    refusal = validate(event, policy)
+    refusal = _not_on(session, event, policy, clock) or validate(event, policy)
     if refusal:
         return _refuse(session, event, refusal, result, policy, clock, None)
     now = clock.now()
     giver, *found = members.upsert_many([event.giver, *event.recipients], session=session, now=now)
     recipients = _unique(found)
-    if any(r.id == giver.id for r in recipients):
-        return _refuse(
-            session, event, Refused("self", _(NOT_YOURSELF)), result, policy, clock, giver
-        )
     day = local_date(now, giver.timezone)
+    checked = _between(session, event, policy, giver, recipients, day)
+    if isinstance(checked, Refused):
+        return _refuse(session, event, checked, result, policy, clock, giver)
+    event = checked
     # The giver's row, locked: a second kudos of theirs (at another replica) waits here and
     # then counts this one, so the allowance holds exactly.
     people.hold(session=session, member_id=giver.id)
@@ -183,6 +183,37 @@ def _refuse(
     if screened is None:
         return refusal
     return Refused(refusal.reason, f"{refusal.message}\n{screened.message}", True)
+
+
+def _between(
+    session: Session,
+    event: KudosRequested,
+    policy: KudosPolicy,
+    giver: MemberRow,
+    recipients: list[MemberRow],
+    day: date,
+) -> KudosRequested | Refused:
+    """The kudos as it may be given between these members, or why not: not to oneself
+    (under another identity), and only where Plaudit is on for all of them (`rollout:`).
+    A shadow cohort's kudos is measured but not announced: given as a private one is."""
+    if any(r.id == giver.id for r in recipients):
+        return Refused("self", _(NOT_YOURSELF))
+    pilot = rollout.gate(session, policy.rollout, giver, recipients, day)
+    if pilot.refusal:
+        return Refused(*pilot.refusal)
+    return replace(event, private=True) if pilot.shadow else event
+
+
+def _not_on(
+    session: Session, event: KudosRequested, policy: KudosPolicy, clock: Clock
+) -> Refused | None:
+    """Plaudit is not on for the giver yet (`rollout:`): the first thing they are told."""
+    if policy.rollout is None or not policy.rollout.gating:
+        return None
+    giver = members.find(event.giver, session=session)
+    day = local_date(clock.now(), giver.timezone if giver else event.giver.timezone)
+    why = rollout.giver_refusal(session, policy.rollout, giver, event.giver.email, day)
+    return Refused(*why) if why else None
 
 
 def _over_allowance(policy: KudosPolicy, left: int, needed: int) -> Refused:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from compliance_rules.quiet import QuietPeriod
+from handlers.rollout import Rollout
 from handlers.sprints import SprintCalendar
 from storage.vault import Vault
 
@@ -40,6 +41,8 @@ class KudosPolicy:
     teams_review_channel: str | None = None
     teams_safety_channel: str | None = None
     teams_reactions: tuple[str, ...] = ("like", "heart", "laugh", "surprised")
+    # Pilot cohorts (`rollout:`): who Plaudit is on for; None: everyone.
+    rollout: Rollout | None = None
     # The key a PV case's original text is sealed with (PLAUDIT_PV_KEY); without one a
     # case keeps its text redacted instead, and serving chat is refused.
     pv_vault: Vault | None = field(default=None, repr=False, compare=False)

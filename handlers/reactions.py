@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from sqlmodel import Session, select
 
-from handlers import kudos, members, posts, sprints
+from handlers import kudos, members, posts, rollout, sprints
 from handlers.clock import Clock, local_date
 from handlers.events import CardReaction, ReactionAdded, ReactionRemoved
 from handlers.i18n import _
@@ -135,15 +135,15 @@ def _record(
             existing.reactions = [*existing.reactions, event.emoji]
             session.add(existing)
         return kudos.Duplicate()
-    left = policy.daily_allowance - queries.points_given_on(
-        session=session, giver_id=reactor.id, day=day
-    )
-    if left < len(recipients):
-        return _refuse(session, event, policy, left, len(recipients))
+    allowed = _allowed(session, event, policy, reactor, recipients, day)
+    if isinstance(allowed, kudos.Refused):
+        return allowed
+    left, shadow = allowed
     if existing:  # removed earlier, added again: the same recognition comes back
         recognition = _restored(existing, event.emoji, day)
     else:
         recognition = _new_recognition(event, key, reactor, permalink, day, now)
+    recognition.private = shadow  # a shadow cohort's kudos is counted, not announced
     session.add(recognition)
     session.flush()
     assert recognition.id is not None
@@ -169,10 +169,31 @@ def _record(
     )
     again = hashlib.sha256(event.key.encode()).hexdigest()[:12] if existing else ""  # new keys
     _queue_posts(
-        session, event, recognition.id, reactor, recipients, policy, permalink, announce, again
+        session, event, recognition, reactor, recipients, policy, permalink, announce, again
     )
     names = tuple(r.display_name for r in recipients)
-    return kudos.Recorded(recognition.id, names, left - len(recipients))
+    return kudos.Recorded(recognition.id, names, left - len(recipients), private=shadow)
+
+
+def _allowed(
+    session: Session,
+    event: ReactionAdded | CardReaction,
+    policy: KudosPolicy,
+    reactor: MemberRow,
+    recipients: list[MemberRow],
+    day: date,
+) -> kudos.Refused | tuple[int, bool]:
+    """(kudos left today, whether in shadow) when the reaction may count: Plaudit is on
+    for everyone in it (`rollout:`) and the reactor's allowance covers it."""
+    pilot = rollout.gate(session, policy.rollout, reactor, recipients, day)
+    if pilot.refusal:
+        return _tell(session, event, kudos.Refused(*pilot.refusal))
+    left = policy.daily_allowance - queries.points_given_on(
+        session=session, giver_id=reactor.id, day=day
+    )
+    if left < len(recipients):
+        return _refuse(session, event, policy, left, len(recipients))
+    return left, pilot.shadow
 
 
 def _refuse(
@@ -184,14 +205,21 @@ def _refuse(
 ) -> kudos.Refused:
     """Over the daily allowance: the reactor is told, privately, that it did not count."""
     message = _over_allowance(event, policy.daily_allowance, left, needed)
+    return _tell(session, event, kudos.Refused("allowance", message))
+
+
+def _tell(
+    session: Session, event: ReactionAdded | CardReaction, refusal: kudos.Refused
+) -> kudos.Refused:
+    """The reactor is told, privately, why their reaction did not count."""
     kudos.notify(
         session,
         key=f"{event.key}:refused",
         person=event.reactor,
         channel_id=event.channel_id,
-        text=message,
+        text=refusal.message,
     )
-    return kudos.Refused("allowance", message)
+    return refusal
 
 
 def _over_allowance(
@@ -240,7 +268,7 @@ def _restored(recognition: Recognition, emoji: str, day: date) -> Recognition:
 def _queue_posts(
     session: Session,
     event: ReactionAdded | CardReaction,
-    recognition_id: int,
+    recognition: Recognition,
     reactor: MemberRow,
     recipients: list[MemberRow],
     policy: KudosPolicy,
@@ -248,9 +276,11 @@ def _queue_posts(
     announce: bool,
     again: str = "",
 ) -> None:
-    """The recipients' DMs, and the public post when the reaction is announced."""
+    """The recipients' DMs, and the public post when the reaction is announced (and not
+    private: a shadow cohort's)."""
+    assert recognition.id is not None
     post = posts.Post(
-        recognition_id,
+        recognition.id,
         "reaction",
         "",
         (),
@@ -258,6 +288,7 @@ def _queue_posts(
         permalink=permalink,
         emoji=event.emoji,
         platform=event.reactor.platform,
+        private=recognition.private,
         again=again,
     )
     posts.queue_posts(session, post, reactor, recipients, policy if announce else _NO_PUBLIC_POST)

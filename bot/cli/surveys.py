@@ -102,6 +102,7 @@ def _open_now(settings: Settings, runtime: Runtime, survey: surveys.Survey) -> i
             period=f"manual:{now.isoformat(timespec='seconds')}",
             opened_by="cli",
             channel_members=members,
+            rollout=runtime.policy.rollout,
         )
     )
     if isinstance(opened, surveys.Skipped):

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from bot.config.fields import _Strict
 from bot.config.recognition import ComplianceConfig, RecognitionConfig
+from bot.config.rollout import RolloutConfig
 from bot.config.sprints import BigCommerceSettings, MilestoneConfig, SprintsConfig
 from bot.config.surveys import DigestsConfig, SurveyConfig
 from handlers import surveys as sv
@@ -100,6 +101,7 @@ class OrgConfig(_Strict):
     teams: TeamsConfig = Field(default_factory=TeamsConfig)
     dashboard: DashboardRoles = Field(default_factory=DashboardRoles)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    rollout: RolloutConfig | None = None  # pilot cohorts; absent: Plaudit is on for everyone
 
     @field_validator("milestones")
     @classmethod
@@ -149,4 +151,5 @@ class OrgConfig(_Strict):
             teams_review_channel=self.teams.review_channel,
             teams_safety_channel=self.teams.safety_channel,
             teams_reactions=tuple(self.teams.reactions),
+            rollout=self.rollout.rollout() if self.rollout else None,
         )

@@ -1,6 +1,6 @@
 """The administrators' view of the configuration in force: what is on, how kudos,
-compliance, surveys, sprints, milestones, digests and retention are set. Read-only (the
-source of truth is plaudit.yaml and the environment) and without any secret."""
+compliance, pilot cohorts, surveys, sprints, milestones, digests and retention are set.
+Read-only (the source of truth is plaudit.yaml and the environment) and without any secret."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from starlette.responses import Response
 from bot.dashboard.auth import Viewer
 from bot.dashboard.milestones import award_of, rule_of
 from compliance_rules.model import CATEGORIES
+from handlers import rollout
 from handlers.counts import count
 from handlers.surveys import Survey
 
@@ -75,7 +76,10 @@ def _sign_in(config: DashboardConfig) -> str:
     return _list(ways) + f"; sessions last {count(config.session_hours, 'hour')}"
 
 
-def sections(runtime: Runtime, config: DashboardConfig) -> list[Section]:
+def sections(
+    runtime: Runtime, config: DashboardConfig, covered: dict[str, int] | None = None
+) -> list[Section]:
+    """The page's sections; `covered`: active members per pilot cohort, by its id."""
     status = config.status
     out = (
         [
@@ -90,6 +94,7 @@ def sections(runtime: Runtime, config: DashboardConfig) -> list[Section]:
     out += [
         _kudos(runtime),
         _compliance(runtime),
+        _cohorts(runtime, covered or {}),
         _sprints(runtime),
         Section(
             "Milestones",
@@ -158,6 +163,39 @@ def _compliance(runtime: Runtime) -> Section:
             *actions,
         ],
     )
+
+
+def _cohorts(runtime: Runtime, covered: dict[str, int]) -> Section:
+    """The pilot cohorts (`rollout:`): who each covers, from when, and what it gets."""
+    plan = runtime.policy.rollout
+    if plan is None:
+        return Section("Pilot cohorts", [("Rollout", "none: Plaudit is on for everyone")])
+    today = runtime.clock.now().date()
+    outside = "on" if plan.outside == "on" else "off (a polite refusal; no survey invitations)"
+    rows = [("Everyone in no started cohort", outside)]
+    for c in plan.cohorts:
+        selectors = [
+            *(f"team {t}" for t in c.teams),
+            *(f"region {r}" for r in c.regions),
+            *(f"area {a}" for a in c.therapeutic_areas),
+            *c.people,
+        ]
+        since = "since" if c.start <= today else "from"
+        rows.append(
+            (
+                f"{c.title} ({c.id})",
+                f"{_MODES[c.mode]}; {since} {c.start.isoformat()}; {_list(selectors)}; "
+                f"{count(covered.get(c.id, 0), 'active member')} today",
+            )
+        )
+    return Section("Pilot cohorts", rows)
+
+
+_MODES = {
+    "on": "on",
+    "shadow": "shadow (measured, not announced)",
+    "control": "control group (surveyed, no kudos)",
+}
 
 
 def _sprints(runtime: Runtime) -> Section:
@@ -254,11 +292,13 @@ def _roles(config: DashboardConfig) -> Section:
 
 
 async def configuration_page(d: Dashboard, request: Request, viewer: Viewer) -> Response:
+    plan = d.runtime.policy.rollout
+    covered = await d.runtime.run(lambda s: rollout.coverage(s, plan)) if plan else None
     return d.render(
         request,
         "configuration.html",
         viewer=viewer,
         page="configuration",
         title="Configuration",
-        sections=sections(d.runtime, d.config),
+        sections=sections(d.runtime, d.config, covered),
     )

@@ -383,5 +383,6 @@ class Scheduler:
                 closes_at=closes_at,
                 day=day,
                 members=members,
+                rollout=self.runtime.policy.rollout,
             )
         )

@@ -19,6 +19,7 @@ from bot.runtime import BoardSettings, Runtime
 from handlers import digests, leaderboard, retention, surveys
 from handlers.counts import count
 from handlers.leaderboard import recount
+from handlers.rollout import Rollout
 from handlers.sprints import Sprint
 from storage import maintenance, people, schedule
 
@@ -35,8 +36,10 @@ def open_round(
     closes_at: datetime | None,
     day: date | None,
     members: list[str] | None,
+    rollout: Rollout | None = None,
 ) -> surveys.Opened | surveys.AlreadyOpen | surveys.Skipped:
-    """Open the survey's round for `period` (once: the round is unique per period)."""
+    """Open the survey's round for `period` (once: the round is unique per period), for
+    its audience less those the pilot cohorts (`rollout`) leave Plaudit off for."""
     return surveys.open_round(
         survey,
         session=session,
@@ -45,6 +48,7 @@ def open_round(
         closes_at=closes_at,
         local_day=day,
         channel_members=members,
+        rollout=rollout,
     )
 
 

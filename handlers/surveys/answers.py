@@ -22,6 +22,7 @@ from handlers.events import Person
 from handlers.i18n import N_, _
 from handlers.members import find
 from handlers.policy import KudosPolicy
+from handlers.rollout import survey_refusal
 from handlers.surveys.definitions import MAX_TEXT, Question, Survey, survey_from_json
 from handlers.surveys.rounds import invite_payload
 from storage import people
@@ -52,7 +53,7 @@ class Answered:
 
 @dataclass(frozen=True)
 class AnswerRefused:
-    reason: str  # closed | not_invited | unknown | invalid
+    reason: str  # closed | not_on | not_invited | unknown | invalid
     message: str
 
 
@@ -98,6 +99,8 @@ def answer(
         return AnswerRefused("unknown", _("That survey no longer exists."))
     if round_.status != "open" or now >= round_.closes_at:
         return _closed(round_)
+    if off := survey_refusal(session, policy.rollout, event.person, now.date()):
+        return AnswerRefused("not_on", off)  # nothing is kept
     invited = _invitation(session, round_, event.person)
     if invited is None:
         return AnswerRefused("not_invited", _(_NOT_INVITED))

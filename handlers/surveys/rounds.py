@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from handlers import messages, posts
 from handlers.events import Person
 from handlers.messages import Template
+from handlers.rollout import Rollout, surveyed
 from handlers.surveys.definitions import Audience, Survey, survey_from_json
 from handlers.surveys.erasure import forget_respondents
 from handlers.surveys.results import Results, results
@@ -57,14 +58,17 @@ def open_round(
     local_day: date | None = None,
     closes_at: datetime | None = None,
     channel_members: Iterable[Person | str] | None = None,
+    rollout: Rollout | None = None,
 ) -> Opened | AlreadyOpen | Skipped:
     """Open the round for `period` once, invite the audience and queue what is due now.
 
-    `channel_members`: the people in the audience's channel, when it names one."""
+    `channel_members`: the people in the audience's channel, when it names one; `rollout`:
+    the pilot cohorts (nobody Plaudit is off for is invited)."""
     existing = _round_id(session, survey.id, period)
     if existing is not None:
         return AlreadyOpen(existing)
-    members = _audience(session, survey.audience, channel_members)
+    audience = _audience(session, survey.audience, channel_members)
+    members = surveyed(rollout, audience, local_day or now.date())
     if not members:
         return Skipped("nobody is in the audience")
     sends = {
