@@ -15,7 +15,7 @@ from sqlmodel import Session
 from bot.cli.bootstrap import UsageError, build_runtime, load_settings
 from bot.runtime import Runtime
 from bot.settings import Settings
-from handlers import history, members, privacy, retention, roster
+from handlers import baseline, history, members, privacy, retention, roster
 from handlers.counts import count
 
 
@@ -80,6 +80,8 @@ def cmd_roster(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     settings = load_settings()
+    if args.what == "baseline":
+        return _import_baseline(settings, Path(args.file))
     mapping = _column_map(args.map)
     table = _read_csv(Path(args.file), history.COLUMNS, mapping, required=history.COLUMNS[:4])
     rows = [history.Row(line, values) for line, values in table]
@@ -95,6 +97,23 @@ def cmd_import(args: argparse.Namespace) -> int:
     for line in report.lines():
         print(line)
     return 0 if not report.rejected else 1
+
+
+def _import_baseline(settings: Settings, path: Path) -> int:
+    """Earlier eNPS, engagement or participation per team and period, checked whole first."""
+    table = _read_csv(path, baseline.COLUMNS, required=baseline.COLUMNS)
+    runtime = build_runtime(settings)
+    try:
+        now = runtime.clock.now()
+        try:
+            figures = baseline.read_all(table, now.date())
+        except baseline.BaselineError as exc:
+            raise UsageError(f"{path}: {exc} (nothing was imported)") from exc
+        added, replaced = runtime.run_sync(lambda s: baseline.store(figures, session=s, now=now))
+    finally:
+        runtime.close()
+    print(f"{added} baseline figure(s) added, {replaced} replaced.")
+    return 0
 
 
 def _column_map(pairs: list[str] | None) -> dict[str, str]:
@@ -223,9 +242,15 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     ros.set_defaults(func=cmd_roster)
 
-    imp = sub.add_parser("import", help="bring over past recognitions")
-    imp.add_argument("what", choices=["recognitions"])
-    imp.add_argument("file", help="CSV: date, giver_email, recipient_email, message, value")
+    imp = sub.add_parser(
+        "import", help="bring over past recognitions, or earlier survey figures (baseline)"
+    )
+    imp.add_argument("what", choices=["recognitions", "baseline"])
+    imp.add_argument(
+        "file",
+        help="CSV. recognitions: date, giver_email, recipient_email, message, value; "
+        "baseline: metric (enps, engagement, participation), team, start, end, value, people",
+    )
     imp.add_argument(
         "--map",
         action="append",

@@ -17,12 +17,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.dashboard import (
     audit_trail,
+    collaboration,
     configuration,
     exports,
     kpis,
     links,
     milestones,
     pages,
+    pilots,
     signin,
     surveys,
 )
@@ -100,7 +102,7 @@ def dashboard_app(
     """The dashboard as an ASGI app, to be mounted at /dashboard; `extra` adds routes built
     on the dashboard's sign-in, forms and templates (the demo's sandbox)."""
     d = Dashboard(runtime, config)
-    routes = _routes(d)
+    routes = [*_routes(d), *collaboration.routes(d), *kpis.routes(d), *pilots.routes(d)]
     if extra is not None:
         routes[-1:-1] = extra(d)
     return Starlette(
@@ -152,7 +154,6 @@ def _routes(d: Dashboard) -> list[BaseRoute]:
             methods=["GET"],
             name="milestones",
         ),
-        Route("/kpis", page("kpis", kpis.kpis_page), methods=["GET"], name="kpis"),
         Route(
             "/configuration",
             page("configuration", configuration.configuration_page),

@@ -51,12 +51,15 @@ ACCESS: dict[str, frozenset[str]] = {
     "pv": frozenset({SAFETY, ADMIN}),
     # Results are aggregate and thresholded as in chat: admins and managers see them.
     "surveys": frozenset({ADMIN, MANAGER}),
+    "collaboration": frozenset({ADMIN, MANAGER}),  # aggregate and thresholded, as surveys
     "milestones": frozenset({MEMBER}),
     "kpis": frozenset({ADMIN, MANAGER}),  # business KPIs, weekly and company-wide or by team
+    "pilots": frozenset({ADMIN, MANAGER}),  # aggregate and thresholded, as surveys
     "configuration": frozenset({ADMIN}),
     "export.leaderboard": frozenset({MEMBER}),
     "export.recognitions": frozenset({ADMIN, REVIEWER}),
     "export.survey": frozenset({ADMIN, MANAGER}),
+    "export.collaboration": frozenset({ADMIN, MANAGER}),
 }
 NAV = (
     ("leaderboard", "/", "Leaderboard"),
@@ -65,8 +68,10 @@ NAV = (
     ("audit", "/audit", "Audit trail"),
     ("pv", "/pv", "PV cases"),
     ("surveys", "/surveys", "Surveys"),
+    ("collaboration", "/collaboration", "Collaboration"),
     ("milestones", "/milestones", "Milestones"),
     ("kpis", "/kpis", "KPIs"),
+    ("pilots", "/pilots", "Pilots"),
     ("configuration", "/configuration", "Configuration"),
 )
 

@@ -4,10 +4,12 @@ what it cannot show."""
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from bot.dashboard.auth import Viewer
 from handlers import kpi_trends
@@ -79,3 +81,9 @@ async def kpis_page(d: Dashboard, request: Request, viewer: Viewer) -> Response:
         kpi_chart=week_chart(found.weeks, "value" if valued else "events"),
         number=number,
     )
+
+
+def routes(d: Dashboard) -> list[BaseRoute]:
+    """The page, behind sign-in and its roles (`ACCESS`)."""
+    page = d.guarded("kpis")(partial(kpis_page, d))
+    return [Route("/kpis", page, methods=["GET"], name="kpis")]

@@ -16,6 +16,8 @@ from sqlmodel import Session
 
 from bot.demo import store as demo_store
 from bot.demo.kpis import KPI_MILESTONES, seed_kpis
+from bot.demo.pilot import ROLLOUT, givers, seed_pilot
+from bot.demo.texts import PUBLISHED, STOPPED
 from bot.runtime import Runtime
 from handlers import kudos, roster, surveys
 from handlers.clock import FixedClock
@@ -32,6 +34,7 @@ KUDOS = 400
 TEAMS = ("Brand", "Digital", "Medical Affairs", "Market Access", "Field")
 REGIONS = {"NA": "America/New_York", "EMEA": "Europe/London", "APAC": "Asia/Singapore"}
 AREAS = ("Oncology", "Cardiology", "Neurology")
+FUNCTIONS = ("Marketing", "IT", "Medical", "Market access", "Sales", "Regulatory")  # by team
 # Helen runs the organisation; the first five after her lead a team each.
 NAMES = (
     "Helen Marsh", "Ana Lopez", "Tom Becker", "Grace Okafor", "Ravi Iyer", "Lena Vogel",
@@ -47,31 +50,6 @@ NAMES = (
 )  # fmt: skip
 REVIEWERS = ("Grace Okafor", "Omar Haddad")  # Medical Affairs
 SAFETY = "Mei Chen"
-PUBLISHED = (
-    ("thanks for the site activation email that got three sites live", "#site-activation"),
-    ("for turning around the congress booth copy overnight", "#digital-content"),
-    ("thanks for untangling the advisory board logistics", "#collaboration"),
-    ("for the patient enrollment tracker the whole team now uses", "#patient-enrollment"),
-    ("thanks for walking the new reps through the approved materials", "#compliance-excellence"),
-    ("for the quarterly newsletter layout", "#digital-content"),
-    ("thanks for covering the territory review while I was out", "#collaboration"),
-    ("for the clean handover of the payer dossier", "#collaboration"),
-    ("thanks for fixing the portal login page before the launch webinar", "#digital-content"),
-    ("for chasing the last site contracts over the finish line", "#site-activation"),
-    ("thanks for the careful medical review of the training deck", "#compliance-excellence"),
-    ("for the enrollment dashboard that saves us an hour a week", "#patient-enrollment"),
-    ("thanks for organising the regional kickoff", "#collaboration"),
-    ("for the speaker briefing pack", "#digital-content"),
-)
-# What the compliance gate keeps from being posted: held for review, blocked, passed to safety.
-STOPPED = (
-    "great idea to show Cardivex in pregnancy at the booth",
-    "the Oncozol email calls it the best treatment",
-    "thanks for the call where the caller's husband was hospitalized while taking Somnira",
-    "great idea to show Cardivex in pregnancy at the regional meeting",
-    "love that the Oncozol leaflet says it is the best treatment",
-    "thanks for the slides showing Cardivex in pregnancy for the field team",
-)
 
 
 def email_of(name: str) -> str:
@@ -87,6 +65,7 @@ def policy(base: KudosPolicy) -> KudosPolicy:
         teams_recognition_channel=base.teams_recognition_channel or "19:demo-kudos@thread.tacv2",
         review_channel=base.review_channel or "C0DEMOREVIEW",
         safety_channel=base.safety_channel or "C0DEMOSAFETY",
+        rollout=base.rollout or ROLLOUT,  # Larkspur's pilot and its control group
     )
 
 
@@ -115,6 +94,7 @@ def _roster() -> list[roster.Row]:
             "team": team,
             "region": region,
             "therapeutic_area": AREAS[i % len(AREAS)],
+            "function": FUNCTIONS[TEAMS.index(team) + (i % 3 == 0)],  # a third: the next one
             "timezone": REGIONS[region],
             "roles": roles,
         }
@@ -202,13 +182,14 @@ def seed(runtime: Runtime, *, now: datetime) -> dict[str, Any]:
         raise RuntimeError(f"demo roster rejected: {report.rejected}")
     people = runtime.run_sync(lambda s: [person(m) for m in directory.every_member(session=s)])
     rng = random.Random(SEED)
-    outcomes = _kudos(runtime, people, now=now, rng=rng)
+    outcomes = _kudos(runtime, givers(runtime, people, now), now=now, rng=rng)
     recognitions = runtime.run_sync(lambda s: queries.recognition_count(session=s))
     answered = _rounds(runtime, people, now=now, rng=rng)
     synced = demo_store.sync_store(runtime, MILESTONES, now=now)
     if synced.error:
         raise RuntimeError(f"demo store sync failed: {synced.error}")
     reported = seed_kpis(runtime, now=now, rng=rng)
+    piloted = seed_pilot(runtime, people, rng)
     return {
         "seeded": True,
         "members": len(people),
@@ -218,6 +199,7 @@ def seed(runtime: Runtime, *, now: datetime) -> dict[str, Any]:
         "open_round": keep_a_round_open(runtime, now),
         "orders": synced.orders_stored,
         "milestones": [a.title for a in (*synced.awarded, *reported.awarded)],
+        **piloted,
         **outcomes,
     }
 

@@ -5,6 +5,7 @@
 import storage.models.base  # noqa: F401
 from storage.models.audit import AuditCheckpoint, AuditEntry
 from storage.models.base import utcnow
+from storage.models.baseline import BaselineFigure
 from storage.models.boards import LeaderboardTotal, SprintSnapshot
 from storage.models.commerce import (
     BcChannel,
@@ -26,6 +27,7 @@ from storage.models.teams import TeamsConversation, TeamsUser
 __all__ = [
     "AuditCheckpoint",
     "AuditEntry",
+    "BaselineFigure",
     "BcChannel",
     "BcCoupon",
     "BcOrder",

@@ -56,8 +56,10 @@ PAGES = {
     "/pv": "PV cases",
     "/surveys": "Surveys",
     "/surveys/pulse": "Monthly pulse, round 4",
+    "/collaboration": "Collaboration",
     "/milestones": "Milestones",
     "/kpis": "KPIs",
+    "/pilots": "Pilots",
     "/configuration": "Configuration",
     "/sandbox": "Sandbox",
 }

@@ -77,7 +77,10 @@ PAGES = {
     "Audit trail": "/audit",
     "PV cases": "/pv",
     "Surveys": "/surveys",
+    "Collaboration": "/collaboration",
     "Milestones": "/milestones",
+    "KPIs": "/kpis",
+    "Pilots": "/pilots",
     "Configuration": "/configuration",
 }
 LEADERBOARD_CSV = [
@@ -314,7 +317,18 @@ ROLES = {  # who, the roles shown, and the nav they get
     "rae": ("member, reviewer", ["Leaderboard", "Recognition feed", "Reviews", "Milestones"]),
     "ada": ("admin, member", list(PAGES)),
     "sam": ("member, safety", ["Leaderboard", "Recognition feed", "PV cases", "Milestones"]),
-    "mia": ("manager, member", ["Leaderboard", "Recognition feed", "Surveys", "Milestones"]),
+    "mia": (
+        "manager, member",
+        [
+            "Leaderboard",
+            "Recognition feed",
+            "Surveys",
+            "Collaboration",
+            "Milestones",
+            "KPIs",
+            "Pilots",
+        ],
+    ),
 }
 
 

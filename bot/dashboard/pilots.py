@@ -1,0 +1,65 @@
+"""The pilots page: the pilot cohort against the control cohort, before and after the start,
+as a difference-in-differences with the people behind each figure and its limits."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from bot.dashboard.auth import Viewer
+from handlers import pilots
+from handlers.collaboration import threshold
+from handlers.pilots import Figure
+
+if TYPE_CHECKING:
+    from bot.dashboard.core import Dashboard
+
+
+def shown(figure: Figure, metric: str) -> str:
+    """A figure as the table shows it: held back, missing, a share or a number."""
+    if figure.held:
+        return "not shown"
+    if figure.value is None:
+        return "none"
+    if metric.startswith("share") or metric == "survey participation":
+        return f"{figure.value:.0%}"
+    return f"{figure.value:.1f}" if metric.startswith("eNPS") else f"{figure.value:.2f}"
+
+
+def change(value: float | None, metric: str) -> str:
+    if value is None:
+        return "none"
+    if metric.startswith("share") or metric == "survey participation":
+        return f"{value * 100:+.0f} points"
+    return f"{value:+.1f}" if metric.startswith("eNPS") else f"{value:+.2f}"
+
+
+async def pilots_page(d: Dashboard, request: Request, viewer: Viewer) -> Response:
+    rollout = d.runtime.policy.rollout
+    today = d.runtime.clock.now().date()
+    least = threshold(d.runtime.surveys)
+    found = None
+    if rollout is not None:
+        found = await d.runtime.run(lambda s: pilots.compare(s, rollout, today=today, least=least))
+    return d.render(
+        request,
+        "pilots.html",
+        viewer=viewer,
+        page="pilots",
+        title="Pilots",
+        comparison=found,
+        cohorts=rollout.cohorts if rollout is not None else (),
+        least=least,
+        shown=shown,
+        change=change,
+    )
+
+
+def routes(d: Dashboard) -> list[BaseRoute]:
+    """The page, behind sign-in and its roles (`ACCESS`)."""
+    page = d.guarded("pilots")(partial(pilots_page, d))
+    return [Route("/pilots", page, methods=["GET"], name="pilots")]

@@ -1,0 +1,272 @@
+"""Pilot against control, before and after: a difference-in-differences over the rollout's
+cohorts, with the number of people behind every figure and the anonymity threshold kept.
+
+The pilot's start splits time in two windows of equal length. For each metric the change in
+the pilot group is compared with the change in the control group over the same windows:
+(pilot after - pilot before) - (control after - control before). What the control group
+changed by is what would have happened anyway, if the two groups would have moved alike
+without Plaudit (the parallel-trends assumption, which nothing here can prove).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from sqlalchemy import case, func
+from sqlmodel import Session, col, select
+
+from handlers.rollout import Cohort, Rollout
+from handlers.sprints import PUBLISHED
+from storage.models import (
+    BaselineFigure,
+    Member,
+    Recognition,
+    RecognitionRecipient,
+    SurveyAnswer,
+    SurveyInvite,
+    SurveyRound,
+)
+
+LONGEST = timedelta(days=91)  # each window: a quarter at most
+LIMITS = (
+    "Pilot and control were not chosen at random: teams differ in work, season and manager, "
+    "and whatever else changed for one group and not the other at the start shows here too.",
+    "A difference-in-differences holds only if both groups would have moved alike without "
+    "Plaudit; nothing in these figures can prove that.",
+    "Small groups swing: a figure behind few people moves a lot with one person, and a "
+    "figure behind fewer people than the anonymity threshold is not shown at all.",
+    "People who know they are in a pilot may behave differently for a while (novelty), and "
+    "the control group gets the same pulse survey, which is itself a change.",
+)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One group's figure in one window; `value` None when held back or when there is none."""
+
+    value: float | None
+    people: int  # behind the figure: members (per head), senders, invitees or respondents
+    held: bool = False  # fewer people than the threshold
+
+
+@dataclass(frozen=True)
+class Row:
+    metric: str
+    pilot_before: Figure
+    pilot_after: Figure
+    control_before: Figure
+    control_after: Figure
+
+    @property
+    def difference(self) -> float | None:
+        """(pilot after - before) - (control after - before), or None if any is missing."""
+        values = (self.pilot_after, self.pilot_before, self.control_after, self.control_before)
+        a, b, c, d = (f.value for f in values)
+        if a is None or b is None or c is None or d is None:
+            return None
+        return round((a - b) - (c - d), 3)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    pilot: Cohort
+    control: Cohort
+    before: tuple[date, date]  # first and last day
+    after: tuple[date, date]
+    rows: list[Row]
+    limits: tuple[str, ...]
+
+
+def windows(start: date, today: date) -> tuple[tuple[date, date], tuple[date, date]] | None:
+    """The windows before and after `start`, of equal length (the days since the start, a
+    quarter at most); None before a whole day has passed since it."""
+    length = min(today - start, LONGEST)
+    if length < timedelta(days=1):
+        return None
+    return (start - length, start - timedelta(days=1)), (start, start + length - timedelta(1))
+
+
+def _held(value: float | None, people: int, least: int) -> Figure:
+    if 0 < people < least:  # (nobody behind it: no figure, and nothing to hold back)
+        return Figure(None, people, held=True)
+    return Figure(None if value is None else round(value, 3), people)
+
+
+def _groups(
+    session: Session, rollout: Rollout, pilot: Cohort, control: Cohort
+) -> dict[str, list[Member]]:
+    everyone = session.exec(
+        select(Member).where(col(Member.active).is_(True), col(Member.is_bot).is_(False))
+    )
+    found: dict[str, list[Member]] = {pilot.id: [], control.id: []}
+    for member in everyone:
+        cohort = rollout.member_of(member)
+        if cohort is not None and cohort.id in found:
+            found[cohort.id].append(member)
+    return found
+
+
+def _kudos(session: Session, ids: list[int], window: tuple[date, date]) -> tuple[int, int, int]:
+    """Kudos the group gave, distinct givers among it, and kudos it received, in `window`."""
+    day = col(Recognition.giver_local_date)
+    counted = (
+        col(Recognition.outcome).in_(PUBLISHED),
+        col(Recognition.revoked_at).is_(None),
+        day >= window[0],
+        day <= window[1],
+    )
+    given, givers = session.exec(
+        select(func.count(), func.count(func.distinct(Recognition.giver_id))).where(
+            col(Recognition.giver_id).in_(ids), *counted
+        )
+    ).one()
+    received = session.exec(
+        select(func.count())
+        .select_from(RecognitionRecipient)
+        .join(Recognition, col(Recognition.id) == RecognitionRecipient.recognition_id)
+        .where(col(RecognitionRecipient.member_id).in_(ids), *counted)
+    ).one()
+    return int(given), int(givers), int(received)
+
+
+def _participation(
+    session: Session, ids: list[int], window: tuple[date, date]
+) -> tuple[float | None, int]:
+    since = datetime.combine(window[0], time(0), UTC)
+    until = datetime.combine(window[1] + timedelta(days=1), time(0), UTC)
+    invited, answered = session.exec(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((col(SurveyInvite.responded), 1), else_=0)), 0),
+        )
+        .join(SurveyRound, col(SurveyRound.id) == SurveyInvite.round_id)
+        .where(
+            col(SurveyInvite.member_id).in_(ids),
+            col(SurveyRound.opened_at) >= since,
+            col(SurveyRound.opened_at) < until,
+        )
+    ).one()
+    return (int(answered) / int(invited) if invited else None), int(invited)
+
+
+def _enps(session: Session, teams: set[str], window: tuple[date, date]) -> tuple[float | None, int]:
+    """eNPS of the answers from the group's teams (answers keep the team, not the person) in
+    rounds opened in `window`: % promoters (9-10) minus % detractors (0-6)."""
+    since = datetime.combine(window[0], time(0), UTC)
+    until = datetime.combine(window[1] + timedelta(days=1), time(0), UTC)
+    rounds = session.exec(
+        select(SurveyRound).where(
+            col(SurveyRound.opened_at) >= since, col(SurveyRound.opened_at) < until
+        )
+    ).all()
+    asked = {
+        (r.id, q["id"])
+        for r in rounds
+        for q in r.definition.get("questions", ())
+        if q.get("type") == "enps"
+    }
+    if not asked or not teams:
+        return None, 0
+    scores = [
+        a.score
+        for a in session.exec(
+            select(SurveyAnswer).where(
+                col(SurveyAnswer.round_id).in_(sorted({r for r, _ in asked})),
+                col(SurveyAnswer.team).in_(sorted(teams)),
+                col(SurveyAnswer.score).is_not(None),
+            )
+        )
+        if (a.round_id, a.question_id) in asked and a.score is not None
+    ]
+    if not scores:
+        return None, 0
+    promoters = sum(1 for x in scores if x >= 9)
+    detractors = sum(1 for x in scores if x <= 6)
+    return 100 * (promoters - detractors) / len(scores), len(scores)
+
+
+def _baseline(
+    session: Session, metric: str, teams: set[str], window: tuple[date, date]
+) -> tuple[float | None, int]:
+    """The imported figures of the group's teams whose period lies in `window`, weighted by
+    the people behind each."""
+    rows = session.exec(
+        select(BaselineFigure).where(
+            BaselineFigure.metric == metric,
+            col(BaselineFigure.team).in_(sorted(teams)),
+            col(BaselineFigure.period_start) >= window[0],
+            col(BaselineFigure.period_end) <= window[1],
+        )
+    ).all()
+    people = sum(r.people for r in rows)
+    if not people:
+        return None, 0
+    return float(sum(Decimal(r.value) * r.people for r in rows) / people), people
+
+
+Measure = Callable[[list[Member], tuple[date, date]], tuple[float | None, int]]
+
+
+def compare(session: Session, rollout: Rollout, *, today: date, least: int) -> Comparison | None:
+    """The first `on` cohort against the first `control` cohort; None without both, or
+    before the pilot's first whole day."""
+    pilot = next((c for c in rollout.cohorts if c.mode == "on"), None)
+    control = next((c for c in rollout.cohorts if c.mode == "control"), None)
+    if pilot is None or control is None:
+        return None
+    split = windows(pilot.start, today)
+    if split is None:
+        return None
+    groups = _groups(session, rollout, pilot, control)
+
+    def ids(people: list[Member]) -> list[int]:
+        return [m.id for m in people if m.id is not None]
+
+    def per_head(pick: int) -> Measure:
+        def measure(people: list[Member], window: tuple[date, date]) -> tuple[float | None, int]:
+            counts = _kudos(session, ids(people), window)
+            return (counts[pick] / len(people) if people else None), len(people)
+
+        return measure
+
+    def surveyed(metric: str) -> Measure:
+        """Plaudit's own pulse where it has one for the window, else the imported figure."""
+
+        def measure(people: list[Member], window: tuple[date, date]) -> tuple[float | None, int]:
+            teams = {m.team for m in people if m.team}
+            found: tuple[float | None, int] = (None, 0)
+            if metric == "participation":
+                found = _participation(session, ids(people), window)
+            elif metric == "enps":
+                found = _enps(session, teams, window)
+            return found if found[0] is not None else _baseline(session, metric, teams, window)
+
+        return measure
+
+    measures: Sequence[tuple[str, Measure]] = (
+        ("kudos given per head", per_head(0)),
+        ("share of people who gave kudos", per_head(1)),
+        ("kudos received per head", per_head(2)),
+        ("survey participation", surveyed("participation")),
+        ("eNPS", surveyed("enps")),
+        ("engagement (imported)", surveyed("engagement")),
+    )
+    rows = [
+        Row(
+            name,
+            *(
+                _held(*measure(groups[cohort.id], window), least)
+                for cohort in (pilot, control)
+                for window in split
+            ),
+        )
+        for name, measure in measures
+    ]
+    limits: tuple[str, ...] = LIMITS
+    if control.start != pilot.start:
+        limits = (*limits, "The control group's start date differs from the pilot's; the "
+                  "windows follow the pilot's.")  # fmt: skip
+    return Comparison(pilot, control, split[0], split[1], rows, limits)
