@@ -9,7 +9,7 @@ from importlib import metadata
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from bot.cli import admin, audit, boards, kpi, kudos, people, pv, serve, surveys
+from bot.cli import admin, audit, boards, kpi, kudos, people, pv, report, serve, surveys
 from bot.cli.bootstrap import UsageError, build_runtime, load_settings
 from bot.cli.serve import worker_app
 from bot.cli.surveys import _channel_members
@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 # In the order `plaudit --help` lists the commands.
-GROUPS = (serve, kudos, people, surveys, boards, kpi, pv, audit, admin)
+GROUPS = (serve, kudos, people, surveys, boards, kpi, report, pv, audit, admin)
 
 
 def version() -> str:

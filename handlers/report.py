@@ -1,0 +1,131 @@
+"""The quarter on one page, for leadership meetings: participation, the eNPS trend, the
+share of kudos across teams and functions, pilots against control, milestones and KPIs.
+
+Every figure comes from the same thresholded sources as the dashboard's pages, so nothing
+here shows a group smaller than the anonymity threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from handlers import collaboration, engagement, kpi_trends, pilots
+from handlers.collaboration import Bucket, Scope
+from handlers.rollout import Rollout
+from handlers.sprints import Sprint
+from handlers.surveys.results import results
+from storage.models import KpiEvent, MilestoneAward, SurveyRound
+
+
+@dataclass(frozen=True)
+class RoundLine:
+    title: str
+    number: int
+    opened: str
+    participation: float
+    respondents: int
+    enps: int | None  # None: no eNPS question, or held back
+
+
+@dataclass(frozen=True)
+class Quarter:
+    period: Sprint
+    threshold: int
+    everyone: engagement.Row | None  # the organisation's row (None: no one)
+    rounds: list[RoundLine]
+    crossing: dict[collaboration.Boundary, collaboration.Share]
+    islands: tuple[str, ...]
+    comparison: pilots.Comparison | None
+    awards: list[MilestoneAward]
+    kpis: list[tuple[str, int]]  # kind, events in the quarter
+    trend: kpi_trends.Trend | None  # the most reported KPI, week by week, with kudos
+
+
+def _rounds(session: Session, period: Sprint) -> list[RoundLine]:
+    found = session.exec(
+        select(SurveyRound)
+        .where(
+            col(SurveyRound.opened_at) >= period.start,
+            col(SurveyRound.opened_at) < period.end,
+            SurveyRound.status == "closed",
+        )
+        .order_by(col(SurveyRound.opened_at))
+    ).all()
+    lines = []
+    for r in found:
+        res = results(session, r.id or 0, with_trend=False)
+        scores = [q.enps for q in res.questions if q.type == "enps" and not q.hidden]
+        lines.append(
+            RoundLine(
+                res.title,
+                res.number,
+                res.opened_at[:10],
+                res.participation,
+                res.respondents,
+                None if res.hidden or not scores else scores[0],
+            )
+        )
+    return lines
+
+
+def quarter(
+    session: Session,
+    period: Sprint,
+    *,
+    now: datetime,
+    least: int,
+    rollout: Rollout | None,
+) -> Quarter:
+    """The quarter `period` (a sprint of the calendar) as of `now`."""
+    end = min(period.end, now)
+    span = Bucket(period.id, period.start, end)
+    crossing = {
+        by: collaboration.shares(session, (span,), by, Scope(), least)[0]
+        for by in collaboration.BOUNDARIES
+    }
+    source = collaboration.pairs(period.start, end, Scope())
+    table = engagement.engagement(
+        session, label=period.id, start=period.start, end=end, scope=Scope(), k=least
+    )
+    everyone = next((r for r in table.rows if r.by == "everyone"), None)
+    last_day = (end - timedelta(microseconds=1)).date()
+    comparison = pilots.compare(session, rollout, today=last_day, least=least) if rollout else None
+    awards = session.exec(
+        select(MilestoneAward)
+        .where(
+            col(MilestoneAward.awarded_at) >= period.start,
+            col(MilestoneAward.awarded_at) < period.end,
+        )
+        .order_by(col(MilestoneAward.awarded_at))
+    ).all()
+    kinds = session.exec(
+        select(KpiEvent.kind, func.count())
+        .where(
+            col(KpiEvent.occurred_on) >= period.start.date(),
+            col(KpiEvent.occurred_on) <= last_day,
+        )
+        .group_by(KpiEvent.kind)
+        .order_by(func.count().desc(), KpiEvent.kind)
+    ).all()
+    weeks = max(1, (last_day - period.start.date()).days // 7 + 1)
+    trend = (
+        kpi_trends.trend(session, today=last_day, weeks=weeks, kind=kinds[0][0], team=None)
+        if kinds
+        else None
+    )
+    return Quarter(
+        period,
+        least,
+        everyone,
+        _rounds(session, period),
+        crossing,
+        collaboration.islands(session, source, least),
+        comparison,
+        list(awards),
+        [(k, int(n)) for k, n in kinds],
+        trend,
+    )

@@ -1,0 +1,93 @@
+"""`plaudit report`: the quarter on one page, from the demo's Larkspur Pharma, as HTML and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from bot.cli.main import main
+from bot.cli.report import html, rows
+from bot.demo import app as demo
+from bot.runtime import Runtime
+from compliance_rules import default_rules
+from handlers.policy import KudosPolicy
+from handlers.report import Quarter, quarter
+from storage import migrate
+from storage.db import make_engine
+
+
+@pytest.fixture(scope="module")
+def larkspur(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Quarter]:
+    path = tmp_path_factory.mktemp("report") / "demo.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    runtime = Runtime(engine=engine, policy=demo.policy(KudosPolicy()), rules=default_rules())
+    now = runtime.clock.now()
+    demo.seed(runtime, now=now)
+    period = runtime.policy.sprints.sprint_of(now)
+    assert period is not None
+    rollout = runtime.policy.rollout
+    yield runtime.run_sync(lambda s: quarter(s, period, now=now, least=5, rollout=rollout))
+    runtime.close()
+    engine.dispose()
+
+
+def test_the_quarter_gathers_every_section_from_the_thresholded_sources(
+    larkspur: Quarter,
+) -> None:
+    q = larkspur
+    assert q.everyone is not None and q.everyone.heads == 60 and q.everyone.givers
+    assert q.rounds and all(0 <= r.participation <= 1 for r in q.rounds)
+    assert set(q.crossing) == {"team", "function"}
+    assert all(s.share is None or 0 <= s.share <= 1 for s in q.crossing.values())
+    assert q.comparison is not None and q.comparison.pilot.id == "launch-pilot"
+    titles = {a.title for a in q.awards}
+    assert any(t.startswith("First patient in") for t in titles)
+    assert dict(q.kpis).get("site_activated", 0) > 0
+
+
+def test_the_html_prints_every_section_and_the_csv_matches_it(larkspur: Quarter) -> None:
+    page = html(larkspur)
+    for heading in (
+        "Participation",
+        "Pulse surveys and eNPS",
+        "Across teams and functions",
+        "Pilots against control",
+        "Milestones and KPIs",
+    ):
+        assert f"<h2>{heading}</h2>" in page
+    assert "@media print" in page and "None" not in page
+    assert "A difference-in-differences holds only if" in page
+    table = list(csv.reader(io.StringIO("".join(",".join(r) + "\n" for r in rows(larkspur)))))
+    assert table[0] == ["section", "measure", "value", "people"]
+    sections = {r[0] for r in table[1:]}
+    assert {"participation", "surveys", "cross-functional", "pilots", "kpis"} <= sections
+
+
+@pytest.fixture
+def empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PLAUDIT_CONFIG", raising=False)
+    url = f"sqlite:///{tmp_path / 'report.db'}"
+    monkeypatch.setenv("PLAUDIT_DATABASE_URL", url)
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_the_command_names_a_bad_period_and_writes_a_file(
+    empty: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", "--period", "1999Q1"]) == 2
+    assert "--period 1999Q1: no such sprint" in capsys.readouterr().err
+    out = tmp_path / "q.csv"
+    assert main(["report", "--format", "csv", "--out", str(out)]) == 0
+    assert out.read_text(encoding="utf-8").startswith("section,measure,value,people")
+    assert main(["report", "--out", str(tmp_path / "q.html")]) == 0
+    assert "<h1>Recognition report " in (tmp_path / "q.html").read_text(encoding="utf-8")
