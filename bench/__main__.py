@@ -40,6 +40,7 @@ NAMES = (
     "outbox",
     "audit",
     "cold_start",
+    "analytics",
 )
 GRACE = 20.0  # seconds between SIGTERM and SIGKILL for a benchmark over its time limit
 
@@ -168,6 +169,14 @@ def jobs(pg: str | None) -> list[Job]:
             900,
             180,
             skip=no_pg,
+        ),
+        Job(
+            "analytics",
+            "analytics pages and quarterly report",
+            ("--runs", "5", *leaderboard_pg),
+            ("--members", "2000", "--recognitions", "100000", "--runs", "5", *leaderboard_pg),
+            2400,
+            300,
         ),
     ]
     return runs

@@ -109,27 +109,43 @@ def _groups(
     return found
 
 
-def _kudos(session: Session, ids: list[int], window: tuple[date, date]) -> tuple[int, int, int]:
-    """Kudos the group gave, distinct givers among it, and kudos it received, in `window`."""
+Counts = tuple[dict[int, int], dict[int, int]]  # kudos given by member; received by member
+
+
+def _counts(session: Session, window: tuple[date, date]) -> Counts:
+    """Published kudos in `window` (by the giver's day), given and received, per member: two
+    grouped scans of the window, whatever the groups (an id list per group would repeat it)."""
     day = col(Recognition.giver_local_date)
+    since = datetime.combine(window[0] - timedelta(days=1), time(0), UTC)  # zones: a day's
+    until = datetime.combine(window[1] + timedelta(days=2), time(0), UTC)  # margin each side
     counted = (
+        col(Recognition.created_at) >= since,
+        col(Recognition.created_at) < until,
         col(Recognition.outcome).in_(PUBLISHED),
         col(Recognition.revoked_at).is_(None),
         day >= window[0],
         day <= window[1],
     )
-    given, givers = session.exec(
-        select(func.count(), func.count(func.distinct(Recognition.giver_id))).where(
-            col(Recognition.giver_id).in_(ids), *counted
-        )
-    ).one()
+    giver = col(Recognition.giver_id)
+    given = session.exec(select(giver, func.count()).where(*counted).group_by(giver))
+    taker = col(RecognitionRecipient.member_id)
     received = session.exec(
-        select(func.count())
-        .select_from(RecognitionRecipient)
+        select(taker, func.count())
         .join(Recognition, col(Recognition.id) == RecognitionRecipient.recognition_id)
-        .where(col(RecognitionRecipient.member_id).in_(ids), *counted)
-    ).one()
-    return int(given), int(givers), int(received)
+        .where(*counted)
+        .group_by(taker)
+    )
+    return {m: int(n) for m, n in given}, {m: int(n) for m, n in received}
+
+
+def _kudos(counts: Counts, ids: list[int]) -> tuple[int, int, int]:
+    """Kudos the group gave, distinct givers among it, and kudos it received."""
+    given, received = counts
+    return (
+        sum(given.get(m, 0) for m in ids),
+        sum(1 for m in ids if given.get(m)),
+        sum(received.get(m, 0) for m in ids),
+    )
 
 
 def _participation(
@@ -225,9 +241,11 @@ def compare(session: Session, rollout: Rollout, *, today: date, least: int) -> C
     def ids(people: list[Member]) -> list[int]:
         return [m.id for m in people if m.id is not None]
 
+    by_window = {window: _counts(session, window) for window in split}
+
     def per_head(pick: int) -> Measure:
         def measure(people: list[Member], window: tuple[date, date]) -> tuple[float | None, int]:
-            counts = _kudos(session, ids(people), window)
+            counts = _kudos(by_window[window], ids(people))
             return (counts[pick] / len(people) if people else None), len(people)
 
         return measure

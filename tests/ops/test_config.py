@@ -238,6 +238,8 @@ def test_the_readme_example_and_the_example_file_load(tmp_path: Path) -> None:
     org = load(write(tmp_path, uncommented))
     assert [s.id for s in org.survey_definitions()] == ["weekly-pulse"]
     assert org.retention.retention() == Retention(180, 730, 365)
+    rollout = org.policy().rollout
+    assert rollout is not None and [c.mode for c in rollout.cohorts] == ["on", "control"]
 
 
 def test_quiet_periods_are_read_into_the_policy(tmp_path: Path) -> None:
