@@ -16,16 +16,15 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from compliance_rules import Outcome, RuleSet, check
-from handlers import safety
+from compliance_rules import RuleSet
 from handlers.events import Person
 from handlers.i18n import N_, _
 from handlers.members import find
 from handlers.policy import KudosPolicy
 from handlers.rollout import survey_refusal
+from handlers.surveys import screening
 from handlers.surveys.definitions import MAX_TEXT, Question, Survey, survey_from_json
 from handlers.surveys.rounds import invite_payload
-from storage import people
 from storage.models import Member, SurveyAnswer, SurveyInvite, SurveyRound
 from storage.people import MemberRow
 
@@ -88,8 +87,36 @@ def answer(
     secret: bytes | None = None,
 ) -> Answered | AnswerRefused:
     """Record (or replace) one answer; free text is checked for adverse events and PHI.
+    A refused answer's text is screened too: a possible adverse event reaches drug safety
+    however it arrives (a closed round, someone not invited or not in the pilot).
 
     `secret`: the survey secret that keys an anonymous round's respondent tokens."""
+    found = _answer(event, session=session, now=now, rules=rules, policy=policy, secret=secret)
+    if isinstance(found, AnswerRefused) and event.text and event.text.strip():
+        anonymous = (r := session.get(SurveyRound, event.round_id)) is None or r.anonymous
+        said = screening.refused_text(
+            event.text,
+            None if anonymous else event.person,  # a case keeps the survey's promise
+            key=f"survey:{event.round_id}:{event.question_id}:{event.person.user_id}",
+            session=session,
+            now=now,
+            rules=rules,
+            policy=policy,
+        )
+        if said:
+            return AnswerRefused(found.reason, f"{found.message} {said}")
+    return found
+
+
+def _answer(
+    event: SurveyAnswered,
+    *,
+    session: Session,
+    now: datetime,
+    rules: RuleSet,
+    policy: KudosPolicy,
+    secret: bytes | None,
+) -> Answered | AnswerRefused:
     # The round's row is locked (PostgreSQL) so an answer and the close cannot interleave,
     # and two quick clicks by one person are taken one after the other.
     round_ = session.exec(
@@ -116,7 +143,7 @@ def answer(
     note: str | None = None
     if question.type == "text":
         before = existing.text if existing else None
-        text, flags, note = _screen_text(
+        text, flags, note = screening.screen_text(
             event.text or "",
             survey,
             row,
@@ -326,64 +353,6 @@ def _groups(
         if both < threshold:
             region_ok = False  # keep the team, the finer of the two breakdowns
     return (member.team if team_ok else None), (member.region if region_ok else None)
-
-
-def _screen_text(
-    text: str,
-    survey: Survey,
-    member: MemberRow,
-    *,
-    session: Session,
-    now: datetime,
-    rules: RuleSet,
-    policy: KudosPolicy,
-    before: str | None = None,
-) -> tuple[str, list[str], str | None]:
-    """What of a free-text answer is kept, and flags; a possible adverse event opens a case
-    (once: saving the same words again does not open another)."""
-    text = text.strip()
-    result = check(text, rules)
-    flags = sorted({f.category for f in result.findings})
-    kept = safety.kept_text(text, result)
-    note = None
-    if result.outcome is Outcome.ROUTE_PV and kept == before:
-        note = (
-            _("Your answer was already passed to drug safety; nothing new was sent.")
-            if safety.routed(policy)
-            else _not_routed()
-        )
-    elif result.outcome is Outcome.ROUTE_PV:
-        reporter = None if survey.anonymous else member
-        safety.open_case(
-            session,
-            source="survey",
-            text=text,
-            findings=result.findings,
-            reporter=reporter,
-            recognition_id=None,
-            workspace=people.workspace_of(member),
-            policy=policy,
-            now=now,
-        )
-        note = _passed_on(survey.anonymous) if safety.routed(policy) else _not_routed()
-    elif kept != text:
-        note = _("Patient details were removed from your answer before it was kept.")
-    return kept, flags, note
-
-
-def _passed_on(anonymous: bool) -> str:
-    if anonymous:
-        return _(
-            "Your answer mentions what may be a side effect, so it has been passed to drug "
-            "safety without your name."
-        )
-    return _(
-        "Your answer mentions what may be a side effect, so it has been passed to drug safety."
-    )
-
-
-def _not_routed() -> str:
-    return _("Your answer mentions what may be a side effect: {why}", why=_(safety.NOT_ROUTED))
 
 
 def current_answers(session: Session, round_: SurveyRound, token: str) -> dict[str, Any]:

@@ -409,3 +409,37 @@ def test_the_configuration_page_lists_the_cohorts(
     assert dict(next(s for s in without if s.title == "Pilot cohorts").rows) == {
         "Rollout": "none: Plaudit is on for everyone"
     }
+
+
+NOTE = surveys.Question("note", "text", "Anything else?", optional=True)
+
+
+@pytest.mark.usefixtures("roster")
+def test_a_refused_answer_that_may_tell_of_an_adverse_event_still_reaches_drug_safety(
+    session: Session, clock: FixedClock
+) -> None:
+    """Out of the pilot, or the round closed: the answer is refused and not kept, but its
+    words are screened first, once, and the person is told they went to drug safety."""
+    survey = replace(PULSE, questions=(*PULSE.questions, NOTE))
+    opened = surveys.open_round(survey, session=session, now=clock.now(), period="p")
+    assert isinstance(opened, surveys.Opened)
+    ae = "my patient had a severe rash and was hospitalised after the second dose of Cardivex"
+
+    def answer(name: str, text: str, at: Any = None) -> surveys.Answered | surveys.AnswerRefused:
+        event = surveys.SurveyAnswered(who(name), opened.round_id, "note", text=text)
+        return surveys.answer(
+            event, session=session, now=at or clock.now(), rules=default_rules(), policy=POLICY
+        )
+
+    refused = answer("Erin", ae)
+    assert isinstance(refused, surveys.AnswerRefused) and refused.reason == "not_on"
+    assert "drug safety" in refused.message
+    assert answer("Erin", ae) == refused  # the same words again: no second case
+    late = answer("Alice", ae + " again", at=clock.now() + timedelta(days=4))
+    assert isinstance(late, surveys.AnswerRefused) and late.reason == "closed"
+    cases = session.exec(select(PvCase)).all()
+    assert [c.source for c in cases] == ["survey", "survey"]
+    assert session.exec(select(SurveyAnswer)).all() == []
+    plain = answer("Erin", "the new canteen is lovely")
+    assert isinstance(plain, surveys.AnswerRefused) and "drug safety" not in plain.message
+    assert len(session.exec(select(PvCase)).all()) == 2
