@@ -52,6 +52,7 @@ class Trend:
     kinds: list[str]
     teams: list[str]
     latest: list[KpiEvent]
+    held: bool = False  # the team has fewer people than the threshold: no kudos shown
 
 
 def monday(day: date) -> date:
@@ -111,10 +112,17 @@ def _kudos_by_day(session: Session, start: date, end: date, team: str | None) ->
 
 
 def trend(
-    session: Session, *, today: date, weeks: int, kind: str | None, team: str | None
+    session: Session,
+    *,
+    today: date,
+    weeks: int,
+    kind: str | None,
+    team: str | None,
+    least: int = 1,
 ) -> Trend:
     """The last `weeks` whole and current weeks of kudos and of `kind`'s events (the most
-    reported kind when none is named), for everyone or for one team."""
+    reported kind when none is named), for everyone or for one team; a team with fewer
+    than `least` active people gets no kudos figures (they would be a person's own)."""
     kinds = [
         k
         for k, _ in session.exec(
@@ -136,16 +144,25 @@ def trend(
     for day, count, total in session.exec(events):
         n, v = by_week.get(monday(day), (0, Decimal(0)))
         by_week[monday(day)] = (n + int(count), v + Decimal(total or 0))
+    heads = _heads(session, team) if team is not None else least
+    held = 0 < heads < least
     kudos: dict[date, int] = {}
-    for day, count in _kudos_by_day(session, first, today, team).items():
+    for day, count in ({} if held else _kudos_by_day(session, first, today, team)).items():
         kudos[monday(day)] = kudos.get(monday(day), 0) + count
     series = [
         Week(s, kudos.get(s, 0), *by_week.get(s, (0, Decimal(0))))
         for s in (first + timedelta(weeks=i) for i in range(weeks))
     ]
-    return Trend(
-        kind, team, series, correlation(series), kinds, _teams(session), _latest(session, kind)
-    )
+    found = correlation(series)
+    if held:
+        found = Correlation(None, len(series), None, f"fewer than {least} people in the team")
+    latest = _latest(session, kind)
+    return Trend(kind, team, series, found, kinds, _teams(session), latest, held)
+
+
+def _heads(session: Session, team: str) -> int:
+    active = (col(Member.active).is_(True), col(Member.is_bot).is_(False), Member.team == team)
+    return int(session.exec(select(func.count()).select_from(Member).where(*active)).one())
 
 
 def _teams(session: Session) -> list[str]:

@@ -153,10 +153,11 @@ def _participation(
 ) -> tuple[float | None, int]:
     since = datetime.combine(window[0], time(0), UTC)
     until = datetime.combine(window[1] + timedelta(days=1), time(0), UTC)
-    invited, answered = session.exec(
+    invited, answered, people = session.exec(
         select(
             func.count(),
             func.coalesce(func.sum(case((col(SurveyInvite.responded), 1), else_=0)), 0),
+            func.count(func.distinct(SurveyInvite.member_id)),
         )
         .join(SurveyRound, col(SurveyRound.id) == SurveyInvite.round_id)
         .where(
@@ -165,12 +166,18 @@ def _participation(
             col(SurveyRound.opened_at) < until,
         )
     ).one()
-    return (int(answered) / int(invited) if invited else None), int(invited)
+    # People, not invitations: two people invited to three rounds are two.
+    return (int(answered) / int(invited) if invited else None), int(people)
 
 
-def _enps(session: Session, teams: set[str], window: tuple[date, date]) -> tuple[float | None, int]:
+def _enps(
+    session: Session, teams: set[str], window: tuple[date, date], least: int
+) -> tuple[float | None, int]:
     """eNPS of the answers from the group's teams (answers keep the team, not the person) in
-    rounds opened in `window`: % promoters (9-10) minus % detractors (0-6)."""
+    rounds opened in `window`: % promoters (9-10) minus % detractors (0-6). A round counts
+    only when each of the group's teams that answered it has at least `least` respondents
+    (as the survey results show them); the people behind the figure are the most
+    respondents of one round, since answers of different rounds cannot be told apart."""
     since = datetime.combine(window[0], time(0), UTC)
     until = datetime.combine(window[1] + timedelta(days=1), time(0), UTC)
     rounds = session.exec(
@@ -186,8 +193,8 @@ def _enps(session: Session, teams: set[str], window: tuple[date, date]) -> tuple
     }
     if not asked or not teams:
         return None, 0
-    scores = [
-        a.score
+    answers = [
+        a
         for a in session.exec(
             select(SurveyAnswer).where(
                 col(SurveyAnswer.round_id).in_(sorted({r for r, _ in asked})),
@@ -197,11 +204,17 @@ def _enps(session: Session, teams: set[str], window: tuple[date, date]) -> tuple
         )
         if (a.round_id, a.question_id) in asked and a.score is not None
     ]
+    by_round: dict[int, dict[str, set[str]]] = {}
+    for a in answers:
+        by_round.setdefault(a.round_id, {}).setdefault(a.team or "", set()).add(a.respondent)
+    kept = {r for r, per in by_round.items() if all(len(p) >= least for p in per.values())}
+    scores = [a.score for a in answers if a.round_id in kept and a.score is not None]
     if not scores:
         return None, 0
     promoters = sum(1 for x in scores if x >= 9)
     detractors = sum(1 for x in scores if x <= 6)
-    return 100 * (promoters - detractors) / len(scores), len(scores)
+    people = max(sum(len(p) for p in by_round[r].values()) for r in kept)
+    return 100 * (promoters - detractors) / len(scores), people
 
 
 def _baseline(
@@ -217,10 +230,12 @@ def _baseline(
             col(BaselineFigure.period_end) <= window[1],
         )
     ).all()
-    people = sum(r.people for r in rows)
-    if not people:
+    weight = sum(r.people for r in rows)
+    if not weight:
         return None, 0
-    return float(sum(Decimal(r.value) * r.people for r in rows) / people), people
+    # People behind it: the largest single figure's (periods may count the same people).
+    value = float(sum(Decimal(r.value) * r.people for r in rows) / weight)
+    return value, max(r.people for r in rows)
 
 
 Measure = Callable[[list[Member], tuple[date, date]], tuple[float | None, int]]
@@ -242,6 +257,10 @@ def compare(session: Session, rollout: Rollout, *, today: date, least: int) -> C
         return [m.id for m in people if m.id is not None]
 
     by_window = {window: _counts(session, window) for window in split}
+    # Answers and imported figures know a team, not a person: they describe a cohort only
+    # when both cohorts are whole teams, and different ones.
+    by_team = all(not (c.regions or c.therapeutic_areas or c.people) for c in (pilot, control))
+    by_team = by_team and not set(pilot.teams) & set(control.teams)
 
     def per_head(pick: int) -> Measure:
         def measure(people: list[Member], window: tuple[date, date]) -> tuple[float | None, int]:
@@ -254,12 +273,14 @@ def compare(session: Session, rollout: Rollout, *, today: date, least: int) -> C
         """Plaudit's own pulse where it has one for the window, else the imported figure."""
 
         def measure(people: list[Member], window: tuple[date, date]) -> tuple[float | None, int]:
-            teams = {m.team for m in people if m.team}
             found: tuple[float | None, int] = (None, 0)
             if metric == "participation":
                 found = _participation(session, ids(people), window)
-            elif metric == "enps":
-                found = _enps(session, teams, window)
+            if found[0] is not None or not by_team:
+                return found
+            teams = {m.team for m in people if m.team}
+            if metric == "enps":
+                found = _enps(session, teams, window, least)
             return found if found[0] is not None else _baseline(session, metric, teams, window)
 
         return measure
@@ -284,6 +305,10 @@ def compare(session: Session, rollout: Rollout, *, today: date, least: int) -> C
         for name, measure in measures
     ]
     limits: tuple[str, ...] = LIMITS
+    if not by_team:
+        limits = (*limits, "eNPS and imported figures are kept by team, not by person: with a "
+                  "cohort chosen by region, area or people they cannot be told apart, so "
+                  "they are not shown.")  # fmt: skip
     if control.start != pilot.start:
         limits = (*limits, "The control group's start date differs from the pilot's; the "
                   "windows follow the pilot's.")  # fmt: skip

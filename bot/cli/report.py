@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
 from pathlib import Path
 
@@ -12,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot.cli.bootstrap import UsageError, build_runtime, load_settings
 from handlers.collaboration import threshold
+from handlers.exports import to_csv
 from handlers.report import Quarter, quarter
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -24,9 +23,12 @@ def html(found: Quarter) -> str:
     return env.get_template("report.html").render(q=found)
 
 
+HEADER = ("section", "measure", "value", "people")
+
+
 def rows(found: Quarter) -> list[list[str]]:
     """The report as section, measure, value and people behind it ("" when held back)."""
-    out = [["section", "measure", "value", "people"]]
+    out: list[list[str]] = []
     e = found.everyone
     if e is not None and not e.held:
         for name, figure in (("givers per head", e.givers), ("receivers per head", e.receivers)):
@@ -41,7 +43,7 @@ def rows(found: Quarter) -> list[list[str]]:
         )
     for by, share in found.crossing.items():
         value = "" if share.share is None else f"{share.share:.3f}"
-        out.append(["cross-functional", f"kudos across {by}s", value, str(share.total or "")])
+        out.append(["cross-functional", f"share of kudos across {by}s", value, ""])
     if found.comparison is not None:
         for row in found.comparison.rows:
             diff = "" if row.difference is None else str(row.difference)
@@ -68,12 +70,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
     finally:
         runtime.close()
-    if args.format == "csv":
-        buffer = io.StringIO()
-        csv.writer(buffer).writerows(rows(found))
-        text = buffer.getvalue()
-    else:
-        text = html(found)
+    # CSV: every cell quoted and formulas defused (titles come from outside).
+    text = to_csv(HEADER, rows(found)) if args.format == "csv" else html(found)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
         print(f"Wrote the {period.id} report to {args.out}.")

@@ -114,6 +114,9 @@ class MilestoneConfig(_Strict):
             raise ValueError("match.team is for kpi milestones")
         if self.source == "kpi" and "id" in self.match:
             raise ValueError("kpi milestones match by kind, team and name, not id")
+        if self.source == "kpi" and "start" not in self.window:
+            # Else importing years of history would award every past event in this sprint.
+            raise ValueError("kpi milestones need window.start: events before it do not count")
         if self.source != "orders" and self.channel_id is not None:
             raise ValueError("channel_id is for orders milestones")
         for moment in self.window.values():

@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.dashboard.auth import Viewer
 from handlers import kpi_trends
+from handlers.collaboration import threshold
 from handlers.kpi_trends import Week
 
 if TYPE_CHECKING:
@@ -63,8 +64,9 @@ async def kpis_page(d: Dashboard, request: Request, viewer: Viewer) -> Response:
     team = query.get("team") or None
     span = int(query["weeks"]) if query.get("weeks") in {str(s) for s in SPANS} else 26
     today = d.runtime.clock.now().date()
+    least = threshold(d.runtime.surveys)
     found = await d.runtime.run(
-        lambda s: kpi_trends.trend(s, today=today, weeks=span, kind=kind, team=team)
+        lambda s: kpi_trends.trend(s, today=today, weeks=span, kind=kind, team=team, least=least)
     )
     valued = any(w.value for w in found.weeks)
     return d.render(
@@ -80,6 +82,7 @@ async def kpis_page(d: Dashboard, request: Request, viewer: Viewer) -> Response:
         kudos_chart=week_chart(found.weeks, "kudos"),
         kpi_chart=week_chart(found.weeks, "value" if valued else "events"),
         number=number,
+        least=least,
     )
 
 

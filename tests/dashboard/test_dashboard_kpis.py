@@ -98,6 +98,10 @@ def test_weeks_count_published_kudos_and_events_for_everyone_or_one_team(world: 
     assert [(w.kudos, w.events) for w in oncology.weeks[-2:]] == [(1, 1), (1, 1)]
     assert oncology.teams == ["Cardio", "Oncology"]
     assert [e.event_id for e in oncology.latest][:2] == ["e2", "e1"]
+    small = trend(world, today=TODAY, weeks=13, kind=None, team="Oncology", least=3)
+    assert small.held and all(w.kudos == 0 for w in small.weeks)  # one person: their own
+    assert small.correlation.r is None and "fewer than 3 people" in str(small.correlation)
+    assert [w.events for w in small.weeks] == [w.events for w in oncology.weeks]
 
 
 @pytest.fixture
@@ -133,14 +137,16 @@ def manager_browser(file_engine: Engine) -> Iterator[httpx.Client]:
 def test_a_manager_sees_the_weeks_the_coefficient_and_its_caveats(
     manager_browser: httpx.Client,
 ) -> None:
-    page = manager_browser.get(
-        "/dashboard/kpis?weeks=13&team=Onc", headers={"X-Forwarded-Email": "ana@example.com"}
-    )
+    ana = {"X-Forwarded-Email": "ana@example.com"}
+    page = manager_browser.get("/dashboard/kpis?weeks=13", headers=ana)
     assert page.status_code == 200
     assert "<strong>+1.00</strong> over 13 weeks" in page.text  # kudos and value in step
     assert "A correlation is not a cause" in page.text
-    assert "Total value of “site_activated” events for team Onc" in page.text
+    assert "Total value of “site_activated” events for everyone" in page.text
     assert '<th scope="row">2026-11-23</th><td>1</td><td>1</td><td>5</td>' in page.text
+    team = manager_browser.get("/dashboard/kpis?weeks=13&team=Onc", headers=ana).text
+    assert "Kudos for team Onc are not shown: it has fewer than 5 people" in team
+    assert "+1.00" not in team and "<td>not shown</td>" in team
     member = manager_browser.get(
         "/dashboard/kpis", headers={"X-Forwarded-Email": "ben@example.com"}, follow_redirects=False
     )

@@ -167,6 +167,7 @@ def test_kpi_milestones_in_plaudit_yaml_are_checked() -> None:
             "title": "First patient in",
             "source": "kpi",
             "match": {"kind": "First patient in", "team": "Oncology"},
+            "window": {"start": "2026-10-01T00:00:00Z"},
             "award": {"points": 5, "team": "Oncology"},
         }
     ).milestone()
@@ -176,7 +177,8 @@ def test_kpi_milestones_in_plaudit_yaml_are_checked() -> None:
         "each",
     )
     counted = {"source": "kpi", "match": {"kind": "site_activated"}, "threshold": {"events": 3}}
-    base = {"id": "x", "title": "X", "award": {"points": 1, "team": "T"}}
+    since = {"start": "2026-10-01T00:00:00Z"}
+    base = {"id": "x", "title": "X", "award": {"points": 1, "team": "T"}, "window": since}
     assert MilestoneConfig.model_validate({**base, **counted}).milestone().at_least == 3
     wrongs: list[tuple[dict[str, object], str]] = [
         ({"source": "kpi"}, "match.kind"),
@@ -184,6 +186,7 @@ def test_kpi_milestones_in_plaudit_yaml_are_checked() -> None:
         ({"source": "promotion", "match": {"team": "a"}}, "match.team"),
         ({"source": "kpi", "match": {"kind": "a"}, "threshold": {"orders": 2}}, "threshold"),
         ({"source": "kpi", "match": {"kind": "a", "id": 3}}, "not id"),
+        ({"source": "kpi", "match": {"kind": "a"}, "window": {}}, "window.start"),
     ]
     for wrong, says in wrongs:
         with pytest.raises(ValidationError, match=says):

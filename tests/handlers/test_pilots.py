@@ -13,7 +13,15 @@ from sqlmodel import Session, select
 from handlers import baseline
 from handlers.pilots import compare, windows
 from handlers.rollout import Cohort, Rollout
-from storage.models import BaselineFigure, Member, Recognition, RecognitionRecipient
+from storage.models import (
+    BaselineFigure,
+    Member,
+    Recognition,
+    RecognitionRecipient,
+    SurveyAnswer,
+    SurveyInvite,
+    SurveyRound,
+)
 
 START = date(2026, 11, 1)
 TODAY = date(2026, 11, 11)  # ten whole days after the start
@@ -127,3 +135,58 @@ def test_the_baseline_file_is_checked_row_by_row_and_replaces_a_repeat(session: 
     assert baseline.store([again], session=session, now=NOW) == (0, 1)
     (stored,) = session.exec(select(BaselineFigure)).all()
     assert stored.value == Decimal("0.70")
+
+
+def pulse(session: Session, number: int, day: date) -> SurveyRound:
+    opened = datetime.combine(day, time(10), UTC)
+    found = SurveyRound(
+        survey_id="pulse", period=f"p{number}", number=number, anonymous=True, opened_by="cli",
+        definition={"questions": [{"id": "e", "type": "enps", "text": "Recommend us?"}]},
+        opened_at=opened, closes_at=opened + timedelta(days=3), status="closed",
+    )  # fmt: skip
+    session.add(found)
+    session.flush()
+    return found
+
+
+def answers(session: Session, round_: SurveyRound, team: str, scores: list[int]) -> None:
+    session.add_all(
+        SurveyAnswer(round_id=round_.id or 0, respondent=f"{team}-{n}", question_id="e",
+                     score=score, team=team)
+        for n, score in enumerate(scores)
+    )  # fmt: skip
+
+
+def test_enps_counts_rounds_whose_teams_reach_the_threshold_and_people_not_answers(
+    session: Session,
+) -> None:
+    onc, cardio = people(session, "Onc", 5), people(session, "Cardio", 4)
+    first, second = pulse(session, 1, date(2026, 11, 2)), pulse(session, 2, date(2026, 11, 9))
+    answers(session, first, "Onc", [10, 9, 3])  # +33: 3 respondents, the threshold
+    answers(session, second, "Onc", [10, 10, 10])  # +100
+    answers(session, first, "Cardio", [10, 2])  # two respondents: the round is not used
+    answers(session, second, "Cardio", [9, 9])
+    for member in onc[:2]:  # two people invited to both rounds: two people, four invitations
+        for r in (first, second):
+            session.add(SurveyInvite(round_id=r.id or 0, member_id=member.id or 0,
+                                     send_at=r.opened_at, responded=True))  # fmt: skip
+    session.commit()
+    found = compare(session, ROLLOUT, today=TODAY, least=3)
+    assert found is not None
+    rows = {r.metric: r for r in found.rows}
+    enps = rows["eNPS"]
+    assert (
+        enps.pilot_after.value == pytest.approx(100 * (5 - 1) / 6, abs=1e-3)
+        and enps.pilot_after.people == 3
+    )
+    assert enps.control_after.value is None and not enps.control_after.held
+    participation = rows["survey participation"].pilot_after
+    assert participation.held and participation.people == 2
+    assert len(cardio) == 4
+    regional = Rollout(
+        (ROLLOUT.cohorts[0], Cohort("apac", "APAC control", "control", START, regions=("APAC",)))
+    )
+    by_region = compare(session, regional, today=TODAY, least=3)
+    assert by_region is not None
+    assert {r.metric: r for r in by_region.rows}["eNPS"].pilot_after.value is None
+    assert any("cannot be told apart" in line for line in by_region.limits)

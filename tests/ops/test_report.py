@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.cli.main import main
-from bot.cli.report import html, rows
+from bot.cli.report import HEADER, html, rows
 from bot.demo import app as demo
 from bot.runtime import Runtime
 from compliance_rules import default_rules
+from handlers.exports import to_csv
 from handlers.policy import KudosPolicy
 from handlers.report import Quarter, quarter
 from storage import migrate
@@ -63,7 +64,7 @@ def test_the_html_prints_every_section_and_the_csv_matches_it(larkspur: Quarter)
         assert f"<h2>{heading}</h2>" in page
     assert "@media print" in page and "None" not in page
     assert "A difference-in-differences holds only if" in page
-    table = list(csv.reader(io.StringIO("".join(",".join(r) + "\n" for r in rows(larkspur)))))
+    table = list(csv.reader(io.StringIO(to_csv(HEADER, rows(larkspur)))))
     assert table[0] == ["section", "measure", "value", "people"]
     sections = {r[0] for r in table[1:]}
     assert {"participation", "surveys", "cross-functional", "pilots", "kpis"} <= sections
@@ -88,6 +89,6 @@ def test_the_command_names_a_bad_period_and_writes_a_file(
     assert "--period 1999Q1: no such sprint" in capsys.readouterr().err
     out = tmp_path / "q.csv"
     assert main(["report", "--format", "csv", "--out", str(out)]) == 0
-    assert out.read_text(encoding="utf-8").startswith("section,measure,value,people")
+    assert out.read_text(encoding="utf-8").startswith('"section","measure","value","people"')
     assert main(["report", "--out", str(tmp_path / "q.html")]) == 0
     assert "<h1>Recognition report " in (tmp_path / "q.html").read_text(encoding="utf-8")
