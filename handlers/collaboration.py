@@ -23,7 +23,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Subquery, and_, case, func, or_, select, true, union
+from sqlalchemy import (
+    ColumnElement,
+    Subquery,
+    and_,
+    case,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    union,
+)
 from sqlmodel import Session
 
 from handlers.clock import zone
@@ -300,14 +311,25 @@ def collaboration(
     """Shares per period, matrices and islands over the window of `every` ending now."""
     periods = buckets(now, every)
     source = pairs(periods[0].start, periods[-1].end, scope)
+    found = {by: shares(session, periods, by, scope, k) for by in BOUNDARIES}
     return Collaboration(
         every=every,
         periods=periods,
         threshold=k,
-        shares={by: shares(session, periods, by, scope, k) for by in BOUNDARIES},
-        matrices={by: matrix(session, source, by, k) for by in BOUNDARIES},
+        shares=found,
+        # Over the periods shown only: a held period would be the matrix less the others.
+        matrices={by: matrix(session, shown(source, periods, found[by]), by, k) for by in found},
         islands=islands(session, source, k),
     )
+
+
+def shown(source: Subquery, periods: Sequence[Bucket], found: Sequence[Share]) -> Subquery:
+    """`source`'s pairs in the periods whose share is shown (not held back)."""
+    kept = [p for p, share in zip(periods, found, strict=True) if share.total is not None]
+    if len(kept) == len(periods):
+        return source
+    inside = [and_(source.c.at >= p.start, source.c.at < p.end) for p in kept]
+    return select(source).where(or_(*inside) if inside else false()).subquery("shown")
 
 
 def month_start(now: datetime, zone: Any) -> datetime:

@@ -72,6 +72,18 @@ def _rounds(session: Session, period: Sprint) -> list[RoundLine]:
     return lines
 
 
+def _quarter_share(
+    session: Session, span: Bucket, by: collaboration.Boundary, least: int
+) -> collaboration.Share:
+    """The quarter's share of kudos across `by`; held back when one of its months is (the
+    dashboard shows months: the quarter less the months shown would give that one away)."""
+    count = (span.end.year - span.start.year) * 12 + span.end.month - span.start.month + 1
+    months = collaboration.buckets(span.end - timedelta(microseconds=1), "month", count)
+    if any(m.total is None for m in collaboration.shares(session, months, by, Scope(), least)):
+        return collaboration.Share(span.label, None, None)
+    return collaboration.shares(session, (span,), by, Scope(), least)[0]
+
+
 def quarter(
     session: Session,
     period: Sprint,
@@ -83,10 +95,7 @@ def quarter(
     """The quarter `period` (a sprint of the calendar) as of `now`."""
     end = min(period.end, now)
     span = Bucket(period.id, period.start, end)
-    crossing = {
-        by: collaboration.shares(session, (span,), by, Scope(), least)[0]
-        for by in collaboration.BOUNDARIES
-    }
+    crossing = {by: _quarter_share(session, span, by, least) for by in collaboration.BOUNDARIES}
     source = collaboration.pairs(period.start, end, Scope())
     table = engagement.engagement(
         session, label=period.id, start=period.start, end=end, scope=Scope(), k=least

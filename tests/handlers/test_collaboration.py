@@ -23,6 +23,7 @@ from storage.models import Member, Recognition, RecognitionRecipient
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday
 DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
 
 
 def people(s: Session, *rows: tuple[str, str | None, str | None]) -> dict[str, int]:
@@ -305,13 +306,20 @@ def test_no_figure_below_the_threshold_reaches_any_surface(
         )
     recent = [g for n, g in enumerate(gifts) if NOW - 7 * DAY <= _at(n, g[2]) < NOW]
     for by, index in (("team", 0), ("function", 1)):
+        # The matrix counts the periods whose share is shown, and only those.
+        kept = [
+            p for p, sh in zip(found.periods, found.shares[by], strict=True) if sh.total is not None
+        ]  # type: ignore[index]
+        visible = [
+            g for n, g in enumerate(gifts) if any(p.start <= _at(n, g[2]) < p.end for p in kept)
+        ]
         for (giver, taker), shown in found.matrices[by].cells.items():  # type: ignore[index]
             if shown is None:
                 continue
             names = TEAMS if by == "team" else FUNCTIONS
             n, behind = _people_behind(
                 org,
-                gifts,
+                visible,
                 lambda a, b: names[a[index]] == giver and names[b[index]] == taker,  # noqa: B023
             )
             assert shown == n and len(behind) >= k
@@ -353,3 +361,23 @@ def test_combinations_are_few_rows_not_people(session: Session) -> None:
     assert len(combos) == 4  # Brand, Digital, Safety, no team: grouped in SQL
     assert sorted(f[0] for _g, f in combos) == [1, 2, 3, 4]
     assert list(itertools.chain.from_iterable(g for g, _f in combos))
+
+
+def test_a_held_month_cannot_be_read_off_the_matrix(session: Session) -> None:
+    """September's kudos between A and B are shown (six people behind them), November's
+    (one giver, one recipient) are held back; the matrix counts the months shown only, so
+    its cell less September's figure does not give November's away."""
+    names = [(f"a{n}", "A", "Sales") for n in range(3)] + [(f"b{n}", "B", "IT") for n in range(3)]
+    ids = people(session, *names)
+    september, november = datetime(2026, 9, 10, tzinfo=UTC), datetime(2026, 11, 10, tzinfo=UTC)
+    for n in range(3):  # Sept: a0, a1, a2 to b0, b1, b2, twice each
+        for twice in range(2):
+            kudos(session, ids[f"a{n}"], ids[f"b{n}"], at=september + n * DAY + twice * HOUR)
+    for thrice in range(3):  # Nov: a0 to b0 only
+        kudos(session, ids["a0"], ids["b0"], at=november + thrice * HOUR)
+    session.commit()
+    found = co.collaboration(session, now=NOW, every="month", scope=co.Scope(), k=5)
+    months = {s.label: s for s in found.shares["team"]}
+    assert (months["2026-09"].crossing, months["2026-09"].total) == (6, 6)
+    assert months["2026-11"].crossing is None  # two people behind it
+    assert found.matrices["team"].cells.get(("A", "B")) == 6  # September's only

@@ -5,19 +5,22 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from bot.cli.main import main
 from bot.cli.report import HEADER, html, rows
 from bot.demo import app as demo
 from bot.runtime import Runtime
 from compliance_rules import default_rules
+from handlers.collaboration import Bucket
 from handlers.exports import to_csv
 from handlers.policy import KudosPolicy
-from handlers.report import Quarter, quarter
+from handlers.report import Quarter, _quarter_share, quarter
 from storage import migrate
 from storage.db import make_engine
 
@@ -92,3 +95,21 @@ def test_the_command_names_a_bad_period_and_writes_a_file(
     assert out.read_text(encoding="utf-8").startswith('"section","measure","value","people"')
     assert main(["report", "--out", str(tmp_path / "q.html")]) == 0
     assert "<h1>Recognition report " in (tmp_path / "q.html").read_text(encoding="utf-8")
+
+
+def test_the_quarter_share_is_held_when_one_of_its_months_is(session: Session) -> None:
+    from tests.handlers.test_collaboration import HOUR, kudos, people
+
+    names = [(f"a{n}", "A", "Sales") for n in range(3)] + [(f"b{n}", "B", "IT") for n in range(3)]
+    ids = people(session, *names)
+    october = datetime(2026, 10, 5, tzinfo=UTC)
+    for n in range(3):  # October: six people behind the kudos across teams
+        kudos(session, ids[f"a{n}"], ids[f"b{n}"], at=october + n * HOUR)
+    session.commit()
+    span = Bucket("2026Q4", datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 20, tzinfo=UTC))
+    shown = _quarter_share(session, span, "team", 5)
+    assert (shown.crossing, shown.total) == (3, 3)
+    kudos(session, ids["a0"], ids["b0"], at=datetime(2026, 11, 10, tzinfo=UTC))  # two people
+    session.commit()
+    held = _quarter_share(session, span, "team", 5)
+    assert held.crossing is None and held.total is None
