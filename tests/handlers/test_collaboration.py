@@ -307,8 +307,8 @@ def test_no_figure_below_the_threshold_reaches_any_surface(
     recent = [g for n, g in enumerate(gifts) if NOW - 7 * DAY <= _at(n, g[2]) < NOW]
     for by, index in (("team", 0), ("function", 1)):
         # The matrix counts the periods whose share is shown, and only those.
-        held = found.shares[by]  # type: ignore[index]
-        kept = [p for p, sh in zip(found.periods, held, strict=True) if sh.total is not None]
+        periods = found.shares[by]  # type: ignore[index]
+        kept = [p for p, sh in zip(found.periods, periods, strict=True) if sh.total is not None]
         visible = [
             g for n, g in enumerate(gifts) if any(p.start <= _at(n, g[2]) < p.end for p in kept)
         ]
