@@ -30,6 +30,7 @@ from sqlalchemy import (
     case,
     false,
     func,
+    not_,
     or_,
     select,
     true,
@@ -37,8 +38,6 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
-from handlers.clock import zone
-from handlers.i18n import _, n_
 from handlers.sprints import PUBLISHED
 from handlers.surveys import Survey
 from storage.models import Member, Recognition, RecognitionRecipient
@@ -116,10 +115,17 @@ def buckets(now: datetime, every: Every, count: int | None = None) -> tuple[Buck
 
 
 def pairs(
-    start: datetime, end: datetime, scope: Scope = Scope(), people: Sequence[int] | None = None
+    start: datetime,
+    end: datetime,
+    scope: Scope = Scope(),
+    people: Sequence[int] | None = None,
+    *,
+    outside: bool = False,
 ) -> Subquery:
     """Giver-recipient pairs of published kudos in [start, end): when, who, and both sides'
-    teams and functions; with `people`, the pairs with one of them on either side."""
+    teams and functions; with `people`, the pairs with one of them on either side. `outside`:
+    the pairs a drill-down leaves out (neither side in `scope`), what the whole view less the
+    drill-down's would show."""
     giver, taker = M.alias("giver"), M.alias("taker")
     stmt = (
         select(
@@ -145,7 +151,8 @@ def pairs(
         )
     )
     if scope.narrowed:
-        stmt = stmt.where(or_(scope.where(giver), scope.where(taker)))
+        inside = or_(scope.where(giver), scope.where(taker))
+        stmt = stmt.where(not_(inside) if outside else inside)
     if people is not None:
         ids = list(people) or [-1]
         stmt = stmt.where(or_(giver.c.id.in_(ids), taker.c.id.in_(ids)))
@@ -222,15 +229,26 @@ def shares(
     session: Session, periods: Sequence[Bucket], by: Boundary, scope: Scope, k: int
 ) -> tuple[Share, ...]:
     """Each period's share of pairs crossing the `by` boundary."""
-    source = pairs(periods[0].start, periods[-1].end, scope)
-    which = case(*((source.c.at < b.end, i) for i, b in enumerate(periods)), else_=len(periods) - 1)
-    found = counted(
-        session, source, [("period", which), ("across", _across(source, by))], _both(source, by)
+
+    def count(source: Subquery) -> dict[Key, tuple[int, int]]:
+        ends = ((source.c.at < b.end, i) for i, b in enumerate(periods))
+        which = case(*ends, else_=len(periods) - 1)
+        keys = [("period", which), ("across", _across(source, by))]
+        return counted(session, source, keys, _both(source, by))
+
+    found = count(pairs(periods[0].start, periods[-1].end, scope))
+    # A drill-down's figure is the whole view's less what it leaves out: that rest must
+    # stand behind no one or at least `k` people too.
+    rest = (
+        count(pairs(periods[0].start, periods[-1].end, scope, outside=True))
+        if scope.narrowed
+        else {}
     )
     out = []
     for i, period in enumerate(periods):
         across, inside = found.get((i, 1), (0, 0)), found.get((i, 0), (0, 0))
         shown = safe(across[1], k) and safe(inside[1], k)
+        shown = shown and all(safe(rest.get((i, a), (0, 0))[1], k) for a in (0, 1))
         out.append(
             Share(
                 period.label,
@@ -258,12 +276,20 @@ class Matrix:
         return sum(1 for v in self.cells.values() if v is None)
 
 
-def matrix(session: Session, source: Subquery, by: Boundary, k: int) -> Matrix:
-    """The `by` x `by` matrix of `source`'s pairs, thresholded (see the module's note)."""
-    found = counted(
-        session, source, [("g", source.c[f"g_{by}"]), ("r", source.c[f"r_{by}"])], _both(source, by)
-    )
+def matrix(
+    session: Session, source: Subquery, by: Boundary, k: int, rest: Subquery | None = None
+) -> Matrix:
+    """The `by` x `by` matrix of `source`'s pairs, thresholded (see the module's note);
+    `rest`: the pairs a drill-down leaves out, whose cells must not give one away either."""
+
+    def count(pairs: Subquery) -> dict[Key, tuple[int, int]]:
+        keys = [("g", pairs.c[f"g_{by}"]), ("r", pairs.c[f"r_{by}"])]
+        return counted(session, pairs, keys, _both(pairs, by))
+
+    found = count(source)
+    left_out = count(rest) if rest is not None else {}
     held = {key for key, (_kudos, people) in found.items() if people < k}
+    held |= {key for key, (_kudos, people) in left_out.items() if not safe(people, k)}
     for diagonal in (True, False):
         group = {key: v for key, v in found.items() if (key[0] == key[1]) == diagonal}
         while True:
@@ -311,6 +337,7 @@ def collaboration(
     """Shares per period, matrices and islands over the window of `every` ending now."""
     periods = buckets(now, every)
     source = pairs(periods[0].start, periods[-1].end, scope)
+    rest = pairs(periods[0].start, periods[-1].end, scope, outside=True) if scope.narrowed else None
     found = {by: shares(session, periods, by, scope, k) for by in BOUNDARIES}
     return Collaboration(
         every=every,
@@ -318,7 +345,9 @@ def collaboration(
         threshold=k,
         shares=found,
         # Over the periods shown only: a held period would be the matrix less the others.
-        matrices={by: matrix(session, shown(source, periods, found[by]), by, k) for by in found},
+        matrices={
+            by: matrix(session, shown(source, periods, found[by]), by, k, rest) for by in found
+        },
         islands=islands(session, source, k),
     )
 
@@ -330,62 +359,3 @@ def shown(source: Subquery, periods: Sequence[Bucket], found: Sequence[Share]) -
         return source
     inside = [and_(source.c.at >= p.start, source.c.at < p.end) for p in kept]
     return select(source).where(or_(*inside) if inside else false()).subquery("shown")
-
-
-def month_start(now: datetime, zone: Any) -> datetime:
-    """The first moment of `now`'s calendar month on a clock (`zone`), in UTC."""
-    local = now.astimezone(zone)
-    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
-
-
-def team_month(
-    session: Session, people: Sequence[int], *, since: datetime, now: datetime, k: int
-) -> dict[str, int] | None:
-    """The pairs given or received by `people` since `since` that cross a function
-    boundary, out of those with both functions known: {"crossing", "total"}, or
-    {"fewer_than": k} when held back; None when there are none."""
-    source = pairs(since, now + timedelta(microseconds=1), people=people)
-    found = counted(
-        session, source, [("across", _across(source, "function"))], _both(source, "function")
-    )
-    across, inside = found.get((1,), (0, 0)), found.get((0,), (0, 0))
-    if not across[0] + inside[0]:
-        return None
-    if not (safe(across[1], k) and safe(inside[1], k)):
-        return {"fewer_than": k}
-    return {"crossing": across[0], "total": across[0] + inside[0]}
-
-
-def for_manager(
-    session: Session, reports: Sequence[int], manager: Member, *, now: datetime, least: int
-) -> dict[str, int] | None:
-    """The manager digest's figures: `team_month` for the reports since the first of this
-    month on the manager's clock."""
-    since = month_start(now, zone(manager.timezone))
-    return team_month(session, reports, since=since, now=now, k=least)
-
-
-def digest_line(figures: Mapping[str, int] | None) -> list[str]:
-    """The manager digest's line on the team's cross-functional kudos this month."""
-    if not figures:
-        return []
-    if "fewer_than" in figures:
-        # i18n: the English keeps one plural wording for every count; use your language's forms
-        return [
-            n_(
-                "Your team's cross-functional kudos this month: not shown, fewer than {n} "
-                "people are behind them.",
-                "Your team's cross-functional kudos this month: not shown, fewer than {n} "
-                "people are behind them.",
-                figures["fewer_than"],
-            )
-        ]
-    crossing, total = figures["crossing"], figures["total"]
-    return [
-        _(
-            "Your team's cross-functional kudos this month: {crossing} of {total} ({share}).",
-            crossing=crossing,
-            total=total,
-            share=f"{crossing / total:.0%}",
-        )
-    ]

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from handlers import collaboration, posts
+from handlers import cross_functional, posts
 from handlers.clock import zone
 from handlers.i18n import _, joined, n_, speaking
 from handlers.messages import Template
@@ -44,7 +44,7 @@ class DigestSchedule:
     weekday: int = 0  # Monday
     at: time = time(9, 0)
     empty: str = "note"  # note | skip
-    least: int = collaboration.MIN_GROUP  # the anonymity threshold (collaboration.threshold)
+    least: int = cross_functional.MIN_GROUP  # the anonymity threshold (collaboration.threshold)
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class Digest:
     sprint: str | None = None
     survey: dict[str, Any] | None = None  # title, participation, enps (when allowed)
     reviews_pending: int | None = None  # for reviewers only
-    cross_functional: dict[str, int] | None = None  # this month (collaboration.team_month)
+    cross_functional: dict[str, int] | None = None  # this month (cross_functional.team_month)
 
     @property
     def empty(self) -> bool:
@@ -99,7 +99,7 @@ def lines(d: Digest) -> list[str]:
     out.append(
         _("Kudos received: {received}. Kudos given: {given}.", received=d.received, given=d.given)
     )
-    out.extend(collaboration.digest_line(d.cross_functional))
+    out.extend(cross_functional.digest_line(d.cross_functional))
     if d.top_values:
         shown = joined(_("{value} ({count})", value=tag, count=n) for tag, n in d.top_values)
         out.append(_("Top values: {values}", values=shown))
@@ -214,7 +214,7 @@ def build(
         **_standing(session, manager, now=now, policy=policy),
         survey=_survey(session, manager),
         reviews_pending=_reviews(session, manager, policy),
-        cross_functional=collaboration.for_manager(session, ids, manager, now=now, least=least),
+        cross_functional=cross_functional.for_manager(session, ids, manager, now=now, least=least),
     )
 
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy import case, func, literal, select
 from sqlmodel import Session
 
-from handlers.collaboration import M, Scope, execute, pairs
+from handlers.collaboration import M, Scope, execute, pairs, safe
 
 Group = tuple[str, str]  # (everyone | team | region | therapeutic_area, name)
 DIMENSIONS = ("team", "region", "therapeutic_area")
@@ -147,6 +147,8 @@ def engagement(
     shown = shown_groups(((g - {EVERYONE}, f[0]) for g, f in combos), named, k)
     if totals.get(EVERYONE, [0])[0] >= k:
         shown |= {EVERYONE}
+    if scope.narrowed:  # the whole view less this one must not narrow to a few people
+        shown &= apart(session, start, end, scope, k)
     order = {"everyone": 0, **{by: i + 1 for i, by in enumerate(DIMENSIONS)}}
     rows = []
     for group in sorted(totals, key=lambda g: (order[g[0]], g[1])):
@@ -156,3 +158,34 @@ def engagement(
         else:
             rows.append(Row(*group, None, None, None, None, None))
     return Engagement(label, k, tuple(rows))
+
+
+SCOPE: Group = ("scope", "inside")
+
+
+def _inside(groups: frozenset[Group], scope: Scope) -> bool:
+    wanted = (
+        ("team", scope.team),
+        ("region", scope.region),
+        ("therapeutic_area", scope.therapeutic_area),
+    )
+    return all(value is None or (by, value) in groups for by, value in wanted)
+
+
+def apart(
+    session: Session, start: datetime, end: datetime, scope: Scope, k: int
+) -> frozenset[Group]:
+    """The groups a drill-down may show: checked over everyone, with the drill-down as one
+    more group, so that each group's part inside it and its part outside it (what the whole
+    view less the drill-down's gives) both hold nobody or at least `k` people. Nothing, when
+    the drill-down itself cannot stand beside the rest."""
+    combos = [
+        (groups | {SCOPE} if _inside(groups, scope) else groups, figures[0])
+        for groups, figures in combinations(session, start, end, Scope())
+    ]
+    named = {g for groups, _heads in combos for g in groups if g != EVERYONE}
+    shown = shown_groups(((g - {EVERYONE}, heads) for g, heads in combos), named, k)
+    if SCOPE not in shown:
+        return frozenset()
+    outside = sum(heads for groups, heads in combos if SCOPE not in groups)
+    return frozenset(shown | ({EVERYONE} if safe(outside, k) else set()))

@@ -78,6 +78,8 @@ def client(file_engine: Engine) -> Iterator[httpx.Client]:
         _kudos(s, ids, "ann", "bea", "cy")  # Brand inside: 3 people
         _kudos(s, ids, "eli", "ann")  # Digital -> Brand: 2 people, held back
         _kudos(s, ids, "eli", "fay", "gus")  # Digital inside: 3 people
+        _kudos(s, ids, "bea", "gus")  # Brand -> Digital: with the next, 4 people, held too,
+        _kudos(s, ids, "cy", "fay")  # so the Digital -> Brand cell is not the rest of them
         s.commit()
     runtime = Runtime(
         engine=engine,
@@ -126,8 +128,10 @@ def test_held_back_cells_never_show_their_numbers(client: httpx.Client) -> None:
     page = _as(client, "mia", "/collaboration?every=week")
     matrix = page.split("Kudos from team (rows) to team (columns)")[1].split("</table>")[0]
     cells = re.findall(r"<td>(.*?)</td>", matrix)
-    # Brand -> Brand: 2 kudos among 3 people; Digital -> Brand (2 people) is held back.
-    assert cells == ["2", "0", '<span class="held">fewer than 3 people</span>', "2"]
+    # Brand -> Brand: 2 kudos among 3 people; Digital -> Brand (2 people) is held back, and
+    # so is Brand -> Digital, or the week's figures less it would give it away.
+    held = '<span class="held">fewer than 3 people</span>'
+    assert cells == ["2", held, held, "2"]
     assert "Digital -> Brand" not in page
 
 
@@ -144,7 +148,7 @@ def test_csv_exports_have_their_columns_and_are_audited(
         "note",
     ]  # fmt: skip
     by_group = {(r[1], r[2]): r for r in rows[1:]}
-    assert by_group[("team", "Brand")][3:5] == ["5", "1"]
+    assert by_group[("team", "Brand")][3:5] == ["5", "3"]
     # Digital (3 people) would leave the one person with no team alone beside the total.
     assert by_group[("team", "Digital")][3:] == [""] * 7 + ["fewer than 3 people"]
     team = client.get("/export/collaboration.csv?what=team&every=week", headers=headers)
@@ -152,6 +156,7 @@ def test_csv_exports_have_their_columns_and_are_audited(
     assert cells[0] == ["window", "boundary", "giver_side", "recipient_side", "kudos", "note"]
     assert [r[2:] for r in cells[1:]] == [
         ["Brand", "Brand", "2", ""],
+        ["Brand", "Digital", "", "fewer than 3 people"],
         ["Digital", "Brand", "", "fewer than 3 people"],
         ["Digital", "Digital", "2", ""],
     ]

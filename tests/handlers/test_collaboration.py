@@ -14,6 +14,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from handlers import collaboration as co
+from handlers import cross_functional as cf
 from handlers import digests, engagement
 from handlers.policy import KudosPolicy
 from handlers.surveys import Survey
@@ -225,16 +226,16 @@ def test_the_digest_line_counts_the_reports_kudos_this_month(session: Session) -
     kudos(session, p["a"], p["b"])  # inside marketing
     kudos(session, p["e"], p["c"])  # IT -> marketing: across
     kudos(session, p["a"], p["e"], at=datetime(2026, 10, 30, tzinfo=UTC))  # last month
-    since = co.month_start(NOW, ZoneInfo("Europe/Berlin"))
+    since = cf.month_start(NOW, ZoneInfo("Europe/Berlin"))
     assert since == datetime(2026, 10, 31, 23, 0, tzinfo=UTC)
     ids = [p["a"], p["b"], p["c"]]
-    assert co.team_month(session, ids, since=since, now=NOW, k=2) == {"crossing": 1, "total": 2}
-    assert co.team_month(session, ids, since=since, now=NOW, k=3) == {"fewer_than": 3}
-    assert co.team_month(session, [p["h"]], since=since, now=NOW, k=1) is None
-    assert co.digest_line({"crossing": 1, "total": 2}) == [
+    assert cf.team_month(session, ids, since=since, now=NOW, k=2) == {"crossing": 1, "total": 2}
+    assert cf.team_month(session, ids, since=since, now=NOW, k=3) == {"fewer_than": 3}
+    assert cf.team_month(session, [p["h"]], since=since, now=NOW, k=1) is None
+    assert cf.digest_line({"crossing": 1, "total": 2}) == [
         "Your team's cross-functional kudos this month: 1 of 2 (50%)."
     ]
-    assert "fewer than 4 people" in co.digest_line({"fewer_than": 4})[0]
+    assert "fewer than 4 people" in cf.digest_line({"fewer_than": 4})[0]
     d = digests.build(session, boss, now=NOW, policy=KudosPolicy(), least=2)
     assert d is not None and d.cross_functional == {"crossing": 1, "total": 2}
     assert "Your team's cross-functional kudos this month: 1 of 2 (50%)." in digests.lines(d)
@@ -380,3 +381,34 @@ def test_a_held_month_cannot_be_read_off_the_matrix(session: Session) -> None:
     assert (months["2026-09"].crossing, months["2026-09"].total) == (6, 6)
     assert months["2026-11"].crossing is None  # two people behind it
     assert found.matrices["team"].cells.get(("A", "B")) == 6  # September's only
+
+
+def test_a_drill_down_cannot_be_subtracted_from_the_whole_view(session: Session) -> None:
+    """Team A: five people in EU, two in US. The EU drill-down may not show team A's five,
+    since the whole view's seven less them would be the two in US; and the kudos a
+    drill-down leaves out must stand behind nobody or the threshold, for the shares too."""
+    ids = {}
+    for n, region in enumerate(["EU"] * 5 + ["US"] * 2):
+        m = Member(display_name=f"a{n}", email=f"a{n}@example.com", team="A",
+                   function="Sales", region=region, therapeutic_area="Oncology")  # fmt: skip
+        session.add(m)
+        session.flush()
+        ids[n] = m.id or 0
+    for n in range(6):  # everyone but a6 gives; a5 (US) to a6 (US) is the part left out
+        kudos(session, ids[n], ids[(n + 1) % 7], at=NOW - DAY - n * HOUR)
+    session.commit()
+    week = (NOW - 7 * DAY, NOW)
+    whole = engagement.engagement(session, label="w", start=week[0], end=week[1],
+                                  scope=co.Scope(), k=3)  # fmt: skip
+    eu = engagement.engagement(session, label="w", start=week[0], end=week[1],
+                               scope=co.Scope(region="EU"), k=3)  # fmt: skip
+    shown = {(r.by, r.name): r.heads for r in whole.rows if not r.held}
+    assert shown[("team", "A")] == 7
+    in_eu = {(r.by, r.name): r.heads for r in eu.rows if not r.held}
+    assert ("team", "A") not in in_eu  # 7 - 5 would be the two in US
+    narrowed = co.collaboration(session, now=NOW, every="week", scope=co.Scope(region="EU"), k=3)
+    # Pairs with a side in EU: a0..a4 giving, a5 receiving; left out: a5 -> a6, two people.
+    (this_week,) = [s for s in narrowed.shares["team"] if s.label == "2026-W48"]
+    assert this_week.total is None
+    whole_share = co.collaboration(session, now=NOW, every="week", scope=co.Scope(), k=3)
+    assert [s.total for s in whole_share.shares["team"] if s.label == "2026-W48"] == [6]
