@@ -155,3 +155,17 @@ def bob() -> Person:
 @pytest.fixture
 def carol() -> Person:
     return slack_person("U0003", "Carol", tz="America/New_York")
+
+
+@pytest.fixture
+def cli_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """`plaudit` run in `tmp_path` on a migrated SQLite file, also open here as `engine`."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "PLAUDIT_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("PLAUDIT_DATABASE_URL", url)
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()

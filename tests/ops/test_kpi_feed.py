@@ -17,8 +17,6 @@ from bot.cli.main import main
 from bot.kpi.webhook import sign
 from handlers.milestones import Milestone
 from handlers.policy import KudosPolicy
-from storage import migrate
-from storage.db import make_engine
 from storage.models import KpiEvent, Member, MilestoneAward
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import TOKEN, Server
@@ -113,20 +111,6 @@ def test_the_webhook_is_off_without_a_secret(file_engine: Engine) -> None:
     finally:
         server.stop()
     assert answer.status_code == 404 and "PLAUDIT_KPI_WEBHOOK_SECRET" in answer.json()["detail"]
-
-
-@pytest.fixture
-def cli_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    """`plaudit` run in `tmp_path` on a migrated SQLite file, also open here as `engine`."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "PLAUDIT_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-    url = f"sqlite:///{tmp_path / 'kpi.db'}"
-    monkeypatch.setenv("PLAUDIT_DATABASE_URL", url)
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def test_the_import_checks_the_whole_file_first_and_stores_each_event_once(

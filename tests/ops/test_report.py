@@ -73,20 +73,8 @@ def test_the_html_prints_every_section_and_the_csv_matches_it(larkspur: Quarter)
     assert {"participation", "surveys", "cross-functional", "pilots", "kpis"} <= sections
 
 
-@pytest.fixture
-def empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("PLAUDIT_CONFIG", raising=False)
-    url = f"sqlite:///{tmp_path / 'report.db'}"
-    monkeypatch.setenv("PLAUDIT_DATABASE_URL", url)
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
-
-
 def test_the_command_names_a_bad_period_and_writes_a_file(
-    empty: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cli_engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["report", "--period", "1999Q1"]) == 2
     assert "--period 1999Q1: no such sprint" in capsys.readouterr().err
