@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -98,10 +98,21 @@ def upsert_promotions(
             "current_uses": r.current_uses,
             "max_uses": r.max_uses,
             "fetched_at": now,
+            "first_seen_at": now,  # kept from the first insert
+            "live_at": _live_at(r, now),  # kept once set
         }
         for r in _latest(records, key=lambda r: r.id)
     ]
-    return _upsert(session, _promotion, rows)
+    return _upsert(session, _promotion, rows, keep=("first_seen_at",), first=("live_at",))
+
+
+def _live_at(r: PromotionRecord, now: datetime) -> datetime | None:
+    """When the promotion went live, if it is live now: its start date, else (no start date)
+    now, the first sync to see it enabled."""
+    live = r.status == "ENABLED" and (r.start_date is None or r.start_date <= now)
+    if not live or (r.end_date is not None and r.end_date <= now):
+        return None
+    return r.start_date or now
 
 
 def upsert_coupons(session: Session, records: Iterable[CouponRecord], *, now: datetime) -> int:
@@ -220,7 +231,11 @@ def _upsert(
     *,
     pk: str = "id",
     newer_only: str | None = None,
+    keep: Sequence[str] = (),
+    first: Sequence[str] = (),
 ) -> int:
+    """Insert or update `rows` by `pk`; on update, `keep` columns stay as they are and `first`
+    columns keep their value once they have one."""
     if not rows:
         return 0
     conn = session.connection()
@@ -229,15 +244,13 @@ def _upsert(
         raise NotImplementedError(f"no upsert for the {dialect} dialect")
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(table)
-    changing = [c.name for c in table.columns if c.name != pk]
+    changing = [c.name for c in table.columns if c.name not in (pk, *keep)]
     where = None
     if newer_only is not None:
         where = table.c[newer_only] <= stmt.excluded[newer_only]
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[pk],
-        set_={name: stmt.excluded[name] for name in changing},
-        where=where,
-    )
+    values: dict[str, Any] = {name: stmt.excluded[name] for name in changing}
+    values |= {name: func.coalesce(table.c[name], stmt.excluded[name]) for name in first}
+    stmt = stmt.on_conflict_do_update(index_elements=[pk], set_=values, where=where)
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         conn.execute(stmt, list(rows[start : start + ROWS_PER_STATEMENT]))
     return len(rows)

@@ -91,6 +91,11 @@ class Awarded:
     shares: dict[int, int]  # member id -> points
 
 
+def matches(milestone: Milestone, object_id: int, name: str) -> bool:
+    """Whether a store object (promotion, coupon, channel) is one the milestone is about."""
+    return _matches(milestone, object_id, name)
+
+
 def _matches(milestone: Milestone, object_id: int, name: str) -> bool:
     if milestone.match_id is not None and object_id != milestone.match_id:
         return False

@@ -7,14 +7,16 @@ here shows a group smaller than the anonymity threshold.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from handlers import collaboration, engagement, kpi_trends, pilots
+from handlers import collaboration, engagement, kpi_trends, pilots, time_to_market
 from handlers.collaboration import Bucket, Scope
+from handlers.milestones import Milestone
 from handlers.rollout import Rollout
 from handlers.sprints import Sprint
 from handlers.surveys.results import results
@@ -43,6 +45,7 @@ class Quarter:
     awards: list[MilestoneAward]
     kpis: list[tuple[str, int]]  # kind, events in the quarter
     trend: kpi_trends.Trend | None  # the most reported KPI, week by week, with kudos
+    time_to_market: list[time_to_market.TeamTime]  # campaigns, first seen to live, by team
 
 
 def _rounds(session: Session, period: Sprint) -> list[RoundLine]:
@@ -91,6 +94,7 @@ def quarter(
     now: datetime,
     least: int,
     rollout: Rollout | None,
+    milestones: Sequence[Milestone] = (),
 ) -> Quarter:
     """The quarter `period` (a sprint of the calendar) as of `now`."""
     end = min(period.end, now)
@@ -137,4 +141,5 @@ def quarter(
         list(awards),
         [(k, int(n)) for k, n in kinds],
         trend,
+        time_to_market.by_team(session, milestones),
     )

@@ -52,6 +52,9 @@ def rows(found: Quarter) -> list[list[str]]:
         out.append(["milestones", a.title, str(a.points), ""])
     for kind, n in found.kpis:
         out.append(["kpis", kind, str(n), ""])
+    for t in found.time_to_market:
+        team = t.team or "no team named"
+        out.append(["time to market", f"{team}: median days", str(t.median_days), ""])
     return out
 
 
@@ -65,8 +68,11 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise UsageError(f"--period {args.period}: no such sprint or quarter (e.g. 2026Q4)")
         least = threshold(runtime.surveys)
         rollout = runtime.policy.rollout
+        milestones = runtime.milestones
         found = runtime.run_sync(
-            lambda s: quarter(s, period, now=now, least=least, rollout=rollout)
+            lambda s: quarter(
+                s, period, now=now, least=least, rollout=rollout, milestones=milestones
+            )
         )
     finally:
         runtime.close()

@@ -7,12 +7,13 @@ from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bot.dashboard.auth import Viewer
-from handlers import kpi_trends
+from handlers import kpi_trends, time_to_market
 from handlers.collaboration import threshold
 from handlers.kpi_trends import Week
 
@@ -65,9 +66,13 @@ async def kpis_page(d: Dashboard, request: Request, viewer: Viewer) -> Response:
     span = int(query["weeks"]) if query.get("weeks") in {str(s) for s in SPANS} else 26
     today = d.runtime.clock.now().date()
     least = threshold(d.runtime.surveys)
-    found = await d.runtime.run(
-        lambda s: kpi_trends.trend(s, today=today, weeks=span, kind=kind, team=team, least=least)
-    )
+    milestones = d.runtime.milestones
+
+    def read(s: Session) -> tuple[kpi_trends.Trend, list[time_to_market.TeamTime]]:
+        found = kpi_trends.trend(s, today=today, weeks=span, kind=kind, team=team, least=least)
+        return found, time_to_market.by_team(s, milestones)
+
+    found, times = await d.runtime.run(read)
     valued = any(w.value for w in found.weeks)
     return d.render(
         request,
@@ -83,6 +88,7 @@ async def kpis_page(d: Dashboard, request: Request, viewer: Viewer) -> Response:
         kpi_chart=week_chart(found.weeks, "value" if valued else "events"),
         number=number,
         least=least,
+        times=times,
     )
 
 

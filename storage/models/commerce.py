@@ -53,6 +53,10 @@ class BcPromotion(SQLModel, table=True):
     current_uses: int = 0
     max_uses: int | None = None
     fetched_at: datetime = Field(sa_type=UTCDateTime)
+    # The store gives no creation time: when a sync first saw the promotion, and when it
+    # first went live (its start date, or the sync that first saw it enabled): time to market.
+    first_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    live_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class BcCoupon(SQLModel, table=True):

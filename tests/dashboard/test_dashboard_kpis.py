@@ -143,6 +143,8 @@ def test_a_manager_sees_the_weeks_the_coefficient_and_its_caveats(
     assert "<strong>+1.00</strong> over 13 weeks" in page.text  # kudos and value in step
     assert "A correlation is not a cause" in page.text
     assert "Total value of “site_activated” events for everyone" in page.text
+    assert "Campaign time to market" in page.text
+    assert "No promotion has gone live since Plaudit first synced the store" in page.text
     assert '<th scope="row">2026-11-23</th><td>1</td><td>1</td><td>5</td>' in page.text
     team = manager_browser.get("/dashboard/kpis?weeks=13&team=Onc", headers=ana).text
     assert "Kudos for team Onc are not shown: it has fewer than 5 people" in team
