@@ -257,7 +257,8 @@ ROSTER = (
 def roster_rows(lines: tuple[str, ...]) -> list[roster.Row]:
     cells = [line.split(",") for line in lines]
     return [
-        roster.Row(n, dict(zip(roster.COLUMNS, c, strict=True))) for n, c in enumerate(cells, 2)
+        roster.Row(n, dict(zip(roster.COLUMNS[: len(c)], c, strict=True)))  # no `function`
+        for n, c in enumerate(cells, 2)
     ]
 
 
