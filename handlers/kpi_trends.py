@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import distinct, func
+from sqlalchemy import ColumnElement, distinct, func
 from sqlmodel import Session, col, select
 
 from handlers.sprints import PUBLISHED
@@ -86,18 +86,26 @@ def correlation(weeks: Sequence[Week]) -> Correlation:
     return Correlation(round(r, 2), n, round(chance, 2))
 
 
-def _kudos_by_day(session: Session, start: date, end: date, team: str | None) -> dict[date, int]:
-    since = datetime.combine(start - timedelta(days=1), time(0), UTC)  # a day's margin: zones
-    until = datetime.combine(end + timedelta(days=2), time(0), UTC)
+def published_on(first: date, last: date) -> tuple[ColumnElement[bool], ...]:
+    """Published kudos (not taken back) given on the giver's days `first` to `last`, also
+    bounded by `created_at` with a day's margin each side for time zones, so its index
+    serves."""
+    since = datetime.combine(first - timedelta(days=1), time(0), UTC)
+    until = datetime.combine(last + timedelta(days=2), time(0), UTC)
     day = col(Recognition.giver_local_date)
-    published = (
+    return (
         col(Recognition.created_at) >= since,
         col(Recognition.created_at) < until,
         col(Recognition.outcome).in_(PUBLISHED),
         col(Recognition.revoked_at).is_(None),
-        day >= start,
-        day <= end,
+        day >= first,
+        day <= last,
     )
+
+
+def _kudos_by_day(session: Session, start: date, end: date, team: str | None) -> dict[date, int]:
+    day = col(Recognition.giver_local_date)
+    published = published_on(start, end)
     if team is None:
         stmt = select(day, func.count()).where(*published).group_by(day)
     else:

@@ -18,8 +18,8 @@ from decimal import Decimal
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
+from handlers.kpi_trends import published_on
 from handlers.rollout import Cohort, Rollout
-from handlers.sprints import PUBLISHED
 from storage.models import (
     BaselineFigure,
     Member,
@@ -115,17 +115,7 @@ Counts = tuple[dict[int, int], dict[int, int]]  # kudos given by member; receive
 def _counts(session: Session, window: tuple[date, date]) -> Counts:
     """Published kudos in `window` (by the giver's day), given and received, per member: two
     grouped scans of the window, whatever the groups (an id list per group would repeat it)."""
-    day = col(Recognition.giver_local_date)
-    since = datetime.combine(window[0] - timedelta(days=1), time(0), UTC)  # zones: a day's
-    until = datetime.combine(window[1] + timedelta(days=2), time(0), UTC)  # margin each side
-    counted = (
-        col(Recognition.created_at) >= since,
-        col(Recognition.created_at) < until,
-        col(Recognition.outcome).in_(PUBLISHED),
-        col(Recognition.revoked_at).is_(None),
-        day >= window[0],
-        day <= window[1],
-    )
+    counted = published_on(*window)
     giver = col(Recognition.giver_id)
     given = session.exec(select(giver, func.count()).where(*counted).group_by(giver))
     taker = col(RecognitionRecipient.member_id)
@@ -148,11 +138,18 @@ def _kudos(counts: Counts, ids: list[int]) -> tuple[int, int, int]:
     )
 
 
+def _moments(window: tuple[date, date]) -> tuple[datetime, datetime]:
+    """The window's first and last days as [start, end) moments, UTC."""
+    return (
+        datetime.combine(window[0], time(0), UTC),
+        datetime.combine(window[1] + timedelta(days=1), time(0), UTC),
+    )
+
+
 def _participation(
     session: Session, ids: list[int], window: tuple[date, date]
 ) -> tuple[float | None, int]:
-    since = datetime.combine(window[0], time(0), UTC)
-    until = datetime.combine(window[1] + timedelta(days=1), time(0), UTC)
+    since, until = _moments(window)
     invited, answered, people = session.exec(
         select(
             func.count(),
@@ -178,8 +175,7 @@ def _enps(
     only when each of the group's teams that answered it has at least `least` respondents
     (as the survey results show them); the people behind the figure are the most
     respondents of one round, since answers of different rounds cannot be told apart."""
-    since = datetime.combine(window[0], time(0), UTC)
-    until = datetime.combine(window[1] + timedelta(days=1), time(0), UTC)
+    since, until = _moments(window)
     rounds = session.exec(
         select(SurveyRound).where(
             col(SurveyRound.opened_at) >= since, col(SurveyRound.opened_at) < until
