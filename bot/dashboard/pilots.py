@@ -19,13 +19,17 @@ if TYPE_CHECKING:
     from bot.dashboard.core import Dashboard
 
 
+def _share(metric: str) -> bool:
+    return metric.startswith("share") or metric == "survey participation"
+
+
 def shown(figure: Figure, metric: str) -> str:
     """A figure as the table shows it: held back, missing, a share or a number."""
     if figure.held:
         return "not shown"
     if figure.value is None:
         return "none"
-    if metric.startswith("share") or metric == "survey participation":
+    if _share(metric):
         return f"{figure.value:.0%}"
     return f"{figure.value:.1f}" if metric.startswith("eNPS") else f"{figure.value:.2f}"
 
@@ -33,7 +37,7 @@ def shown(figure: Figure, metric: str) -> str:
 def change(value: float | None, metric: str) -> str:
     if value is None:
         return "none"
-    if metric.startswith("share") or metric == "survey participation":
+    if _share(metric):
         return f"{value * 100:+.0f} points"
     return f"{value:+.1f}" if metric.startswith("eNPS") else f"{value:+.2f}"
 

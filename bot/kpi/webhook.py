@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlmodel import Session
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -35,11 +36,10 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "v1=" + hmac.new(secret.encode("utf-8"), base, hashlib.sha256).hexdigest()
 
 
-def verified(headers: Mapping[str, str], body: bytes, secret: str, now: float) -> str | None:
+def verified(headers: Headers, body: bytes, secret: str, now: float) -> str | None:
     """None when the delivery is signed with `secret` within `MAX_SKEW_S` of `now`; else
     why not (said to the sender: it names no secret)."""
-    stamp = headers.get(TIMESTAMP_HEADER.lower()) or headers.get(TIMESTAMP_HEADER)
-    given = headers.get(SIGNATURE_HEADER.lower()) or headers.get(SIGNATURE_HEADER)
+    stamp, given = headers.get(TIMESTAMP_HEADER), headers.get(SIGNATURE_HEADER)  # any case
     if not stamp or not given:
         return f"sign the request: {TIMESTAMP_HEADER} and {SIGNATURE_HEADER}"
     if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
