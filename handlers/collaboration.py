@@ -38,6 +38,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
+from handlers import rollups
 from handlers.sprints import PUBLISHED
 from handlers.surveys import Survey
 from storage.models import Member, Recognition, RecognitionRecipient
@@ -162,11 +163,11 @@ def pairs(
 Key = tuple[Any, ...]
 
 
-def execute(session: Session, stmt: Any) -> Any:
-    """Rows of a Core statement, after what the session holds unwritten (a Core statement
-    on the connection would not flush it)."""
+def execute(session: Session, stmt: Any, rows: Any = None) -> Any:
+    """Rows of a Core statement (with `rows` of parameters, for many), after what the
+    session holds unwritten (a Core statement on the connection would not flush it)."""
     session.flush()
-    return session.connection().execute(stmt)
+    return session.connection().execute(stmt, rows)
 
 
 def counted(
@@ -244,6 +245,16 @@ def shares(
         if scope.narrowed
         else {}
     )
+    return held_shares(periods, found, rest, k)
+
+
+def held_shares(
+    periods: Sequence[Bucket],
+    found: Mapping[Key, tuple[int, int]],
+    rest: Mapping[Key, tuple[int, int]],
+    k: int,
+) -> tuple[Share, ...]:
+    """Shares from pairs and people by (period index, across 1 | inside 0), thresholded."""
     out = []
     for i, period in enumerate(periods):
         across, inside = found.get((i, 1), (0, 0)), found.get((i, 0), (0, 0))
@@ -286,15 +297,25 @@ def matrix(
         keys = [("g", pairs.c[f"g_{by}"]), ("r", pairs.c[f"r_{by}"])]
         return counted(session, pairs, keys, _both(pairs, by))
 
-    found = count(source)
-    left_out = count(rest) if rest is not None else {}
+    return held_matrix(by, count(source), count(rest) if rest is not None else {}, k)
+
+
+def held_matrix(
+    by: Boundary,
+    found: Mapping[Key, tuple[int, int]],
+    left_out: Mapping[Key, tuple[int, int]],
+    k: int,
+) -> Matrix:
+    """A matrix from pairs and people by (giver side, recipient side), thresholded. A
+    class's smallest cells are held back first: fewest people (counted up to `k`, which is
+    all a threshold can tell), then fewest pairs."""
     held = {key for key, (_kudos, people) in found.items() if people < k}
     held |= {key for key, (_kudos, people) in left_out.items() if not safe(people, k)}
     for diagonal in (True, False):
         group = {key: v for key, v in found.items() if (key[0] == key[1]) == diagonal}
         while True:
             hidden = [group[key][1] for key in group if key in held]
-            shown = sorted((v[1], v[0], key) for key, v in group.items() if key not in held)
+            shown = sorted((min(v[1], k), v[0], key) for key, v in group.items() if key not in held)
             if not hidden or sum(hidden) >= k or not shown:
                 break
             held.add(shown[0][2])
@@ -307,6 +328,12 @@ def islands(session: Session, source: Subquery, k: int) -> tuple[str, ...]:
     """Teams with kudos inside them and none to or from another team in `source`, among
     teams of at least `k` active members (a smaller team is not named)."""
     found = counted(session, source, [("g", source.c.g_team), ("r", source.c.r_team)])
+    return held_islands(session, found, k)
+
+
+def held_islands(session: Session, found: Iterable[Key], k: int) -> tuple[str, ...]:
+    """The islands among (giver team, recipient team) keys; None: no team on the roster."""
+    found = list(found)
     inside = {g for (g, r) in found if g == r and g is not None}
     crossing = {t for (g, r) in found if g != r for t in (g, r)}
     heads: dict[str, int] = dict(
@@ -329,13 +356,19 @@ class Collaboration:
     shares: Mapping[Boundary, tuple[Share, ...]]
     matrices: Mapping[Boundary, Matrix]
     islands: tuple[str, ...]
+    as_of: datetime | None = None  # kept figures (handlers/rollups.py) computed then
 
 
 def collaboration(
     session: Session, *, now: datetime, every: Every, scope: Scope, k: int
 ) -> Collaboration:
-    """Shares per period, matrices and islands over the window of `every` ending now."""
+    """Shares per period, matrices and islands over the window of `every` ending now: from
+    the kept rollups when the whole view is asked for and they hold every period."""
     periods = buckets(now, every)
+    if not scope.narrowed and k <= rollups.CAP:
+        kept = rollups.cells(session, every, periods)
+        if kept is not None:
+            return rollups.view(session, kept, every, periods, k)
     source = pairs(periods[0].start, periods[-1].end, scope)
     rest = pairs(periods[0].start, periods[-1].end, scope, outside=True) if scope.narrowed else None
     found = {by: shares(session, periods, by, scope, k) for by in BOUNDARIES}

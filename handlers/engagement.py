@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import case, func, literal, select
 from sqlmodel import Session
 
+from handlers import rollups
 from handlers.collaboration import M, Scope, execute, pairs, safe
 
 Group = tuple[str, str]  # (everyone | team | region | therapeutic_area, name)
@@ -51,6 +52,7 @@ class Engagement:
     label: str
     threshold: int
     rows: tuple[Row, ...]  # everyone first, then teams, regions, areas, names sorted
+    as_of: datetime | None = None  # counted from rollups computed then
 
     @property
     def held(self) -> int:
@@ -62,20 +64,27 @@ Figures = tuple[int, int, int, int, int]  # heads, givers, receivers, received, 
 
 def combinations(
     session: Session, start: datetime, end: datetime, scope: Scope
-) -> list[tuple[frozenset[Group], Figures]]:
+) -> tuple[list[tuple[frozenset[Group], Figures]], datetime | None]:
     """Each (team, region, therapeutic area) combination of members in `scope`, with its
-    figures for [start, end), counted in SQL."""
-    source = pairs(start, end)
-    gave = (
-        select(source.c.giver.label("id"), func.count().label("n"))
-        .group_by(source.c.giver)
-        .subquery("gave")
-    )
-    got = (
-        select(source.c.recipient.label("id"), func.count().label("n"))
-        .group_by(source.c.recipient)
-        .subquery("got")
-    )
+    figures for [start, end), counted in SQL: members' kudos from the kept rollups when
+    they cover the span exactly (and when they were computed), else from the recognitions."""
+    kept = rollups.covering(session, start, end)
+    if kept is not None:
+        every, labels, as_of = kept
+        gave, got = rollups.member_counts(every, labels)
+    else:
+        as_of = None
+        source = pairs(start, end)
+        gave = (
+            select(source.c.giver.label("id"), func.count().label("n"))
+            .group_by(source.c.giver)
+            .subquery("gave")
+        )
+        got = (
+            select(source.c.recipient.label("id"), func.count().label("n"))
+            .group_by(source.c.recipient)
+            .subquery("got")
+        )
     one, zero = literal(1), literal(0)
     stmt = (
         select(
@@ -103,7 +112,7 @@ def combinations(
         }
         heads, givers, receivers, received, inclusion = (int(f or 0) for f in figures)
         found.append((frozenset(groups), (heads, givers, receivers, received, inclusion)))
-    return found
+    return found, as_of
 
 
 def shown_groups(
@@ -137,7 +146,7 @@ def engagement(
 ) -> Engagement:
     """Every group's figures in [start, end), held back as the module says; the total row
     (everyone in the scope) is held back when it has fewer than `k` heads."""
-    combos = combinations(session, start, end, scope)
+    combos, as_of = combinations(session, start, end, scope)
     totals: dict[Group, list[int]] = {}
     for groups, figures in combos:
         for group in groups:
@@ -157,7 +166,7 @@ def engagement(
             rows.append(Row(*group, heads, givers, receivers, received, inclusion))
         else:
             rows.append(Row(*group, None, None, None, None, None))
-    return Engagement(label, k, tuple(rows))
+    return Engagement(label, k, tuple(rows), as_of)
 
 
 SCOPE: Group = ("scope", "inside")
@@ -181,7 +190,7 @@ def apart(
     the drill-down itself cannot stand beside the rest."""
     combos = [
         (groups | {SCOPE} if _inside(groups, scope) else groups, figures[0])
-        for groups, figures in combinations(session, start, end, Scope())
+        for groups, figures in combinations(session, start, end, Scope())[0]
     ]
     named = {g for groups, _heads in combos for g in groups if g != EVERYONE}
     shown = shown_groups(((g - {EVERYONE}, heads) for g, heads in combos), named, k)

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from sqlalchemy import case, func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from handlers.kpi_trends import published_on
@@ -95,14 +96,30 @@ def _held(value: float | None, people: int, least: int) -> Figure:
     return Figure(None if value is None else round(value, 3), people)
 
 
+@dataclass(frozen=True)
+class Person:
+    """A member as a cohort places them (the columns `Rollout.member_of` reads)."""
+
+    id: int
+    email: str | None
+    team: str | None
+    region: str | None
+    therapeutic_area: str | None
+
+
 def _groups(
     session: Session, rollout: Rollout, pilot: Cohort, control: Cohort
-) -> dict[str, list[Member]]:
-    everyone = session.exec(
-        select(Member).where(col(Member.active).is_(True), col(Member.is_bot).is_(False))
+) -> dict[str, list[Person]]:
+    m = Member.metadata.tables["member"]
+    session.flush()
+    everyone = session.connection().execute(
+        sa_select(m.c.id, m.c.email, m.c.team, m.c.region, m.c.therapeutic_area).where(
+            m.c.active.is_(True), m.c.is_bot.is_(False)
+        )
     )
-    found: dict[str, list[Member]] = {pilot.id: [], control.id: []}
-    for member in everyone:
+    found: dict[str, list[Person]] = {pilot.id: [], control.id: []}
+    for row in everyone:
+        member = Person(*row)
         cohort = rollout.member_of(member)
         if cohort is not None and cohort.id in found:
             found[cohort.id].append(member)
@@ -234,7 +251,7 @@ def _baseline(
     return value, max(r.people for r in rows)
 
 
-Measure = Callable[[list[Member], tuple[date, date]], tuple[float | None, int]]
+Measure = Callable[[list[Person], tuple[date, date]], tuple[float | None, int]]
 
 
 def compare(session: Session, rollout: Rollout, *, today: date, least: int) -> Comparison | None:
@@ -249,8 +266,8 @@ def compare(session: Session, rollout: Rollout, *, today: date, least: int) -> C
         return None
     groups = _groups(session, rollout, pilot, control)
 
-    def ids(people: list[Member]) -> list[int]:
-        return [m.id for m in people if m.id is not None]
+    def ids(people: list[Person]) -> list[int]:
+        return [m.id for m in people]
 
     by_window = {window: _counts(session, window) for window in split}
     # Answers and imported figures know a team, not a person: they describe a cohort only
@@ -259,7 +276,7 @@ def compare(session: Session, rollout: Rollout, *, today: date, least: int) -> C
     by_team = by_team and not set(pilot.teams) & set(control.teams)
 
     def per_head(pick: int) -> Measure:
-        def measure(people: list[Member], window: tuple[date, date]) -> tuple[float | None, int]:
+        def measure(people: list[Person], window: tuple[date, date]) -> tuple[float | None, int]:
             counts = _kudos(by_window[window], ids(people))
             return (counts[pick] / len(people) if people else None), len(people)
 
@@ -268,7 +285,7 @@ def compare(session: Session, rollout: Rollout, *, today: date, least: int) -> C
     def surveyed(metric: str) -> Measure:
         """Plaudit's own pulse where it has one for the window, else the imported figure."""
 
-        def measure(people: list[Member], window: tuple[date, date]) -> tuple[float | None, int]:
+        def measure(people: list[Person], window: tuple[date, date]) -> tuple[float | None, int]:
             found: tuple[float | None, int] = (None, 0)
             if metric == "participation":
                 found = _participation(session, ids(people), window)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from handlers import collaboration, engagement, kpi_trends, pilots, time_to_market
+from handlers import collaboration, engagement, kpi_trends, pilots, rollups, time_to_market
 from handlers.collaboration import Bucket, Scope
 from handlers.milestones import Milestone
 from handlers.rollout import Rollout
@@ -75,16 +75,36 @@ def _rounds(session: Session, period: Sprint) -> list[RoundLine]:
     return lines
 
 
-def _quarter_share(
-    session: Session, span: Bucket, by: collaboration.Boundary, least: int
-) -> collaboration.Share:
-    """The quarter's share of kudos across `by`; held back when one of its months is (the
-    dashboard shows months: the quarter less the months shown would give that one away)."""
-    count = (span.end.year - span.start.year) * 12 + span.end.month - span.start.month + 1
-    months = collaboration.buckets(span.end - timedelta(microseconds=1), "month", count)
-    if any(m.total is None for m in collaboration.shares(session, months, by, Scope(), least)):
-        return collaboration.Share(span.label, None, None)
-    return collaboration.shares(session, (span,), by, Scope(), least)[0]
+def _crossing(
+    session: Session, span: Bucket, least: int
+) -> tuple[dict[collaboration.Boundary, collaboration.Share], tuple[str, ...]]:
+    """The quarter's share of kudos across teams and functions, and its island teams. A
+    share is held back when one of its months is (the dashboard shows months: the quarter
+    less the months shown would give that one away). From the kept monthly rollups when
+    they hold every month, else from the recognitions."""
+    last = span.end - timedelta(microseconds=1)
+    count = (last.year - span.start.year) * 12 + last.month - span.start.month + 1
+    months = collaboration.buckets(last, "month", count)
+    kept = rollups.cells(session, "month", months) if least <= rollups.CAP else None
+    if kept is not None and months[0].start == span.start:
+        whole = rollups.merged(kept)
+        crossing = {}
+        for by in collaboration.BOUNDARIES:
+            monthly = rollups.shares(kept, months, by, least)
+            held = any(m.total is None for m in monthly)
+            quarter = rollups.shares(whole, (span,), by, least)[0]
+            crossing[by] = collaboration.Share(span.label, None, None) if held else quarter
+        teams = [(g, r) for (_i, by, g, r) in whole.cells if by == "team"]
+        return crossing, collaboration.held_islands(session, teams, least)
+    crossing = {}
+    for by in collaboration.BOUNDARIES:
+        monthly = collaboration.shares(session, months, by, Scope(), least)
+        if any(m.total is None for m in monthly):
+            crossing[by] = collaboration.Share(span.label, None, None)
+        else:
+            crossing[by] = collaboration.shares(session, (span,), by, Scope(), least)[0]
+    source = collaboration.pairs(span.start, span.end, Scope())
+    return crossing, collaboration.islands(session, source, least)
 
 
 def quarter(
@@ -99,8 +119,7 @@ def quarter(
     """The quarter `period` (a sprint of the calendar) as of `now`."""
     end = min(period.end, now)
     span = Bucket(period.id, period.start, end)
-    crossing = {by: _quarter_share(session, span, by, least) for by in collaboration.BOUNDARIES}
-    source = collaboration.pairs(period.start, end, Scope())
+    crossing, islands = _crossing(session, span, least)
     table = engagement.engagement(
         session, label=period.id, start=period.start, end=end, scope=Scope(), k=least
     )
@@ -136,7 +155,7 @@ def quarter(
         everyone,
         _rounds(session, period),
         crossing,
-        collaboration.islands(session, source, least),
+        islands,
         comparison,
         list(awards),
         [(k, int(n)) for k, n in kinds],

@@ -6,7 +6,8 @@ while the bot was down. Every run is keyed in the database (a round is unique pe
 and period; each invitation, reminder and result post has its own outbox key), so a
 second firing, a restart, or two replicas sweeping at once never do anything twice.
 Beside the sweep, the sprint totals are recounted when start-up asked for it
-(`sweep.Recounter`).
+(`sweep.Recounter`), and every `analytics_seconds` the kept analytics rollups that are due
+are computed again (`bot.jobs.analytics`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.bigcommerce.sync import StoreSync
+from bot.jobs import analytics
 from bot.jobs import sweep as steps
 from bot.jobs.leader import Leadership
 from bot.observability import metrics
@@ -100,6 +102,7 @@ class Scheduler:
         sweep_seconds: float = 30.0,
         leader: Leadership | None = None,
         verify_after: float = 60.0,
+        analytics_seconds: float = analytics.SECONDS,
     ) -> None:
         self.runtime = runtime
         # With several replicas only the one holding the lock runs scheduled work; None
@@ -114,6 +117,7 @@ class Scheduler:
         self._outbox_purged: date | None = None  # the day (UTC) the outbox was last purged
         self.recounter = steps.Recounter(runtime, verify_after=verify_after)
         self._kicked: asyncio.Task[None] | None = None
+        self.analytics_seconds = analytics_seconds
 
     @property
     def role(self) -> str:
@@ -149,22 +153,14 @@ class Scheduler:
                     max_instances=1,
                     misfire_grace_time=int(survey.open_for.total_seconds()),
                 )
-        aps.add_job(
-            self.sweep,
-            IntervalTrigger(seconds=self.sweep_seconds),
-            id="surveys:sweep",
-            coalesce=True,
-            max_instances=1,
-            next_run_time=datetime.now(UTC),  # once at start: catch up on what was missed
-        )
-        aps.add_job(
-            self.recount,
-            IntervalTrigger(seconds=self.sweep_seconds),
-            id="sprints:recount",
-            coalesce=True,
-            max_instances=1,
-            next_run_time=datetime.now(UTC),
-        )
+        now, soon = datetime.now(UTC), datetime.now(UTC) + timedelta(seconds=10)
+        for job, every, first, name in (  # once at start too: catch up on what was missed
+            (self.sweep, self.sweep_seconds, now, "surveys:sweep"),
+            (self.recount, self.sweep_seconds, now, "sprints:recount"),
+            (self.refresh_analytics, self.analytics_seconds, soon, "analytics:refresh"),
+        ):
+            once = {"coalesce": True, "max_instances": 1, "next_run_time": first}
+            aps.add_job(job, IntervalTrigger(seconds=every), id=name, **once)
         if self.store is not None:
             aps.add_job(
                 self.sync_store,
@@ -220,6 +216,13 @@ class Scheduler:
         metrics.count_run("bigcommerce.sync", "ok")
         if report.awarded:
             self.runtime.poke()
+
+    async def refresh_analytics(self) -> int:
+        """Compute the kept analytics rollups that are due; the periods computed."""
+        if self._standing_by():
+            metrics.count_run("analytics.refresh", "standby")
+            return 0
+        return await analytics.refresh(self.runtime)
 
     async def recount(self) -> None:
         """Recount the sprint totals in the background when start-up asked for it."""

@@ -3,6 +3,7 @@
 
 # The naming convention is set before any table is defined.
 import storage.models.base  # noqa: F401
+from storage.models.analytics import MemberRollup, PairRollup, RollupPeriod
 from storage.models.audit import AuditCheckpoint, AuditEntry
 from storage.models.base import utcnow
 from storage.models.baseline import BaselineFigure
@@ -36,13 +37,16 @@ __all__ = [
     "KpiEvent",
     "LeaderboardTotal",
     "Member",
+    "MemberRollup",
     "MilestoneAward",
     "MilestoneShare",
     "Outbox",
+    "PairRollup",
     "PvCase",
     "Recognition",
     "RecognitionRecipient",
     "Review",
+    "RollupPeriod",
     "ScheduledRun",
     "SprintSnapshot",
     "SurveyAnswer",

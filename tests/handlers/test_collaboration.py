@@ -357,7 +357,7 @@ def test_no_figure_below_the_threshold_reaches_any_surface(
 
 def test_combinations_are_few_rows_not_people(session: Session) -> None:
     _org(session)
-    combos = engagement.combinations(session, NOW - 7 * DAY, NOW, co.Scope())
+    combos, _as_of = engagement.combinations(session, NOW - 7 * DAY, NOW, co.Scope())
     assert len(combos) == 4  # Brand, Digital, Safety, no team: grouped in SQL
     assert sorted(f[0] for _g, f in combos) == [1, 2, 3, 4]
     assert list(itertools.chain.from_iterable(g for g, _f in combos))

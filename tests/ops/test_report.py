@@ -20,7 +20,7 @@ from compliance_rules import default_rules
 from handlers.collaboration import Bucket
 from handlers.exports import to_csv
 from handlers.policy import KudosPolicy
-from handlers.report import Quarter, _quarter_share, quarter
+from handlers.report import Quarter, _crossing, quarter
 from storage import migrate
 from storage.db import make_engine
 
@@ -95,9 +95,9 @@ def test_the_quarter_share_is_held_when_one_of_its_months_is(session: Session) -
         kudos(session, ids[f"a{n}"], ids[f"b{n}"], at=october + n * HOUR)
     session.commit()
     span = Bucket("2026Q4", datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 20, tzinfo=UTC))
-    shown = _quarter_share(session, span, "team", 5)
+    shown = _crossing(session, span, 5)[0]["team"]
     assert (shown.crossing, shown.total) == (3, 3)
     kudos(session, ids["a0"], ids["b0"], at=datetime(2026, 11, 10, tzinfo=UTC))  # two people
     session.commit()
-    held = _quarter_share(session, span, "team", 5)
+    held = _crossing(session, span, 5)[0]["team"]
     assert held.crossing is None and held.total is None

@@ -1,0 +1,330 @@
+"""Kept analytics: each week's and month's published kudos, rolled up.
+
+The collaboration page, the engagement rates and the quarterly report need, for every
+period, the giver-recipient pairs from each team (or function) to each other and how many
+distinct people stand behind them, and each member's kudos given and received. Counted
+from the recognitions on every view, a year of a large organisation (a million kudos)
+takes seconds; kept per period, a view reads a few thousand rows.
+
+A rollup is computed whole from the recognitions (`refresh`), never patched: what it holds
+is what `collaboration.pairs` gave at `computed_at`, with the roster of that moment. The
+people behind a cell are kept up to `CAP` of them: the union of a cell's capped sets over
+any periods has at least `k` people exactly when the pairs themselves do, for every
+threshold `k <= CAP` (a capped set is full only when that period alone reaches `CAP`).
+
+The scheduler refreshes the current week and month on every run and the other kept
+periods oldest first, all of them when the roster has changed; periods that fall out of
+every window are dropped. A view uses the rollups when every period it needs is kept, and
+says as of when; otherwise, and for drill-downs, it counts from the recognitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import pairwise
+from typing import Any
+
+from sqlalchemy import Subquery, delete, func, insert, select, tuple_
+from sqlmodel import Session
+
+from handlers import collaboration as co
+from storage.models import Member, MemberRollup, PairRollup, RollupPeriod
+
+CAP = 32  # people kept per cell: thresholds up to this are decided exactly
+EVERIES: tuple[co.Every, ...] = ("week", "month")
+KEEP: dict[co.Every, int] = {"week": 12, "month": 12}  # the page's weeks; 4 quarters
+NOBODY = ""  # a side the roster leaves empty
+
+_PERIOD = RollupPeriod.metadata.tables["rollup_period"]
+_PAIR = PairRollup.metadata.tables["pair_rollup"]
+_MEMBER = MemberRollup.metadata.tables["member_rollup"]
+_M = Member.metadata.tables["member"]
+
+Cell = tuple[int, list[str]]  # pairs, people (at most CAP member ids, as kept)
+
+
+def roster(session: Session) -> str:
+    """The roster's state, changed by any change to a member: the rollups depend on who is
+    active and in which team and function."""
+    count, last = co.execute(session, select(func.count(), func.max(_M.c.updated_at))).one()
+    return f"{int(count)}:{last.isoformat() if last is not None else '-'}"
+
+
+def refresh(session: Session, every: co.Every, period: co.Bucket, now: datetime) -> int:
+    """Compute one period's rollups again from the recognitions; the pairs counted."""
+    source = co.pairs(period.start, period.end)
+    rows = co.execute(
+        session,
+        select(
+            source.c.giver,
+            source.c.recipient,
+            source.c.g_team,
+            source.c.r_team,
+            source.c.g_function,
+            source.c.r_function,
+        ),
+    )
+    cells, members, counted = _count(rows)
+    key = {"every": every, "label": period.label}
+    for table in (_PAIR, _MEMBER, _PERIOD):
+        co.execute(
+            session, delete(table).where(table.c.every == every, table.c.label == period.label)
+        )
+    if cells:
+        co.execute(
+            session,
+            insert(_PAIR),
+            [
+                {
+                    **key,
+                    "boundary": by,
+                    "giver_side": g,
+                    "recipient_side": r,
+                    "pairs": pairs[0],
+                    "people": ",".join(map(str, sorted(people))),
+                }
+                for (by, g, r), (pairs, people) in cells.items()
+            ],
+        )
+    if members:
+        co.execute(
+            session,
+            insert(_MEMBER),
+            [
+                {**key, "member_id": m, "given": given, "received": received}
+                for m, (given, received) in members.items()
+            ],
+        )
+    co.execute(
+        session,
+        insert(_PERIOD).values(
+            **key,
+            start=period.start,
+            end=period.end,
+            computed_at=now,
+            roster=roster(session),
+        ),
+    )
+    return counted
+
+
+Cells = dict[tuple[str, str, str], tuple[list[int], set[int]]]
+
+
+def _count(rows: Iterable[Any]) -> tuple[Cells, dict[int, list[int]], int]:
+    """Pairs and people (up to CAP) by (boundary, giver side, recipient side), kudos given
+    and received by member, and the pairs counted, from (giver, recipient, teams,
+    functions) rows."""
+    cells: Cells = {}
+    members: dict[int, list[int]] = {}
+    counted = 0
+    for giver, recipient, g_team, r_team, g_function, r_function in rows:
+        counted += 1
+        for by, g, r in (("team", g_team, r_team), ("function", g_function, r_function)):
+            pairs, people = cells.setdefault((by, g or NOBODY, r or NOBODY), ([0], set()))
+            pairs[0] += 1
+            for person in (giver, recipient):
+                if len(people) < CAP:
+                    people.add(person)
+        members.setdefault(giver, [0, 0])[0] += 1
+        members.setdefault(recipient, [0, 0])[1] += 1
+    return cells, members, counted
+
+
+def _kept(session: Session) -> dict[tuple[str, str], tuple[datetime, str]]:
+    rows = co.execute(
+        session, select(_PERIOD.c.every, _PERIOD.c.label, _PERIOD.c.computed_at, _PERIOD.c.roster)
+    )
+    return {(every, label): (at, state) for every, label, at, state in rows}
+
+
+Due = tuple["co.Every", "co.Bucket"]
+
+
+def due(session: Session, now: datetime, *, most: int = 4) -> list[Due]:
+    """What one run of the scheduler's refresh computes: the periods holding `now`, every
+    kept period never computed or computed on another roster, then the stalest `most`
+    others."""
+    wanted = {
+        (every, b.label): (every, b)
+        for every in EVERIES
+        for b in co.buckets(now, every, KEEP[every])
+    }
+    kept = _kept(session)
+    state = roster(session)
+    current = {(every, co.buckets(now, every, 1)[0].label) for every in EVERIES}
+    found = [k for k in wanted if k in current or k not in kept or kept[k][1] != state]
+    others = sorted((kept[k][0], k) for k in wanted if k not in found)
+    found += [k for _at, k in others[:most]]
+    return [wanted[k] for k in found]
+
+
+def drop_old(session: Session, now: datetime) -> int:
+    """Drop the periods outside every window (of `KEEP` weeks and months); how many."""
+    wanted = {(every, b.label) for every in EVERIES for b in co.buckets(now, every, KEEP[every])}
+    gone = [k for k in _kept(session) if k not in wanted]
+    if gone:
+        for table in (_PAIR, _MEMBER, _PERIOD):
+            co.execute(session, delete(table).where(tuple_(table.c.every, table.c.label).in_(gone)))
+    return len(gone)
+
+
+def maintain(session: Session, now: datetime, *, most: int = 4) -> int:
+    """One whole refresh in one transaction (the CLI's, and tests'): the periods computed."""
+    periods = due(session, now, most=most)
+    for every, bucket in periods:
+        refresh(session, every, bucket, now)
+    drop_old(session, now)
+    return len(periods)
+
+
+@dataclass(frozen=True)
+class Kept:
+    """The rollups of some periods: cells by (period index, boundary, giver side, recipient
+    side), and when the oldest of them was computed."""
+
+    as_of: datetime
+    cells: dict[tuple[int, str, str | None, str | None], Cell]
+
+
+def cells(session: Session, every: co.Every, periods: Sequence[co.Bucket]) -> Kept | None:
+    """The pair rollups of `periods`, or None unless every one of them is kept."""
+    labels = [p.label for p in periods]
+    found = {
+        label: at
+        for label, at in co.execute(
+            session,
+            select(_PERIOD.c.label, _PERIOD.c.computed_at).where(
+                _PERIOD.c.every == every, _PERIOD.c.label.in_(labels)
+            ),
+        )
+    }
+    if len(found) < len(set(labels)):
+        return None
+    index = {label: i for i, label in enumerate(labels)}
+    rows = co.execute(
+        session,
+        select(
+            _PAIR.c.label,
+            _PAIR.c.boundary,
+            _PAIR.c.giver_side,
+            _PAIR.c.recipient_side,
+            _PAIR.c.pairs,
+            _PAIR.c.people,
+        ).where(_PAIR.c.every == every, _PAIR.c.label.in_(labels)),
+    )
+    kept: dict[tuple[int, str, str | None, str | None], Cell] = {}
+    for label, by, g, r, n, people in rows:
+        kept[(index[label], by, g or None, r or None)] = (
+            int(n),
+            people.split(",") if people else [],
+        )
+    return Kept(min(found.values()), kept)
+
+
+def merged(kept: Kept) -> Kept:
+    """The kept periods as one (index 0): pairs added, people joined (up to CAP)."""
+    cells: dict[tuple[int, str, str | None, str | None], list[Cell]] = {}
+    for (_i, by, g, r), cell in kept.cells.items():
+        cells.setdefault((0, by, g, r), []).append(cell)
+    joined: dict[tuple[int, str, str | None, str | None], Cell] = {}
+    for key, found in cells.items():
+        pairs, people = counts(found)
+        joined[key] = (pairs, people)
+    return Kept(kept.as_of, joined)
+
+
+def counts(cells: Iterable[Cell]) -> tuple[int, list[str]]:
+    """Pairs and people (at most CAP of them) of cells taken together."""
+    pairs, people = 0, set[str]()
+    for n, ids in cells:
+        pairs += n
+        if len(people) < CAP:
+            people.update(ids)
+    return pairs, sorted(people)[:CAP]
+
+
+def _people(cell: Cell) -> tuple[int, int]:
+    return cell[0], len(cell[1])
+
+
+def shares(
+    kept: Kept, periods: Sequence[co.Bucket], by: co.Boundary, k: int
+) -> tuple[co.Share, ...]:
+    """`shares` from kept rollups, each of `periods` being one kept period's index."""
+    classes: dict[co.Key, list[Cell]] = {}
+    for (i, boundary, g, r), cell in kept.cells.items():
+        if boundary == by and g is not None and r is not None:
+            classes.setdefault((i, int(g != r)), []).append(cell)
+    found = {key: _people(counts(cells)) for key, cells in classes.items()}
+    return co.held_shares(periods, found, {}, k)
+
+
+def view(
+    session: Session, kept: Kept, every: co.Every, periods: tuple[co.Bucket, ...], k: int
+) -> co.Collaboration:
+    """The whole view's figures from kept rollups; the same as counted from the
+    recognitions when they were computed."""
+    found = {by: shares(kept, periods, by, k) for by in co.BOUNDARIES}
+    matrices = {}
+    for by in co.BOUNDARIES:
+        shown_periods = {i for i, share in enumerate(found[by]) if share.total is not None}
+        by_cell: dict[co.Key, list[Cell]] = {}
+        for (i, boundary, g, r), cell in kept.cells.items():
+            if boundary == by and i in shown_periods and g is not None and r is not None:
+                by_cell.setdefault((g, r), []).append(cell)
+        cells_found = {key: _people(counts(cells)) for key, cells in by_cell.items()}
+        matrices[by] = co.held_matrix(by, cells_found, {}, k)
+    teams = {(g, r) for (_i, boundary, g, r) in kept.cells if boundary == "team"}
+    return co.Collaboration(
+        every=every,
+        periods=periods,
+        threshold=k,
+        shares=found,
+        matrices=matrices,
+        islands=co.held_islands(session, teams, k),
+        as_of=kept.as_of,
+    )
+
+
+def covering(
+    session: Session, start: datetime, end: datetime
+) -> tuple[co.Every, list[str], datetime] | None:
+    """Kept periods that together are exactly [start, end) (weeks, else months), with when
+    the oldest was computed; the last may run past `end` when it was computed before `end`
+    (nothing published after then is in it). None when no such kept periods exist."""
+    for every in EVERIES:
+        rows = co.execute(
+            session,
+            select(_PERIOD.c.label, _PERIOD.c.start, _PERIOD.c.end, _PERIOD.c.computed_at)
+            .where(_PERIOD.c.every == every, _PERIOD.c.start >= start, _PERIOD.c.start < end)
+            .order_by(_PERIOD.c.start),
+        ).all()
+        if not rows or rows[0][1] != start:
+            continue
+        joined = all(a[2] == b[1] for a, b in pairwise(rows))
+        last_end, last_at = rows[-1][2], rows[-1][3]
+        if joined and (last_end == end or (last_end > end and last_at <= end)):
+            return every, [r[0] for r in rows], min(r[3] for r in rows)
+    return None
+
+
+def member_counts(every: str, labels: Sequence[str]) -> tuple[Subquery, Subquery]:
+    """Subqueries (id, n) of kudos given and received per member over kept periods, for
+    `engagement.combinations`; a member with none is absent from each."""
+    where = (_MEMBER.c.every == every, _MEMBER.c.label.in_(list(labels)))
+    gave = (
+        select(_MEMBER.c.member_id.label("id"), func.sum(_MEMBER.c.given).label("n"))
+        .where(*where, _MEMBER.c.given > 0)
+        .group_by(_MEMBER.c.member_id)
+        .subquery("gave")
+    )
+    got = (
+        select(_MEMBER.c.member_id.label("id"), func.sum(_MEMBER.c.received).label("n"))
+        .where(*where, _MEMBER.c.received > 0)
+        .group_by(_MEMBER.c.member_id)
+        .subquery("got")
+    )
+    return gave, got

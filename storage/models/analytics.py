@@ -1,0 +1,52 @@
+"""Kept analytics: the published kudos of each week and month, rolled up so the
+collaboration page, engagement rates and the quarterly report read a few thousand rows
+instead of every recognition (handlers/rollups.py computes them from the recognitions)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Text
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+
+class RollupPeriod(SQLModel, table=True):
+    """A week or month whose rollups are kept, and when they were computed."""
+
+    __tablename__ = "rollup_period"
+
+    every: str = Field(primary_key=True, max_length=8)  # week | month
+    label: str = Field(primary_key=True, max_length=16)  # 2026-W48 | 2026-11
+    start: datetime = Field(sa_type=UTCDateTime)
+    end: datetime = Field(sa_type=UTCDateTime)
+    computed_at: datetime = Field(sa_type=UTCDateTime)
+    roster: str = Field(max_length=64)  # the roster's state then: member count, last change
+
+
+class PairRollup(SQLModel, table=True):
+    """Giver-recipient pairs of a period from one side of a boundary to the other, and up
+    to `rollups.CAP` of the people behind them (enough to tell whether a threshold is met)."""
+
+    __tablename__ = "pair_rollup"
+
+    every: str = Field(primary_key=True, max_length=8)
+    label: str = Field(primary_key=True, max_length=16)
+    boundary: str = Field(primary_key=True, max_length=16)  # team | function
+    giver_side: str = Field(primary_key=True, max_length=120)  # "": not on the roster
+    recipient_side: str = Field(primary_key=True, max_length=120)
+    pairs: int
+    people: str = Field(sa_column=Column(Text, nullable=False))  # member ids, "3,17,40"
+
+
+class MemberRollup(SQLModel, table=True):
+    """One member's kudos (points) given and received in a period."""
+
+    __tablename__ = "member_rollup"
+
+    every: str = Field(primary_key=True, max_length=8)
+    label: str = Field(primary_key=True, max_length=16)
+    member_id: int = Field(primary_key=True)
+    given: int
+    received: int

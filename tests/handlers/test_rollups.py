@@ -1,0 +1,231 @@
+"""Kept analytics rollups: every figure read from them equals the one counted from the
+recognitions (random organisations, several thresholds, both databases), they are as old as
+they say, and the scheduler keeps them."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+
+from bot.jobs.scheduler import Scheduler
+from bot.runtime import Runtime
+from compliance_rules import default_rules
+from handlers import collaboration as co
+from handlers import engagement, rollups
+from handlers.clock import FixedClock
+from handlers.policy import KudosPolicy
+from handlers.report import _crossing
+from storage.models import Member, PairRollup, RollupPeriod
+from tests.handlers.test_collaboration import DAY, NOW, kudos, people
+
+TEAMS = ("Brand", "Medical", "Regulatory", "Market access", None)
+FUNCTIONS = ("Marketing", "Medical", "IT", None)
+
+
+def organisation(session: Session, seed: int, size: int = 30, given: int = 400) -> list[int]:
+    """`size` people over uneven teams and functions (some unknown), and `given` kudos over
+    the last 40 weeks: one to three recipients, some held, some taken back; and a bot."""
+    rng = random.Random(seed)
+    rows = [(f"p{seed}x{n}", rng.choice(TEAMS), rng.choice(FUNCTIONS)) for n in range(size)]
+    ids = list(people(session, *rows).values())
+    bot = Member(display_name="bot", email=f"bot{seed}@example.com", team="Brand", is_bot=True)
+    session.add(bot)
+    session.flush()
+    assert bot.id is not None
+    for n in range(given):
+        giver = rng.choice([*ids, bot.id])
+        to = rng.sample([i for i in ids if i != giver], rng.choice((1, 1, 1, 2, 3)))
+        at = NOW - timedelta(hours=rng.randint(0, 40 * 7 * 24))
+        outcome = rng.choice(("pass", "pass", "pass", "warn", "hold", "block"))
+        kudos(
+            session,
+            giver,
+            *to,
+            at=at + n * timedelta(seconds=1),
+            outcome=outcome,
+            revoked=n % 17 == 0,
+        )
+    session.commit()
+    return ids
+
+
+def same_figures(a: co.Collaboration, b: co.Collaboration) -> None:
+    assert a.periods == b.periods
+    assert a.shares == b.shares
+    assert {by: (m.names, dict(m.cells)) for by, m in a.matrices.items()} == {
+        by: (m.names, dict(m.cells)) for by, m in b.matrices.items()
+    }
+    assert a.islands == b.islands
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_figures_from_the_rollups_equal_those_counted_from_the_kudos(
+    session: Session, seed: int
+) -> None:
+    organisation(session, seed)
+    windows = [(every, k) for every in rollups.EVERIES for k in (2, 3, 5, 8)]
+    counted = {
+        (every, k): co.collaboration(session, now=NOW, every=every, scope=co.Scope(), k=k)
+        for every, k in windows
+    }
+    month = co.buckets(NOW, "month", 3)
+    spans = [(month[0].label, month[0].start, month[0].end), ("to date", month[2].start, NOW)]
+    tables = {
+        (label, k): engagement.engagement(
+            session, label=label, start=start, end=end, scope=co.Scope(), k=k
+        )
+        for label, start, end in spans
+        for k in (2, 5)
+    }
+    quarter = co.Bucket("Q", month[0].start, NOW)
+    crossing = {k: _crossing(session, quarter, k) for k in (2, 5)}
+    assert all(c.as_of is None for c in counted.values())
+    assert all(t.as_of is None for t in tables.values())
+
+    assert rollups.maintain(session, NOW) == rollups.KEEP["week"] + rollups.KEEP["month"]
+    session.commit()
+
+    for (every, k), expected in counted.items():
+        kept = co.collaboration(session, now=NOW, every=every, scope=co.Scope(), k=k)
+        assert kept.as_of == NOW
+        same_figures(kept, expected)
+    for (label, k), expected_table in tables.items():
+        _label, start, end = next(s for s in spans if s[0] == label)
+        table = engagement.engagement(
+            session, label=label, start=start, end=end, scope=co.Scope(), k=k
+        )
+        assert table.as_of == NOW
+        assert table.rows == expected_table.rows
+    for k, expected_crossing in crossing.items():
+        assert _crossing(session, quarter, k) == expected_crossing
+    # The figures are not empty: the comparison compared something.
+    assert any(s.total for c in counted.values() for s in c.shares["team"])
+    assert any(m.cells for c in counted.values() for m in c.matrices.values())
+
+
+def test_a_drill_down_is_counted_from_the_kudos(session: Session) -> None:
+    organisation(session, 4)
+    rollups.maintain(session, NOW)
+    found = co.collaboration(session, now=NOW, every="month", scope=co.Scope(team="Brand"), k=2)
+    assert found.as_of is None
+    assert any(s.total for s in found.shares["team"])
+
+
+def test_a_view_needing_a_period_not_kept_counts_from_the_kudos(session: Session) -> None:
+    organisation(session, 5)
+    rollups.maintain(session, NOW)
+    later = NOW + timedelta(days=40)  # a month no run has computed yet
+    assert co.collaboration(session, now=later, every="month", scope=co.Scope(), k=3).as_of is None
+    # A threshold above what the rollups keep is counted from the kudos too.
+    above = co.collaboration(session, now=NOW, every="month", scope=co.Scope(), k=rollups.CAP + 1)
+    assert above.as_of is None
+
+
+def test_the_rollups_are_as_old_as_they_say_until_the_next_run(session: Session) -> None:
+    ids = people(session, ("a", "Brand", "IT"), ("b", "Medical", "IT"), ("c", "Medical", "IT"))
+    kudos(session, ids["a"], ids["b"], at=NOW - DAY)
+    session.commit()
+    rollups.maintain(session, NOW)
+    session.commit()
+    before = co.collaboration(session, now=NOW, every="week", scope=co.Scope(), k=2)
+    assert (before.shares["team"][-1].crossing, before.shares["team"][-1].total) == (1, 1)
+    kudos(session, ids["b"], ids["c"], at=NOW)
+    session.commit()
+    still = co.collaboration(session, now=NOW, every="week", scope=co.Scope(), k=2)
+    assert still.shares == before.shares and still.as_of == NOW
+    later = NOW + timedelta(minutes=5)
+    rollups.maintain(session, later)
+    session.commit()
+    after = co.collaboration(session, now=later, every="week", scope=co.Scope(), k=2)
+    assert (after.shares["team"][-1].crossing, after.shares["team"][-1].total) == (1, 2)
+    assert after.as_of == NOW  # the oldest kept period of the view was computed then
+
+
+def test_a_run_computes_the_current_periods_the_stalest_and_all_after_a_roster_change(
+    session: Session,
+) -> None:
+    ids = people(session, ("a", "Brand", "IT"), ("b", "Medical", "IT"))
+    kudos(session, ids["a"], ids["b"], at=NOW - 30 * DAY)
+    session.commit()
+    everything = rollups.KEEP["week"] + rollups.KEEP["month"]
+    assert len(rollups.due(session, NOW)) == everything  # nothing kept yet
+    rollups.maintain(session, NOW)
+    session.commit()
+    due = rollups.due(session, NOW + timedelta(minutes=5), most=4)
+    current = {(e, co.buckets(NOW, e, 1)[0].label) for e in rollups.EVERIES}
+    assert {(e, b.label) for e, b in due} >= current and len(due) == 2 + 4
+    member = session.get(Member, ids["b"])
+    assert member is not None
+    member.team, member.updated_at = "Brand", NOW + timedelta(minutes=1)
+    session.add(member)
+    session.commit()
+    assert len(rollups.due(session, NOW + timedelta(minutes=5))) == everything
+    rollups.maintain(session, NOW + timedelta(minutes=5))
+    session.commit()
+    moved = co.collaboration(
+        session, now=NOW + timedelta(minutes=5), every="month", scope=co.Scope(), k=2
+    )
+    assert moved.as_of is not None
+    assert all(not s.crossing for s in moved.shares["team"])  # both now in Brand
+
+
+def test_periods_outside_every_window_are_dropped(session: Session) -> None:
+    ids = people(session, ("a", "Brand", "IT"), ("b", "Medical", "IT"))
+    kudos(session, ids["a"], ids["b"], at=NOW - DAY)
+    session.commit()
+    rollups.maintain(session, NOW)
+    session.commit()
+    labels = set(session.exec(select(RollupPeriod.label)).all())
+    rollups.maintain(session, NOW + timedelta(weeks=13))
+    session.commit()
+    kept = set(session.exec(select(RollupPeriod.label)).all())
+    this_week = co.buckets(NOW, "week", 1)[0].label
+    assert this_week in labels and this_week not in kept  # 13 weeks on: out of the window
+    assert len(kept) == rollups.KEEP["week"] + rollups.KEEP["month"]
+
+
+def test_a_cell_keeps_at_most_cap_people_and_still_decides_every_threshold(
+    session: Session,
+) -> None:
+    crowd = people(session, *[(f"g{n}", "Brand", "IT") for n in range(rollups.CAP + 10)])
+    target = people(session, ("t", "Medical", "IT"))["t"]
+    for n, giver in enumerate(crowd.values()):
+        kudos(session, giver, target, at=NOW - DAY + n * timedelta(seconds=1))
+    session.commit()
+    rollups.maintain(session, NOW)
+    session.commit()
+    cell = session.exec(
+        select(PairRollup).where(
+            PairRollup.every == "week",
+            PairRollup.boundary == "team",
+            PairRollup.giver_side == "Brand",
+            PairRollup.recipient_side == "Medical",
+        )
+    ).one()
+    assert cell.pairs == rollups.CAP + 10 and len(cell.people.split(",")) == rollups.CAP
+    found = co.collaboration(session, now=NOW, every="week", scope=co.Scope(), k=rollups.CAP)
+    assert found.matrices["team"].cell("Brand", "Medical") == rollups.CAP + 10
+
+
+@pytest.fixture
+def runtime(engine: Engine) -> Runtime:
+    return Runtime(
+        engine=engine, policy=KudosPolicy(), rules=default_rules(), clock=FixedClock(NOW)
+    )
+
+
+def test_the_scheduler_keeps_the_rollups(runtime: Runtime, session: Session) -> None:
+    ids = people(session, ("a", "Brand", "IT"), ("b", "Medical", "IT"))
+    kudos(session, ids["a"], ids["b"], at=NOW - DAY)
+    session.commit()
+    done = asyncio.run(Scheduler(runtime).refresh_analytics())
+    assert done == rollups.KEEP["week"] + rollups.KEEP["month"]
+    session.expire_all()
+    assert session.exec(select(func.count()).select_from(RollupPeriod)).one() == done
+    found = co.collaboration(session, now=NOW, every="week", scope=co.Scope(), k=2)
+    assert found.as_of == NOW and found.shares["team"][-1].crossing == 1
