@@ -115,6 +115,12 @@ def buckets(now: datetime, every: Every, count: int | None = None) -> tuple[Buck
     return tuple(reversed(found))
 
 
+def months(start: datetime, end: datetime) -> tuple[Bucket, ...]:
+    """The calendar months (UTC) holding [start, end), oldest first."""
+    last = end - timedelta(microseconds=1)
+    return buckets(last, "month", (last.year - start.year) * 12 + last.month - start.month + 1)
+
+
 def pairs(
     start: datetime,
     end: datetime,

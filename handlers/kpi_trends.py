@@ -17,6 +17,8 @@ from decimal import Decimal
 from sqlalchemy import ColumnElement, distinct, func
 from sqlmodel import Session, col, select
 
+from handlers import rollups
+from handlers.collaboration import execute, months
 from handlers.sprints import PUBLISHED
 from storage.models import KpiEvent, Member, Recognition, RecognitionRecipient
 
@@ -53,6 +55,7 @@ class Trend:
     teams: list[str]
     latest: list[KpiEvent]
     held: bool = False  # the team has fewer people than the threshold: no kudos shown
+    as_of: datetime | None = None  # kudos from the kept rollups, computed then
 
 
 def monday(day: date) -> date:
@@ -103,7 +106,47 @@ def published_on(first: date, last: date) -> tuple[ColumnElement[bool], ...]:
     )
 
 
-def _kudos_by_day(session: Session, start: date, end: date, team: str | None) -> dict[date, int]:
+def _kept_by_day(
+    session: Session, first: date, last: date, team: str | None
+) -> tuple[dict[date, int], datetime] | None:
+    """Published kudos by the giver's day from `first` to `last`, for everyone or to one
+    team, from the kept months (a giver's day is within a day of the UTC one, so the
+    months holding those days and one more each side hold every such kudos); None unless
+    all of them are kept; with when the oldest was computed."""
+    since = datetime.combine(first - timedelta(days=1), time(0), UTC)
+    until = datetime.combine(last + timedelta(days=2), time(0), UTC)
+    labels = [b.label for b in months(since, until)]
+    found = execute(
+        session,
+        select(rollups.PERIOD.c.computed_at).where(
+            rollups.PERIOD.c.every == "month", rollups.PERIOD.c.label.in_(labels)
+        ),
+    ).all()
+    if len(found) < len(labels):
+        return None
+    rows = execute(
+        session,
+        select(rollups.DAY.c.day, func.sum(rollups.DAY.c.kudos))
+        .where(
+            rollups.DAY.c.every == "month",
+            rollups.DAY.c.label.in_(labels),
+            rollups.DAY.c.team == (team or rollups.NOBODY),
+            rollups.DAY.c.day >= first,
+            rollups.DAY.c.day <= last,
+        )
+        .group_by(rollups.DAY.c.day),
+    )
+    return {d: int(n) for d, n in rows}, min(at for (at,) in found)
+
+
+def _kudos_by_day(
+    session: Session, start: date, end: date, team: str | None
+) -> tuple[dict[date, int], datetime | None]:
+    """Published kudos by the giver's day: from the kept months when they hold the span
+    (and when the oldest was computed), else from the recognitions."""
+    kept = _kept_by_day(session, start, end, team)
+    if kept is not None:
+        return kept
     day = col(Recognition.giver_local_date)
     published = published_on(start, end)
     if team is None:
@@ -116,7 +159,7 @@ def _kudos_by_day(session: Session, start: date, end: date, team: str | None) ->
             .where(*published, Member.team == team)
             .group_by(day)
         )
-    return {d: int(n) for d, n in session.exec(stmt)}
+    return {d: int(n) for d, n in session.exec(stmt)}, None
 
 
 def trend(
@@ -155,7 +198,8 @@ def trend(
     heads = _heads(session, team) if team is not None else least
     held = 0 < heads < least
     kudos: dict[date, int] = {}
-    for day, count in ({} if held else _kudos_by_day(session, first, today, team)).items():
+    by_day, as_of = ({}, None) if held else _kudos_by_day(session, first, today, team)
+    for day, count in by_day.items():
         kudos[monday(day)] = kudos.get(monday(day), 0) + count
     series = [
         Week(s, kudos.get(s, 0), *by_week.get(s, (0, Decimal(0))))
@@ -165,7 +209,7 @@ def trend(
     if held:
         found = Correlation(None, len(series), None, f"fewer than {least} people in the team")
     latest = _latest(session, kind)
-    return Trend(kind, team, series, found, kinds, _teams(session), latest, held)
+    return Trend(kind, team, series, found, kinds, _teams(session), latest, held, as_of)
 
 
 def _heads(session: Session, team: str) -> int:

@@ -82,9 +82,7 @@ def _crossing(
     share is held back when one of its months is (the dashboard shows months: the quarter
     less the months shown would give that one away). From the kept monthly rollups when
     they hold every month, else from the recognitions."""
-    last = span.end - timedelta(microseconds=1)
-    count = (last.year - span.start.year) * 12 + last.month - span.start.month + 1
-    months = collaboration.buckets(last, "month", count)
+    months = collaboration.months(span.start, span.end)
     kept = rollups.cells(session, "month", months) if least <= rollups.CAP else None
     if kept is not None and months[0].start == span.start:
         whole = rollups.merged(kept)

@@ -26,21 +26,34 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import Subquery, delete, func, insert, select, tuple_
+from sqlalchemy import Subquery, delete, distinct, func, insert, literal, select, tuple_
 from sqlmodel import Session
 
 from handlers import collaboration as co
-from storage.models import Member, MemberRollup, PairRollup, RollupPeriod
+from handlers.sprints import PUBLISHED
+from storage.models import (
+    DayRollup,
+    Member,
+    MemberRollup,
+    PairRollup,
+    Recognition,
+    RecognitionRecipient,
+    RollupPeriod,
+)
 
 CAP = 32  # people kept per cell: thresholds up to this are decided exactly
 EVERIES: tuple[co.Every, ...] = ("week", "month")
 KEEP: dict[co.Every, int] = {"week": 12, "month": 12}  # the page's weeks; 4 quarters
 NOBODY = ""  # a side the roster leaves empty
 
-_PERIOD = RollupPeriod.metadata.tables["rollup_period"]
+PERIOD = RollupPeriod.metadata.tables["rollup_period"]
 _PAIR = PairRollup.metadata.tables["pair_rollup"]
 _MEMBER = MemberRollup.metadata.tables["member_rollup"]
+DAY = DayRollup.metadata.tables["day_rollup"]
 _M = Member.metadata.tables["member"]
+_R = Recognition.metadata.tables["recognition"]
+_RR = RecognitionRecipient.metadata.tables["recognition_recipient"]
+TABLES = (_PAIR, _MEMBER, DAY, PERIOD)
 
 Cell = tuple[int, list[str]]  # pairs, people (at most CAP member ids, as kept)
 
@@ -68,7 +81,7 @@ def refresh(session: Session, every: co.Every, period: co.Bucket, now: datetime)
     )
     cells, members, counted = _count(rows)
     key = {"every": every, "label": period.label}
-    for table in (_PAIR, _MEMBER, _PERIOD):
+    for table in TABLES:
         co.execute(
             session, delete(table).where(table.c.every == every, table.c.label == period.label)
         )
@@ -97,9 +110,11 @@ def refresh(session: Session, every: co.Every, period: co.Bucket, now: datetime)
                 for m, (given, received) in members.items()
             ],
         )
+    if every == "month":
+        _keep_days(session, key, period)
     co.execute(
         session,
-        insert(_PERIOD).values(
+        insert(PERIOD).values(
             **key,
             start=period.start,
             end=period.end,
@@ -108,6 +123,33 @@ def refresh(session: Session, every: co.Every, period: co.Bucket, now: datetime)
         ),
     )
     return counted
+
+
+def _keep_days(session: Session, key: dict[str, str], period: co.Bucket) -> None:
+    """A month's published kudos by the giver's day, for everyone and by recipients' team
+    (as the KPIs page counts them: any giver, a recipient's team as the roster has it)."""
+    day = _R.c.giver_local_date
+    published = (
+        _R.c.outcome.in_(PUBLISHED),
+        _R.c.revoked_at.is_(None),
+        _R.c.created_at >= period.start,
+        _R.c.created_at < period.end,
+    )
+    everyone = select(day, literal(NOBODY), func.count()).where(*published).group_by(day)
+    by_team = (
+        select(day, _M.c.team, func.count(distinct(_R.c.id)))
+        .join(_RR, _RR.c.recognition_id == _R.c.id)
+        .join(_M, _M.c.id == _RR.c.member_id)
+        .where(*published, _M.c.team.is_not(None))
+        .group_by(day, _M.c.team)
+    )
+    rows = [
+        {**key, "day": d, "team": team, "kudos": int(n)}
+        for stmt in (everyone, by_team)
+        for d, team, n in co.execute(session, stmt)
+    ]
+    if rows:
+        co.execute(session, insert(DAY), rows)
 
 
 Cells = dict[tuple[str, str, str], tuple[list[int], set[int]]]
@@ -135,7 +177,7 @@ def _count(rows: Iterable[Any]) -> tuple[Cells, dict[int, list[int]], int]:
 
 def _kept(session: Session) -> dict[tuple[str, str], tuple[datetime, str]]:
     rows = co.execute(
-        session, select(_PERIOD.c.every, _PERIOD.c.label, _PERIOD.c.computed_at, _PERIOD.c.roster)
+        session, select(PERIOD.c.every, PERIOD.c.label, PERIOD.c.computed_at, PERIOD.c.roster)
     )
     return {(every, label): (at, state) for every, label, at, state in rows}
 
@@ -166,7 +208,7 @@ def drop_old(session: Session, now: datetime) -> int:
     wanted = {(every, b.label) for every in EVERIES for b in co.buckets(now, every, KEEP[every])}
     gone = [k for k in _kept(session) if k not in wanted]
     if gone:
-        for table in (_PAIR, _MEMBER, _PERIOD):
+        for table in TABLES:
             co.execute(session, delete(table).where(tuple_(table.c.every, table.c.label).in_(gone)))
     return len(gone)
 
@@ -196,8 +238,8 @@ def cells(session: Session, every: co.Every, periods: Sequence[co.Bucket]) -> Ke
         label: at
         for label, at in co.execute(
             session,
-            select(_PERIOD.c.label, _PERIOD.c.computed_at).where(
-                _PERIOD.c.every == every, _PERIOD.c.label.in_(labels)
+            select(PERIOD.c.label, PERIOD.c.computed_at).where(
+                PERIOD.c.every == every, PERIOD.c.label.in_(labels)
             ),
         )
     }
@@ -298,9 +340,9 @@ def covering(
     for every in EVERIES:
         rows = co.execute(
             session,
-            select(_PERIOD.c.label, _PERIOD.c.start, _PERIOD.c.end, _PERIOD.c.computed_at)
-            .where(_PERIOD.c.every == every, _PERIOD.c.start >= start, _PERIOD.c.start < end)
-            .order_by(_PERIOD.c.start),
+            select(PERIOD.c.label, PERIOD.c.start, PERIOD.c.end, PERIOD.c.computed_at)
+            .where(PERIOD.c.every == every, PERIOD.c.start >= start, PERIOD.c.start < end)
+            .order_by(PERIOD.c.start),
         ).all()
         if not rows or rows[0][1] != start:
             continue

@@ -3,15 +3,17 @@ as a difference-in-differences with the people behind each figure and its limits
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
+from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bot.dashboard.auth import Viewer
-from handlers import pilots
+from handlers import pilots, pilots_kept
 from handlers.collaboration import threshold
 from handlers.pilots import Figure
 
@@ -46,9 +48,16 @@ async def pilots_page(d: Dashboard, request: Request, viewer: Viewer) -> Respons
     rollout = d.runtime.policy.rollout
     today = d.runtime.clock.now().date()
     least = threshold(d.runtime.surveys)
-    found = None
+    found, as_of = None, None
     if rollout is not None:
-        found = await d.runtime.run(lambda s: pilots.compare(s, rollout, today=today, least=least))
+
+        def read(s: Session) -> tuple[pilots.Comparison | None, datetime | None]:
+            kept = pilots_kept.kept(s, rollout, today=today, least=least)
+            if kept is not None:
+                return kept
+            return pilots.compare(s, rollout, today=today, least=least), None
+
+        found, as_of = await d.runtime.run(read)
     return d.render(
         request,
         "pilots.html",
@@ -56,6 +65,7 @@ async def pilots_page(d: Dashboard, request: Request, viewer: Viewer) -> Respons
         page="pilots",
         title="Pilots",
         comparison=found,
+        as_of=as_of,
         cohorts=rollout.cohorts if rollout is not None else (),
         least=least,
         shown=shown,

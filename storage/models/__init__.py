@@ -3,7 +3,13 @@
 
 # The naming convention is set before any table is defined.
 import storage.models.base  # noqa: F401
-from storage.models.analytics import MemberRollup, PairRollup, RollupPeriod
+from storage.models.analytics import (
+    DayRollup,
+    KeptFigures,
+    MemberRollup,
+    PairRollup,
+    RollupPeriod,
+)
 from storage.models.audit import AuditCheckpoint, AuditEntry
 from storage.models.base import utcnow
 from storage.models.baseline import BaselineFigure
@@ -33,7 +39,9 @@ __all__ = [
     "BcCoupon",
     "BcOrder",
     "BcPromotion",
+    "DayRollup",
     "InboundEvent",
+    "KeptFigures",
     "KpiEvent",
     "LeaderboardTotal",
     "Member",

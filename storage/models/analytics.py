@@ -4,9 +4,10 @@ instead of every recognition (handlers/rollups.py computes them from the recogni
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Column, Text
+from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -50,3 +51,28 @@ class MemberRollup(SQLModel, table=True):
     member_id: int = Field(primary_key=True)
     given: int
     received: int
+
+
+class DayRollup(SQLModel, table=True):
+    """A month's published kudos by the giver's day, for everyone (`team` "") and for each
+    team that received them (a kudos to two teams counts once for each)."""
+
+    __tablename__ = "day_rollup"
+
+    every: str = Field(primary_key=True, max_length=8)
+    label: str = Field(primary_key=True, max_length=16)
+    day: date = Field(primary_key=True)
+    team: str = Field(primary_key=True, max_length=120)
+    kudos: int
+
+
+class KeptFigures(SQLModel, table=True):
+    """Figures worked out in the background, for the inputs they were worked out from (a
+    digest of them): the pilots' comparison."""
+
+    __tablename__ = "kept_figures"
+
+    name: str = Field(primary_key=True, max_length=32)  # pilots
+    inputs: str = Field(max_length=64)
+    computed_at: datetime = Field(sa_type=UTCDateTime)
+    body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))

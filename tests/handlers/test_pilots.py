@@ -4,13 +4,14 @@ and the imported baseline read and checked."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
 from sqlmodel import Session, select
 
-from handlers import baseline
+from handlers import baseline, pilots_kept
 from handlers.pilots import compare, windows
 from handlers.rollout import Cohort, Rollout
 from storage.models import (
@@ -190,3 +191,32 @@ def test_enps_counts_rounds_whose_teams_reach_the_threshold_and_people_not_answe
     assert by_region is not None
     assert {r.metric: r for r in by_region.rows}["eNPS"].pilot_after.value is None
     assert any("cannot be told apart" in line for line in by_region.limits)
+
+
+def test_the_kept_comparison_is_the_one_worked_out_for_the_same_inputs(session: Session) -> None:
+    onc, cardio = people(session, "Onc", 5), people(session, "Cardio", 4)
+    give(session, onc[0], onc[1], date(2026, 10, 25), times=2)
+    give(session, onc[0], onc[2], date(2026, 11, 5), times=6)
+    give(session, cardio[1], cardio[2], date(2026, 11, 5), times=4)
+    session.commit()
+    assert pilots_kept.kept(session, ROLLOUT, today=TODAY, least=3) is None  # nothing kept
+    assert pilots_kept.keep(session, ROLLOUT, today=TODAY, least=3, now=NOW)
+    session.commit()
+    found = pilots_kept.kept(session, ROLLOUT, today=TODAY, least=3)
+    assert found is not None
+    comparison, as_of = found
+    assert as_of == NOW
+    assert comparison == compare(session, ROLLOUT, today=TODAY, least=3)
+    assert any(r.difference for r in comparison.rows)
+    # Another day, threshold or rollout: worked out again, not read.
+    assert pilots_kept.kept(session, ROLLOUT, today=TODAY + timedelta(days=1), least=3) is None
+    assert pilots_kept.kept(session, ROLLOUT, today=TODAY, least=4) is None
+    moved = Rollout(
+        cohorts=(replace(ROLLOUT.cohorts[0], start=START - timedelta(days=1)), ROLLOUT.cohorts[1])
+    )
+    assert pilots_kept.kept(session, moved, today=TODAY, least=3) is None
+    # Without both cohorts there is nothing to keep, and nothing kept is left behind.
+    assert not pilots_kept.keep(
+        session, Rollout(ROLLOUT.cohorts[:1]), today=TODAY, least=3, now=NOW
+    )
+    assert pilots_kept.kept(session, ROLLOUT, today=TODAY, least=3) is None

@@ -16,11 +16,11 @@ from bot.jobs.scheduler import Scheduler
 from bot.runtime import Runtime
 from compliance_rules import default_rules
 from handlers import collaboration as co
-from handlers import engagement, rollups
+from handlers import engagement, kpi_trends, rollups
 from handlers.clock import FixedClock
 from handlers.policy import KudosPolicy
 from handlers.report import _crossing
-from storage.models import Member, PairRollup, RollupPeriod
+from storage.models import Member, PairRollup, Recognition, RollupPeriod
 from tests.handlers.test_collaboration import DAY, NOW, kudos, people
 
 TEAMS = ("Brand", "Medical", "Regulatory", "Market access", None)
@@ -106,6 +106,35 @@ def test_figures_from_the_rollups_equal_those_counted_from_the_kudos(
     # The figures are not empty: the comparison compared something.
     assert any(s.total for c in counted.values() for s in c.shares["team"])
     assert any(m.cells for c in counted.values() for m in c.matrices.values())
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_kudos_by_day_from_the_kept_months_equal_those_counted(session: Session, seed: int) -> None:
+    organisation(session, seed, given=300)
+    # Givers far east and west: their day is the UTC one's neighbour, across month ends too.
+    for r in session.exec(select(Recognition)).all():
+        if r.id and r.id % 3:
+            r.giver_local_date += timedelta(days=1 if r.id % 3 == 1 else -1)
+            session.add(r)
+    session.commit()
+    today = NOW.date()
+    counted = {
+        team: kpi_trends.trend(session, today=today, weeks=20, kind=None, team=team)
+        for team in (None, "Brand", "Medical")
+    }
+    assert all(t.as_of is None for t in counted.values())
+    rollups.maintain(session, NOW)
+    session.commit()
+    for team, expected in counted.items():
+        kept = kpi_trends.trend(session, today=today, weeks=20, kind=None, team=team)
+        assert kept.as_of == NOW
+        assert kept.weeks == expected.weeks
+    assert (
+        sum(w.kudos for w in counted[None].weeks) > sum(w.kudos for w in counted["Brand"].weeks) > 0
+    )
+    # Twelve months are kept: a longer series counts from the recognitions.
+    longer = kpi_trends.trend(session, today=today, weeks=60, kind=None, team=None)
+    assert longer.as_of is None
 
 
 def test_a_drill_down_is_counted_from_the_kudos(session: Session) -> None:

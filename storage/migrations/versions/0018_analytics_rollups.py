@@ -1,4 +1,4 @@
-"""rollup_period, pair_rollup, member_rollup: kudos of each week and month, rolled up
+"""rollup_period, pair_rollup, member_rollup, day_rollup, kept_figures: analytics kept
 
 Revision ID: 0018
 Revises: 0017
@@ -53,8 +53,25 @@ def upgrade() -> None:
         sa.Column("received", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint(*PERIOD, "member_id", name=op.f("pk_member_rollup")),
     )
+    op.create_table(
+        "day_rollup",
+        sa.Column("every", sa.String(length=8), nullable=False),
+        sa.Column("label", sa.String(length=16), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("team", sa.String(length=120), nullable=False),
+        sa.Column("kudos", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint(*PERIOD, "day", "team", name=op.f("pk_day_rollup")),
+    )
+    op.create_table(
+        "kept_figures",
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("inputs", sa.String(length=64), nullable=False),
+        sa.Column("computed_at", UTCDateTime(), nullable=False),
+        sa.Column("body", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_kept_figures")),
+    )
 
 
 def downgrade() -> None:
-    for table in ("member_rollup", "pair_rollup", "rollup_period"):
+    for table in ("kept_figures", "day_rollup", "member_rollup", "pair_rollup", "rollup_period"):
         op.drop_table(table)
