@@ -47,8 +47,9 @@ from bench.leaderboard import (  # noqa: E402
 from bot.dashboard import DashboardConfig, dashboard_app  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from compliance_rules import default_rules  # noqa: E402
-from handlers import rollups  # noqa: E402
+from handlers import pilots_kept, rollups  # noqa: E402
 from handlers.clock import FixedClock  # noqa: E402
+from handlers.collaboration import threshold  # noqa: E402
 from handlers.policy import KudosPolicy  # noqa: E402
 from handlers.report import quarter  # noqa: E402
 from handlers.rollout import Cohort, Rollout  # noqa: E402
@@ -112,11 +113,13 @@ def enrich(engine: Engine, seed: int) -> None:
 
 
 def keep(engine: Engine) -> dict[str, float]:
-    """The kept rollups, as the scheduler's first run after start computes them (every
-    period), then one ordinary run: what a deployment has before anyone opens a page."""
+    """The kept rollups and pilots' comparison, as the scheduler's first run after start
+    computes them (every period), then one ordinary run of the rollups: what a deployment
+    has before anyone opens a page."""
     with Session(engine) as session:
         began = time.perf_counter()
         periods = rollups.maintain(session, NOW)
+        pilots_kept.keep(session, ROLLOUT, today=NOW.date(), least=threshold(()), now=NOW)
         session.commit()
         first = time.perf_counter() - began
         began = time.perf_counter()
