@@ -20,6 +20,7 @@ says as of when; otherwise, and for drill-downs, it counts from the recognitions
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,10 +60,13 @@ Cell = tuple[int, list[str]]  # pairs, people (at most CAP member ids, as kept)
 
 
 def roster(session: Session) -> str:
-    """The roster's state, changed by any change to a member: the rollups depend on who is
-    active and in which team and function."""
-    count, last = co.execute(session, select(func.count(), func.max(_M.c.updated_at))).one()
-    return f"{int(count)}:{last.isoformat() if last is not None else '-'}"
+    """A digest of what the rollups depend on of each member: who is active, a bot, and in
+    which team and function (a new name or time zone changes nothing here)."""
+    digest = hashlib.sha256()
+    columns = (_M.c.id, _M.c.team, _M.c.function, _M.c.active, _M.c.is_bot)
+    for row in co.execute(session, select(*columns).order_by(_M.c.id)):
+        digest.update(repr(tuple(row)).encode())
+    return digest.hexdigest()
 
 
 def refresh(session: Session, every: co.Every, period: co.Bucket, now: datetime) -> int:

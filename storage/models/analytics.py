@@ -23,7 +23,7 @@ class RollupPeriod(SQLModel, table=True):
     start: datetime = Field(sa_type=UTCDateTime)
     end: datetime = Field(sa_type=UTCDateTime)
     computed_at: datetime = Field(sa_type=UTCDateTime)
-    roster: str = Field(max_length=64)  # the roster's state then: member count, last change
+    roster: str = Field(max_length=64)  # a digest of the roster then (`rollups.roster`)
 
 
 class PairRollup(SQLModel, table=True):

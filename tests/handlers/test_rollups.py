@@ -190,7 +190,11 @@ def test_a_run_computes_the_current_periods_the_stalest_and_all_after_a_roster_c
     assert {(e, b.label) for e, b in due} >= current and len(due) == 2 + 4
     member = session.get(Member, ids["b"])
     assert member is not None
-    member.team, member.updated_at = "Brand", NOW + timedelta(minutes=1)
+    member.display_name, member.timezone = "Bea", "Europe/Paris"  # nothing counted changes
+    session.add(member)
+    session.commit()
+    assert len(rollups.due(session, NOW + timedelta(minutes=5))) == 2 + 4
+    member.team = "Brand"
     session.add(member)
     session.commit()
     assert len(rollups.due(session, NOW + timedelta(minutes=5))) == everything
