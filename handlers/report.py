@@ -46,6 +46,7 @@ class Quarter:
     kpis: list[tuple[str, int]]  # kind, events in the quarter
     trend: kpi_trends.Trend | None  # the most reported KPI, week by week, with kudos
     time_to_market: list[time_to_market.TeamTime]  # campaigns, first seen to live, by team
+    as_of: datetime | None = None  # the oldest kept rollup read (handlers/rollups.py)
 
 
 def _rounds(session: Session, period: Sprint) -> list[RoundLine]:
@@ -77,7 +78,7 @@ def _rounds(session: Session, period: Sprint) -> list[RoundLine]:
 
 def _crossing(
     session: Session, span: Bucket, least: int
-) -> tuple[dict[collaboration.Boundary, collaboration.Share], tuple[str, ...]]:
+) -> tuple[dict[collaboration.Boundary, collaboration.Share], tuple[str, ...], datetime | None]:
     """The quarter's share of kudos across teams and functions, and its island teams. A
     share is held back when one of its months is (the dashboard shows months: the quarter
     less the months shown would give that one away). From the kept monthly rollups when
@@ -93,7 +94,7 @@ def _crossing(
             quarter = rollups.shares(whole, (span,), by, least)[0]
             crossing[by] = collaboration.Share(span.label, None, None) if held else quarter
         teams = [(g, r) for (_i, by, g, r) in whole.cells if by == "team"]
-        return crossing, collaboration.held_islands(session, teams, least)
+        return crossing, collaboration.held_islands(session, teams, least), kept.as_of
     crossing = {}
     for by in collaboration.BOUNDARIES:
         monthly = collaboration.shares(session, months, by, Scope(), least)
@@ -102,7 +103,7 @@ def _crossing(
         else:
             crossing[by] = collaboration.shares(session, (span,), by, Scope(), least)[0]
     source = collaboration.pairs(span.start, span.end, Scope())
-    return crossing, collaboration.islands(session, source, least)
+    return crossing, collaboration.islands(session, source, least), None
 
 
 def quarter(
@@ -117,7 +118,7 @@ def quarter(
     """The quarter `period` (a sprint of the calendar) as of `now`."""
     end = min(period.end, now)
     span = Bucket(period.id, period.start, end)
-    crossing, islands = _crossing(session, span, least)
+    crossing, islands, kept_at = _crossing(session, span, least)
     table = engagement.engagement(
         session, label=period.id, start=period.start, end=end, scope=Scope(), k=least
     )
@@ -159,4 +160,5 @@ def quarter(
         [(k, int(n)) for k, n in kinds],
         trend,
         time_to_market.by_team(session, milestones),
+        min((t for t in (kept_at, table.as_of, trend and trend.as_of) if t), default=None),
     )

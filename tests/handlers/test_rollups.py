@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
+from bot.cli.report import html as report_html
 from bot.jobs.scheduler import Scheduler
 from bot.runtime import Runtime
 from compliance_rules import default_rules
@@ -19,7 +20,7 @@ from handlers import collaboration as co
 from handlers import engagement, kpi_trends, rollups
 from handlers.clock import FixedClock
 from handlers.policy import KudosPolicy
-from handlers.report import _crossing
+from handlers.report import _crossing, quarter
 from storage.models import Member, PairRollup, Recognition, RollupPeriod
 from tests.handlers.test_collaboration import DAY, NOW, kudos, people
 
@@ -102,7 +103,9 @@ def test_figures_from_the_rollups_equal_those_counted_from_the_kudos(
         assert table.as_of == NOW
         assert table.rows == expected_table.rows
     for k, expected_crossing in crossing.items():
-        assert _crossing(session, quarter, k) == expected_crossing
+        shares, islands, as_of = _crossing(session, quarter, k)
+        assert (shares, islands) == expected_crossing[:2]
+        assert as_of == NOW and expected_crossing[2] is None
     # The figures are not empty: the comparison compared something.
     assert any(s.total for c in counted.values() for s in c.shares["team"])
     assert any(m.cells for c in counted.values() for m in c.matrices.values())
@@ -135,6 +138,23 @@ def test_kudos_by_day_from_the_kept_months_equal_those_counted(session: Session,
     # Twelve months are kept: a longer series counts from the recognitions.
     longer = kpi_trends.trend(session, today=today, weeks=60, kind=None, team=None)
     assert longer.as_of is None
+
+
+def test_the_report_says_as_of_when_it_read_kept_rollups(session: Session) -> None:
+    organisation(session, 8, given=150)
+    period = KudosPolicy().sprints.sprint_of(NOW)
+    assert period is not None
+    counted = quarter(session, period, now=NOW, least=2, rollout=None)
+    assert counted.as_of is None and " as of " not in report_html(counted)
+    rollups.maintain(session, NOW)
+    session.commit()
+    kept = quarter(session, period, now=NOW, least=2, rollout=None)
+    assert kept.as_of == NOW and "Kudos counted as of 2026-11-24 10:00 UTC" in report_html(kept)
+    assert (kept.crossing, kept.islands, kept.everyone) == (
+        counted.crossing,
+        counted.islands,
+        counted.everyone,
+    )
 
 
 def test_a_drill_down_is_counted_from_the_kudos(session: Session) -> None:
