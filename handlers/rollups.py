@@ -218,7 +218,7 @@ def drop_old(session: Session, now: datetime) -> int:
 
 
 def maintain(session: Session, now: datetime, *, most: int = 4) -> int:
-    """One whole refresh in one transaction (the CLI's, and tests'): the periods computed."""
+    """One whole refresh in one transaction (the benchmark's and tests'): the periods computed."""
     periods = due(session, now, most=most)
     for every, bucket in periods:
         refresh(session, every, bucket, now)
