@@ -19,6 +19,7 @@ from sqlalchemy import case, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from handlers.collaboration import execute
 from handlers.kpi_trends import published_on
 from handlers.rollout import Cohort, Rollout
 from storage.models import (
@@ -111,11 +112,11 @@ def _groups(
     session: Session, rollout: Rollout, pilot: Cohort, control: Cohort
 ) -> dict[str, list[Person]]:
     m = Member.metadata.tables["member"]
-    session.flush()
-    everyone = session.connection().execute(
+    everyone = execute(
+        session,
         sa_select(m.c.id, m.c.email, m.c.team, m.c.region, m.c.therapeutic_area).where(
             m.c.active.is_(True), m.c.is_bot.is_(False)
-        )
+        ),
     )
     found: dict[str, list[Person]] = {pilot.id: [], control.id: []}
     for row in everyone:
