@@ -22,9 +22,11 @@ async def refresh(runtime: Runtime) -> int:
     now = runtime.clock.now()
     done = 0
     try:
-        for every, bucket in await runtime.run_alongside(partial(rollups.due, now=now)):
+        periods = await runtime.run_alongside(partial(rollups.due, now=now))
+        state = await runtime.run_alongside(rollups.roster) if periods else None
+        for every, bucket in periods:
             await runtime.run_alongside(
-                partial(rollups.refresh, every=every, period=bucket, now=now)
+                partial(rollups.refresh, every=every, period=bucket, now=now, state=state)
             )
             done += 1
         await runtime.run_alongside(partial(rollups.drop_old, now=now))
