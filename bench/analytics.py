@@ -69,6 +69,9 @@ ADMIN = "member00006@bench.example"  # the first member who is not a bot
 PAGES = (
     ("leaderboard (peer)", "/dashboard/"),
     ("collaboration", "/dashboard/collaboration"),
+    ("collaboration: a team", "/dashboard/collaboration?team=Team+07"),
+    ("collaboration: a region", "/dashboard/collaboration?region=APAC"),
+    ("collaboration: an area", "/dashboard/collaboration?every=week&therapeutic_area=Oncology"),
     ("kpis", "/dashboard/kpis"),
     ("pilots", "/dashboard/pilots"),
 )
@@ -155,7 +158,7 @@ def bench(name: str, engine: Engine, runs: int) -> dict[str, float]:
                 assert answer.status_code == 200, (path, answer.status_code)
     for label, values in samples.items():
         found[label] = pct(values, 0.95)
-        print(f"{name}: {label:<20} p50 {pct(values, 0.5):7.1f} ms  p95 {found[label]:7.1f} ms")
+        print(f"{name}: {label:<24} p50 {pct(values, 0.5):7.1f} ms  p95 {found[label]:7.1f} ms")
     period = policy.sprints.sprint_of(NOW - timedelta(days=3))
     assert period is not None
     began = time.perf_counter()
@@ -196,7 +199,7 @@ def main() -> int:
             )
             found = bench(name, engine, args.runs)
         peer = found["leaderboard (peer)"]
-        for label in ("collaboration", "kpis", "pilots"):
+        for label in [label for label, _path in PAGES[1:]]:
             emit(
                 f"{name} {label} page p95 ms",
                 found[label],

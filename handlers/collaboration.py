@@ -129,10 +129,9 @@ def pairs(
     *,
     outside: bool = False,
 ) -> Subquery:
-    """Giver-recipient pairs of published kudos in [start, end): when, who, and both sides'
-    teams and functions; with `people`, the pairs with one of them on either side. `outside`:
-    the pairs a drill-down leaves out (neither side in `scope`), what the whole view less the
-    drill-down's would show."""
+    """Giver-recipient pairs of published kudos in [start, end): when, who, both sides'
+    team, function, region and area; with `people`, those with one of them on either side.
+    `outside`: the pairs a drill-down leaves out (neither side in `scope`)."""
     giver, taker = M.alias("giver"), M.alias("taker")
     stmt = (
         select(
@@ -143,6 +142,10 @@ def pairs(
             taker.c.team.label("r_team"),
             giver.c.function.label("g_function"),
             taker.c.function.label("r_function"),
+            giver.c.region.label("g_region"),
+            taker.c.region.label("r_region"),
+            giver.c.therapeutic_area.label("g_area"),
+            taker.c.therapeutic_area.label("r_area"),
         )
         .select_from(_R)
         .join(_RR, _RR.c.recognition_id == _R.c.id)
@@ -342,15 +345,10 @@ def held_islands(session: Session, found: Iterable[Key], k: int) -> tuple[str, .
     found = list(found)
     inside = {g for (g, r) in found if g == r and g is not None}
     crossing = {t for (g, r) in found if g != r for t in (g, r)}
-    heads: dict[str, int] = dict(
-        session.connection()
-        .execute(
-            select(M.c.team, func.count())
-            .where(M.c.active.is_(True), M.c.is_bot.is_(False), M.c.team.in_(sorted(inside)))
-            .group_by(M.c.team)
-        )
-        .all()
+    stmt = select(M.c.team, func.count()).where(
+        M.c.active.is_(True), M.c.is_bot.is_(False), M.c.team.in_(sorted(inside))
     )
+    heads: dict[str, int] = dict(execute(session, stmt.group_by(M.c.team)).all())
     return tuple(sorted(t for t in inside - crossing if int(heads.get(t, 0)) >= k))
 
 
@@ -368,13 +366,12 @@ class Collaboration:
 def collaboration(
     session: Session, *, now: datetime, every: Every, scope: Scope, k: int
 ) -> Collaboration:
-    """Shares per period, matrices and islands over the window of `every` ending now: from
-    the kept rollups when the whole view is asked for and they hold every period."""
+    """Shares per period, matrices and islands over the window of `every` ending now, from
+    the kept rollups when they can give them (`rollups.kept`)."""
     periods = buckets(now, every)
-    if not scope.narrowed and k <= rollups.CAP:
-        kept = rollups.cells(session, every, periods)
-        if kept is not None:
-            return rollups.view(session, kept, every, periods, k)
+    kept = rollups.kept(session, every, periods, scope, k)
+    if kept is not None:
+        return kept
     source = pairs(periods[0].start, periods[-1].end, scope)
     rest = pairs(periods[0].start, periods[-1].end, scope, outside=True) if scope.narrowed else None
     found = {by: shares(session, periods, by, scope, k) for by in BOUNDARIES}

@@ -7,15 +7,18 @@ from the recognitions on every view, a year of a large organisation (a million k
 takes seconds; kept per period, a view reads a few thousand rows.
 
 A rollup is computed whole from the recognitions (`refresh`), never patched: what it holds
-is what `collaboration.pairs` gave at `computed_at`, with the roster of that moment. The
-people behind a cell are kept up to `CAP` of them: the union of a cell's capped sets over
-any periods has at least `k` people exactly when the pairs themselves do, for every
-threshold `k <= CAP` (a capped set is full only when that period alone reaches `CAP`).
+is what `collaboration.pairs` gave at `computed_at`, with the roster of that moment. Cells
+are kept for the whole organisation and for every drill-down by one field (each team,
+region and therapeutic area: the pairs with either person inside, `rollup_tally`). The
+people behind a cell are counted, and kept up to `CAP` of them: the union of a cell's capped
+sets over any periods has at least `k` people exactly when the pairs themselves do, for
+every threshold `k <= CAP` (a capped set is full only when that period alone reaches `CAP`).
 
 The scheduler refreshes the current week and month on every run and the other kept
 periods oldest first, all of them when the roster has changed; periods that fall out of
 every window are dropped. A view uses the rollups when every period it needs is kept, and
-says as of when; otherwise, and for drill-downs, it counts from the recognitions.
+says as of when; a drill-down also when they decide what it leaves out (`drilldowns`);
+otherwise it counts from the recognitions.
 """
 
 from __future__ import annotations
@@ -25,12 +28,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
-from typing import Any
 
 from sqlalchemy import Subquery, delete, distinct, func, insert, literal, select, tuple_
 from sqlmodel import Session
 
 from handlers import collaboration as co
+from handlers import drilldowns
+from handlers.rollup_tally import CAP as CAP
+from handlers.rollup_tally import NOBODY as NOBODY
+from handlers.rollup_tally import WHOLE, tally
 from handlers.sprints import PUBLISHED
 from storage.models import (
     DayRollup,
@@ -40,30 +46,39 @@ from storage.models import (
     Recognition,
     RecognitionRecipient,
     RollupPeriod,
+    ShareRollup,
 )
 
-CAP = 32  # people kept per cell: thresholds up to this are decided exactly
 EVERIES: tuple[co.Every, ...] = ("week", "month")
 KEEP: dict[co.Every, int] = {"week": 12, "month": 12}  # the page's weeks; 4 quarters
-NOBODY = ""  # a side the roster leaves empty
 
 PERIOD = RollupPeriod.metadata.tables["rollup_period"]
-_PAIR = PairRollup.metadata.tables["pair_rollup"]
+PAIR = PairRollup.metadata.tables["pair_rollup"]
+SHARE = ShareRollup.metadata.tables["share_rollup"]
 _MEMBER = MemberRollup.metadata.tables["member_rollup"]
 DAY = DayRollup.metadata.tables["day_rollup"]
 _M = Member.metadata.tables["member"]
 _R = Recognition.metadata.tables["recognition"]
 _RR = RecognitionRecipient.metadata.tables["recognition_recipient"]
-TABLES = (_PAIR, _MEMBER, DAY, PERIOD)
+TABLES = (PAIR, SHARE, _MEMBER, DAY, PERIOD)
 
 Cell = tuple[int, list[str]]  # pairs, people (at most CAP member ids, as kept)
 
 
 def roster(session: Session) -> str:
     """A digest of what the rollups depend on of each member: who is active, a bot, and in
-    which team and function (a new name or time zone changes nothing here)."""
+    which team, function, region and therapeutic area (a new name or time zone changes
+    nothing here)."""
     digest = hashlib.sha256()
-    columns = (_M.c.id, _M.c.team, _M.c.function, _M.c.active, _M.c.is_bot)
+    columns = (
+        _M.c.id,
+        _M.c.team,
+        _M.c.function,
+        _M.c.region,
+        _M.c.therapeutic_area,
+        _M.c.active,
+        _M.c.is_bot,
+    )
     for row in co.execute(session, select(*columns).order_by(_M.c.id)):
         digest.update(repr(tuple(row)).encode())
     return digest.hexdigest()
@@ -74,48 +89,26 @@ def refresh(
 ) -> int:
     """One period's rollups again (`state`: the roster's digest, if just read); pairs."""
     source = co.pairs(period.start, period.end)
-    rows = co.execute(
-        session,
-        select(
-            source.c.giver,
-            source.c.recipient,
-            source.c.g_team,
-            source.c.r_team,
-            source.c.g_function,
-            source.c.r_function,
-        ),
+    sides = ("team", "function", "region", "area")
+    found = tally(
+        co.execute(
+            session,
+            select(
+                source.c.giver,
+                source.c.recipient,
+                *(source.c[f"{side}_{name}"] for name in sides for side in "gr"),
+            ),
+        )
     )
-    cells, members, counted = _count(rows)
     key = {"every": every, "label": period.label}
     for table in TABLES:
         co.execute(
             session, delete(table).where(table.c.every == every, table.c.label == period.label)
         )
-    if cells:
-        co.execute(
-            session,
-            insert(_PAIR),
-            [
-                {
-                    **key,
-                    "boundary": by,
-                    "giver_side": g,
-                    "recipient_side": r,
-                    "pairs": pairs[0],
-                    "people": ",".join(map(str, sorted(people))),
-                }
-                for (by, g, r), (pairs, people) in cells.items()
-            ],
-        )
-    if members:
-        co.execute(
-            session,
-            insert(_MEMBER),
-            [
-                {**key, "member_id": m, "given": given, "received": received}
-                for m, (given, received) in members.items()
-            ],
-        )
+    rows = found.rows(key)
+    for table in TABLES:
+        if rows.get(table.name):
+            co.execute(session, insert(table), rows[table.name])
     if every == "month":
         _keep_days(session, key, period)
     co.execute(
@@ -128,7 +121,7 @@ def refresh(
             roster=state or roster(session),
         ),
     )
-    return counted
+    return found.pairs
 
 
 def _keep_days(session: Session, key: dict[str, str], period: co.Bucket) -> None:
@@ -156,29 +149,6 @@ def _keep_days(session: Session, key: dict[str, str], period: co.Bucket) -> None
     ]
     if rows:
         co.execute(session, insert(DAY), rows)
-
-
-Cells = dict[tuple[str, str, str], tuple[list[int], set[int]]]
-
-
-def _count(rows: Iterable[Any]) -> tuple[Cells, dict[int, list[int]], int]:
-    """Pairs and people (up to CAP) by (boundary, giver side, recipient side), kudos given
-    and received by member, and the pairs counted, from (giver, recipient, teams,
-    functions) rows."""
-    cells: Cells = {}
-    members: dict[int, list[int]] = {}
-    counted = 0
-    for giver, recipient, g_team, r_team, g_function, r_function in rows:
-        counted += 1
-        for by, g, r in (("team", g_team, r_team), ("function", g_function, r_function)):
-            pairs, people = cells.setdefault((by, g or NOBODY, r or NOBODY), ([0], set()))
-            pairs[0] += 1
-            for person in (giver, recipient):
-                if len(people) < CAP:
-                    people.add(person)
-        members.setdefault(giver, [0, 0])[0] += 1
-        members.setdefault(recipient, [0, 0])[1] += 1
-    return cells, members, counted
 
 
 def _kept(session: Session) -> dict[tuple[str, str], tuple[datetime, str]]:
@@ -237,31 +207,43 @@ class Kept:
     cells: dict[tuple[int, str, str | None, str | None], Cell]
 
 
-def cells(session: Session, every: co.Every, periods: Sequence[co.Bucket]) -> Kept | None:
-    """The pair rollups of `periods`, or None unless every one of them is kept."""
-    labels = [p.label for p in periods]
+def computed(session: Session, every: co.Every, labels: Sequence[str]) -> datetime | None:
+    """When the oldest of these kept periods was computed; None unless all are kept."""
     found = {
         label: at
         for label, at in co.execute(
             session,
             select(PERIOD.c.label, PERIOD.c.computed_at).where(
-                PERIOD.c.every == every, PERIOD.c.label.in_(labels)
+                PERIOD.c.every == every, PERIOD.c.label.in_(list(labels))
             ),
         )
     }
-    if len(found) < len(set(labels)):
+    return min(found.values()) if found and len(found) == len(set(labels)) else None
+
+
+def cells(session: Session, every: co.Every, periods: Sequence[co.Bucket]) -> Kept | None:
+    """The whole organisation's pair rollups of `periods`, or None unless every one of
+    them is kept."""
+    labels = [p.label for p in periods]
+    as_of = computed(session, every, labels)
+    if as_of is None:
         return None
     index = {label: i for i, label in enumerate(labels)}
     rows = co.execute(
         session,
         select(
-            _PAIR.c.label,
-            _PAIR.c.boundary,
-            _PAIR.c.giver_side,
-            _PAIR.c.recipient_side,
-            _PAIR.c.pairs,
-            _PAIR.c.people,
-        ).where(_PAIR.c.every == every, _PAIR.c.label.in_(labels)),
+            PAIR.c.label,
+            PAIR.c.boundary,
+            PAIR.c.giver_side,
+            PAIR.c.recipient_side,
+            PAIR.c.pairs,
+            PAIR.c.people,
+        ).where(
+            PAIR.c.every == every,
+            PAIR.c.label.in_(labels),
+            PAIR.c.dimension == WHOLE[0],
+            PAIR.c.value == WHOLE[1],
+        ),
     )
     kept: dict[tuple[int, str, str | None, str | None], Cell] = {}
     for label, by, g, r, n, people in rows:
@@ -269,7 +251,7 @@ def cells(session: Session, every: co.Every, periods: Sequence[co.Bucket]) -> Ke
             int(n),
             people.split(",") if people else [],
         )
-    return Kept(min(found.values()), kept)
+    return Kept(as_of, kept)
 
 
 def merged(kept: Kept) -> Kept:
@@ -335,6 +317,16 @@ def view(
         islands=co.held_islands(session, teams, k),
         as_of=kept.as_of,
     )
+
+
+def kept(
+    session: Session, every: co.Every, periods: tuple[co.Bucket, ...], scope: co.Scope, k: int
+) -> co.Collaboration | None:
+    """The collaboration view from the kept rollups, or None when they cannot give it."""
+    if scope.narrowed:
+        return drilldowns.drill(session, every, periods, scope, k)
+    found = cells(session, every, periods) if k <= CAP else None
+    return view(session, found, every, periods, k) if found is not None else None
 
 
 def covering(

@@ -9,6 +9,7 @@ from storage.models.analytics import (
     MemberRollup,
     PairRollup,
     RollupPeriod,
+    ShareRollup,
 )
 from storage.models.audit import AuditCheckpoint, AuditEntry
 from storage.models.base import utcnow
@@ -56,6 +57,7 @@ __all__ = [
     "Review",
     "RollupPeriod",
     "ScheduledRun",
+    "ShareRollup",
     "SprintSnapshot",
     "SurveyAnswer",
     "SurveyInvite",

@@ -27,18 +27,39 @@ class RollupPeriod(SQLModel, table=True):
 
 
 class PairRollup(SQLModel, table=True):
-    """Giver-recipient pairs of a period from one side of a boundary to the other, and up
-    to `rollups.CAP` of the people behind them (enough to tell whether a threshold is met)."""
+    """Giver-recipient pairs of a period from one side of a boundary to the other, for the
+    whole organisation (`dimension` and `value` "") or a drill-down (the pairs with either
+    person in, e.g., region EMEA): how many distinct people stand behind them, and up to
+    `rollups.CAP` of them (enough to tell over several periods whether a threshold is met)."""
 
     __tablename__ = "pair_rollup"
 
     every: str = Field(primary_key=True, max_length=8)
     label: str = Field(primary_key=True, max_length=16)
+    dimension: str = Field(primary_key=True, max_length=16)  # "" | team | region | ...
+    value: str = Field(primary_key=True, max_length=120)
     boundary: str = Field(primary_key=True, max_length=16)  # team | function
     giver_side: str = Field(primary_key=True, max_length=120)  # "": not on the roster
     recipient_side: str = Field(primary_key=True, max_length=120)
     pairs: int
+    persons: int  # distinct people behind the pairs
     people: str = Field(sa_column=Column(Text, nullable=False))  # member ids, "3,17,40"
+
+
+class ShareRollup(SQLModel, table=True):
+    """A period's pairs across (`across` 1) or inside (0) a boundary, among those with both
+    sides known, and the distinct people behind them; whole or a drill-down as above."""
+
+    __tablename__ = "share_rollup"
+
+    every: str = Field(primary_key=True, max_length=8)
+    label: str = Field(primary_key=True, max_length=16)
+    dimension: str = Field(primary_key=True, max_length=16)
+    value: str = Field(primary_key=True, max_length=120)
+    boundary: str = Field(primary_key=True, max_length=16)
+    across: int = Field(primary_key=True)
+    pairs: int
+    persons: int
 
 
 class MemberRollup(SQLModel, table=True):
