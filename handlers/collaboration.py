@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
-from handlers import rollups
+from handlers import drilldowns
 from handlers.sprints import PUBLISHED
 from handlers.surveys import Survey
 from storage.models import Member, Recognition, RecognitionRecipient
@@ -367,9 +367,9 @@ def collaboration(
     session: Session, *, now: datetime, every: Every, scope: Scope, k: int
 ) -> Collaboration:
     """Shares per period, matrices and islands over the window of `every` ending now, from
-    the kept rollups when they can give them (`rollups.kept`)."""
+    the kept rollups when they can give them (`drilldowns.kept`)."""
     periods = buckets(now, every)
-    kept = rollups.kept(session, every, periods, scope, k)
+    kept = drilldowns.kept(session, every, periods, scope, k)
     if kept is not None:
         return kept
     source = pairs(periods[0].start, periods[-1].end, scope)

@@ -33,7 +33,6 @@ from sqlalchemy import Subquery, delete, distinct, func, insert, literal, select
 from sqlmodel import Session
 
 from handlers import collaboration as co
-from handlers import drilldowns
 from handlers.rollup_tally import CAP as CAP
 from handlers.rollup_tally import NOBODY as NOBODY
 from handlers.rollup_tally import WHOLE, tally
@@ -290,43 +289,6 @@ def shares(
             classes.setdefault((i, int(g != r)), []).append(cell)
     found = {key: _people(counts(cells)) for key, cells in classes.items()}
     return co.held_shares(periods, found, {}, k)
-
-
-def view(
-    session: Session, kept: Kept, every: co.Every, periods: tuple[co.Bucket, ...], k: int
-) -> co.Collaboration:
-    """The whole view's figures from kept rollups; the same as counted from the
-    recognitions when they were computed."""
-    found = {by: shares(kept, periods, by, k) for by in co.BOUNDARIES}
-    matrices = {}
-    for by in co.BOUNDARIES:
-        shown_periods = {i for i, share in enumerate(found[by]) if share.total is not None}
-        by_cell: dict[co.Key, list[Cell]] = {}
-        for (i, boundary, g, r), cell in kept.cells.items():
-            if boundary == by and i in shown_periods and g is not None and r is not None:
-                by_cell.setdefault((g, r), []).append(cell)
-        cells_found = {key: _people(counts(cells)) for key, cells in by_cell.items()}
-        matrices[by] = co.held_matrix(by, cells_found, {}, k)
-    teams = {(g, r) for (_i, boundary, g, r) in kept.cells if boundary == "team"}
-    return co.Collaboration(
-        every=every,
-        periods=periods,
-        threshold=k,
-        shares=found,
-        matrices=matrices,
-        islands=co.held_islands(session, teams, k),
-        as_of=kept.as_of,
-    )
-
-
-def kept(
-    session: Session, every: co.Every, periods: tuple[co.Bucket, ...], scope: co.Scope, k: int
-) -> co.Collaboration | None:
-    """The collaboration view from the kept rollups, or None when they cannot give it."""
-    if scope.narrowed:
-        return drilldowns.drill(session, every, periods, scope, k)
-    found = cells(session, every, periods) if k <= CAP else None
-    return view(session, found, every, periods, k) if found is not None else None
 
 
 def covering(

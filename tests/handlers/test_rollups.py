@@ -208,25 +208,19 @@ def test_a_drill_down_by_two_fields_is_counted_from_the_kudos(session: Session) 
 
 
 def test_what_a_drill_down_leaves_out_is_decided_only_when_the_rollups_can() -> None:
-    def F(pairs: int, persons: int, people: tuple[str, ...] = ()) -> drilldowns.Figures:
-        return drilldowns.Figures(pairs, persons, ",".join(people))
-
-    # No pairs left: nobody.
-    assert drilldowns.rest([F(4, 3, ("1", "2", "3"))], [F(4, 3, ("1", "2", "3"))], 5) == 0
-    # The whole has 40 people and the drill-down 30: at least 10 are left out.
-    assert drilldowns.rest([F(90, 40)], [F(50, 30)], 5) == drilldowns.SAFE
-    # In one period of two is enough.
-    whole, inside = [F(5, 4), F(90, 40)], [F(5, 4), F(50, 30)]
-    assert drilldowns.rest(whole, inside, 5) == drilldowns.SAFE
-    # Pairs left out and four people in the whole: one to four of them, too few for 5.
-    assert drilldowns.rest([F(6, 4, ("1", "2", "3", "4"))], [F(2, 2)], 5) == drilldowns.UNSAFE
+    rest, safe, unsafe = drilldowns.rest, drilldowns.SAFE, drilldowns.UNSAFE
+    # No pairs left out: nobody.
+    assert rest(0, 0, 3, 5) == 0
+    # In some period the whole has at least 5 people more than the drill-down: enough.
+    assert rest(40, 10, None, 5) == safe
+    # Pairs left out and four people in the whole: one to four of them, too few for 5...
+    assert rest(4, 2, 4, 5) == unsafe
     # ... and enough for 1.
-    assert drilldowns.rest([F(6, 4, ("1", "2", "3", "4"))], [F(2, 2)], 1) == drilldowns.SAFE
-    # Ten in the whole, eight of them in the drill-down: two to ten left out, undecided.
-    ten = tuple(map(str, range(10)))
-    assert drilldowns.rest([F(20, 10, ten)], [F(12, 8)], 5) is None
-    # Over two periods the people left out may be the same ones: still undecided.
-    assert drilldowns.rest([F(9, 4, ten[:4]), F(9, 4, ten[4:8])], [F(1, 2), F(1, 2)], 5) is None
+    assert rest(4, 2, 4, 1) == safe
+    # The whole has 5 or more people, the drill-down all but two of them in every
+    # period: two to all of them are left out, undecided.
+    assert rest(8, 2, None, 5) is None
+    assert rest(8, 2, 7, 8) == unsafe
 
 
 def test_an_undecided_drill_down_is_counted_from_the_kudos(session: Session) -> None:
