@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
+from typing import Any
 
 from sqlalchemy import Subquery, delete, distinct, func, insert, literal, select, tuple_
 from sqlmodel import Session
@@ -35,7 +36,7 @@ from sqlmodel import Session
 from handlers import collaboration as co
 from handlers.rollup_tally import CAP as CAP
 from handlers.rollup_tally import NOBODY as NOBODY
-from handlers.rollup_tally import WHOLE, tally
+from handlers.rollup_tally import WHOLE, Counted, tally
 from handlers.sprints import PUBLISHED
 from storage.models import (
     DayRollup,
@@ -86,19 +87,30 @@ def roster(session: Session) -> str:
 def refresh(
     session: Session, every: co.Every, period: co.Bucket, now: datetime, state: str | None = None
 ) -> int:
-    """One period's rollups again (`state`: the roster's digest, if just read); pairs."""
+    """One period's rollups again (`state`: the roster's digest, if just read); pairs.
+    The scheduler does the same in three steps, so the counting in between holds no
+    transaction: `read`, `tally`, `write`."""
+    return write(session, every, period, now, tally(read(session, period)), state)
+
+
+def read(session: Session, period: co.Bucket) -> list[Any]:
+    """A period's pairs: giver, recipient, and both sides' team, function, region and
+    therapeutic area, as `tally` counts them."""
     source = co.pairs(period.start, period.end)
     sides = ("team", "function", "region", "area")
-    found = tally(
-        co.execute(
-            session,
-            select(
-                source.c.giver,
-                source.c.recipient,
-                *(source.c[f"{side}_{name}"] for name in sides for side in "gr"),
-            ),
-        )
-    )
+    columns = [source.c[f"{side}_{name}"] for name in sides for side in "gr"]
+    return list(co.execute(session, select(source.c.giver, source.c.recipient, *columns)))
+
+
+def write(
+    session: Session,
+    every: co.Every,
+    period: co.Bucket,
+    now: datetime,
+    found: Counted,
+    state: str | None = None,
+) -> int:
+    """Replace a period's rollups with what `tally` counted; pairs."""
     key = {"every": every, "label": period.label}
     for table in TABLES:
         co.execute(

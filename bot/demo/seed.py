@@ -185,6 +185,7 @@ def seed(runtime: Runtime, *, now: datetime) -> dict[str, Any]:
     outcomes = _kudos(runtime, givers(runtime, people, now), now=now, rng=rng)
     recognitions = runtime.run_sync(lambda s: queries.recognition_count(session=s))
     answered = _rounds(runtime, people, now=now, rng=rng)
+    demo_store.earlier_syncs(runtime, now=now)
     synced = demo_store.sync_store(runtime, MILESTONES, now=now)
     if synced.error:
         raise RuntimeError(f"demo store sync failed: {synced.error}")

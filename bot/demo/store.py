@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -19,6 +20,7 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 from bot.bigcommerce.client import PAGE_LIMIT, BigCommerceClient, BigCommerceConfig
+from bot.bigcommerce.parts import sync_listing
 from bot.bigcommerce.sync import SyncReport, sync
 from bot.runtime import Runtime
 from handlers.milestones import Milestone
@@ -37,7 +39,9 @@ class DemoStore(BaseAdapter):
 
     now: datetime
     seed: int = 20261201
+    at: datetime | None = None  # when the store is read (`now`): promotions drafted by then
     promotions: list[dict[str, Any]] = field(default_factory=list)
+    drafted: dict[int, datetime] = field(default_factory=dict)
     coupons: list[dict[str, Any]] = field(default_factory=list)
     channels: list[dict[str, Any]] = field(default_factory=list)
     orders: list[dict[str, Any]] = field(default_factory=list)
@@ -50,10 +54,18 @@ class DemoStore(BaseAdapter):
             _channel(1, "Larkspur HCP Portal", now - timedelta(days=400)),
             _channel(CARE_STORE, "Larkspur Care patient store", start + timedelta(days=3)),
         ]
-        self.promotions = [
-            _promotion(11, "Autumn adherence programme", "ENABLED", start, now + CAMPAIGN, 184),
-            _promotion(12, "Summer sampling", "DISABLED", start - CAMPAIGN, start, 61),
-        ]
+        d, end = timedelta(days=1), now + CAMPAIGN
+        listed = (
+            # (id, name, status, start, end, uses), drafted: time to market is drafted to live
+            ((11, "Autumn adherence programme", "ENABLED", start, end, 184), start - 12 * d),
+            ((12, "Summer sampling", "DISABLED", start - CAMPAIGN, start, 61), start - 60 * d),
+            ((13, "Congress booth offer", "ENABLED", now - 9 * d, now + 30 * d, 41), now - 16 * d),
+            ((14, "Adherence refill reminder", "ENABLED", now - 4 * d, end, 23), now - 20 * d),
+            ((15, "Winter starter kit", "ENABLED", now + 12 * d, now + 90 * d, 0), now - 3 * d),
+        )
+        for fields, drafted in listed:
+            self.promotions.append(_promotion(*fields))
+            self.drafted[fields[0]] = drafted
         self.coupons = [
             _coupon(21, "HCP welcome", "HCPWELCOME", 212, start),
             _coupon(22, "Congress booth", "CONGRESS26", 37, now - timedelta(days=9)),
@@ -85,7 +97,8 @@ class DemoStore(BaseAdapter):
         if request.headers.get("X-Auth-Token") != TOKEN:
             status, body = 401, {"status": 401, "title": "Unauthorized"}
         elif path == "/v3/promotions":
-            status, body = 200, _v3(self.promotions)
+            at = self.at or self.now
+            status, body = 200, _v3([p for p in self.promotions if self.drafted[p["id"]] <= at])
         elif path == "/v3/channels":
             status, body = 200, _v3(self.channels)
         elif path == "/v2/coupons":
@@ -108,19 +121,37 @@ class DemoStore(BaseAdapter):
 
 def sync_store(runtime: Runtime, definitions: Sequence[Milestone], *, now: datetime) -> SyncReport:
     """Read the demo store with the real client and sync, then award what holds now."""
-    store = DemoStore(now)
+    with _client(DemoStore(now)) as client:
+        return sync(
+            client,
+            runtime.run_sync,
+            milestones=definitions,
+            calendar=runtime.policy.sprints,
+            policy=runtime.policy,
+            now=now,
+        )
+
+
+def earlier_syncs(runtime: Runtime, *, now: datetime) -> int:
+    """The promotions as earlier syncs of the store saw them (the real client and listing
+    sync, at those times), so the KPIs page's time to market has promotions seen as drafts
+    and then going live; how many syncs."""
+    start = now - CAMPAIGN
+    seen = [start - timedelta(days=21), start - timedelta(days=11), now - timedelta(days=19)]
+    seen.append(now - timedelta(days=15))
+    for at in seen:
+        with _client(DemoStore(now, at=at)) as client:
+            sync_listing("promotion", client, runtime.run_sync, SyncReport(), now=at)
+    return len(seen)
+
+
+@contextmanager
+def _client(store: DemoStore) -> Iterator[BigCommerceClient]:
     with requests.Session() as http:
         http.mount(API, store)
         config = BigCommerceConfig(store_hash=STORE_HASH, access_token=TOKEN, api_url=API)
         with BigCommerceClient(config, session=http, sleep=lambda _: None) as client:
-            return sync(
-                client,
-                runtime.run_sync,
-                milestones=definitions,
-                calendar=runtime.policy.sprints,
-                policy=runtime.policy,
-                now=now,
-            )
+            yield client
 
 
 # -- the wire shapes -----------------------------------------------------------------------

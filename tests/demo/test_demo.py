@@ -26,7 +26,7 @@ from bot.demo import app as demo
 from bot.demo import store as demo_store
 from bot.runtime import Runtime
 from compliance_rules import default_rules
-from handlers import leaderboard, surveys
+from handlers import leaderboard, surveys, time_to_market
 from handlers.commerce import get_cursor
 from handlers.policy import KudosPolicy
 from storage.models import (
@@ -143,6 +143,17 @@ def test_seed_awards_campaign_milestones_from_the_store_sync(file_engine: Engine
     assert teams["Field"].milestone_points == 2 * 8  # no store milestone; two first patients in
     # Read again, the store awards nothing twice.
     assert demo_store.sync_store(runtime, demo.MILESTONES, now=NOW).awarded == []
+    # Earlier syncs saw promotions as drafts: time to market from first seen to live, the
+    # adherence ones credited to Brand; the first sync's and the one not live yet left out.
+    with Session(file_engine) as s:
+        times = {t.team: t for t in time_to_market.by_team(s, demo.MILESTONES)}
+    assert set(times) == {"Brand", ""}
+    assert (times["Brand"].promotions, times["Brand"].median_days) == (2, 13.0)
+    assert (times["Brand"].longest_days, times["Brand"].latest) == (
+        15.0,
+        "Adherence refill reminder",
+    )
+    assert (times[""].promotions, times[""].median_days) == (1, 6.0)
     runtime.close()
 
 
