@@ -39,9 +39,9 @@ from sqlalchemy import (
 from sqlmodel import Session
 
 from handlers import drilldowns
-from handlers.sprints import PUBLISHED
 from handlers.surveys import Survey
 from storage.models import Member, Recognition, RecognitionRecipient
+from storage.models.recognition import PUBLISHED
 
 MIN_GROUP = 5  # a survey's `min_responses` when plaudit.yaml sets none
 Every = Literal["week", "month"]

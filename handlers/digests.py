@@ -22,7 +22,6 @@ from handlers.clock import zone
 from handlers.i18n import _, joined, n_, speaking
 from handlers.messages import Template
 from handlers.policy import KudosPolicy
-from handlers.sprints import PUBLISHED
 from handlers.surveys import results
 from storage import queries
 from storage.models import (
@@ -34,6 +33,7 @@ from storage.models import (
     ScheduledRun,
     SurveyRound,
 )
+from storage.models.recognition import PUBLISHED
 from storage.people import platform_id
 
 QUIET_DAYS = 30

@@ -13,9 +13,10 @@ from sqlmodel import Session
 
 from handlers import leaderboard
 from handlers.leaderboard import Filters
-from handlers.sprints import PUBLISHED, Sprint
+from handlers.sprints import Sprint
 from handlers.surveys import Results
 from storage import feed, queries
+from storage.models.recognition import PUBLISHED
 
 # What makes a spreadsheet read a cell as a formula (OWASP's CSV injection list, with the
 # full-width forms some spreadsheets also accept), and the blanks they skip before it.

@@ -16,10 +16,10 @@ from handlers import safety, sprints
 from handlers.policy import KudosPolicy
 from storage import people, queries
 from storage.models import Member, Recognition
+from storage.models.recognition import PUBLISHED
 
 COLUMNS = ("date", "giver_email", "recipient_email", "message", "value")
 _EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
-_PUBLISHED = (Outcome.PASS, Outcome.WARN)
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def import_rows(
             report.duplicates.append(row.line)
             continue
         report.imported.append(row.line)
-        if outcome not in _PUBLISHED:
+        if outcome not in PUBLISHED:
             report.flagged.append((row.line, f"compliance outcome {outcome.value}"))
     if report.imported:
         queries.append_audit(
@@ -135,7 +135,7 @@ def _store(
     giver = _member(session, row.giver, now)
     recipient = _member(session, row.recipient, now)
     result = compliance_rules.check(row.message, rules)
-    published = result.outcome in _PUBLISHED
+    published = result.outcome in PUBLISHED
     text = row.message if published else safety.kept_text(row.message, result)
     recognition_id = queries.insert_recognition(
         session=session,

@@ -17,7 +17,7 @@ from handlers.i18n import _
 from handlers.leaderboard.boards import Row, board
 from handlers.leaderboard.recount import recounting
 from handlers.policy import KudosPolicy
-from handlers.sprints import PUBLISHED
+from storage.models.recognition import PUBLISHED
 from storage.people import MemberRow
 
 QUOTE = 200  # characters of a received kudos shown on a home

@@ -19,8 +19,8 @@ from sqlmodel import Session, col, select
 
 from handlers import rollups
 from handlers.collaboration import execute, months
-from handlers.sprints import PUBLISHED
 from storage.models import KpiEvent, Member, Recognition, RecognitionRecipient
+from storage.models.recognition import PUBLISHED
 
 FEWEST_WEEKS = 8  # fewer, and a coefficient says next to nothing
 LATEST = 20

@@ -25,9 +25,8 @@ from handlers.refusals import Refused as Refused  # re-exported: a result of giv
 from handlers.stops import stop_message as stop_message  # re-exported
 from storage import kudos_writes, people, queries
 from storage.models import Recognition
+from storage.models.recognition import PUBLISHED
 from storage.people import MemberRow
-
-PUBLISHED = (Outcome.PASS, Outcome.WARN)
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,8 @@ from handlers.messages import Template
 from handlers.policy import KudosPolicy
 from storage import outbox_retract, people, queries
 from storage.models import Recognition, RecognitionRecipient
+from storage.models.recognition import PUBLISHED
 from storage.people import MemberRow
-
-PUBLIC = ("pass", "warn")
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,7 @@ def second(
         template=Template.KUDOS_PUBLIC,
     )
     original = session.get(Recognition, original_id) if original_id else None
-    if original is None or original.revoked_at is not None or original.outcome not in PUBLIC:
+    if original is None or original.revoked_at is not None or original.outcome not in PUBLISHED:
         return Ignored("not a published kudos")
     now = clock.now()
     (reactor,) = members.upsert_many([event.reactor], session=session, now=now)

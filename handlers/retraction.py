@@ -18,8 +18,7 @@ from handlers.i18n import _, n_
 from handlers.policy import KudosPolicy
 from storage import outbox_retract, queries
 from storage.models import Member, Recognition
-
-PUBLISHED = ("pass", "warn")
+from storage.models.recognition import PUBLISHED
 
 
 @dataclass(frozen=True)

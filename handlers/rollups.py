@@ -37,7 +37,6 @@ from handlers import collaboration as co
 from handlers.rollup_tally import CAP as CAP
 from handlers.rollup_tally import NOBODY as NOBODY
 from handlers.rollup_tally import WHOLE, Counted, tally
-from handlers.sprints import PUBLISHED
 from storage.models import (
     DayRollup,
     Member,
@@ -48,6 +47,7 @@ from storage.models import (
     RollupPeriod,
     ShareRollup,
 )
+from storage.models.recognition import PUBLISHED
 
 EVERIES: tuple[co.Every, ...] = ("week", "month")
 KEEP: dict[co.Every, int] = {"week": 12, "month": 12}  # the page's weeks; 4 quarters

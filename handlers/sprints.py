@@ -21,8 +21,6 @@ from sqlmodel import Session
 from handlers.clock import zone
 from storage.models import LeaderboardTotal, Recognition, RecognitionRecipient, SyncState
 
-PUBLISHED = ("pass", "warn")
-
 
 @dataclass(frozen=True)
 class SprintRange:

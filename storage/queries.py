@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from storage.models import AuditEntry, InboundEvent, Outbox, Recognition, RecognitionRecipient
+from storage.models.recognition import PUBLISHED
 
 # The hot path runs these on every kudos: built once, so each call only binds values.
 _inbound = InboundEvent.__table__  # type: ignore[attr-defined]
@@ -115,7 +116,7 @@ def counted_between(
     """(received, given) points of a member in [start, end), published ones only."""
     published = (
         col(Recognition.revoked_at).is_(None),
-        col(Recognition.outcome).in_(("pass", "warn")),
+        col(Recognition.outcome).in_(PUBLISHED),
         col(Recognition.created_at) >= start,
         col(Recognition.created_at) < end,
     )

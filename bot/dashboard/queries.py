@@ -14,9 +14,10 @@ from sqlmodel import Session
 from bot.dashboard.auth import Account
 from handlers import leaderboard, review
 from handlers.leaderboard import Board, Filters
-from handlers.sprints import PUBLISHED, Sprint
+from handlers.sprints import Sprint
 from storage.feed import FeedItem, org, recipients, recognitions
 from storage.models import Member, MilestoneAward, MilestoneShare, PvCase
+from storage.models.recognition import PUBLISHED
 
 _member = Member.__table__  # type: ignore[attr-defined]
 _pv = PvCase.__table__  # type: ignore[attr-defined]

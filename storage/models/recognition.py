@@ -12,6 +12,9 @@ from sqlmodel import Field, SQLModel
 from storage.models.base import utcnow
 from storage.types import UTCDateTime
 
+# The compliance outcomes whose kudos are posted and count (`Recognition.outcome`).
+PUBLISHED = ("pass", "warn")
+
 
 class Recognition(SQLModel, table=True):
     """One kudos: a giver, a message, value tags, and a point for each recipient."""
