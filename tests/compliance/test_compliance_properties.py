@@ -6,6 +6,7 @@ import json
 from functools import cache
 from pathlib import Path
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -142,6 +143,7 @@ def test_the_compiled_scan_never_changes_a_result(text: str) -> None:
     assert check(text, timeout=30) == check(text, _ungated(), timeout=30)
 
 
+@pytest.mark.exhaustive
 def test_examples_and_corpus_give_the_same_results_compiled_or_not() -> None:
     texts = [t for rule in default_rules().rules for t in (*rule.must_match, *rule.must_not_match)]
     for corpus in sorted((Path(__file__).parent.parent / "corpus").glob("*.jsonl")):
