@@ -5,8 +5,10 @@ characters dropped (soft hyphen, zero-width characters, word joiner, BOM, bidi c
 variation selectors); floods of combining marks cut to two per letter; letters of another
 script that look like Latin ones, inside a Latin word, replaced by their Latin prototype
 (Unicode TS #39's confusables data, as shipped by `confusable_homoglyphs`); spaced-out or
-dotted letters joined ("c u r e s", "s.a.f.e.s.t"); digits and symbols standing for letters
-inside a word ("b3st", "0ff-label") read as letters. The rules then read this text too, and
+dotted letters joined ("c u r e s", "s.a.f.e.s.t"), and Japanese or Chinese characters
+spaced apart ("ゴ ミ"); katakana "v" syllables read as the "b" ones names are usually written
+with (ヴェ as ベ); digits and symbols standing for letters inside a word ("b3st",
+"0ff-label") read as letters. The rules then read this text too, and
 each finding still points at the original.
 """
 
@@ -49,6 +51,13 @@ _SPACED = re.compile(
 _DOTTED = re.compile(
     r"(?<![\w.])(?=(?:[^\W\d_]{1,2}[.·•]){2})[^\W\d_]{1,2}(?:[.·•][^\W\d_]{1,2}){2,}(?![\w])"
 )
+# Single Japanese or Chinese characters with spaces between them: "ゴ ミ", "垃 圾" (the
+# scripts put no spaces between the characters of a word).
+_CJK = "\u3041-\u3096\u30a1-\u30fa\u30fc\u4e00-\u9fff"
+_SPACED_CJK = re.compile(f"(?<![{_CJK}])[{_CJK}](?:[ \u3000][{_CJK}])+(?![{_CJK}])")
+# Katakana "v" syllables, read as the "b" ones names are usually written with: ヴェ as ベ.
+_VU = re.compile("\u30f4[\u30a1\u30a3\u30a7\u30a9]?")
+_VU_AS = {"": "ブ", "\u30a1": "バ", "\u30a3": "ビ", "\u30a7": "ベ", "\u30a9": "ボ"}
 # An e-mail address: its "@" is not a letter standing for "a".
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _DIGITISH = re.compile(r"[0134579@$!]")
@@ -96,7 +105,9 @@ def suspicious(text: str) -> bool:
     if "*" in text:
         return True
     if not text.isascii() and (
-        _IGNORABLE.search(text)
+        "\u30f4" in text
+        or _SPACED_CJK.search(text)
+        or _IGNORABLE.search(text)
         or _MARKS.search(text)
         or not unicodedata.is_normalized("NFKC", text)
         or not _lookalikes().isdisjoint(text)
@@ -119,6 +130,9 @@ def unevade(norm: Normalised, deadline: float = math.inf) -> Normalised | None:
     _in_time(deadline)
     folded, starts, ends = _joined("".join(chars), starts, ends, _DOTTED)
     folded, starts, ends = _joined(folded, starts, ends, _SPACED)
+    if not folded.isascii():
+        folded, starts, ends = _joined(folded, starts, ends, _SPACED_CJK)
+        folded, starts, ends = _read_vu(folded, starts, ends)
     _in_time(deadline)
     if _DIGITISH.search(folded):
         mails = [m.span() for m in _EMAIL.finditer(folded)] if "@" in folded else []
@@ -214,6 +228,29 @@ def _joined(
                 out.append(text[i])
                 new_starts.append(starts[i])
                 new_ends.append(ends[i])
+        pos = m.end()
+    out.append(text[pos:])
+    new_starts += starts[pos:]
+    new_ends += ends[pos:]
+    return "".join(out), new_starts, new_ends
+
+
+def _read_vu(text: str, starts: list[int], ends: list[int]) -> tuple[str, list[int], list[int]]:
+    """Katakana "v" syllables as the "b" ones (ヴェ as ベ), each still pointing at what it
+    was read from."""
+    if "\u30f4" not in text:
+        return text, starts, ends
+    out: list[str] = []
+    new_starts: list[int] = []
+    new_ends: list[int] = []
+    pos = 0
+    for m in _VU.finditer(text):
+        out.append(text[pos : m.start()])
+        new_starts += starts[pos : m.start()]
+        new_ends += ends[pos : m.start()]
+        out.append(_VU_AS[m.group()[1:]])
+        new_starts.append(starts[m.start()])
+        new_ends.append(ends[m.end() - 1])
         pos = m.end()
     out.append(text[pos:])
     new_starts += starts[pos:]

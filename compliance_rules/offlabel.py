@@ -32,11 +32,18 @@ _LABEL_TALK_SPAN = 40
 # Near the clause, the proper route for a question outside the label: Medical Information
 # answers unsolicited questions, a pregnancy registry collects exposures. People tell the
 # question in one sentence and where it went in the next ("A GP asked about Lipiva in
-# children. Referred to med info."), so the route counts within `_CHANNEL_SPAN` characters.
+# children. Referred to med info."), so the route counts within `_CHANNEL_SPAN` characters;
+# in every language a pack covers.
 _CHANNEL_SPAN = 240
 _PROPER_CHANNEL = re.compile(
     r"\b(?:medical information|med ?info|medinfo|medical affairs|MSL|unsolicited|"
-    r"pregnancy (?:exposure )?registry)\b",
+    r"pregnancy (?:exposure )?registry|"
+    r"medizinischen? information|medizinisch-wissenschaftlichen? information|"
+    r"informations? médicales?|info médicale|affaires médicales|"
+    r"informaci[oó]n médica|informaci[oó]n medica|"
+    r"informazion[ei] medic[ah]e|informa[çc](?:ão|ões|ao|oes) m[ée]dicas?|"
+    r"medische informatie|informacj\w* medyczn\w*)\b"
+    r"|メディカル・?インフォメーション|医薬情報|くすり相談|医学信息|医学部|药物信息|醫學資訊",
     re.IGNORECASE,
 )
 

@@ -44,7 +44,7 @@ _SENT = re.compile(
     r"envoyé|remont\w*|transmit\w*|enviad\w*|derivad\w*|reportad\w*|notificad\w*|inoltrat\w*|"
     r"segnalat\w*|trasmess\w*|encaminhad\w*|repassad\w*|comunicad\w*|doorgezet|doorgestuurd|"
     r"gemeld|przekaza\w*|zgłosi\w*)\b"
-    r"|報告|連絡|転送|共有しました|报给|上报|转给|轉給|提交",
+    r"|報告|連絡|転送|共有しました|报给|上报|上報|转给|轉給|转交|轉交|移交|提交",
     re.IGNORECASE,
 )
 _SPAN = 240  # the report and where it went, in the same or the next sentences

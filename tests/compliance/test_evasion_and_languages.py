@@ -184,6 +184,12 @@ def test_a_language_pack_that_does_not_load_holds_its_texts(tmp_path: Path) -> N
         ("the U.S.A. team", "the USA. team"),
         # A digit for a letter anywhere in the word, not only in its first part.
         ("our d1v1dend will b00st", "our dividend will boost"),
+        # Japanese and Chinese put no spaces inside a word: two characters are enough.
+        ("ヴェルトリックスは ゴ ミ だ", "ベルトリックスは ゴミだ"),
+        ("这个药是 垃 圾", "这个药是 垃圾"),
+        # Katakana "v" syllables read as the "b" ones: ヴェ as ベ, ヴ as ブ.
+        ("カルディヴェックス", "カルディベックス"),
+        ("ヴァリュー ヴ", "バリュー ブ"),
     ],
 )
 def test_spaced_letters_are_joined_only_within_their_run(text: str, spelled: str) -> None:
@@ -202,6 +208,12 @@ def test_the_at_sign_of_an_email_address_is_not_read_as_a_letter() -> None:
     assert unevaded.text == "write to jane.doe@gmail.com, she is best"
     found = check("Patient contact: jane.doe\u200b@gmail.com", default_rules())
     assert "phi_patient_identifier" in {f.category for f in found.findings}
+
+
+def test_a_katakana_spelling_with_v_is_quoted_as_written() -> None:
+    found = check("ヴェルトリックスは ゴ ミ だ、全員カルディベックスに", default_rules())
+    (finding,) = [f for f in found.findings if f.category == "competitor_disparagement"]
+    assert finding.match.startswith("ヴェルトリックス") and finding.start == 0
 
 
 def test_n0_reads_as_no() -> None:
