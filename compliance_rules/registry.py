@@ -19,10 +19,17 @@ _PRODUCT_KEYS = {"brand", "generic", "aliases", "approved", "off_label"}
 UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
+# Letters and digits of the Latin script: a Latin name right next to kana or CJK (which
+# write no spaces: "把Oncozol用在") is still a word of its own.
+_LATIN = "0-9A-Za-z\u00c0-\u024f"
+
+
 def whole_word(name: str) -> str:
     """A regex of `name` as a word of its own (in kana or CJK, just the name)."""
     escaped = re.escape(name)
-    return escaped if UNSPACED.search(name) else rf"\b{escaped}\b"
+    if UNSPACED.search(name):
+        return escaped
+    return rf"(?<![{_LATIN}]){escaped}(?![{_LATIN}])"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ group away. That rest is not kept; it is decided from what is:
 
 No pairs: nobody. At least `k` by the lower bound: enough. Fewer than `k` people in the
 whole: too few. Anything else cannot be decided from the rollups, and the page counts from
-the recognitions as before (`drill` gives None), as it does for a drill-down by more than
+the recognitions as before (`kept` gives None), as it does for a drill-down by more than
 one field and a threshold above `CAP`.
 """
 
