@@ -4,7 +4,8 @@ The leaderboard benchmark's synthetic organisation (10,000 members, a year of 1,
 recognitions and their recipients, milestone awards) is loaded into a fresh SQLite file
 (and PostgreSQL in a private schema when a URL is given), with a function for every member,
 a pilot and a control cohort, and a year of KPI events; the analytics rollups are computed
-as the scheduler's first run would (timed too). Each dashboard page is then fetched
+as the scheduler's first run would (timed too). Each dashboard page, and the
+collaboration page drilled down to a team, a region and an area, is then fetched
 through the real app (sign-in by a trusted proxy header, templates and all), timed next to
 the leaderboard page fetched in the same run, its peer; the quarterly report is timed whole.
 Targets: p95 under 200 ms per page, the report under 5 s.
