@@ -252,8 +252,7 @@ def _check(text: str, ruleset: RuleSet, deadline: float) -> Result:
     if time.monotonic() >= deadline:
         raise TimeoutError("no time to check")
     start_clock()
-    # Loading Unicode's confusables table, the language model, a language's pack or the
-    # weights of the second opinion (once, unless warmed) takes seconds, not the text's time.
+    # Loading confusables, language model, packs or weights (once) is not the text's time.
     many = len(ruleset.languages) > 1
     loading = time.monotonic()
     opinion = second_opinion.shipped() if ruleset.second_opinion else None
@@ -277,6 +276,7 @@ def _check(text: str, ruleset: RuleSet, deadline: float) -> Result:
     read = fold(views[-1].text)  # as the rules read it, for the medicines it names
     english = seen.found == language.ENGLISH.found
     findings = suspect.not_cases(text, read, findings, ruleset.drug_names, english)
+    findings = offlabel.with_outcome(text, findings)  # off-label use and what came of it
     if seen.unknown:
         findings.append(language.unknown(seen.unknown, text, ruleset.unknown_language))
     if opinion is not None:  # categories the rules did not find, in the text they read

@@ -48,6 +48,60 @@ _PROPER_CHANNEL = re.compile(
 )
 
 
+# An off-label use told with what came of it in the patient ("the 15-year-old she started on
+# Glucentra is doing great", "leurs crises ont diminué", "病人肿瘤缩小了") is a special
+# situation for drug safety (EU GVP Module VI.B.6.3) as well as off-label talk.
+_OUTCOME = re.compile(
+    r"\b(?:is|are|was|were|been|'s|'re)\s+(?:doing|feeling|getting|sleeping|breathing)\s+"
+    r"(?:so\s+|really\s+|much\s+|way\s+|a lot\s+)?(?:great|better|well|fine)\b"
+    r"|\b(?:breathing|sleeping|walking)\s+(?:much\s+|way\s+|a lot\s+)?better\b"
+    r"|\b(?:cleared up|got (?:much |a lot |way )?better|shr[au]nk|went away|in remission)\b"
+    r"|\b(?:no more|fewer) (?:attacks|seizures|flares|migraines|fits)\b"
+    r"|\b(?:ont|a|sont|est)\s+(?:bien\s+|nettement\s+|beaucoup\s+)?(?:diminu[ée]e?s?|"
+    r"disparu(?:e?s)?|am[ée]lior[ée]e?s?|gu[ée]ri(?:e?s)?)\b"
+    r"|\bva(?:nt)? (?:beaucoup |bien )?mieux\b"
+    r"|\b(?:geht es|ging es)\s+(?:\w+\s+)?besser\b|\b(?:besser geworden|verschwunden|"
+    r"zurückgegangen|abgeheilt|abgeklungen)\b"
+    r"|\b(?:ha|han)\s+(?:mejorado|desaparecido|disminuido)\b|\b(?:está|están)\s+(?:mucho\s+)?mejor\b"
+    r"|\b(?:è|sono|ha|hanno)\s+(?:molto\s+)?(?:migliorat[oaie]|scompars[oaie]|diminuit[oaie]|"
+    r"guarit[oaie])\b|\bsta(?:nno)? (?:molto )?meglio\b"
+    r"|\b(?:melhorou|melhoraram|desapareceu|desapareceram|diminuiu|diminuíram)\b"
+    r"|\b(?:is|zijn)\s+(?:flink\s+|sterk\s+)?(?:verbeterd|verdwenen|afgenomen)\b"
+    r"|\b(?:gaat|gaan)\s+(?:veel\s+)?beter\b"
+    r"|\b(?:poprawił\w*|zniknęł\w*|zniknął|zmniejszył\w*|czuj[eą] się lepiej)"
+    r"|缩小|好转|消失了|减少了|改善し|良くなっ|よくなっ|縮小し|消えた|消えました",
+    re.IGNORECASE,
+)
+_OUTCOME_SPAN = 160
+
+
+def with_outcome(text: str, findings: list[Finding]) -> list[Finding]:
+    """`findings` and, when off-label use is told with what came of it in the patient and
+    no adverse event was found, that outcome as one for drug safety."""
+    if any(f.category == "adverse_event_mention" for f in findings):
+        return findings
+    for f in findings:
+        if f.category != "off_label":
+            continue
+        told = _OUTCOME.search(text, max(0, f.start - _OUTCOME_SPAN), f.end + _OUTCOME_SPAN)
+        if told is not None:
+            start, end = told.span()
+            event = Finding(
+                "offlabel.outcome",
+                "adverse_event_mention",
+                Outcome.ROUTE_PV,
+                start,
+                end,
+                "Off-label use told with its outcome in a patient is a special situation "
+                "for drug safety, not a channel.",
+                match=text[start:end],
+                cites="EU GVP Module VI.B.6.3; ICH E2D",
+                pack="registry",
+            )
+            return [*findings, event]
+    return findings
+
+
 class OffLabel:
     """The registry's products that have off-label cues."""
 

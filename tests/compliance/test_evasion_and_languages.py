@@ -251,3 +251,23 @@ def test_an_adverse_event_in_a_borrowed_word_goes_to_drug_safety() -> None:
 def test_a_short_sentence_taken_for_an_uncovered_language_is_read_by_the_likeliest_pack() -> None:
     # Three Polish words look Czech or Slovak to the model; Polish, covered, reads them.
     assert "pl" in detect("Lipiva deklasuje statyny", ALL_COVERED).found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Dr Kaur tried Respiclear for her COPD patients and says they're breathing better",
+        "Un pneumologue donne Respiclear à des enfants de 6 ans et leurs crises ont diminué.",
+        "有位医生把Oncozol用在一线治疗，病人肿瘤缩小了。",  # noqa: RUF001
+    ],
+)
+def test_off_label_use_told_with_its_outcome_goes_to_drug_safety(text: str) -> None:
+    found = check(text, default_rules())
+    assert found.outcome is Outcome.ROUTE_PV
+    assert {"off_label", "adverse_event_mention"} <= {f.category for f in found.findings}
+
+
+def test_off_label_promotion_without_an_outcome_is_held_not_sent_to_drug_safety() -> None:
+    found = check("Let's pitch Respiclear for COPD to every GP", default_rules())
+    assert found.outcome is Outcome.HOLD
+    assert {f.category for f in found.findings} == {"off_label"}
