@@ -21,6 +21,7 @@ import math
 import re
 import time
 import unicodedata
+from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import resources
 
@@ -207,14 +208,18 @@ def _latin_lookalikes(chars: list[str]) -> None:
                     chars[word.start() + offset] = table[c]
 
 
-def _joined(
-    text: str, starts: list[int], ends: list[int], pieces: re.Pattern[str]
-) -> tuple[str, list[int], list[int]]:
-    """Letters cut apart (spaced out, dotted: a match of `pieces`) joined into the word
-    they spell."""
-    found = [m for m in pieces.finditer(text) if _mostly_single(m.group())]
-    if not found:
-        return text, starts, ends
+Read = tuple[str, list[int], list[int]]  # a text, and where each character came from
+
+
+def _rewritten(
+    text: str,
+    starts: list[int],
+    ends: list[int],
+    found: Iterable[re.Match[str]],
+    read: Callable[[re.Match[str]], list[tuple[str, int, int]]],
+) -> Read:
+    """`text` with each match in `found` (in order, not overlapping) replaced by what
+    `read` makes of it: characters, each with the span of the original it stands for."""
     out: list[str] = []
     new_starts: list[int] = []
     new_ends: list[int] = []
@@ -223,11 +228,10 @@ def _joined(
         out.append(text[pos : m.start()])
         new_starts += starts[pos : m.start()]
         new_ends += ends[pos : m.start()]
-        for i in range(m.start(), m.end()):
-            if text[i].isalpha():
-                out.append(text[i])
-                new_starts.append(starts[i])
-                new_ends.append(ends[i])
+        for char, start, end in read(m):
+            out.append(char)
+            new_starts.append(start)
+            new_ends.append(end)
         pos = m.end()
     out.append(text[pos:])
     new_starts += starts[pos:]
@@ -235,27 +239,30 @@ def _joined(
     return "".join(out), new_starts, new_ends
 
 
-def _read_vu(text: str, starts: list[int], ends: list[int]) -> tuple[str, list[int], list[int]]:
+def _joined(text: str, starts: list[int], ends: list[int], pieces: re.Pattern[str]) -> Read:
+    """Letters cut apart (spaced out, dotted: a match of `pieces`) joined into the word
+    they spell."""
+    found = [m for m in pieces.finditer(text) if _mostly_single(m.group())]
+    if not found:
+        return text, starts, ends
+
+    def letters(m: re.Match[str]) -> list[tuple[str, int, int]]:
+        span = range(m.start(), m.end())
+        return [(text[i], starts[i], ends[i]) for i in span if text[i].isalpha()]
+
+    return _rewritten(text, starts, ends, found, letters)
+
+
+def _read_vu(text: str, starts: list[int], ends: list[int]) -> Read:
     """Katakana "v" syllables as the "b" ones (ヴェ as ベ), each still pointing at what it
     was read from."""
     if "\u30f4" not in text:
         return text, starts, ends
-    out: list[str] = []
-    new_starts: list[int] = []
-    new_ends: list[int] = []
-    pos = 0
-    for m in _VU.finditer(text):
-        out.append(text[pos : m.start()])
-        new_starts += starts[pos : m.start()]
-        new_ends += ends[pos : m.start()]
-        out.append(_VU_AS[m.group()[1:]])
-        new_starts.append(starts[m.start()])
-        new_ends.append(ends[m.end() - 1])
-        pos = m.end()
-    out.append(text[pos:])
-    new_starts += starts[pos:]
-    new_ends += ends[pos:]
-    return "".join(out), new_starts, new_ends
+
+    def as_b(m: re.Match[str]) -> list[tuple[str, int, int]]:
+        return [(_VU_AS[m.group()[1:]], starts[m.start()], ends[m.end() - 1])]
+
+    return _rewritten(text, starts, ends, _VU.finditer(text), as_b)
 
 
 def _mostly_single(word: str) -> bool:
