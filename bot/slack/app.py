@@ -29,6 +29,7 @@ from bot.slack import survey as slack_survey
 from bot.slack.asked import command_event, command_key, screened
 from bot.slack.channels import SlackChannels, message_permalink, not_here, noted
 from bot.slack.clients import SlackClients, same_token_as_environment
+from bot.slack.home_refresh import Refresher
 from bot.slack.install import Installations
 from bot.slack.people import SlackPeople
 from handlers import i18n, kudos, reactions, stats, workspaces
@@ -94,15 +95,17 @@ def build(
     clients = clients or SlackClients(client)
     people = SlackPeople(clients)
     _register_uninstall(app, runtime, clients)  # before the catch-all event listener
-    slack_home.register(app, runtime, people)  # so is the Home tab's
-    _register(app, runtime, people, isolated=isolated)
+    home = slack_home.register(app, runtime, people)  # so is the Home tab's
+    _register(app, runtime, people, home, isolated=isolated)
     slack_review.register(app, runtime, people)
     slack_shortcut.register(app, runtime, people)
     slack_survey.register(app, runtime, people)
     return app
 
 
-def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated: bool) -> None:
+def _register(
+    app: AsyncApp, runtime: Runtime, people: SlackPeople, home: Refresher, *, isolated: bool
+) -> None:
     policy = runtime.policy
     poke = runtime.poke
     where = SlackChannels(people.clients)
@@ -177,7 +180,7 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
             asked = await command_event(people, policy, command, team, giver, text)
             event = await where.for_kudos(asked, policy)  # posted only where Slack takes it
             result = await runtime.run(lambda s: _give(s, runtime, event))
-            slack_home.refresh_after(runtime, client, event, result)
+            home.after(client, event, result)
             metrics.count_kudos(result)
             await ack(**noted(slack_render.answer(result), result, asked, event))
             poke()
@@ -252,7 +255,7 @@ def _register(app: AsyncApp, runtime: Runtime, people: SlackPeople, *, isolated:
             return result
 
         result = await runtime.run(work)
-        slack_home.refresh_after(runtime, client, event, result)
+        home.after(client, event, result)
         metrics.count_kudos(result)
         if isinstance(result, kudos.Refused):
             block = "message" if result.reason in ("too_short", "value_required") else "recipients"

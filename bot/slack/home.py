@@ -1,11 +1,12 @@
 """The App Home tab: published with `views.publish` each time a person opens it
 (`app_home_opened`), from `handlers.home`: their kudos this quarter, the allowance left today
 and when it resets, their place on the sprint board and its top, the kudos they received
-lately, a "Give kudos" button (the same form as `/kudos`) and a link to the dashboard."""
+lately, a "Give kudos" button (the same form as `/kudos`) and a link to the dashboard.
+After a kudos, its giver's and recipients' tabs are drawn again by
+`home_refresh.Refresher`, within Slack's limit."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -18,44 +19,17 @@ from bot.chat.texts import Strong, Words, fill
 from bot.runtime import Runtime
 from bot.slack import blocks
 from bot.slack.form import plain
+from bot.slack.home_refresh import Refresher
 from bot.slack.markup import escape, spans
 from bot.slack.people import SlackPeople
 from handlers import home as home_case
 from handlers import i18n
-from handlers.events import KudosRequested, Person
+from handlers.events import Person
 from handlers.i18n import _
-from handlers.kudos import KudosResult, Recorded
 
 log = logging.getLogger("plaudit.slack")
 
 GIVE = "home_give_kudos"
-_refreshing: set[asyncio.Task[None]] = set()  # held until done (the loop keeps weak refs)
-
-
-def refresh_after(
-    runtime: Runtime, client: AsyncWebClient, event: KudosRequested, result: KudosResult
-) -> None:
-    """After a kudos is recorded, draw the Home tab again, in the background, for its giver
-    and its recipients in this workspace (whoever has it open sees it change)."""
-    if not isinstance(result, Recorded) or event.giver.platform != "slack":
-        return
-    team = event.giver.workspace
-    # Each in their own language: the kudos' people were looked up with their locale.
-    users = {p.user_id: p.locale for p in (event.giver, *event.recipients) if p.workspace == team}
-    task = asyncio.create_task(_publish_all(runtime, client, team or "", users))
-    _refreshing.add(task)
-    task.add_done_callback(_refreshing.discard)
-
-
-async def _publish_all(
-    runtime: Runtime, client: AsyncWebClient, team: str, users: dict[str, str | None]
-) -> None:
-    for user, locale in users.items():
-        person = Person("slack", team, user, user, locale=locale)
-        try:
-            await publish(runtime, client, person)
-        except SlackApiError as exc:
-            log.info("App Home of %s not refreshed: %s", user, exc.response.get("error"))
 
 
 async def publish(runtime: Runtime, client: AsyncWebClient, person: Person) -> None:
@@ -68,8 +42,10 @@ async def publish(runtime: Runtime, client: AsyncWebClient, person: Person) -> N
     await client.views_publish(user_id=person.user_id, view=shown)
 
 
-def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
-    """Listeners for the Home tab (before the catch-all event listener)."""
+def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> Refresher:
+    """Listeners for the Home tab (before the catch-all event listener), and what draws it
+    again after a kudos."""
+    refresher = Refresher(lambda client, person: publish(runtime, client, person))
 
     @app.event("app_home_opened")
     async def on_home_opened(
@@ -79,6 +55,7 @@ def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
             return  # the Messages tab
         team = str(context.team_id or "")
         user = str(event.get("user") or "")
+        refresher.opened(team, user)
         try:
             await publish(runtime, client, await people.get(team, user))
         except SlackApiError as exc:
@@ -93,6 +70,8 @@ def register(app: AsyncApp, runtime: Runtime, people: SlackPeople) -> None:
         with i18n.speaking(person.locale if person else None):
             form = blocks.modal(runtime.policy, None)
         await client.views_open(trigger_id=body["trigger_id"], view=form)
+
+    return refresher
 
 
 def view(found: home_case.Home, dashboard: str | None) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """A fake Slack Web API on loopback: Slack's wire format, recorded calls, injected failures,
 Slack's refusal of messages and views beyond its limits (`refusal`), its per-method rate
-limits (chat.update's and chat.delete's Tier 3; conversations.history's one a minute for apps
-in the limited mode), the conversations the bot is in, and commands' `response_url`s."""
+limits (chat.update's and chat.delete's Tier 3, views.publish's Tier 4;
+conversations.history's one a minute for apps in the limited mode), the conversations the
+bot is in, and commands' `response_url`s."""
 
 from __future__ import annotations
 
@@ -261,6 +262,8 @@ class _Channel:
 # Slack's per-method limits, per workspace: chat.update and chat.delete are Tier 3 ("50+ per
 # minute"); conversations.history of apps in the limited mode is one a minute, 15 messages.
 UPDATE_LIMIT = DELETE_LIMIT = (50, 60.0)
+# views.publish is Tier 4 ("100+ per minute"); the fake takes exactly 100 a minute.
+PUBLISH_LIMIT = (100, 60.0)
 LIMITED_HISTORY_PAGE = 15
 # A command's response_url takes five answers within 30 minutes.
 RESPONSE_URL_USES, RESPONSE_URL_TTL = 5, 1800.0
@@ -336,6 +339,7 @@ class FakeSlack:
     # chat.update calls a workspace may make in a window of seconds (Tier 3); None: no limit.
     update_limit: tuple[int, float] | None = UPDATE_LIMIT
     delete_limit: tuple[int, float] | None = DELETE_LIMIT
+    publish_limit: tuple[int, float] | None = PUBLISH_LIMIT
     _deleted: list[dict[str, Any]] = field(default_factory=list)  # chat.delete's successes
     # The limited mode of commercially distributed apps outside the Marketplace installed
     # since 2025-05-29: conversations.history once per `history_window` s, 15 messages a page.
@@ -644,11 +648,14 @@ class FakeSlack:
 
     def _over_method_limit(self, method: str, team: str | None) -> _Failure | None:
         """Slack's per-method limits, per workspace: chat.update and chat.delete (Tier 3),
-        and conversations.history in the limited mode; beyond them, a 429 with Retry-After."""
+        views.publish (Tier 4) and conversations.history in the limited mode; beyond them, a
+        429 with Retry-After."""
         if method == "chat.update" and self.update_limit is not None:
             most, window = self.update_limit
         elif method == "chat.delete" and self.delete_limit is not None:
             most, window = self.delete_limit
+        elif method == "views.publish" and self.publish_limit is not None:
+            most, window = self.publish_limit
         elif method == "conversations.history" and self.history_limited:
             most, window = 1, self.history_window
         else:
