@@ -42,10 +42,11 @@ _LEETY = re.compile(
     re.IGNORECASE,
 )
 # Three or more single letters with the same separator between each: "c u r e", "s.a.f.e",
-# "c-u-r-e", "c. u. r. e". A letter of an elided word ("l'", "she's") is not one of them.
+# "c-u-r-e", "c. u. r. e", also quoted ("'h a r m l e s s'"). A letter of an elided word
+# ("l'", "she's") is not one of them.
 _SPACED = re.compile(
-    r"(?<![^\W_])(?<!['\u2019])[^\W\d_](?P<sep>[ .\-_*·•]) ?[^\W\d_]"
-    r"(?:(?P=sep) ?[^\W\d_])+(?![^\W_])(?!['\u2019])"
+    r"(?<![^\W_])(?<![^\W_]['\u2019])[^\W\d_](?P<sep>[ .\-_*·•]) ?[^\W\d_]"
+    r"(?:(?P=sep) ?[^\W\d_])+(?![^\W_])(?!['\u2019][^\W_])"
 )
 # A word cut by dots into pieces of one or two letters, most of them one: "Qu.a.d.d.e.l.n",
 # "sa.f.e". (Abbreviations such as "e.g." or "U.S.A." are joined too, which no rule minds.)
@@ -85,6 +86,11 @@ def _prototypes() -> dict[str, str]:
             if len(glyph) == 1 and glyph.isascii() and glyph.isalnum():
                 table[char] = glyph.lower() if glyph.isalpha() else _LEET.get(glyph, glyph)
                 break
+    # A small letter Unicode lists with no Latin look-alike whose capital has one reads as
+    # that letter too: Greek small epsilon as "e", as its capital is "E" ("gr\u03b5atest").
+    for char in {c.lower() for c in table if len(c.lower()) == 1} - set(table):
+        if not char.isascii() and char.upper() in table:
+            table[char] = table[char.upper()]
     return table
 
 

@@ -29,6 +29,9 @@ EVASIONS = [
         None,
     ),
     ("spaced letters", "the new deck says our pill c u r e s migraines for good", "c u r e s"),
+    ("spaced and quoted", "the new deck says our pill 'c u r e s' migraines", "c u r e s"),
+    # Greek small epsilon: Unicode lists no Latin look-alike for it, but one for its capital.
+    ("Greek letter", "the new deck says our pill cur\u03b5s migraines for good", None),
     ("dotted letters", "the new deck says our pill c.u.r.e.s migraines for good", "c.u.r.e.s"),
     ("digit for a letter", "the new deck says our pill cur3s migraines for good", "cur3s"),
     ("word joiner", "the new deck says our pill cur\u2060es migraines for good", None),
@@ -176,6 +179,8 @@ def test_a_language_pack_that_does_not_load_holds_its_texts(tmp_path: Path) -> N
         # A letter of an elided word next to spaced-out letters is not one of them.
         ("she's b.r.e.a.s.t.f.e.e.d.i.n.g on it", "she's breastfeeding on it"),
         ("g.u.a.r.i.s.c.e l'epatite", "guarisce l'epatite"),
+        # A quote is not an elision: the letters inside quotes are one word.
+        ("it is 'h a r m l e s s' for all", "it is 'harmless' for all"),
         # One separator throughout: dots then a space do not run on into the next word.
         ("s.a.f.e.s.t d rug", "safest d rug"),
         ("c. u. r. e. s it", "cures it"),
