@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.limits import Budget
+from bot.slack.limits import Budget, retry_after
 from handlers.events import KudosRequested, Person
 from handlers.kudos import KudosResult, Recorded
 
@@ -53,11 +53,10 @@ class Refresher:
         if not isinstance(result, Recorded) or event.giver.platform != "slack":
             return
         team = event.giver.workspace or ""
-        for p in (event.giver, *event.recipients):
-            if p.workspace == event.giver.workspace:
-                person = Person("slack", team, p.user_id, p.user_id, locale=p.locale)
+        for person in (event.giver, *event.recipients):
+            if person.workspace == event.giver.workspace:
                 # A person already waiting keeps their place; the newest client serves them.
-                self._waiting[(team, p.user_id)] = (client, person)
+                self._waiting[(team, person.user_id)] = (client, person)
         self._start()
 
     def opened(self, team: str, user: str) -> None:
@@ -90,8 +89,7 @@ class Refresher:
                 await self._publish(client, person)
             except SlackApiError as exc:
                 if exc.response.status_code == 429:
-                    retry = float(exc.response.headers.get("Retry-After") or 30)
-                    self.budget.pause(key[0], retry)
+                    self.budget.pause(key[0], retry_after(exc))
                     self._waiting.setdefault(key, (client, person))
                 else:
                     log.info("App Home of %s not refreshed: %s", key[1], exc.response.get("error"))

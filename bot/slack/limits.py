@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from slack_sdk.errors import SlackApiError
+
 log = logging.getLogger("plaudit.outbox")
 
 # conversations.history of a commercially distributed app outside the Slack Marketplace,
@@ -49,6 +51,13 @@ class Budget:
         """Slack said wait: nothing goes for `seconds`."""
         until = self._clock() + seconds
         self._paused_until[team] = max(self._paused_until.get(team, 0.0), until)
+
+
+def retry_after(exc: SlackApiError) -> float:
+    """The seconds a 429 from Slack asks to wait (either case of the header name; 30 when
+    it names none)."""
+    headers = exc.response.headers
+    return float(headers.get("Retry-After") or headers.get("retry-after") or 30)
 
 
 @dataclass

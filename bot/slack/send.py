@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.jobs.outbox import Deferred, Job, Permanent, RateLimited, Transient
 from bot.slack import blocks
 from bot.slack.clients import NotInstalled, SlackClients
-from bot.slack.limits import LIMITED_HISTORY_PAGE, Budget, SlackLimits
+from bot.slack.limits import LIMITED_HISTORY_PAGE, Budget, SlackLimits, retry_after
 from bot.slack.render import Upload, render
 from handlers import i18n
 
@@ -274,20 +274,15 @@ def _waited(exc: SlackApiError, budget: Budget, team: str | None) -> Deferred | 
     tried again then (never dropped); the workspace's other calls go on."""
     if exc.response.status_code != 429:
         return None
-    retry = _retry_after(exc)
+    retry = retry_after(exc)
     budget.pause(team, retry)
     return Deferred(retry)
-
-
-def _retry_after(exc: SlackApiError) -> float:
-    headers = exc.response.headers
-    return float(headers.get("Retry-After") or headers.get("retry-after") or 30)
 
 
 def _mapped(exc: SlackApiError) -> Exception:
     status = exc.response.status_code
     if status == 429:
-        return RateLimited(_retry_after(exc))
+        return RateLimited(retry_after(exc))
     if status >= 500:
         return Transient(f"Slack answered HTTP {status}")
     error = str(exc.response.get("error") or f"HTTP {status}")
