@@ -338,9 +338,9 @@ def _matches(
     folded = fold(plain)
     tries, fallbacks, hits, found = compiled.scan(folded, deadline)
     this = Text(plain, deadline, compiled, hits, folded)
-    for fallback in fallbacks:
-        i, j = fallback.rule, fallback.part
-        tries += [(i, at, j) for at in starts_of(fallback.pattern, this)]
+    for i, j, pattern, _, places in fallbacks:  # at its literals, or wherever it matches
+        starts = places.find(folded) if places else starts_of(pattern, this)
+        tries += [(i, at, j) for at in starts]
     this.tick()
     tries.sort()
     spans = anchored(compiled.patterns, this, tries)

@@ -91,6 +91,26 @@ class Finder:
         return found
 
 
+class Places:
+    """Where in a (folded) text one of a pattern's start literals is, overlapping places too:
+    the places to try a pattern kept off the scan because its literals may start inside a
+    word (a product's name in any script). Far cheaper than looking for the pattern itself
+    at every place; the pattern is then tried, anchored, at each."""
+
+    def __init__(self, literals: Iterable[str]) -> None:
+        words = sorted({w.lstrip(WORD_START) for w in literals})
+        first = "".join(sorted({re.escape(w[0]) for w in words}))
+        self._source = f"[{first}](?<=(?={_trie(words)}).)"
+        self._scan: re.Pattern[str] | None = None
+
+    def find(self, text: str) -> list[int]:
+        scan = self._scan
+        if scan is None:
+            with compile_time():
+                scan = self._scan = re.compile(self._source, re.DOTALL)
+        return [m.start() for m in scan.finditer(text)]
+
+
 def _literal(
     there: frozenset[str],
     parts: Mapping[str, list[Part]],

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-from compliance_rules.finder import Finder, Literal, Part
+from compliance_rules.finder import Finder, Literal, Part, Places
 from compliance_rules.folding import FOLD, folded
 from compliance_rules.literals import WORD_START, literal_gate, may_match_empty, start_literals
 from compliance_rules.packs import Rule
@@ -26,6 +26,7 @@ class Fallback(NamedTuple):
     part: int
     pattern: Regex
     needs: frozenset[int]
+    places: Places | None = None  # where its start literals are, when it has any
 
 
 class Index(NamedTuple):
@@ -73,13 +74,14 @@ def index(
             read = sharp and patterns[i][j] is part
             found = _needs(part, gate, literals, read)
             wanted = frozenset(numbers.setdefault(n, len(numbers)) for n in found)
+            places = None
             if read and any(map(inside_words, literals or ())) and any(map(strong, found)):
                 # Literals that may start inside a word make the scan stop at every letter
                 # of every text: a pattern that needs something rare is looked for on its
-                # own instead, in the few texts that have it.
-                literals = None
+                # own instead, in the few texts that have it, where its literals are.
+                places, literals = Places(literals or ()), None
             if literals is None:
-                fallbacks.append(Fallback(i, j, part, wanted))
+                fallbacks.append(Fallback(i, j, part, wanted, places))
             for literal in literals or ():
                 parts.setdefault(literal, []).append((i, j, wanted))
     met_by: dict[str, list[int]] = {}
